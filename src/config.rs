@@ -1,0 +1,799 @@
+//! Configuration: one TOML file plus environment overrides.
+//!
+//! With no file the bridge runs on embedded defaults (SQLite in the working directory,
+//! 127.0.0.1:8080). Any string value written `env:NAME` or `file:/path` is read from that
+//! environment variable or file, so secrets need not sit in the file. The key names are a
+//! contract with the plugin and the docs (see DESIGN.md); add keys, rename none.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::secret::Secret;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://printbridge.db";
+pub const DEFAULT_DATA_DIR: &str = "./printbridge-data";
+pub const DEFAULT_CONFIG_FILE: &str = "printbridge.toml";
+
+/// What went wrong with the configuration; `key` names the offending key as a TOML path.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+impl ConfigError {
+    fn invalid(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The key the error is about, when there is one.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::Invalid { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    #[serde(default = "default_database_url")]
+    pub database_url: String,
+    /// How providers and the shop reach the bridge (Key2print gateway callback URLs).
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Bearer token for `/v1/admin`. Without one the admin API answers 401 to everyone.
+    #[serde(default)]
+    pub admin_token: Option<Secret>,
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Largest webhook body accepted, in bytes (default 2 MiB).
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    #[serde(default)]
+    pub dispatch: DispatchConfig,
+    #[serde(default)]
+    pub stores: Vec<StoreConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DispatchConfig {
+    /// Run the outbox worker in this process.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Attempts before a job becomes a dead letter.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// Age in seconds after which a still-failing job becomes a dead letter.
+    #[serde(default = "default_max_age_secs")]
+    pub max_age_secs: u64,
+    /// First retry delay in seconds; doubles per attempt up to `backoff_cap_secs`.
+    #[serde(default = "default_backoff_base_secs")]
+    pub backoff_base_secs: u64,
+    #[serde(default = "default_backoff_cap_secs")]
+    pub backoff_cap_secs: u64,
+    /// Timeout of one provider call, in seconds. The job lease is longer than this.
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: u64,
+    /// Concurrent calls per provider.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// How often the reconciler asks each shop for paid orders it has not seen, in seconds (0 = off).
+    #[serde(default = "default_reconcile_secs")]
+    pub reconcile_interval_secs: u64,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        DispatchConfig {
+            enabled: true,
+            max_attempts: default_max_attempts(),
+            max_age_secs: default_max_age_secs(),
+            backoff_base_secs: default_backoff_base_secs(),
+            backoff_cap_secs: default_backoff_cap_secs(),
+            request_timeout_secs: default_request_timeout_secs(),
+            concurrency: default_concurrency(),
+            reconcile_interval_secs: default_reconcile_secs(),
+        }
+    }
+}
+
+impl DispatchConfig {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Path segment in every store URL.
+    pub id: String,
+    #[serde(default)]
+    pub woocommerce_url: Option<String>,
+    /// The secret set on the WooCommerce webhook.
+    pub webhook_secret: Secret,
+    /// Further accepted webhook secrets (rotation, webhooks created by hand).
+    #[serde(default)]
+    pub webhook_secrets: Vec<Secret>,
+    /// The plugin's bearer token for `/v1/stores/{id}/...`.
+    #[serde(default)]
+    pub api_token: Option<Secret>,
+    #[serde(default = "default_paid_statuses")]
+    pub paid_statuses: Vec<String>,
+    #[serde(default)]
+    pub woocommerce_consumer_key: Option<String>,
+    #[serde(default)]
+    pub woocommerce_consumer_secret: Option<Secret>,
+    #[serde(default)]
+    pub spiff: Option<SpiffConfig>,
+    #[serde(default)]
+    pub apliiq: Option<ApliiqConfig>,
+    #[serde(default)]
+    pub key2print: Option<Key2printConfig>,
+}
+
+impl StoreConfig {
+    /// Every secret a delivery may be signed with, the main one first.
+    pub fn webhook_secrets(&self) -> impl Iterator<Item = &Secret> {
+        std::iter::once(&self.webhook_secret).chain(self.webhook_secrets.iter())
+    }
+
+    pub fn is_paid_status(&self, status: &str) -> bool {
+        self.paid_statuses
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(status))
+    }
+
+    /// Whether the bridge may call the shop's REST API (notes, reconciliation, catalog).
+    pub fn has_rest_keys(&self) -> bool {
+        self.woocommerce_url.is_some()
+            && self.woocommerce_consumer_key.is_some()
+            && self.woocommerce_consumer_secret.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpiffApi {
+    Graphql,
+    Rest,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpiffBodyHash {
+    Sha512,
+    Md5,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpiffConfig {
+    #[serde(default = "default_spiff_base_url")]
+    pub base_url: String,
+    #[serde(default = "default_spiff_api")]
+    pub api: SpiffApi,
+    #[serde(default)]
+    pub application_key: Option<Secret>,
+    #[serde(default)]
+    pub access_key: Option<String>,
+    #[serde(default)]
+    pub secret_key: Option<Secret>,
+    #[serde(default = "default_spiff_body_hash")]
+    pub body_hash: SpiffBodyHash,
+    /// REST only: ask Spiff to print at once (`autoPrint`).
+    #[serde(default)]
+    pub auto_print: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApliiqConfig {
+    #[serde(default = "default_apliiq_base_url")]
+    pub base_url: String,
+    pub app_id: String,
+    pub shared_secret: Secret,
+    #[serde(default = "default_shipping_code")]
+    pub default_shipping_code: String,
+    /// WooCommerce shipping `method_id` (or method title) to Apliiq shipping code.
+    #[serde(default)]
+    pub shipping_codes: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Key2printConfig {
+    pub base_url: String,
+    pub api_key: String,
+    pub api_secret: Secret,
+    /// Seconds a gateway callback's `tstamp` may differ from our clock.
+    #[serde(default = "default_gateway_window_secs")]
+    pub gateway_tstamp_window_secs: u64,
+    /// Seconds a catalog read is cached for the gateway.
+    #[serde(default = "default_catalog_cache_secs")]
+    pub catalog_cache_secs: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_listen() -> String {
+    DEFAULT_LISTEN.to_owned()
+}
+fn default_database_url() -> String {
+    DEFAULT_DATABASE_URL.to_owned()
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from(DEFAULT_DATA_DIR)
+}
+fn default_max_body_bytes() -> usize {
+    2 * 1024 * 1024
+}
+fn default_paid_statuses() -> Vec<String> {
+    vec!["processing".to_owned(), "completed".to_owned()]
+}
+fn default_max_attempts() -> u32 {
+    12
+}
+fn default_max_age_secs() -> u64 {
+    3 * 24 * 3600
+}
+fn default_backoff_base_secs() -> u64 {
+    5
+}
+fn default_backoff_cap_secs() -> u64 {
+    3600
+}
+fn default_request_timeout_secs() -> u64 {
+    30
+}
+fn default_concurrency() -> usize {
+    4
+}
+fn default_reconcile_secs() -> u64 {
+    300
+}
+fn default_spiff_base_url() -> String {
+    "https://api.us.spiffcommerce.com".to_owned()
+}
+fn default_spiff_api() -> SpiffApi {
+    SpiffApi::Graphql
+}
+fn default_spiff_body_hash() -> SpiffBodyHash {
+    SpiffBodyHash::Sha512
+}
+fn default_apliiq_base_url() -> String {
+    "https://api.apliiq.com".to_owned()
+}
+fn default_shipping_code() -> String {
+    "standard".to_owned()
+}
+fn default_gateway_window_secs() -> u64 {
+    300
+}
+fn default_catalog_cache_secs() -> u64 {
+    300
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: default_listen(),
+            database_url: default_database_url(),
+            public_url: None,
+            admin_token: None,
+            data_dir: default_data_dir(),
+            max_body_bytes: default_max_body_bytes(),
+            dispatch: DispatchConfig::default(),
+            stores: Vec::new(),
+        }
+    }
+}
+
+/// Where a value comes from: the process environment and the file system, injectable for tests.
+pub trait Environment {
+    fn var(&self, name: &str) -> Option<String>;
+    fn read_file(&self, path: &Path) -> std::io::Result<String>;
+}
+
+/// The real process environment.
+pub struct ProcessEnv;
+
+impl Environment for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+    fn read_file(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+impl Config {
+    /// Loads `path` if given, else `printbridge.toml` in the working directory if present,
+    /// else the embedded defaults; then applies `PRINTBRIDGE_*` overrides and validates.
+    pub fn load(path: Option<&Path>, env: &dyn Environment) -> Result<Config, ConfigError> {
+        let mut config = match path {
+            Some(p) => Self::from_file(p)?,
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                Self::from_file(Path::new(DEFAULT_CONFIG_FILE))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(env);
+        config.resolve_references(env)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.display().to_string(),
+            message,
+        })
+    }
+
+    /// Parses TOML text; the error message names the key and line.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())
+    }
+
+    /// `PRINTBRIDGE_LISTEN`, `PRINTBRIDGE_DATABASE_URL`, `PRINTBRIDGE_ADMIN_TOKEN`,
+    /// `PRINTBRIDGE_PUBLIC_URL` and `PRINTBRIDGE_DATA_DIR` override the file.
+    pub fn apply_env(&mut self, env: &dyn Environment) {
+        if let Some(v) = env.var("PRINTBRIDGE_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = env.var("PRINTBRIDGE_DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = env.var("PRINTBRIDGE_ADMIN_TOKEN") {
+            self.admin_token = Some(Secret::new(v));
+        }
+        if let Some(v) = env.var("PRINTBRIDGE_PUBLIC_URL") {
+            self.public_url = Some(v);
+        }
+        if let Some(v) = env.var("PRINTBRIDGE_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+    }
+
+    /// Replaces every `env:NAME` / `file:/path` string value by what it refers to.
+    pub fn resolve_references(&mut self, env: &dyn Environment) -> Result<(), ConfigError> {
+        let r = |key: &str, v: &mut String| resolve(key, v, env);
+        let rs = |key: &str, v: &mut Secret| resolve(key, v.expose_mut(), env);
+        r("listen", &mut self.listen)?;
+        r("database_url", &mut self.database_url)?;
+        if let Some(v) = self.public_url.as_mut() {
+            r("public_url", v)?;
+        }
+        if let Some(v) = self.admin_token.as_mut() {
+            rs("admin_token", v)?;
+        }
+        for (i, s) in self.stores.iter_mut().enumerate() {
+            let k = |name: &str| format!("stores[{i}].{name}");
+            r(&k("id"), &mut s.id)?;
+            if let Some(v) = s.woocommerce_url.as_mut() {
+                r(&k("woocommerce_url"), v)?;
+            }
+            rs(&k("webhook_secret"), &mut s.webhook_secret)?;
+            for (j, v) in s.webhook_secrets.iter_mut().enumerate() {
+                rs(&k(&format!("webhook_secrets[{j}]")), v)?;
+            }
+            if let Some(v) = s.api_token.as_mut() {
+                rs(&k("api_token"), v)?;
+            }
+            if let Some(v) = s.woocommerce_consumer_key.as_mut() {
+                r(&k("woocommerce_consumer_key"), v)?;
+            }
+            if let Some(v) = s.woocommerce_consumer_secret.as_mut() {
+                rs(&k("woocommerce_consumer_secret"), v)?;
+            }
+            if let Some(sp) = s.spiff.as_mut() {
+                r(&k("spiff.base_url"), &mut sp.base_url)?;
+                if let Some(v) = sp.application_key.as_mut() {
+                    rs(&k("spiff.application_key"), v)?;
+                }
+                if let Some(v) = sp.access_key.as_mut() {
+                    r(&k("spiff.access_key"), v)?;
+                }
+                if let Some(v) = sp.secret_key.as_mut() {
+                    rs(&k("spiff.secret_key"), v)?;
+                }
+            }
+            if let Some(ap) = s.apliiq.as_mut() {
+                r(&k("apliiq.base_url"), &mut ap.base_url)?;
+                r(&k("apliiq.app_id"), &mut ap.app_id)?;
+                rs(&k("apliiq.shared_secret"), &mut ap.shared_secret)?;
+            }
+            if let Some(kp) = s.key2print.as_mut() {
+                r(&k("key2print.base_url"), &mut kp.base_url)?;
+                r(&k("key2print.api_key"), &mut kp.api_key)?;
+                rs(&k("key2print.api_secret"), &mut kp.api_secret)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks everything that can be checked without the network; names the bad key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen
+            .parse::<SocketAddr>()
+            .map_err(|e| ConfigError::invalid("listen", format!("not an address:port ({e})")))?;
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::invalid(
+                "database_url",
+                "must start with sqlite: or postgres://",
+            ));
+        }
+        if let Some(u) = &self.public_url {
+            check_url("public_url", u)?;
+        }
+        if self.admin_token.as_ref().is_some_and(|t| t.is_empty()) {
+            return Err(ConfigError::invalid("admin_token", "is empty"));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError::invalid(
+                "max_body_bytes",
+                "must be at least 1024",
+            ));
+        }
+        let d = &self.dispatch;
+        if d.max_attempts == 0 {
+            return Err(ConfigError::invalid(
+                "dispatch.max_attempts",
+                "must be at least 1",
+            ));
+        }
+        if d.concurrency == 0 {
+            return Err(ConfigError::invalid(
+                "dispatch.concurrency",
+                "must be at least 1",
+            ));
+        }
+        if d.request_timeout_secs == 0 {
+            return Err(ConfigError::invalid(
+                "dispatch.request_timeout_secs",
+                "must be at least 1",
+            ));
+        }
+        if d.backoff_base_secs > d.backoff_cap_secs {
+            return Err(ConfigError::invalid(
+                "dispatch.backoff_base_secs",
+                "must not exceed dispatch.backoff_cap_secs",
+            ));
+        }
+        let mut seen = HashSet::new();
+        for (i, s) in self.stores.iter().enumerate() {
+            let k = |name: &str| format!("stores[{i}].{name}");
+            if !valid_store_id(&s.id) {
+                return Err(ConfigError::invalid(
+                    k("id"),
+                    "use 1-64 characters a-z, 0-9, '-' or '_', starting with a letter or digit",
+                ));
+            }
+            if !seen.insert(s.id.as_str()) {
+                return Err(ConfigError::invalid(
+                    k("id"),
+                    format!("store id {:?} is used twice", s.id),
+                ));
+            }
+            if s.webhook_secret.is_empty() {
+                return Err(ConfigError::invalid(k("webhook_secret"), "is empty"));
+            }
+            if s.api_token.as_ref().is_some_and(|t| t.is_empty()) {
+                return Err(ConfigError::invalid(k("api_token"), "is empty"));
+            }
+            if s.paid_statuses.is_empty() {
+                return Err(ConfigError::invalid(
+                    k("paid_statuses"),
+                    "name at least one status",
+                ));
+            }
+            if let Some(u) = &s.woocommerce_url {
+                check_url(&k("woocommerce_url"), u)?;
+            }
+            match (&s.woocommerce_consumer_key, &s.woocommerce_consumer_secret) {
+                (Some(_), None) => {
+                    return Err(ConfigError::invalid(
+                        k("woocommerce_consumer_secret"),
+                        "required when woocommerce_consumer_key is set",
+                    ));
+                }
+                (None, Some(_)) => {
+                    return Err(ConfigError::invalid(
+                        k("woocommerce_consumer_key"),
+                        "required when woocommerce_consumer_secret is set",
+                    ));
+                }
+                (Some(_), Some(_)) if s.woocommerce_url.is_none() => {
+                    return Err(ConfigError::invalid(
+                        k("woocommerce_url"),
+                        "required when REST keys are set",
+                    ));
+                }
+                _ => {}
+            }
+            if let Some(sp) = &s.spiff {
+                check_url(&k("spiff.base_url"), &sp.base_url)?;
+                match sp.api {
+                    SpiffApi::Graphql if sp.application_key.is_none() => {
+                        return Err(ConfigError::invalid(
+                            k("spiff.application_key"),
+                            "required when api = \"graphql\"",
+                        ));
+                    }
+                    SpiffApi::Rest if sp.access_key.is_none() => {
+                        return Err(ConfigError::invalid(
+                            k("spiff.access_key"),
+                            "required when api = \"rest\"",
+                        ));
+                    }
+                    SpiffApi::Rest if sp.secret_key.is_none() => {
+                        return Err(ConfigError::invalid(
+                            k("spiff.secret_key"),
+                            "required when api = \"rest\"",
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(ap) = &s.apliiq {
+                check_url(&k("apliiq.base_url"), &ap.base_url)?;
+                if ap.app_id.is_empty() {
+                    return Err(ConfigError::invalid(k("apliiq.app_id"), "is empty"));
+                }
+                if ap.shared_secret.is_empty() {
+                    return Err(ConfigError::invalid(k("apliiq.shared_secret"), "is empty"));
+                }
+            }
+            if let Some(kp) = &s.key2print {
+                check_url(&k("key2print.base_url"), &kp.base_url)?;
+                if kp.api_key.is_empty() {
+                    return Err(ConfigError::invalid(k("key2print.api_key"), "is empty"));
+                }
+                if kp.api_secret.is_empty() {
+                    return Err(ConfigError::invalid(k("key2print.api_secret"), "is empty"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn store(&self, id: &str) -> Option<&StoreConfig> {
+        self.stores.iter().find(|s| s.id == id)
+    }
+
+    pub fn listen_addr(&self) -> SocketAddr {
+        // validate() has checked it; the fallback only serves configs built in code.
+        self.listen
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+}
+
+fn resolve(key: &str, value: &mut String, env: &dyn Environment) -> Result<(), ConfigError> {
+    if let Some(name) = value.strip_prefix("env:") {
+        let name = name.trim();
+        match env.var(name) {
+            Some(v) => *value = v,
+            None => {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("environment variable {name} is not set"),
+                ));
+            }
+        }
+    } else if let Some(path) = value.strip_prefix("file:") {
+        let path = PathBuf::from(path.trim());
+        match env.read_file(&path) {
+            // A trailing newline is what editors and `echo` leave; it is never part of a secret.
+            Ok(v) => *value = v.trim_end_matches(['\r', '\n']).to_owned(),
+            Err(e) => {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("cannot read {}: {e}", path.display()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_url(key: &str, value: &str) -> Result<(), ConfigError> {
+    match reqwest::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+        Ok(_) => Err(ConfigError::invalid(key, "must be an http(s) URL")),
+        Err(e) => Err(ConfigError::invalid(key, format!("not a URL ({e})"))),
+    }
+}
+
+pub fn valid_store_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct FakeEnv(HashMap<String, String>);
+    impl Environment for FakeEnv {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).cloned()
+        }
+        fn read_file(&self, path: &Path) -> std::io::Result<String> {
+            self.0
+                .get(&format!("file:{}", path.display()))
+                .cloned()
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"))
+        }
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> FakeEnv {
+        FakeEnv(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    const FULL: &str = r#"
+listen = "127.0.0.1:9090"
+database_url = "sqlite://x.db"
+public_url = "https://bridge.example.com"
+admin_token = "env:PRINTBRIDGE_ADMIN_TOKEN"
+data_dir = "./data"
+
+[[stores]]
+id = "shop"
+woocommerce_url = "https://shop.example.com"
+webhook_secret = "env:SHOP_WEBHOOK_SECRET"
+api_token = "file:/run/secrets/shop_token"
+paid_statuses = ["processing", "completed"]
+woocommerce_consumer_key = "ck_1"
+woocommerce_consumer_secret = "cs_1"
+
+[stores.spiff]
+base_url = "https://api.us.spiffcommerce.com"
+api = "rest"
+access_key = "ak"
+secret_key = "sk"
+body_hash = "md5"
+
+[stores.apliiq]
+base_url = "https://api.apliiq.com"
+app_id = "app"
+shared_secret = "ss"
+default_shipping_code = "standard"
+
+[stores.key2print]
+base_url = "https://editor-api.example.com"
+api_key = "k"
+api_secret = "s"
+"#;
+
+    #[test]
+    fn parses_every_documented_key_and_resolves_references() {
+        let mut c = Config::parse(FULL).expect("parses");
+        let e = env(&[
+            ("PRINTBRIDGE_ADMIN_TOKEN", "adm"),
+            ("SHOP_WEBHOOK_SECRET", "whs"),
+            ("file:/run/secrets/shop_token", "tok\n"),
+        ]);
+        c.resolve_references(&e).expect("resolves");
+        c.validate().expect("valid");
+        let s = c.store("shop").expect("store");
+        assert_eq!(c.admin_token.as_ref().map(Secret::expose), Some("adm"));
+        assert_eq!(s.webhook_secret.expose(), "whs");
+        assert_eq!(s.api_token.as_ref().map(Secret::expose), Some("tok"));
+        let sp = s.spiff.as_ref().expect("spiff");
+        assert_eq!(sp.api, SpiffApi::Rest);
+        assert_eq!(sp.body_hash, SpiffBodyHash::Md5);
+        assert!(s.has_rest_keys());
+        assert!(s.is_paid_status("Processing"));
+        assert!(!s.is_paid_status("pending"));
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::parse("lisen = \"x\"\n").expect_err("unknown key");
+        assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn missing_env_reference_names_the_key() {
+        let mut c = Config::parse(FULL).expect("parses");
+        let err = c
+            .resolve_references(&env(&[("PRINTBRIDGE_ADMIN_TOKEN", "a")]))
+            .expect_err("missing");
+        assert_eq!(err.key(), Some("stores[0].webhook_secret"));
+        assert!(err.to_string().contains("SHOP_WEBHOOK_SECRET"));
+    }
+
+    #[test]
+    fn validation_names_the_bad_key() {
+        let cases = [
+            ("listen = \"nope\"", "listen"),
+            ("database_url = \"mysql://x\"", "database_url"),
+            (
+                "[[stores]]\nid = \"Bad Id\"\nwebhook_secret = \"s\"",
+                "stores[0].id",
+            ),
+            (
+                "[[stores]]\nid = \"a\"\nwebhook_secret = \"\"",
+                "stores[0].webhook_secret",
+            ),
+            (
+                "[[stores]]\nid = \"a\"\nwebhook_secret = \"s\"\n[stores.spiff]\napi = \"graphql\"",
+                "stores[0].spiff.application_key",
+            ),
+            (
+                "[[stores]]\nid = \"a\"\nwebhook_secret = \"s\"\n[[stores]]\nid = \"a\"\nwebhook_secret = \"t\"",
+                "stores[1].id",
+            ),
+            (
+                "[[stores]]\nid = \"a\"\nwebhook_secret = \"s\"\nwoocommerce_consumer_key = \"ck\"",
+                "stores[0].woocommerce_consumer_secret",
+            ),
+        ];
+        for (text, key) in cases {
+            let c = Config::parse(text).expect(text);
+            let err = c.validate().expect_err(text);
+            assert_eq!(err.key(), Some(key), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn env_overrides_win_over_the_file() {
+        let mut c = Config::default();
+        c.apply_env(&env(&[
+            ("PRINTBRIDGE_LISTEN", "0.0.0.0:1234"),
+            ("PRINTBRIDGE_DATABASE_URL", "postgres://u@h/db"),
+        ]));
+        c.validate().expect("valid");
+        assert_eq!(c.listen, "0.0.0.0:1234");
+        assert!(c.database_url.starts_with("postgres://"));
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let c = Config::parse(FULL).expect("parses");
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("\"cs_1\""), "{dbg}");
+        assert!(!dbg.contains("\"ss\""), "{dbg}");
+    }
+}

@@ -1,0 +1,4 @@
+//! WooCommerce: webhook signatures, order payload types, and (in `rest`) the REST client.
+
+pub mod model;
+pub mod signature;

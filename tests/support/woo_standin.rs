@@ -1,0 +1,1 @@
+//! A local WooCommerce REST stand-in for tests.
