@@ -1,0 +1,411 @@
+//! The intake transaction: every authentic delivery is stored, the order's newest snapshot
+//! wins, and the provider jobs of a paid order are planned at most once (unique key).
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::{Store, StoreError, in_tx};
+use crate::config::StoreConfig;
+use crate::ledger::intake::{Delivery, OrderSnapshot, Parsed, PlannedJob, plan_provider_jobs};
+
+/// What the ledger did with a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// The newest state of its order: snapshot stored and applied.
+    Applied,
+    /// The same order state was already stored (same modification time and status).
+    Duplicate,
+    /// An older state than the one we have: stored, not applied.
+    Stale,
+    /// The order went to the trash.
+    Deleted,
+    /// An `action.*` notification.
+    Signal,
+    /// Authentic but nothing to do (error body, other resource).
+    Ignored,
+    /// Authentic but not understood; kept raw for the operator.
+    Unparsed,
+}
+
+impl DeliveryOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryOutcome::Applied => "applied",
+            DeliveryOutcome::Duplicate => "duplicate",
+            DeliveryOutcome::Stale => "stale",
+            DeliveryOutcome::Deleted => "deleted",
+            DeliveryOutcome::Signal => "signal",
+            DeliveryOutcome::Ignored => "ignored",
+            DeliveryOutcome::Unparsed => "unparsed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct IntakeResult {
+    pub delivery_id: i64,
+    pub outcome: DeliveryOutcome,
+    pub order_id: Option<i64>,
+    pub detail: Option<String>,
+    pub jobs_planned: u32,
+}
+
+/// Side effects an applied snapshot leads to, decided before the transaction.
+struct Plan {
+    provider_jobs: Vec<PlannedJob>,
+    paid: bool,
+    stopped: bool,
+    trashed: bool,
+    detail: Option<String>,
+}
+
+fn plan_for(store: &StoreConfig, snap: &OrderSnapshot) -> Plan {
+    let status = snap.order.status.as_str();
+    let draft = snap.is_draft();
+    let trashed = status.eq_ignore_ascii_case("trash");
+    let paid = !draft && !trashed && store.is_paid_status(status);
+    let provider_jobs = if paid {
+        plan_provider_jobs(snap)
+    } else {
+        Vec::new()
+    };
+    let detail = if draft {
+        Some(format!("{status}: stored, never dispatched"))
+    } else {
+        snap.attention()
+    };
+    Plan {
+        provider_jobs,
+        paid,
+        stopped: snap.is_stopped(),
+        trashed,
+        detail,
+    }
+}
+
+const ACTIVE_JOB_STATES: &str = "'pending', 'retrying'";
+
+impl Store {
+    /// Stores a verified delivery and applies it to the ledger in one transaction.
+    pub async fn record_delivery(
+        &self,
+        store: &StoreConfig,
+        delivery: &Delivery,
+        parsed: &Parsed,
+        now: i64,
+    ) -> Result<IntakeResult, StoreError> {
+        let body_sha256 = hex::encode(Sha256::digest(&delivery.body));
+        let plan = match parsed {
+            Parsed::Order(snap) => Some(plan_for(store, snap)),
+            _ => None,
+        };
+        let can_fetch = store.has_rest_keys();
+
+        let result = in_tx!(self, |tx| {
+            let delivery_id: i64 = sqlx::query_scalar(
+                "INSERT INTO deliveries (store_id, received_at, source, topic, webhook_id, \
+                 delivery_ref, content_type, body, body_sha256, outcome) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'received') RETURNING id",
+            )
+            .bind(&delivery.store_id)
+            .bind(now)
+            .bind(delivery.source.as_str())
+            .bind(&delivery.topic)
+            .bind(&delivery.webhook_id)
+            .bind(&delivery.delivery_ref)
+            .bind(&delivery.content_type)
+            .bind(&delivery.body)
+            .bind(&body_sha256)
+            .fetch_one(&mut *tx)
+            .await?;
+
+            let mut jobs_planned = 0u32;
+            let (outcome, order_id, detail) = match (parsed, &plan) {
+                (Parsed::Order(snap), Some(plan)) => {
+                    let o = &snap.order;
+                    let snapshot_id: Option<i64> = sqlx::query_scalar(
+                        "INSERT INTO order_snapshots (store_id, order_id, modified_gmt, status, \
+                         delivery_id, received_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         ON CONFLICT (store_id, order_id, modified_gmt, status) DO NOTHING \
+                         RETURNING id",
+                    )
+                    .bind(&delivery.store_id)
+                    .bind(o.id)
+                    .bind(&snap.modified_gmt)
+                    .bind(&o.status)
+                    .bind(delivery_id)
+                    .bind(now)
+                    .bind(&snap.json)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+
+                    match snapshot_id {
+                        None => (DeliveryOutcome::Duplicate, Some(o.id), None),
+                        Some(snapshot_id) => {
+                            let restore = delivery.topic.as_deref() == Some("order.restored");
+                            // The newest modification wins; on a tie the later arrival does.
+                            let applied: Option<i64> = sqlx::query_scalar(
+                                "INSERT INTO orders (store_id, order_id, number, status, currency, \
+                                 total, modified_gmt, snapshot_id, trashed, paid_at, first_seen_at, \
+                                 updated_at) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
+                                 ON CONFLICT (store_id, order_id) DO UPDATE SET \
+                                 number = excluded.number, status = excluded.status, \
+                                 currency = excluded.currency, total = excluded.total, \
+                                 modified_gmt = excluded.modified_gmt, \
+                                 snapshot_id = excluded.snapshot_id, \
+                                 trashed = CASE WHEN excluded.trashed = 1 OR $12 = 1 \
+                                   THEN excluded.trashed ELSE orders.trashed END, \
+                                 paid_at = COALESCE(orders.paid_at, excluded.paid_at), \
+                                 updated_at = excluded.updated_at \
+                                 WHERE orders.modified_gmt < excluded.modified_gmt \
+                                    OR (orders.modified_gmt = excluded.modified_gmt \
+                                        AND orders.snapshot_id < excluded.snapshot_id) \
+                                 RETURNING trashed",
+                            )
+                            .bind(&delivery.store_id)
+                            .bind(o.id)
+                            .bind(o.display_number())
+                            .bind(&o.status)
+                            .bind(&o.currency)
+                            .bind(&o.total)
+                            .bind(&snap.modified_gmt)
+                            .bind(snapshot_id)
+                            .bind(i64::from(plan.trashed))
+                            .bind(plan.paid.then_some(now))
+                            .bind(now)
+                            .bind(i64::from(restore))
+                            .fetch_optional(&mut *tx)
+                            .await?;
+
+                            match applied {
+                                None => (DeliveryOutcome::Stale, Some(o.id), None),
+                                Some(trashed) => {
+                                    sqlx::query(
+                                        "DELETE FROM order_items WHERE store_id = $1 AND order_id = $2",
+                                    )
+                                    .bind(&delivery.store_id)
+                                    .bind(o.id)
+                                    .execute(&mut *tx)
+                                    .await?;
+                                    for ci in &snap.items {
+                                        let it = &ci.item;
+                                        sqlx::query(
+                                            "INSERT INTO order_items (store_id, order_id, item_id, \
+                                             name, sku, product_id, variation_id, quantity, price, \
+                                             classification, design_id, detail) \
+                                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                                             ON CONFLICT (store_id, order_id, item_id) DO NOTHING",
+                                        )
+                                        .bind(&delivery.store_id)
+                                        .bind(o.id)
+                                        .bind(it.id)
+                                        .bind(&it.name)
+                                        .bind(&it.sku)
+                                        .bind(it.product_id)
+                                        .bind(it.variation_id)
+                                        .bind(it.quantity)
+                                        .bind(&it.price)
+                                        .bind(ci.classification.name())
+                                        .bind(ci.classification.design_id())
+                                        .bind(ci.classification.detail())
+                                        .execute(&mut *tx)
+                                        .await?;
+                                    }
+
+                                    if plan.paid && trashed == 0 {
+                                        for job in &plan.provider_jobs {
+                                            // Planned once; a job cancelled because the order was
+                                            // cancelled comes back when the order is paid again.
+                                            let inserted: Option<i64> = sqlx::query_scalar(
+                                                "INSERT INTO jobs (store_id, order_id, provider, target, \
+                                                 kind, state, payload, run_at, created_at, updated_at) \
+                                                 VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $7, $7) \
+                                                 ON CONFLICT (store_id, order_id, provider, target) \
+                                                 DO UPDATE SET state = 'pending', run_at = excluded.run_at, \
+                                                 updated_at = excluded.updated_at \
+                                                 WHERE jobs.state = 'cancelled' \
+                                                 RETURNING id",
+                                            )
+                                            .bind(&delivery.store_id)
+                                            .bind(o.id)
+                                            .bind(job.provider)
+                                            .bind(&job.target)
+                                            .bind(job.kind)
+                                            .bind(job.payload.to_string())
+                                            .bind(now)
+                                            .fetch_optional(&mut *tx)
+                                            .await?;
+                                            jobs_planned += u32::from(inserted.is_some());
+                                        }
+                                    }
+
+                                    let mut detail = plan.detail.clone();
+                                    if plan.stopped || trashed == 1 {
+                                        let what = if trashed == 1 { "trash" } else { o.status.as_str() };
+                                        sqlx::query(sqlx::AssertSqlSafe(format!(
+                                            "UPDATE jobs SET state = 'cancelled', updated_at = $3, \
+                                             last_error = $4 WHERE store_id = $1 AND order_id = $2 \
+                                             AND provider <> 'woocommerce' AND state IN ({ACTIVE_JOB_STATES})"
+                                        )))
+                                        .bind(&delivery.store_id)
+                                        .bind(o.id)
+                                        .bind(now)
+                                        .bind(format!("order became {what} before this was sent"))
+                                        .execute(&mut *tx)
+                                        .await?;
+                                        let placed: Vec<String> = sqlx::query_scalar(
+                                            "SELECT provider FROM jobs WHERE store_id = $1 AND order_id = $2 \
+                                             AND provider <> 'woocommerce' AND state IN ('done', 'running') \
+                                             ORDER BY id",
+                                        )
+                                        .bind(&delivery.store_id)
+                                        .bind(o.id)
+                                        .fetch_all(&mut *tx)
+                                        .await?;
+                                        if !placed.is_empty() {
+                                            let reason = format!(
+                                                "Order became {what} after it was sent to {}; no provider offers a cancel call, so contact the provider to stop production.",
+                                                placed.join(", ")
+                                            );
+                                            sqlx::query(
+                                                "UPDATE orders SET attention = $3 WHERE store_id = $1 AND order_id = $2",
+                                            )
+                                            .bind(&delivery.store_id)
+                                            .bind(o.id)
+                                            .bind(&reason)
+                                            .execute(&mut *tx)
+                                            .await?;
+                                            if can_fetch {
+                                                let _ = plan_note!(&mut *tx, &delivery.store_id, o.id, format!("stopped:{what}"), &reason, now);
+                                            }
+                                            detail = Some(reason);
+                                        }
+                                    }
+                                    (DeliveryOutcome::Applied, Some(o.id), detail)
+                                }
+                            }
+                        }
+                    }
+                }
+                (Parsed::Deleted { order_id }, _) => {
+                    let order_id = *order_id;
+                    sqlx::query(
+                        "UPDATE orders SET trashed = 1, updated_at = $3 WHERE store_id = $1 AND order_id = $2",
+                    )
+                    .bind(&delivery.store_id)
+                    .bind(order_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "UPDATE jobs SET state = 'cancelled', updated_at = $3, \
+                         last_error = 'order moved to the trash before this was sent' \
+                         WHERE store_id = $1 AND order_id = $2 AND provider <> 'woocommerce' \
+                         AND state IN ({ACTIVE_JOB_STATES})"
+                    )))
+                    .bind(&delivery.store_id)
+                    .bind(order_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    let placed: Vec<String> = sqlx::query_scalar(
+                        "SELECT provider FROM jobs WHERE store_id = $1 AND order_id = $2 \
+                         AND provider <> 'woocommerce' AND state IN ('done', 'running') ORDER BY id",
+                    )
+                    .bind(&delivery.store_id)
+                    .bind(order_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let detail = if placed.is_empty() {
+                        None
+                    } else {
+                        let reason = format!(
+                            "Order moved to the trash after it was sent to {}; contact the provider to stop production.",
+                            placed.join(", ")
+                        );
+                        sqlx::query(
+                            "UPDATE orders SET attention = $3 WHERE store_id = $1 AND order_id = $2",
+                        )
+                        .bind(&delivery.store_id)
+                        .bind(order_id)
+                        .bind(&reason)
+                        .execute(&mut *tx)
+                        .await?;
+                        Some(reason)
+                    };
+                    (DeliveryOutcome::Deleted, Some(order_id), detail)
+                }
+                (Parsed::Signal { action, order_id }, _) => {
+                    // The action body carries no order; with REST keys we fetch the order so
+                    // a payment is never missed even when order.updated is lost.
+                    if let (Some(order_id), true) = (order_id, can_fetch) {
+                        let inserted: Option<i64> = sqlx::query_scalar(
+                            "INSERT INTO jobs (store_id, order_id, provider, target, kind, state, \
+                             payload, run_at, created_at, updated_at) \
+                             VALUES ($1, $2, 'woocommerce', $3, 'fetch_order', 'pending', $4, $5, $5, $5) \
+                             ON CONFLICT (store_id, order_id, provider, target) DO NOTHING RETURNING id",
+                        )
+                        .bind(&delivery.store_id)
+                        .bind(*order_id)
+                        .bind(format!("fetch:{action}"))
+                        .bind(json!({ "action": action }).to_string())
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                        jobs_planned += u32::from(inserted.is_some());
+                    }
+                    (DeliveryOutcome::Signal, *order_id, Some(format!("action {action}")))
+                }
+                (Parsed::Ignored { order_id, reason }, _) => {
+                    (DeliveryOutcome::Ignored, *order_id, Some(reason.clone()))
+                }
+                (Parsed::Unparsed { error }, _) => {
+                    (DeliveryOutcome::Unparsed, None, Some(error.clone()))
+                }
+                (Parsed::Order(_), None) => unreachable!("a plan is made for every order"),
+            };
+
+            sqlx::query(
+                "UPDATE deliveries SET outcome = $1, order_id = $2, detail = $3 WHERE id = $4",
+            )
+            .bind(outcome.as_str())
+            .bind(order_id)
+            .bind(&detail)
+            .bind(delivery_id)
+            .execute(&mut *tx)
+            .await?;
+
+            IntakeResult {
+                delivery_id,
+                outcome,
+                order_id,
+                detail,
+                jobs_planned,
+            }
+        });
+        Ok(result)
+    }
+}
+
+/// Plans a WooCommerce order note (written back by the dispatcher), once per `key`.
+/// Evaluates to whether it was newly planned. A macro so it runs on either backend's
+/// connection inside the caller's transaction.
+macro_rules! plan_note {
+    ($conn:expr, $store_id:expr, $order_id:expr, $key:expr, $note:expr, $now:expr) => {{
+        let inserted: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO jobs (store_id, order_id, provider, target, kind, state, payload, run_at, \
+             created_at, updated_at) VALUES ($1, $2, 'woocommerce', $3, 'order_note', 'pending', $4, $5, $5, $5) \
+             ON CONFLICT (store_id, order_id, provider, target) DO NOTHING RETURNING id",
+        )
+        .bind($store_id)
+        .bind($order_id)
+        .bind(format!("note:{}", $key))
+        .bind(serde_json::json!({ "note": $note }).to_string())
+        .bind($now)
+        .fetch_optional($conn)
+        .await?;
+        inserted.is_some()
+    }};
+}
+pub(crate) use plan_note;

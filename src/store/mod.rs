@@ -1,0 +1,188 @@
+//! Persistence with sqlx on SQLite (default) or PostgreSQL.
+//!
+//! Not `sqlx::Any` (no timestamps, no tests support): one enum over the two pools, and the
+//! `on_pool!` / `in_tx!` macros expand each query body once per backend, so the same SQL
+//! (`$1` placeholders work on both) runs with concrete types. Times are Unix milliseconds.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub mod jobs;
+pub mod ledger;
+pub mod reads;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database URL {0:?} is neither sqlite: nor postgres://")]
+    UnsupportedUrl(String),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite($pool) => $body,
+            $crate::store::Store::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Runs `$body` inside a transaction bound to `$tx` (SQLite: `BEGIN IMMEDIATE`, so a
+/// read-then-write never fails with SQLITE_BUSY on upgrade) and commits when it returns Ok.
+macro_rules! in_tx {
+    ($store:expr, |$tx:ident| $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite(pool) => {
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            $crate::store::Store::Postgres(pool) => {
+                let mut $tx = pool.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+
+pub(crate) use in_tx;
+pub(crate) use on_pool;
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Store {
+    /// Connects to `database_url` (`sqlite://file.db` or `postgres://…`), creating a SQLite
+    /// file if missing (WAL, synchronous=FULL: a commit survives power loss).
+    pub async fn connect(database_url: &str) -> Result<Store, StoreError> {
+        if database_url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(database_url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .min_connections(1)
+                .connect_with(opts)
+                .await?;
+            Ok(Store::Sqlite(pool))
+        } else if database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://")
+        {
+            let opts = PgConnectOptions::from_str(database_url)?;
+            Self::connect_postgres(opts).await
+        } else {
+            Err(StoreError::UnsupportedUrl(redact_url(database_url)))
+        }
+    }
+
+    /// Connects to PostgreSQL with every connection's `search_path` set to `schema`, creating
+    /// the schema first. Tests use one schema each; operators may use it to share a database.
+    pub async fn connect_postgres_schema(
+        database_url: &str,
+        schema: &str,
+    ) -> Result<Store, StoreError> {
+        if !schema
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(StoreError::UnsupportedUrl(format!("schema {schema:?}")));
+        }
+        let opts = PgConnectOptions::from_str(database_url)?;
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+        )))
+        .execute(&admin)
+        .await?;
+        admin.close().await;
+        Self::connect_postgres(opts.options([("search_path", schema)])).await
+    }
+
+    async fn connect_postgres(opts: PgConnectOptions) -> Result<Store, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await?;
+        Ok(Store::Postgres(pool))
+    }
+
+    /// Applies the migrations of this backend (idempotent).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
+            Store::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, |pool| pool.close().await)
+    }
+}
+
+/// A database URL with any password replaced by `***`, for messages.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://bridge:s3cret@db/printbridge"),
+            "postgres://bridge:***@db/printbridge"
+        );
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}
