@@ -1,0 +1,356 @@
+//! What a verified delivery means for the ledger, decided without touching the database.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::classify::{Classification, classify};
+use crate::woo::model::{LineItem, Order};
+
+/// WooCommerce statuses that are never real orders yet: stored, never dispatched.
+pub const DRAFT_STATUSES: &[&str] = &["checkout-draft", "draft", "auto-draft"];
+/// Statuses after which nothing must be made; an order reaching one after placement is flagged.
+pub const STOP_STATUSES: &[&str] = &["cancelled", "refunded", "failed", "trash"];
+
+/// Where a delivery came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Webhook,
+    Reconcile,
+    Backfill,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Webhook => "webhook",
+            Source::Reconcile => "reconcile",
+            Source::Backfill => "backfill",
+        }
+    }
+}
+
+/// An authentic delivery, as received.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub store_id: String,
+    pub source: Source,
+    pub topic: Option<String>,
+    pub webhook_id: Option<String>,
+    pub delivery_ref: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// A line item with its provider.
+#[derive(Debug, Clone)]
+pub struct ClassifiedItem {
+    pub item: LineItem,
+    pub classification: Classification,
+}
+
+/// What the delivery is about.
+#[derive(Debug, Clone)]
+pub enum Parsed {
+    /// A full order body (order.created / updated / restored, or fetched over REST).
+    Order(Box<OrderSnapshot>),
+    /// order.deleted: the order went to the trash; the body holds only its id.
+    Deleted { order_id: i64 },
+    /// An `action.*` topic, e.g. `woocommerce_payment_complete` with the order id as `arg`.
+    Signal {
+        action: String,
+        order_id: Option<i64>,
+    },
+    /// Authentic but nothing for the ledger (WooCommerce error body, other resources).
+    Ignored {
+        order_id: Option<i64>,
+        reason: String,
+    },
+    /// Authentic but not understood: kept raw for the operator.
+    Unparsed { error: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct OrderSnapshot {
+    pub order: Order,
+    /// The order JSON as text, stored as the snapshot.
+    pub json: String,
+    pub modified_gmt: String,
+    pub items: Vec<ClassifiedItem>,
+}
+
+impl OrderSnapshot {
+    pub fn is_draft(&self) -> bool {
+        DRAFT_STATUSES
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(&self.order.status))
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        STOP_STATUSES
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(&self.order.status))
+    }
+
+    /// Why an operator should look at this order, if any item cannot be sent as it is.
+    pub fn attention(&self) -> Option<String> {
+        let reasons: Vec<&str> = self
+            .items
+            .iter()
+            .filter_map(|i| i.classification.detail())
+            .collect();
+        (!reasons.is_empty()).then(|| reasons.join("; "))
+    }
+}
+
+pub fn parse_order_json(json: &[u8]) -> Result<OrderSnapshot, String> {
+    let value: Value = serde_json::from_slice(json).map_err(|e| format!("not JSON: {e}"))?;
+    order_from_value(value, json)
+}
+
+fn order_from_value(value: Value, raw: &[u8]) -> Result<OrderSnapshot, String> {
+    let order: Order =
+        serde_json::from_value(value).map_err(|e| format!("not an order: {e}"))?;
+    if order.id <= 0 {
+        return Err("the order has no id".to_owned());
+    }
+    if order.status.is_empty() {
+        return Err(format!("order {} has no status", order.id));
+    }
+    let modified_gmt = order.modified_key();
+    if modified_gmt.is_empty() {
+        return Err(format!("order {} has no date_modified_gmt", order.id));
+    }
+    let items = order
+        .line_items
+        .iter()
+        .map(|item| ClassifiedItem {
+            item: item.clone(),
+            classification: classify(item),
+        })
+        .collect();
+    Ok(OrderSnapshot {
+        order,
+        json: String::from_utf8_lossy(raw).into_owned(),
+        modified_gmt,
+        items,
+    })
+}
+
+/// Reads a verified delivery body in the light of its `X-WC-Webhook-Topic`.
+pub fn parse_delivery(topic: Option<&str>, body: &[u8]) -> Parsed {
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => {
+            return Parsed::Unparsed {
+                error: format!("the body is not JSON: {e}"),
+            };
+        }
+    };
+    let order_id = value.get("id").and_then(as_id);
+
+    // A WooCommerce REST error instead of a resource, e.g. a v1 webhook on an HPOS store.
+    if let (Some(code), None) = (value.get("code").and_then(Value::as_str), order_id) {
+        let message = value.get("message").and_then(Value::as_str).unwrap_or("");
+        let hint = if code.contains("invalid_shop_order_id") {
+            " This happens when the webhook uses the legacy API version v1; recreate it with API version v3."
+        } else {
+            ""
+        };
+        return Parsed::Ignored {
+            order_id: None,
+            reason: format!("WooCommerce sent an error instead of the order: {code} ({message}).{hint}"),
+        };
+    }
+
+    let topic = topic.unwrap_or("").trim().to_ascii_lowercase();
+    let (resource, event) = topic.split_once('.').unwrap_or((topic.as_str(), ""));
+    match (resource, event) {
+        ("order", "deleted") => match order_id {
+            Some(order_id) => Parsed::Deleted { order_id },
+            None => Parsed::Unparsed {
+                error: "order.deleted without an order id".to_owned(),
+            },
+        },
+        ("order", _) | ("", _) => match order_from_value(value, body) {
+            Ok(snapshot) => Parsed::Order(Box::new(snapshot)),
+            Err(error) if topic.is_empty() => Parsed::Ignored {
+                order_id,
+                reason: format!("no topic header and not an order: {error}"),
+            },
+            Err(error) => Parsed::Unparsed { error },
+        },
+        ("action", action) => Parsed::Signal {
+            action: action.to_owned(),
+            order_id: value.get("arg").and_then(as_id),
+        },
+        _ => Parsed::Ignored {
+            order_id,
+            reason: format!("topic {topic} is not about orders"),
+        },
+    }
+}
+
+fn as_id(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().filter(|i| *i > 0),
+        Value::String(s) => s.trim().parse().ok().filter(|i: &i64| *i > 0),
+        _ => None,
+    }
+}
+
+/// One side effect to plan in the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedJob {
+    pub provider: &'static str,
+    pub target: String,
+    pub kind: &'static str,
+    pub payload: Value,
+}
+
+/// The provider calls a paid order needs: one Spiff order with all Spiff items, one Apliiq
+/// order with all APQ lines, one PDF download per Key2print project.
+pub fn plan_provider_jobs(snapshot: &OrderSnapshot) -> Vec<PlannedJob> {
+    let mut jobs = Vec::new();
+    let spiff: Vec<Value> = snapshot
+        .items
+        .iter()
+        .filter_map(|i| match &i.classification {
+            Classification::Spiff { transaction_id } => Some(serde_json::json!({
+                "item_id": i.item.id,
+                "name": i.item.name,
+                "transaction_id": transaction_id,
+                "quantity": i.item.quantity,
+            })),
+            _ => None,
+        })
+        .collect();
+    if !spiff.is_empty() {
+        jobs.push(PlannedJob {
+            provider: "spiff",
+            target: "order".to_owned(),
+            kind: "place_order",
+            payload: serde_json::json!({ "items": spiff }),
+        });
+    }
+    let apliiq: Vec<Value> = snapshot
+        .items
+        .iter()
+        .filter_map(|i| match &i.classification {
+            Classification::Apliiq { sku } => Some(serde_json::json!({
+                "item_id": i.item.id,
+                "name": i.item.name,
+                "sku": sku,
+                "quantity": i.item.quantity,
+                "price": i.item.price,
+            })),
+            _ => None,
+        })
+        .collect();
+    if !apliiq.is_empty() {
+        jobs.push(PlannedJob {
+            provider: "apliiq",
+            target: "order".to_owned(),
+            kind: "place_order",
+            payload: serde_json::json!({ "items": apliiq }),
+        });
+    }
+    let mut projects: Vec<&str> = Vec::new();
+    for i in &snapshot.items {
+        if let Classification::Key2print { project_id } = &i.classification {
+            if projects.contains(&project_id.as_str()) {
+                continue;
+            }
+            projects.push(project_id);
+            jobs.push(PlannedJob {
+                provider: "key2print",
+                target: project_id.clone(),
+                kind: "fetch_pdf",
+                payload: serde_json::json!({
+                    "item_id": i.item.id,
+                    "name": i.item.name,
+                    "project_id": project_id,
+                }),
+            });
+        }
+    }
+    jobs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rest_error_body_is_ignored_with_a_hint() {
+        let p = parse_delivery(
+            Some("order.updated"),
+            br#"{"code":"woocommerce_rest_invalid_shop_order_id","message":"Invalid ID.","data":{"status":404}}"#,
+        );
+        match p {
+            Parsed::Ignored { reason, .. } => assert!(reason.contains("API version v3"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn deleted_and_actions() {
+        assert!(matches!(
+            parse_delivery(Some("order.deleted"), br#"{"id":19}"#),
+            Parsed::Deleted { order_id: 19 }
+        ));
+        match parse_delivery(
+            Some("action.woocommerce_payment_complete"),
+            br#"{"action":"woocommerce_payment_complete","arg":21}"#,
+        ) {
+            Parsed::Signal { action, order_id } => {
+                assert_eq!(action, "woocommerce_payment_complete");
+                assert_eq!(order_id, Some(21));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_delivery(Some("product.updated"), br#"{"id":5}"#),
+            Parsed::Ignored { .. }
+        ));
+        assert!(matches!(
+            parse_delivery(Some("order.updated"), b"not json"),
+            Parsed::Unparsed { .. }
+        ));
+        assert!(matches!(
+            parse_delivery(Some("order.updated"), br#"{"id":5}"#),
+            Parsed::Unparsed { .. }
+        ));
+    }
+
+    #[test]
+    fn plans_one_job_per_provider_order() {
+        let body = br#"{"id":9,"status":"processing","date_modified_gmt":"2026-11-23T06:49:19",
+          "line_items":[
+            {"id":1,"name":"A","quantity":2,"meta_data":[{"key":"_printbridge_spiff_transaction_id","value":"t1"}]},
+            {"id":2,"name":"B","quantity":1,"meta_data":[{"key":"spiff_transaction_id","value":"t2"}]},
+            {"id":3,"name":"C","quantity":1,"sku":"APQ-1S2A1","price":32},
+            {"id":4,"name":"D","quantity":1,"meta_data":[{"key":"_printbridge_key2print_project_id","value":"p1"}]},
+            {"id":5,"name":"E","quantity":3,"meta_data":[{"key":"_printbridge_key2print_project_id","value":"p1"}]},
+            {"id":6,"name":"F","quantity":1,"meta_data":[{"key":"_printbridge_key2print_project_id","value":"p2"}]},
+            {"id":7,"name":"G","quantity":1,"sku":"PST-A2"}]}"#;
+        let snap = parse_order_json(body).expect("order");
+        let jobs = plan_provider_jobs(&snap);
+        let keys: Vec<(&str, &str)> = jobs
+            .iter()
+            .map(|j| (j.provider, j.target.as_str()))
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                ("spiff", "order"),
+                ("apliiq", "order"),
+                ("key2print", "p1"),
+                ("key2print", "p2")
+            ]
+        );
+        assert_eq!(jobs[0].payload["items"][0]["quantity"], 2);
+        assert_eq!(jobs[0].payload["items"][1]["transaction_id"], "t2");
+        assert_eq!(jobs[1].payload["items"][0]["price"], "32");
+        assert!(snap.attention().is_none());
+    }
+}
