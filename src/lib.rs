@@ -1,7 +1,13 @@
 //! PrintBridge: WooCommerce order webhooks in, signed print-provider calls out, exactly once.
 
+pub mod app;
+pub mod clock;
 pub mod config;
+pub mod http;
+pub mod ledger;
+pub mod metrics;
 pub mod net;
 pub mod providers;
 pub mod secret;
+pub mod store;
 pub mod woo;

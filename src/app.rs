@@ -1,0 +1,150 @@
+//! Building and running the bridge: database, migrations, HTTP server, background workers.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use poem::Server;
+use poem::listener::TcpAcceptor;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::http::{AppState, routes};
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the database {url}: {source}")]
+    Database {
+        url: String,
+        #[source]
+        source: crate::store::StoreError,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create data_dir {path}: {source}")]
+    DataDir {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A bridge ready to serve: bound to its port, database migrated.
+pub struct Application {
+    state: Arc<AppState>,
+    listener: TcpListener,
+    addr: SocketAddr,
+}
+
+impl Application {
+    /// Opens the database, applies migrations and binds `config.listen` (or `listener`).
+    pub async fn build(
+        config: Config,
+        listener: Option<TcpListener>,
+        clock: Option<Arc<dyn Clock>>,
+    ) -> Result<Application, StartError> {
+        let store = Store::connect(&config.database_url)
+            .await
+            .map_err(|source| StartError::Database {
+                url: crate::store::redact_url(&config.database_url),
+                source,
+            })?;
+        Self::build_with_store(config, store, listener, clock).await
+    }
+
+    /// Like [`Application::build`] with an already opened store (tests use one schema each).
+    pub async fn build_with_store(
+        config: Config,
+        store: Store,
+        listener: Option<TcpListener>,
+        clock: Option<Arc<dyn Clock>>,
+    ) -> Result<Application, StartError> {
+        store
+            .migrate()
+            .await
+            .map_err(|source| StartError::Database {
+                url: crate::store::redact_url(&config.database_url),
+                source,
+            })?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        let listener = match listener {
+            Some(l) => l,
+            None => TcpListener::bind(&config.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: config.listen.clone(),
+                    source,
+                })?,
+        };
+        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: config.listen.clone(),
+            source,
+        })?;
+        let state = Arc::new(AppState {
+            config: Arc::new(config),
+            store,
+            clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            metrics: Arc::new(Metrics::new()),
+            dispatch_wakeup: Arc::new(Notify::new()),
+        });
+        Ok(Application {
+            state,
+            listener,
+            addr,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests (up to 10 s).
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let app = routes(self.state.clone());
+        let result = Server::new_with_acceptor(TcpAcceptor::from_tokio(self.listener)?)
+            .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(10)))
+            .await;
+        self.state.store.close().await;
+        result
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

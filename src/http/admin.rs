@@ -1,0 +1,224 @@
+//! `/v1/admin/...`: the operator's view of the ledger (admin bearer token).
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem_openapi::auth::Bearer;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme};
+use poem::web::Data;
+
+use super::problem::{ApiError, Problem, bad_request_problem};
+use super::{ApiTags, AppState};
+use crate::store::reads::{
+    DeliveryDetail, DeliveryFilter, DeliveryPage, OrderFilter, OrderLedger, OrderPage,
+};
+
+/// The admin token (`admin_token` in the configuration) as a bearer token.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", rename = "AdminToken", checker = "check_admin")]
+pub struct AdminAuth(());
+
+async fn check_admin(req: &Request, bearer: Bearer) -> Option<()> {
+    let state = req.data::<Arc<AppState>>()?;
+    let expected = state.config.admin_token.as_ref()?;
+    expected.matches(&bearer.token).then_some(())
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "bad_request")]
+pub enum AdminResponse<T: poem_openapi::types::ToJSON + Send + Sync> {
+    #[oai(status = 200)]
+    Ok(Json<T>),
+    #[oai(status = 400)]
+    BadRequest(Json<Problem>),
+}
+
+fn bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(
+    err: poem::Error,
+) -> AdminResponse<T> {
+    AdminResponse::BadRequest(bad_request_problem(err))
+}
+
+/// A configured store, without its secrets.
+#[derive(Debug, Object)]
+pub struct StoreView {
+    pub id: String,
+    pub woocommerce_url: Option<String>,
+    pub paid_statuses: Vec<String>,
+    /// The bridge may call the shop's REST API (notes, reconciliation, catalog).
+    pub woocommerce_rest: bool,
+    /// Providers configured for this store.
+    pub providers: Vec<String>,
+    /// Where the shop's webhooks must point.
+    pub webhook_path: String,
+}
+
+#[derive(Debug, Object)]
+pub struct StoreList {
+    pub stores: Vec<StoreView>,
+}
+
+const MAX_LIMIT: i64 = 500;
+
+fn page(offset: Option<i64>, limit: Option<i64>) -> Result<(i64, i64), ApiError> {
+    let offset = offset.unwrap_or(0);
+    let limit = limit.unwrap_or(50);
+    if offset < 0 {
+        return Err(ApiError::bad_request(
+            "bad_offset",
+            "offset must be 0 or more",
+            "offset",
+        ));
+    }
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "bad_limit",
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+            "limit",
+        ));
+    }
+    Ok((offset, limit))
+}
+
+pub struct AdminApi;
+
+#[OpenApi(prefix_path = "/v1/admin", tag = "ApiTags::Admin")]
+impl AdminApi {
+    /// List orders
+    ///
+    /// Newest activity first. Filter by store, WooCommerce status, or `attention=true` for
+    /// orders an operator should look at (flagged, unsendable items, stopped jobs).
+    #[oai(path = "/orders", method = "get", operation_id = "listOrders")]
+    async fn list_orders(
+        &self,
+        _auth: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        store: Query<Option<String>>,
+        status: Query<Option<String>>,
+        attention: Query<Option<bool>>,
+        offset: Query<Option<i64>>,
+        /// 1 to 500, default 50.
+        limit: Query<Option<i64>>,
+    ) -> Result<AdminResponse<OrderPage>, ApiError> {
+        let (offset, limit) = page(offset.0, limit.0)?;
+        let page = state
+            .store
+            .list_orders(&OrderFilter {
+                store: store.0,
+                status: status.0,
+                attention: attention.0,
+                offset,
+                limit,
+            })
+            .await?;
+        Ok(AdminResponse::Ok(Json(page)))
+    }
+
+    /// One order's ledger
+    ///
+    /// The order's current state, its line items with their provider, every snapshot and
+    /// every delivery about it.
+    #[oai(path = "/orders/:store/:order_id", method = "get", operation_id = "getOrder")]
+    async fn get_order(
+        &self,
+        _auth: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        store: Path<String>,
+        order_id: Path<i64>,
+    ) -> Result<AdminResponse<OrderLedger>, ApiError> {
+        if state.config.store(&store.0).is_none() {
+            return Err(ApiError::unknown_store(&store.0));
+        }
+        match state.store.order_ledger(&store.0, order_id.0).await? {
+            Some(ledger) => Ok(AdminResponse::Ok(Json(ledger))),
+            None => Err(ApiError::not_found(
+                "order_not_found",
+                format!("the bridge has not received order {} of store {}", order_id.0, store.0),
+                "order_id",
+            )),
+        }
+    }
+
+    /// List deliveries
+    ///
+    /// Every authentic delivery, newest first. `outcome=unparsed` lists those the bridge
+    /// stored but could not read.
+    #[oai(path = "/deliveries", method = "get", operation_id = "listDeliveries")]
+    async fn list_deliveries(
+        &self,
+        _auth: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        store: Query<Option<String>>,
+        /// applied, duplicate, stale, deleted, signal, ignored or unparsed.
+        outcome: Query<Option<String>>,
+        order_id: Query<Option<i64>>,
+        offset: Query<Option<i64>>,
+        limit: Query<Option<i64>>,
+    ) -> Result<AdminResponse<DeliveryPage>, ApiError> {
+        let (offset, limit) = page(offset.0, limit.0)?;
+        let page = state
+            .store
+            .list_deliveries(&DeliveryFilter {
+                store: store.0,
+                outcome: outcome.0,
+                order_id: order_id.0,
+                offset,
+                limit,
+            })
+            .await?;
+        Ok(AdminResponse::Ok(Json(page)))
+    }
+
+    /// One delivery, with its body
+    #[oai(path = "/deliveries/:id", method = "get", operation_id = "getDelivery")]
+    async fn get_delivery(
+        &self,
+        _auth: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        id: Path<i64>,
+    ) -> Result<AdminResponse<DeliveryDetail>, ApiError> {
+        match state.store.delivery(id.0).await? {
+            Some(d) => Ok(AdminResponse::Ok(Json(d))),
+            None => Err(ApiError::not_found(
+                "delivery_not_found",
+                format!("no delivery {}", id.0),
+                "id",
+            )),
+        }
+    }
+
+    /// List configured stores
+    ///
+    /// Without secrets.
+    #[oai(path = "/stores", method = "get", operation_id = "listStores")]
+    async fn list_stores(
+        &self,
+        _auth: AdminAuth,
+        state: Data<&Arc<AppState>>,
+    ) -> AdminResponse<StoreList> {
+        let stores = state
+            .config
+            .stores
+            .iter()
+            .map(|s| StoreView {
+                id: s.id.clone(),
+                woocommerce_url: s.woocommerce_url.clone(),
+                paid_statuses: s.paid_statuses.clone(),
+                woocommerce_rest: s.has_rest_keys(),
+                providers: [
+                    s.spiff.as_ref().map(|_| "spiff"),
+                    s.apliiq.as_ref().map(|_| "apliiq"),
+                    s.key2print.as_ref().map(|_| "key2print"),
+                ]
+                .into_iter()
+                .flatten()
+                .map(str::to_owned)
+                .collect(),
+                webhook_path: format!("/v1/webhooks/woocommerce/{}", s.id),
+            })
+            .collect();
+        AdminResponse::Ok(Json(StoreList { stores }))
+    }
+}

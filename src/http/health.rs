@@ -1,0 +1,116 @@
+//! `GET /healthz`, `GET /readyz`, `GET /metrics`.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use super::problem::{ApiError, Problem, bad_request_problem};
+use super::{ApiTags, AppState};
+
+#[derive(Debug, Object)]
+pub struct Health {
+    /// `ok` when the process runs (healthz) or can serve (readyz).
+    pub status: String,
+    pub version: String,
+    /// sqlite or postgres (readyz only).
+    #[oai(skip_serializing_if_is_none)]
+    pub database: Option<String>,
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "bad_request")]
+pub enum HealthResponse {
+    #[oai(status = 200)]
+    Ok(Json<Health>),
+    #[oai(status = 400)]
+    BadRequest(Json<Problem>),
+}
+
+fn bad_request(err: poem::Error) -> HealthResponse {
+    HealthResponse::BadRequest(bad_request_problem(err))
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "bad_request_text")]
+pub enum MetricsResponse {
+    /// Prometheus text exposition format 0.0.4.
+    #[oai(status = 200, content_type = "text/plain; version=0.0.4")]
+    Ok(PlainText<String>),
+    #[oai(status = 400)]
+    BadRequest(Json<Problem>),
+}
+
+fn bad_request_text(err: poem::Error) -> MetricsResponse {
+    MetricsResponse::BadRequest(bad_request_problem(err))
+}
+
+pub struct HealthApi;
+
+#[OpenApi]
+impl HealthApi {
+    /// Liveness
+    ///
+    /// 200 while the process runs; touches nothing else.
+    #[oai(path = "/healthz", method = "get", tag = "ApiTags::Operations", operation_id = "healthz")]
+    async fn healthz(&self) -> HealthResponse {
+        HealthResponse::Ok(Json(Health {
+            status: "ok".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            database: None,
+        }))
+    }
+
+    /// Readiness
+    ///
+    /// 200 when the database answers, 503 otherwise.
+    #[oai(path = "/readyz", method = "get", tag = "ApiTags::Operations", operation_id = "readyz")]
+    async fn readyz(&self, state: Data<&Arc<AppState>>) -> Result<HealthResponse, ApiError> {
+        state.store.ping().await?;
+        Ok(HealthResponse::Ok(Json(Health {
+            status: "ok".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            database: Some(state.store.backend().to_owned()),
+        })))
+    }
+
+    /// Metrics
+    ///
+    /// Deliveries by topic and outcome, jobs by state, queue depth and oldest due job age,
+    /// provider attempts and latency by provider and outcome, dead letters.
+    #[oai(path = "/metrics", method = "get", tag = "ApiTags::Operations", operation_id = "metrics")]
+    async fn metrics(&self, state: Data<&Arc<AppState>>) -> Result<MetricsResponse, ApiError> {
+        let mut out = String::new();
+        state.metrics.render(&mut out);
+        let gauges = state.store.job_gauges(state.clock.now_ms()).await?;
+        let _ = writeln!(
+            out,
+            "# HELP printbridge_jobs Jobs in the outbox by provider and state.\n# TYPE printbridge_jobs gauge"
+        );
+        for g in &gauges.by_state {
+            let _ = writeln!(
+                out,
+                "printbridge_jobs{{provider=\"{}\",state=\"{}\"}} {}",
+                g.provider, g.state, g.count
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP printbridge_queue_depth Jobs due now or waiting to retry.\n# TYPE printbridge_queue_depth gauge\nprintbridge_queue_depth {}",
+            gauges.queue_depth
+        );
+        let _ = writeln!(
+            out,
+            "# HELP printbridge_oldest_due_job_age_seconds Age of the oldest job that is due and not done.\n# TYPE printbridge_oldest_due_job_age_seconds gauge\nprintbridge_oldest_due_job_age_seconds {}",
+            gauges.oldest_due_age_ms as f64 / 1000.0
+        );
+        let _ = writeln!(
+            out,
+            "# HELP printbridge_dead_letters Jobs that are dead letters now.\n# TYPE printbridge_dead_letters gauge\nprintbridge_dead_letters {}",
+            gauges.dead
+        );
+        Ok(MetricsResponse::Ok(PlainText(out)))
+    }
+}

@@ -1,0 +1,88 @@
+//! The HTTP API: poem + poem-openapi. Handlers parse and authenticate, then call one domain
+//! or store function. Every error is a JSON problem body (see [`problem`]).
+
+use std::sync::Arc;
+
+use poem::{Endpoint, EndpointExt, Route, get, handler};
+use poem_openapi::{OpenApiService, Tags};
+use tokio::sync::Notify;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+pub mod admin;
+pub mod health;
+pub mod problem;
+pub mod raw;
+pub mod webhooks;
+
+/// What every handler may use.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+    /// Wakes the dispatcher when new jobs were planned.
+    pub dispatch_wakeup: Arc<Notify>,
+}
+
+impl AppState {
+    pub fn wake_dispatcher(&self) {
+        self.dispatch_wakeup.notify_one();
+    }
+}
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Deliveries from the shop.
+    Webhooks,
+    /// For operators: the ledger, jobs, dead letters and replay (admin bearer token).
+    Admin,
+    /// Liveness, readiness and metrics.
+    Operations,
+}
+
+pub type Apis = (health::HealthApi, webhooks::WebhookApi, admin::AdminApi);
+
+/// The OpenAPI service; needs no state, so `printbridge openapi` can print the spec offline.
+pub fn api_service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (health::HealthApi, webhooks::WebhookApi, admin::AdminApi),
+        "PrintBridge",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "PrintBridge receives WooCommerce order webhooks, keeps a durable ledger and places \
+         each paid order's print items with Spiff, Apliiq and Key2print exactly once. Errors \
+         are JSON: `{\"error\": code, \"message\": text, \"field\": name}`.",
+    )
+    .license("Apache-2.0")
+}
+
+/// The generated OpenAPI document as YAML (what `openapi/openapi.yaml` must contain).
+pub fn openapi_yaml() -> String {
+    api_service().spec_yaml()
+}
+
+#[handler]
+fn index() -> poem::web::Redirect {
+    poem::web::Redirect::see_other("/docs")
+}
+
+/// The whole HTTP application.
+pub fn routes(state: Arc<AppState>) -> impl Endpoint {
+    let api = api_service();
+    let ui = api.swagger_ui();
+    let spec_json = api.spec_endpoint();
+    let spec_yaml = api.spec_endpoint_yaml();
+    Route::new()
+        .at("/", get(index))
+        .at("/openapi.json", spec_json)
+        .at("/openapi.yaml", spec_yaml)
+        .nest("/docs", ui)
+        .nest("/", api)
+        .data(state)
+        .catch_all_error(problem::problem_from_error)
+}

@@ -1,0 +1,174 @@
+//! Uniform JSON errors: `{"error": code, "message": text, "field": name?}` for every 4xx/5xx,
+//! including those poem produces itself (unknown route, wrong method, bad parameter).
+
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+use serde::Serialize;
+
+/// An error answer.
+#[derive(Debug, Clone, Serialize, Object)]
+pub struct Problem {
+    /// A stable, machine-readable code, e.g. `invalid_signature`.
+    pub error: String,
+    /// What happened, in words for a person.
+    pub message: String,
+    /// The request field (parameter, header or body field) the error is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl Problem {
+    pub fn new(error: &str, message: impl Into<String>) -> Self {
+        Problem {
+            error: error.to_owned(),
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn field(mut self, field: &str) -> Self {
+        self.field = Some(field.to_owned());
+        self
+    }
+}
+
+/// Every error an endpoint can answer with.
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request is malformed; `field` names what is wrong.
+    #[oai(status = 400)]
+    BadRequest(Json<Problem>),
+    /// Missing or wrong credentials or signature.
+    #[oai(status = 401)]
+    Unauthorized(Json<Problem>),
+    /// No such store, order or resource.
+    #[oai(status = 404)]
+    NotFound(Json<Problem>),
+    /// The request conflicts with the current state.
+    #[oai(status = 409)]
+    Conflict(Json<Problem>),
+    /// The body is larger than the configured limit.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<Problem>),
+    /// The Content-Type is not one this endpoint reads.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<Problem>),
+    /// Something failed on our side; nothing was acknowledged.
+    #[oai(status = 500)]
+    Internal(Json<Problem>),
+    /// The database or a dependency is unavailable; retry later. Nothing was acknowledged.
+    #[oai(status = 503)]
+    Unavailable(Json<Problem>),
+}
+
+impl ApiError {
+    pub fn bad_request(error: &str, message: impl Into<String>, field: &str) -> Self {
+        ApiError::BadRequest(Json(Problem::new(error, message).field(field)))
+    }
+    pub fn unauthorized(error: &str, message: impl Into<String>) -> Self {
+        ApiError::Unauthorized(Json(Problem::new(error, message)))
+    }
+    pub fn not_found(error: &str, message: impl Into<String>, field: &str) -> Self {
+        ApiError::NotFound(Json(Problem::new(error, message).field(field)))
+    }
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError::Unavailable(Json(Problem::new("unavailable", message)))
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        ApiError::Internal(Json(Problem::new("internal", message)))
+    }
+    pub fn unknown_store(store: &str) -> Self {
+        ApiError::not_found(
+            "unknown_store",
+            format!("no store {store:?} is configured on this bridge"),
+            "store",
+        )
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        tracing::error!(error = %e, "database error");
+        ApiError::unavailable("the bridge's database is unavailable; nothing was changed")
+    }
+}
+
+/// The code and field for a poem error, from its status and text.
+fn classify(status: StatusCode, text: &str) -> (&'static str, Option<String>) {
+    let field = text
+        .split(['`', '"'])
+        .nth(1)
+        .filter(|f| !f.is_empty() && f.len() < 64)
+        .map(str::to_owned);
+    let code = match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        s if s.is_server_error() => "internal",
+        _ => "error",
+    };
+    (code, field)
+}
+
+/// Turns any error that escaped the handlers into a JSON problem; JSON answers pass through.
+pub async fn problem_from_error(err: poem::Error) -> Response {
+    let status = err.status();
+    let text = err.to_string();
+    let resp = err.into_response();
+    let is_json = resp
+        .content_type()
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let (code, field) = classify(status, &text);
+    let message = match status {
+        StatusCode::NOT_FOUND => "no such endpoint; see /docs for the API".to_owned(),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "this endpoint does not take that method; see /docs".to_owned()
+        }
+        StatusCode::UNAUTHORIZED if text.is_empty() || text == "authorization error" => {
+            "missing or wrong bearer token".to_owned()
+        }
+        _ if text.is_empty() => status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_owned(),
+        _ => text,
+    };
+    let mut out = Json(Problem {
+        error: code.to_owned(),
+        message,
+        field: if status == StatusCode::BAD_REQUEST {
+            field
+        } else {
+            None
+        },
+    })
+    .into_response();
+    out.set_status(status);
+    if status == StatusCode::UNAUTHORIZED {
+        out.headers_mut().insert(
+            poem::http::header::WWW_AUTHENTICATE,
+            poem::http::HeaderValue::from_static("Bearer"),
+        );
+    }
+    out
+}
+
+/// Used as `bad_request_handler` of every success response: a parameter failed to parse.
+pub fn bad_request_problem(err: poem::Error) -> Json<Problem> {
+    let text = err.to_string();
+    let (_, field) = classify(StatusCode::BAD_REQUEST, &text);
+    Json(Problem {
+        error: "bad_request".to_owned(),
+        message: text,
+        field,
+    })
+}

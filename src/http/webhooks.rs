@@ -1,0 +1,266 @@
+//! `POST /v1/webhooks/woocommerce/{store}`: WooCommerce order webhooks.
+//!
+//! WooCommerce never re-sends a failed delivery and disables a webhook after repeated
+//! failures, so every authentic delivery is stored and answered 200, also when it is ignored
+//! or cannot be parsed. Unauthenticated input is never stored.
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::param::{Header, Path};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use super::problem::{ApiError, Problem, bad_request_problem};
+use super::raw::{RawJson, ReadError};
+use super::{AppState, ApiTags};
+use crate::ledger::intake::{Delivery, Source, parse_delivery};
+use crate::woo::signature;
+
+/// How a WooCommerce order looks in a webhook (REST API v3). Only the fields PrintBridge
+/// reads are listed; every other field is accepted and kept.
+#[derive(Debug, Object)]
+pub struct WebhookOrder {
+    pub id: i64,
+    /// e.g. `pending`, `processing`, `completed`, `cancelled`, `checkout-draft`.
+    pub status: String,
+    /// Naive UTC time of the last change, e.g. `2026-11-23T06:49:19`.
+    pub date_modified_gmt: String,
+    pub line_items: Vec<WebhookLineItem>,
+}
+
+#[derive(Debug, Object)]
+pub struct WebhookLineItem {
+    pub id: i64,
+    pub name: String,
+    pub quantity: i64,
+    /// An Apliiq design-variant SKU `APQ-<design>S<size>A<n>` makes this an Apliiq item.
+    pub sku: Option<String>,
+    /// `_printbridge_spiff_transaction_id`, `spiff_transaction_id` or
+    /// `_printbridge_key2print_project_id` make this a Spiff or Key2print item.
+    pub meta_data: Vec<WebhookMeta>,
+}
+
+#[derive(Debug, Object)]
+pub struct WebhookMeta {
+    pub key: String,
+    pub value: serde_json::Value,
+}
+
+/// What the bridge did with a delivery.
+#[derive(Debug, Object)]
+pub struct WebhookAck {
+    pub received: bool,
+    /// True for WooCommerce's unsigned ping when a webhook is saved.
+    #[oai(skip_serializing_if_is_none)]
+    pub ping: Option<bool>,
+    /// The stored delivery (see `/v1/admin/deliveries/{id}`).
+    #[oai(skip_serializing_if_is_none)]
+    pub delivery_id: Option<i64>,
+    /// applied, duplicate, stale, deleted, signal, ignored or unparsed.
+    #[oai(skip_serializing_if_is_none)]
+    pub outcome: Option<String>,
+    #[oai(skip_serializing_if_is_none)]
+    pub order_id: Option<i64>,
+    #[oai(skip_serializing_if_is_none)]
+    pub detail: Option<String>,
+    /// Provider jobs newly planned by this delivery.
+    #[oai(skip_serializing_if_is_none)]
+    pub jobs_planned: Option<u32>,
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "bad_request")]
+pub enum WebhookResponse {
+    /// Stored (or a ping). WooCommerce needs a 200 for every authentic delivery.
+    #[oai(status = 200)]
+    Ok(Json<WebhookAck>),
+    #[oai(status = 400)]
+    BadRequest(Json<Problem>),
+}
+
+fn bad_request(err: poem::Error) -> WebhookResponse {
+    WebhookResponse::BadRequest(bad_request_problem(err))
+}
+
+pub struct WebhookApi;
+
+/// `webhook_id=<digits>`: the body of the unsigned ping WooCommerce sends when a webhook is saved.
+fn is_ping(body: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return false;
+    };
+    text.trim()
+        .strip_prefix("webhook_id=")
+        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[OpenApi]
+impl WebhookApi {
+    /// Receive a WooCommerce webhook
+    ///
+    /// Point the shop's order webhooks here (topics order.created, order.updated,
+    /// order.deleted, order.restored and `action.*`; API version v3, never v1). Each delivery
+    /// is verified with `X-WC-Webhook-Signature` (base64 HMAC-SHA256 of the raw body under
+    /// the webhook secret) and stored before the 200. The unsigned ping `webhook_id=N` is
+    /// answered 200 and not stored.
+    #[oai(
+        path = "/v1/webhooks/woocommerce/:store",
+        method = "post",
+        tag = "ApiTags::Webhooks",
+        operation_id = "receiveWooCommerceWebhook"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn receive(
+        &self,
+        state: Data<&Arc<AppState>>,
+        /// The store id from the bridge's configuration.
+        store: Path<String>,
+        /// base64(HMAC-SHA256(secret, raw body)).
+        #[oai(name = "X-WC-Webhook-Signature")]
+        signature: Header<Option<String>>,
+        /// e.g. `order.updated` or `action.woocommerce_payment_complete`.
+        #[oai(name = "X-WC-Webhook-Topic")]
+        topic: Header<Option<String>>,
+        #[oai(name = "X-WC-Webhook-ID")] webhook_id: Header<Option<String>>,
+        /// Not unique: WooCommerce derives it from the webhook id and the second.
+        #[oai(name = "X-WC-Webhook-Delivery-ID")]
+        delivery_ref: Header<Option<String>>,
+        body: RawJson<WebhookOrder>,
+    ) -> Result<WebhookResponse, ApiError> {
+        let Some(store_cfg) = state.config.store(&store.0) else {
+            return Err(ApiError::unknown_store(&store.0));
+        };
+        let content_type = body.content_type.clone();
+        let mime = content_type
+            .as_deref()
+            .map(|ct| {
+                ct.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_default();
+        if !matches!(
+            mime.as_str(),
+            "" | "application/json" | "application/x-www-form-urlencoded"
+        ) {
+            return Err(ApiError::UnsupportedMediaType(Json(
+                Problem::new(
+                    "unsupported_media_type",
+                    format!("WooCommerce sends application/json; got {mime}"),
+                )
+                .field("Content-Type"),
+            )));
+        }
+        let limit = state.config.max_body_bytes;
+        let raw = match body.read_limited(limit).await {
+            Ok(b) => b,
+            Err(ReadError::TooLarge) => {
+                return Err(ApiError::PayloadTooLarge(Json(
+                    Problem::new(
+                        "payload_too_large",
+                        format!("the body exceeds the limit of {limit} bytes (max_body_bytes)"),
+                    )
+                    .field("body"),
+                )));
+            }
+            Err(ReadError::Io(e)) => {
+                return Err(ApiError::bad_request(
+                    "unreadable_body",
+                    format!("could not read the body: {e}"),
+                    "body",
+                ));
+            }
+        };
+
+        let Some(sig) = signature.0.as_deref().filter(|s| !s.trim().is_empty()) else {
+            if is_ping(&raw) {
+                tracing::info!(store = %store.0, "webhook ping");
+                return Ok(WebhookResponse::Ok(Json(WebhookAck {
+                    received: true,
+                    ping: Some(true),
+                    delivery_id: None,
+                    outcome: None,
+                    order_id: None,
+                    detail: None,
+                    jobs_planned: None,
+                })));
+            }
+            state.metrics.delivery("unsigned", "rejected");
+            return Err(ApiError::Unauthorized(Json(
+                Problem::new(
+                    "missing_signature",
+                    "X-WC-Webhook-Signature is missing; only WooCommerce's ping may be unsigned",
+                )
+                .field("X-WC-Webhook-Signature"),
+            )));
+        };
+        if !signature::verify(store_cfg.webhook_secrets(), &raw, sig) {
+            tracing::warn!(store = %store.0, "webhook signature mismatch");
+            state.metrics.delivery(topic.0.as_deref().unwrap_or("none"), "rejected");
+            return Err(ApiError::Unauthorized(Json(
+                Problem::new(
+                    "invalid_signature",
+                    "X-WC-Webhook-Signature does not match the body under this store's webhook secret; \
+                     check that the webhook's secret equals webhook_secret (printbridge sign --verify woocommerce helps)",
+                )
+                .field("X-WC-Webhook-Signature"),
+            )));
+        }
+
+        let parsed = parse_delivery(topic.0.as_deref(), &raw);
+        let delivery = Delivery {
+            store_id: store.0.clone(),
+            source: Source::Webhook,
+            topic: topic.0.clone(),
+            webhook_id: webhook_id.0.clone(),
+            delivery_ref: delivery_ref.0.clone(),
+            content_type,
+            body: raw,
+        };
+        let now = state.clock.now_ms();
+        let result = state
+            .store
+            .record_delivery(store_cfg, &delivery, &parsed, now)
+            .await?;
+        state.metrics.delivery(
+            delivery.topic.as_deref().unwrap_or("none"),
+            result.outcome.as_str(),
+        );
+        tracing::info!(
+            store = %store.0,
+            delivery_id = result.delivery_id,
+            order_id = ?result.order_id,
+            outcome = result.outcome.as_str(),
+            jobs_planned = result.jobs_planned,
+            "webhook stored"
+        );
+        if result.jobs_planned > 0 {
+            state.wake_dispatcher();
+        }
+        Ok(WebhookResponse::Ok(Json(WebhookAck {
+            received: true,
+            ping: None,
+            delivery_id: Some(result.delivery_id),
+            outcome: Some(result.outcome.as_str().to_owned()),
+            order_id: result.order_id,
+            detail: result.detail,
+            jobs_planned: Some(result.jobs_planned),
+        })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_the_ping() {
+        assert!(is_ping(b"webhook_id=12"));
+        assert!(!is_ping(b"webhook_id="));
+        assert!(!is_ping(b"webhook_id=1&x=2"));
+        assert!(!is_ping(b"{\"id\":1}"));
+    }
+}

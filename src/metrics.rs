@@ -1,0 +1,173 @@
+//! Counters and latency histograms, rendered in the Prometheus text format by `GET /metrics`.
+//! Gauges that live in the database (jobs by state, queue age) are read at scrape time.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+type Labels = Vec<(&'static str, String)>;
+
+#[derive(Default)]
+struct Histogram {
+    counts: Vec<u64>,
+    sum: f64,
+    count: u64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    counters: Mutex<BTreeMap<(&'static str, Labels), u64>>,
+    histograms: Mutex<BTreeMap<(&'static str, Labels), Histogram>>,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn inc(&self, name: &'static str, labels: Labels) {
+        if let Ok(mut c) = self.counters.lock() {
+            *c.entry((name, labels)).or_default() += 1;
+        }
+    }
+
+    pub fn observe(&self, name: &'static str, labels: Labels, value: Duration) {
+        let secs = value.as_secs_f64();
+        if let Ok(mut h) = self.histograms.lock() {
+            let hist = h.entry((name, labels)).or_default();
+            if hist.counts.is_empty() {
+                hist.counts = vec![0; BUCKETS.len()];
+            }
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                if secs <= *bound {
+                    hist.counts[i] += 1;
+                }
+            }
+            hist.sum += secs;
+            hist.count += 1;
+        }
+    }
+
+    /// A webhook delivery by topic and what the ledger did with it.
+    pub fn delivery(&self, topic: &str, outcome: &str) {
+        self.inc(
+            "printbridge_deliveries_total",
+            vec![("topic", topic.to_owned()), ("outcome", outcome.to_owned())],
+        );
+    }
+
+    /// One provider call: its provider, outcome class and duration.
+    pub fn attempt(&self, provider: &str, outcome: &str, took: Duration) {
+        let labels = vec![
+            ("provider", provider.to_owned()),
+            ("outcome", outcome.to_owned()),
+        ];
+        self.inc("printbridge_attempts_total", labels.clone());
+        self.observe("printbridge_attempt_duration_seconds", labels, took);
+    }
+
+    /// Renders counters and histograms, with `HELP`/`TYPE` lines.
+    pub fn render(&self, out: &mut String) {
+        let help = |name: &str| match name {
+            "printbridge_deliveries_total" => "Webhook deliveries received, by topic and outcome.",
+            "printbridge_attempts_total" => "Provider calls, by provider and outcome.",
+            "printbridge_attempt_duration_seconds" => "Provider call latency.",
+            "printbridge_dead_letters_total" => "Jobs that became dead letters.",
+            _ => "PrintBridge metric.",
+        };
+        if let Ok(c) = self.counters.lock() {
+            let mut last = "";
+            for ((name, labels), v) in c.iter() {
+                if *name != last {
+                    let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} counter", help(name));
+                    last = name;
+                }
+                let _ = writeln!(out, "{name}{} {v}", fmt_labels(labels, None));
+            }
+        }
+        if let Ok(h) = self.histograms.lock() {
+            let mut last = "";
+            for ((name, labels), hist) in h.iter() {
+                if *name != last {
+                    let _ = writeln!(
+                        out,
+                        "# HELP {name} {}\n# TYPE {name} histogram",
+                        help(name)
+                    );
+                    last = name;
+                }
+                for (bound, n) in BUCKETS.iter().zip(&hist.counts) {
+                    let _ = writeln!(
+                        out,
+                        "{name}_bucket{} {n}",
+                        fmt_labels(labels, Some(&bound.to_string()))
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{} {}",
+                    fmt_labels(labels, Some("+Inf")),
+                    hist.count
+                );
+                let _ = writeln!(out, "{name}_sum{} {}", fmt_labels(labels, None), hist.sum);
+                let _ = writeln!(
+                    out,
+                    "{name}_count{} {}",
+                    fmt_labels(labels, None),
+                    hist.count
+                );
+            }
+        }
+    }
+}
+
+/// `{a="x",b="y"}` with Prometheus escaping; `le` appended for histogram buckets.
+pub fn fmt_labels(labels: &[(&'static str, String)], le: Option<&str>) -> String {
+    let mut parts: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .collect();
+    if let Some(le) = le {
+        parts.push(format!("le=\"{le}\""));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("{{{}}}", parts.join(","))
+    }
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::new();
+        m.delivery("order.updated", "applied");
+        m.delivery("order.updated", "applied");
+        m.attempt("spiff", "success", Duration::from_millis(20));
+        let mut out = String::new();
+        m.render(&mut out);
+        assert!(out.contains(
+            "printbridge_deliveries_total{topic=\"order.updated\",outcome=\"applied\"} 2"
+        ));
+        assert!(out.contains("# TYPE printbridge_attempt_duration_seconds histogram"));
+        assert!(out.contains(
+            "printbridge_attempt_duration_seconds_bucket{provider=\"spiff\",outcome=\"success\",le=\"0.025\"} 1"
+        ));
+        assert!(out.contains(
+            "printbridge_attempt_duration_seconds_bucket{provider=\"spiff\",outcome=\"success\",le=\"0.01\"} 0"
+        ));
+    }
+}
