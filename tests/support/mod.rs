@@ -1,4 +1,222 @@
-//! Shared test support: the real app on a random port, local stand-ins for the shop.
+//! Shared test support: the real app on a random port with a real database (a SQLite file,
+//! or a PostgreSQL schema of its own when `PRINTBRIDGE_TEST_POSTGRES_URL` is set).
 #![allow(dead_code)]
 
 pub mod woo_standin;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use printbridge::app::Application;
+use printbridge::clock::Clock;
+use printbridge::config::{Config, StoreConfig};
+use printbridge::http::AppState;
+use printbridge::secret::Secret;
+use printbridge::store::Store;
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL URL for tests, if configured. With `PRINTBRIDGE_REQUIRE_POSTGRES=1` (CI) a
+/// missing URL fails the test instead of skipping it.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("PRINTBRIDGE_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("PRINTBRIDGE_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "PRINTBRIDGE_REQUIRE_POSTGRES=1 but PRINTBRIDGE_TEST_POSTGRES_URL is not set"
+            );
+            None
+        }
+    }
+}
+
+/// Runs an async test body once per backend: `#[tokio::test]`s named `sqlite` and `postgres`
+/// in a module named after the test.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $body:path) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $body(support::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if support::postgres_url().is_none() {
+                    eprintln!("skipped: PRINTBRIDGE_TEST_POSTGRES_URL is not set");
+                    return;
+                }
+                $body(support::Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub const ADMIN_TOKEN: &str = "admin-token-for-tests";
+pub const STORE_TOKEN: &str = "store-token-for-tests";
+
+/// A store with a webhook secret and a token, no providers.
+pub fn store_config(id: &str, secret: &str) -> StoreConfig {
+    let text = format!("id = {id:?}\nwebhook_secret = {secret:?}\napi_token = {STORE_TOKEN:?}\n");
+    toml::from_str(&text).expect("store config")
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Store,
+    pub state: Arc<AppState>,
+    pub dir: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+pub async fn open_store(backend: Backend, dir: &std::path::Path) -> (Store, String) {
+    match backend {
+        Backend::Sqlite => {
+            let url = format!("sqlite://{}", dir.join("bridge.db").display());
+            (Store::connect(&url).await.expect("sqlite"), url)
+        }
+        Backend::Postgres => {
+            let url = postgres_url().expect("postgres url");
+            let schema = format!("pb_{}", uuid::Uuid::new_v4().simple());
+            (
+                Store::connect_postgres_schema(&url, &schema)
+                    .await
+                    .expect("postgres"),
+                url,
+            )
+        }
+    }
+}
+
+impl TestApp {
+    /// Starts the real app; `configure` adjusts the configuration (stores, tokens) first.
+    pub async fn spawn(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_with_clock(backend, configure, None).await
+    }
+
+    pub async fn spawn_with_clock(
+        backend: Backend,
+        configure: impl FnOnce(&mut Config),
+        clock: Option<Arc<dyn Clock>>,
+    ) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (store, url) = open_store(backend, dir.path()).await;
+        let mut config = Config {
+            database_url: url,
+            admin_token: Some(Secret::new(ADMIN_TOKEN)),
+            data_dir: dir.path().join("data"),
+            listen: "127.0.0.1:0".to_owned(),
+            ..Config::default()
+        };
+        config.dispatch.enabled = false;
+        configure(&mut config);
+        config.validate().expect("test config is valid");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let app = Application::build_with_store(config, store.clone(), Some(listener), clock)
+            .await
+            .expect("app builds");
+        let base = format!("http://{}", app.addr());
+        let state = app.state();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        }));
+        printbridge::net::ensure_crypto_provider();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        TestApp {
+            base,
+            client,
+            store,
+            state,
+            dir,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn admin_get(&self, path: &str) -> (u16, serde_json::Value) {
+        let resp = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Posts a webhook body signed with `secret`.
+    pub async fn post_webhook(
+        &self,
+        store: &str,
+        topic: &str,
+        body: &[u8],
+        secret: &str,
+    ) -> (u16, serde_json::Value) {
+        let sig = printbridge::woo::signature::sign(secret, body);
+        let resp = self
+            .client
+            .post(self.url(&format!("/v1/webhooks/woocommerce/{store}")))
+            .header("Content-Type", "application/json")
+            .header("X-WC-Webhook-Topic", topic)
+            .header("X-WC-Webhook-Signature", sig)
+            .body(body.to_vec())
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            let _ = h.await;
+        }
+    }
+}
+
+/// Polls `check` until it returns `Some`, failing after `deadline`.
+pub async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
