@@ -192,13 +192,16 @@ impl TestApp {
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
     }
 
-    pub async fn stop(mut self) {
+    /// Stops the server; returns the directory that holds its database and data.
+    pub async fn stop(mut self) -> tempfile::TempDir {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(h) = self.server.take() {
             let _ = h.await;
         }
+        self.store.close().await;
+        self.dir
     }
 }
 
@@ -218,5 +221,101 @@ where
             "timed out after {deadline:?} waiting for {what}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One captured WooCommerce delivery from `tests/fixtures/woocommerce/<stack>/`.
+pub struct CapturedDelivery {
+    pub file: String,
+    /// Headers as WooCommerce sent them, without the hop-by-hop ones.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub capture: serde_json::Value,
+}
+
+impl CapturedDelivery {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub const STACKS: [&str; 2] = ["wc-11.0.1_wp-7.1", "wc-9.9.5_wp-6.8.8"];
+
+/// Every captured delivery of a stack, in the order WooCommerce sent them.
+pub fn captured_deliveries(stack: &str) -> Vec<CapturedDelivery> {
+    use base64::Engine as _;
+    let dir = fixtures_dir().join("woocommerce").join(stack);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fixture dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.as_bytes()[0].is_ascii_digit() && n.ends_with(".json"))
+        })
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+            let headers = v["header_list"]
+                .as_array()
+                .expect("header_list")
+                .iter()
+                .filter_map(|pair| {
+                    let k = pair[0].as_str()?.to_owned();
+                    let v = pair[1].as_str()?.to_owned();
+                    let hop = ["host", "content-length", "connection", "accept-encoding"];
+                    (!hop.contains(&k.to_ascii_lowercase().as_str())).then_some((k, v))
+                })
+                .collect();
+            let body = base64::engine::general_purpose::STANDARD
+                .decode(v["body_base64"].as_str().expect("body_base64"))
+                .expect("base64");
+            CapturedDelivery {
+                file: path.file_name().unwrap().to_string_lossy().into_owned(),
+                headers,
+                body,
+                capture: v["capture"].clone(),
+            }
+        })
+        .collect()
+}
+
+/// The store `shop` configured with every webhook secret of a captured stack (the HMAC key
+/// as WooCommerce stores it, entities and all).
+pub fn captured_store(stack: &str) -> StoreConfig {
+    let v: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(fixtures_dir().join("woocommerce/secrets.json")).expect("secrets"),
+    )
+    .expect("json");
+    let hooks = v[stack]["webhooks"].as_object().expect("webhooks");
+    let mut secrets: Vec<String> = hooks
+        .values()
+        .map(|h| h["secret_as_stored"].as_str().expect("secret").to_owned())
+        .collect();
+    let first = secrets.remove(0);
+    let mut store = store_config("shop", &first);
+    store.webhook_secrets = secrets.into_iter().map(Secret::new).collect();
+    store
+}
+
+impl TestApp {
+    /// Replays a captured delivery with the headers WooCommerce sent.
+    pub async fn replay(&self, store: &str, d: &CapturedDelivery) -> (u16, serde_json::Value) {
+        let mut req = self
+            .client
+            .post(self.url(&format!("/v1/webhooks/woocommerce/{store}")));
+        for (k, v) in &d.headers {
+            req = req.header(k, v);
+        }
+        let resp = req.body(d.body.clone()).send().await.expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
     }
 }

@@ -1,0 +1,589 @@
+//! Intake end to end: real captured WooCommerce deliveries through the real endpoint into a
+//! real database (SQLite file, and PostgreSQL when configured).
+
+mod support;
+
+use std::time::Duration;
+
+use printbridge::store::reads::Table;
+use serde_json::{Value, json};
+use support::{Backend, TestApp, captured_deliveries, captured_store};
+
+/// What the ledger must do with each captured delivery (same on both stacks): `ping`, or the
+/// ledger outcome.
+const EXPECTED: [&str; 40] = [
+    "ping",
+    "ping",
+    "ping",
+    "ping", // 01-04
+    "applied",
+    "duplicate",
+    "applied",
+    "signal",
+    "applied", // 05-09 flow A
+    "applied",
+    "duplicate",
+    "signal",
+    "applied", // 10-13 flow B
+    "applied",
+    "duplicate",
+    "deleted", // 14-16 flow C and trash
+    "applied",
+    "duplicate", // 17-18 flow D
+    "applied",
+    "duplicate",
+    "signal",
+    "applied", // 19-22 Store API checkout
+    "applied",
+    "duplicate",
+    "signal", // 23-25 lagging queue
+    "applied",
+    "duplicate",
+    "signal",
+    "applied", // 26-29 synchronous delivery
+    "applied",
+    "duplicate", // 30-31 unicode
+    "applied",
+    "duplicate",
+    "applied",
+    "duplicate", // 32-35 same delivery id
+    "applied",   // 36 refund
+    "ping",      // 37 v1 webhook ping
+    "applied",   // 38
+    "ignored",   // 39 v1 REST error body
+    "duplicate", // 40
+];
+
+/// Final WooCommerce status per order after the whole capture, and whether it is paid.
+const FINAL: [(i64, &str, bool); 11] = [
+    (17, "completed", true),
+    (18, "completed", true),
+    (19, "pending", false),
+    (20, "pending", false),
+    (21, "completed", true),
+    (22, "completed", true),
+    (23, "completed", true),
+    (24, "pending", false),
+    (25, "pending", false),
+    (26, "pending", false),
+    (28, "pending", false),
+];
+
+async fn captured_traffic_is_ledgered(backend: Backend) {
+    for stack in support::STACKS {
+        let deliveries = captured_deliveries(stack);
+        assert_eq!(deliveries.len(), EXPECTED.len(), "{stack}");
+        let app = TestApp::spawn(backend, |c| c.stores = vec![captured_store(stack)]).await;
+
+        for (d, want) in deliveries.iter().zip(EXPECTED) {
+            let (status, ack) = app.replay("shop", d).await;
+            assert_eq!(status, 200, "{stack}/{}: {ack}", d.file);
+            if want == "ping" {
+                assert_eq!(ack["ping"], json!(true), "{stack}/{}", d.file);
+            } else {
+                assert_eq!(ack["outcome"], json!(want), "{stack}/{}: {ack}", d.file);
+                assert!(ack["delivery_id"].as_i64().is_some(), "{}", d.file);
+            }
+        }
+
+        // Every authentic delivery is stored (pings are not deliveries).
+        let stored = app.store.count(Table::Deliveries).await.unwrap();
+        assert_eq!(stored, 35, "{stack}");
+
+        let (status, page) = app.admin_get("/v1/admin/orders?store=shop&limit=500").await;
+        assert_eq!(status, 200);
+        assert_eq!(page["total"], json!(FINAL.len()), "{page}");
+        for (id, want_status, paid) in FINAL {
+            let order = page["orders"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["order_id"] == json!(id))
+                .unwrap_or_else(|| panic!("{stack}: order {id} missing"));
+            assert_eq!(order["status"], json!(want_status), "{stack}: order {id}");
+            assert_eq!(order["paid"], json!(paid), "{stack}: order {id}");
+        }
+        let trashed: Vec<i64> = page["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["trashed"] == json!(true))
+            .map(|o| o["order_id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(trashed, vec![19], "{stack}");
+
+        // The items carry Spiff's own `spiff_transaction_id`: both lines of order 17 are Spiff
+        // items with that id as design; `key2print_project_id` is not the contract key.
+        let (status, ledger) = app.admin_get("/v1/admin/orders/shop/17").await;
+        assert_eq!(status, 200);
+        let items = ledger["items"].as_array().unwrap();
+        assert_eq!(items.len(), 2, "{ledger}");
+        let body: Value = serde_json::from_slice(&deliveries[8].body).unwrap();
+        for item in items {
+            assert_eq!(item["classification"], json!("spiff"), "{item}");
+            let source = body["line_items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|li| li["id"] == item["item_id"])
+                .unwrap();
+            let want = source["meta_data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["key"] == json!("spiff_transaction_id"))
+                .unwrap()["value"]
+                .clone();
+            assert_eq!(item["design_id"], want, "{item}");
+        }
+        let statuses: Vec<&str> = ledger["snapshots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["status"].as_str().unwrap())
+            .collect();
+        assert!(statuses.contains(&"pending") && statuses.contains(&"completed"));
+        assert_eq!(
+            ledger["snapshots"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["current"] == json!(true))
+                .count(),
+            1
+        );
+
+        // One Spiff job per paid order with Spiff items: orders 17, 18, 21, 22, 23.
+        let jobs = app.store.count(Table::Jobs).await.unwrap();
+        assert_eq!(jobs, 5, "{stack}");
+
+        // WooCommerce's own retry or a replay of everything changes nothing.
+        let snapshots = app.store.count(Table::OrderSnapshots).await.unwrap();
+        for (d, want) in deliveries.iter().zip(EXPECTED) {
+            let (status, ack) = app.replay("shop", d).await;
+            assert_eq!(status, 200);
+            if want == "applied" || want == "duplicate" {
+                assert_eq!(ack["outcome"], json!("duplicate"), "{}: {ack}", d.file);
+                assert_eq!(ack["jobs_planned"], json!(0));
+            }
+        }
+        assert_eq!(app.store.count(Table::Jobs).await.unwrap(), 5);
+        assert_eq!(
+            app.store.count(Table::OrderSnapshots).await.unwrap(),
+            snapshots
+        );
+        app.stop().await;
+    }
+}
+on_both_backends!(captured_traffic, captured_traffic_is_ledgered);
+
+/// The published WooCommerce signature vectors are accepted through the endpoint, and a
+/// changed body or secret is refused.
+async fn signature_vectors_verify(backend: Backend) {
+    let vectors: Value = serde_json::from_slice(
+        &std::fs::read(support::fixtures_dir().join("signatures.json")).unwrap(),
+    )
+    .unwrap();
+    let cases = vectors["woocommerce_webhook"].as_array().unwrap();
+    assert!(!cases.is_empty());
+    for case in cases {
+        let secret = case["secret"].as_str().unwrap();
+        let body = case["body"].as_str().unwrap().as_bytes().to_vec();
+        let expected = case["signature"].as_str().unwrap();
+        assert_eq!(printbridge::woo::signature::sign(secret, &body), expected);
+        let app = TestApp::spawn(backend, |c| {
+            c.stores = vec![support::store_config("shop", secret)]
+        })
+        .await;
+        let send = |body: Vec<u8>, sig: String| {
+            app.client
+                .post(app.url("/v1/webhooks/woocommerce/shop"))
+                .header("Content-Type", "application/json")
+                .header("X-WC-Webhook-Topic", "order.updated")
+                .header("X-WC-Webhook-Signature", sig)
+                .body(body)
+                .send()
+        };
+        let ok = send(body.clone(), expected.to_owned()).await.unwrap();
+        assert_eq!(ok.status().as_u16(), 200);
+        let mut tampered = body.clone();
+        tampered.push(b' ');
+        let bad = send(tampered, expected.to_owned()).await.unwrap();
+        assert_eq!(bad.status().as_u16(), 401);
+        assert_eq!(app.store.count(Table::Deliveries).await.unwrap(), 1);
+        app.stop().await;
+    }
+}
+on_both_backends!(signature_vectors, signature_vectors_verify);
+
+fn order_body(id: i64, status: &str, modified: &str, note: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "id": id,
+        "status": status,
+        "currency": "EUR",
+        "total": "12.90",
+        "number": id.to_string(),
+        "date_modified_gmt": modified,
+        "customer_note": note,
+        "some_field_from_a_newer_woocommerce": {"nested": [1, 2, 3]},
+        "line_items": [{
+            "id": 1,
+            "name": "Poster",
+            "product_id": 38,
+            "variation_id": 0,
+            "quantity": 1,
+            "sku": "APQ-1998244S7A1",
+            "price": 12.9,
+            "total": "12.90",
+            "meta_data": []
+        }]
+    }))
+    .unwrap()
+}
+
+async fn problem(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(ct.starts_with("application/json"), "content type {ct}");
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["error"].is_string(), "{body}");
+    assert!(body["message"].is_string(), "{body}");
+    (status, body)
+}
+
+/// Bad input is refused with a JSON problem that names the field, and nothing is stored.
+async fn bad_input_is_refused_and_not_stored(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| {
+        c.max_body_bytes = 4096;
+        c.stores = vec![support::store_config("shop", "s3cret")];
+    })
+    .await;
+    let body = order_body(1, "processing", "2026-11-23T08:00:00", "");
+    let sig = printbridge::woo::signature::sign("s3cret", &body);
+    let post = |path: &str| app.client.post(app.url(path));
+
+    let r = post("/v1/webhooks/woocommerce/nope")
+        .header("Content-Type", "application/json")
+        .header("X-WC-Webhook-Signature", &sig)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    let (status, p) = problem(r).await;
+    assert_eq!((status, p["field"].as_str()), (404, Some("store")), "{p}");
+
+    let r = post("/v1/webhooks/woocommerce/shop")
+        .header("Content-Type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    let (status, p) = problem(r).await;
+    assert_eq!(status, 401);
+    assert_eq!(p["error"], json!("missing_signature"));
+    assert_eq!(p["field"], json!("X-WC-Webhook-Signature"));
+
+    let wrong = printbridge::woo::signature::sign("other", &body);
+    let r = post("/v1/webhooks/woocommerce/shop")
+        .header("Content-Type", "application/json")
+        .header("X-WC-Webhook-Signature", &wrong)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    let (status, p) = problem(r).await;
+    assert_eq!(status, 401);
+    assert_eq!(p["error"], json!("invalid_signature"));
+    assert!(!p.to_string().contains("s3cret"), "secret leaked: {p}");
+
+    let big = vec![b' '; 5000];
+    let r = post("/v1/webhooks/woocommerce/shop")
+        .header("Content-Type", "application/json")
+        .header(
+            "X-WC-Webhook-Signature",
+            printbridge::woo::signature::sign("s3cret", &big),
+        )
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    let (status, p) = problem(r).await;
+    assert_eq!((status, p["field"].as_str()), (413, Some("body")), "{p}");
+
+    let r = post("/v1/webhooks/woocommerce/shop")
+        .header("Content-Type", "text/plain")
+        .header("X-WC-Webhook-Signature", &sig)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    let (status, p) = problem(r).await;
+    assert_eq!((status, p["field"].as_str()), (415, Some("Content-Type")));
+
+    let r = app
+        .client
+        .get(app.url("/v1/webhooks/woocommerce/shop"))
+        .send()
+        .await
+        .unwrap();
+    let (status, _) = problem(r).await;
+    assert_eq!(status, 405);
+
+    let r = app
+        .client
+        .get(app.url("/v1/no/such/thing"))
+        .send()
+        .await
+        .unwrap();
+    let (status, _) = problem(r).await;
+    assert_eq!(status, 404);
+
+    assert_eq!(app.store.count(Table::Deliveries).await.unwrap(), 0);
+    assert_eq!(app.store.count(Table::Orders).await.unwrap(), 0);
+
+    // The same body, correctly signed, goes through.
+    let (status, ack) = app
+        .post_webhook("shop", "order.updated", &body, "s3cret")
+        .await;
+    assert_eq!((status, ack["outcome"].as_str()), (200, Some("applied")));
+    app.stop().await;
+}
+on_both_backends!(bad_input, bad_input_is_refused_and_not_stored);
+
+/// An authentic body we cannot read is kept, answered 200 and shown to the operator.
+async fn unparsed_deliveries_are_kept(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| {
+        c.stores = vec![support::store_config("shop", "s3cret")]
+    })
+    .await;
+    for body in [
+        b"{\"id\": \"not-a-number\", \"status\": 7}".as_slice(),
+        b"not json at all \xff".as_slice(),
+    ] {
+        let (status, ack) = app
+            .post_webhook("shop", "order.updated", body, "s3cret")
+            .await;
+        assert_eq!(status, 200, "{ack}");
+        assert_eq!(ack["outcome"], json!("unparsed"), "{ack}");
+        let id = ack["delivery_id"].as_i64().unwrap();
+        let (status, detail) = app.admin_get(&format!("/v1/admin/deliveries/{id}")).await;
+        assert_eq!(status, 200);
+        assert_eq!(detail["outcome"], json!("unparsed"));
+        assert!(detail["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        assert_eq!(
+            detail["body"].as_str().unwrap(),
+            String::from_utf8_lossy(body)
+        );
+    }
+    let (_, page) = app.admin_get("/v1/admin/deliveries?outcome=unparsed").await;
+    assert_eq!(page["total"], json!(2), "{page}");
+    app.stop().await;
+}
+on_both_backends!(unparsed, unparsed_deliveries_are_kept);
+
+/// 50 snapshots of one order posted at once, in shuffled order and each twice: the order ends
+/// in its newest state, every state stored once.
+async fn concurrent_out_of_order_deliveries(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| {
+        c.stores = vec![support::store_config("shop", "s3cret")]
+    })
+    .await;
+    let mut bodies: Vec<Vec<u8>> = (0..50)
+        .map(|i| {
+            let status = if i < 10 { "pending" } else { "processing" };
+            order_body(
+                77,
+                status,
+                &format!("2026-11-23T08:{:02}:00", i),
+                &format!("v{i}"),
+            )
+        })
+        .collect();
+    bodies.extend(bodies.clone());
+    // A fixed permutation that interleaves old and new states.
+    let mut order: Vec<usize> = (0..bodies.len()).collect();
+    order.sort_by_key(|i| (i * 37) % 101);
+    let mut tasks = Vec::new();
+    for i in order {
+        let body = bodies[i].clone();
+        let client = app.client.clone();
+        let url = app.url("/v1/webhooks/woocommerce/shop");
+        tasks.push(tokio::spawn(async move {
+            let sig = printbridge::woo::signature::sign("s3cret", &body);
+            let resp = client
+                .post(url)
+                .header("Content-Type", "application/json")
+                .header("X-WC-Webhook-Signature", sig)
+                .header("X-WC-Webhook-Topic", "order.updated")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let ack: Value = resp.json().await.unwrap();
+            (status, ack)
+        }));
+    }
+    let mut planned = 0;
+    for t in tasks {
+        let (status, ack) = t.await.unwrap();
+        assert_eq!(status, 200, "{ack}");
+        planned += ack["jobs_planned"].as_u64().unwrap();
+    }
+    assert_eq!(planned, 1, "one Apliiq job for the order, planned once");
+    assert_eq!(app.store.count(Table::Deliveries).await.unwrap(), 100);
+    assert_eq!(app.store.count(Table::OrderSnapshots).await.unwrap(), 50);
+    assert_eq!(app.store.count(Table::Jobs).await.unwrap(), 1);
+    let (_, ledger) = app.admin_get("/v1/admin/orders/shop/77").await;
+    assert_eq!(ledger["modified_gmt"], json!("2026-11-23T08:49:00"));
+    assert_eq!(ledger["current"]["customer_note"], json!("v49"));
+    assert_eq!(ledger["items"][0]["classification"], json!("apliiq"));
+    app.stop().await;
+}
+on_both_backends!(concurrency, concurrent_out_of_order_deliveries);
+
+/// What was answered 2xx survives a restart on the same database file.
+#[tokio::test]
+async fn accepted_deliveries_survive_a_restart() {
+    let app = TestApp::spawn(Backend::Sqlite, |c| {
+        c.stores = vec![support::store_config("shop", "s3cret")];
+    })
+    .await;
+    let body = order_body(5, "processing", "2026-11-23T09:00:00", "");
+    let (status, _) = app
+        .post_webhook("shop", "order.created", &body, "s3cret")
+        .await;
+    assert_eq!(status, 200);
+    let dir = app.stop().await;
+    let url = format!("sqlite://{}", dir.path().join("bridge.db").display());
+    let store = printbridge::store::Store::connect(&url).await.unwrap();
+    assert_eq!(store.count(Table::Deliveries).await.unwrap(), 1);
+    assert_eq!(store.count(Table::Orders).await.unwrap(), 1);
+}
+
+async fn admin_api_is_protected_and_pages(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| {
+        c.stores = vec![
+            support::store_config("shop", "s3cret"),
+            support::store_config("outlet", "0ther"),
+        ]
+    })
+    .await;
+    for i in 1..=5 {
+        let status = if i % 2 == 0 { "completed" } else { "on-hold" };
+        let body = order_body(i, status, "2026-11-23T10:00:00", "");
+        app.post_webhook("shop", "order.created", &body, "s3cret")
+            .await;
+    }
+    let body = order_body(9, "processing", "2026-11-23T10:00:00", "");
+    app.post_webhook("outlet", "order.created", &body, "0ther")
+        .await;
+
+    for auth in [None, Some("wrong")] {
+        let mut req = app.client.get(app.url("/v1/admin/orders"));
+        if let Some(t) = auth {
+            req = req.bearer_auth(t);
+        }
+        let (status, p) = problem(req.send().await.unwrap()).await;
+        assert_eq!(status, 401, "{p}");
+    }
+
+    let (status, page) = app.admin_get("/v1/admin/orders?limit=2").await;
+    assert_eq!(status, 200);
+    assert_eq!(page["total"], json!(6));
+    assert_eq!(page["orders"].as_array().unwrap().len(), 2);
+    assert_eq!(page["next_offset"], json!(2));
+    let (_, last) = app.admin_get("/v1/admin/orders?limit=2&offset=4").await;
+    assert_eq!(last["orders"].as_array().unwrap().len(), 2);
+    assert!(last["next_offset"].is_null(), "{last}");
+
+    let (_, shop) = app
+        .admin_get("/v1/admin/orders?store=shop&status=completed")
+        .await;
+    let ids: Vec<i64> = shop["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["order_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&2) && ids.contains(&4));
+
+    let (status, p) = app.admin_get("/v1/admin/orders?limit=0").await;
+    assert_eq!((status, p["field"].as_str()), (400, Some("limit")), "{p}");
+    let (status, p) = app.admin_get("/v1/admin/orders/shop/999").await;
+    assert_eq!(
+        (status, p["field"].as_str()),
+        (404, Some("order_id")),
+        "{p}"
+    );
+    let (status, _) = app.admin_get("/v1/admin/orders/nope/1").await;
+    assert_eq!(status, 404);
+
+    let (status, stores) = app.admin_get("/v1/admin/stores").await;
+    assert_eq!(status, 200);
+    assert_eq!(stores["stores"].as_array().unwrap().len(), 2);
+    let text = stores.to_string();
+    for secret in ["s3cret", "0ther", support::STORE_TOKEN] {
+        assert!(!text.contains(secret), "secret in {text}");
+    }
+    app.stop().await;
+}
+on_both_backends!(admin_api, admin_api_is_protected_and_pages);
+
+async fn health_docs_and_metrics(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| {
+        c.stores = vec![support::store_config("shop", "s3cret")]
+    })
+    .await;
+    for (path, ct) in [
+        ("/healthz", "application/json"),
+        ("/readyz", "application/json"),
+        ("/openapi.json", "application/json"),
+        ("/docs", "text/html"),
+        ("/metrics", "text/plain"),
+    ] {
+        let r = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        let got = r.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(got.starts_with(ct), "{path}: {got}");
+    }
+    let spec: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(spec["paths"]["/v1/webhooks/woocommerce/{store}"]["post"].is_object());
+
+    let body = order_body(3, "processing", "2026-11-23T10:00:00", "");
+    app.post_webhook("shop", "order.created", &body, "s3cret")
+        .await;
+    let metrics = support::eventually(Duration::from_secs(5), "metrics", || async {
+        let text = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.contains("outcome=\"applied\"").then_some(text)
+    })
+    .await;
+    assert!(
+        metrics.contains("printbridge_deliveries_total"),
+        "{metrics}"
+    );
+    app.stop().await;
+}
+on_both_backends!(health, health_docs_and_metrics);
