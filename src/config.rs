@@ -165,6 +165,19 @@ impl StoreConfig {
             .any(|s| s.eq_ignore_ascii_case(status))
     }
 
+    /// Names of the providers configured for this store.
+    pub fn provider_names(&self) -> Vec<String> {
+        [
+            self.spiff.as_ref().map(|_| "spiff"),
+            self.apliiq.as_ref().map(|_| "apliiq"),
+            self.key2print.as_ref().map(|_| "key2print"),
+        ]
+        .into_iter()
+        .flatten()
+        .map(str::to_owned)
+        .collect()
+    }
+
     /// Whether the bridge may call the shop's REST API (notes, reconciliation, catalog).
     pub fn has_rest_keys(&self) -> bool {
         self.woocommerce_url.is_some()

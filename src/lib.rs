@@ -7,6 +7,7 @@ pub mod http;
 pub mod ledger;
 pub mod metrics;
 pub mod net;
+pub mod outbox;
 pub mod providers;
 pub mod secret;
 pub mod store;

@@ -63,6 +63,14 @@ impl Metrics {
     }
 
     /// One provider call: its provider, outcome class and duration.
+    /// A job that became a dead letter.
+    pub fn dead_letter(&self, provider: &str) {
+        self.inc(
+            "printbridge_dead_letters_total",
+            vec![("provider", provider.to_owned())],
+        );
+    }
+
     pub fn attempt(&self, provider: &str, outcome: &str, took: Duration) {
         let labels = vec![
             ("provider", provider.to_owned()),

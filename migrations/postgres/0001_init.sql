@@ -78,6 +78,7 @@ CREATE TABLE jobs (
     state           TEXT    NOT NULL,           -- pending | retrying | running | needs-review | dead | done
     payload         TEXT    NOT NULL,
     attempts        BIGINT NOT NULL DEFAULT 0,
+    started         BIGINT NOT NULL DEFAULT 0,     -- attempts begun; more than attempts = one was interrupted
     run_at          BIGINT NOT NULL,
     locked_by       TEXT,
     locked_until    BIGINT,
@@ -89,7 +90,7 @@ CREATE TABLE jobs (
     updated_at      BIGINT NOT NULL,
     UNIQUE (store_id, order_id, provider, target)
 );
-CREATE INDEX jobs_due ON jobs (run_at, id) WHERE state IN ('pending', 'retrying');
+CREATE INDEX jobs_due ON jobs (provider, run_at, id) WHERE state IN ('pending', 'retrying');
 CREATE INDEX jobs_running ON jobs (locked_until) WHERE state = 'running';
 CREATE INDEX jobs_state ON jobs (state, id);
 CREATE INDEX jobs_order ON jobs (store_id, order_id);

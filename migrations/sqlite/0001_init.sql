@@ -78,6 +78,7 @@ CREATE TABLE jobs (
     state           TEXT    NOT NULL,           -- pending | retrying | running | needs-review | dead | done
     payload         TEXT    NOT NULL,
     attempts        INTEGER NOT NULL DEFAULT 0,
+    started         INTEGER NOT NULL DEFAULT 0,     -- attempts begun; more than attempts = one was interrupted
     run_at          INTEGER NOT NULL,
     locked_by       TEXT,
     locked_until    INTEGER,
@@ -89,7 +90,7 @@ CREATE TABLE jobs (
     updated_at      INTEGER NOT NULL,
     UNIQUE (store_id, order_id, provider, target)
 );
-CREATE INDEX jobs_due ON jobs (run_at, id) WHERE state IN ('pending', 'retrying');
+CREATE INDEX jobs_due ON jobs (provider, run_at, id) WHERE state IN ('pending', 'retrying');
 CREATE INDEX jobs_running ON jobs (locked_until) WHERE state = 'running';
 CREATE INDEX jobs_state ON jobs (state, id);
 CREATE INDEX jobs_order ON jobs (store_id, order_id);

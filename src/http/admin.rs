@@ -11,6 +11,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme};
 
 use super::problem::{ApiError, Problem, bad_request_problem};
 use super::{ApiTags, AppState};
+use crate::store::job_reads::{JobDetail, JobFilter, JobPage};
 use crate::store::reads::{
     DeliveryDetail, DeliveryFilter, DeliveryPage, OrderFilter, OrderLedger, OrderPage,
 };
@@ -93,6 +94,20 @@ fn page(offset: Option<i64>, limit: Option<i64>) -> Result<(i64, i64), ApiError>
 }
 
 pub struct AdminApi;
+
+const JOB_STATES: [&str; 7] = [
+    "pending",
+    "retrying",
+    "running",
+    "needs-review",
+    "dead",
+    "done",
+    "cancelled",
+];
+
+fn job_not_found(id: i64) -> ApiError {
+    ApiError::not_found("job_not_found", format!("no job {id}"), "id")
+}
 
 #[OpenApi(prefix_path = "/v1/admin", tag = "ApiTags::Admin")]
 impl AdminApi {
@@ -206,6 +221,110 @@ impl AdminApi {
         }
     }
 
+    /// List jobs
+    ///
+    /// The outbox, newest first: one job per provider order (and per write-back note).
+    /// `state=dead` lists the dead letters, `state=needs-review` the outcomes an operator must
+    /// check before replaying.
+    #[oai(path = "/jobs", method = "get", operation_id = "listJobs")]
+    async fn list_jobs(
+        &self,
+        _auth: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        store: Query<Option<String>>,
+        /// pending, retrying, running, needs-review, dead, done or cancelled.
+        #[oai(name = "state")]
+        job_state: Query<Option<String>>,
+        /// spiff, apliiq, key2print or woocommerce.
+        provider: Query<Option<String>>,
+        offset: Query<Option<i64>>,
+        limit: Query<Option<i64>>,
+    ) -> Result<AdminResponse<JobPage>, ApiError> {
+        let (offset, limit) = page(offset.0, limit.0)?;
+        if let Some(s) = job_state.0.as_deref() {
+            if !JOB_STATES.contains(&s) {
+                return Err(ApiError::bad_request(
+                    "bad_state",
+                    format!("state must be one of {}", JOB_STATES.join(", ")),
+                    "state",
+                ));
+            }
+        }
+        let page = state
+            .store
+            .list_jobs(&JobFilter {
+                store: store.0,
+                state: job_state.0,
+                provider: provider.0,
+                offset,
+                limit,
+            })
+            .await?;
+        Ok(AdminResponse::Ok(Json(page)))
+    }
+
+    /// One job, with every attempt
+    #[oai(path = "/jobs/:id", method = "get", operation_id = "getJob")]
+    async fn get_job(
+        &self,
+        _auth: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        id: Path<i64>,
+    ) -> Result<AdminResponse<JobDetail>, ApiError> {
+        match state.store.job_detail(id.0).await? {
+            Some(d) => Ok(AdminResponse::Ok(Json(d))),
+            None => Err(job_not_found(id.0)),
+        }
+    }
+
+    /// Replay a job
+    ///
+    /// Puts a dead letter, a job needing review or a cancelled job back in the queue; it runs
+    /// at once. The same as `printbridge replay JOB_ID`.
+    #[oai(path = "/jobs/:id/replay", method = "post", operation_id = "replayJob")]
+    async fn replay_job(
+        &self,
+        _auth: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        id: Path<i64>,
+    ) -> Result<AdminResponse<JobDetail>, ApiError> {
+        match state.store.replay_job(id.0, state.clock.now_ms()).await? {
+            None => Err(job_not_found(id.0)),
+            Some(false) => Err(ApiError::Conflict(Json(
+                Problem::new(
+                    "not_replayable",
+                    format!(
+                        "job {} is not dead, needing review or cancelled; only stopped jobs are replayed",
+                        id.0
+                    ),
+                )
+                .field("id"),
+            ))),
+            Some(true) => {
+                state.wake_dispatcher();
+                let detail = state
+                    .store
+                    .job_detail(id.0)
+                    .await?
+                    .ok_or_else(|| job_not_found(id.0))?;
+                Ok(AdminResponse::Ok(Json(detail)))
+            }
+        }
+    }
+
+    /// A kept file
+    ///
+    /// A Key2print PDF the bridge fetched.
+    #[oai(path = "/files/:id", method = "get", operation_id = "getFile")]
+    async fn get_file(
+        &self,
+        _auth: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        id: Path<i64>,
+    ) -> Result<super::stores::FileResponse, ApiError> {
+        super::stores::serve_file(&state, None, id.0).await
+    }
+
     /// List configured stores
     ///
     /// Without secrets.
@@ -224,15 +343,7 @@ impl AdminApi {
                 woocommerce_url: s.woocommerce_url.clone(),
                 paid_statuses: s.paid_statuses.clone(),
                 woocommerce_rest: s.has_rest_keys(),
-                providers: [
-                    s.spiff.as_ref().map(|_| "spiff"),
-                    s.apliiq.as_ref().map(|_| "apliiq"),
-                    s.key2print.as_ref().map(|_| "key2print"),
-                ]
-                .into_iter()
-                .flatten()
-                .map(str::to_owned)
-                .collect(),
+                providers: s.provider_names(),
                 webhook_path: format!("/v1/webhooks/woocommerce/{}", s.id),
             })
             .collect();

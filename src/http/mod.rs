@@ -16,6 +16,7 @@ pub mod admin;
 pub mod health;
 pub mod problem;
 pub mod raw;
+pub mod stores;
 pub mod webhooks;
 
 /// What every handler may use.
@@ -40,16 +41,28 @@ pub enum ApiTags {
     Webhooks,
     /// For operators: the ledger, jobs, dead letters and replay (admin bearer token).
     Admin,
+    /// For the WordPress plugin (the store's bearer token).
+    Stores,
     /// Liveness, readiness and metrics.
     Operations,
 }
 
-pub type Apis = (health::HealthApi, webhooks::WebhookApi, admin::AdminApi);
+pub type Apis = (
+    health::HealthApi,
+    webhooks::WebhookApi,
+    stores::StoreApi,
+    admin::AdminApi,
+);
 
 /// The OpenAPI service; needs no state, so `printbridge openapi` can print the spec offline.
 pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (health::HealthApi, webhooks::WebhookApi, admin::AdminApi),
+        (
+            health::HealthApi,
+            webhooks::WebhookApi,
+            stores::StoreApi,
+            admin::AdminApi,
+        ),
         "PrintBridge",
         env!("CARGO_PKG_VERSION"),
     )

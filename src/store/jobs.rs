@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, in_tx, on_pool};
 
 #[derive(Debug, Clone)]
 pub struct JobGauge {
@@ -58,5 +58,390 @@ impl Store {
             oldest_due_age_ms: oldest.map(|t| (now - t).max(0)).unwrap_or(0),
             by_state: rows,
         })
+    }
+}
+
+/// A job taken by one worker under a lease.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub id: i64,
+    pub store_id: String,
+    pub order_id: i64,
+    pub provider: String,
+    pub target: String,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// Attempts finished before this one.
+    pub attempts: i64,
+    /// An earlier attempt began and never finished (a crash or an expired lease): its call
+    /// may have reached the provider.
+    pub interrupted: bool,
+    pub created_at: i64,
+}
+
+/// How an attempt ended, as stored.
+#[derive(Debug, Clone)]
+pub enum Finish {
+    Done {
+        provider_ref: Option<String>,
+        result: serde_json::Value,
+    },
+    Retry {
+        run_at: i64,
+        error: String,
+    },
+    NeedsReview {
+        reason: String,
+    },
+    Dead {
+        reason: String,
+    },
+}
+
+impl Finish {
+    pub fn state(&self) -> &'static str {
+        match self {
+            Finish::Done { .. } => "done",
+            Finish::Retry { .. } => "retrying",
+            Finish::NeedsReview { .. } => "needs-review",
+            Finish::Dead { .. } => "dead",
+        }
+    }
+}
+
+/// One attempt's record: what was sent, how long it took, what came back (redacted).
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub started_at: i64,
+    pub duration_ms: i64,
+    /// success | retryable | ambiguous | permanent | resolved
+    pub outcome: &'static str,
+    pub status_code: Option<i64>,
+    pub excerpt: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A kept artefact (a Key2print PDF) written before the job completes.
+#[derive(Debug, Clone)]
+pub struct NewFile {
+    pub name: String,
+    pub path: String,
+    pub size: i64,
+    pub sha256: String,
+}
+
+/// Side effects recorded in the same transaction as the job's completion.
+#[derive(Debug, Clone, Default)]
+pub struct FollowUp {
+    /// Order notes to write back to the shop: (unique key, text).
+    pub notes: Vec<(String, String)>,
+    pub file: Option<NewFile>,
+    /// Flags the order for the operator.
+    pub attention: Option<String>,
+}
+
+const CLAIM_COLUMNS: &str =
+    "id, store_id, order_id, provider, target, kind, payload, attempts, started, created_at";
+
+fn claimed_from_row<R>(r: &R) -> Result<ClaimedJob, sqlx::Error>
+where
+    R: Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    i64: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    String: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let payload: String = r.try_get("payload")?;
+    let attempts: i64 = r.try_get("attempts")?;
+    let started: i64 = r.try_get("started")?;
+    Ok(ClaimedJob {
+        id: r.try_get("id")?,
+        store_id: r.try_get("store_id")?,
+        order_id: r.try_get("order_id")?,
+        provider: r.try_get("provider")?,
+        target: r.try_get("target")?,
+        kind: r.try_get("kind")?,
+        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+        attempts,
+        // `started` already counts this attempt.
+        interrupted: started - 1 > attempts,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    /// Claims up to `limit` due jobs of one provider for `worker` until `locked_until`.
+    /// PostgreSQL: `FOR UPDATE SKIP LOCKED` in a materialized CTE, so replicas never take the
+    /// same job; SQLite: one `UPDATE … RETURNING` statement (a single writer).
+    pub async fn claim_jobs(
+        &self,
+        provider: &str,
+        worker: &str,
+        now: i64,
+        locked_until: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedJob>, StoreError> {
+        let jobs = match self {
+            Store::Sqlite(pool) => {
+                let sql = format!(
+                    "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, \
+                     started = started + 1, updated_at = $3 \
+                     WHERE id IN (SELECT id FROM jobs WHERE provider = $4 \
+                     AND state IN ('pending', 'retrying') AND run_at <= $3 \
+                     ORDER BY run_at, id LIMIT $5) RETURNING {CLAIM_COLUMNS}"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(worker)
+                    .bind(locked_until)
+                    .bind(now)
+                    .bind(provider)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?
+                    .iter()
+                    .map(claimed_from_row)
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            Store::Postgres(pool) => {
+                let cols = CLAIM_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("jobs.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "WITH picked AS MATERIALIZED (SELECT id FROM jobs WHERE provider = $4 \
+                     AND state IN ('pending', 'retrying') AND run_at <= $3 \
+                     ORDER BY run_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) \
+                     UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, \
+                     started = jobs.started + 1, updated_at = $3 FROM picked \
+                     WHERE jobs.id = picked.id RETURNING {cols}"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(worker)
+                    .bind(locked_until)
+                    .bind(now)
+                    .bind(provider)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?
+                    .iter()
+                    .map(claimed_from_row)
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+        };
+        Ok(jobs)
+    }
+
+    /// Returns jobs whose lease expired (their worker died) to the queue; the next claim
+    /// sees them as interrupted.
+    pub async fn reap_expired_leases(&self, now: i64) -> Result<u64, StoreError> {
+        let n = on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE jobs SET state = 'retrying', locked_by = NULL, locked_until = NULL, \
+                 run_at = $1, updated_at = $1 WHERE state = 'running' AND locked_until < $1",
+            )
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(n)
+    }
+
+    /// Gives back jobs this worker claimed but never started (graceful shutdown).
+    pub async fn release_unstarted(&self, worker: &str, ids: &[i64]) -> Result<(), StoreError> {
+        for id in ids {
+            on_pool!(self, |pool| {
+                sqlx::query(
+                    "UPDATE jobs SET state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, \
+                     locked_by = NULL, locked_until = NULL, started = started - 1 \
+                     WHERE id = $1 AND locked_by = $2 AND state = 'running'",
+                )
+                .bind(id)
+                .bind(worker)
+                .execute(pool)
+                .await?
+                .rows_affected()
+            });
+        }
+        Ok(())
+    }
+
+    /// Records an attempt and its outcome, fenced by the lease: returns false (and changes
+    /// nothing) when `worker` no longer holds the job.
+    pub async fn finish_job(
+        &self,
+        job: &ClaimedJob,
+        worker: &str,
+        now: i64,
+        attempt: &AttemptRecord,
+        finish: &Finish,
+        follow_up: &FollowUp,
+    ) -> Result<bool, StoreError> {
+        let (provider_ref, result, last_error, run_at) = match finish {
+            Finish::Done {
+                provider_ref,
+                result,
+            } => (provider_ref.clone(), Some(result.to_string()), None, None),
+            Finish::Retry { run_at, error } => (None, None, Some(error.clone()), Some(*run_at)),
+            Finish::NeedsReview { reason } | Finish::Dead { reason } => {
+                (None, None, Some(reason.clone()), None)
+            }
+        };
+        let ok = in_tx!(self, |tx| {
+            let updated = sqlx::query(
+                "UPDATE jobs SET state = $3, attempts = attempts + 1, locked_by = NULL, \
+                 locked_until = NULL, provider_ref = COALESCE($4, provider_ref), \
+                 result = COALESCE($5, result), last_error = $6, last_status = $7, \
+                 run_at = COALESCE($8, run_at), updated_at = $9 \
+                 WHERE id = $1 AND locked_by = $2 AND state = 'running'",
+            )
+            .bind(job.id)
+            .bind(worker)
+            .bind(finish.state())
+            .bind(&provider_ref)
+            .bind(&result)
+            .bind(&last_error)
+            .bind(attempt.status_code)
+            .bind(run_at)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated == 1 {
+                sqlx::query(
+                    "INSERT INTO job_attempts (job_id, started_at, duration_ms, outcome, \
+                     status_code, excerpt, error, worker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(job.id)
+                .bind(attempt.started_at)
+                .bind(attempt.duration_ms)
+                .bind(attempt.outcome)
+                .bind(attempt.status_code)
+                .bind(&attempt.excerpt)
+                .bind(&attempt.error)
+                .bind(worker)
+                .execute(&mut *tx)
+                .await?;
+                if let Some(f) = &follow_up.file {
+                    sqlx::query(
+                        "INSERT INTO files (store_id, order_id, job_id, name, path, size, sha256, \
+                         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                         ON CONFLICT (job_id) DO UPDATE SET name = excluded.name, \
+                         path = excluded.path, size = excluded.size, sha256 = excluded.sha256",
+                    )
+                    .bind(&job.store_id)
+                    .bind(job.order_id)
+                    .bind(job.id)
+                    .bind(&f.name)
+                    .bind(&f.path)
+                    .bind(f.size)
+                    .bind(&f.sha256)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for (key, note) in &follow_up.notes {
+                    let _ = super::ledger::plan_note!(
+                        &mut *tx,
+                        &job.store_id,
+                        job.order_id,
+                        key.clone(),
+                        note,
+                        now
+                    );
+                }
+                if let Some(reason) = &follow_up.attention {
+                    sqlx::query(
+                        "UPDATE orders SET attention = $3, updated_at = $4 \
+                         WHERE store_id = $1 AND order_id = $2",
+                    )
+                    .bind(&job.store_id)
+                    .bind(job.order_id)
+                    .bind(reason)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            updated == 1
+        });
+        Ok(ok)
+    }
+
+    /// Puts a stopped job (dead letter, needing review, cancelled) back in the queue.
+    /// `Ok(None)`: no such job; `Ok(Some(false))`: the job is not in a replayable state.
+    pub async fn replay_job(&self, id: i64, now: i64) -> Result<Option<bool>, StoreError> {
+        let (exists, updated) = on_pool!(self, |pool| {
+            let updated = sqlx::query(
+                "UPDATE jobs SET state = 'pending', run_at = $2, attempts = 0, started = 0, \
+                 locked_by = NULL, locked_until = NULL, updated_at = $2 \
+                 WHERE id = $1 AND state IN ('dead', 'needs-review', 'cancelled')",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected();
+            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM jobs WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            (exists.is_some(), updated)
+        });
+        Ok(exists.then_some(updated == 1))
+    }
+
+    /// Replays every stopped provider job of one order; returns how many.
+    pub async fn replay_order(
+        &self,
+        store_id: &str,
+        order_id: i64,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let n = on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE jobs SET state = 'pending', run_at = $3, attempts = 0, started = 0, \
+                 locked_by = NULL, locked_until = NULL, updated_at = $3 \
+                 WHERE store_id = $1 AND order_id = $2 AND state IN ('dead', 'needs-review')",
+            )
+            .bind(store_id)
+            .bind(order_id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(n)
+    }
+
+    /// The order as WooCommerce last sent it (its current snapshot), for building provider calls.
+    pub async fn current_order_body(
+        &self,
+        store_id: &str,
+        order_id: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let body = on_pool!(self, |pool| {
+            sqlx::query_scalar::<_, String>(
+                "SELECT s.body FROM orders o JOIN order_snapshots s ON s.id = o.snapshot_id \
+                 WHERE o.store_id = $1 AND o.order_id = $2",
+            )
+            .bind(store_id)
+            .bind(order_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(body)
+    }
+
+    /// The earliest `run_at` of a queued job, to sleep until then.
+    pub async fn next_run_at(&self) -> Result<Option<i64>, StoreError> {
+        let t = on_pool!(self, |pool| {
+            sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT MIN(run_at) FROM jobs WHERE state IN ('pending', 'retrying')",
+            )
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(t)
     }
 }

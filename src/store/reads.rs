@@ -120,6 +120,10 @@ pub struct OrderLedger {
     pub items: Vec<ItemView>,
     pub snapshots: Vec<SnapshotView>,
     pub deliveries: Vec<DeliveryView>,
+    /// Provider orders and write-back notes, with every attempt.
+    pub jobs: Vec<super::job_reads::JobDetail>,
+    /// Shipments reported by providers.
+    pub tracking: Vec<super::job_reads::TrackingView>,
     /// The newest snapshot as WooCommerce sent it.
     pub current: serde_json::Value,
 }
@@ -355,11 +359,15 @@ impl Store {
         let current = current
             .and_then(|b| serde_json::from_str(&b).ok())
             .unwrap_or(serde_json::Value::Null);
+        let jobs = self.order_jobs(store_id, order_id).await?;
+        let tracking = self.order_tracking(store_id, order_id).await?;
         Ok(Some(OrderLedger {
             order,
             items,
             snapshots,
             deliveries,
+            jobs,
+            tracking,
             current,
         }))
     }

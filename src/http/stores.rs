@@ -1,0 +1,294 @@
+//! `/v1/stores/{store}/...`: what the WordPress plugin calls, with the store's bearer token
+//! (`api_token`). The token is checked in each handler, after the store id is known.
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::auth::Bearer;
+use poem_openapi::param::Path;
+use poem_openapi::payload::{Binary, Json};
+use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme};
+
+use super::problem::{ApiError, Problem, bad_request_problem};
+use super::{ApiTags, AppState};
+use crate::config::StoreConfig;
+use crate::store::job_reads::TrackingView;
+use crate::store::reads::rfc3339;
+
+/// The store's `api_token` as a bearer token.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", rename = "StoreToken")]
+pub struct StoreToken(Bearer);
+
+/// Resolves the store and checks its token in constant time.
+pub fn authorize<'a>(
+    state: &'a AppState,
+    store: &str,
+    token: &StoreToken,
+) -> Result<&'a StoreConfig, ApiError> {
+    let Some(cfg) = state.config.store(store) else {
+        return Err(ApiError::unknown_store(store));
+    };
+    match &cfg.api_token {
+        Some(expected) if expected.matches(&token.0.token) => Ok(cfg),
+        _ => Err(ApiError::Unauthorized(Json(
+            Problem::new(
+                "unauthorized",
+                format!("missing or wrong bearer token for store {store} (api_token)"),
+            )
+            .field("Authorization"),
+        ))),
+    }
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "bad_request")]
+pub enum StoreResponse<T: poem_openapi::types::ToJSON + Send + Sync> {
+    #[oai(status = 200)]
+    Ok(Json<T>),
+    #[oai(status = 400)]
+    BadRequest(Json<Problem>),
+    /// Missing or wrong store bearer token.
+    #[oai(status = 401)]
+    Unauthorized(Json<Problem>),
+}
+
+fn bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(err: poem::Error) -> StoreResponse<T> {
+    if err.status() == poem::http::StatusCode::UNAUTHORIZED {
+        return StoreResponse::Unauthorized(Json(
+            Problem::new(
+                "unauthorized",
+                "missing bearer token (the store's api_token)",
+            )
+            .field("Authorization"),
+        ));
+    }
+    StoreResponse::BadRequest(bad_request_problem(err))
+}
+
+#[derive(ApiResponse)]
+pub enum FileResponse {
+    /// The kept file.
+    #[oai(status = 200, content_type = "application/pdf")]
+    Pdf(
+        Binary<Vec<u8>>,
+        #[oai(header = "Content-Disposition")] String,
+    ),
+}
+
+/// What the plugin's "Test connection" shows.
+#[derive(Debug, Object)]
+pub struct StoreStatus {
+    pub store: String,
+    /// The bridge's version.
+    pub version: String,
+    /// Providers configured for this store.
+    pub providers: Vec<String>,
+    /// Where the shop's webhooks must point (from `public_url`, when set).
+    pub webhook_url: Option<String>,
+    /// The bridge holds WooCommerce REST keys (notes, reconciliation, catalog).
+    pub rest_keys: bool,
+    /// When the bridge last received a delivery from this store.
+    pub last_delivery_at: Option<String>,
+}
+
+/// One provider order (or Key2print PDF) of a WooCommerce order.
+#[derive(Debug, Object)]
+pub struct ProviderOrderView {
+    pub provider: String,
+    /// `order`, or the Key2print project id.
+    pub target: String,
+    /// pending, retrying, running, needs-review, dead, done or cancelled.
+    pub state: String,
+    /// The provider's order id once placed.
+    pub provider_order_id: Option<String>,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<String>,
+    /// The kept PDF (`/v1/stores/{store}/files/{file_id}`).
+    pub file_id: Option<i64>,
+    pub tracking: Vec<TrackingView>,
+}
+
+/// The bridge's view of one order, for the plugin's order screen.
+#[derive(Debug, Object)]
+pub struct StoreOrderView {
+    pub store: String,
+    pub order_id: i64,
+    pub status: String,
+    pub paid: bool,
+    pub provider_orders: Vec<ProviderOrderView>,
+    /// What an operator should look at, in words.
+    pub attention: Vec<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct Replayed {
+    /// How many stopped provider orders were put back in the queue.
+    pub replayed: u64,
+}
+
+pub struct StoreApi;
+
+#[OpenApi(prefix_path = "/v1/stores", tag = "ApiTags::Stores")]
+impl StoreApi {
+    /// Connection status
+    ///
+    /// The plugin's "Test connection": proves URL, store id and token are right.
+    #[oai(path = "/:store/status", method = "get", operation_id = "storeStatus")]
+    async fn status(
+        &self,
+        token: StoreToken,
+        state: Data<&Arc<AppState>>,
+        store: Path<String>,
+    ) -> Result<StoreResponse<StoreStatus>, ApiError> {
+        let cfg = authorize(&state, &store.0, &token)?;
+        let last = state.store.last_delivery_at(&cfg.id).await?;
+        Ok(StoreResponse::Ok(Json(StoreStatus {
+            store: cfg.id.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            providers: cfg.provider_names(),
+            webhook_url: state.config.public_url.as_ref().map(|u| {
+                format!(
+                    "{}/v1/webhooks/woocommerce/{}",
+                    u.trim_end_matches('/'),
+                    cfg.id
+                )
+            }),
+            rest_keys: cfg.has_rest_keys(),
+            last_delivery_at: last.map(rfc3339),
+        })))
+    }
+
+    /// One order's provider orders
+    ///
+    /// Provider orders with state, attempts, PDF and tracking, for the order screen.
+    #[oai(
+        path = "/:store/orders/:order_id",
+        method = "get",
+        operation_id = "storeOrder"
+    )]
+    async fn order(
+        &self,
+        token: StoreToken,
+        state: Data<&Arc<AppState>>,
+        store: Path<String>,
+        order_id: Path<i64>,
+    ) -> Result<StoreResponse<StoreOrderView>, ApiError> {
+        let cfg = authorize(&state, &store.0, &token)?;
+        let Some(summary) = state.store.order_summary(&cfg.id, order_id.0).await? else {
+            return Err(ApiError::not_found(
+                "not_found",
+                format!("the bridge has not received order {}", order_id.0),
+                "order_id",
+            ));
+        };
+        let jobs = state.store.order_jobs(&cfg.id, order_id.0).await?;
+        let tracking = state.store.order_tracking(&cfg.id, order_id.0).await?;
+        let mut attention: Vec<String> = summary.attention.iter().cloned().collect();
+        let provider_orders = jobs
+            .into_iter()
+            .filter(|j| j.job.provider != "woocommerce")
+            .map(|j| {
+                if matches!(j.job.state.as_str(), "dead" | "needs-review") {
+                    attention.push(format!(
+                        "{} {}: {}",
+                        j.job.provider,
+                        j.job.state,
+                        j.job.last_error.clone().unwrap_or_default()
+                    ));
+                }
+                ProviderOrderView {
+                    tracking: tracking
+                        .iter()
+                        .filter(|t| t.provider == j.job.provider)
+                        .cloned()
+                        .collect(),
+                    provider: j.job.provider,
+                    target: j.job.target,
+                    state: j.job.state,
+                    provider_order_id: j.job.provider_ref,
+                    attempts: j.job.attempts,
+                    last_error: j.job.last_error,
+                    next_attempt_at: j.job.next_attempt_at,
+                    file_id: j.file_id,
+                }
+            })
+            .collect();
+        Ok(StoreResponse::Ok(Json(StoreOrderView {
+            store: cfg.id.clone(),
+            order_id: order_id.0,
+            status: summary.status,
+            paid: summary.paid,
+            provider_orders,
+            attention,
+        })))
+    }
+
+    /// Retry what needs attention
+    ///
+    /// Replays the order's dead letters and jobs needing review (the order screen's Retry).
+    #[oai(
+        path = "/:store/orders/:order_id/retry",
+        method = "post",
+        operation_id = "storeRetryOrder"
+    )]
+    async fn retry(
+        &self,
+        token: StoreToken,
+        state: Data<&Arc<AppState>>,
+        store: Path<String>,
+        order_id: Path<i64>,
+    ) -> Result<StoreResponse<Replayed>, ApiError> {
+        let cfg = authorize(&state, &store.0, &token)?;
+        let replayed = state
+            .store
+            .replay_order(&cfg.id, order_id.0, state.clock.now_ms())
+            .await?;
+        if replayed > 0 {
+            state.wake_dispatcher();
+        }
+        Ok(StoreResponse::Ok(Json(Replayed { replayed })))
+    }
+
+    /// A kept file
+    ///
+    /// The Key2print PDF the bridge fetched for an order.
+    #[oai(
+        path = "/:store/files/:file_id",
+        method = "get",
+        operation_id = "storeFile"
+    )]
+    async fn file(
+        &self,
+        token: StoreToken,
+        state: Data<&Arc<AppState>>,
+        store: Path<String>,
+        file_id: Path<i64>,
+    ) -> Result<FileResponse, ApiError> {
+        let cfg = authorize(&state, &store.0, &token)?;
+        serve_file(&state, Some(&cfg.id), file_id.0).await
+    }
+}
+
+/// Reads a kept file; `store` limits it to one store's files.
+pub async fn serve_file(
+    state: &AppState,
+    store: Option<&str>,
+    id: i64,
+) -> Result<FileResponse, ApiError> {
+    let not_found = || ApiError::not_found("file_not_found", format!("no file {id}"), "file_id");
+    let row = state.store.file(id).await?.ok_or_else(not_found)?;
+    if store.is_some_and(|s| s != row.store_id) {
+        return Err(not_found());
+    }
+    let bytes = tokio::fs::read(&row.path).await.map_err(|e| {
+        tracing::error!(file_id = id, error = %e, "kept file unreadable");
+        ApiError::internal(format!("file {id} is recorded but cannot be read"))
+    })?;
+    let name = row.name.replace(['"', '\\', '\r', '\n'], "_");
+    Ok(FileResponse::Pdf(
+        Binary(bytes),
+        format!("attachment; filename=\"{name}\""),
+    ))
+}

@@ -1,0 +1,1 @@
+//! The real executor: turns a job into the provider call it stands for.

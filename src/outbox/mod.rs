@@ -1,0 +1,447 @@
+//! The outbox worker: claims due jobs with a lease, runs each through an [`Executor`] outside
+//! any transaction, and records the outcome fenced by the lease.
+//!
+//! Outcome classes (DESIGN.md, "Delivery semantics"):
+//! - success: done, with the provider's reference and follow-ups (order note, kept file);
+//! - retryable (the request surely did not take effect, or the provider asked us to retry):
+//!   exponential backoff with jitter, capped, `Retry-After` honoured; a dead letter after
+//!   `max_attempts` attempts or `max_age_secs`;
+//! - ambiguous (it may have taken effect and the provider cannot be asked): parked as
+//!   needing review with the reason, never re-sent blindly;
+//! - permanent: a dead letter with the provider's message.
+//!
+//! Replay (`POST /v1/admin/jobs/{id}/replay`, `printbridge replay`) puts a stopped job back.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::http::AppState;
+use crate::store::jobs::{AttemptRecord, ClaimedJob, Finish, FollowUp};
+
+pub mod exec;
+
+/// The queues the worker serves, one per provider (plus write-back to the shop).
+pub const PROVIDERS: [&str; 4] = ["spiff", "apliiq", "key2print", "woocommerce"];
+
+/// What one attempt came to.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Success {
+        provider_ref: Option<String>,
+        result: Value,
+        follow_up: FollowUp,
+        /// An earlier, uncertain attempt was found to have taken effect (Apliiq lookup).
+        resolved: bool,
+    },
+    Retryable {
+        retry_after: Option<Duration>,
+        error: String,
+    },
+    Ambiguous {
+        reason: String,
+    },
+    Permanent {
+        reason: String,
+    },
+}
+
+/// The outcome plus what the attempt record keeps of the exchange (redacted by the executor).
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub outcome: Outcome,
+    pub status_code: Option<u16>,
+    pub excerpt: Option<String>,
+}
+
+impl Report {
+    pub fn new(outcome: Outcome) -> Self {
+        Report {
+            outcome,
+            status_code: None,
+            excerpt: None,
+        }
+    }
+}
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Runs one job's call. Never sees the database; gets what it needs in the job and the order.
+pub trait Executor: Send + Sync + 'static {
+    fn execute<'a>(
+        &'a self,
+        job: &'a ClaimedJob,
+        order: Option<&'a Value>,
+    ) -> BoxFuture<'a, Report>;
+}
+
+/// Backoff before retry number `attempt` (1-based): `min(cap, base·2^(attempt-1))` with
+/// ±20 % jitter; a provider's `Retry-After` is honoured but clamped to `[base, cap]`.
+pub fn retry_delay(
+    attempt: i64,
+    base: Duration,
+    cap: Duration,
+    retry_after: Option<Duration>,
+    jitter: f64,
+) -> Duration {
+    if let Some(ra) = retry_after {
+        return ra.clamp(base, cap.max(base));
+    }
+    let exp = u32::try_from(attempt.saturating_sub(1).clamp(0, 30)).unwrap_or(30);
+    let raw = base.saturating_mul(2u32.saturating_pow(exp)).min(cap);
+    let factor = 1.0 + 0.4 * (jitter.clamp(0.0, 1.0) - 0.5);
+    raw.mul_f64(factor).min(cap).max(Duration::from_millis(1))
+}
+
+fn provider_label(provider: &str) -> &str {
+    match provider {
+        "spiff" => "Spiff",
+        "apliiq" => "Apliiq",
+        "key2print" => "Key2print",
+        "woocommerce" => "WooCommerce",
+        other => other,
+    }
+}
+
+/// The outbox worker of one process.
+pub struct Dispatcher {
+    state: Arc<AppState>,
+    executor: Arc<dyn Executor>,
+    worker: String,
+    /// How long to wait for in-flight calls on shutdown.
+    drain: Duration,
+}
+
+impl Dispatcher {
+    pub fn new(state: Arc<AppState>, executor: Arc<dyn Executor>) -> Self {
+        Dispatcher {
+            state,
+            executor,
+            worker: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            drain: Duration::from_secs(20),
+        }
+    }
+
+    /// The lease outlives the slowest attempt (a call, a lookup and a file write).
+    fn lease_ms(&self) -> i64 {
+        let timeout = self.state.config.dispatch.request_timeout();
+        i64::try_from((timeout * 3 + Duration::from_secs(30)).as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Claims and runs jobs until `shutdown` turns true; then stops claiming, lets in-flight
+    /// calls finish (up to the drain deadline) and returns.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let this = Arc::new(self);
+        let limit = this.state.config.dispatch.concurrency.max(1);
+        let mut inflight: HashMap<&'static str, usize> = HashMap::new();
+        let mut tasks: JoinSet<&'static str> = JoinSet::new();
+        tracing::info!(worker = %this.worker, "dispatcher started");
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let now = this.state.clock.now_ms();
+            if let Err(e) = this.state.store.reap_expired_leases(now).await {
+                tracing::warn!(error = %e, "cannot reap expired leases");
+            }
+            for provider in PROVIDERS {
+                let busy = inflight.get(provider).copied().unwrap_or(0);
+                if busy >= limit {
+                    continue;
+                }
+                let free = i64::try_from(limit - busy).unwrap_or(1);
+                let now = this.state.clock.now_ms();
+                let claimed = match this
+                    .state
+                    .store
+                    .claim_jobs(provider, &this.worker, now, now + this.lease_ms(), free)
+                    .await
+                {
+                    Ok(jobs) => jobs,
+                    Err(e) => {
+                        tracing::warn!(error = %e, provider, "cannot claim jobs");
+                        Vec::new()
+                    }
+                };
+                for job in claimed {
+                    *inflight.entry(provider).or_default() += 1;
+                    let me = this.clone();
+                    tasks.spawn(async move {
+                        me.run_job(job).await;
+                        provider
+                    });
+                }
+            }
+            let wait = this.idle_wait().await;
+            tokio::select! {
+                _ = shutdown.changed() => {}
+                _ = this.state.dispatch_wakeup.notified() => {}
+                Some(done) = tasks.join_next() => {
+                    if let Ok(provider) = done {
+                        if let Some(n) = inflight.get_mut(provider) {
+                            *n = n.saturating_sub(1);
+                        }
+                    }
+                }
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        let n = tasks.len();
+        if n > 0 {
+            tracing::info!(in_flight = n, "dispatcher draining");
+        }
+        let drained = tokio::time::timeout(this.drain, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                abandoned = tasks.len(),
+                "calls still running at the drain deadline; their jobs are resolved as interrupted after the lease"
+            );
+            tasks.abort_all();
+        }
+        tracing::info!(worker = %this.worker, "dispatcher stopped");
+    }
+
+    /// Sleeps until the next job is due, at most a second (other replicas plan jobs too).
+    async fn idle_wait(&self) -> Duration {
+        let max = Duration::from_secs(1);
+        match self.state.store.next_run_at().await {
+            Ok(Some(at)) => {
+                let ms = at - self.state.clock.now_ms();
+                Duration::from_millis(u64::try_from(ms).unwrap_or(0).max(5)).min(max)
+            }
+            _ => max,
+        }
+    }
+
+    async fn run_job(&self, job: ClaimedJob) {
+        let span = tracing::info_span!(
+            "job",
+            job_id = job.id,
+            store = %job.store_id,
+            order_id = job.order_id,
+            provider = %job.provider,
+            target = %job.target
+        );
+        let _enter = span.enter();
+        let started_at = self.state.clock.now_ms();
+        let started = Instant::now();
+        let order = match self
+            .state
+            .store
+            .current_order_body(&job.store_id, job.order_id)
+            .await
+        {
+            Ok(body) => body.and_then(|b| serde_json::from_str::<Value>(&b).ok()),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the order; the lease will expire and the job is retried");
+                return;
+            }
+        };
+        let report = self.executor.execute(&job, order.as_ref()).await;
+        let took = started.elapsed();
+        let now = self.state.clock.now_ms();
+        let (attempt_outcome, finish, follow_up) = self.decide(&job, &report.outcome, now);
+        self.state
+            .metrics
+            .attempt(&job.provider, attempt_outcome, took);
+        if finish.state() == "dead" {
+            self.state.metrics.dead_letter(&job.provider);
+        }
+        let attempt = AttemptRecord {
+            started_at,
+            duration_ms: i64::try_from(took.as_millis()).unwrap_or(i64::MAX),
+            outcome: attempt_outcome,
+            status_code: report.status_code.map(i64::from),
+            excerpt: report.excerpt.clone(),
+            error: match &report.outcome {
+                Outcome::Success { .. } => None,
+                Outcome::Retryable { error, .. } => Some(error.clone()),
+                Outcome::Ambiguous { reason } | Outcome::Permanent { reason } => {
+                    Some(reason.clone())
+                }
+            },
+        };
+        match self
+            .state
+            .store
+            .finish_job(&job, &self.worker, now, &attempt, &finish, &follow_up)
+            .await
+        {
+            Ok(true) => {
+                tracing::info!(
+                    state = finish.state(),
+                    outcome = attempt_outcome,
+                    "job attempt recorded"
+                );
+                if !follow_up.notes.is_empty() {
+                    self.state.wake_dispatcher();
+                }
+            }
+            Ok(false) => {
+                tracing::warn!("lease lost before completion; another worker owns the job")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot record the attempt; the job is retried as interrupted")
+            }
+        }
+    }
+
+    /// Maps an outcome to the job's next state and the follow-ups to record with it.
+    fn decide(
+        &self,
+        job: &ClaimedJob,
+        outcome: &Outcome,
+        now: i64,
+    ) -> (&'static str, Finish, FollowUp) {
+        let cfg = &self.state.config.dispatch;
+        let can_note = job.provider != "woocommerce"
+            && self
+                .state
+                .config
+                .store(&job.store_id)
+                .is_some_and(|s| s.has_rest_keys());
+        let who = provider_label(&job.provider);
+        let stopped = |reason: &str, what: &str| {
+            let text = format!("PrintBridge: {who} {what}: {reason}");
+            FollowUp {
+                notes: if can_note {
+                    vec![(
+                        format!(
+                            "{}:{}:{}:{}",
+                            what,
+                            job.provider,
+                            job.target,
+                            job.attempts + 1
+                        ),
+                        text.clone(),
+                    )]
+                } else {
+                    Vec::new()
+                },
+                file: None,
+                attention: Some(text),
+            }
+        };
+        match outcome {
+            Outcome::Success {
+                provider_ref,
+                result,
+                follow_up,
+                resolved,
+            } => {
+                let mut follow_up = follow_up.clone();
+                if !can_note {
+                    follow_up.notes.clear();
+                }
+                (
+                    if *resolved { "resolved" } else { "success" },
+                    Finish::Done {
+                        provider_ref: provider_ref.clone(),
+                        result: result.clone(),
+                    },
+                    follow_up,
+                )
+            }
+            Outcome::Retryable { retry_after, error } => {
+                let attempts = job.attempts + 1;
+                let age_ms = now - job.created_at;
+                let max_age_ms =
+                    i64::try_from(cfg.max_age_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+                if attempts >= i64::from(cfg.max_attempts) || age_ms > max_age_ms {
+                    let reason = format!("gave up after {attempts} attempts: {error}");
+                    let follow = stopped(&reason, "dead letter");
+                    ("retryable", Finish::Dead { reason }, follow)
+                } else {
+                    let delay = retry_delay(
+                        attempts,
+                        Duration::from_secs(cfg.backoff_base_secs),
+                        Duration::from_secs(cfg.backoff_cap_secs),
+                        *retry_after,
+                        rand::random::<f64>(),
+                    );
+                    let run_at = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+                    (
+                        "retryable",
+                        Finish::Retry {
+                            run_at,
+                            error: error.clone(),
+                        },
+                        FollowUp::default(),
+                    )
+                }
+            }
+            Outcome::Ambiguous { reason } => {
+                let follow = stopped(reason, "needs review");
+                (
+                    "ambiguous",
+                    Finish::NeedsReview {
+                        reason: reason.clone(),
+                    },
+                    follow,
+                )
+            }
+            Outcome::Permanent { reason } => {
+                let follow = stopped(reason, "dead letter");
+                (
+                    "permanent",
+                    Finish::Dead {
+                        reason: reason.clone(),
+                    },
+                    follow,
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps_with_bounded_jitter() {
+        let base = Duration::from_secs(5);
+        let cap = Duration::from_secs(60);
+        assert_eq!(retry_delay(1, base, cap, None, 0.5), Duration::from_secs(5));
+        assert_eq!(
+            retry_delay(2, base, cap, None, 0.5),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            retry_delay(3, base, cap, None, 0.5),
+            Duration::from_secs(20)
+        );
+        assert_eq!(retry_delay(10, base, cap, None, 0.5), cap);
+        assert_eq!(
+            retry_delay(3, base, cap, None, 0.0),
+            Duration::from_secs(16)
+        );
+        assert_eq!(
+            retry_delay(3, base, cap, None, 1.0),
+            Duration::from_secs(24)
+        );
+        assert_eq!(retry_delay(10, base, cap, None, 1.0), cap);
+    }
+
+    #[test]
+    fn retry_after_is_honoured_within_bounds() {
+        let base = Duration::from_secs(5);
+        let cap = Duration::from_secs(60);
+        let ra = |s| Some(Duration::from_secs(s));
+        assert_eq!(
+            retry_delay(1, base, cap, ra(30), 0.9),
+            Duration::from_secs(30)
+        );
+        assert_eq!(retry_delay(1, base, cap, ra(1), 0.9), base);
+        assert_eq!(retry_delay(1, base, cap, ra(3600), 0.9), cap);
+    }
+}

@@ -1,0 +1,338 @@
+//! Read side of the outbox: jobs with their attempts, kept files and tracking, for operators
+//! (`/v1/admin/jobs`, the order timeline) and the plugin's order screen.
+
+use poem_openapi::Object;
+use serde::Serialize;
+use sqlx::Row;
+
+use super::reads::rfc3339;
+use super::{Store, StoreError, on_pool};
+
+/// A provider order (or write-back) job.
+#[derive(Debug, Clone, Serialize, Object)]
+pub struct JobView {
+    pub id: i64,
+    pub store: String,
+    pub order_id: i64,
+    /// spiff, apliiq, key2print or woocommerce (write-back to the shop).
+    pub provider: String,
+    /// `order`, a Key2print project id, or a note key.
+    pub target: String,
+    /// place_order, fetch_pdf, order_note or fetch_order.
+    pub kind: String,
+    /// pending, retrying, running, needs-review, dead, done or cancelled.
+    pub state: String,
+    pub attempts: i64,
+    /// When it runs next (pending, retrying).
+    pub next_attempt_at: Option<String>,
+    /// The provider's order id, a kept file id or a note id.
+    pub provider_ref: Option<String>,
+    pub last_error: Option<String>,
+    pub last_status: Option<i64>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// One attempt of a job.
+#[derive(Debug, Clone, Serialize, Object)]
+pub struct AttemptView {
+    pub started_at: String,
+    pub duration_ms: i64,
+    /// success, retryable, ambiguous, permanent or resolved.
+    pub outcome: String,
+    pub status_code: Option<i64>,
+    /// The start of what the provider answered (secrets redacted).
+    pub excerpt: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Object)]
+pub struct JobDetail {
+    #[oai(flatten)]
+    #[serde(flatten)]
+    pub job: JobView,
+    pub attempts_log: Vec<AttemptView>,
+    /// The kept file (Key2print PDF), if any.
+    pub file_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Object)]
+pub struct JobPage {
+    pub jobs: Vec<JobView>,
+    pub total: i64,
+    pub offset: i64,
+    pub limit: i64,
+    pub next_offset: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub store: Option<String>,
+    pub state: Option<String>,
+    pub provider: Option<String>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// A shipment reported by a provider.
+#[derive(Debug, Clone, Serialize, Object)]
+pub struct TrackingView {
+    pub provider: String,
+    pub carrier: String,
+    pub number: String,
+    pub url: Option<String>,
+    pub received_at: String,
+}
+
+/// A kept artefact.
+#[derive(Debug, Clone)]
+pub struct FileRow {
+    pub id: i64,
+    pub store_id: String,
+    pub order_id: i64,
+    pub name: String,
+    pub path: String,
+    pub size: i64,
+    pub sha256: String,
+}
+
+const JOB_COLUMNS: &str = "id, store_id, order_id, provider, target, kind, state, attempts, run_at, \
+     provider_ref, last_error, last_status, created_at, updated_at";
+
+fn job_from_row<R: Row>(r: &R) -> Result<JobView, sqlx::Error>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    String: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+{
+    let state: String = r.try_get("state")?;
+    let run_at: i64 = r.try_get("run_at")?;
+    Ok(JobView {
+        id: r.try_get("id")?,
+        store: r.try_get("store_id")?,
+        order_id: r.try_get("order_id")?,
+        provider: r.try_get("provider")?,
+        target: r.try_get("target")?,
+        kind: r.try_get("kind")?,
+        next_attempt_at: matches!(state.as_str(), "pending" | "retrying").then(|| rfc3339(run_at)),
+        state,
+        attempts: r.try_get("attempts")?,
+        provider_ref: r.try_get("provider_ref")?,
+        last_error: r.try_get("last_error")?,
+        last_status: r.try_get("last_status")?,
+        created_at: rfc3339(r.try_get("created_at")?),
+        updated_at: rfc3339(r.try_get("updated_at")?),
+    })
+}
+
+fn attempt_from_row<R: Row>(r: &R) -> Result<AttemptView, sqlx::Error>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    String: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(AttemptView {
+        started_at: rfc3339(r.try_get("started_at")?),
+        duration_ms: r.try_get("duration_ms")?,
+        outcome: r.try_get("outcome")?,
+        status_code: r.try_get("status_code")?,
+        excerpt: r.try_get("excerpt")?,
+        error: r.try_get("error")?,
+    })
+}
+
+impl Store {
+    pub async fn list_jobs(&self, f: &JobFilter) -> Result<JobPage, StoreError> {
+        let filter = "($1 IS NULL OR store_id = $1) AND ($2 IS NULL OR state = $2) \
+                      AND ($3 IS NULL OR provider = $3)";
+        let list_sql = format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE {filter} ORDER BY id DESC LIMIT $4 OFFSET $5"
+        );
+        let count_sql = format!("SELECT COUNT(*) FROM jobs WHERE {filter}");
+        let (jobs, total) = on_pool!(self, |pool| {
+            let jobs = sqlx::query(sqlx::AssertSqlSafe(list_sql))
+                .bind(&f.store)
+                .bind(&f.state)
+                .bind(&f.provider)
+                .bind(f.limit)
+                .bind(f.offset)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(job_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql))
+                .bind(&f.store)
+                .bind(&f.state)
+                .bind(&f.provider)
+                .fetch_one(pool)
+                .await?;
+            (jobs, total)
+        });
+        let next = f.offset + jobs.len() as i64;
+        Ok(JobPage {
+            next_offset: (!jobs.is_empty() && next < total).then_some(next),
+            jobs,
+            total,
+            offset: f.offset,
+            limit: f.limit,
+        })
+    }
+
+    pub async fn job_detail(&self, id: i64) -> Result<Option<JobDetail>, StoreError> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
+        let detail = on_pool!(self, |pool| {
+            let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let job = job_from_row(&row)?;
+            let attempts_log = sqlx::query(
+                "SELECT started_at, duration_ms, outcome, status_code, excerpt, error \
+                 FROM job_attempts WHERE job_id = $1 ORDER BY id",
+            )
+            .bind(id)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(attempt_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+            let file_id: Option<i64> = sqlx::query_scalar("SELECT id FROM files WHERE job_id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            Some(JobDetail {
+                job,
+                attempts_log,
+                file_id,
+            })
+        });
+        Ok(detail)
+    }
+
+    /// Every job of one order, oldest first, with attempts and kept files.
+    pub async fn order_jobs(
+        &self,
+        store_id: &str,
+        order_id: i64,
+    ) -> Result<Vec<JobDetail>, StoreError> {
+        let ids: Vec<i64> = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT id FROM jobs WHERE store_id = $1 AND order_id = $2 ORDER BY id",
+            )
+            .bind(store_id)
+            .bind(order_id)
+            .fetch_all(pool)
+            .await?
+        });
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(d) = self.job_detail(id).await? {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn order_tracking(
+        &self,
+        store_id: &str,
+        order_id: i64,
+    ) -> Result<Vec<TrackingView>, StoreError> {
+        let rows = on_pool!(self, |pool| {
+            sqlx::query(
+                "SELECT provider, carrier, number, url, received_at FROM tracking \
+                 WHERE store_id = $1 AND order_id = $2 ORDER BY id",
+            )
+            .bind(store_id)
+            .bind(order_id)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok::<_, sqlx::Error>(TrackingView {
+                    provider: r.try_get("provider")?,
+                    carrier: r.try_get("carrier")?,
+                    number: r.try_get("number")?,
+                    url: r.try_get("url")?,
+                    received_at: rfc3339(r.try_get("received_at")?),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?
+        });
+        Ok(rows)
+    }
+
+    /// Records a shipment; returns false when it was already known.
+    pub async fn add_tracking(
+        &self,
+        store_id: &str,
+        order_id: i64,
+        provider: &str,
+        t: (&str, &str, Option<&str>),
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let n = on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO tracking (store_id, order_id, provider, carrier, number, url, received_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (store_id, order_id, provider, number) DO NOTHING",
+            )
+            .bind(store_id)
+            .bind(order_id)
+            .bind(provider)
+            .bind(t.0)
+            .bind(t.1)
+            .bind(t.2)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
+    pub async fn file(&self, id: i64) -> Result<Option<FileRow>, StoreError> {
+        let row = on_pool!(self, |pool| {
+            let row = sqlx::query(
+                "SELECT id, store_id, order_id, name, path, size, sha256 FROM files WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+            match row {
+                Some(r) => Some(FileRow {
+                    id: r.try_get("id")?,
+                    store_id: r.try_get("store_id")?,
+                    order_id: r.try_get("order_id")?,
+                    name: r.try_get("name")?,
+                    path: r.try_get("path")?,
+                    size: r.try_get("size")?,
+                    sha256: r.try_get("sha256")?,
+                }),
+                None => None,
+            }
+        });
+        Ok(row)
+    }
+
+    /// Newest delivery time of a store (the plugin's connection test shows it).
+    pub async fn last_delivery_at(&self, store_id: &str) -> Result<Option<i64>, StoreError> {
+        let t = on_pool!(self, |pool| {
+            sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT MAX(received_at) FROM deliveries WHERE store_id = $1",
+            )
+            .bind(store_id)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(t)
+    }
+}
