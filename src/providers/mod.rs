@@ -20,7 +20,7 @@
 //! | HTTP 429 or 503 (with `Retry-After`, seconds or HTTP date, when given) | `Retryable` |
 //! | other 5xx or a timeout/broken connection after the request went out, for a call that changes something (POST) | `Ambiguous` |
 //! | the same for a read-only call (GET) | `Retryable` |
-//! | any Apliiq 5xx (Apliiq answers a bad signature with 500, so the order may or may not exist) | `Ambiguous` |
+//! | Apliiq `POST /v1/Order` 5xx, 500 included (Apliiq also answers a bad signature with 500, so the order may or may not exist) | `Ambiguous` |
 //! | a 2xx whose body cannot be understood, for a POST | `Ambiguous` |
 //! | Apliiq 401 (signature refused), other 4xx, GraphQL `errors`, Key2print `success:false`, bad configuration | `Permanent` |
 //!
@@ -179,15 +179,10 @@ impl ProviderError {
                 429 | 503 => FailureClass::Retryable {
                     retry_after: *retry_after,
                 },
-                s if s >= 500 && self.provider == Provider::Apliiq => {
-                    FailureClass::Ambiguous { reason }
-                }
                 s if s >= 500 => unsure(reason),
                 _ => FailureClass::Permanent { reason },
             },
-            ErrorKind::SignatureSuspect { status, .. } if *status >= 500 => {
-                FailureClass::Ambiguous { reason }
-            }
+            ErrorKind::SignatureSuspect { status, .. } if *status >= 500 => unsure(reason),
             ErrorKind::Unexpected { .. } => unsure(reason),
             ErrorKind::SignatureSuspect { .. }
             | ErrorKind::GraphQl { .. }
@@ -432,7 +427,7 @@ mod tests {
             FailureClass::Retryable { .. }
         ));
         assert!(matches!(
-            err(Provider::Apliiq, true, status(502, None)).class(),
+            err(Provider::Apliiq, false, status(502, None)).class(),
             FailureClass::Ambiguous { .. }
         ));
         assert!(matches!(
