@@ -7,12 +7,14 @@ use std::time::Duration;
 use poem::Server;
 use poem::listener::TcpAcceptor;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::http::{AppState, routes};
 use crate::metrics::Metrics;
+use crate::outbox::exec::ProviderExecutor;
+use crate::outbox::{Dispatcher, reconcile};
 use crate::store::Store;
 
 #[derive(Debug, thiserror::Error)]
@@ -120,9 +122,35 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let app = routes(self.state.clone());
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut workers = Vec::new();
+        if self.state.config.dispatch.enabled {
+            let executor = Arc::new(ProviderExecutor::new(
+                &self.state.config,
+                self.state.clock.clone(),
+            ));
+            let dispatcher = Dispatcher::new(self.state.clone(), executor);
+            workers.push(tokio::spawn(dispatcher.run(stop_rx.clone())));
+            workers.push(tokio::spawn(reconcile::run(
+                self.state.clone(),
+                stop_rx.clone(),
+            )));
+        }
         let result = Server::new_with_acceptor(TcpAcceptor::from_tokio(self.listener)?)
-            .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(10)))
+            .run_with_graceful_shutdown(
+                app,
+                async move {
+                    shutdown.await;
+                    // Stop claiming at once; in-flight provider calls finish while the
+                    // server drains its requests.
+                    let _ = stop_tx.send(true);
+                },
+                Some(Duration::from_secs(10)),
+            )
             .await;
+        for w in workers {
+            let _ = w.await;
+        }
         self.state.store.close().await;
         result
     }

@@ -33,6 +33,31 @@ enum Command {
     Openapi,
     /// Print the signature headers the bridge would send, or verify an inbound signature.
     Sign(printbridge::providers::signcli::SignArgs),
+    /// Put a stopped job (dead letter, needing review, cancelled) back in the queue.
+    Replay {
+        /// The job id (see GET /v1/admin/jobs).
+        job_id: i64,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Fetch a store's paid orders changed since a time from its REST API and take them in,
+    /// as if their webhooks had arrived.
+    Backfill {
+        #[arg(long)]
+        store: String,
+        /// Naive UTC (`2026-11-20T00:00:00`) or RFC 3339.
+        #[arg(long)]
+        since: String,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Print the connection key to paste into the WordPress plugin's settings.
+    ConnectionKey {
+        #[arg(long)]
+        store: String,
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
 }
 
 fn init_tracing() {
@@ -74,20 +99,144 @@ fn check_config(config: Option<PathBuf>, out: &mut dyn Write) -> anyhow::Result<
     }
 }
 
+async fn open_store(config: &Config) -> anyhow::Result<printbridge::store::Store> {
+    let store = printbridge::store::Store::connect(&config.database_url).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+async fn replay(job_id: i64, config: Option<PathBuf>, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let config = Config::load(config.as_deref(), &ProcessEnv)?;
+    let store = open_store(&config).await?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let code = match store.replay_job(job_id, now).await? {
+        None => {
+            writeln!(out, "no job {job_id}")?;
+            1
+        }
+        Some(false) => {
+            writeln!(
+                out,
+                "job {job_id} is not dead, needing review or cancelled; nothing to replay"
+            )?;
+            1
+        }
+        Some(true) => {
+            writeln!(
+                out,
+                "job {job_id} is queued again; a running bridge sends it within a second"
+            )?;
+            0
+        }
+    };
+    store.close().await;
+    Ok(code)
+}
+
+fn parse_since(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S")
+        .map(|n| n.and_utc())
+        .map_err(|_| {
+            anyhow::anyhow!("--since: expected 2026-11-20T00:00:00 (UTC) or RFC 3339, got {text}")
+        })
+}
+
+async fn backfill(
+    store_id: &str,
+    since: &str,
+    config: Option<PathBuf>,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    init_tracing();
+    let since = parse_since(since)?;
+    let config = Config::load(config.as_deref(), &ProcessEnv)?;
+    let Some(cfg) = config.store(store_id) else {
+        anyhow::bail!("no store {store_id} in the configuration");
+    };
+    let Some(client) =
+        printbridge::woo::rest::WooClient::from_store(cfg, config.dispatch.request_timeout())
+    else {
+        anyhow::bail!(
+            "store {store_id} has no WooCommerce REST keys (woocommerce_url, woocommerce_consumer_key, woocommerce_consumer_secret)"
+        );
+    };
+    let store = open_store(&config).await?;
+    let pass = printbridge::outbox::reconcile::pass(
+        &store,
+        cfg,
+        &client,
+        since,
+        printbridge::ledger::intake::Source::Backfill,
+        || chrono::Utc::now().timestamp_millis(),
+    )
+    .await?;
+    writeln!(
+        out,
+        "store {store_id}: {} paid order(s) changed since {}, {} new state(s) taken in, {} provider job(s) planned",
+        pass.fetched,
+        since.format("%Y-%m-%dT%H:%M:%SZ"),
+        pass.applied,
+        pass.jobs_planned
+    )?;
+    store.close().await;
+    Ok(0)
+}
+
+fn connection_key(
+    store_id: &str,
+    config: Option<PathBuf>,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    let config = Config::load(config.as_deref(), &ProcessEnv)?;
+    let Some(cfg) = config.store(store_id) else {
+        anyhow::bail!("no store {store_id} in the configuration");
+    };
+    let Some(url) = config.public_url.as_deref() else {
+        anyhow::bail!("set public_url (how the shop reaches the bridge) first");
+    };
+    let Some(token) = cfg.api_token.as_ref() else {
+        anyhow::bail!("store {store_id} has no api_token");
+    };
+    let json = serde_json::json!({
+        "url": url.trim_end_matches('/'),
+        "store": cfg.id,
+        "token": token.expose(),
+        "webhook_secret": cfg.webhook_secret.expose(),
+    });
+    use base64::Engine as _;
+    let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string());
+    writeln!(out, "pbk1_{key}")?;
+    Ok(0)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut stdout = std::io::stdout();
     let result = match cli.command {
-        Command::Serve { config } => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(serve(config))),
+        Command::Serve { config } => runtime().and_then(|rt| rt.block_on(serve(config))),
         Command::CheckConfig { config } => check_config(config, &mut stdout),
         Command::Openapi => write!(stdout, "{}", printbridge::http::openapi_yaml())
             .map(|_| 0)
             .map_err(Into::into),
         Command::Sign(args) => printbridge::providers::signcli::run(&args, &mut stdout),
+        Command::Replay { job_id, config } => {
+            runtime().and_then(|rt| rt.block_on(replay(job_id, config, &mut stdout)))
+        }
+        Command::Backfill {
+            store,
+            since,
+            config,
+        } => runtime().and_then(|rt| rt.block_on(backfill(&store, &since, config, &mut stdout))),
+        Command::ConnectionKey { store, config } => connection_key(&store, config, &mut stdout),
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),

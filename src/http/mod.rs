@@ -13,6 +13,7 @@ use crate::metrics::Metrics;
 use crate::store::Store;
 
 pub mod admin;
+pub mod callbacks;
 pub mod health;
 pub mod problem;
 pub mod raw;
@@ -41,6 +42,8 @@ pub enum ApiTags {
     Webhooks,
     /// For operators: the ledger, jobs, dead letters and replay (admin bearer token).
     Admin,
+    /// Callbacks from providers (signed by them).
+    Callbacks,
     /// For the WordPress plugin (the store's bearer token).
     Stores,
     /// Liveness, readiness and metrics.
@@ -50,6 +53,7 @@ pub enum ApiTags {
 pub type Apis = (
     health::HealthApi,
     webhooks::WebhookApi,
+    callbacks::CallbackApi,
     stores::StoreApi,
     admin::AdminApi,
 );
@@ -60,6 +64,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
         (
             health::HealthApi,
             webhooks::WebhookApi,
+            callbacks::CallbackApi,
             stores::StoreApi,
             admin::AdminApi,
         ),

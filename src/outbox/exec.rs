@@ -1,1 +1,542 @@
 //! The real executor: turns a job into the provider call it stands for.
+//!
+//! - Spiff `place_order`: one `orderCreate` with all Spiff items. Spiff cannot be asked
+//!   whether an order exists, so an interrupted earlier attempt parks the job for review.
+//! - Apliiq `place_order`: first `GET /v1/Order` for the shop's order id (a replay or an
+//!   earlier uncertain attempt may have placed it), then `POST /v1/Order`; an ambiguous
+//!   answer is resolved by a second lookup.
+//! - Key2print `fetch_pdf`: the project PDF, fetched at once and kept under `data_dir`.
+//! - WooCommerce `order_note`: a private order note (write-back); `fetch_order`: reads the
+//!   order through REST for intake.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{BoxFuture, Executor, Outcome, Report};
+use crate::clock::Clock;
+use crate::config::{ApliiqConfig, Config};
+use crate::providers::apliiq::{
+    ApliiqAddress, ApliiqClient, ApliiqLineItem, ApliiqOrder, ApliiqPlacement, ApliiqShippingLine,
+};
+use crate::providers::key2print::Key2printClient;
+use crate::providers::spiff::{SpiffClient, SpiffOrderItem};
+use crate::providers::{ErrorKind, FailureClass, ProviderError};
+use crate::store::jobs::{ClaimedJob, FollowUp, NewFile};
+use crate::woo::model::{Address, Order};
+use crate::woo::rest::{WooClient, WooError};
+
+/// The clients of one store, built once.
+struct StoreClients {
+    spiff: Option<Result<SpiffClient, String>>,
+    apliiq: Option<(Result<ApliiqClient, String>, ApliiqConfig)>,
+    key2print: Option<Result<Key2printClient, String>>,
+    woo: Option<WooClient>,
+}
+
+/// Executes jobs with the configured provider clients.
+pub struct ProviderExecutor {
+    stores: HashMap<String, StoreClients>,
+    data_dir: PathBuf,
+}
+
+impl ProviderExecutor {
+    pub fn new(config: &Config, clock: Arc<dyn Clock>) -> Self {
+        let timeout = config.dispatch.request_timeout();
+        let stores = config
+            .stores
+            .iter()
+            .map(|s| {
+                let clients = StoreClients {
+                    spiff: s.spiff.as_ref().map(|c| {
+                        SpiffClient::new(c, timeout)
+                            .map(|cl| cl.with_clock(clock.clone()))
+                            .map_err(|e| e.to_string())
+                    }),
+                    apliiq: s.apliiq.as_ref().map(|c| {
+                        (
+                            ApliiqClient::new(c, timeout)
+                                .map(|cl| cl.with_clock(clock.clone()))
+                                .map_err(|e| e.to_string()),
+                            c.clone(),
+                        )
+                    }),
+                    key2print: s.key2print.as_ref().map(|c| {
+                        Key2printClient::new(c, timeout)
+                            .map(|cl| cl.with_clock(clock.clone()))
+                            .map_err(|e| e.to_string())
+                    }),
+                    woo: WooClient::from_store(s, timeout).map(|w| w.with_clock(clock.clone())),
+                };
+                (s.id.clone(), clients)
+            })
+            .collect();
+        ProviderExecutor {
+            stores,
+            data_dir: config.data_dir.clone(),
+        }
+    }
+
+    async fn run(&self, job: &ClaimedJob, order: Option<&Value>) -> Report {
+        let Some(clients) = self.stores.get(&job.store_id) else {
+            return permanent(format!("store {} is no longer configured", job.store_id));
+        };
+        match (job.provider.as_str(), job.kind.as_str()) {
+            ("spiff", "place_order") => match &clients.spiff {
+                Some(Ok(c)) => spiff_order(c, job).await,
+                Some(Err(e)) => permanent(e.clone()),
+                None => not_configured("Spiff", "[stores.spiff]"),
+            },
+            ("apliiq", "place_order") => match &clients.apliiq {
+                Some((Ok(c), cfg)) => apliiq_order(c, cfg, job, order).await,
+                Some((Err(e), _)) => permanent(e.clone()),
+                None => not_configured("Apliiq", "[stores.apliiq]"),
+            },
+            ("key2print", "fetch_pdf") => match &clients.key2print {
+                Some(Ok(c)) => self.key2print_pdf(c, job).await,
+                Some(Err(e)) => permanent(e.clone()),
+                None => not_configured("Key2print", "[stores.key2print]"),
+            },
+            ("woocommerce", "order_note") => match &clients.woo {
+                Some(w) => order_note(w, job).await,
+                None => not_configured("WooCommerce REST", "woocommerce_consumer_key/secret"),
+            },
+            ("woocommerce", "fetch_order") => match &clients.woo {
+                Some(w) => fetch_order(w, job).await,
+                None => not_configured("WooCommerce REST", "woocommerce_consumer_key/secret"),
+            },
+            (p, k) => permanent(format!("unknown job kind {p}/{k}")),
+        }
+    }
+
+    async fn key2print_pdf(&self, client: &Key2printClient, job: &ClaimedJob) -> Report {
+        let project = job.target.as_str();
+        let pdf = match client.download_project(project).await {
+            Ok(pdf) => pdf,
+            Err(e) => return from_error(&e),
+        };
+        let dir = self
+            .data_dir
+            .join("key2print")
+            .join(safe_segment(&job.store_id))
+            .join(job.order_id.to_string());
+        let name = format!("{}.pdf", safe_segment(project));
+        let path = dir.join(&name);
+        if let Err(e) = write_atomically(&dir, &path, &pdf.bytes).await {
+            // Our disk, not the provider: try again later.
+            return Report::new(Outcome::Retryable {
+                retry_after: None,
+                error: format!("cannot keep the PDF under data_dir: {e}"),
+            });
+        }
+        let sha256 = hex::encode(Sha256::digest(&pdf.bytes));
+        let size = i64::try_from(pdf.bytes.len()).unwrap_or(i64::MAX);
+        let text = format!(
+            "PrintBridge: Key2print PDF of project {project} fetched ({} KB). Open it from the PrintBridge box on this order.",
+            pdf.bytes.len().div_ceil(1024)
+        );
+        Report {
+            outcome: Outcome::Success {
+                provider_ref: Some(project.to_owned()),
+                result: json!({ "bytes": size, "sha256": sha256 }),
+                follow_up: FollowUp {
+                    notes: vec![(format!("placed:key2print:{project}"), text)],
+                    file: Some(NewFile {
+                        name: format!("order-{}-{}", job.order_id, name),
+                        path: path.display().to_string(),
+                        size,
+                        sha256,
+                    }),
+                    attention: None,
+                },
+                resolved: false,
+            },
+            status_code: Some(200),
+            excerpt: None,
+        }
+    }
+}
+
+impl Executor for ProviderExecutor {
+    fn execute<'a>(
+        &'a self,
+        job: &'a ClaimedJob,
+        order: Option<&'a Value>,
+    ) -> BoxFuture<'a, Report> {
+        Box::pin(self.run(job, order))
+    }
+}
+
+fn permanent(reason: String) -> Report {
+    Report::new(Outcome::Permanent { reason })
+}
+
+fn not_configured(what: &str, key: &str) -> Report {
+    permanent(format!(
+        "{what} is not configured for this store ({key} missing); configure it and replay the job"
+    ))
+}
+
+fn excerpt_of(e: &ProviderError) -> Option<String> {
+    match &e.kind {
+        ErrorKind::Status { excerpt, .. }
+        | ErrorKind::SignatureSuspect { excerpt, .. }
+        | ErrorKind::Unexpected { excerpt, .. } => Some(excerpt.clone()),
+        ErrorKind::Rejected { message, .. } => Some(message.clone()),
+        ErrorKind::GraphQl { messages } => Some(messages.clone()),
+        _ => None,
+    }
+}
+
+/// A failed provider call as a report, classified by the provider module.
+fn from_error(e: &ProviderError) -> Report {
+    let outcome = match e.class() {
+        FailureClass::Retryable { retry_after } => Outcome::Retryable {
+            retry_after,
+            error: e.to_string(),
+        },
+        FailureClass::Ambiguous { reason } => Outcome::Ambiguous { reason },
+        FailureClass::Permanent { reason } => Outcome::Permanent { reason },
+    };
+    Report {
+        outcome,
+        status_code: e.status(),
+        excerpt: excerpt_of(e),
+    }
+}
+
+fn placed(
+    provider_ref: Option<String>,
+    result: Value,
+    note: (String, String),
+    resolved: bool,
+) -> Report {
+    Report {
+        outcome: Outcome::Success {
+            provider_ref,
+            result,
+            follow_up: FollowUp {
+                notes: vec![note],
+                file: None,
+                attention: None,
+            },
+            resolved,
+        },
+        status_code: Some(200),
+        excerpt: None,
+    }
+}
+
+async fn spiff_order(client: &SpiffClient, job: &ClaimedJob) -> Report {
+    let items: Vec<SpiffOrderItem> = job.payload["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| {
+                    Some(SpiffOrderItem {
+                        amount_to_order: u32::try_from(i["quantity"].as_i64()?).ok()?.max(1),
+                        transaction_id: i["transaction_id"].as_str()?.to_owned(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if items.is_empty() {
+        return permanent("the job holds no Spiff items".to_owned());
+    }
+    let transactions: Vec<&str> = items.iter().map(|i| i.transaction_id.as_str()).collect();
+    if job.interrupted {
+        return Report::new(Outcome::Ambiguous {
+            reason: format!(
+                "an earlier attempt was interrupted while calling Spiff, and Spiff cannot be asked whether it created the order; \
+                 check the Spiff hub for transactions {}, then replay only if no order exists",
+                transactions.join(", ")
+            ),
+        });
+    }
+    match client.create_order(&items).await {
+        Ok(id) => placed(
+            Some(id.clone()),
+            json!({ "spiff_order_id": id, "transactions": transactions }),
+            (
+                "placed:spiff:order".to_owned(),
+                format!(
+                    "PrintBridge: Spiff order {id} placed ({} design{}).",
+                    items.len(),
+                    if items.len() == 1 { "" } else { "s" }
+                ),
+            ),
+            false,
+        ),
+        Err(e) => from_error(&e),
+    }
+}
+
+fn address(a: &Address) -> ApliiqAddress {
+    let opt = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+    ApliiqAddress {
+        first_name: a.first_name.clone(),
+        last_name: a.last_name.clone(),
+        company: opt(&a.company),
+        address1: a.address_1.clone(),
+        address2: opt(&a.address_2),
+        city: a.city.clone(),
+        zip: a.postcode.clone(),
+        province: a.state.clone(),
+        province_code: a.state.clone(),
+        country: a.country.clone(),
+        country_code: a.country.clone(),
+        phone: opt(&a.phone),
+    }
+}
+
+fn money(v: &Value) -> String {
+    match v {
+        Value::Number(n) => format!("{:.2}", n.as_f64().unwrap_or(0.0)),
+        Value::String(s) => s.clone(),
+        _ => "0.00".to_owned(),
+    }
+}
+
+/// The `POST /v1/Order` body for a WooCommerce order: its APQ lines, the shipping address
+/// (billing when the order has none) and the shipping method mapped to an Apliiq code.
+pub fn apliiq_order_for(
+    cfg: &ApliiqConfig,
+    order: &Order,
+    items: &[Value],
+) -> Result<ApliiqOrder, String> {
+    let line_items: Vec<ApliiqLineItem> = items
+        .iter()
+        .filter_map(|i| {
+            Some(ApliiqLineItem {
+                id: i["item_id"].as_i64()?.to_string(),
+                title: i["name"].as_str().unwrap_or_default().to_owned(),
+                quantity: u32::try_from(i["quantity"].as_i64()?).ok()?,
+                price: money(&i["price"]),
+                grams: 0,
+                sku: i["sku"].as_str()?.to_owned(),
+            })
+        })
+        .collect();
+    if line_items.is_empty() {
+        return Err("the job holds no Apliiq lines".to_owned());
+    }
+    let ship_to = if order.shipping.address_1.trim().is_empty() {
+        &order.billing
+    } else {
+        &order.shipping
+    };
+    if ship_to.address_1.trim().is_empty() || ship_to.country.trim().is_empty() {
+        return Err(format!(
+            "order {} has neither a shipping nor a billing address",
+            order.id
+        ));
+    }
+    let code = order
+        .shipping_lines
+        .iter()
+        .find_map(|l| {
+            cfg.shipping_codes
+                .get(&l.method_id)
+                .or_else(|| cfg.shipping_codes.get(&l.method_title))
+        })
+        .cloned()
+        .unwrap_or_else(|| cfg.default_shipping_code.clone());
+    let number: u64 = order
+        .number
+        .trim()
+        .parse()
+        .ok()
+        .or_else(|| u64::try_from(order.id).ok())
+        .unwrap_or(0);
+    Ok(ApliiqOrder {
+        id: order.id.to_string(),
+        number,
+        name: format!("#{}", order.number.trim()),
+        order_number: number,
+        email: (!order.billing.email.trim().is_empty()).then(|| order.billing.email.clone()),
+        line_items,
+        shipping_address: address(ship_to),
+        shipping_lines: vec![ApliiqShippingLine { code }],
+    })
+}
+
+async fn apliiq_order(
+    client: &ApliiqClient,
+    cfg: &ApliiqConfig,
+    job: &ClaimedJob,
+    order: Option<&Value>,
+) -> Report {
+    let Some(order) = order.and_then(|o| serde_json::from_value::<Order>(o.clone()).ok()) else {
+        return permanent("the order's current state cannot be read from the ledger".to_owned());
+    };
+    let items = job.payload["items"].as_array().cloned().unwrap_or_default();
+    let body = match apliiq_order_for(cfg, &order, &items) {
+        Ok(b) => b,
+        Err(reason) => return permanent(reason),
+    };
+    let shop_id = order.id.to_string();
+    let found_note = |id: &Option<String>| {
+        (
+            "placed:apliiq:order".to_owned(),
+            format!(
+                "PrintBridge: Apliiq order {} placed.",
+                id.as_deref().unwrap_or("(id not given)")
+            ),
+        )
+    };
+    // A replay or an earlier uncertain attempt may already have placed it: ask first.
+    match client.find_order(&shop_id).await {
+        Ok(Some(found)) => {
+            return placed(
+                found.order_id.clone(),
+                json!({ "apliiq_order_id": found.order_id, "found_by_lookup": true }),
+                found_note(&found.order_id),
+                true,
+            );
+        }
+        Ok(None) => {}
+        Err(e) => return from_error(&e),
+    }
+    match client.create_order(&body).await {
+        Ok(ApliiqPlacement::Placed { order_id }) => placed(
+            order_id.clone(),
+            json!({ "apliiq_order_id": order_id }),
+            found_note(&order_id),
+            false,
+        ),
+        Ok(ApliiqPlacement::Held { reason }) => {
+            let text = format!("PrintBridge: Apliiq accepted the order but holds it: {reason}");
+            Report {
+                outcome: Outcome::Success {
+                    provider_ref: None,
+                    result: json!({ "held": reason }),
+                    follow_up: FollowUp {
+                        notes: vec![("held:apliiq:order".to_owned(), text.clone())],
+                        file: None,
+                        attention: Some(text),
+                    },
+                    resolved: false,
+                },
+                status_code: Some(202),
+                excerpt: Some(reason),
+            }
+        }
+        Err(e) => {
+            let first = from_error(&e);
+            if !matches!(first.outcome, Outcome::Ambiguous { .. }) {
+                return first;
+            }
+            // Resolve the uncertainty by asking Apliiq.
+            match client.find_order(&shop_id).await {
+                Ok(Some(found)) => placed(
+                    found.order_id.clone(),
+                    json!({ "apliiq_order_id": found.order_id, "found_by_lookup": true }),
+                    found_note(&found.order_id),
+                    true,
+                ),
+                Ok(None) => Report {
+                    outcome: Outcome::Retryable {
+                        retry_after: None,
+                        error: format!("{e}; Apliiq has no order {shop_id}, so it is sent again"),
+                    },
+                    ..first
+                },
+                Err(lookup) => Report {
+                    outcome: Outcome::Ambiguous {
+                        reason: format!(
+                            "{e}; the lookup failed too ({lookup}): check Apliiq for order {shop_id} before replaying"
+                        ),
+                    },
+                    ..first
+                },
+            }
+        }
+    }
+}
+
+fn from_woo_error(e: &WooError) -> Report {
+    let outcome = if e.retryable() || e.may_have_taken_effect() {
+        // A repeated note or read is harmless.
+        Outcome::Retryable {
+            retry_after: e.retry_after(),
+            error: e.to_string(),
+        }
+    } else {
+        Outcome::Permanent {
+            reason: e.to_string(),
+        }
+    };
+    Report {
+        outcome,
+        status_code: e.status(),
+        excerpt: None,
+    }
+}
+
+async fn order_note(client: &WooClient, job: &ClaimedJob) -> Report {
+    let Some(note) = job.payload["note"].as_str() else {
+        return permanent("the job holds no note".to_owned());
+    };
+    match client.add_order_note(job.order_id, note, false).await {
+        Ok(id) => Report {
+            outcome: Outcome::Success {
+                provider_ref: Some(id.to_string()),
+                result: json!({ "note_id": id }),
+                follow_up: FollowUp::default(),
+                resolved: false,
+            },
+            status_code: Some(201),
+            excerpt: None,
+        },
+        Err(e) => from_woo_error(&e),
+    }
+}
+
+async fn fetch_order(client: &WooClient, job: &ClaimedJob) -> Report {
+    match client.get_order(job.order_id).await {
+        Ok(fetched) => Report {
+            outcome: Outcome::Success {
+                provider_ref: None,
+                result: json!({ "fetched_order": String::from_utf8_lossy(&fetched.raw) }),
+                follow_up: FollowUp::default(),
+                resolved: false,
+            },
+            status_code: Some(200),
+            excerpt: None,
+        },
+        Err(e) => from_woo_error(&e),
+    }
+}
+
+/// A path segment made of safe characters only.
+fn safe_segment(s: &str) -> String {
+    let cleaned: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if cleaned.is_empty() {
+        "_".to_owned()
+    } else {
+        cleaned
+    }
+}
+
+async fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    tokio::fs::create_dir_all(dir).await?;
+    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+    tokio::fs::write(&tmp, bytes).await?;
+    let file = tokio::fs::File::open(&tmp).await?;
+    file.sync_all().await?;
+    tokio::fs::rename(&tmp, path).await
+}

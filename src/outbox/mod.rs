@@ -26,6 +26,7 @@ use crate::http::AppState;
 use crate::store::jobs::{AttemptRecord, ClaimedJob, Finish, FollowUp};
 
 pub mod exec;
+pub mod reconcile;
 
 /// The queues the worker serves, one per provider (plus write-back to the shop).
 pub const PROVIDERS: [&str; 4] = ["spiff", "apliiq", "key2print", "woocommerce"];
@@ -246,7 +247,10 @@ impl Dispatcher {
                 return;
             }
         };
-        let report = self.executor.execute(&job, order.as_ref()).await;
+        let mut report = self.executor.execute(&job, order.as_ref()).await;
+        if job.kind == "fetch_order" {
+            report = self.ingest_fetched(&job, report).await;
+        }
         let took = started.elapsed();
         let now = self.state.clock.now_ms();
         let (attempt_outcome, finish, follow_up) = self.decide(&job, &report.outcome, now);
@@ -292,6 +296,47 @@ impl Dispatcher {
             Err(e) => {
                 tracing::error!(error = %e, "cannot record the attempt; the job is retried as interrupted")
             }
+        }
+    }
+
+    /// An order read through REST (after an `action.*` signal) goes through intake.
+    async fn ingest_fetched(&self, job: &ClaimedJob, report: Report) -> Report {
+        let Outcome::Success { result, .. } = &report.outcome else {
+            return report;
+        };
+        let Some(cfg) = self.state.config.store(&job.store_id) else {
+            return report;
+        };
+        let raw = result["fetched_order"]
+            .as_str()
+            .unwrap_or_default()
+            .as_bytes()
+            .to_vec();
+        let now = self.state.clock.now_ms();
+        match reconcile::ingest_order_json(
+            &self.state.store,
+            cfg,
+            crate::ledger::intake::Source::Reconcile,
+            raw,
+            now,
+        )
+        .await
+        {
+            Ok(r) => {
+                if r.jobs_planned > 0 {
+                    self.state.wake_dispatcher();
+                }
+                Report::new(Outcome::Success {
+                    provider_ref: Some(r.delivery_id.to_string()),
+                    result: serde_json::json!({ "delivery_id": r.delivery_id, "outcome": r.outcome.as_str() }),
+                    follow_up: FollowUp::default(),
+                    resolved: false,
+                })
+            }
+            Err(e) => Report::new(Outcome::Retryable {
+                retry_after: None,
+                error: format!("cannot store the fetched order: {e}"),
+            }),
         }
     }
 

@@ -445,3 +445,60 @@ impl Store {
         Ok(t)
     }
 }
+
+impl Store {
+    /// The newest `date_modified_gmt` the reconciler has fetched for a store.
+    pub async fn reconcile_cursor(&self, store_id: &str) -> Result<Option<String>, StoreError> {
+        let c = on_pool!(self, |pool| {
+            sqlx::query_scalar::<_, String>(
+                "SELECT cursor_gmt FROM reconcile_state WHERE store_id = $1",
+            )
+            .bind(store_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(c)
+    }
+
+    pub async fn save_reconcile_cursor(
+        &self,
+        store_id: &str,
+        cursor_gmt: &str,
+        now: i64,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO reconcile_state (store_id, cursor_gmt, last_run_at, last_error) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (store_id) DO UPDATE SET \
+                 cursor_gmt = excluded.cursor_gmt, last_run_at = excluded.last_run_at, \
+                 last_error = excluded.last_error",
+            )
+            .bind(store_id)
+            .bind(cursor_gmt)
+            .bind(now)
+            .bind(error)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Plans an order note for write-back (once per key); returns whether it was new.
+    pub async fn plan_order_note(
+        &self,
+        store_id: &str,
+        order_id: i64,
+        key: &str,
+        note: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let inserted = on_pool!(self, |pool| {
+            super::ledger::plan_note!(pool, store_id, order_id, key, note, now)
+        });
+        Ok(inserted)
+    }
+}

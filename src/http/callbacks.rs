@@ -1,0 +1,188 @@
+//! `POST /v1/callbacks/apliiq/{store}`: Apliiq's fulfilment callback (the "Fulfillment URL"
+//! of the custom store). Verified with `x-apliiq-hmac` (base64 HMAC-SHA256 of the base64 of
+//! the body under the shared secret); tracking numbers are recorded and noted on the order.
+
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem_openapi::param::{Header, Path};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde_json::Value;
+
+use super::problem::{ApiError, Problem, bad_request_problem};
+use super::raw::{RawJson, ReadError};
+use super::{ApiTags, AppState};
+use crate::providers::apliiq::verify_callback;
+
+/// The fulfilment Apliiq reports.
+#[derive(Debug, Object)]
+pub struct ApliiqFulfillmentBody {
+    pub fulfillment: ApliiqFulfillment,
+}
+
+#[derive(Debug, Object)]
+pub struct ApliiqFulfillment {
+    /// The shop's order id.
+    pub order_id: String,
+    pub status: Option<String>,
+    pub tracking_company: Option<String>,
+    pub tracking_numbers: Vec<String>,
+    pub tracking_urls: Option<Vec<String>>,
+}
+
+#[derive(Debug, Object)]
+pub struct CallbackAck {
+    pub received: bool,
+    pub order_id: i64,
+    /// Tracking numbers not known before.
+    pub tracking_added: u32,
+}
+
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "bad_request")]
+pub enum CallbackResponse {
+    #[oai(status = 200)]
+    Ok(Json<CallbackAck>),
+    #[oai(status = 400)]
+    BadRequest(Json<Problem>),
+}
+
+fn bad_request(err: poem::Error) -> CallbackResponse {
+    CallbackResponse::BadRequest(bad_request_problem(err))
+}
+
+pub struct CallbackApi;
+
+#[OpenApi]
+impl CallbackApi {
+    /// Apliiq fulfilment callback
+    ///
+    /// Set this URL as the Fulfillment URL of the Apliiq custom store. Shipments are recorded
+    /// and written to the WooCommerce order as a note.
+    #[oai(
+        path = "/v1/callbacks/apliiq/:store",
+        method = "post",
+        tag = "ApiTags::Callbacks",
+        operation_id = "apliiqFulfillment"
+    )]
+    async fn apliiq(
+        &self,
+        state: Data<&Arc<AppState>>,
+        store: Path<String>,
+        /// base64(HMAC-SHA256(shared_secret, base64(body))).
+        #[oai(name = "x-apliiq-hmac")]
+        hmac: Header<Option<String>>,
+        body: RawJson<ApliiqFulfillmentBody>,
+    ) -> Result<CallbackResponse, ApiError> {
+        let Some(cfg) = state.config.store(&store.0) else {
+            return Err(ApiError::unknown_store(&store.0));
+        };
+        let Some(apliiq) = cfg.apliiq.as_ref() else {
+            return Err(ApiError::not_found(
+                "apliiq_not_configured",
+                format!("store {} has no [stores.apliiq] section", cfg.id),
+                "store",
+            ));
+        };
+        let raw = match body.read_limited(state.config.max_body_bytes).await {
+            Ok(b) => b,
+            Err(ReadError::TooLarge) => {
+                return Err(ApiError::PayloadTooLarge(Json(
+                    Problem::new("payload_too_large", "the body exceeds max_body_bytes")
+                        .field("body"),
+                )));
+            }
+            Err(ReadError::Io(e)) => {
+                return Err(ApiError::bad_request(
+                    "unreadable_body",
+                    format!("could not read the body: {e}"),
+                    "body",
+                ));
+            }
+        };
+        let Some(sig) = hmac.0.as_deref().filter(|s| !s.trim().is_empty()) else {
+            return Err(ApiError::Unauthorized(Json(
+                Problem::new("missing_signature", "x-apliiq-hmac is missing")
+                    .field("x-apliiq-hmac"),
+            )));
+        };
+        if !verify_callback(&apliiq.shared_secret, &raw, sig.trim()) {
+            return Err(ApiError::Unauthorized(Json(
+                Problem::new(
+                    "invalid_signature",
+                    "x-apliiq-hmac does not match the body under this store's Apliiq shared_secret",
+                )
+                .field("x-apliiq-hmac"),
+            )));
+        }
+        let json: Value = serde_json::from_slice(&raw).map_err(|e| {
+            ApiError::bad_request("invalid_json", format!("the body is not JSON: {e}"), "body")
+        })?;
+        let f = &json["fulfillment"];
+        let order_id = match &f["order_id"] {
+            Value::String(s) => s.trim().parse::<i64>().ok(),
+            Value::Number(n) => n.as_i64(),
+            _ => None,
+        }
+        .filter(|id| *id > 0)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_order_id",
+                "fulfillment.order_id must be the shop's order id",
+                "fulfillment.order_id",
+            )
+        })?;
+        let carrier = f["tracking_company"].as_str().unwrap_or("").to_owned();
+        let numbers: Vec<&str> = f["tracking_numbers"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let urls: Vec<&str> = f["tracking_urls"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let now = state.clock.now_ms();
+        let mut added = Vec::new();
+        for (i, number) in numbers.iter().enumerate() {
+            let url = urls.get(i).copied();
+            if state
+                .store
+                .add_tracking(&cfg.id, order_id, "apliiq", (&carrier, number, url), now)
+                .await?
+            {
+                added.push(*number);
+            }
+        }
+        if !added.is_empty() && cfg.has_rest_keys() {
+            let note = format!(
+                "PrintBridge: Apliiq shipped the order{}: {}.",
+                if carrier.is_empty() {
+                    String::new()
+                } else {
+                    format!(" with {carrier}")
+                },
+                added.join(", ")
+            );
+            if state
+                .store
+                .plan_order_note(
+                    &cfg.id,
+                    order_id,
+                    &format!("shipped:apliiq:{}", added.join(",")),
+                    &note,
+                    now,
+                )
+                .await?
+            {
+                state.wake_dispatcher();
+            }
+        }
+        tracing::info!(store = %cfg.id, order_id, tracking_added = added.len(), "Apliiq fulfilment");
+        Ok(CallbackResponse::Ok(Json(CallbackAck {
+            received: true,
+            order_id,
+            tracking_added: u32::try_from(added.len()).unwrap_or(u32::MAX),
+        })))
+    }
+}
