@@ -29,7 +29,7 @@ pub struct SignArgs {
     #[arg(long)]
     pub verify: bool,
     #[command(subcommand)]
-    pub kind: SignKind,
+    pub kind: Box<SignKind>,
 }
 
 /// Which signature.
@@ -272,7 +272,7 @@ pub fn run(args: &SignArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
 }
 
 fn build(args: &SignArgs) -> Result<Report, Usage> {
-    match &args.kind {
+    match args.kind.as_ref() {
         SignKind::SpiffRest(a) => spiff_rest(a, args.verify),
         SignKind::SpiffGraphql(a) => {
             if args.verify {
