@@ -321,11 +321,11 @@ impl WooStandin {
 
 impl Drop for WooStandin {
     fn drop(&mut self) {
-        if let Ok(mut s) = self.server.lock() {
-            if let Some((tx, handle)) = s.take() {
-                let _ = tx.send(());
-                handle.abort();
-            }
+        if let Ok(mut s) = self.server.lock()
+            && let Some((tx, handle)) = s.take()
+        {
+            let _ = tx.send(());
+            handle.abort();
         }
     }
 }
@@ -519,7 +519,7 @@ async fn handle(state: Arc<Mutex<State>>, mut req: Request) -> Response {
     }
     let auth = authenticate(&mut st, &method, &path, &query, authorization.as_deref());
     let resp = match auth {
-        Err(resp) => resp,
+        Err(resp) => *resp,
         Ok((how, write)) => {
             record.auth = how.to_owned();
             if method == Method::POST && !write {
@@ -544,16 +544,22 @@ fn authenticate(
     path: &str,
     query: &[(String, String)],
     authorization: Option<&str>,
-) -> Result<(&'static str, bool), Response> {
+) -> Result<(&'static str, bool), Box<Response>> {
     let anonymous = || {
         let msg = if method == Method::GET {
             "Sorry, you cannot view this resource."
         } else {
             "Sorry, you are not allowed to create resources."
         };
-        Err(wc_error(401, "woocommerce_rest_cannot_view", msg))
+        Err(Box::new(wc_error(401, "woocommerce_rest_cannot_view", msg)))
     };
-    let auth_err = |m: &str| Err(wc_error(401, "woocommerce_rest_authentication_error", m));
+    let auth_err = |m: &str| {
+        Err(Box::new(wc_error(
+            401,
+            "woocommerce_rest_authentication_error",
+            m,
+        )))
+    };
     if !path.starts_with("/wp-json/wc/") {
         return anonymous();
     }
@@ -581,10 +587,8 @@ fn authenticate(
         .cloned()
         .collect();
     let from_header = oauth.is_empty();
-    if from_header {
-        if let Some(h) = authorization.and_then(oauth1::parse_authorization_header) {
-            oauth = h;
-        }
+    if from_header && let Some(h) = authorization.and_then(oauth1::parse_authorization_header) {
+        oauth = h;
     }
     if oauth.is_empty() {
         return anonymous();
