@@ -78,16 +78,15 @@ impl Application {
             path: config.data_dir.display().to_string(),
             source,
         })?;
-        let listener =
-            match listener {
-                Some(l) => l,
-                None => TcpListener::bind(&config.listen).await.map_err(|source| {
-                    StartError::Listen {
-                        addr: config.listen.clone(),
-                        source,
-                    }
+        let listener = match listener {
+            Some(l) => l,
+            None => TcpListener::bind(&config.listen)
+                .await
+                .map_err(|source| StartError::Listen {
+                    addr: config.listen.clone(),
+                    source,
                 })?,
-            };
+        };
         let addr = listener.local_addr().map_err(|source| StartError::Listen {
             addr: config.listen.clone(),
             source,

@@ -7,9 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds of the latency buckets, in seconds.
-const BUCKETS: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-];
+const BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
 type Labels = Vec<(&'static str, String)>;
 
@@ -95,7 +93,11 @@ impl Metrics {
             let mut last = "";
             for ((name, labels), hist) in h.iter() {
                 if *name != last {
-                    let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} histogram", help(name));
+                    let _ = writeln!(
+                        out,
+                        "# HELP {name} {}\n# TYPE {name} histogram",
+                        help(name)
+                    );
                     last = name;
                 }
                 for (bound, n) in BUCKETS.iter().zip(&hist.counts) {

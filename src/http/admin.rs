@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use poem::Request;
-use poem::web::Data;
 use poem_openapi::auth::Bearer;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme};
+use poem::web::Data;
 
 use super::problem::{ApiError, Problem, bad_request_problem};
 use super::{ApiTags, AppState};
@@ -35,7 +35,9 @@ pub enum AdminResponse<T: poem_openapi::types::ToJSON + Send + Sync> {
     BadRequest(Json<Problem>),
 }
 
-fn bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(err: poem::Error) -> AdminResponse<T> {
+fn bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(
+    err: poem::Error,
+) -> AdminResponse<T> {
     AdminResponse::BadRequest(bad_request_problem(err))
 }
 
@@ -118,11 +120,7 @@ impl AdminApi {
     ///
     /// The order's current state, its line items with their provider, every snapshot and
     /// every delivery about it.
-    #[oai(
-        path = "/orders/:store/:order_id",
-        method = "get",
-        operation_id = "getOrder"
-    )]
+    #[oai(path = "/orders/:store/:order_id", method = "get", operation_id = "getOrder")]
     async fn get_order(
         &self,
         _auth: AdminAuth,
@@ -137,10 +135,7 @@ impl AdminApi {
             Some(ledger) => Ok(AdminResponse::Ok(Json(ledger))),
             None => Err(ApiError::not_found(
                 "order_not_found",
-                format!(
-                    "the bridge has not received order {} of store {}",
-                    order_id.0, store.0
-                ),
+                format!("the bridge has not received order {} of store {}", order_id.0, store.0),
                 "order_id",
             )),
         }

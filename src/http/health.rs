@@ -54,12 +54,7 @@ impl HealthApi {
     /// Liveness
     ///
     /// 200 while the process runs; touches nothing else.
-    #[oai(
-        path = "/healthz",
-        method = "get",
-        tag = "ApiTags::Operations",
-        operation_id = "healthz"
-    )]
+    #[oai(path = "/healthz", method = "get", tag = "ApiTags::Operations", operation_id = "healthz")]
     async fn healthz(&self) -> HealthResponse {
         HealthResponse::Ok(Json(Health {
             status: "ok".to_owned(),
@@ -71,12 +66,7 @@ impl HealthApi {
     /// Readiness
     ///
     /// 200 when the database answers, 503 otherwise.
-    #[oai(
-        path = "/readyz",
-        method = "get",
-        tag = "ApiTags::Operations",
-        operation_id = "readyz"
-    )]
+    #[oai(path = "/readyz", method = "get", tag = "ApiTags::Operations", operation_id = "readyz")]
     async fn readyz(&self, state: Data<&Arc<AppState>>) -> Result<HealthResponse, ApiError> {
         state.store.ping().await?;
         Ok(HealthResponse::Ok(Json(Health {
@@ -90,12 +80,7 @@ impl HealthApi {
     ///
     /// Deliveries by topic and outcome, jobs by state, queue depth and oldest due job age,
     /// provider attempts and latency by provider and outcome, dead letters.
-    #[oai(
-        path = "/metrics",
-        method = "get",
-        tag = "ApiTags::Operations",
-        operation_id = "metrics"
-    )]
+    #[oai(path = "/metrics", method = "get", tag = "ApiTags::Operations", operation_id = "metrics")]
     async fn metrics(&self, state: Data<&Arc<AppState>>) -> Result<MetricsResponse, ApiError> {
         let mut out = String::new();
         state.metrics.render(&mut out);

@@ -136,7 +136,10 @@ pub async fn problem_from_error(err: poem::Error) -> Response {
         StatusCode::UNAUTHORIZED if text.is_empty() || text == "authorization error" => {
             "missing or wrong bearer token".to_owned()
         }
-        _ if text.is_empty() => status.canonical_reason().unwrap_or("error").to_owned(),
+        _ if text.is_empty() => status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_owned(),
         _ => text,
     };
     let mut out = Json(Problem {

@@ -13,7 +13,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::problem::{ApiError, Problem, bad_request_problem};
 use super::raw::{RawJson, ReadError};
-use super::{ApiTags, AppState};
+use super::{AppState, ApiTags};
 use crate::ledger::intake::{Delivery, Source, parse_delivery};
 use crate::woo::signature;
 
@@ -199,9 +199,7 @@ impl WebhookApi {
         };
         if !signature::verify(store_cfg.webhook_secrets(), &raw, sig) {
             tracing::warn!(store = %store.0, "webhook signature mismatch");
-            state
-                .metrics
-                .delivery(topic.0.as_deref().unwrap_or("none"), "rejected");
+            state.metrics.delivery(topic.0.as_deref().unwrap_or("none"), "rejected");
             return Err(ApiError::Unauthorized(Json(
                 Problem::new(
                     "invalid_signature",

@@ -14,25 +14,15 @@ pub const KEY2PRINT_META: &str = "_printbridge_key2print_project_id";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "classification", rename_all = "lowercase")]
 pub enum Classification {
-    Spiff {
-        transaction_id: String,
-    },
-    Key2print {
-        project_id: String,
-    },
-    Apliiq {
-        sku: String,
-    },
+    Spiff { transaction_id: String },
+    Key2print { project_id: String },
+    Apliiq { sku: String },
     /// Not a personalised print product: nothing to send.
     None,
     /// Claimed by more than one provider; an operator must decide.
-    Conflict {
-        detail: String,
-    },
+    Conflict { detail: String },
     /// A design id that cannot be sent as it is.
-    Invalid {
-        detail: String,
-    },
+    Invalid { detail: String },
 }
 
 impl Classification {
@@ -210,10 +200,7 @@ mod tests {
             }
         );
         assert_eq!(
-            classify(&item(
-                "",
-                &[(SPIFF_META, "ours"), (SPIFF_META_LEGACY, "theirs")]
-            )),
+            classify(&item("", &[(SPIFF_META, "ours"), (SPIFF_META_LEGACY, "theirs")])),
             Classification::Spiff {
                 transaction_id: "ours".into()
             }

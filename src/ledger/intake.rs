@@ -108,7 +108,8 @@ pub fn parse_order_json(json: &[u8]) -> Result<OrderSnapshot, String> {
 }
 
 fn order_from_value(value: Value, raw: &[u8]) -> Result<OrderSnapshot, String> {
-    let order: Order = serde_json::from_value(value).map_err(|e| format!("not an order: {e}"))?;
+    let order: Order =
+        serde_json::from_value(value).map_err(|e| format!("not an order: {e}"))?;
     if order.id <= 0 {
         return Err("the order has no id".to_owned());
     }
@@ -157,9 +158,7 @@ pub fn parse_delivery(topic: Option<&str>, body: &[u8]) -> Parsed {
         };
         return Parsed::Ignored {
             order_id: None,
-            reason: format!(
-                "WooCommerce sent an error instead of the order: {code} ({message}).{hint}"
-            ),
+            reason: format!("WooCommerce sent an error instead of the order: {code} ({message}).{hint}"),
         };
     }
 
@@ -288,9 +287,7 @@ mod tests {
             br#"{"code":"woocommerce_rest_invalid_shop_order_id","message":"Invalid ID.","data":{"status":404}}"#,
         );
         match p {
-            Parsed::Ignored { reason, .. } => {
-                assert!(reason.contains("API version v3"), "{reason}")
-            }
+            Parsed::Ignored { reason, .. } => assert!(reason.contains("API version v3"), "{reason}"),
             other => panic!("{other:?}"),
         }
     }

@@ -242,11 +242,7 @@ impl Store {
 
                                     let mut detail = plan.detail.clone();
                                     if plan.stopped || trashed == 1 {
-                                        let what = if trashed == 1 {
-                                            "trash"
-                                        } else {
-                                            o.status.as_str()
-                                        };
+                                        let what = if trashed == 1 { "trash" } else { o.status.as_str() };
                                         sqlx::query(sqlx::AssertSqlSafe(format!(
                                             "UPDATE jobs SET state = 'cancelled', updated_at = $3, \
                                              last_error = $4 WHERE store_id = $1 AND order_id = $2 \
@@ -281,14 +277,7 @@ impl Store {
                                             .execute(&mut *tx)
                                             .await?;
                                             if can_fetch {
-                                                let _ = plan_note!(
-                                                    &mut *tx,
-                                                    &delivery.store_id,
-                                                    o.id,
-                                                    format!("stopped:{what}"),
-                                                    &reason,
-                                                    now
-                                                );
+                                                let _ = plan_note!(&mut *tx, &delivery.store_id, o.id, format!("stopped:{what}"), &reason, now);
                                             }
                                             detail = Some(reason);
                                         }
@@ -366,11 +355,7 @@ impl Store {
                         .await?;
                         jobs_planned += u32::from(inserted.is_some());
                     }
-                    (
-                        DeliveryOutcome::Signal,
-                        *order_id,
-                        Some(format!("action {action}")),
-                    )
+                    (DeliveryOutcome::Signal, *order_id, Some(format!("action {action}")))
                 }
                 (Parsed::Ignored { order_id, reason }, _) => {
                     (DeliveryOutcome::Ignored, *order_id, Some(reason.clone()))

@@ -261,8 +261,7 @@ impl Store {
         store_id: &str,
         order_id: i64,
     ) -> Result<Option<OrderSummary>, StoreError> {
-        let sql =
-            format!("SELECT {ORDER_COLUMNS} FROM orders WHERE store_id = $1 AND order_id = $2");
+        let sql = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE store_id = $1 AND order_id = $2");
         let summary = on_pool!(self, |pool| {
             let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(store_id)
