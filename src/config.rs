@@ -95,6 +95,11 @@ pub struct DispatchConfig {
     /// Timeout of one provider call, in seconds. The job lease is longer than this.
     #[serde(default = "default_request_timeout_secs")]
     pub request_timeout_secs: u64,
+    /// How long a claimed job stays with its worker before another may take it over, in
+    /// seconds (default: three request timeouts plus 30 s, so a slow call is never taken over
+    /// while still running).
+    #[serde(default)]
+    pub lease_secs: Option<u64>,
     /// Concurrent calls per provider.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
@@ -112,6 +117,7 @@ impl Default for DispatchConfig {
             backoff_base_secs: default_backoff_base_secs(),
             backoff_cap_secs: default_backoff_cap_secs(),
             request_timeout_secs: default_request_timeout_secs(),
+            lease_secs: None,
             concurrency: default_concurrency(),
             reconcile_interval_secs: default_reconcile_secs(),
         }
@@ -121,6 +127,13 @@ impl Default for DispatchConfig {
 impl DispatchConfig {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// The job lease: longer than the slowest attempt (a call, a lookup and a file write).
+    pub fn lease(&self) -> Duration {
+        self.lease_secs
+            .map(Duration::from_secs)
+            .unwrap_or_else(|| self.request_timeout() * 3 + Duration::from_secs(30))
     }
 }
 
@@ -495,6 +508,12 @@ impl Config {
             return Err(ConfigError::invalid(
                 "dispatch.request_timeout_secs",
                 "must be at least 1",
+            ));
+        }
+        if d.lease_secs.is_some_and(|l| l <= d.request_timeout_secs) {
+            return Err(ConfigError::invalid(
+                "dispatch.lease_secs",
+                "must be longer than dispatch.request_timeout_secs, or a slow call is taken over while it runs",
             ));
         }
         if d.backoff_base_secs > d.backoff_cap_secs {

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod net;
 pub mod outbox;
 pub mod providers;
+pub mod sandbox;
 pub mod secret;
 pub mod store;
 pub mod woo;

@@ -131,8 +131,7 @@ impl Dispatcher {
 
     /// The lease outlives the slowest attempt (a call, a lookup and a file write).
     fn lease_ms(&self) -> i64 {
-        let timeout = self.state.config.dispatch.request_timeout();
-        i64::try_from((timeout * 3 + Duration::from_secs(30)).as_millis()).unwrap_or(i64::MAX)
+        i64::try_from(self.state.config.dispatch.lease().as_millis()).unwrap_or(i64::MAX)
     }
 
     /// Claims and runs jobs until `shutdown` turns true; then stops claiming, lets in-flight
