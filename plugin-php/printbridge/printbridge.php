@@ -4,7 +4,7 @@
  * Plugin URI:           https://github.com/printbridge/printbridge
  * Description:          Puts Spiff and Key2print editors on WooCommerce product pages, carries the design id into the order, and connects the shop to a PrintBridge bridge that places the print orders.
  * Version:              0.1.0
- * Requires at least:    6.2
+ * Requires at least:    6.1
  * Requires PHP:         7.4
  * Author:               PrintBridge contributors
  * License:              GPL-2.0-or-later
