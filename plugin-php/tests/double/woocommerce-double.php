@@ -44,8 +44,10 @@ namespace {
 			}
 			return self::$instance;
 		}
+		/** @var bool Whether the current request is a Store API request. */
+		public $store_api_request = false;
 		public function is_store_api_request() {
-			return false;
+			return $this->store_api_request;
 		}
 	}
 
