@@ -22,3 +22,6 @@ $GLOBALS['wp_filter']['muplugins_loaded'][10][] = array(
 );
 
 require_once ABSPATH . 'wp-settings.php';
+
+// WordPress 6.1 core raises PHP 8.2 deprecations in its bundled libraries; they are not ours.
+error_reporting( E_ALL & ~E_DEPRECATED );
