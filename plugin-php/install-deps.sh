@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-packages=(php-cli php-mysql php-xml php-mbstring php-curl phpunit wordpress chromium nodejs npm)
+packages=(php-cli php-mysql php-xml php-mbstring php-curl phpunit wordpress chromium gettext python3 nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -39,6 +39,13 @@ else
   missing "node is not installed"
 fi
 
+echo "== translations template"
+if command -v xgettext >/dev/null 2>&1; then
+  bash make-pot.sh --check
+else
+  missing "xgettext (gettext) is not installed"
+fi
+
 db_up() {
   php -r 'exit(@mysqli_connect(getenv("PRINTBRIDGE_DB_HOST") ? explode(":", getenv("PRINTBRIDGE_DB_HOST"))[0] : "127.0.0.1", getenv("PRINTBRIDGE_DB_USER") ?: "root", (string) getenv("PRINTBRIDGE_DB_PASSWORD"), "", 3306) ? 0 : 1);' 2>/dev/null
 }

@@ -51,6 +51,7 @@ final class PrintBridge_Order_Admin {
 			return;
 		}
 		add_meta_box( 'printbridge-order', __( 'PrintBridge', 'printbridge' ), array( __CLASS__, 'render_meta_box' ), self::screen_id(), 'normal', 'default' );
+		PrintBridge_Settings_Page::register_admin_script();
 		wp_enqueue_script( 'printbridge-admin' );
 	}
 
@@ -71,7 +72,7 @@ final class PrintBridge_Order_Admin {
 			return;
 		}
 		if ( ! PrintBridge_Settings::is_connected() ) {
-			echo '<p>' . esc_html__( 'PrintBridge is not connected. Set it up under WooCommerce → Settings → PrintBridge.', 'printbridge' ) . '</p>';
+			echo '<p>' . esc_html__( 'PrintBridge is not connected. Set it up under WooCommerce > Settings > PrintBridge.', 'printbridge' ) . '</p>';
 			return;
 		}
 		$view = PrintBridge_Bridge_Client::from_settings()->order( $order_id );

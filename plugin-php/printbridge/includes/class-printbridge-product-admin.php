@@ -64,7 +64,7 @@ final class PrintBridge_Product_Admin {
 					'key2print' => __( 'Key2print', 'printbridge' ),
 				),
 				'desc_tip'    => true,
-				'description' => __( 'Apliiq needs no setting here: products whose SKU is an Apliiq design SKU (APQ-…) go to Apliiq.', 'printbridge' ),
+				'description' => __( 'Apliiq needs no setting here: products whose SKU is an Apliiq design SKU (APQ-...) go to Apliiq.', 'printbridge' ),
 			)
 		);
 		echo '<div class="options_group printbridge-spiff">';

@@ -88,11 +88,11 @@ final class PrintBridge_Product_Page {
 			'productId' => (int) $product->get_id(),
 			'fieldName' => PrintBridge_Design_Id::FIELD,
 			'i18n'      => array(
-				'open'       => __( 'Opening the editor…', 'printbridge' ),
+				'open'       => __( 'Opening the editor...', 'printbridge' ),
 				'failed'     => __( 'The editor could not be opened. Please try again.', 'printbridge' ),
 				'invalid'    => __( 'This product cannot be personalised right now.', 'printbridge' ),
 				'badDesign'  => __( 'The editor returned no usable design. Please try again.', 'printbridge' ),
-				'addingCart' => __( 'Design saved – adding to cart…', 'printbridge' ),
+				'addingCart' => __( 'Design saved - adding to cart...', 'printbridge' ),
 			),
 		);
 		if ( PrintBridge_Design_Id::PROVIDER_SPIFF === $provider ) {

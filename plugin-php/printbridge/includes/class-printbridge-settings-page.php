@@ -46,11 +46,14 @@ final class PrintBridge_Settings_Page {
 	}
 
 	/**
-	 * Admin script on our tab and on order screens.
+	 * Registers the admin script (idempotent; the order screen needs it before admin_enqueue_scripts).
 	 *
 	 * @return void
 	 */
-	public static function enqueue() {
+	public static function register_admin_script() {
+		if ( wp_script_is( 'printbridge-admin', 'registered' ) ) {
+			return;
+		}
 		wp_register_script( 'printbridge-admin', plugins_url( 'assets/js/printbridge-admin.js', PRINTBRIDGE_FILE ), array(), PRINTBRIDGE_VERSION, true );
 		wp_localize_script(
 			'printbridge-admin',
@@ -60,15 +63,24 @@ final class PrintBridge_Settings_Page {
 				'testNonce'  => wp_create_nonce( self::AJAX_TEST ),
 				'retryNonce' => wp_create_nonce( PrintBridge_Order_Admin::AJAX_RETRY ),
 				'i18n'       => array(
-					'testing'  => __( 'Testing…', 'printbridge' ),
-					'retrying' => __( 'Asking the bridge to retry…', 'printbridge' ),
+					'testing'  => __( 'Testing...', 'printbridge' ),
+					'retrying' => __( 'Asking the bridge to retry...', 'printbridge' ),
 					'failed'   => __( 'The request failed.', 'printbridge' ),
 				),
 			)
 		);
+	}
+
+	/**
+	 * Enqueues the admin script on our settings tab.
+	 *
+	 * @return void
+	 */
+	public static function enqueue() {
+		self::register_admin_script();
 		// phpcs:ignore WordPress.Security.NonceVerification.Recommended -- only selects a screen.
 		$tab = isset( $_GET['tab'] ) ? sanitize_key( wp_unslash( $_GET['tab'] ) ) : '';
-		if ( self::TAB === $tab ) {
+		if ( self::TAB === $tab && current_user_can( 'manage_woocommerce' ) ) {
 			wp_enqueue_script( 'printbridge-admin' );
 		}
 	}
@@ -87,7 +99,7 @@ final class PrintBridge_Settings_Page {
 		echo '<h2>' . esc_html__( 'PrintBridge connection', 'printbridge' ) . '</h2>';
 		echo '<p>' . esc_html__( 'Paste the connection key printed by "printbridge connection-key --store STORE", or fill in the four fields. Saving creates or updates the order webhooks to the bridge.', 'printbridge' ) . '</p>';
 		echo '<table class="form-table"><tbody>';
-		self::row( 'printbridge_connection_key', __( 'Connection key', 'printbridge' ), '<textarea id="printbridge_connection_key" name="printbridge_connection_key" rows="3" cols="60" autocomplete="off" spellcheck="false" placeholder="pbk1_…"></textarea>' );
+		self::row( 'printbridge_connection_key', __( 'Connection key', 'printbridge' ), '<textarea id="printbridge_connection_key" name="printbridge_connection_key" rows="3" cols="60" autocomplete="off" spellcheck="false" placeholder="pbk1_..."></textarea>' );
 		self::row( 'printbridge_bridge_url', __( 'Bridge URL', 'printbridge' ), sprintf( '<input type="url" class="regular-text" id="printbridge_bridge_url" name="printbridge_bridge_url" value="%s" placeholder="https://bridge.example.com" />', esc_attr( $s['bridge_url'] ) ) );
 		self::row( 'printbridge_store_id', __( 'Store id', 'printbridge' ), sprintf( '<input type="text" class="regular-text" id="printbridge_store_id" name="printbridge_store_id" value="%s" />', esc_attr( $s['store_id'] ) ) );
 		self::row( 'printbridge_store_token', __( 'Store token', 'printbridge' ), self::secret_input( 'printbridge_store_token', '' !== $s['store_token'] ) );
@@ -103,13 +115,14 @@ final class PrintBridge_Settings_Page {
 		}
 		self::row( 'printbridge_spiff_region', __( 'Spiff region', 'printbridge' ), '<select id="printbridge_spiff_region" name="printbridge_spiff_region">' . $options . '</select>' );
 		self::row( 'printbridge_spiff_api_js_url', __( 'Spiff api.js URL (optional)', 'printbridge' ), sprintf( '<input type="url" class="regular-text" id="printbridge_spiff_api_js_url" name="printbridge_spiff_api_js_url" value="%1$s" placeholder="%2$s" />', esc_attr( $s['spiff_api_js_url'] ), esc_attr( PrintBridge_Settings::spiff_api_js_url() ) ) );
-		self::row( 'printbridge_k2p_wrapper_url', __( 'Key2print editor wrapper URL', 'printbridge' ), sprintf( '<input type="url" class="regular-text" id="printbridge_k2p_wrapper_url" name="printbridge_k2p_wrapper_url" value="%s" placeholder="https://…/js/wrapper.js" />', esc_attr( $s['k2p_wrapper_url'] ) ) );
+		self::row( 'printbridge_k2p_wrapper_url', __( 'Key2print editor wrapper URL', 'printbridge' ), sprintf( '<input type="url" class="regular-text" id="printbridge_k2p_wrapper_url" name="printbridge_k2p_wrapper_url" value="%s" placeholder="https://.../js/wrapper.js" />', esc_attr( $s['k2p_wrapper_url'] ) ) );
 		self::row( 'printbridge_k2p_editor_width', __( 'Key2print editor width', 'printbridge' ), sprintf( '<input type="text" id="printbridge_k2p_editor_width" name="printbridge_k2p_editor_width" value="%s" />', esc_attr( $s['k2p_editor_width'] ) ) );
 		self::row( 'printbridge_k2p_editor_height', __( 'Key2print editor height', 'printbridge' ), sprintf( '<input type="text" id="printbridge_k2p_editor_height" name="printbridge_k2p_editor_height" value="%s" />', esc_attr( $s['k2p_editor_height'] ) ) );
 		echo '</tbody></table>';
 		printf(
-			'<p><button type="button" class="button" id="printbridge-test-connection">%1$s</button> <span id="printbridge-test-result" role="status" aria-live="polite"></span></p>',
-			esc_html__( 'Test connection', 'printbridge' )
+			'<p><button type="button" class="button" id="printbridge-test-connection">%1$s</button> <span id="printbridge-test-result" role="status" aria-live="polite"></span></p><p class="description">%2$s</p>',
+			esc_html__( 'Test connection', 'printbridge' ),
+			esc_html__( 'The test uses the saved settings: save changes first.', 'printbridge' )
 		);
 		$ids = PrintBridge_Webhooks::ids();
 		if ( $ids ) {
@@ -146,7 +159,7 @@ final class PrintBridge_Settings_Page {
 		return sprintf(
 			'<input type="password" class="regular-text" id="%1$s" name="%1$s" value="" autocomplete="new-password" placeholder="%2$s" />',
 			esc_attr( $name ),
-			esc_attr( $saved ? __( 'saved – leave empty to keep', 'printbridge' ) : '' )
+			esc_attr( $saved ? __( 'saved - leave empty to keep', 'printbridge' ) : '' )
 		);
 	}
 
@@ -288,7 +301,7 @@ final class PrintBridge_Settings_Page {
 		$expected = PrintBridge_Settings::webhook_delivery_url();
 		if ( isset( $status['webhook_url'] ) && is_string( $status['webhook_url'] ) && untrailingslashit( $status['webhook_url'] ) !== $expected ) {
 			/* translators: %s: webhook URL the bridge expects */
-			$parts[] = sprintf( __( 'Warning: the bridge expects webhooks at %s – check the bridge URL.', 'printbridge' ), $status['webhook_url'] );
+			$parts[] = sprintf( __( 'Warning: the bridge expects webhooks at %s - check the bridge URL.', 'printbridge' ), $status['webhook_url'] );
 		}
 		if ( array_key_exists( 'rest_keys', $status ) && false === $status['rest_keys'] ) {
 			$parts[] = __( 'The bridge has no WooCommerce REST keys for this shop: order notes and reconciliation are off.', 'printbridge' );

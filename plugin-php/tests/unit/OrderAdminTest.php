@@ -91,4 +91,22 @@ class OrderAdminTest extends PrintBridge_TestCase {
 		$this->assertSame( '{}', $this->requests[0]['args']['body'] );
 		$this->assertSame( 'Bearer tok_secret_123', $this->requests[0]['args']['headers']['Authorization'] );
 	}
+
+	public function test_meta_box_is_registered_on_the_order_screen_for_shop_managers() {
+		require_once ABSPATH . 'wp-admin/includes/template.php';
+		$this->connect();
+		$GLOBALS['wp_meta_boxes'] = array();
+		do_action( 'add_meta_boxes', 'woocommerce_page_wc-orders', new WC_Order( 1 ) );
+		$this->assertArrayNotHasKey( 'woocommerce_page_wc-orders', $GLOBALS['wp_meta_boxes'] );
+
+		$this->admin();
+		do_action( 'add_meta_boxes', 'woocommerce_page_wc-orders', new WC_Order( 1 ) );
+		$box = $GLOBALS['wp_meta_boxes']['woocommerce_page_wc-orders']['normal']['default']['printbridge-order'];
+		$this->assertSame( array( 'PrintBridge_Order_Admin', 'render_meta_box' ), $box['callback'] );
+		$this->assertTrue( wp_script_is( 'printbridge-admin', 'enqueued' ) );
+		$data = wp_scripts()->get_data( 'printbridge-admin', 'data' );
+		$this->assertStringContainsString( '"retryNonce":"', $data );
+		$this->assertStringNotContainsString( 'tok_secret_123', $data );
+		$this->assertStringNotContainsString( 'bridge.test', $data );
+	}
 }
