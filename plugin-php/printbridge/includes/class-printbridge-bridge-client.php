@@ -40,11 +40,12 @@ class PrintBridge_Bridge_Client {
 	/**
 	 * Client from the stored settings.
 	 *
+	 * @param int $timeout Request timeout in seconds.
 	 * @return self
 	 */
-	public static function from_settings() {
+	public static function from_settings( $timeout = 15 ) {
 		$s = PrintBridge_Settings::all();
-		return new self( $s['bridge_url'], $s['store_id'], $s['store_token'] );
+		return new self( $s['bridge_url'], $s['store_id'], $s['store_token'], $timeout );
 	}
 
 	/**

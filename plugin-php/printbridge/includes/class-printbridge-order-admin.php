@@ -75,7 +75,8 @@ final class PrintBridge_Order_Admin {
 			echo '<p>' . esc_html__( 'PrintBridge is not connected. Set it up under WooCommerce > Settings > PrintBridge.', 'printbridge' ) . '</p>';
 			return;
 		}
-		$view = PrintBridge_Bridge_Client::from_settings()->order( $order_id );
+		// A short timeout: the order screen must not hang when the bridge is down.
+		$view = PrintBridge_Bridge_Client::from_settings( 5 )->order( $order_id );
 		echo self::render_view( $order_id, $view ); // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- escaped in render_view().
 	}
 
@@ -226,10 +227,21 @@ final class PrintBridge_Order_Admin {
 				'action'   => self::AJAX_FILE,
 				'order_id' => (int) $order_id,
 				'file_id'  => rawurlencode( $file_id ),
-				'_wpnonce' => wp_create_nonce( self::AJAX_FILE . '_' . (int) $order_id ),
+				'_wpnonce' => wp_create_nonce( self::file_nonce_action( $order_id, $file_id ) ),
 			),
 			admin_url( 'admin-ajax.php' )
 		);
+	}
+
+	/**
+	 * Nonce action of one file link (bound to the order and the file).
+	 *
+	 * @param int    $order_id Order id.
+	 * @param string $file_id  File id.
+	 * @return string
+	 */
+	public static function file_nonce_action( $order_id, $file_id ) {
+		return self::AJAX_FILE . '_' . (int) $order_id . '_' . $file_id;
 	}
 
 	/**
@@ -272,11 +284,11 @@ final class PrintBridge_Order_Admin {
 		if ( ! current_user_can( 'manage_woocommerce' ) ) {
 			wp_die( esc_html__( 'You are not allowed to do this.', 'printbridge' ), '', array( 'response' => 403 ) );
 		}
-		check_ajax_referer( self::AJAX_FILE . '_' . $order_id );
-		$file_id = isset( $_GET['file_id'] ) ? sanitize_text_field( rawurldecode( wp_unslash( $_GET['file_id'] ) ) ) : ''; // phpcs:ignore WordPress.Security.ValidatedSanitizedInput.InputNotSanitized
+		$file_id = isset( $_GET['file_id'] ) ? sanitize_text_field( wp_unslash( $_GET['file_id'] ) ) : '';
 		if ( 1 !== preg_match( '/^[A-Za-z0-9._-]{1,128}$/D', $file_id ) ) {
 			wp_die( esc_html__( 'Unknown file.', 'printbridge' ), '', array( 'response' => 400 ) );
 		}
+		check_ajax_referer( self::file_nonce_action( $order_id, $file_id ) );
 		$file = PrintBridge_Bridge_Client::from_settings()->file( $file_id );
 		if ( is_wp_error( $file ) ) {
 			wp_die( esc_html( $file->get_error_message() ), '', array( 'response' => 502 ) );

@@ -51,6 +51,8 @@ final class PrintBridge_Product_Admin {
 	public static function panel() {
 		global $post;
 		$s = PrintBridge_Product_Settings::get( $post ? (int) $post->ID : 0 );
+		PrintBridge_Settings_Page::register_admin_script();
+		wp_enqueue_script( 'printbridge-admin' );
 		echo '<div id="printbridge_product_data" class="panel woocommerce_options_panel hidden">';
 		wp_nonce_field( self::NONCE, 'printbridge_product_nonce' );
 		woocommerce_wp_select(

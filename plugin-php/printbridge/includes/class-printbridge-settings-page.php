@@ -221,8 +221,13 @@ final class PrintBridge_Settings_Page {
 		}
 		foreach ( array( 'store_token', 'webhook_secret' ) as $secret ) {
 			$v = $str( 'printbridge_' . $secret );
-			if ( '' !== $v ) {
-				$values[ $secret ] = sanitize_text_field( $v );
+			if ( '' === $v ) {
+				continue; // Empty input keeps the saved value.
+			}
+			if ( PrintBridge_Settings::is_valid_secret( $v ) ) {
+				$values[ $secret ] = $v;
+			} else {
+				$errors[] = __( 'The store token and the webhook secret may only hold printable characters without spaces.', 'printbridge' );
 			}
 		}
 		$region = $str( 'printbridge_spiff_region' );

@@ -145,6 +145,17 @@ final class PrintBridge_Settings {
 	}
 
 	/**
+	 * Whether a token or secret is acceptable: 1 to 512 printable ASCII characters, no spaces.
+	 * (Not passed through sanitize_text_field(), which would alter "%xx" sequences.)
+	 *
+	 * @param string $value Token or secret.
+	 * @return bool
+	 */
+	public static function is_valid_secret( $value ) {
+		return is_string( $value ) && 1 === preg_match( '/^[\x21-\x7E]{1,512}$/D', $value );
+	}
+
+	/**
 	 * Sanitises a bridge URL: http(s) only, no query or fragment, no trailing slash. '' when invalid.
 	 *
 	 * @param string $url Raw URL.
@@ -190,6 +201,9 @@ final class PrintBridge_Settings {
 				/* translators: %s: name of a missing field */
 				return new WP_Error( 'printbridge_key_field', sprintf( __( 'The connection key has no "%s".', 'printbridge' ), $field ) );
 			}
+		}
+		if ( ! self::is_valid_secret( trim( $data['token'] ) ) || ! self::is_valid_secret( trim( $data['webhook_secret'] ) ) ) {
+			return new WP_Error( 'printbridge_key_secret', __( 'The token or webhook secret in the connection key holds characters a token cannot have.', 'printbridge' ) );
 		}
 		$url = self::sanitize_bridge_url( $data['url'] );
 		if ( '' === $url ) {

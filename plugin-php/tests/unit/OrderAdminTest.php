@@ -30,6 +30,7 @@ class OrderAdminTest extends PrintBridge_TestCase {
 		$this->assertSame( 'https://bridge.test/v1/stores/shop/orders/42', $this->requests[0]['url'] );
 		$this->assertSame( 'GET', $this->requests[0]['args']['method'] );
 		$this->assertSame( 'Bearer tok_secret_123', $this->requests[0]['args']['headers']['Authorization'] );
+		$this->assertSame( 5, $this->requests[0]['args']['timeout'] );
 
 		$this->assertStringContainsString( 'Bridge sees status &quot;processing&quot;, paid.', $html );
 		$this->assertStringContainsString( '<td>Spiff</td><td>whole order</td><td><mark class="printbridge-state">Placed</mark></td><td>SP-1</td><td>1</td>', $html );
@@ -108,5 +109,36 @@ class OrderAdminTest extends PrintBridge_TestCase {
 		$this->assertStringContainsString( '"retryNonce":"', $data );
 		$this->assertStringNotContainsString( 'tok_secret_123', $data );
 		$this->assertStringNotContainsString( 'bridge.test', $data );
+	}
+
+	public function test_pdf_links_are_bound_to_order_and_file() {
+		$this->admin();
+		$url = PrintBridge_Order_Admin::file_url( 42, 'f_77' );
+		parse_str( (string) parse_url( $url, PHP_URL_QUERY ), $q );
+		$this->assertSame( 'printbridge_file', $q['action'] );
+		$this->assertSame( 1, wp_verify_nonce( $q['_wpnonce'], PrintBridge_Order_Admin::file_nonce_action( 42, 'f_77' ) ) );
+		$this->assertFalse( wp_verify_nonce( $q['_wpnonce'], PrintBridge_Order_Admin::file_nonce_action( 42, 'f_78' ) ) );
+		$this->assertFalse( wp_verify_nonce( $q['_wpnonce'], PrintBridge_Order_Admin::file_nonce_action( 43, 'f_77' ) ) );
+	}
+
+	public function test_pdf_proxy_refuses_without_capability_nonce_or_valid_id() {
+		$this->connect();
+		$this->responder = function () {
+			return self::response( 200, '%PDF-1.4', 'application/pdf' );
+		};
+		$_GET = $_REQUEST = array( 'order_id' => '42', 'file_id' => 'f_77', '_wpnonce' => 'x' );
+		list( , , $die ) = printbridge_run_ajax( array( 'PrintBridge_Order_Admin', 'ajax_file' ) );
+		$this->assertSame( 'You are not allowed to do this.', $die );
+
+		$this->admin();
+		list( , , $die ) = printbridge_run_ajax( array( 'PrintBridge_Order_Admin', 'ajax_file' ) );
+		$this->assertSame( '-1', $die );
+
+		$_GET['file_id'] = $_REQUEST['file_id'] = '../etc/passwd';
+		$_GET['_wpnonce'] = $_REQUEST['_wpnonce'] = wp_create_nonce( PrintBridge_Order_Admin::file_nonce_action( 42, '../etc/passwd' ) );
+		list( , , $die ) = printbridge_run_ajax( array( 'PrintBridge_Order_Admin', 'ajax_file' ) );
+		$this->assertSame( 'Unknown file.', $die );
+		$this->assertCount( 0, $this->requests );
+		$_GET = $_REQUEST = array();
 	}
 }

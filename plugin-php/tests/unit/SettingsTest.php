@@ -179,4 +179,13 @@ class SettingsTest extends PrintBridge_TestCase {
 		$this->assertStringNotContainsString( 'tok_secret_123', $raw );
 		unset( $_REQUEST['nonce'] );
 	}
+
+	public function test_tokens_keep_their_exact_characters() {
+		$result = PrintBridge_Settings_Page::save( array( 'printbridge_store_token' => 'a%41b<c>&d', 'printbridge_webhook_secret' => 'has space' ), 0 );
+		$this->assertSame( 'a%41b<c>&d', PrintBridge_Settings::get( 'store_token' ) );
+		$this->assertSame( '', PrintBridge_Settings::get( 'webhook_secret' ) );
+		$this->assertSame( array( 'The store token and the webhook secret may only hold printable characters without spaces.' ), $result['errors'] );
+		$bad = self::key( array( 'url' => 'https://b.example', 'store' => 's', 'token' => 'to ken', 'webhook_secret' => 'w' ) );
+		$this->assertSame( 'printbridge_key_secret', PrintBridge_Settings::parse_connection_key( $bad )->get_error_code() );
+	}
 }

@@ -25,6 +25,29 @@
 		el.style.color = json && json.success ? '' : '#b32d2e';
 	}
 
+	// Product data panel: show the settings of the chosen provider only.
+	function toggleProviderGroups() {
+		var select = document.getElementById( 'printbridge_provider' );
+		if ( ! select ) {
+			return;
+		}
+		[ 'spiff', 'key2print' ].forEach( function ( provider ) {
+			document.querySelectorAll( '.printbridge-' + provider ).forEach( function ( el ) {
+				el.style.display = select.value === provider ? '' : 'none';
+			} );
+		} );
+	}
+	document.addEventListener( 'change', function ( e ) {
+		if ( e.target && e.target.id === 'printbridge_provider' ) {
+			toggleProviderGroups();
+		}
+	} );
+	if ( document.readyState === 'loading' ) {
+		document.addEventListener( 'DOMContentLoaded', toggleProviderGroups );
+	} else {
+		toggleProviderGroups();
+	}
+
 	document.addEventListener( 'click', function ( e ) {
 		var target = e.target;
 		if ( ! ( target instanceof Element ) ) {

@@ -90,7 +90,13 @@
 						busy = false;
 						say( '', false );
 					} );
-					transaction.execute();
+					var started = transaction.execute();
+					if ( started && typeof started.catch === 'function' ) {
+						started.catch( function () {
+							busy = false;
+							say( cfg.i18n.failed, true );
+						} );
+					}
 				} );
 				product.on( 'invalid', function () {
 					busy = false;
