@@ -37,7 +37,68 @@ final class PrintBridge_Cart {
 		// Block cart/checkout (Store API).
 		add_filter( 'woocommerce_store_api_add_to_cart_data', array( __CLASS__, 'store_api_add_to_cart_data' ), 10, 2 );
 		add_action( 'woocommerce_store_api_validate_add_to_cart', array( __CLASS__, 'store_api_validate_add_to_cart' ), 10, 2 );
+		add_action( 'woocommerce_store_api_validate_cart_item', array( __CLASS__, 'store_api_validate_cart_item' ), 10, 2 );
+		add_action( 'woocommerce_check_cart_items', array( __CLASS__, 'check_cart_items' ) );
 		add_action( 'woocommerce_blocks_loaded', array( __CLASS__, 'register_store_api_data' ) );
+	}
+
+	/**
+	 * Whether a cart item lacks the design its product needs (e.g. an item added before the
+	 * product was set to be personalised, or an "order again" copy).
+	 *
+	 * @param array $cart_item Cart item.
+	 * @return bool
+	 */
+	public static function lacks_design( $cart_item ) {
+		$product_id = is_array( $cart_item ) && isset( $cart_item['product_id'] ) ? (int) $cart_item['product_id'] : 0;
+		$provider   = PrintBridge_Product_Settings::provider( $product_id );
+		if ( PrintBridge_Design_Id::PROVIDER_NONE === $provider ) {
+			return false;
+		}
+		$design = self::design_of( $cart_item );
+		return null === $design || $design['provider'] !== $provider;
+	}
+
+	/**
+	 * Classic cart and checkout: an error (which blocks checkout) for items without their design.
+	 *
+	 * @return void
+	 */
+	public static function check_cart_items() {
+		if ( ! function_exists( 'WC' ) || ! is_object( WC()->cart ) ) {
+			return;
+		}
+		foreach ( WC()->cart->get_cart() as $cart_item ) {
+			if ( self::lacks_design( $cart_item ) ) {
+				$product = wc_get_product( (int) $cart_item['product_id'] );
+				wc_add_notice(
+					/* translators: %s: product name */
+					sprintf( __( '"%s" needs a personalised design. Please remove it from the cart and personalise it again.', 'printbridge' ), $product ? $product->get_name() : '' ),
+					'error'
+				);
+			}
+		}
+	}
+
+	/**
+	 * Store API (block cart and checkout): rejects items without their design.
+	 *
+	 * @param WC_Product $product   Product.
+	 * @param array      $cart_item Cart item.
+	 * @return void
+	 * @throws Exception A Store API RouteException (HTTP 400).
+	 */
+	public static function store_api_validate_cart_item( $product, $cart_item ) {
+		if ( ! self::lacks_design( $cart_item ) ) {
+			return;
+		}
+		/* translators: %s: product name */
+		$message = sprintf( __( '"%s" needs a personalised design. Please remove it from the cart and personalise it again.', 'printbridge' ), is_object( $product ) ? $product->get_name() : '' );
+		$class   = '\Automattic\WooCommerce\StoreApi\Exceptions\RouteException';
+		if ( class_exists( $class ) ) {
+			throw new $class( 'printbridge_design_missing', $message, 400 );
+		}
+		throw new Exception( $message ); // phpcs:ignore WordPress.Security.EscapeOutput.ExceptionNotEscaped
 	}
 
 	/**

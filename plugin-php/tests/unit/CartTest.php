@@ -143,4 +143,29 @@ class CartTest extends PrintBridge_TestCase {
 		$this->post_design( $parent, '' );
 		$this->assertFalse( apply_filters( 'woocommerce_add_to_cart_validation', true, $parent, 1, $variation ) );
 	}
+
+	public function test_items_without_their_design_block_checkout() {
+		$id    = $this->product();
+		$_POST = array( 'quantity' => '1' );
+		$key   = WC()->cart->form_add_to_cart( $id );
+		do_action( 'woocommerce_check_cart_items' );
+		$this->assertSame( array(), wc_get_notices( 'error' ) );
+
+		// The product becomes personalised after the item was added.
+		update_post_meta( $id, '_printbridge_provider', 'key2print' );
+		do_action( 'woocommerce_check_cart_items' );
+		$this->assertSame( array( '"Card" needs a personalised design. Please remove it from the cart and personalise it again.' ), wp_list_pluck( wc_get_notices( 'error' ), 'message' ) );
+		try {
+			do_action( 'woocommerce_store_api_validate_cart_item', wc_get_product( $id ), WC()->cart->get_cart()[ $key ] );
+			$this->fail( 'expected a RouteException' );
+		} catch ( Automattic\WooCommerce\StoreApi\Exceptions\RouteException $e ) {
+			$this->assertSame( 'printbridge_design_missing', $e->getErrorCode() );
+		}
+		// A design of another provider does not count either.
+		$item                = WC()->cart->get_cart()[ $key ];
+		$item['printbridge'] = array( 'provider' => 'spiff', 'design_id' => self::T1 );
+		$this->assertTrue( PrintBridge_Cart::lacks_design( $item ) );
+		$item['printbridge'] = array( 'provider' => 'key2print', 'design_id' => 'p1' );
+		$this->assertFalse( PrintBridge_Cart::lacks_design( $item ) );
+	}
 }
