@@ -188,4 +188,18 @@ class SettingsTest extends PrintBridge_TestCase {
 		$bad = self::key( array( 'url' => 'https://b.example', 'store' => 's', 'token' => 'to ken', 'webhook_secret' => 'w' ) );
 		$this->assertSame( 'printbridge_key_secret', PrintBridge_Settings::parse_connection_key( $bad )->get_error_code() );
 	}
+
+	public function test_woocommerce_settings_save_checks_the_nonce() {
+		$this->admin();
+		$_POST = array( 'printbridge_settings_nonce' => 'stale', 'printbridge_connection_key' => self::good_key() );
+		do_action( 'woocommerce_update_options_printbridge' );
+		$this->assertFalse( PrintBridge_Settings::is_connected() );
+		$this->assertCount( 1, WC_Admin_Settings::$errors );
+
+		$_POST['printbridge_settings_nonce'] = wp_create_nonce( PrintBridge_Settings_Page::NONCE );
+		do_action( 'woocommerce_update_options_printbridge' );
+		$this->assertTrue( PrintBridge_Settings::is_connected() );
+		$this->assertSame( array( 'Connection key accepted.', 'Order webhooks to the bridge are set up.' ), WC_Admin_Settings::$messages );
+		$this->assertCount( 2, WC_Webhook::all() );
+	}
 }
