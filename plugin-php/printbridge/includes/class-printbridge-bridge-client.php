@@ -1,0 +1,216 @@
+<?php
+/**
+ * Server-side HTTP client of the bridge's store API.
+ *
+ * @package PrintBridge
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+/**
+ * Calls `/v1/stores/{store}/...` on the bridge with the store bearer token. The token never
+ * leaves the server: responses are reduced to what the caller needs before they reach a browser.
+ */
+class PrintBridge_Bridge_Client {
+
+	/** @var string Bridge base URL without a trailing slash. */
+	private $base_url;
+	/** @var string Store id. */
+	private $store;
+	/** @var string Store bearer token. */
+	private $token;
+	/** @var int Timeout in seconds. */
+	private $timeout;
+
+	/**
+	 * Client with explicit connection values.
+	 *
+	 * @param string $base_url Bridge base URL.
+	 * @param string $store    Store id.
+	 * @param string $token    Store bearer token.
+	 * @param int    $timeout  Request timeout in seconds.
+	 */
+	public function __construct( $base_url, $store, $token, $timeout = 15 ) {
+		$this->base_url = untrailingslashit( (string) $base_url );
+		$this->store    = (string) $store;
+		$this->token    = (string) $token;
+		$this->timeout  = (int) $timeout;
+	}
+
+	/**
+	 * Client from the stored settings.
+	 *
+	 * @param int $timeout Request timeout in seconds.
+	 * @return self
+	 */
+	public static function from_settings( $timeout = 15 ) {
+		$s = PrintBridge_Settings::all();
+		return new self( $s['bridge_url'], $s['store_id'], $s['store_token'], $timeout );
+	}
+
+	/**
+	 * `GET /v1/stores/{store}/status`.
+	 *
+	 * @return array|WP_Error
+	 */
+	public function status() {
+		return $this->json( 'GET', '/status' );
+	}
+
+	/**
+	 * `POST /v1/stores/{store}/key2print/sessions`.
+	 *
+	 * @param array $body Session request (see the bridge API).
+	 * @return array|WP_Error
+	 */
+	public function key2print_session( array $body ) {
+		return $this->json( 'POST', '/key2print/sessions', $body );
+	}
+
+	/**
+	 * `POST /v1/stores/{store}/key2print/cache/flush`.
+	 *
+	 * @param int $product_id WooCommerce product id.
+	 * @return array|WP_Error
+	 */
+	public function key2print_flush_cache( $product_id ) {
+		return $this->json( 'POST', '/key2print/cache/flush', array( 'product_id' => (int) $product_id ) );
+	}
+
+	/**
+	 * `GET /v1/stores/{store}/orders/{order_id}`.
+	 *
+	 * @param int $order_id WooCommerce order id.
+	 * @return array|WP_Error WP_Error code `printbridge_not_found` when the bridge has not seen the order.
+	 */
+	public function order( $order_id ) {
+		return $this->json( 'GET', '/orders/' . (int) $order_id );
+	}
+
+	/**
+	 * `POST /v1/stores/{store}/orders/{order_id}/retry`.
+	 *
+	 * @param int $order_id WooCommerce order id.
+	 * @return array|WP_Error
+	 */
+	public function retry_order( $order_id ) {
+		return $this->json( 'POST', '/orders/' . (int) $order_id . '/retry', new stdClass() );
+	}
+
+	/**
+	 * `GET /v1/stores/{store}/files/{file_id}`: the raw response (for streaming a PDF).
+	 *
+	 * @param string $file_id Bridge file id.
+	 * @return array{body:string,content_type:string}|WP_Error
+	 */
+	public function file( $file_id ) {
+		$response = $this->request( 'GET', '/files/' . rawurlencode( (string) $file_id ), null, 60 );
+		if ( is_wp_error( $response ) ) {
+			return $response;
+		}
+		$code = (int) wp_remote_retrieve_response_code( $response );
+		if ( 200 !== $code ) {
+			return $this->error_from( $response, $code );
+		}
+		$type = (string) wp_remote_retrieve_header( $response, 'content-type' );
+		return array(
+			'body'         => (string) wp_remote_retrieve_body( $response ),
+			'content_type' => '' !== $type ? $type : 'application/pdf',
+		);
+	}
+
+	/**
+	 * Sends a request and decodes a JSON object answer.
+	 *
+	 * @param string     $method HTTP method.
+	 * @param string     $path   Path below `/v1/stores/{store}`.
+	 * @param mixed|null $body   JSON body, or null for none.
+	 * @return array|WP_Error
+	 */
+	private function json( $method, $path, $body = null ) {
+		$response = $this->request( $method, $path, $body, $this->timeout );
+		if ( is_wp_error( $response ) ) {
+			return $response;
+		}
+		$code = (int) wp_remote_retrieve_response_code( $response );
+		if ( $code < 200 || $code >= 300 ) {
+			return $this->error_from( $response, $code );
+		}
+		$data = json_decode( (string) wp_remote_retrieve_body( $response ), true );
+		if ( ! is_array( $data ) ) {
+			return new WP_Error( 'printbridge_bad_response', __( 'The bridge answered with something that is not JSON. Is the bridge URL right?', 'printbridge' ), array( 'status' => $code ) );
+		}
+		return $data;
+	}
+
+	/**
+	 * Sends one request with the bearer token.
+	 *
+	 * @param string     $method  HTTP method.
+	 * @param string     $path    Path below `/v1/stores/{store}`.
+	 * @param mixed|null $body    JSON body or null.
+	 * @param int        $timeout Seconds.
+	 * @return array|WP_Error
+	 */
+	private function request( $method, $path, $body, $timeout ) {
+		if ( '' === $this->base_url || '' === $this->store || '' === $this->token ) {
+			return new WP_Error( 'printbridge_not_configured', __( 'PrintBridge is not connected yet: enter the bridge URL, store id and store token (or a connection key).', 'printbridge' ) );
+		}
+		$args = array(
+			'method'      => $method,
+			'timeout'     => $timeout,
+			'redirection' => 0,
+			'headers'     => array(
+				'Authorization' => 'Bearer ' . $this->token,
+				'Accept'        => 'application/json',
+				'User-Agent'    => 'PrintBridge-WordPress/' . PRINTBRIDGE_VERSION,
+			),
+		);
+		if ( null !== $body ) {
+			$args['headers']['Content-Type'] = 'application/json';
+			$args['body']                    = wp_json_encode( $body );
+		}
+		$url      = $this->base_url . '/v1/stores/' . rawurlencode( $this->store ) . $path;
+		$response = wp_remote_request( $url, $args );
+		if ( is_wp_error( $response ) ) {
+			return new WP_Error(
+				'printbridge_unreachable',
+				/* translators: %s: transport error message */
+				sprintf( __( 'Could not reach the bridge: %s', 'printbridge' ), $response->get_error_message() )
+			);
+		}
+		return $response;
+	}
+
+	/**
+	 * Turns a non-2xx answer into a plain WP_Error.
+	 *
+	 * @param array $response HTTP response.
+	 * @param int   $code     Status code.
+	 * @return WP_Error
+	 */
+	private function error_from( $response, $code ) {
+		$data    = json_decode( (string) wp_remote_retrieve_body( $response ), true );
+		$err     = is_array( $data ) && isset( $data['error'] ) && is_string( $data['error'] ) ? $data['error'] : '';
+		$message = is_array( $data ) && isset( $data['message'] ) && is_string( $data['message'] ) ? $data['message'] : '';
+		if ( 404 === $code && 'not_found' === $err ) {
+			return new WP_Error( 'printbridge_not_found', __( 'The bridge has not seen this yet.', 'printbridge' ), array( 'status' => 404 ) );
+		}
+		if ( 401 === $code || 403 === $code ) {
+			return new WP_Error( 'printbridge_unauthorized', __( 'The bridge refused the store token. Check the store id and token (or paste a fresh connection key).', 'printbridge' ), array( 'status' => $code ) );
+		}
+		if ( 404 === $code ) {
+			return new WP_Error( 'printbridge_http_404', __( 'The bridge does not know this store or address (404). Check the bridge URL and store id.', 'printbridge' ), array( 'status' => 404 ) );
+		}
+		$text = '' !== $message ? $message : ( '' !== $err ? $err : __( 'no details', 'printbridge' ) );
+		return new WP_Error(
+			'printbridge_http_' . $code,
+			/* translators: 1: HTTP status code, 2: bridge message */
+			sprintf( __( 'The bridge answered %1$d: %2$s', 'printbridge' ), $code, $text ),
+			array(
+				'status' => $code,
+				'error'  => $err,
+			)
+		);
+	}
+}

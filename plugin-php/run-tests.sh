@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Tests of the WordPress plugin: php -l on every PHP file, node --check on the scripts, PHPUnit
+# against Debian's WordPress core on MariaDB (with a WooCommerce double), the headless-Chromium
+# product-page test, and the installable zip. A missing tool is skipped, or is a failure when
+# PRINTBRIDGE_REQUIRE_ALL=1.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+REQUIRE_ALL="${PRINTBRIDGE_REQUIRE_ALL:-0}"
+WP_DIR="${PRINTBRIDGE_WP_DIR:-/usr/share/wordpress}"
+CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+export PRINTBRIDGE_WP_DIR="$WP_DIR" CHROMIUM
+
+missing() {
+  if [ "$REQUIRE_ALL" = "1" ]; then
+    echo "FAIL: $1 (PRINTBRIDGE_REQUIRE_ALL=1)" >&2
+    exit 1
+  fi
+  echo "SKIP: $1"
+}
+
+echo "== php -l"
+if command -v php >/dev/null 2>&1; then
+  count=0
+  while IFS= read -r -d '' f; do
+    out="$(php -l "$f" 2>&1)" || { echo "$out" >&2; exit 1; }
+    count=$((count + 1))
+  done < <(find printbridge tests -name '*.php' -not -path '*/node_modules/*' -print0)
+  echo "$count files clean"
+else
+  missing "php is not installed"
+fi
+
+echo "== node --check"
+if command -v node >/dev/null 2>&1; then
+  for f in printbridge/assets/js/*.js tests/browser/stand-ins/*.js; do node --check "$f"; done
+  echo "scripts clean"
+else
+  missing "node is not installed"
+fi
+
+echo "== translations template"
+if command -v xgettext >/dev/null 2>&1; then
+  bash make-pot.sh --check
+else
+  missing "xgettext (gettext) is not installed"
+fi
+
+db_up() {
+  php -r 'exit(@mysqli_connect(getenv("PRINTBRIDGE_DB_HOST") ? explode(":", getenv("PRINTBRIDGE_DB_HOST"))[0] : "127.0.0.1", getenv("PRINTBRIDGE_DB_USER") ?: "root", (string) getenv("PRINTBRIDGE_DB_PASSWORD"), "", 3306) ? 0 : 1);' 2>/dev/null
+}
+
+wp_ready=1
+if ! command -v php >/dev/null 2>&1; then wp_ready=0;
+elif [ ! -f "$WP_DIR/wp-settings.php" ]; then missing "WordPress core not found at $WP_DIR"; wp_ready=0;
+elif ! db_up; then missing "MariaDB is not reachable on 127.0.0.1:3306"; wp_ready=0;
+fi
+
+echo "== phpunit"
+if [ "$wp_ready" = 1 ] && command -v phpunit >/dev/null 2>&1; then
+  phpunit -c tests/phpunit.xml.dist
+elif [ "$wp_ready" = 1 ]; then
+  missing "phpunit is not installed"
+fi
+
+echo "== browser test (headless Chromium)"
+if [ "$wp_ready" = 1 ] && command -v node >/dev/null 2>&1 && [ -x "$CHROMIUM" ] && [ -d node_modules/playwright-core ]; then
+  node tests/browser/product-page.test.mjs
+elif [ "$wp_ready" = 1 ]; then
+  missing "the browser test needs node, node_modules/playwright-core (bash plugin-php/install-deps.sh) and $CHROMIUM"
+fi
+
+echo "== zip"
+if command -v python3 >/dev/null 2>&1; then
+  zip_path="$(bash build-zip.sh)"
+  python3 - "$zip_path" <<'PY'
+import sys, zipfile
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+required = ["printbridge/printbridge.php", "printbridge/uninstall.php", "printbridge/readme.txt",
+            "printbridge/includes/class-printbridge-cart.php", "printbridge/assets/js/printbridge-product.js"]
+missing = [n for n in required if n not in names]
+assert not missing, f"zip lacks {missing}"
+assert all(n.startswith("printbridge/") for n in names), "zip must hold one printbridge/ folder"
+assert not any("/tests/" in n or n.endswith(".map") for n in names)
+print(f"{sys.argv[1]}: {len(names)} entries")
+PY
+else
+  missing "python3 is needed to build the zip"
+fi
+echo "plugin tests passed"

@@ -1,0 +1,39 @@
+/* Local stand-in for the Key2print editor wrapper: K2PEditorWrapper(containerId, options). */
+( function () {
+	'use strict';
+	window.__k2pLog = [];
+	function K2PEditorWrapper( containerId, options ) {
+		this.containerId = containerId;
+		this.options = options;
+		window.__k2pLog.push( { containerId: containerId, sessionToken: options.sessionToken, width: options.width, height: options.height, gateway: typeof options.onProductUpdateCallback === 'function' } );
+	}
+	K2PEditorWrapper.prototype.open = function () {
+		var o = this.options;
+		var c = document.getElementById( this.containerId );
+		c.innerHTML = '';
+		var frame = document.createElement( 'div' );
+		frame.id = 'k2p-standin-frame';
+		frame.style.width = o.width || '1024px';
+		frame.style.height = o.height || '768px';
+		frame.style.border = '3px solid #0055aa';
+		frame.style.boxSizing = 'border-box';
+		frame.style.padding = '1em';
+		frame.innerHTML = '<h2>Key2print editor (stand-in)</h2><p>Session: <code id="k2p-standin-token"></code></p>'
+			+ '<button type="button" id="k2p-standin-a5">Format A5, gloss</button> '
+			+ '<button type="button" id="k2p-standin-finish">Finish</button>';
+		c.appendChild( frame );
+		document.getElementById( 'k2p-standin-token' ).textContent = o.sessionToken;
+		document.getElementById( 'k2p-standin-a5' ).addEventListener( 'click', function () {
+			if ( o.onProductUpdateCallback ) {
+				o.onProductUpdateCallback( { pa_format: 'a5', finish: 'gloss' } );
+			}
+		} );
+		document.getElementById( 'k2p-standin-finish' ).addEventListener( 'click', function () {
+			o.onEditorFinishCallback( 'proj_42-A' );
+		} );
+	};
+	K2PEditorWrapper.prototype.close = function () {
+		document.getElementById( this.containerId ).innerHTML = '';
+	};
+	window.K2PEditorWrapper = K2PEditorWrapper;
+}() );

@@ -1,0 +1,27 @@
+<?php
+// phpcs:ignoreFile
+
+class UninstallTest extends PrintBridge_TestCase {
+
+	public function test_uninstall_removes_settings_webhooks_and_product_settings_but_not_order_data() {
+		$admin = $this->admin();
+		$this->connect();
+		PrintBridge_Webhooks::sync( $admin->ID );
+		$other = new WC_Webhook();
+		$other->set_topic( 'product.created' );
+		$other->save();
+		$product = $this->product( array( '_printbridge_provider' => 'spiff', '_printbridge_spiff_integration_product_id' => 'ip', '_sku' => 'MUG-1' ) );
+
+		if ( ! defined( 'WP_UNINSTALL_PLUGIN' ) ) {
+			define( 'WP_UNINSTALL_PLUGIN', 'printbridge/printbridge.php' );
+		}
+		include WP_PLUGIN_DIR . '/printbridge/uninstall.php';
+
+		$this->assertFalse( get_option( PrintBridge_Settings::OPTION ) );
+		$this->assertFalse( get_option( PrintBridge_Webhooks::OPTION_IDS ) );
+		$this->assertSame( array( $other->get_id() ), array_keys( WC_Webhook::all() ) );
+		$this->assertSame( '', get_post_meta( $product, '_printbridge_provider', true ) );
+		$this->assertSame( '', get_post_meta( $product, '_printbridge_spiff_integration_product_id', true ) );
+		$this->assertSame( 'MUG-1', get_post_meta( $product, '_sku', true ) );
+	}
+}

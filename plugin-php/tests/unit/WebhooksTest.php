@@ -1,0 +1,88 @@
+<?php
+// phpcs:ignoreFile
+
+class WebhooksTest extends PrintBridge_TestCase {
+
+	private function synced() {
+		$admin = $this->admin();
+		$this->connect();
+		$ids = PrintBridge_Webhooks::sync( $admin->ID );
+		$this->assertIsArray( $ids );
+		return $ids;
+	}
+
+	public function test_sync_refuses_without_a_complete_connection() {
+		$result = PrintBridge_Webhooks::sync( 1 );
+		$this->assertInstanceOf( WP_Error::class, $result );
+		$this->assertSame( array(), WC_Webhook::all() );
+	}
+
+	public function test_disabled_by_woocommerce_shows_a_notice_with_one_click_reenable() {
+		$ids     = $this->synced();
+		$webhook = new WC_Webhook( $ids['order.created'] );
+		for ( $i = 0; $i < 7; $i++ ) { // WooCommerce disables after more than 5 failures.
+			$webhook->failed_delivery();
+		}
+		$this->assertSame( 'disabled', ( new WC_Webhook( $ids['order.created'] ) )->get_status() );
+		$this->assertSame( array( $ids['order.created'] ), PrintBridge_Webhooks::disabled() );
+
+		ob_start();
+		PrintBridge_Webhooks::admin_notice();
+		$html = ob_get_clean();
+		$this->assertStringContainsString( 'WooCommerce disabled the webhooks', $html );
+		$this->assertMatchesRegularExpression( '#admin-post\.php\?action=printbridge_reenable_webhooks&(amp;|\#038;)_wpnonce=[0-9a-f]{10}#', $html );
+
+		$this->assertSame( 1, PrintBridge_Webhooks::reenable() );
+		$again = new WC_Webhook( $ids['order.created'] );
+		$this->assertSame( 'active', $again->get_status() );
+		$this->assertSame( 0, $again->get_failure_count() );
+		$this->assertSame( array(), PrintBridge_Webhooks::disabled() );
+		ob_start();
+		PrintBridge_Webhooks::admin_notice();
+		$this->assertSame( '', ob_get_clean() );
+	}
+
+	public function test_other_webhooks_being_disabled_is_ignored() {
+		$this->synced();
+		$other = new WC_Webhook();
+		$other->set_topic( 'product.created' );
+		$other->save();
+		do_action( 'woocommerce_webhook_disabled_due_delivery_failures', $other->get_id() );
+		$this->assertSame( array(), PrintBridge_Webhooks::disabled() );
+	}
+
+	public function test_notice_is_only_for_shop_managers() {
+		$ids = $this->synced();
+		PrintBridge_Webhooks::on_disabled( $ids['order.updated'] );
+		wp_set_current_user( 0 );
+		ob_start();
+		PrintBridge_Webhooks::admin_notice();
+		$this->assertSame( '', ob_get_clean() );
+	}
+
+	public function test_reenable_handler_requires_capability_and_nonce() {
+		$ids = $this->synced();
+		PrintBridge_Webhooks::on_disabled( $ids['order.updated'] );
+		wp_set_current_user( 0 );
+		list( , , $die ) = printbridge_run_ajax( array( 'PrintBridge_Webhooks', 'handle_reenable' ) );
+		$this->assertNotNull( $die );
+		$this->assertSame( array( $ids['order.updated'] ), PrintBridge_Webhooks::disabled() );
+
+		$this->admin();
+		$_REQUEST['_wpnonce'] = 'bad';
+		list( , , $die ) = printbridge_run_ajax( array( 'PrintBridge_Webhooks', 'handle_reenable' ) );
+		$this->assertNotNull( $die );
+		$this->assertSame( array( $ids['order.updated'] ), PrintBridge_Webhooks::disabled() );
+		unset( $_REQUEST['_wpnonce'] );
+	}
+
+	public function test_delete_all_removes_only_our_webhooks() {
+		$this->synced();
+		$other = new WC_Webhook();
+		$other->set_topic( 'product.created' );
+		$other->save();
+		PrintBridge_Webhooks::delete_all();
+		$this->assertSame( array( $other->get_id() ), array_keys( WC_Webhook::all() ) );
+		$this->assertSame( array(), PrintBridge_Webhooks::ids() );
+	}
+}
