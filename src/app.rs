@@ -94,12 +94,31 @@ impl Application {
             addr: config.listen.clone(),
             source,
         })?;
+        let clock: Arc<dyn Clock> = clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let mut key2print = std::collections::HashMap::new();
+        for s in &config.stores {
+            if let Some(k) = &s.key2print {
+                match crate::providers::key2print::Key2printClient::new(
+                    k,
+                    config.dispatch.request_timeout(),
+                ) {
+                    Ok(c) => {
+                        key2print.insert(s.id.clone(), Arc::new(c.with_clock(clock.clone())));
+                    }
+                    Err(e) => {
+                        tracing::warn!(store = %s.id, error = %e, "Key2print client not available")
+                    }
+                }
+            }
+        }
         let state = Arc::new(AppState {
             config: Arc::new(config),
             store,
-            clock: clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            clock,
             metrics: Arc::new(Metrics::new()),
             dispatch_wakeup: Arc::new(Notify::new()),
+            key2print,
+            catalog: Arc::new(crate::gateway::CatalogCache::new()),
         });
         Ok(Application {
             state,

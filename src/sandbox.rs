@@ -277,7 +277,11 @@ fn header(req: &Request, name: &str) -> String {
 }
 
 /// Applies a queued fault: `Some(response)` answers instead of the normal handler.
-async fn before(state: &SandboxState, provider: &'static str, call: &str) -> (Option<Response>, Option<Fault>) {
+async fn before(
+    state: &SandboxState,
+    provider: &'static str,
+    call: &str,
+) -> (Option<Response>, Option<Fault>) {
     let Some(fault) = state.next_fault(provider) else {
         return (None, None);
     };
@@ -308,7 +312,13 @@ fn fault_response(fault: &Fault) -> Response {
 }
 
 /// After the effect: a fault queued with `after_effect` answers now.
-async fn after(state: &SandboxState, provider: &'static str, call: &str, fault: Option<Fault>, normal: Response) -> Response {
+async fn after(
+    state: &SandboxState,
+    provider: &'static str,
+    call: &str,
+    fault: Option<Fault>,
+    normal: Response,
+) -> Response {
     match fault {
         Some(f) => {
             if f.delay_ms > 0 {
@@ -352,7 +362,10 @@ async fn spiff_graphql(req: &Request, body: Body, state: Data<&Arc<SandboxState>
     let body = body.into_vec().await.unwrap_or_default();
     if header(req, "X-Application-Key") != state.credentials.spiff_application_key {
         state.record("spiff", "orderCreate", false, 401);
-        return json_response(401, &json!({ "errors": [{ "message": "Invalid application key" }] }));
+        return json_response(
+            401,
+            &json!({ "errors": [{ "message": "Invalid application key" }] }),
+        );
     }
     let (early, fault) = before(&state, "spiff", "orderCreate").await;
     if let Some(r) = early {
@@ -360,8 +373,16 @@ async fn spiff_graphql(req: &Request, body: Body, state: Data<&Arc<SandboxState>
     }
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let items = spiff_items(&parsed["variables"]["orderItems"]);
-    if !parsed["query"].as_str().unwrap_or("").contains("orderCreate") || items.is_empty() {
-        let r = json_response(200, &json!({ "errors": [{ "message": "orderItems must name at least one transactionId" }] }));
+    if !parsed["query"]
+        .as_str()
+        .unwrap_or("")
+        .contains("orderCreate")
+        || items.is_empty()
+    {
+        let r = json_response(
+            200,
+            &json!({ "errors": [{ "message": "orderItems must name at least one transactionId" }] }),
+        );
         return after(&state, "spiff", "orderCreate", fault, r).await;
     }
     let id = spiff_create(&state, &items);
@@ -405,7 +426,10 @@ async fn spiff_rest(req: &Request, body: Body, state: Data<&Arc<SandboxState>>) 
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let items = spiff_items(&parsed["orderItems"]);
     if items.is_empty() {
-        let r = json_response(400, &json!({ "error": "orderItems must name at least one transactionId" }));
+        let r = json_response(
+            400,
+            &json!({ "error": "orderItems must name at least one transactionId" }),
+        );
         return after(&state, "spiff", "POST /api/v2/orders", fault, r).await;
     }
     let id = spiff_create(&state, &items);
@@ -470,9 +494,15 @@ async fn apliiq_create(req: &Request, body: Body, state: Data<&Arc<SandboxState>
         entry.0.clone()
     });
     let r = if held {
-        json_response(202, &json!({ "reason": "held for review: address needs confirmation" }))
+        json_response(
+            202,
+            &json!({ "reason": "held for review: address needs confirmation" }),
+        )
     } else {
-        json_response(200, &json!({ "OrderId": apliiq_id, "StoreOrderId": shop_id }))
+        json_response(
+            200,
+            &json!({ "OrderId": apliiq_id, "StoreOrderId": shop_id }),
+        )
     };
     after(&state, "apliiq", "POST /v1/Order", fault, r).await
 }
@@ -536,7 +566,9 @@ pub fn sample_pdf(project: &str) -> Vec<u8> {
         out.extend_from_slice(format!("{} 0 obj\n{obj}\nendobj\n", n + 1).as_bytes());
     }
     let xref = out.len();
-    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
     for o in offsets {
         out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
     }
@@ -551,7 +583,11 @@ pub fn sample_pdf(project: &str) -> Vec<u8> {
 }
 
 #[handler]
-async fn k2p_download(req: &Request, Path(id): Path<String>, state: Data<&Arc<SandboxState>>) -> Response {
+async fn k2p_download(
+    req: &Request,
+    Path(id): Path<String>,
+    state: Data<&Arc<SandboxState>>,
+) -> Response {
     if !k2p_verified(&state, req, "GET", b"") {
         state.record("key2print", "project/download", false, 401);
         return k2p_denied();
@@ -577,7 +613,12 @@ async fn k2p_file(Path(name): Path<String>) -> Response {
         .body(sample_pdf(project))
 }
 
-async fn k2p_post(req: &Request, body: Body, state: &SandboxState, call: &str) -> Result<Value, Response> {
+async fn k2p_post(
+    req: &Request,
+    body: Body,
+    state: &SandboxState,
+    call: &str,
+) -> Result<Value, Response> {
     let body = body.into_vec().await.unwrap_or_default();
     if !k2p_verified(state, req, "POST", &body) {
         state.record("key2print", call, false, 401);
@@ -638,7 +679,10 @@ async fn k2p_flush(req: &Request, body: Body, state: Data<&Arc<SandboxState>>) -
 
 #[handler]
 fn sandbox_stats(state: Data<&Arc<SandboxState>>) -> Response {
-    json_response(200, &serde_json::to_value(state.stats()).unwrap_or(Value::Null))
+    json_response(
+        200,
+        &serde_json::to_value(state.stats()).unwrap_or(Value::Null),
+    )
 }
 
 #[derive(Deserialize)]
@@ -655,6 +699,9 @@ async fn queue_faults(body: Body, state: Data<&Arc<SandboxState>>) -> impl IntoR
             state.push_faults(&f.provider, f.faults);
             json_response(200, &json!({ "queued": true }))
         }
-        Err(e) => json_response(400, &json!({ "error": "bad_request", "message": e.to_string() })),
+        Err(e) => json_response(
+            400,
+            &json!({ "error": "bad_request", "message": e.to_string() }),
+        ),
     }
 }

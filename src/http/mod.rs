@@ -14,7 +14,9 @@ use crate::store::Store;
 
 pub mod admin;
 pub mod callbacks;
+pub mod gateway;
 pub mod health;
+pub mod key2print;
 pub mod problem;
 pub mod raw;
 pub mod stores;
@@ -28,6 +30,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Wakes the dispatcher when new jobs were planned.
     pub dispatch_wakeup: Arc<Notify>,
+    /// Key2print WEBAPI clients of the stores that use Key2print.
+    pub key2print: key2print::Key2printClients,
+    /// Catalog reads cached for the Key2print product gateway.
+    pub catalog: Arc<crate::gateway::CatalogCache>,
 }
 
 impl AppState {
@@ -54,7 +60,9 @@ pub type Apis = (
     health::HealthApi,
     webhooks::WebhookApi,
     callbacks::CallbackApi,
+    gateway::GatewayApi,
     stores::StoreApi,
+    key2print::Key2printApi,
     admin::AdminApi,
 );
 
@@ -65,7 +73,9 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             health::HealthApi,
             webhooks::WebhookApi,
             callbacks::CallbackApi,
+            gateway::GatewayApi,
             stores::StoreApi,
+            key2print::Key2printApi,
             admin::AdminApi,
         ),
         "PrintBridge",

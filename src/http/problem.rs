@@ -58,6 +58,9 @@ pub enum ApiError {
     /// Something failed on our side; nothing was acknowledged.
     #[oai(status = 500)]
     Internal(Json<Problem>),
+    /// A provider refused or failed the call the bridge made on the caller's behalf.
+    #[oai(status = 502)]
+    BadGateway(Json<Problem>),
     /// The database or a dependency is unavailable; retry later. Nothing was acknowledged.
     #[oai(status = 503)]
     Unavailable(Json<Problem>),
@@ -79,6 +82,15 @@ impl ApiError {
     pub fn internal(message: impl Into<String>) -> Self {
         ApiError::Internal(Json(Problem::new("internal", message)))
     }
+    /// A provider call made for the caller failed; the message names provider and call.
+    pub fn provider(e: &crate::providers::ProviderError) -> Self {
+        ApiError::BadGateway(Json(Problem::new("provider_error", e.to_string())))
+    }
+
+    pub fn conflict(error: &str, message: impl Into<String>, field: &str) -> Self {
+        ApiError::Conflict(Json(Problem::new(error, message).field(field)))
+    }
+
     pub fn unknown_store(store: &str) -> Self {
         ApiError::not_found(
             "unknown_store",

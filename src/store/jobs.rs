@@ -502,3 +502,52 @@ impl Store {
         Ok(inserted)
     }
 }
+
+impl Store {
+    /// The Key2print user the bridge created for a shop customer (`customer:<id>` or
+    /// `guest:<key>`), if any.
+    pub async fn key2print_user(
+        &self,
+        store_id: &str,
+        customer_key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let id = on_pool!(self, |pool| {
+            sqlx::query_scalar::<_, String>(
+                "SELECT user_id FROM key2print_users WHERE store_id = $1 AND customer_key = $2",
+            )
+            .bind(store_id)
+            .bind(customer_key)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(id)
+    }
+
+    /// Remembers a customer's Key2print user; when another request remembered one first,
+    /// returns that one (so a customer keeps a single Key2print user).
+    pub async fn remember_key2print_user(
+        &self,
+        store_id: &str,
+        customer_key: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<String, StoreError> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO key2print_users (store_id, customer_key, user_id, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (store_id, customer_key) DO NOTHING",
+            )
+            .bind(store_id)
+            .bind(customer_key)
+            .bind(user_id)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(self
+            .key2print_user(store_id, customer_key)
+            .await?
+            .unwrap_or_else(|| user_id.to_owned()))
+    }
+}
