@@ -301,7 +301,12 @@ async fn before(
 fn fault_response(fault: &Fault) -> Response {
     let mut resp = json_response(
         fault.status,
-        &json!({ "success": false, "message": "sandbox fault", "errors": [{"message": "sandbox fault"}] }),
+        &json!({
+            "success": false,
+            "details": "sandbox fault",
+            "message": "sandbox fault",
+            "errors": [{ "message": "sandbox fault" }]
+        }),
     );
     if let Some(s) = fault.retry_after {
         if let Ok(v) = poem::http::HeaderValue::from_str(&s.to_string()) {

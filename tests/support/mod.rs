@@ -319,3 +319,107 @@ impl TestApp {
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
     }
 }
+
+/// A store `id` whose providers are the sandboxes (Spiff over GraphQL, Apliiq, Key2print).
+pub fn sandbox_store(sb: &printbridge::sandbox::Sandbox, id: &str, secret: &str) -> StoreConfig {
+    let c = &sb.state.credentials;
+    let text = format!(
+        "id = {id:?}\nwebhook_secret = {secret:?}\napi_token = {STORE_TOKEN:?}\n\
+         [spiff]\nbase_url = {:?}\napi = \"graphql\"\napplication_key = {:?}\n\
+         [apliiq]\nbase_url = {:?}\napp_id = {:?}\nshared_secret = {:?}\n\
+         [key2print]\nbase_url = {:?}\napi_key = {:?}\napi_secret = {:?}\n",
+        sb.spiff_url(),
+        c.spiff_application_key,
+        sb.apliiq_url(),
+        c.apliiq_app_id,
+        c.apliiq_shared_secret,
+        sb.key2print_url(),
+        c.key2print_api_key,
+        c.key2print_api_secret,
+    );
+    toml::from_str(&text).expect("sandbox store config")
+}
+
+/// One line item of a test order.
+pub enum Item<'a> {
+    Spiff(&'a str),
+    Apliiq(&'a str),
+    Key2print(&'a str),
+}
+
+/// A WooCommerce order (REST v3 shape, as webhooks carry it) with the given items.
+pub fn order_json(
+    id: i64,
+    status: &str,
+    modified_gmt: &str,
+    items: &[Item<'_>],
+) -> serde_json::Value {
+    let address = serde_json::json!({
+        "first_name": "Ada", "last_name": "Lovelace", "company": "", "address_1": "12 Example Street",
+        "address_2": "", "city": "London", "state": "", "postcode": "SW1A 1AA", "country": "GB",
+        "email": "ada@example.test", "phone": "+44 20 7946 0000"
+    });
+    let line_items: Vec<serde_json::Value> = items
+        .iter()
+        .enumerate()
+        .map(|(n, item)| {
+            let (sku, meta) = match item {
+                Item::Spiff(t) => (
+                    "MUG".to_owned(),
+                    serde_json::json!([{"id": 1, "key": "_printbridge_spiff_transaction_id", "value": t}]),
+                ),
+                Item::Apliiq(sku) => ((*sku).to_owned(), serde_json::json!([])),
+                Item::Key2print(p) => (
+                    "BC-A5".to_owned(),
+                    serde_json::json!([{"id": 2, "key": "_printbridge_key2print_project_id", "value": p}]),
+                ),
+            };
+            serde_json::json!({
+                "id": n + 1, "name": format!("Item {}", n + 1), "product_id": 11, "variation_id": 0,
+                "quantity": 1, "tax_class": "", "subtotal": "12.50", "total": "12.50",
+                "sku": sku, "price": 12.5, "meta_data": meta
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "id": id, "parent_id": 0, "number": id.to_string(), "status": status, "currency": "EUR",
+        "date_created_gmt": "2026-11-23T06:00:00", "date_modified_gmt": modified_gmt,
+        "total": "12.50", "shipping_total": "4.90", "customer_id": 0, "customer_note": "",
+        "billing": address, "shipping": address, "payment_method": "card", "transaction_id": "tx",
+        "line_items": line_items,
+        "shipping_lines": [{"id": 9, "method_title": "Flat rate", "method_id": "flat_rate", "instance_id": "1", "total": "4.90"}],
+        "refunds": [], "meta_data": []
+    })
+}
+
+impl TestApp {
+    pub async fn post_order(
+        &self,
+        store: &str,
+        secret: &str,
+        order: &serde_json::Value,
+    ) -> serde_json::Value {
+        let body = serde_json::to_vec(order).expect("json");
+        let (status, ack) = self
+            .post_webhook(store, "order.updated", &body, secret)
+            .await;
+        assert_eq!(status, 200, "{ack}");
+        ack
+    }
+
+    /// Waits until no job of the store is pending, retrying or running, then returns all jobs.
+    pub async fn settled_jobs(&self, deadline: Duration) -> Vec<serde_json::Value> {
+        eventually(deadline, "all jobs settled", || async {
+            let (_, page) = self.admin_get("/v1/admin/jobs?limit=500").await;
+            let jobs = page["jobs"].as_array()?.clone();
+            let busy = jobs.iter().any(|j| {
+                matches!(
+                    j["state"].as_str(),
+                    Some("pending" | "retrying" | "running")
+                )
+            });
+            (!busy && page["total"].as_i64()? as usize == jobs.len()).then_some(jobs)
+        })
+        .await
+    }
+}

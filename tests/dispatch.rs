@@ -1,0 +1,420 @@
+//! Exactly-once dispatch against the provider sandboxes, which verify every signature and
+//! count every order they receive.
+
+mod support;
+
+use std::time::Duration;
+
+use printbridge::config::Config;
+use printbridge::sandbox::{Fault, Sandbox, SandboxCredentials};
+use serde_json::{Value, json};
+use support::woo_standin::WooStandin;
+use support::{Backend, Item, TestApp, order_json, sandbox_store};
+
+const SECRET: &str = "dispatch-secret";
+
+fn fast_dispatch(c: &mut Config) {
+    c.dispatch.enabled = true;
+    c.dispatch.request_timeout_secs = 1;
+    c.dispatch.backoff_base_secs = 1;
+    c.dispatch.backoff_cap_secs = 1;
+    c.dispatch.reconcile_interval_secs = 0;
+}
+
+async fn sandbox() -> Sandbox {
+    Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0)
+        .await
+        .expect("sandbox")
+}
+
+fn job<'a>(jobs: &'a [Value], provider: &str) -> &'a Value {
+    jobs.iter()
+        .find(|j| j["provider"] == json!(provider))
+        .unwrap_or_else(|| panic!("no {provider} job in {jobs:?}"))
+}
+
+/// A paid order with a Spiff, an Apliiq and a Key2print item: one signed call per provider
+/// order, the PDF kept and served, notes written back, duplicates and an older state harmless.
+async fn paid_order_reaches_each_provider_once(backend: Backend) {
+    let sb = sandbox().await;
+    let woo = WooStandin::start().await;
+    let mut store = sandbox_store(&sb, "shop", SECRET);
+    let rest = woo.store_config("shop");
+    store.woocommerce_url = rest.woocommerce_url;
+    store.woocommerce_consumer_key = rest.woocommerce_consumer_key;
+    store.woocommerce_consumer_secret = rest.woocommerce_consumer_secret;
+    let app = TestApp::spawn(backend, |c| {
+        fast_dispatch(c);
+        c.stores = vec![store];
+    })
+    .await;
+
+    let tx = "0994e0a2-0884-4d85-a7bd-286076a73b67";
+    let items = [
+        Item::Spiff(tx),
+        Item::Apliiq("APQ-1998244S7A1"),
+        Item::Key2print("K2P-7642EEED77"),
+    ];
+    let paid = order_json(501, "processing", "2026-11-23T08:00:00", &items);
+    let older = order_json(501, "pending", "2026-11-23T07:59:00", &items);
+    woo.put_order(paid.clone());
+    let ack = app.post_order("shop", SECRET, &paid).await;
+    assert_eq!(ack["jobs_planned"], json!(3), "{ack}");
+    app.post_order("shop", SECRET, &paid).await;
+    app.post_order("shop", SECRET, &older).await;
+
+    let jobs = app.settled_jobs(Duration::from_secs(30)).await;
+    for j in &jobs {
+        assert_eq!(j["state"], json!("done"), "{j}");
+    }
+    assert_eq!(jobs.len(), 6, "3 provider orders and 3 notes: {jobs:?}");
+
+    let stats = sb.state.stats();
+    assert_eq!(stats.spiff_orders.get(tx), Some(&1), "{stats:?}");
+    assert_eq!(stats.apliiq_orders.get("501"), Some(&1), "{stats:?}");
+    assert_eq!(stats.key2print_downloads.get("K2P-7642EEED77"), Some(&1));
+    assert_eq!(stats.rejected_signatures, 0);
+    assert!(sb.state.calls().iter().all(|c| c.signature_ok));
+
+    // The plugin's view: provider order ids, the kept PDF.
+    let view: Value = app
+        .client
+        .get(app.url("/v1/stores/shop/orders/501"))
+        .bearer_auth(support::STORE_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let orders = view["provider_orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 3, "{view}");
+    for o in orders {
+        assert_eq!(o["state"], json!("done"), "{o}");
+        assert_eq!(o["attempts"], json!(1), "{o}");
+    }
+    let spiff = orders
+        .iter()
+        .find(|o| o["provider"] == json!("spiff"))
+        .unwrap();
+    assert!(
+        spiff["provider_order_id"]
+            .as_str()
+            .is_some_and(|s| s.len() == 36)
+    );
+    let k2p = orders
+        .iter()
+        .find(|o| o["provider"] == json!("key2print"))
+        .unwrap();
+    let file_id = k2p["file_id"].as_i64().expect("file id");
+    let pdf = app
+        .client
+        .get(app.url(&format!("/v1/stores/shop/files/{file_id}")))
+        .bearer_auth(support::STORE_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status().as_u16(), 200);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let bytes = pdf.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    assert!(String::from_utf8_lossy(&bytes).contains("K2P-7642EEED77"));
+    let wrong = app
+        .client
+        .get(app.url(&format!("/v1/stores/shop/files/{file_id}")))
+        .bearer_auth("not-the-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+
+    // Write-back: one note per provider order, on the shop's order.
+    let notes: Vec<String> = woo
+        .notes_of(501)
+        .iter()
+        .map(|n| n["note"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(notes.len(), 3, "{notes:?}");
+    assert!(notes.iter().any(|n| n.contains("Spiff order")), "{notes:?}");
+    assert!(
+        notes.iter().any(|n| n.contains("Apliiq order")),
+        "{notes:?}"
+    );
+    assert!(
+        notes.iter().any(|n| n.contains("Key2print PDF")),
+        "{notes:?}"
+    );
+
+    // The operator's timeline shows every attempt.
+    let (_, ledger) = app.admin_get("/v1/admin/orders/shop/501").await;
+    let spiff_job = job(ledger["jobs"].as_array().unwrap(), "spiff");
+    assert_eq!(spiff_job["attempts_log"][0]["outcome"], json!("success"));
+    app.stop().await;
+    sb.stop();
+}
+on_both_backends!(full_order, paid_order_reaches_each_provider_once);
+
+/// Outages, throttling, an ambiguous Apliiq answer, a permanent refusal and a timeout, each
+/// handled as DESIGN.md says.
+async fn provider_failures_are_classified(backend: Backend) {
+    let sb = sandbox().await;
+    let store = sandbox_store(&sb, "shop", SECRET);
+    let app = TestApp::spawn(backend, |c| {
+        fast_dispatch(c);
+        c.stores = vec![store];
+    })
+    .await;
+    let status = |s: u16| Fault {
+        status: s,
+        ..Fault::default()
+    };
+    sb.state.push_faults(
+        "spiff",
+        [
+            Fault {
+                status: 503,
+                retry_after: Some(1),
+                ..Fault::default()
+            },
+            status(503),
+            status(429),
+        ],
+    );
+    // Apliiq creates the order, then answers 500: only a lookup can tell.
+    sb.state.push_faults(
+        "apliiq",
+        [
+            Fault::default(), // the lookup before sending: nothing yet
+            Fault {
+                status: 500,
+                after_effect: true,
+                ..Fault::default()
+            },
+        ],
+    );
+    sb.state.push_faults("key2print", [status(400)]);
+
+    let tx = "5b3b1f9e-7a51-4bd6-9a37-2f4b0c0f1a11";
+    let items = [
+        Item::Spiff(tx),
+        Item::Apliiq("APQ-1998244S6A1"),
+        Item::Key2print("K2P-DEAD00000001"),
+    ];
+    app.post_order(
+        "shop",
+        SECRET,
+        &order_json(601, "processing", "2026-11-23T09:00:00", &items),
+    )
+    .await;
+    let jobs = app.settled_jobs(Duration::from_secs(30)).await;
+
+    // Spiff: three refusals that surely did not take effect, retried, then placed once.
+    let spiff = job(&jobs, "spiff");
+    assert_eq!(spiff["state"], json!("done"), "{spiff}");
+    assert_eq!(spiff["attempts"], json!(4));
+    let (_, detail) = app
+        .admin_get(&format!("/v1/admin/jobs/{}", spiff["id"]))
+        .await;
+    let codes: Vec<Value> = detail["attempts_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status_code"].clone())
+        .collect();
+    assert_eq!(codes, vec![json!(503), json!(503), json!(429), json!(200)]);
+    assert_eq!(sb.state.stats().spiff_orders.get(tx), Some(&1));
+
+    // Apliiq: the ambiguous 500 resolved by asking; no second order.
+    let apliiq = job(&jobs, "apliiq");
+    assert_eq!(apliiq["state"], json!("done"), "{apliiq}");
+    let (_, detail) = app
+        .admin_get(&format!("/v1/admin/jobs/{}", apliiq["id"]))
+        .await;
+    assert_eq!(
+        detail["attempts_log"][0]["outcome"],
+        json!("resolved"),
+        "{detail}"
+    );
+    assert_eq!(sb.state.stats().apliiq_orders.get("601"), Some(&1));
+
+    // Key2print: a refusal is permanent; a dead letter with the provider's message.
+    let k2p = job(&jobs, "key2print");
+    assert_eq!(k2p["state"], json!("dead"), "{k2p}");
+    assert!(
+        k2p["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("sandbox fault"),
+        "{k2p}"
+    );
+    let (_, dead) = app.admin_get("/v1/admin/jobs?state=dead").await;
+    assert_eq!(dead["total"], json!(1));
+    let (_, orders) = app.admin_get("/v1/admin/orders?attention=true").await;
+    assert_eq!(orders["total"], json!(1), "{orders}");
+
+    // Replay places it.
+    let replay = app
+        .client
+        .post(app.url(&format!("/v1/admin/jobs/{}/replay", k2p["id"])))
+        .bearer_auth(support::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status().as_u16(), 200);
+    let again = app
+        .client
+        .post(app.url(&format!("/v1/admin/jobs/{}/replay", spiff["id"])))
+        .bearer_auth(support::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status().as_u16(),
+        409,
+        "a placed order is not replayed"
+    );
+    let jobs = app.settled_jobs(Duration::from_secs(30)).await;
+    assert_eq!(job(&jobs, "key2print")["state"], json!("done"));
+    assert_eq!(
+        sb.state.stats().key2print_downloads.get("K2P-DEAD00000001"),
+        Some(&1),
+        "the refused attempt downloaded nothing"
+    );
+    app.stop().await;
+    sb.stop();
+}
+on_both_backends!(failures, provider_failures_are_classified);
+
+/// A Spiff call that times out after sending may have created the order, and Spiff cannot
+/// be asked: the job waits for review instead of being sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spiff_timeout_is_parked_for_review_not_resent() {
+    let sb = sandbox().await;
+    let store = sandbox_store(&sb, "shop", SECRET);
+    let app = TestApp::spawn(Backend::Sqlite, |c| {
+        fast_dispatch(c);
+        c.stores = vec![store];
+    })
+    .await;
+    sb.state.push_faults(
+        "spiff",
+        [Fault {
+            delay_ms: 1500,
+            ..Fault::default()
+        }],
+    );
+    let tx = "7c1f2d3e-0000-4000-8000-000000000001";
+    app.post_order(
+        "shop",
+        SECRET,
+        &order_json(701, "processing", "2026-11-23T09:00:00", &[Item::Spiff(tx)]),
+    )
+    .await;
+    let jobs = app.settled_jobs(Duration::from_secs(30)).await;
+    let spiff = job(&jobs, "spiff");
+    assert_eq!(spiff["state"], json!("needs-review"), "{spiff}");
+    assert_eq!(spiff["attempts"], json!(1));
+    assert!(
+        spiff["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("may have been received"),
+        "{spiff}"
+    );
+    // The slow request did create the order; nothing sent it twice.
+    let stats = support::eventually(Duration::from_secs(10), "the slow order", || async {
+        let s = sb.state.stats();
+        s.spiff_orders.contains_key(tx).then_some(s)
+    })
+    .await;
+    assert_eq!(stats.spiff_orders.get(tx), Some(&1));
+    let spiff_calls = sb
+        .state
+        .calls()
+        .iter()
+        .filter(|c| c.provider == "spiff")
+        .count();
+    assert_eq!(spiff_calls, 1);
+    app.stop().await;
+    sb.stop();
+}
+
+/// 1,000 orders, 30 % of them delivered twice and out of order: one Spiff order each.
+async fn thousand_orders_with_duplicates(backend: Backend) {
+    let sb = sandbox().await;
+    let store = sandbox_store(&sb, "shop", SECRET);
+    let app = TestApp::spawn(backend, |c| {
+        fast_dispatch(c);
+        c.dispatch.concurrency = 8;
+        c.stores = vec![store];
+    })
+    .await;
+    let n = 1000;
+    let txs: Vec<String> = (0..n)
+        .map(|i| format!("00000000-0000-4000-8000-{i:012}"))
+        .collect();
+    let mut bodies = Vec::new();
+    for (i, tx) in txs.iter().enumerate() {
+        let id = 10_000 + i as i64;
+        let paid = order_json(id, "processing", "2026-11-23T10:00:01", &[Item::Spiff(tx)]);
+        let pending = order_json(id, "pending", "2026-11-23T10:00:00", &[Item::Spiff(tx)]);
+        if i % 10 < 3 {
+            // Out of order and duplicated: the paid state first, twice, then the older one.
+            bodies.push(paid.clone());
+            bodies.push(paid);
+            bodies.push(pending);
+        } else {
+            bodies.push(pending);
+            bodies.push(paid);
+        }
+    }
+    let bodies: Vec<Vec<u8>> = bodies
+        .iter()
+        .map(|b| serde_json::to_vec(b).unwrap())
+        .collect();
+    let url = app.url("/v1/webhooks/woocommerce/shop");
+    let chunks: Vec<Vec<Vec<u8>>> = bodies
+        .chunks(bodies.len().div_ceil(16))
+        .map(<[_]>::to_vec)
+        .collect();
+    let mut tasks = Vec::new();
+    for chunk in chunks {
+        let client = app.client.clone();
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            for body in chunk {
+                let sig = printbridge::woo::signature::sign(SECRET, &body);
+                let resp = client
+                    .post(&url)
+                    .header("Content-Type", "application/json")
+                    .header("X-WC-Webhook-Signature", sig)
+                    .header("X-WC-Webhook-Topic", "order.updated")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status().as_u16(), 200);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let done = support::eventually(Duration::from_secs(300), "1,000 orders placed", || async {
+        let (_, page) = app.admin_get("/v1/admin/jobs?state=done&limit=1").await;
+        (page["total"] == json!(n)).then_some(())
+    })
+    .await;
+    let _ = done;
+    let (_, busy) = app.admin_get("/v1/admin/jobs?state=pending&limit=1").await;
+    assert_eq!(busy["total"], json!(0));
+    let stats = sb.state.stats();
+    assert_eq!(stats.spiff_orders.len(), n);
+    assert!(
+        stats.spiff_orders.values().all(|c| *c == 1),
+        "a Spiff order was doubled"
+    );
+    app.stop().await;
+    sb.stop();
+}
+on_both_backends!(thousand_orders, thousand_orders_with_duplicates);
