@@ -308,10 +308,10 @@ fn fault_response(fault: &Fault) -> Response {
             "errors": [{ "message": "sandbox fault" }]
         }),
     );
-    if let Some(s) = fault.retry_after {
-        if let Ok(v) = poem::http::HeaderValue::from_str(&s.to_string()) {
-            resp.headers_mut().insert("Retry-After", v);
-        }
+    if let Some(s) = fault.retry_after
+        && let Ok(v) = poem::http::HeaderValue::from_str(&s.to_string())
+    {
+        resp.headers_mut().insert("Retry-After", v);
     }
     resp
 }

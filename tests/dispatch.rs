@@ -400,12 +400,11 @@ async fn thousand_orders_with_duplicates(backend: Backend) {
     for t in tasks {
         t.await.unwrap();
     }
-    let done = support::eventually(Duration::from_secs(300), "1,000 orders placed", || async {
+    support::eventually(Duration::from_secs(300), "1,000 orders placed", || async {
         let (_, page) = app.admin_get("/v1/admin/jobs?state=done&limit=1").await;
         (page["total"] == json!(n)).then_some(())
     })
     .await;
-    let _ = done;
     let (_, busy) = app.admin_get("/v1/admin/jobs?state=pending&limit=1").await;
     assert_eq!(busy["total"], json!(0));
     let stats = sb.state.stats();

@@ -241,14 +241,14 @@ impl AdminApi {
         limit: Query<Option<i64>>,
     ) -> Result<AdminResponse<JobPage>, ApiError> {
         let (offset, limit) = page(offset.0, limit.0)?;
-        if let Some(s) = job_state.0.as_deref() {
-            if !JOB_STATES.contains(&s) {
-                return Err(ApiError::bad_request(
-                    "bad_state",
-                    format!("state must be one of {}", JOB_STATES.join(", ")),
-                    "state",
-                ));
-            }
+        if let Some(s) = job_state.0.as_deref()
+            && !JOB_STATES.contains(&s)
+        {
+            return Err(ApiError::bad_request(
+                "bad_state",
+                format!("state must be one of {}", JOB_STATES.join(", ")),
+                "state",
+            ));
         }
         let page = state
             .store

@@ -131,14 +131,14 @@ fn editor_setup(editor: &SessionEditor) -> Result<Option<EditorSetup>, ApiError>
             k == "primarycolor" || k == "primary"
         })
         .map(|(_, v)| v.trim().trim_start_matches('#').to_ascii_lowercase());
-    if let Some(p) = &primary {
-        if !(p.len() == 6 || p.len() == 3) || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(bad(
-                "invalid_color",
-                "editor.colors.primaryColor must be a hex color like #310048",
-                "editor.colors",
-            ));
-        }
+    if let Some(p) = &primary
+        && (!(p.len() == 6 || p.len() == 3) || !p.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(bad(
+            "invalid_color",
+            "editor.colors.primaryColor must be a hex color like #310048",
+            "editor.colors",
+        ));
     }
     let mut tabs = HiddenTabs::default();
     for t in &editor.hidden_tabs {

@@ -183,11 +183,10 @@ impl Dispatcher {
                 _ = shutdown.changed() => {}
                 _ = this.state.dispatch_wakeup.notified() => {}
                 Some(done) = tasks.join_next() => {
-                    if let Ok(provider) = done {
-                        if let Some(n) = inflight.get_mut(provider) {
+                    if let Ok(provider) = done
+                        && let Some(n) = inflight.get_mut(provider) {
                             *n = n.saturating_sub(1);
                         }
-                    }
                 }
                 _ = tokio::time::sleep(wait) => {}
             }

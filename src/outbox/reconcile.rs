@@ -83,10 +83,10 @@ pub async fn pass(
         ..Pass::default()
     };
     for fetched in orders {
-        if let Some(m) = fetched.order.date_modified_gmt.clone() {
-            if out.newest.as_deref().is_none_or(|n| m.as_str() > n) {
-                out.newest = Some(m);
-            }
+        if let Some(m) = fetched.order.date_modified_gmt.clone()
+            && out.newest.as_deref().is_none_or(|n| m.as_str() > n)
+        {
+            out.newest = Some(m);
         }
         let result = ingest_order_json(store, cfg, source, fetched.raw, now()).await?;
         if result.outcome.as_str() == "applied" {
