@@ -3,6 +3,7 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod demo;
 pub mod gateway;
 pub mod http;
 pub mod ledger;

@@ -33,6 +33,27 @@ enum Command {
     Openapi,
     /// Print the signature headers the bridge would send, or verify an inbound signature.
     Sign(printbridge::providers::signcli::SignArgs),
+    /// The whole job in one command: the bridge on a fresh SQLite file, provider sandboxes,
+    /// one signed WooCommerce order with an item per provider, and a table of the result.
+    Demo {
+        /// Exit after the table: 0 only if every provider order went through.
+        #[arg(long)]
+        once: bool,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Directory for the demo database and kept PDFs (default: a new temporary one).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Run the provider sandboxes (Spiff, Apliiq, Key2print) that check signatures exactly
+    /// as the providers document them.
+    Sandbox {
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Spiff on this port, Apliiq on the next, Key2print on the one after.
+        #[arg(long, default_value_t = 9101)]
+        port: u16,
+    },
     /// Put a stopped job (dead letter, needing review, cancelled) back in the queue.
     Replay {
         /// The job id (see GET /v1/admin/jobs).
@@ -64,6 +85,17 @@ fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("PRINTBRIDGE_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Logs only warnings, so the demo's table stays readable.
+fn init_tracing_quiet() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("PRINTBRIDGE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -212,6 +244,37 @@ fn connection_key(
     Ok(0)
 }
 
+async fn sandbox(host: &str, port: u16, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let sb = printbridge::sandbox::Sandbox::start(
+        printbridge::sandbox::SandboxCredentials::default(),
+        host,
+        port,
+    )
+    .await?;
+    let c = &sb.state.credentials;
+    writeln!(
+        out,
+        "PrintBridge provider sandboxes (signatures checked as documented; GET /_sandbox/stats on each port)\n\n\
+         [stores.spiff]\nbase_url = \"{}\"\napi = \"graphql\"        # or \"rest\"\napplication_key = \"{}\"\naccess_key = \"{}\"\nsecret_key = \"{}\"\n\n\
+         [stores.apliiq]\nbase_url = \"{}\"\napp_id = \"{}\"\nshared_secret = \"{}\"\n\n\
+         [stores.key2print]\nbase_url = \"{}\"\napi_key = \"{}\"\napi_secret = \"{}\"\n\nCtrl-C to stop.",
+        sb.spiff_url(),
+        c.spiff_application_key,
+        c.spiff_access_key,
+        c.spiff_secret_key,
+        sb.apliiq_url(),
+        c.apliiq_app_id,
+        c.apliiq_shared_secret,
+        sb.key2print_url(),
+        c.key2print_api_key,
+        c.key2print_api_secret,
+    )?;
+    out.flush()?;
+    printbridge::app::shutdown_signal().await;
+    sb.stop();
+    Ok(0)
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -228,6 +291,20 @@ fn main() -> ExitCode {
             .map(|_| 0)
             .map_err(Into::into),
         Command::Sign(args) => printbridge::providers::signcli::run(&args, &mut stdout),
+        Command::Demo { once, listen, dir } => {
+            if !once {
+                init_tracing_quiet();
+            }
+            runtime().and_then(|rt| {
+                rt.block_on(printbridge::demo::run(
+                    printbridge::demo::DemoOptions { listen, once, dir },
+                    &mut std::io::stdout(),
+                ))
+            })
+        }
+        Command::Sandbox { host, port } => {
+            runtime().and_then(|rt| rt.block_on(sandbox(&host, port, &mut stdout)))
+        }
         Command::Replay { job_id, config } => {
             runtime().and_then(|rt| rt.block_on(replay(job_id, config, &mut stdout)))
         }
