@@ -88,7 +88,7 @@ struct Inner {
     /// Key2print project id -> downloads.
     key2print_downloads: BTreeMap<String, u32>,
     key2print_users: u32,
-    key2print_sessions: u32,
+    key2print_sessions: Vec<Value>,
     key2print_flushes: Vec<String>,
 }
 
@@ -105,7 +105,8 @@ pub struct SandboxStats {
     pub apliiq_orders: BTreeMap<String, u32>,
     pub key2print_downloads: BTreeMap<String, u32>,
     pub key2print_users: u32,
-    pub key2print_sessions: u32,
+    /// The `session/start` bodies received.
+    pub key2print_sessions: Vec<Value>,
     pub key2print_flushes: Vec<String>,
     pub rejected_signatures: u32,
     pub calls: u32,
@@ -159,7 +160,7 @@ impl SandboxState {
                 .collect(),
             key2print_downloads: i.key2print_downloads.clone(),
             key2print_users: i.key2print_users,
-            key2print_sessions: i.key2print_sessions,
+            key2print_sessions: i.key2print_sessions.clone(),
             key2print_flushes: i.key2print_flushes.clone(),
             rejected_signatures: u32::try_from(i.calls.iter().filter(|c| !c.signature_ok).count())
                 .unwrap_or(u32::MAX),
@@ -656,7 +657,7 @@ async fn k2p_session(req: &Request, body: Body, state: Data<&Arc<SandboxState>>)
     match k2p_post(req, body, &state, "session/start").await {
         Err(r) => r,
         Ok(start) => {
-            state.with(|i| i.key2print_sessions += 1);
+            state.with(|i| i.key2print_sessions.push(start.clone()));
             json_response(
                 200,
                 &json!({ "success": true, "data": {
