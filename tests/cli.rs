@@ -1,5 +1,7 @@
 //! The `printbridge` binary as users run it: the README's commands.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -144,4 +146,178 @@ fn openapi_command_prints_the_committed_spec() {
     assert!(out.status.success());
     let committed = std::fs::read_to_string(repo_file("openapi/openapi.yaml")).unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap(), committed);
+}
+
+/// `printbridge connection-key` prints the key the plugin's settings accept.
+#[test]
+fn connection_key_holds_url_store_token_and_secret() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(
+        &path,
+        "public_url = \"https://bridge.example.com/\"\n[[stores]]\nid = \"shop\"\nwebhook_secret = \"whsec\"\napi_token = \"env:PB_TEST_TOKEN\"\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args(["connection-key", "--store", "shop", "--config"])
+        .arg(&path)
+        .env("PB_TEST_TOKEN", "tok-123")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let key = text.trim().strip_prefix("pbk1_").expect("pbk1_ prefix");
+    let json: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(key)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"url": "https://bridge.example.com", "store": "shop", "token": "tok-123", "webhook_secret": "whsec"})
+    );
+    let missing = bin()
+        .args(["connection-key", "--store", "nope", "--config"])
+        .arg(&path)
+        .env("PB_TEST_TOKEN", "tok-123")
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+}
+
+/// `printbridge replay JOB` puts a dead letter back; other states are refused.
+#[tokio::test]
+async fn replay_command_requeues_a_dead_letter() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("r.db").display());
+    let store = printbridge::store::Store::connect(&db).await.unwrap();
+    store.migrate().await.unwrap();
+    let cfg: printbridge::config::StoreConfig =
+        toml::from_str("id = \"shop\"\nwebhook_secret = \"s\"\n").unwrap();
+    let body = serde_json::to_vec(&serde_json::json!({
+        "id": 7, "status": "processing", "date_modified_gmt": "2026-11-23T08:00:00",
+        "line_items": [{"id": 1, "name": "Tee", "quantity": 1, "sku": "APQ-1998244S7A1", "meta_data": []}]
+    }))
+    .unwrap();
+    let result = printbridge::outbox::reconcile::ingest_order_json(
+        &store,
+        &cfg,
+        printbridge::ledger::intake::Source::Backfill,
+        body,
+        1,
+    )
+    .await
+    .unwrap();
+    assert_eq!(result.jobs_planned, 1);
+    let job = store
+        .claim_jobs("apliiq", "w", 2, 1_000_000, 1)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    let attempt = printbridge::store::jobs::AttemptRecord {
+        started_at: 2,
+        duration_ms: 1,
+        outcome: "permanent",
+        status_code: Some(400),
+        excerpt: None,
+        error: Some("refused".into()),
+    };
+    let finish = printbridge::store::jobs::Finish::Dead {
+        reason: "refused".into(),
+    };
+    assert!(
+        store
+            .finish_job(&job, "w", 3, &attempt, &finish, &Default::default())
+            .await
+            .unwrap()
+    );
+    store.close().await;
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, format!("database_url = {db:?}\n")).unwrap();
+    let run = |id: &str| {
+        bin()
+            .args(["replay", id, "--config"])
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    let out = run(&job.id.to_string());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("queued again"));
+    let again = run(&job.id.to_string());
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "a pending job is not replayed"
+    );
+    assert_eq!(run("999").status.code(), Some(1));
+    let store = printbridge::store::Store::connect(&db).await.unwrap();
+    let detail = store.job_detail(job.id).await.unwrap().unwrap();
+    assert_eq!(detail.job.state, "pending");
+}
+
+/// `printbridge backfill` takes in the paid orders the shop changed since a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_takes_in_paid_orders_from_the_shop() {
+    let woo = support::woo_standin::WooStandin::start().await;
+    let recent = (chrono::Utc::now() - chrono::Duration::minutes(5))
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    for (id, status) in [(901, "processing"), (902, "completed"), (903, "pending")] {
+        woo.put_order(serde_json::json!({
+            "id": id, "number": id.to_string(), "status": status, "currency": "EUR", "total": "1.00",
+            "date_modified_gmt": recent, "line_items": [{"id": 1, "name": "Tee", "quantity": 1,
+            "sku": "APQ-1998244S7A1", "price": 1.0, "meta_data": []}]
+        }));
+    }
+    let rest = woo.store_config("shop");
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("b.db").display());
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database_url = {db:?}\n[[stores]]\nid = \"shop\"\nwebhook_secret = \"s\"\nwoocommerce_url = {:?}\nwoocommerce_consumer_key = {:?}\nwoocommerce_consumer_secret = {:?}\n",
+            rest.woocommerce_url.unwrap(),
+            rest.woocommerce_consumer_key.unwrap(),
+            rest.woocommerce_consumer_secret.unwrap().expose(),
+        ),
+    )
+    .unwrap();
+    let since = (chrono::Utc::now() - chrono::Duration::hours(1))
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        bin()
+            .args(["backfill", "--store", "shop", "--since", &since, "--config"])
+            .arg(&config)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("2 paid order(s)"), "{text}");
+    assert!(text.contains("2 provider job(s) planned"), "{text}");
+    let store = printbridge::store::Store::connect(&db).await.unwrap();
+    use printbridge::store::reads::Table;
+    assert_eq!(store.count(Table::Orders).await.unwrap(), 2);
+    assert_eq!(store.count(Table::Jobs).await.unwrap(), 2);
 }
