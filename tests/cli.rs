@@ -321,3 +321,50 @@ async fn backfill_takes_in_paid_orders_from_the_shop() {
     assert_eq!(store.count(Table::Orders).await.unwrap(), 2);
     assert_eq!(store.count(Table::Jobs).await.unwrap(), 2);
 }
+
+/// Every `printbridge …` and `cargo run … -- …` command the README shows names a real
+/// subcommand, and every flag it uses is one that subcommand takes.
+#[test]
+fn readme_commands_exist() {
+    let readme = std::fs::read_to_string(repo_file("README.md")).unwrap();
+    let mut checked = 0;
+    for line in readme.lines().map(str::trim) {
+        let line = line.split(" #").next().unwrap_or(line).trim();
+        let args = if let Some(rest) = line.strip_prefix("printbridge ") {
+            rest
+        } else if let Some((_, rest)) = line
+            .strip_prefix("cargo run")
+            .and_then(|r| r.split_once("-- "))
+        {
+            rest
+        } else {
+            continue;
+        };
+        let tokens: Vec<&str> = args.split_whitespace().collect();
+        let sub = tokens[0];
+        let help = |args: &[&str]| {
+            let out = bin().args(args).arg("--help").output().unwrap();
+            assert!(
+                out.status.success(),
+                "README: `{line}`: {args:?} is not a command"
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let mut text = help(&[sub]);
+        if sub == "sign" {
+            if let Some(kind) = tokens[1..].iter().find(|t| {
+                !t.starts_with('-') && t.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+            }) {
+                text.push_str(&help(&["sign", kind]));
+            }
+        }
+        for flag in tokens.iter().filter(|t| t.starts_with("--")) {
+            assert!(
+                text.contains(flag),
+                "README: `{line}`: {sub} takes no {flag}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 7, "only {checked} commands found in the README");
+}
