@@ -333,3 +333,59 @@ async fn two_replicas_on_postgres_double_nothing() {
     .execute(&admin)
     .await;
 }
+
+/// SIGTERM during a provider call: the bridge stops claiming, lets the call finish and
+/// records it before it exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_calls_finish() {
+    let sb = Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0)
+        .await
+        .unwrap();
+    sb.state.push_faults(
+        "spiff",
+        [Fault {
+            delay_ms: 800,
+            ..Fault::default()
+        }],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bridge.toml");
+    let db = format!("sqlite://{}", dir.path().join("bridge.db").display());
+    write_config(&config, &sb, &db, 2);
+    let mut bridge = Bridge::start(&config).await;
+    let tx = "33333333-0000-4000-8000-000000000001";
+    bridge
+        .post(&order_json(
+            40_001,
+            "processing",
+            "2026-11-23T10:00:00",
+            &[Item::Spiff(tx)],
+        ))
+        .await;
+    // Wait until the (slow) call is in flight, then ask the bridge to stop.
+    support::eventually(Duration::from_secs(10), "the call in flight", || async {
+        let jobs = bridge.jobs().await?;
+        (jobs.first()?["state"] == json!("running")).then_some(())
+    })
+    .await;
+    let status = Command::new("kill")
+        .args(["-TERM", &bridge.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || bridge.child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    let store = printbridge::store::Store::connect(&db).await.unwrap();
+    let jobs = store
+        .list_jobs(&printbridge::store::job_reads::JobFilter {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(jobs.jobs[0].state, "done", "{:?}", jobs.jobs[0]);
+    assert_eq!(sb.state.stats().spiff_orders.get(tx), Some(&1));
+    sb.stop();
+}

@@ -202,9 +202,21 @@ impl Dispatcher {
         if drained.is_err() {
             tracing::warn!(
                 abandoned = tasks.len(),
-                "calls still running at the drain deadline; their jobs are resolved as interrupted after the lease"
+                "calls still running at the drain deadline; their jobs are released as interrupted"
             );
             tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+            match this
+                .state
+                .store
+                .release_leases(&this.worker, this.state.clock.now_ms())
+                .await
+            {
+                Ok(n) => tracing::info!(released = n, "leases released"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot release leases; they expire on their own")
+                }
+            }
         }
         tracing::info!(worker = %this.worker, "dispatcher stopped");
     }

@@ -247,23 +247,22 @@ impl Store {
         Ok(n)
     }
 
-    /// Gives back jobs this worker claimed but never started (graceful shutdown).
-    pub async fn release_unstarted(&self, worker: &str, ids: &[i64]) -> Result<(), StoreError> {
-        for id in ids {
-            on_pool!(self, |pool| {
-                sqlx::query(
-                    "UPDATE jobs SET state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, \
-                     locked_by = NULL, locked_until = NULL, started = started - 1 \
-                     WHERE id = $1 AND locked_by = $2 AND state = 'running'",
-                )
-                .bind(id)
-                .bind(worker)
-                .execute(pool)
-                .await?
-                .rows_affected()
-            });
-        }
-        Ok(())
+    /// Gives back the jobs this worker still holds (graceful shutdown after the drain
+    /// deadline), so another worker takes them at once instead of after the lease. Their
+    /// attempt began, so the next claim sees them as interrupted.
+    pub async fn release_leases(&self, worker: &str, now: i64) -> Result<u64, StoreError> {
+        let n = on_pool!(self, |pool| {
+            sqlx::query(
+                "UPDATE jobs SET state = 'retrying', locked_by = NULL, locked_until = NULL, \
+                 run_at = $2, updated_at = $2 WHERE locked_by = $1 AND state = 'running'",
+            )
+            .bind(worker)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(n)
     }
 
     /// Records an attempt and its outcome, fenced by the lease: returns false (and changes
