@@ -351,12 +351,12 @@ fn readme_commands_exist() {
             String::from_utf8_lossy(&out.stdout).into_owned()
         };
         let mut text = help(&[sub]);
-        if sub == "sign" {
-            if let Some(kind) = tokens[1..].iter().find(|t| {
+        if sub == "sign"
+            && let Some(kind) = tokens[1..].iter().find(|t| {
                 !t.starts_with('-') && t.chars().all(|c| c.is_ascii_lowercase() || c == '-')
-            }) {
-                text.push_str(&help(&["sign", kind]));
-            }
+            })
+        {
+            text.push_str(&help(&["sign", kind]));
         }
         for flag in tokens.iter().filter(|t| t.starts_with("--")) {
             assert!(
