@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::app::Application;
-use crate::config::{Config, StoreConfig};
+use crate::config::Config;
 use crate::sandbox::{Sandbox, SandboxCredentials};
 use crate::secret::Secret;
 use crate::store::job_reads::JobDetail;
@@ -90,25 +90,6 @@ pub fn demo_order() -> Result<Value, String> {
         "total": "4.90", "total_tax": "0.00", "taxes": [], "meta_data": []
     }]);
     Ok(order)
-}
-
-fn demo_store(sb: &Sandbox) -> Result<StoreConfig, String> {
-    let c = &sb.state.credentials;
-    let text = format!(
-        "id = {STORE:?}\nwebhook_secret = {WEBHOOK_SECRET:?}\napi_token = \"demo-store-token\"\n\
-         [spiff]\nbase_url = {:?}\napi = \"graphql\"\napplication_key = {:?}\n\
-         [apliiq]\nbase_url = {:?}\napp_id = {:?}\nshared_secret = {:?}\n\
-         [key2print]\nbase_url = {:?}\napi_key = {:?}\napi_secret = {:?}\n",
-        sb.spiff_url(),
-        c.spiff_application_key,
-        sb.apliiq_url(),
-        c.apliiq_app_id,
-        c.apliiq_shared_secret,
-        sb.key2print_url(),
-        c.key2print_api_key,
-        c.key2print_api_secret,
-    );
-    toml::from_str(&text).map_err(|e| e.to_string())
 }
 
 fn call_name(job: &JobDetail) -> &'static str {
@@ -207,7 +188,10 @@ pub async fn run(opts: DemoOptions, out: &mut (dyn std::io::Write + Send)) -> an
     config.dispatch.backoff_base_secs = 1;
     config.dispatch.backoff_cap_secs = 2;
     config.dispatch.reconcile_interval_secs = 0;
-    config.stores = vec![demo_store(&sb).map_err(anyhow::Error::msg)?];
+    config.stores = vec![
+        sb.store_config(STORE, WEBHOOK_SECRET, "demo-store-token")
+            .map_err(anyhow::Error::msg)?,
+    ];
     config.validate()?;
     let app = Application::build(config, Some(listener), None).await?;
     let state = app.state();

@@ -224,6 +224,31 @@ impl Sandbox {
         format!("http://{}", self.key2print_addr)
     }
 
+    /// A store whose providers are these sandboxes (Spiff over GraphQL, Apliiq, Key2print).
+    pub fn store_config(
+        &self,
+        id: &str,
+        webhook_secret: &str,
+        api_token: &str,
+    ) -> Result<crate::config::StoreConfig, String> {
+        let c = &self.state.credentials;
+        let text = format!(
+            "id = {id:?}\nwebhook_secret = {webhook_secret:?}\napi_token = {api_token:?}\n\
+             [spiff]\nbase_url = {:?}\napi = \"graphql\"\napplication_key = {:?}\n\
+             [apliiq]\nbase_url = {:?}\napp_id = {:?}\nshared_secret = {:?}\n\
+             [key2print]\nbase_url = {:?}\napi_key = {:?}\napi_secret = {:?}\n",
+            self.spiff_url(),
+            c.spiff_application_key,
+            self.apliiq_url(),
+            c.apliiq_app_id,
+            c.apliiq_shared_secret,
+            self.key2print_url(),
+            c.key2print_api_key,
+            c.key2print_api_secret,
+        );
+        toml::from_str(&text).map_err(|e| e.to_string())
+    }
+
     /// Stops the sandboxes.
     pub fn stop(self) {
         for s in self.stops {

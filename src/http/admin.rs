@@ -7,9 +7,9 @@ use poem::web::Data;
 use poem_openapi::auth::Bearer;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme};
+use poem_openapi::{Object, OpenApi, SecurityScheme};
 
-use super::problem::{ApiError, Problem, bad_request_problem};
+use super::problem::{ApiError, Problem};
 use super::{ApiTags, AppState};
 use crate::store::job_reads::{JobDetail, JobFilter, JobPage};
 use crate::store::reads::{
@@ -27,30 +27,8 @@ async fn check_admin(req: &Request, bearer: Bearer) -> Option<()> {
     expected.matches(&bearer.token).then_some(())
 }
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "bad_request")]
-pub enum AdminResponse<T: poem_openapi::types::ToJSON + Send + Sync> {
-    #[oai(status = 200)]
-    Ok(Json<T>),
-    #[oai(status = 400)]
-    BadRequest(Json<Problem>),
-    /// Missing or wrong admin bearer token.
-    #[oai(status = 401)]
-    Unauthorized(Json<Problem>),
-}
-
-fn bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(err: poem::Error) -> AdminResponse<T> {
-    if err.status() == poem::http::StatusCode::UNAUTHORIZED {
-        return AdminResponse::Unauthorized(Json(
-            Problem::new(
-                "unauthorized",
-                "missing or wrong bearer token (admin_token)",
-            )
-            .field("Authorization"),
-        ));
-    }
-    AdminResponse::BadRequest(bad_request_problem(err))
-}
+/// Answers of the admin API.
+pub type AdminResponse<T> = super::problem::Authed<T>;
 
 /// A configured store, without its secrets.
 #[derive(Debug, Object)]

@@ -11,7 +11,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde_json::Value;
 
 use super::problem::{ApiError, Problem, bad_request_problem};
-use super::raw::{RawJson, ReadError};
+use super::raw::RawJson;
 use super::{ApiTags, AppState};
 use crate::providers::apliiq::verify_callback;
 
@@ -85,22 +85,7 @@ impl CallbackApi {
                 "store",
             ));
         };
-        let raw = match body.read_limited(state.config.max_body_bytes).await {
-            Ok(b) => b,
-            Err(ReadError::TooLarge) => {
-                return Err(ApiError::PayloadTooLarge(Json(
-                    Problem::new("payload_too_large", "the body exceeds max_body_bytes")
-                        .field("body"),
-                )));
-            }
-            Err(ReadError::Io(e)) => {
-                return Err(ApiError::bad_request(
-                    "unreadable_body",
-                    format!("could not read the body: {e}"),
-                    "body",
-                ));
-            }
-        };
+        let raw = body.read_limited(state.config.max_body_bytes).await?;
         let Some(sig) = hmac.0.as_deref().filter(|s| !s.trim().is_empty()) else {
             return Err(ApiError::Unauthorized(Json(
                 Problem::new("missing_signature", "x-apliiq-hmac is missing")

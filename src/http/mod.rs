@@ -68,25 +68,22 @@ pub type Apis = (
 
 /// The OpenAPI service; needs no state, so `printbridge openapi` can print the spec offline.
 pub fn api_service() -> OpenApiService<Apis, ()> {
-    OpenApiService::new(
-        (
-            health::HealthApi,
-            webhooks::WebhookApi,
-            callbacks::CallbackApi,
-            gateway::GatewayApi,
-            stores::StoreApi,
-            key2print::Key2printApi,
-            admin::AdminApi,
-        ),
-        "PrintBridge",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description(
-        "PrintBridge receives WooCommerce order webhooks, keeps a durable ledger and places \
+    let apis: Apis = (
+        health::HealthApi,
+        webhooks::WebhookApi,
+        callbacks::CallbackApi,
+        gateway::GatewayApi,
+        stores::StoreApi,
+        key2print::Key2printApi,
+        admin::AdminApi,
+    );
+    OpenApiService::new(apis, "PrintBridge", env!("CARGO_PKG_VERSION"))
+        .description(
+            "PrintBridge receives WooCommerce order webhooks, keeps a durable ledger and places \
          each paid order's print items with Spiff, Apliiq and Key2print exactly once. Errors \
          are JSON: `{\"error\": code, \"message\": text, \"field\": name}`.",
-    )
-    .license("Apache-2.0")
+        )
+        .license("Apache-2.0")
 }
 
 /// The generated OpenAPI document as YAML (what `openapi/openapi.yaml` must contain).

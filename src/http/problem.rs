@@ -181,3 +181,26 @@ pub fn bad_request_problem(err: poem::Error) -> Json<Problem> {
         field,
     })
 }
+
+/// The answer of an endpoint behind a bearer token: the object, or a JSON problem for a bad
+/// parameter (400) or a missing token (401; a wrong token is refused by the handler).
+#[derive(ApiResponse)]
+#[oai(bad_request_handler = "authed_bad_request")]
+pub enum Authed<T: poem_openapi::types::ToJSON + Send + Sync> {
+    #[oai(status = 200)]
+    Ok(Json<T>),
+    #[oai(status = 400)]
+    BadRequest(Json<Problem>),
+    /// Missing or wrong bearer token.
+    #[oai(status = 401)]
+    Unauthorized(Json<Problem>),
+}
+
+fn authed_bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(err: poem::Error) -> Authed<T> {
+    if err.status() == StatusCode::UNAUTHORIZED {
+        return Authed::Unauthorized(Json(
+            Problem::new("unauthorized", "missing or wrong bearer token").field("Authorization"),
+        ));
+    }
+    Authed::BadRequest(bad_request_problem(err))
+}

@@ -4,9 +4,12 @@
 use std::marker::PhantomData;
 
 use poem::{Body, Request, RequestBody};
+use poem_openapi::payload::Json;
 use poem_openapi::registry::{MetaMediaType, MetaRequest, Registry};
 use poem_openapi::types::Type;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
+
+use super::problem::{ApiError, Problem};
 
 pub struct RawJson<T> {
     /// The unread body; read it with a size limit.
@@ -17,20 +20,26 @@ pub struct RawJson<T> {
 }
 
 impl<T> RawJson<T> {
-    /// Reads the body, failing with [`ReadError::TooLarge`] beyond `limit` bytes.
-    pub async fn read_limited(self, limit: usize) -> Result<Vec<u8>, ReadError> {
+    /// Reads the body: 413 beyond `limit` bytes (`max_body_bytes`), 400 when it cannot be read.
+    pub async fn read_limited(self, limit: usize) -> Result<Vec<u8>, ApiError> {
         match self.body.into_bytes_limit(limit).await {
             Ok(b) => Ok(b.to_vec()),
-            Err(poem::error::ReadBodyError::PayloadTooLarge) => Err(ReadError::TooLarge),
-            Err(e) => Err(ReadError::Io(e.to_string())),
+            Err(poem::error::ReadBodyError::PayloadTooLarge) => {
+                Err(ApiError::PayloadTooLarge(Json(
+                    Problem::new(
+                        "payload_too_large",
+                        format!("the body exceeds the limit of {limit} bytes (max_body_bytes)"),
+                    )
+                    .field("body"),
+                )))
+            }
+            Err(e) => Err(ApiError::bad_request(
+                "unreadable_body",
+                format!("could not read the body: {e}"),
+                "body",
+            )),
         }
     }
-}
-
-#[derive(Debug)]
-pub enum ReadError {
-    TooLarge,
-    Io(String),
 }
 
 impl<'a, T: Type> ApiExtractor<'a> for RawJson<T> {

@@ -9,7 +9,7 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme};
 
-use super::problem::{ApiError, Problem, bad_request_problem};
+use super::problem::{ApiError, Problem};
 use super::{ApiTags, AppState};
 use crate::config::StoreConfig;
 use crate::store::job_reads::TrackingView;
@@ -41,30 +41,8 @@ pub fn authorize<'a>(
     }
 }
 
-#[derive(ApiResponse)]
-#[oai(bad_request_handler = "bad_request")]
-pub enum StoreResponse<T: poem_openapi::types::ToJSON + Send + Sync> {
-    #[oai(status = 200)]
-    Ok(Json<T>),
-    #[oai(status = 400)]
-    BadRequest(Json<Problem>),
-    /// Missing or wrong store bearer token.
-    #[oai(status = 401)]
-    Unauthorized(Json<Problem>),
-}
-
-fn bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(err: poem::Error) -> StoreResponse<T> {
-    if err.status() == poem::http::StatusCode::UNAUTHORIZED {
-        return StoreResponse::Unauthorized(Json(
-            Problem::new(
-                "unauthorized",
-                "missing bearer token (the store's api_token)",
-            )
-            .field("Authorization"),
-        ));
-    }
-    StoreResponse::BadRequest(bad_request_problem(err))
-}
+/// Answers of the plugin's API.
+pub type StoreResponse<T> = super::problem::Authed<T>;
 
 #[derive(ApiResponse)]
 pub enum FileResponse {

@@ -12,7 +12,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::problem::{ApiError, Problem, bad_request_problem};
-use super::raw::{RawJson, ReadError};
+use super::raw::RawJson;
 use super::{ApiTags, AppState};
 use crate::ledger::intake::{Delivery, Source, parse_delivery};
 use crate::woo::signature;
@@ -153,26 +153,7 @@ impl WebhookApi {
                 .field("Content-Type"),
             )));
         }
-        let limit = state.config.max_body_bytes;
-        let raw = match body.read_limited(limit).await {
-            Ok(b) => b,
-            Err(ReadError::TooLarge) => {
-                return Err(ApiError::PayloadTooLarge(Json(
-                    Problem::new(
-                        "payload_too_large",
-                        format!("the body exceeds the limit of {limit} bytes (max_body_bytes)"),
-                    )
-                    .field("body"),
-                )));
-            }
-            Err(ReadError::Io(e)) => {
-                return Err(ApiError::bad_request(
-                    "unreadable_body",
-                    format!("could not read the body: {e}"),
-                    "body",
-                ));
-            }
-        };
+        let raw = body.read_limited(state.config.max_body_bytes).await?;
 
         let Some(sig) = signature.0.as_deref().filter(|s| !s.trim().is_empty()) else {
             if is_ping(&raw) {

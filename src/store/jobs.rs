@@ -140,6 +140,10 @@ pub struct FollowUp {
     pub attention: Option<String>,
 }
 
+/// A replayed job starts afresh: queued, no attempts counted, no lease.
+const REQUEUE: &str =
+    "state = 'pending', attempts = 0, started = 0, locked_by = NULL, locked_until = NULL";
+
 const CLAIM_COLUMNS: &str =
     "id, store_id, order_id, provider, target, kind, payload, attempts, started, created_at";
 
@@ -371,11 +375,10 @@ impl Store {
     /// `Ok(None)`: no such job; `Ok(Some(false))`: the job is not in a replayable state.
     pub async fn replay_job(&self, id: i64, now: i64) -> Result<Option<bool>, StoreError> {
         let (exists, updated) = on_pool!(self, |pool| {
-            let updated = sqlx::query(
-                "UPDATE jobs SET state = 'pending', run_at = $2, attempts = 0, started = 0, \
-                 locked_by = NULL, locked_until = NULL, updated_at = $2 \
-                 WHERE id = $1 AND state IN ('dead', 'needs-review', 'cancelled')",
-            )
+            let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE jobs SET {REQUEUE}, run_at = $2, updated_at = $2 \
+                 WHERE id = $1 AND state IN ('dead', 'needs-review', 'cancelled')"
+            )))
             .bind(id)
             .bind(now)
             .execute(pool)
@@ -398,11 +401,10 @@ impl Store {
         now: i64,
     ) -> Result<u64, StoreError> {
         let n = on_pool!(self, |pool| {
-            sqlx::query(
-                "UPDATE jobs SET state = 'pending', run_at = $3, attempts = 0, started = 0, \
-                 locked_by = NULL, locked_until = NULL, updated_at = $3 \
-                 WHERE store_id = $1 AND order_id = $2 AND state IN ('dead', 'needs-review')",
-            )
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE jobs SET {REQUEUE}, run_at = $3, updated_at = $3 \
+                 WHERE store_id = $1 AND order_id = $2 AND state IN ('dead', 'needs-review')"
+            )))
             .bind(store_id)
             .bind(order_id)
             .bind(now)

@@ -322,22 +322,8 @@ impl TestApp {
 
 /// A store `id` whose providers are the sandboxes (Spiff over GraphQL, Apliiq, Key2print).
 pub fn sandbox_store(sb: &printbridge::sandbox::Sandbox, id: &str, secret: &str) -> StoreConfig {
-    let c = &sb.state.credentials;
-    let text = format!(
-        "id = {id:?}\nwebhook_secret = {secret:?}\napi_token = {STORE_TOKEN:?}\n\
-         [spiff]\nbase_url = {:?}\napi = \"graphql\"\napplication_key = {:?}\n\
-         [apliiq]\nbase_url = {:?}\napp_id = {:?}\nshared_secret = {:?}\n\
-         [key2print]\nbase_url = {:?}\napi_key = {:?}\napi_secret = {:?}\n",
-        sb.spiff_url(),
-        c.spiff_application_key,
-        sb.apliiq_url(),
-        c.apliiq_app_id,
-        c.apliiq_shared_secret,
-        sb.key2print_url(),
-        c.key2print_api_key,
-        c.key2print_api_secret,
-    );
-    toml::from_str(&text).expect("sandbox store config")
+    sb.store_config(id, secret, STORE_TOKEN)
+        .expect("sandbox store config")
 }
 
 /// One line item of a test order.
