@@ -65,6 +65,10 @@ impl OptionDef {
     }
 }
 
+/// How well a combination keeps a selection: kept values, which options kept (earlier
+/// first), default values.
+type Score = (usize, Vec<bool>, usize);
+
 /// A chosen value index per option (`None`: nothing, or nothing valid, chosen).
 pub type Selection = Vec<Option<usize>>;
 
@@ -261,7 +265,7 @@ impl<'a> ProductModel<'a> {
     /// can be ordered.
     pub fn correct(&self, sel: &Selection) -> Option<Vec<usize>> {
         let defaults = self.defaults();
-        let mut best: Option<(Vec<usize>, (usize, Vec<bool>, usize))> = None;
+        let mut best: Option<(Vec<usize>, Score)> = None;
         for variant in self.variants.iter().filter(|v| v.orderable) {
             let combo: Vec<usize> = variant
                 .values
