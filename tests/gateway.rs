@@ -607,6 +607,11 @@ async fn refused_calls_are_recorded(backend: Backend) {
     twice.push_str("&productIdentifier=38");
     let twice = get_json(&app, &twice).await;
     assert!(failed(&twice).contains("appears 2 times"), "{twice}");
+    // Not even decodable: still the JSON envelope with HTTP 200.
+    for q in ["productIdentifier=%FF&key=%FE&tstamp=1&sign=%", "", "setup"] {
+        let url = app.url(&format!("/v1/key2print/{STORE}/gateway/price?{q}"));
+        assert!(!failed(&get_json(&app, &url).await).is_empty());
+    }
     // A custom parameter is fine when signed.
     let ok = get_json(
         &app,
@@ -642,7 +647,7 @@ async fn refused_calls_are_recorded(backend: Backend) {
         .admin_get(&format!("/v1/admin/key2print/{STORE}/gateway-errors"))
         .await;
     assert_eq!(status, 200, "{list}");
-    assert_eq!(list["total"], 8, "{list}");
+    assert_eq!(list["total"], 11, "{list}");
     let errors = list["errors"].as_array().expect("errors");
     assert_eq!(errors[0]["method"], "getProductDetails");
     assert_eq!(errors[0]["product_identifier"], "38");
@@ -653,7 +658,7 @@ async fn refused_calls_are_recorded(backend: Backend) {
             .starts_with("WooCommerce:")
     );
     assert_eq!(
-        errors[7]["details"],
+        errors[10]["details"],
         "sign does not match the query parameters"
     );
     assert!(!list.to_string().contains(SECRET));

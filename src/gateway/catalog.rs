@@ -413,3 +413,115 @@ pub fn parse_setup(setup: &str) -> Result<BTreeMap<String, String>, GatewayError
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn product() -> Product {
+        serde_json::from_value(json!({
+            "id": 7, "name": "Flyer", "type": "variable",
+            "attributes": [
+                {"id": 0, "name": "Paper", "slug": "Paper", "position": 1, "variation": true,
+                 "options": ["Matt", "Silk"]},
+                {"id": 3, "name": "Size", "slug": "pa_size", "position": 0, "variation": true,
+                 "options": ["Small", "Large"]},
+                {"id": 0, "name": "Brand", "slug": "Brand", "position": 2, "variation": false,
+                 "options": ["X"]}
+            ],
+            "default_attributes": [{"id": 3, "name": "Size", "option": "large"}]
+        }))
+        .expect("product")
+    }
+
+    fn variations() -> Vec<Variation> {
+        serde_json::from_value(json!([
+            // Small in any paper.
+            {"id": 1, "purchasable": true, "stock_status": "instock", "status": "publish",
+             "attributes": [{"id": 3, "name": "Size", "slug": "pa_size", "option": "Small"}]},
+            {"id": 2, "purchasable": true, "stock_status": "instock",
+             "attributes": [{"id": 3, "name": "Size", "slug": "pa_size", "option": "Large"},
+                            {"id": 0, "name": "Paper", "slug": "paper", "option": "Silk"}]},
+            {"id": 3, "purchasable": true, "stock_status": "outofstock",
+             "attributes": [{"id": 3, "name": "Size", "slug": "pa_size", "option": "Large"},
+                            {"id": 0, "name": "Paper", "slug": "paper", "option": "Matt"}]},
+            // A value the product no longer offers: ignored.
+            {"id": 4, "purchasable": true, "stock_status": "instock",
+             "attributes": [{"id": 3, "name": "Size", "slug": "pa_size", "option": "Huge"}]}
+        ]))
+        .expect("variations")
+    }
+
+    fn sel(m: &ProductModel<'_>, pairs: &[(&str, &str)]) -> Selection {
+        m.resolve(
+            &pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn options_in_attribute_order_with_any_values() {
+        let (p, v) = (product(), variations());
+        let terms = HashMap::from([(
+            3,
+            vec![AttributeTerm {
+                id: 9,
+                name: "Large".to_owned(),
+                slug: "l".to_owned(),
+                ..AttributeTerm::default()
+            }],
+        )]);
+        let m = ProductModel::new(&p, &v, &terms);
+        let ids: Vec<&str> = m.options.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(ids, ["pa_size", "paper"]);
+        // The term's real slug wins over a derived one.
+        assert_eq!(m.options[0].values[1].id, "l");
+        assert_eq!(m.options[0].values[0].id, "small");
+        // Large + Matt is out of stock, so the default Large setup takes Silk.
+        let d = m.details();
+        assert_eq!(
+            d.default_setup,
+            BTreeMap::from([
+                ("pa_size".to_owned(), "l".to_owned()),
+                ("paper".to_owned(), "Silk".to_owned())
+            ])
+        );
+        // "Any" paper for Small: both papers available; Large allows Silk only.
+        let a = m
+            .available(&sel(&m, &[("pa_size", "small"), ("paper", "Matt")]))
+            .expect("available");
+        assert_eq!(a.available_options["paper"], ["Matt", "Silk"]);
+        assert_eq!(a.available_options["pa_size"], ["small"]);
+        let a = m
+            .available(&sel(&m, &[("pa_size", "l"), ("paper", "Matt")]))
+            .expect("available");
+        assert_eq!(a.valid_setup["paper"], "Silk");
+        assert_eq!(a.available_options["paper"], ["Silk"]);
+        // The out-of-stock variation still has a price (not available).
+        match m.item(&sel(&m, &[("pa_size", "Large"), ("paper", "matt")])) {
+            Ok(Item::Variation(v)) => assert_eq!(v.id, 3),
+            _ => panic!("variation 3 expected"),
+        }
+        assert!(matches!(
+            m.item(&sel(&m, &[("pa_size", "l")])),
+            Err(GatewayError::BadSetup(_))
+        ));
+    }
+
+    #[test]
+    fn setups_parse_strictly() {
+        assert_eq!(
+            parse_setup(r#"{"1": 2, "a": "b"}"#).expect("ok"),
+            BTreeMap::from([
+                ("1".to_owned(), "2".to_owned()),
+                ("a".to_owned(), "b".to_owned())
+            ])
+        );
+        assert!(parse_setup("[]").expect("empty").is_empty());
+        assert!(parse_setup("nope").is_err());
+        assert!(parse_setup(r#"{"a": ["b"]}"#).is_err());
+    }
+}
