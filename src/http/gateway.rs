@@ -200,10 +200,18 @@ impl GatewayApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         store: Path<String>,
-        #[oai(name = "productIdentifier")] _product_identifier: Query<Option<String>>,
-        #[oai(name = "key")] _key: Query<Option<String>>,
-        #[oai(name = "tstamp")] _tstamp: Query<Option<String>>,
-        #[oai(name = "sign")] _sign: Query<Option<String>>,
+        /// The WooCommerce product id given at session start.
+        #[oai(name = "productIdentifier")]
+        _product_identifier: Query<Option<String>>,
+        /// The merchant's Key2print API key.
+        #[oai(name = "key")]
+        _key: Query<Option<String>>,
+        /// Unix seconds; must be within `gateway_tstamp_window_secs` of the bridge's clock.
+        #[oai(name = "tstamp")]
+        _tstamp: Query<Option<String>>,
+        /// HMAC-SHA256 over the sorted `key=value` pairs of every other parameter.
+        #[oai(name = "sign")]
+        _sign: Query<Option<String>>,
         /// The selected setup: a JSON object of option id to value id.
         #[oai(name = "setup")]
         _setup: Query<Option<String>>,
@@ -228,11 +236,21 @@ impl GatewayApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         store: Path<String>,
-        #[oai(name = "productIdentifier")] _product_identifier: Query<Option<String>>,
-        #[oai(name = "key")] _key: Query<Option<String>>,
-        #[oai(name = "tstamp")] _tstamp: Query<Option<String>>,
-        #[oai(name = "sign")] _sign: Query<Option<String>>,
-        #[oai(name = "setup")] _setup: Query<Option<String>>,
+        /// The WooCommerce product id given at session start.
+        #[oai(name = "productIdentifier")]
+        _product_identifier: Query<Option<String>>,
+        /// The merchant's Key2print API key.
+        #[oai(name = "key")]
+        _key: Query<Option<String>>,
+        /// Unix seconds; must be within `gateway_tstamp_window_secs` of the bridge's clock.
+        #[oai(name = "tstamp")]
+        _tstamp: Query<Option<String>>,
+        /// HMAC-SHA256 over the sorted `key=value` pairs of every other parameter.
+        #[oai(name = "sign")]
+        _sign: Query<Option<String>>,
+        /// The selected setup: a JSON object of option id to value id.
+        #[oai(name = "setup")]
+        _setup: Query<Option<String>>,
     ) -> Json<GatewayEnvelope> {
         Json(callback(&state, &store.0, req, Method::Price).await)
     }
@@ -253,11 +271,21 @@ impl GatewayApi {
         state: Data<&Arc<AppState>>,
         req: &Request,
         store: Path<String>,
-        #[oai(name = "productIdentifier")] _product_identifier: Query<Option<String>>,
-        #[oai(name = "key")] _key: Query<Option<String>>,
-        #[oai(name = "tstamp")] _tstamp: Query<Option<String>>,
-        #[oai(name = "sign")] _sign: Query<Option<String>>,
-        #[oai(name = "setup")] _setup: Query<Option<String>>,
+        /// The WooCommerce product id given at session start.
+        #[oai(name = "productIdentifier")]
+        _product_identifier: Query<Option<String>>,
+        /// The merchant's Key2print API key.
+        #[oai(name = "key")]
+        _key: Query<Option<String>>,
+        /// Unix seconds; must be within `gateway_tstamp_window_secs` of the bridge's clock.
+        #[oai(name = "tstamp")]
+        _tstamp: Query<Option<String>>,
+        /// HMAC-SHA256 over the sorted `key=value` pairs of every other parameter.
+        #[oai(name = "sign")]
+        _sign: Query<Option<String>>,
+        /// The selected setup: a JSON object of option id to value id.
+        #[oai(name = "setup")]
+        _setup: Query<Option<String>>,
     ) -> Json<GatewayEnvelope> {
         Json(callback(&state, &store.0, req, Method::SetupData).await)
     }
