@@ -813,3 +813,55 @@ async fn catalog_reads_are_cached_until_flushed(backend: Backend) {
     sandbox.stop();
 }
 on_both_backends!(cache, catalog_reads_are_cached_until_flushed);
+
+// ---- retention ----
+
+async fn records_are_bounded_per_store(backend: Backend) {
+    let app = TestApp::spawn(backend, |_| {}).await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            app.store
+                .record_gateway_error(STORE, i, "getPrice", Some("29"), &"x".repeat(5000))
+                .await
+                .expect("record"),
+        );
+    }
+    app.store
+        .record_gateway_error("other", 9, "getPrice", None, "kept")
+        .await
+        .expect("record");
+    assert_eq!(
+        app.store
+            .prune_gateway_errors(STORE, 3)
+            .await
+            .expect("prune"),
+        2
+    );
+    let page = app
+        .store
+        .gateway_errors(STORE, None, 0, 50)
+        .await
+        .expect("list");
+    assert_eq!(page.total, 3);
+    let kept: Vec<i64> = page.errors.iter().map(|e| e.id).collect();
+    assert_eq!(kept, vec![ids[4], ids[3], ids[2]]);
+    // Long details are cut.
+    assert!(page.errors[0].details.chars().count() <= 2001);
+    let other = app
+        .store
+        .gateway_errors("other", None, 0, 50)
+        .await
+        .expect("list");
+    assert_eq!(other.total, 1);
+    assert_eq!(other.errors[0].product_identifier, None);
+    // Nothing beyond the limit: nothing to drop.
+    assert_eq!(
+        app.store
+            .prune_gateway_errors(STORE, 3)
+            .await
+            .expect("prune"),
+        0
+    );
+}
+on_both_backends!(retention, records_are_bounded_per_store);

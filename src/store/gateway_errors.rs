@@ -9,6 +9,10 @@ use super::{Store, StoreError, on_pool};
 pub const MAX_DETAILS_CHARS: usize = 2000;
 /// Longest product identifier kept.
 pub const MAX_PRODUCT_IDENTIFIER_CHARS: usize = 200;
+/// Records kept per store: older ones are dropped (checked every [`PRUNE_EVERY`] records).
+pub const KEEP_PER_STORE: i64 = 10_000;
+/// How often (in record ids) the oldest records beyond [`KEEP_PER_STORE`] are dropped.
+pub const PRUNE_EVERY: i64 = 100;
 
 /// One recorded gateway failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,8 +43,9 @@ fn cut(s: &str, max_chars: usize) -> String {
 }
 
 impl Store {
-    /// Records a gateway failure; returns its id. Long texts are cut (the callbacks are
-    /// reachable by anyone, so nothing they send may grow a row without bound).
+    /// Records a gateway failure; returns its id. Long texts are cut and only the newest
+    /// [`KEEP_PER_STORE`] records of a store are kept (the callbacks are reachable by anyone,
+    /// so nothing they send may grow the table without bound).
     pub async fn record_gateway_error(
         &self,
         store_id: &str,
@@ -64,7 +69,27 @@ impl Store {
             .fetch_one(pool)
             .await?
         });
+        if id % PRUNE_EVERY == 0 {
+            self.prune_gateway_errors(store_id, KEEP_PER_STORE).await?;
+        }
         Ok(id)
+    }
+
+    /// Drops a store's gateway failures beyond the newest `keep`; returns how many.
+    pub async fn prune_gateway_errors(&self, store_id: &str, keep: i64) -> Result<u64, StoreError> {
+        let n = on_pool!(self, |pool| {
+            sqlx::query(
+                "DELETE FROM gateway_errors WHERE store_id = $1 AND id <= \
+                 (SELECT id FROM gateway_errors WHERE store_id = $1 ORDER BY id DESC \
+                  LIMIT 1 OFFSET $2)",
+            )
+            .bind(store_id)
+            .bind(keep)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(n)
     }
 
     /// Gateway failures of a store, newest first, optionally of one product identifier.
