@@ -164,6 +164,22 @@ pub struct StoreConfig {
     pub apliiq: Option<ApliiqConfig>,
     #[serde(default)]
     pub key2print: Option<Key2printConfig>,
+    /// The shop's tax rates by WooCommerce tax class slug (`standard` for the standard
+    /// class), used where the bridge shows prices (the Key2print product gateway). The
+    /// WooCommerce REST client does not read `/taxes`, so the rates are configured here.
+    #[serde(default)]
+    pub tax_rates: std::collections::BTreeMap<String, TaxRateConfig>,
+}
+
+/// One tax rate of a store (`[stores.tax_rates.standard]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaxRateConfig {
+    /// Percent as a decimal string, as WooCommerce shows it (`"20"`, `"20.0000"`, `"7.7"`).
+    pub rate: String,
+    /// The name shown with prices (`"VAT 20%"`); defaults to `Tax <rate>%`.
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 impl StoreConfig {

@@ -1,0 +1,515 @@
+//! Prices, the price option tree and setup data of the catalog entry a setup designates.
+//!
+//! **Prices** are the shop's active price (the sale price while on sale), entered without
+//! tax. Tax is the product's tax class rate from the store's `[stores.tax_rates.<class>]`
+//! configuration (`standard` for the standard class); products whose tax status is not
+//! `taxable` carry no tax. Tax is computed per item in minor units and rounded half away from
+//! zero; gross = net + tax. The currency and its decimals are the shop's general settings.
+//!
+//! **Price option tree.** When the variation or product has the meta
+//! `_printbridge_key2print_price_tree` (a JSON object, or its JSON text), Get Price answers
+//! with a `priceOptionTree` built from it:
+//!
+//! ```json
+//! {"id": "speed", "name": "Production time", "values": [
+//!   {"id": "standard", "name": "Standard", "additionalInfo": [{"name": "Production days", "value": "5"}]},
+//!   {"id": "express", "name": "Express", "surcharge": "9.50", "subOption": {"id": "delivery", ...}}
+//! ]}
+//! ```
+//!
+//! `surcharge` (net, decimal string or number, may be negative, default 0) adds to the
+//! variation's net price along the path; a value without `subOption` is a leaf and carries the
+//! full price; `"isAvailable": false` marks a leaf unavailable. At most 5 levels and 100
+//! values per level.
+//!
+//! **Setup data** comes from the meta `_printbridge_key2print_page_count` (a positive integer,
+//! default 1) and `_printbridge_key2print_template_format_id` (default null), of the
+//! variation first, else of the product.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::GatewayError;
+use super::catalog::{Item, variation_orderable};
+use crate::config::StoreConfig;
+use crate::woo::catalog::{Dimensions, Product, parse_minor_units};
+use crate::woo::model::Meta;
+
+/// Product or variation meta holding the price option tree.
+pub const PRICE_TREE_META: &str = "_printbridge_key2print_price_tree";
+/// Product or variation meta holding the number of pages.
+pub const PAGE_COUNT_META: &str = "_printbridge_key2print_page_count";
+/// Product or variation meta holding the Key2print template format id.
+pub const TEMPLATE_FORMAT_META: &str = "_printbridge_key2print_template_format_id";
+
+const MAX_TREE_DEPTH: usize = 5;
+const MAX_TREE_VALUES: usize = 100;
+
+/// The shop's currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Money {
+    /// ISO code, e.g. `EUR`.
+    pub currency: String,
+    /// Decimals of prices (`woocommerce_price_num_decimals`).
+    pub decimals: u32,
+}
+
+/// The tax applied to an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaxRule {
+    /// Percent × 10 000 (`20%` = 200 000).
+    pub rate_e4: i64,
+    pub name: String,
+}
+
+/// One line of `additionalInfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Info {
+    pub name: String,
+    pub value: String,
+}
+
+/// A priced setup (the flat answer of Get Price, and a leaf of the tree).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Price {
+    pub net_price: f64,
+    pub gross_price: f64,
+    pub tax: f64,
+    pub tax_rate: String,
+    pub currency: String,
+    pub is_available: bool,
+    pub additional_info: Vec<Info>,
+}
+
+/// A level of the price option tree.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TreeOption {
+    pub id: Value,
+    pub name: String,
+    pub values: Vec<TreeValue>,
+}
+
+/// A value of a price option: either a further option or a price.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TreeValue {
+    pub id: Value,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub_option: Option<Box<TreeOption>>,
+    #[serde(flatten)]
+    pub price: Option<Price>,
+}
+
+/// `data` of Get Price.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum PriceAnswer {
+    Flat(Price),
+    Tree {
+        #[serde(rename = "priceOptionTree")]
+        price_option_tree: TreeOption,
+    },
+}
+
+/// `data` of Get Setup Data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetupData {
+    pub page_count: u32,
+    pub template_format_id: Option<String>,
+}
+
+/// The tax rule of an item with this tax status and (resolved) tax class.
+pub fn tax_rule(
+    store: &StoreConfig,
+    tax_status: &str,
+    tax_class: &str,
+) -> Result<TaxRule, GatewayError> {
+    let status = tax_status.trim();
+    if !(status.is_empty() || status.eq_ignore_ascii_case("taxable")) {
+        return Ok(TaxRule {
+            rate_e4: 0,
+            name: "No tax".to_owned(),
+        });
+    }
+    let class = match tax_class.trim() {
+        "" | "parent" => "standard",
+        c => c,
+    };
+    let (_, cfg) = store
+        .tax_rates
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(class))
+        .ok_or_else(|| {
+            GatewayError::Tax(format!(
+                "no tax rate configured for tax class {class:?}: set [stores.tax_rates.{class}] \
+                 rate = \"20\" (percent) for store {}",
+                store.id
+            ))
+        })?;
+    let rate_e4 = parse_minor_units(&cfg.rate, 4)
+        .filter(|r| *r >= 0)
+        .ok_or_else(|| {
+            GatewayError::Tax(format!(
+                "tax_rates.{class}.rate {:?} is not a percentage like \"20\"",
+                cfg.rate
+            ))
+        })?;
+    let name = cfg
+        .name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| format!("Tax {}%", cfg.rate.trim()));
+    Ok(TaxRule { rate_e4, name })
+}
+
+fn div_round(n: i128, d: i128) -> i128 {
+    let q = n / d;
+    let r = n % d;
+    if 2 * r.abs() >= d { q + n.signum() } else { q }
+}
+
+fn amount(minor: i64, decimals: u32) -> f64 {
+    minor as f64 / 10f64.powi(decimals as i32)
+}
+
+/// The price of `net_minor` under `rule`.
+pub fn price(
+    net_minor: i64,
+    rule: &TaxRule,
+    money: &Money,
+    is_available: bool,
+    additional_info: Vec<Info>,
+) -> Price {
+    let tax = div_round(
+        i128::from(net_minor) * i128::from(rule.rate_e4),
+        100 * 10_000,
+    );
+    let tax = i64::try_from(tax).unwrap_or(i64::MAX);
+    let gross = net_minor.saturating_add(tax);
+    Price {
+        net_price: amount(net_minor, money.decimals),
+        gross_price: amount(gross, money.decimals),
+        tax: amount(tax, money.decimals),
+        tax_rate: rule.name.clone(),
+        currency: money.currency.clone(),
+        is_available,
+        additional_info,
+    }
+}
+
+fn dimensions_text(d: &Dimensions) -> Option<String> {
+    let parts: Vec<&str> = [&d.length, &d.width, &d.height]
+        .into_iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" × "))
+}
+
+/// What the editor shows beside the price: SKU, weight, dimensions (in the shop's units) and
+/// the regular price while on sale.
+fn info(sku: &str, weight: &str, dims: &Dimensions, on_sale: bool, regular: &str) -> Vec<Info> {
+    let mut out = Vec::new();
+    let mut push = |name: &str, value: &str| {
+        if !value.trim().is_empty() {
+            out.push(Info {
+                name: name.to_owned(),
+                value: value.trim().to_owned(),
+            });
+        }
+    };
+    push("SKU", sku);
+    push("Weight", weight);
+    push("Dimensions", &dimensions_text(dims).unwrap_or_default());
+    if on_sale {
+        push("Regular price", regular);
+    }
+    out
+}
+
+/// The facts Get Price needs about an item.
+pub struct Priced<'a> {
+    pub net_minor: i64,
+    pub rule: TaxRule,
+    pub available: bool,
+    pub info: Vec<Info>,
+    pub meta: &'a [Meta],
+    pub parent_meta: &'a [Meta],
+}
+
+/// Collects price, tax and availability of the item a setup designates.
+pub fn priced<'a>(
+    store: &StoreConfig,
+    product: &'a Product,
+    item: &Item<'a>,
+    money: &Money,
+) -> Result<Priced<'a>, GatewayError> {
+    let no_price = |what: String| GatewayError::NoPrice(what);
+    match item {
+        Item::Variation(v) => {
+            let net_minor = v
+                .price_minor(money.decimals)
+                .ok_or_else(|| no_price(format!("variation {}", v.id)))?;
+            let class = if v.tax_class.trim() == "parent" {
+                product.tax_class.as_str()
+            } else {
+                v.tax_class.as_str()
+            };
+            let status = if v.tax_status.trim().is_empty() {
+                product.tax_status.as_str()
+            } else {
+                v.tax_status.as_str()
+            };
+            Ok(Priced {
+                net_minor,
+                rule: tax_rule(store, status, class)?,
+                available: variation_orderable(v),
+                info: info(
+                    &v.sku,
+                    &v.weight,
+                    &v.dimensions,
+                    v.on_sale,
+                    &v.regular_price,
+                ),
+                meta: &v.meta_data,
+                parent_meta: &product.meta_data,
+            })
+        }
+        Item::Simple(p) => {
+            let net_minor = p
+                .price_minor(money.decimals)
+                .ok_or_else(|| no_price(format!("product {}", p.id)))?;
+            let published = p.status.is_empty() || p.status.eq_ignore_ascii_case("publish");
+            Ok(Priced {
+                net_minor,
+                rule: tax_rule(store, &p.tax_status, &p.tax_class)?,
+                available: published && p.purchasable && p.stock_status.can_sell(),
+                info: info(
+                    &p.sku,
+                    &p.weight,
+                    &p.dimensions,
+                    p.on_sale,
+                    &p.regular_price,
+                ),
+                meta: &p.meta_data,
+                parent_meta: &[],
+            })
+        }
+    }
+}
+
+fn meta_value<'m>(metas: &[&'m [Meta]], key: &str) -> Option<&'m Value> {
+    metas.iter().find_map(|m| {
+        m.iter()
+            .find(|e| e.key == key)
+            .map(|e| &e.value)
+            .filter(|v| !v.is_null() && v.as_str().is_none_or(|s| !s.trim().is_empty()))
+    })
+}
+
+/// Get Price: the flat price, or the price option tree when the item defines one.
+pub fn price_answer(p: &Priced<'_>, money: &Money) -> Result<PriceAnswer, GatewayError> {
+    let Some(raw) = meta_value(&[p.meta, p.parent_meta], PRICE_TREE_META) else {
+        return Ok(PriceAnswer::Flat(price(
+            p.net_minor,
+            &p.rule,
+            money,
+            p.available,
+            p.info.clone(),
+        )));
+    };
+    let parsed;
+    let tree = match raw {
+        Value::String(s) => {
+            parsed = serde_json::from_str::<Value>(s)
+                .map_err(|e| GatewayError::PriceTree(format!("not JSON: {e}")))?;
+            &parsed
+        }
+        other => other,
+    };
+    Ok(PriceAnswer::Tree {
+        price_option_tree: tree_option(tree, 1, p.net_minor, p, money, &p.info)?,
+    })
+}
+
+fn tree_id(v: Option<&Value>, at: &str) -> Result<Value, GatewayError> {
+    match v {
+        Some(Value::String(s)) if !s.is_empty() => Ok(Value::String(s.clone())),
+        Some(Value::Number(n)) => Ok(Value::Number(n.clone())),
+        _ => Err(GatewayError::PriceTree(format!(
+            "{at}: id must be a non-empty string or a number"
+        ))),
+    }
+}
+
+fn tree_name(v: Option<&Value>, at: &str) -> Result<String, GatewayError> {
+    v.and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| GatewayError::PriceTree(format!("{at}: name must be a non-empty string")))
+}
+
+fn tree_option(
+    node: &Value,
+    depth: usize,
+    base_net: i64,
+    p: &Priced<'_>,
+    money: &Money,
+    base_info: &[Info],
+) -> Result<TreeOption, GatewayError> {
+    let at = format!("level {depth}");
+    if depth > MAX_TREE_DEPTH {
+        return Err(GatewayError::PriceTree(format!(
+            "more than {MAX_TREE_DEPTH} levels"
+        )));
+    }
+    let obj = node
+        .as_object()
+        .ok_or_else(|| GatewayError::PriceTree(format!("{at}: not an object")))?;
+    let id = tree_id(obj.get("id"), &at)?;
+    let name = tree_name(obj.get("name"), &at)?;
+    let values = obj
+        .get("values")
+        .and_then(Value::as_array)
+        .filter(|v| !v.is_empty() && v.len() <= MAX_TREE_VALUES)
+        .ok_or_else(|| {
+            GatewayError::PriceTree(format!(
+                "{at} ({name}): values must be a list of 1 to {MAX_TREE_VALUES} values"
+            ))
+        })?;
+    let mut out = Vec::with_capacity(values.len());
+    for (i, v) in values.iter().enumerate() {
+        let at = format!("{at} ({name}) value {}", i + 1);
+        let vo = v
+            .as_object()
+            .ok_or_else(|| GatewayError::PriceTree(format!("{at}: not an object")))?;
+        let id = tree_id(vo.get("id"), &at)?;
+        let vname = tree_name(vo.get("name"), &at)?;
+        let surcharge = match vo.get("surcharge") {
+            None | Some(Value::Null) => 0,
+            Some(s) => {
+                let text = match s {
+                    Value::String(t) => t.clone(),
+                    Value::Number(n) => n.to_string(),
+                    _ => String::new(),
+                };
+                parse_minor_units(&text, money.decimals).ok_or_else(|| {
+                    GatewayError::PriceTree(format!("{at}: surcharge {s} is not an amount"))
+                })?
+            }
+        };
+        let net = base_net
+            .checked_add(surcharge)
+            .ok_or_else(|| GatewayError::PriceTree(format!("{at}: surcharge out of range")))?;
+        let mut info = base_info.to_vec();
+        if let Some(extra) = vo.get("additionalInfo") {
+            let list = extra.as_array().ok_or_else(|| {
+                GatewayError::PriceTree(format!("{at}: additionalInfo must be a list"))
+            })?;
+            for e in list {
+                let (Some(n), Some(val)) = (e.get("name"), e.get("value")) else {
+                    return Err(GatewayError::PriceTree(format!(
+                        "{at}: additionalInfo entries need name and value"
+                    )));
+                };
+                let text = |x: &Value| match x {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                info.push(Info {
+                    name: text(n),
+                    value: text(val),
+                });
+            }
+        }
+        match vo.get("subOption") {
+            Some(sub) if !sub.is_null() => out.push(TreeValue {
+                id,
+                name: vname,
+                sub_option: Some(Box::new(tree_option(sub, depth + 1, net, p, money, &info)?)),
+                price: None,
+            }),
+            _ => {
+                if net < 0 {
+                    return Err(GatewayError::PriceTree(format!(
+                        "{at}: the price would be negative"
+                    )));
+                }
+                let available =
+                    p.available && vo.get("isAvailable").and_then(Value::as_bool) != Some(false);
+                out.push(TreeValue {
+                    id,
+                    name: vname,
+                    sub_option: None,
+                    price: Some(price(net, &p.rule, money, available, info)),
+                });
+            }
+        }
+    }
+    Ok(TreeOption {
+        id,
+        name,
+        values: out,
+    })
+}
+
+/// Get Setup Data of an item.
+pub fn setup_data(product: &Product, item: &Item<'_>) -> Result<SetupData, GatewayError> {
+    let own: &[Meta] = match item {
+        Item::Variation(v) => &v.meta_data,
+        Item::Simple(_) => &[],
+    };
+    let text = |key: &str| {
+        meta_value(&[own, &product.meta_data], key).map(|v| match v {
+            Value::String(s) => s.trim().to_owned(),
+            other => other.to_string(),
+        })
+    };
+    let page_count = match text(PAGE_COUNT_META) {
+        None => 1,
+        Some(t) => t.parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            GatewayError::SetupData(format!(
+                "{PAGE_COUNT_META} is {t:?}, not a positive whole number"
+            ))
+        })?,
+    };
+    Ok(SetupData {
+        page_count,
+        template_format_id: text(TEMPLATE_FORMAT_META),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eur() -> Money {
+        Money {
+            currency: "EUR".to_owned(),
+            decimals: 2,
+        }
+    }
+
+    #[test]
+    fn tax_rounds_half_away_from_zero() {
+        let rule = TaxRule {
+            rate_e4: 200_000,
+            name: "VAT".to_owned(),
+        };
+        let p = price(2990, &rule, &eur(), true, Vec::new());
+        assert_eq!((p.net_price, p.tax, p.gross_price), (29.9, 5.98, 35.88));
+        let seven = TaxRule {
+            rate_e4: 77_000,
+            name: "MWST".to_owned(),
+        };
+        // 0.65 × 7.7% = 0.05005 → 0.05
+        let p = price(65, &seven, &eur(), true, Vec::new());
+        assert_eq!(p.tax, 0.05);
+        assert_eq!(div_round(5, 10), 1);
+        assert_eq!(div_round(-5, 10), -1);
+        assert_eq!(div_round(4, 10), 0);
+    }
+}
