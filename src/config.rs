@@ -556,6 +556,19 @@ impl Config {
             if s.webhook_secret.is_empty() {
                 return Err(ConfigError::invalid(k("webhook_secret"), "is empty"));
             }
+            for (class, t) in &s.tax_rates {
+                let ok = t
+                    .rate
+                    .trim()
+                    .parse::<f64>()
+                    .is_ok_and(|r| (0.0..=100.0).contains(&r));
+                if !ok {
+                    return Err(ConfigError::invalid(
+                        k(&format!("tax_rates.{class}.rate")),
+                        "must be a percentage between 0 and 100, e.g. \"20\"",
+                    ));
+                }
+            }
             if s.api_token.as_ref().is_some_and(|t| t.is_empty()) {
                 return Err(ConfigError::invalid(k("api_token"), "is empty"));
             }
