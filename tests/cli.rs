@@ -124,6 +124,10 @@ fn check_config_names_the_bad_key() {
             "[[stores]]\nid = \"bad id!\"\nwebhook_secret = \"x\"\n",
             "id",
         ),
+        (
+            "[[stores]]\nid = \"shop\"\nwebhook_secret = \"x\"\n[stores.tax_rates.standard]\nrate = \"twenty\"\n",
+            "tax_rates.standard.rate",
+        ),
     ] {
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, text).unwrap();
