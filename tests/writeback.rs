@@ -300,3 +300,46 @@ async fn metrics_show_dispatch() {
     app.stop().await;
     sb.stop();
 }
+
+/// A partial refund keeps the order's status but changes what was sold: flagged and noted
+/// when a provider order was already placed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_refund_after_placement_is_flagged() {
+    let (app, sb, woo) = setup(Backend::Sqlite, false).await;
+    let items = [Item::Apliiq("APQ-1998244S7A1")];
+    let paid = order_json(807, "completed", "2026-11-23T08:00:00", &items);
+    woo.put_order(paid.clone());
+    app.post_order("shop", SECRET, &paid).await;
+    app.settled_jobs(Duration::from_secs(30)).await;
+    let mut refunded = order_json(807, "completed", "2026-11-23T09:00:00", &items);
+    refunded["refunds"] = json!([{"id": 27, "reason": "", "total": "-12.50"}]);
+    let ack = app.post_order("shop", SECRET, &refunded).await;
+    assert!(
+        ack["detail"]
+            .as_str()
+            .unwrap()
+            .contains("refunded in part after it was sent to apliiq"),
+        "{ack}"
+    );
+    app.settled_jobs(Duration::from_secs(30)).await;
+    assert!(
+        notes(&woo, 807)
+            .iter()
+            .any(|n| n.contains("refunded in part"))
+    );
+    // The same refund delivered again adds no second note.
+    let mut again = refunded.clone();
+    again["date_modified_gmt"] = json!("2026-11-23T09:30:00");
+    app.post_order("shop", SECRET, &again).await;
+    app.settled_jobs(Duration::from_secs(30)).await;
+    assert_eq!(
+        notes(&woo, 807)
+            .iter()
+            .filter(|n| n.contains("refunded in part"))
+            .count(),
+        1
+    );
+    assert_eq!(sb.state.stats().apliiq_orders.get("807"), Some(&1));
+    app.stop().await;
+    sb.stop();
+}

@@ -56,6 +56,8 @@ struct Plan {
     paid: bool,
     stopped: bool,
     trashed: bool,
+    /// Refunds on the order (a partial refund keeps the order's status).
+    refunds: usize,
     detail: Option<String>,
 }
 
@@ -79,6 +81,7 @@ fn plan_for(store: &StoreConfig, snap: &OrderSnapshot) -> Plan {
         paid,
         stopped: snap.is_stopped(),
         trashed,
+        refunds: snap.order.refunds.len(),
         detail,
     }
 }
@@ -241,6 +244,9 @@ impl Store {
                                     }
 
                                     let mut detail = plan.detail.clone();
+                                    // (note key, what happened) when the order changed in a way
+                                    // the provider must hear about from a person.
+                                    let mut change: Option<(String, String)> = None;
                                     if plan.stopped || trashed == 1 {
                                         let what = if trashed == 1 {
                                             "trash"
@@ -258,6 +264,17 @@ impl Store {
                                         .bind(format!("order became {what} before this was sent"))
                                         .execute(&mut *tx)
                                         .await?;
+                                        change = Some((
+                                            format!("stopped:{what}"),
+                                            format!("became {what}"),
+                                        ));
+                                    } else if plan.refunds > 0 {
+                                        change = Some((
+                                            format!("refunded:{}", plan.refunds),
+                                            "was refunded in part".to_owned(),
+                                        ));
+                                    }
+                                    if let Some((key, what)) = change {
                                         let placed: Vec<String> = sqlx::query_scalar(
                                             "SELECT provider FROM jobs WHERE store_id = $1 AND order_id = $2 \
                                              AND provider <> 'woocommerce' AND state IN ('done', 'running') \
@@ -269,7 +286,7 @@ impl Store {
                                         .await?;
                                         if !placed.is_empty() {
                                             let reason = format!(
-                                                "Order became {what} after it was sent to {}; no provider offers a cancel call, so contact the provider to stop production.",
+                                                "Order {what} after it was sent to {}; no provider offers a cancel or change call, so contact the provider to stop or change production.",
                                                 placed.join(", ")
                                             );
                                             sqlx::query(
@@ -285,7 +302,7 @@ impl Store {
                                                     &mut *tx,
                                                     &delivery.store_id,
                                                     o.id,
-                                                    format!("stopped:{what}"),
+                                                    key,
                                                     &reason,
                                                     now
                                                 );
