@@ -39,7 +39,7 @@ fn user_session(customer: Value) -> Value {
         "customer": customer,
         "product_id": 29,
         "template_id": "b6233983-8eb8-11ea-ba23-0242ac120003",
-        "editor": {"colors": {"primaryColor": "#310048"}, "hidden_tabs": ["themeTab", "shape"]},
+        "editor": {"colors": {"primaryColor": "#310048"}, "hidden_tabs": ["themeTab", "shape", "images", "qr"]},
         "gateway": true,
         "placeholder_values": {"customer_name": {"value": "Ada Lovelace"}}
     })
@@ -100,7 +100,11 @@ async fn user_sessions_map_customers_to_one_key2print_user(backend: Backend) {
     );
     assert_eq!(body["editorSetup"]["hiddenTabs"]["themeTab"], json!(true));
     assert_eq!(body["editorSetup"]["hiddenTabs"]["shapeTab"], json!(true));
+    assert_eq!(body["editorSetup"]["hiddenTabs"]["imageTab"], json!(true));
     assert_eq!(body["editorSetup"]["hiddenTabs"]["textTab"], json!(false));
+    let warnings = first["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{first}");
+    assert!(warnings[0].as_str().unwrap().contains("\"qr\""));
     assert_eq!(
         body["placeholderValues"]["customer_name"]["value"],
         json!("Ada Lovelace")
@@ -115,6 +119,23 @@ async fn user_sessions_map_customers_to_one_key2print_user(backend: Backend) {
         gw["productDetailsUrl"],
         json!("https://bridge.example.com/v1/key2print/shop/gateway/product-details")
     );
+
+    // What the plugin sends for a product without a template: empty strings mean "none".
+    let mut plain = user_session(json!({"id": 12, "guest_key": ""}));
+    plain["template_id"] = json!("");
+    plain["editor"] = json!({"colors": {}, "hidden_tabs": []});
+    let (status, p) = post(
+        &app,
+        "/v1/stores/shop/key2print/sessions",
+        STORE_TOKEN,
+        plain,
+    )
+    .await;
+    assert_eq!(status, 200, "{p}");
+    let stats = sb.state.stats();
+    let last = stats.key2print_sessions.last().unwrap();
+    assert!(last.get("projectTemplateId").is_none(), "{last}");
+    assert!(last.get("editorSetup").is_none(), "{last}");
 
     // Merchant mode: no user, no gateway.
     let (status, m) = post(

@@ -81,6 +81,8 @@ pub struct SessionAnswer {
     pub project_id: Option<String>,
     /// Not used: the plugin's configured wrapper URL applies.
     pub editor_url: Option<String>,
+    /// Parts of the request the bridge ignored, in words.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Object)]
@@ -122,7 +124,10 @@ fn valid_token(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-fn editor_setup(editor: &SessionEditor) -> Result<Option<EditorSetup>, ApiError> {
+fn editor_setup(
+    editor: &SessionEditor,
+    warnings: &mut Vec<String>,
+) -> Result<Option<EditorSetup>, ApiError> {
     let primary = editor
         .colors
         .iter()
@@ -141,28 +146,30 @@ fn editor_setup(editor: &SessionEditor) -> Result<Option<EditorSetup>, ApiError>
         ));
     }
     let mut tabs = HiddenTabs::default();
+    let mut any_tab = false;
     for t in &editor.hidden_tabs {
-        let key = t.to_ascii_lowercase().replace(['_', '-'], "");
+        let key = t.to_ascii_lowercase().replace(['_', '-', ' '], "");
         let key = key.strip_suffix("tab").unwrap_or(&key);
-        match key {
-            "theme" => tabs.theme_tab = true,
-            "image" => tabs.image_tab = true,
-            "photocell" => tabs.photo_cell_tab = true,
-            "text" => tabs.text_tab = true,
-            "shape" => tabs.shape_tab = true,
-            "placeholder" => tabs.placeholder_tab = true,
+        let key = key.strip_suffix('s').unwrap_or(key);
+        let slot = match key {
+            "theme" => &mut tabs.theme_tab,
+            "image" => &mut tabs.image_tab,
+            "photocell" => &mut tabs.photo_cell_tab,
+            "text" => &mut tabs.text_tab,
+            "shape" => &mut tabs.shape_tab,
+            "placeholder" => &mut tabs.placeholder_tab,
             _ => {
-                return Err(bad(
-                    "invalid_tab",
-                    format!(
-                        "editor.hidden_tabs: unknown tab {t:?} (theme, image, photoCell, text, shape, placeholder)"
-                    ),
-                    "editor.hidden_tabs",
+                // An unknown name must not keep a customer from designing: the editor opens
+                // with that tab shown, and the answer says so.
+                warnings.push(format!(
+                    "editor.hidden_tabs: {t:?} is not a Key2print tab (theme, image, photoCell, text, shape, placeholder); ignored"
                 ));
+                continue;
             }
-        }
+        };
+        *slot = true;
+        any_tab = true;
     }
-    let any_tab = !editor.hidden_tabs.is_empty();
     Ok((primary.is_some() || any_tab).then(|| EditorSetup {
         colors: primary.map(|primary_color| EditorColors { primary_color }),
         hidden_tabs: any_tab.then_some(tabs),
@@ -258,8 +265,18 @@ impl Key2printApi {
     ) -> Result<StoreResponse<SessionAnswer>, ApiError> {
         let cfg = authorize(&state, &store.0, &token)?;
         let k2p = client(&state, cfg)?;
-        let req = body.0;
-        let editor = req.editor.as_ref().map(editor_setup).transpose()?.flatten();
+        let mut req = body.0;
+        // The plugin sends "" for a setting the shop owner left empty.
+        for v in [&mut req.project_id, &mut req.template_id] {
+            if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                *v = None;
+            }
+        }
+        let mut warnings = Vec::new();
+        let editor = match req.editor.as_ref() {
+            Some(e) => editor_setup(e, &mut warnings)?,
+            None => None,
+        };
         for (field, value) in [
             ("project_id", &req.project_id),
             ("template_id", &req.template_id),
@@ -333,6 +350,7 @@ impl Key2printApi {
             user_id,
             project_id: session.project_id,
             editor_url: None,
+            warnings,
         })))
     }
 
