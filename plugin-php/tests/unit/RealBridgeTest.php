@@ -1,0 +1,128 @@
+<?php
+// phpcs:ignoreFile
+
+/**
+ * The plugin's bridge client against the real `printbridge` binary (and its Key2print
+ * sandbox, which checks the WEBAPI signature): the contract between plugin and bridge.
+ * Needs PRINTBRIDGE_BIN (set by .ci/test after the bridge is built); skipped without it,
+ * a failure with PRINTBRIDGE_REQUIRE_ALL=1.
+ */
+class RealBridgeTest extends PrintBridge_TestCase {
+
+	private static $procs = array();
+	private static $dir;
+	private static $port;
+
+	private static function free_port() {
+		$sock = stream_socket_server( 'tcp://127.0.0.1:0' );
+		$port = (int) substr( strrchr( stream_socket_get_name( $sock, false ), ':' ), 1 );
+		fclose( $sock );
+		return $port;
+	}
+
+	private static function wait_for( $port ) {
+		$deadline = microtime( true ) + 20;
+		while ( microtime( true ) < $deadline ) {
+			$c = @fsockopen( '127.0.0.1', $port, $errno, $errstr, 0.2 );
+			if ( $c ) {
+				fclose( $c );
+				return;
+			}
+			usleep( 50000 );
+		}
+		throw new RuntimeException( "nothing listens on port $port" );
+	}
+
+	private static function start( array $cmd ) {
+		$proc = proc_open( $cmd, array( 0 => array( 'file', '/dev/null', 'r' ), 1 => array( 'file', '/dev/null', 'w' ), 2 => array( 'file', '/dev/null', 'w' ) ), $pipes );
+		self::$procs[] = $proc;
+	}
+
+	public static function setUpBeforeClass(): void {
+		$bin = getenv( 'PRINTBRIDGE_BIN' );
+		if ( ! $bin || ! is_executable( $bin ) ) {
+			return;
+		}
+		self::$dir = sys_get_temp_dir() . '/pb-real-' . getmypid();
+		@mkdir( self::$dir );
+		// The sandbox takes three consecutive ports: Spiff, Apliiq, Key2print.
+		$sandbox = 20000 + ( getmypid() % 20000 );
+		self::start( array( $bin, 'sandbox', '--port', (string) $sandbox ) );
+		self::wait_for( $sandbox + 2 );
+		self::$port = self::free_port();
+		$config     = self::$dir . '/bridge.toml';
+		file_put_contents(
+			$config,
+			'listen = "127.0.0.1:' . self::$port . "\"\n" .
+			'database_url = "sqlite://' . self::$dir . "/bridge.db\"\n" .
+			'data_dir = "' . self::$dir . "/data\"\n" .
+			'public_url = "http://127.0.0.1:' . self::$port . "\"\n" .
+			"[dispatch]\nenabled = false\n" .
+			"[[stores]]\nid = \"shop\"\nwebhook_secret = \"w\"\napi_token = \"tok_live\"\n" .
+			"[stores.key2print]\nbase_url = \"http://127.0.0.1:" . ( $sandbox + 2 ) . "\"\napi_key = \"sandbox-key2print-key\"\napi_secret = \"sandbox-key2print-secret\"\n"
+		);
+		self::start( array( $bin, 'serve', '--config', $config ) );
+		self::wait_for( self::$port );
+	}
+
+	public static function tearDownAfterClass(): void {
+		foreach ( self::$procs as $proc ) {
+			proc_terminate( $proc );
+			proc_close( $proc );
+		}
+		self::$procs = array();
+	}
+
+	protected function setUp(): void {
+		parent::setUp();
+		if ( ! self::$port ) {
+			if ( '1' === getenv( 'PRINTBRIDGE_REQUIRE_ALL' ) ) {
+				$this->fail( 'PRINTBRIDGE_BIN is not set to the built printbridge binary' );
+			}
+			$this->markTestSkipped( 'PRINTBRIDGE_BIN is not set' );
+		}
+		remove_filter( 'pre_http_request', array( $this, 'intercept_http' ), 10 ); // Real HTTP here.
+		PrintBridge_Settings::update( array( 'bridge_url' => 'http://127.0.0.1:' . self::$port, 'store_id' => 'shop', 'store_token' => 'tok_live', 'webhook_secret' => 'w' ) );
+	}
+
+	public function test_connection_test_reports_the_real_bridge() {
+		$result = PrintBridge_Settings_Page::test_connection();
+		$this->assertTrue( $result['ok'], $result['message'] );
+		$this->assertStringContainsString( 'as store "shop"', $result['message'] );
+		$this->assertStringContainsString( 'Key2print', $result['message'] );
+		$this->assertStringNotContainsString( 'Warning: the bridge expects webhooks', $result['message'] );
+	}
+
+	public function test_wrong_token_is_refused() {
+		PrintBridge_Settings::update( array( 'store_token' => 'tok_wrong' ) );
+		$result = PrintBridge_Settings_Page::test_connection();
+		$this->assertFalse( $result['ok'] );
+		$this->assertStringContainsString( 'refused the store token', $result['message'] );
+	}
+
+	public function test_session_for_the_plugins_own_request_body() {
+		$id   = $this->product(
+			array(
+				'_printbridge_provider'                => 'key2print',
+				'_printbridge_key2print_template_id'   => '',
+				'_printbridge_key2print_editor_colors' => '{"primary":"#0055aa"}',
+				'_printbridge_key2print_hidden_tabs'   => 'images,qr',
+				'_printbridge_key2print_gateway'       => 'yes',
+			)
+		);
+		$body = PrintBridge_Product_Page::key2print_session_request( wc_get_product( $id ), null, 'guest-abc123' );
+		$session = PrintBridge_Bridge_Client::from_settings()->key2print_session( $body );
+		$this->assertIsArray( $session, is_wp_error( $session ) ? $session->get_error_message() : '' );
+		$this->assertNotEmpty( $session['token'] );
+		$this->assertNotEmpty( $session['user_id'] );
+	}
+
+	public function test_unknown_order_retry_and_file() {
+		$client = PrintBridge_Bridge_Client::from_settings();
+		$this->assertSame( 'printbridge_not_found', $client->order( 424242 )->get_error_code() );
+		$this->assertSame( array( 'replayed' => 0 ), $client->retry_order( 424242 ) );
+		$file = $client->file( '999' );
+		$this->assertTrue( is_wp_error( $file ) );
+		$this->assertSame( 404, $file->get_error_data()['status'] );
+	}
+}
