@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, in_tx, on_pool};
+use super::{Store, StoreError, in_tx, on_pool, on_pool_write};
 
 #[derive(Debug, Clone)]
 pub struct JobGauge {
@@ -181,7 +181,8 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         let jobs = match self {
-            Store::Sqlite(pool) => {
+            Store::Sqlite(pool, lock) => {
+                let _write = lock.lock().await;
                 let sql = format!(
                     "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, \
                      started = started + 1, updated_at = $3 \
@@ -234,7 +235,7 @@ impl Store {
     /// Returns jobs whose lease expired (their worker died) to the queue; the next claim
     /// sees them as interrupted.
     pub async fn reap_expired_leases(&self, now: i64) -> Result<u64, StoreError> {
-        let n = on_pool!(self, |pool| {
+        let n = on_pool_write!(self, |pool| {
             sqlx::query(
                 "UPDATE jobs SET state = 'retrying', locked_by = NULL, locked_until = NULL, \
                  run_at = $1, updated_at = $1 WHERE state = 'running' AND locked_until < $1",
@@ -250,7 +251,7 @@ impl Store {
     /// Gives back jobs this worker claimed but never started (graceful shutdown).
     pub async fn release_unstarted(&self, worker: &str, ids: &[i64]) -> Result<(), StoreError> {
         for id in ids {
-            on_pool!(self, |pool| {
+            on_pool_write!(self, |pool| {
                 sqlx::query(
                     "UPDATE jobs SET state = CASE WHEN attempts = 0 THEN 'pending' ELSE 'retrying' END, \
                      locked_by = NULL, locked_until = NULL, started = started - 1 \
@@ -371,7 +372,7 @@ impl Store {
     /// Puts a stopped job (dead letter, needing review, cancelled) back in the queue.
     /// `Ok(None)`: no such job; `Ok(Some(false))`: the job is not in a replayable state.
     pub async fn replay_job(&self, id: i64, now: i64) -> Result<Option<bool>, StoreError> {
-        let (exists, updated) = on_pool!(self, |pool| {
+        let (exists, updated) = on_pool_write!(self, |pool| {
             let updated = sqlx::query(
                 "UPDATE jobs SET state = 'pending', run_at = $2, attempts = 0, started = 0, \
                  locked_by = NULL, locked_until = NULL, updated_at = $2 \
@@ -398,7 +399,7 @@ impl Store {
         order_id: i64,
         now: i64,
     ) -> Result<u64, StoreError> {
-        let n = on_pool!(self, |pool| {
+        let n = on_pool_write!(self, |pool| {
             sqlx::query(
                 "UPDATE jobs SET state = 'pending', run_at = $3, attempts = 0, started = 0, \
                  locked_by = NULL, locked_until = NULL, updated_at = $3 \
@@ -467,7 +468,7 @@ impl Store {
         now: i64,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
+        on_pool_write!(self, |pool| {
             sqlx::query(
                 "INSERT INTO reconcile_state (store_id, cursor_gmt, last_run_at, last_error) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (store_id) DO UPDATE SET \
@@ -496,7 +497,7 @@ impl Store {
         note: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let inserted = on_pool!(self, |pool| {
+        let inserted = on_pool_write!(self, |pool| {
             super::ledger::plan_note!(pool, store_id, order_id, key, note, now)
         });
         Ok(inserted)
@@ -532,7 +533,7 @@ impl Store {
         user_id: &str,
         now: i64,
     ) -> Result<String, StoreError> {
-        on_pool!(self, |pool| {
+        on_pool_write!(self, |pool| {
             sqlx::query(
                 "INSERT INTO key2print_users (store_id, customer_key, user_id, created_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (store_id, customer_key) DO NOTHING",

@@ -32,15 +32,42 @@ pub enum StoreError {
 
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(SqlitePool),
+    /// The pool, and the lock every write takes first (see [`WriteLock`]).
+    Sqlite(SqlitePool, WriteLock),
     Postgres(PgPool),
+}
+
+/// SQLite has one writer at a time. Writers that meet in SQLite wait in its busy handler,
+/// which sleeps up to 100 ms between tries; taking this (fair, FIFO) lock before a write
+/// transaction queues them in the process instead, so a write waits only for the ones
+/// before it.
+#[derive(Clone, Debug, Default)]
+pub struct WriteLock(std::sync::Arc<tokio::sync::Mutex<()>>);
+
+impl WriteLock {
+    pub(crate) async fn lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.0.lock().await
+    }
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool.
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
         match $store {
-            $crate::store::Store::Sqlite($pool) => $body,
+            $crate::store::Store::Sqlite($pool, _) => $body,
+            $crate::store::Store::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Like `on_pool!` for a statement that writes: on SQLite it holds the [`WriteLock`].
+macro_rules! on_pool_write {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite($pool, lock) => {
+                let _write = lock.lock().await;
+                $body
+            }
             $crate::store::Store::Postgres($pool) => $body,
         }
     };
@@ -51,7 +78,8 @@ macro_rules! on_pool {
 macro_rules! in_tx {
     ($store:expr, |$tx:ident| $body:expr) => {
         match $store {
-            $crate::store::Store::Sqlite(pool) => {
+            $crate::store::Store::Sqlite(pool, lock) => {
+                let _write = lock.lock().await;
                 let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 let out = $body;
                 $tx.commit().await?;
@@ -69,6 +97,7 @@ macro_rules! in_tx {
 
 pub(crate) use in_tx;
 pub(crate) use on_pool;
+pub(crate) use on_pool_write;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -89,7 +118,7 @@ impl Store {
                 .min_connections(1)
                 .connect_with(opts)
                 .await?;
-            Ok(Store::Sqlite(pool))
+            Ok(Store::Sqlite(pool, WriteLock::default()))
         } else if database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://")
         {
@@ -138,7 +167,10 @@ impl Store {
     /// Applies the migrations of this backend (idempotent).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
+            Store::Sqlite(pool, lock) => {
+                let _write = lock.lock().await;
+                SQLITE_MIGRATOR.run(pool).await?
+            }
             Store::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
         }
         Ok(())
@@ -154,7 +186,7 @@ impl Store {
 
     pub fn backend(&self) -> &'static str {
         match self {
-            Store::Sqlite(_) => "sqlite",
+            Store::Sqlite(..) => "sqlite",
             Store::Postgres(_) => "postgres",
         }
     }
