@@ -181,8 +181,8 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         let jobs = match self {
-            Store::Sqlite(pool, lock) => {
-                let _write = lock.lock().await;
+            Store::Sqlite(_, writer) => {
+                let pool = writer.pool();
                 let sql = format!(
                     "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, \
                      started = started + 1, updated_at = $3 \
@@ -436,9 +436,15 @@ impl Store {
 
     /// The earliest `run_at` of a queued job, to sleep until then.
     pub async fn next_run_at(&self) -> Result<Option<i64>, StoreError> {
+        // One index probe per provider queue (jobs_due), not a scan of every queued job.
         let t = on_pool!(self, |pool| {
             sqlx::query_scalar::<_, Option<i64>>(
-                "SELECT MIN(run_at) FROM jobs WHERE state IN ('pending', 'retrying')",
+                "SELECT MIN(t) FROM (\
+                 SELECT (SELECT run_at FROM jobs WHERE provider = 'spiff' AND state IN ('pending', 'retrying') ORDER BY run_at LIMIT 1) AS t \
+                 UNION ALL SELECT (SELECT run_at FROM jobs WHERE provider = 'apliiq' AND state IN ('pending', 'retrying') ORDER BY run_at LIMIT 1) \
+                 UNION ALL SELECT (SELECT run_at FROM jobs WHERE provider = 'key2print' AND state IN ('pending', 'retrying') ORDER BY run_at LIMIT 1) \
+                 UNION ALL SELECT (SELECT run_at FROM jobs WHERE provider = 'woocommerce' AND state IN ('pending', 'retrying') ORDER BY run_at LIMIT 1)\
+                 ) AS next_due",
             )
             .fetch_one(pool)
             .await?

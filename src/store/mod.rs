@@ -38,15 +38,15 @@ pub enum Store {
 }
 
 /// SQLite has one writer at a time. Writers that meet in SQLite wait in its busy handler,
-/// which sleeps up to 100 ms between tries; taking this (fair, FIFO) lock before a write
-/// transaction queues them in the process instead, so a write waits only for the ones
-/// before it.
-#[derive(Clone, Debug, Default)]
-pub struct WriteLock(std::sync::Arc<tokio::sync::Mutex<()>>);
+/// which sleeps up to 100 ms between tries, and a write on a connection that did not make
+/// the last one starts with a cold page cache. So every write goes through this pool of one
+/// connection: writers queue in the process (fairly) and the writer's cache stays warm.
+#[derive(Clone, Debug)]
+pub struct WriteLock(SqlitePool);
 
 impl WriteLock {
-    pub(crate) async fn lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.0.lock().await
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.0
     }
 }
 
@@ -64,8 +64,8 @@ macro_rules! on_pool {
 macro_rules! on_pool_write {
     ($store:expr, |$pool:ident| $body:expr) => {
         match $store {
-            $crate::store::Store::Sqlite($pool, lock) => {
-                let _write = lock.lock().await;
+            $crate::store::Store::Sqlite(_, writer) => {
+                let $pool = writer.pool();
                 $body
             }
             $crate::store::Store::Postgres($pool) => $body,
@@ -78,9 +78,8 @@ macro_rules! on_pool_write {
 macro_rules! in_tx {
     ($store:expr, |$tx:ident| $body:expr) => {
         match $store {
-            $crate::store::Store::Sqlite(pool, lock) => {
-                let _write = lock.lock().await;
-                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            $crate::store::Store::Sqlite(_, writer) => {
+                let mut $tx = writer.pool().begin_with("BEGIN IMMEDIATE").await?;
                 let out = $body;
                 $tx.commit().await?;
                 out
@@ -112,13 +111,22 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                // Pages are read through a mapping instead of being copied into each
+                // connection's cache (which every write by another connection invalidates).
+                .pragma("mmap_size", "268435456");
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(60))
+                .connect_with(opts.clone())
+                .await?;
             let pool = SqlitePoolOptions::new()
-                .max_connections(8)
+                .max_connections(4)
                 .min_connections(1)
                 .connect_with(opts)
                 .await?;
-            Ok(Store::Sqlite(pool, WriteLock::default()))
+            Ok(Store::Sqlite(pool, WriteLock(writer)))
         } else if database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://")
         {
@@ -167,10 +175,7 @@ impl Store {
     /// Applies the migrations of this backend (idempotent).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(pool, lock) => {
-                let _write = lock.lock().await;
-                SQLITE_MIGRATOR.run(pool).await?
-            }
+            Store::Sqlite(_, writer) => SQLITE_MIGRATOR.run(writer.pool()).await?,
             Store::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
         }
         Ok(())
@@ -192,6 +197,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        if let Store::Sqlite(_, writer) = self {
+            writer.pool().close().await;
+        }
         on_pool!(self, |pool| pool.close().await)
     }
 }
