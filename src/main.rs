@@ -131,11 +131,17 @@ fn bench_options(args: BenchArgs) -> anyhow::Result<printbridge::bench::BenchOpt
         opts.backlog = 100_000;
     }
     if let Some(r) = args.rates {
-        anyhow::ensure!(r.iter().all(|&x| x > 0), "--rates: every rate must be above 0");
+        anyhow::ensure!(
+            r.iter().all(|&x| x > 0),
+            "--rates: every rate must be above 0"
+        );
         opts.rates = r;
     }
     if let Some(d) = args.duration_secs {
-        anyhow::ensure!(d > 0.0 && d <= 3600.0, "--duration-secs: between 0 and 3600");
+        anyhow::ensure!(
+            d > 0.0 && d <= 3600.0,
+            "--duration-secs: between 0 and 3600"
+        );
         opts.duration = std::time::Duration::from_secs_f64(d);
     }
     if let Some(b) = args.backlog {

@@ -117,6 +117,8 @@ pub struct Dispatcher {
     worker: String,
     /// How long to wait for in-flight calls on shutdown.
     drain: Duration,
+    /// Group commit of finished attempts.
+    finishes: crate::store::jobs::FinishQueue,
 }
 
 impl Dispatcher {
@@ -126,6 +128,7 @@ impl Dispatcher {
             executor,
             worker: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             drain: Duration::from_secs(20),
+            finishes: crate::store::jobs::FinishQueue::new(),
         }
     }
 
@@ -278,19 +281,24 @@ impl Dispatcher {
                 }
             },
         };
+        let state = finish.state();
+        let has_notes = !follow_up.notes.is_empty();
         match self
-            .state
-            .store
-            .finish_job(&job, &self.worker, now, &attempt, &finish, &follow_up)
+            .finishes
+            .record(
+                &self.state.store,
+                job,
+                &self.worker,
+                now,
+                attempt,
+                finish,
+                follow_up,
+            )
             .await
         {
             Ok(true) => {
-                tracing::info!(
-                    state = finish.state(),
-                    outcome = attempt_outcome,
-                    "job attempt recorded"
-                );
-                if !follow_up.notes.is_empty() {
+                tracing::info!(state, outcome = attempt_outcome, "job attempt recorded");
+                if has_notes {
                     self.state.wake_dispatcher();
                 }
             }
