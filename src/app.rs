@@ -119,6 +119,7 @@ impl Application {
             dispatch_wakeup: Arc::new(Notify::new()),
             key2print,
             catalog: Arc::new(crate::gateway::CatalogCache::new()),
+            intake: Arc::new(crate::store::ledger::IntakeQueue::new()),
         });
         Ok(Application {
             state,

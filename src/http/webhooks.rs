@@ -204,11 +204,11 @@ impl WebhookApi {
         };
         let now = state.clock.now_ms();
         let result = state
-            .store
-            .record_delivery(store_cfg, &delivery, &parsed, now)
+            .intake
+            .record(&state.store, store_cfg, delivery, parsed, now)
             .await?;
         state.metrics.delivery(
-            delivery.topic.as_deref().unwrap_or("none"),
+            topic.0.as_deref().unwrap_or("none"),
             result.outcome.as_str(),
         );
         tracing::info!(

@@ -117,6 +117,8 @@ pub struct Dispatcher {
     worker: String,
     /// How long to wait for in-flight calls on shutdown.
     drain: Duration,
+    /// Group commit of finished attempts.
+    finishes: crate::store::jobs::FinishQueue,
 }
 
 impl Dispatcher {
@@ -126,6 +128,7 @@ impl Dispatcher {
             executor,
             worker: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             drain: Duration::from_secs(20),
+            finishes: crate::store::jobs::FinishQueue::new(),
         }
     }
 
@@ -141,14 +144,20 @@ impl Dispatcher {
         let limit = this.state.config.dispatch.concurrency.max(1);
         let mut inflight: HashMap<&'static str, usize> = HashMap::new();
         let mut tasks: JoinSet<&'static str> = JoinSet::new();
+        let mut last_reap: Option<Instant> = None;
         tracing::info!(worker = %this.worker, "dispatcher started");
         loop {
             if *shutdown.borrow() {
                 break;
             }
-            let now = this.state.clock.now_ms();
-            if let Err(e) = this.state.store.reap_expired_leases(now).await {
-                tracing::warn!(error = %e, "cannot reap expired leases");
+            // Leases last at least tens of seconds: once a second is often enough, and it
+            // keeps a write off the path of every completed job.
+            if last_reap.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                last_reap = Some(Instant::now());
+                let now = this.state.clock.now_ms();
+                if let Err(e) = this.state.store.reap_expired_leases(now).await {
+                    tracing::warn!(error = %e, "cannot reap expired leases");
+                }
             }
             for provider in PROVIDERS {
                 let busy = inflight.get(provider).copied().unwrap_or(0);
@@ -284,19 +293,24 @@ impl Dispatcher {
                 }
             },
         };
+        let state = finish.state();
+        let has_notes = !follow_up.notes.is_empty();
         match self
-            .state
-            .store
-            .finish_job(&job, &self.worker, now, &attempt, &finish, &follow_up)
+            .finishes
+            .record(
+                &self.state.store,
+                job,
+                &self.worker,
+                now,
+                attempt,
+                finish,
+                follow_up,
+            )
             .await
         {
             Ok(true) => {
-                tracing::info!(
-                    state = finish.state(),
-                    outcome = attempt_outcome,
-                    "job attempt recorded"
-                );
-                if !follow_up.notes.is_empty() {
+                tracing::info!(state, outcome = attempt_outcome, "job attempt recorded");
+                if has_notes {
                     self.state.wake_dispatcher();
                 }
             }

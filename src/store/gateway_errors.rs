@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, on_pool, on_pool_write};
 
 /// Longest `details` kept (longer texts are cut at a character boundary).
 pub const MAX_DETAILS_CHARS: usize = 2000;
@@ -56,7 +56,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let product_identifier = product_identifier.map(|p| cut(p, MAX_PRODUCT_IDENTIFIER_CHARS));
         let details = cut(details, MAX_DETAILS_CHARS);
-        let id = on_pool!(self, |pool| {
+        let id = on_pool_write!(self, |pool| {
             sqlx::query_scalar::<_, i64>(
                 "INSERT INTO gateway_errors (store_id, at, method, product_identifier, details) \
                  VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -77,7 +77,7 @@ impl Store {
 
     /// Drops a store's gateway failures beyond the newest `keep`; returns how many.
     pub async fn prune_gateway_errors(&self, store_id: &str, keep: i64) -> Result<u64, StoreError> {
-        let n = on_pool!(self, |pool| {
+        let n = on_pool_write!(self, |pool| {
             sqlx::query(
                 "DELETE FROM gateway_errors WHERE store_id = $1 AND id <= \
                  (SELECT id FROM gateway_errors WHERE store_id = $1 ORDER BY id DESC \

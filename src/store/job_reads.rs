@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::reads::rfc3339;
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, on_pool, on_pool_write};
 
 /// A provider order (or write-back) job.
 #[derive(Debug, Clone, Serialize, Object)]
@@ -279,7 +279,7 @@ impl Store {
         t: (&str, &str, Option<&str>),
         now: i64,
     ) -> Result<bool, StoreError> {
-        let n = on_pool!(self, |pool| {
+        let n = on_pool_write!(self, |pool| {
             sqlx::query(
                 "INSERT INTO tracking (store_id, order_id, provider, carrier, number, url, received_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) \

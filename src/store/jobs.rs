@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, in_tx, on_pool};
+use super::{Store, StoreError, in_tx, on_pool, on_pool_write};
 
 #[derive(Debug, Clone)]
 pub struct JobGauge {
@@ -172,6 +172,106 @@ where
     })
 }
 
+/// The statements that record one finished attempt, on `$tx`; evaluates to whether the
+/// lease was still held (a macro so it runs on either backend's transaction, and so several
+/// finished attempts can share one transaction).
+macro_rules! apply_finish {
+    ($tx:ident, $job:expr, $worker:expr, $now:expr, $attempt:expr, $finish:expr, $follow_up:expr) => {{
+        let job: &ClaimedJob = $job;
+        let worker: &str = $worker;
+        let now: i64 = $now;
+        let attempt: &AttemptRecord = $attempt;
+        let finish: &Finish = $finish;
+        let follow_up: &FollowUp = $follow_up;
+        let (provider_ref, result, last_error, run_at) = match finish {
+            Finish::Done {
+                provider_ref,
+                result,
+            } => (provider_ref.clone(), Some(result.to_string()), None, None),
+            Finish::Retry { run_at, error } => (None, None, Some(error.clone()), Some(*run_at)),
+            Finish::NeedsReview { reason } | Finish::Dead { reason } => {
+                (None, None, Some(reason.clone()), None)
+            }
+        };
+        let updated = sqlx::query(
+            "UPDATE jobs SET state = $3, attempts = attempts + 1, locked_by = NULL, \
+                 locked_until = NULL, provider_ref = COALESCE($4, provider_ref), \
+                 result = COALESCE($5, result), last_error = $6, last_status = $7, \
+                 run_at = COALESCE($8, run_at), updated_at = $9 \
+                 WHERE id = $1 AND locked_by = $2 AND state = 'running'",
+        )
+        .bind(job.id)
+        .bind(worker)
+        .bind(finish.state())
+        .bind(&provider_ref)
+        .bind(&result)
+        .bind(&last_error)
+        .bind(attempt.status_code)
+        .bind(run_at)
+        .bind(now)
+        .execute(&mut *$tx)
+        .await?
+        .rows_affected();
+        if updated == 1 {
+            sqlx::query(
+                "INSERT INTO job_attempts (job_id, started_at, duration_ms, outcome, \
+                     status_code, excerpt, error, worker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(job.id)
+            .bind(attempt.started_at)
+            .bind(attempt.duration_ms)
+            .bind(attempt.outcome)
+            .bind(attempt.status_code)
+            .bind(&attempt.excerpt)
+            .bind(&attempt.error)
+            .bind(worker)
+            .execute(&mut *$tx)
+            .await?;
+            if let Some(f) = &follow_up.file {
+                sqlx::query(
+                    "INSERT INTO files (store_id, order_id, job_id, name, path, size, sha256, \
+                         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                         ON CONFLICT (job_id) DO UPDATE SET name = excluded.name, \
+                         path = excluded.path, size = excluded.size, sha256 = excluded.sha256",
+                )
+                .bind(&job.store_id)
+                .bind(job.order_id)
+                .bind(job.id)
+                .bind(&f.name)
+                .bind(&f.path)
+                .bind(f.size)
+                .bind(&f.sha256)
+                .bind(now)
+                .execute(&mut *$tx)
+                .await?;
+            }
+            for (key, note) in &follow_up.notes {
+                let _ = super::ledger::plan_note!(
+                    &mut *$tx,
+                    &job.store_id,
+                    job.order_id,
+                    key.clone(),
+                    note,
+                    now
+                );
+            }
+            if let Some(reason) = &follow_up.attention {
+                sqlx::query(
+                    "UPDATE orders SET attention = $3, updated_at = $4 \
+                         WHERE store_id = $1 AND order_id = $2",
+                )
+                .bind(&job.store_id)
+                .bind(job.order_id)
+                .bind(reason)
+                .bind(now)
+                .execute(&mut *$tx)
+                .await?;
+            }
+        }
+        updated == 1
+    }};
+}
+
 impl Store {
     /// Claims up to `limit` due jobs of one provider for `worker` until `locked_until`.
     /// PostgreSQL: `FOR UPDATE SKIP LOCKED` in a materialized CTE, so replicas never take the
@@ -185,7 +285,8 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
         let jobs = match self {
-            Store::Sqlite(pool) => {
+            Store::Sqlite(_, writer) => {
+                let pool = writer.pool();
                 let sql = format!(
                     "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, \
                      started = started + 1, updated_at = $3 \
@@ -238,7 +339,7 @@ impl Store {
     /// Returns jobs whose lease expired (their worker died) to the queue; the next claim
     /// sees them as interrupted.
     pub async fn reap_expired_leases(&self, now: i64) -> Result<u64, StoreError> {
-        let n = on_pool!(self, |pool| {
+        let n = on_pool_write!(self, |pool| {
             sqlx::query(
                 "UPDATE jobs SET state = 'retrying', locked_by = NULL, locked_until = NULL, \
                  run_at = $1, updated_at = $1 WHERE state = 'running' AND locked_until < $1",
@@ -255,7 +356,7 @@ impl Store {
     /// deadline), so another worker takes them at once instead of after the lease. Their
     /// attempt began, so the next claim sees them as interrupted.
     pub async fn release_leases(&self, worker: &str, now: i64) -> Result<u64, StoreError> {
-        let n = on_pool!(self, |pool| {
+        let n = on_pool_write!(self, |pool| {
             sqlx::query(
                 "UPDATE jobs SET state = 'retrying', locked_by = NULL, locked_until = NULL, \
                  run_at = $2, updated_at = $2 WHERE locked_by = $1 AND state = 'running'",
@@ -280,101 +381,37 @@ impl Store {
         finish: &Finish,
         follow_up: &FollowUp,
     ) -> Result<bool, StoreError> {
-        let (provider_ref, result, last_error, run_at) = match finish {
-            Finish::Done {
-                provider_ref,
-                result,
-            } => (provider_ref.clone(), Some(result.to_string()), None, None),
-            Finish::Retry { run_at, error } => (None, None, Some(error.clone()), Some(*run_at)),
-            Finish::NeedsReview { reason } | Finish::Dead { reason } => {
-                (None, None, Some(reason.clone()), None)
-            }
-        };
         let ok = in_tx!(self, |tx| {
-            let updated = sqlx::query(
-                "UPDATE jobs SET state = $3, attempts = attempts + 1, locked_by = NULL, \
-                 locked_until = NULL, provider_ref = COALESCE($4, provider_ref), \
-                 result = COALESCE($5, result), last_error = $6, last_status = $7, \
-                 run_at = COALESCE($8, run_at), updated_at = $9 \
-                 WHERE id = $1 AND locked_by = $2 AND state = 'running'",
-            )
-            .bind(job.id)
-            .bind(worker)
-            .bind(finish.state())
-            .bind(&provider_ref)
-            .bind(&result)
-            .bind(&last_error)
-            .bind(attempt.status_code)
-            .bind(run_at)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if updated == 1 {
-                sqlx::query(
-                    "INSERT INTO job_attempts (job_id, started_at, duration_ms, outcome, \
-                     status_code, excerpt, error, worker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(job.id)
-                .bind(attempt.started_at)
-                .bind(attempt.duration_ms)
-                .bind(attempt.outcome)
-                .bind(attempt.status_code)
-                .bind(&attempt.excerpt)
-                .bind(&attempt.error)
-                .bind(worker)
-                .execute(&mut *tx)
-                .await?;
-                if let Some(f) = &follow_up.file {
-                    sqlx::query(
-                        "INSERT INTO files (store_id, order_id, job_id, name, path, size, sha256, \
-                         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                         ON CONFLICT (job_id) DO UPDATE SET name = excluded.name, \
-                         path = excluded.path, size = excluded.size, sha256 = excluded.sha256",
-                    )
-                    .bind(&job.store_id)
-                    .bind(job.order_id)
-                    .bind(job.id)
-                    .bind(&f.name)
-                    .bind(&f.path)
-                    .bind(f.size)
-                    .bind(&f.sha256)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                for (key, note) in &follow_up.notes {
-                    let _ = super::ledger::plan_note!(
-                        &mut *tx,
-                        &job.store_id,
-                        job.order_id,
-                        key.clone(),
-                        note,
-                        now
-                    );
-                }
-                if let Some(reason) = &follow_up.attention {
-                    sqlx::query(
-                        "UPDATE orders SET attention = $3, updated_at = $4 \
-                         WHERE store_id = $1 AND order_id = $2",
-                    )
-                    .bind(&job.store_id)
-                    .bind(job.order_id)
-                    .bind(reason)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-            }
-            updated == 1
+            apply_finish!(tx, job, worker, now, attempt, finish, follow_up)
         });
         Ok(ok)
+    }
+
+    /// Records several finished attempts in one transaction (one commit, one sync); each
+    /// fenced by its lease like [`Store::finish_job`].
+    async fn finish_jobs(&self, batch: &[FinishedAttempt]) -> Result<Vec<bool>, StoreError> {
+        let oks = in_tx!(self, |tx| {
+            let mut oks = Vec::with_capacity(batch.len());
+            for f in batch {
+                oks.push(apply_finish!(
+                    tx,
+                    &f.job,
+                    &f.worker,
+                    f.now,
+                    &f.attempt,
+                    &f.finish,
+                    &f.follow_up
+                ));
+            }
+            oks
+        });
+        Ok(oks)
     }
 
     /// Puts a stopped job (dead letter, needing review, cancelled) back in the queue.
     /// `Ok(None)`: no such job; `Ok(Some(false))`: the job is not in a replayable state.
     pub async fn replay_job(&self, id: i64, now: i64) -> Result<Option<bool>, StoreError> {
-        let (exists, updated) = on_pool!(self, |pool| {
+        let (exists, updated) = on_pool_write!(self, |pool| {
             let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE jobs SET {REQUEUE}, run_at = $2, updated_at = $2 \
                  WHERE id = $1 AND state IN ('dead', 'needs-review', 'cancelled')"
@@ -400,7 +437,7 @@ impl Store {
         order_id: i64,
         now: i64,
     ) -> Result<u64, StoreError> {
-        let n = on_pool!(self, |pool| {
+        let n = on_pool_write!(self, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE jobs SET {REQUEUE}, run_at = $3, updated_at = $3 \
                  WHERE store_id = $1 AND order_id = $2 AND state IN ('dead', 'needs-review')"
@@ -436,9 +473,15 @@ impl Store {
 
     /// The earliest `run_at` of a queued job, to sleep until then.
     pub async fn next_run_at(&self) -> Result<Option<i64>, StoreError> {
+        // One index probe per provider queue (jobs_due), not a scan of every queued job.
         let t = on_pool!(self, |pool| {
             sqlx::query_scalar::<_, Option<i64>>(
-                "SELECT MIN(run_at) FROM jobs WHERE state IN ('pending', 'retrying')",
+                "SELECT MIN(t) FROM (\
+                 SELECT (SELECT run_at FROM jobs WHERE provider = 'spiff' AND state IN ('pending', 'retrying') ORDER BY run_at LIMIT 1) AS t \
+                 UNION ALL SELECT (SELECT run_at FROM jobs WHERE provider = 'apliiq' AND state IN ('pending', 'retrying') ORDER BY run_at LIMIT 1) \
+                 UNION ALL SELECT (SELECT run_at FROM jobs WHERE provider = 'key2print' AND state IN ('pending', 'retrying') ORDER BY run_at LIMIT 1) \
+                 UNION ALL SELECT (SELECT run_at FROM jobs WHERE provider = 'woocommerce' AND state IN ('pending', 'retrying') ORDER BY run_at LIMIT 1)\
+                 ) AS next_due",
             )
             .fetch_one(pool)
             .await?
@@ -468,7 +511,7 @@ impl Store {
         now: i64,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        on_pool!(self, |pool| {
+        on_pool_write!(self, |pool| {
             sqlx::query(
                 "INSERT INTO reconcile_state (store_id, cursor_gmt, last_run_at, last_error) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (store_id) DO UPDATE SET \
@@ -497,7 +540,7 @@ impl Store {
         note: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let inserted = on_pool!(self, |pool| {
+        let inserted = on_pool_write!(self, |pool| {
             super::ledger::plan_note!(pool, store_id, order_id, key, note, now)
         });
         Ok(inserted)
@@ -533,7 +576,7 @@ impl Store {
         user_id: &str,
         now: i64,
     ) -> Result<String, StoreError> {
-        on_pool!(self, |pool| {
+        on_pool_write!(self, |pool| {
             sqlx::query(
                 "INSERT INTO key2print_users (store_id, customer_key, user_id, created_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (store_id, customer_key) DO NOTHING",
@@ -550,5 +593,111 @@ impl Store {
             .key2print_user(store_id, customer_key)
             .await?
             .unwrap_or_else(|| user_id.to_owned()))
+    }
+}
+
+/// A finished attempt waiting to be recorded.
+struct FinishedAttempt {
+    job: ClaimedJob,
+    worker: String,
+    now: i64,
+    attempt: AttemptRecord,
+    finish: Finish,
+    follow_up: FollowUp,
+}
+
+type FinishReply = tokio::sync::oneshot::Sender<Result<bool, StoreError>>;
+
+/// Most attempts one transaction records.
+const MAX_FINISH_GROUP: usize = 256;
+
+/// Group commit for the dispatcher: attempts that finish while a commit is being synced are
+/// recorded together in the next transaction. Each caller returns once its own attempt is
+/// committed.
+#[derive(Default)]
+pub struct FinishQueue {
+    queued: std::sync::Mutex<Vec<(FinishedAttempt, FinishReply)>>,
+    leader: tokio::sync::Mutex<()>,
+}
+
+impl FinishQueue {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Like [`Store::finish_job`], grouped with concurrent ones into one transaction.
+    pub async fn record(
+        &self,
+        store: &Store,
+        job: ClaimedJob,
+        worker: &str,
+        now: i64,
+        attempt: AttemptRecord,
+        finish: Finish,
+        follow_up: FollowUp,
+    ) -> Result<bool, StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.lock_queue().push((
+            FinishedAttempt {
+                job,
+                worker: worker.to_owned(),
+                now,
+                attempt,
+                finish,
+                follow_up,
+            },
+            tx,
+        ));
+        {
+            let _leader = self.leader.lock().await;
+            let batch = {
+                let mut q = self.lock_queue();
+                let n = q.len().min(MAX_FINISH_GROUP);
+                q.drain(..n).collect::<Vec<_>>()
+            };
+            if !batch.is_empty() {
+                // In a task of its own, so that a cancelled caller cannot cancel the others.
+                let _ = tokio::spawn(finish_group(store.clone(), batch)).await;
+            }
+        }
+        match rx.await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Conflict(
+                "recording the attempt was interrupted".to_owned(),
+            )),
+        }
+    }
+
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<(FinishedAttempt, FinishReply)>> {
+        match self.queued.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+/// Records a group in one transaction; if that fails, each attempt on its own.
+async fn finish_group(store: Store, batch: Vec<(FinishedAttempt, FinishReply)>) {
+    let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    match store.finish_jobs(&items).await {
+        Ok(oks) => {
+            for (reply, ok) in replies.into_iter().zip(oks) {
+                let _ = reply.send(Ok(ok));
+            }
+        }
+        Err(e) if items.len() == 1 => {
+            if let Some(reply) = replies.into_iter().next() {
+                let _ = reply.send(Err(e));
+            }
+        }
+        Err(_) => {
+            for (item, reply) in items.into_iter().zip(replies) {
+                let r = store
+                    .finish_jobs(std::slice::from_ref(&item))
+                    .await
+                    .map(|oks| oks.first().copied().unwrap_or(false));
+                let _ = reply.send(r);
+            }
+        }
     }
 }

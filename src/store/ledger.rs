@@ -88,23 +88,17 @@ fn plan_for(store: &StoreConfig, snap: &OrderSnapshot) -> Plan {
 
 const ACTIVE_JOB_STATES: &str = "'pending', 'retrying'";
 
-impl Store {
-    /// Stores a verified delivery and applies it to the ledger in one transaction.
-    pub async fn record_delivery(
-        &self,
-        store: &StoreConfig,
-        delivery: &Delivery,
-        parsed: &Parsed,
-        now: i64,
-    ) -> Result<IntakeResult, StoreError> {
-        let body_sha256 = hex::encode(Sha256::digest(&delivery.body));
-        let plan = match parsed {
-            Parsed::Order(snap) => Some(plan_for(store, snap)),
-            _ => None,
-        };
-        let can_fetch = store.has_rest_keys();
-
-        let result = in_tx!(self, |tx| {
+/// The intake transaction's statements for one delivery, on `$tx`; evaluates to its
+/// [`IntakeResult`] (a macro so it runs on either backend's transaction, and so a group of
+/// deliveries can share one transaction).
+macro_rules! apply_delivery {
+    ($tx:ident, $delivery:expr, $parsed:expr, $plan:expr, $can_fetch:expr, $body_sha256:expr, $now:expr) => {{
+        let delivery: &Delivery = $delivery;
+        let parsed: &Parsed = $parsed;
+        let plan: &Option<Plan> = $plan;
+        let can_fetch: bool = $can_fetch;
+        let body_sha256: &str = $body_sha256;
+        let now: i64 = $now;
             let delivery_id: i64 = sqlx::query_scalar(
                 "INSERT INTO deliveries (store_id, received_at, source, topic, webhook_id, \
                  delivery_ref, content_type, body, body_sha256, outcome) \
@@ -118,12 +112,12 @@ impl Store {
             .bind(&delivery.delivery_ref)
             .bind(&delivery.content_type)
             .bind(&delivery.body)
-            .bind(&body_sha256)
-            .fetch_one(&mut *tx)
+            .bind(body_sha256)
+            .fetch_one(&mut *$tx)
             .await?;
 
             let mut jobs_planned = 0u32;
-            let (outcome, order_id, detail) = match (parsed, &plan) {
+            let (outcome, order_id, detail) = match (parsed, plan) {
                 (Parsed::Order(snap), Some(plan)) => {
                     let o = &snap.order;
                     let snapshot_id: Option<i64> = sqlx::query_scalar(
@@ -139,7 +133,7 @@ impl Store {
                     .bind(delivery_id)
                     .bind(now)
                     .bind(&snap.json)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *$tx)
                     .await?;
 
                     match snapshot_id {
@@ -178,7 +172,7 @@ impl Store {
                             .bind(plan.paid.then_some(now))
                             .bind(now)
                             .bind(i64::from(restore))
-                            .fetch_optional(&mut *tx)
+                            .fetch_optional(&mut *$tx)
                             .await?;
 
                             match applied {
@@ -189,7 +183,7 @@ impl Store {
                                     )
                                     .bind(&delivery.store_id)
                                     .bind(o.id)
-                                    .execute(&mut *tx)
+                                    .execute(&mut *$tx)
                                     .await?;
                                     for ci in &snap.items {
                                         let it = &ci.item;
@@ -212,7 +206,7 @@ impl Store {
                                         .bind(ci.classification.name())
                                         .bind(ci.classification.design_id())
                                         .bind(ci.classification.detail())
-                                        .execute(&mut *tx)
+                                        .execute(&mut *$tx)
                                         .await?;
                                     }
 
@@ -237,7 +231,7 @@ impl Store {
                                             .bind(job.kind)
                                             .bind(job.payload.to_string())
                                             .bind(now)
-                                            .fetch_optional(&mut *tx)
+                                            .fetch_optional(&mut *$tx)
                                             .await?;
                                             jobs_planned += u32::from(inserted.is_some());
                                         }
@@ -262,7 +256,7 @@ impl Store {
                                         .bind(o.id)
                                         .bind(now)
                                         .bind(format!("order became {what} before this was sent"))
-                                        .execute(&mut *tx)
+                                        .execute(&mut *$tx)
                                         .await?;
                                         change = Some((
                                             format!("stopped:{what}"),
@@ -282,7 +276,7 @@ impl Store {
                                         )
                                         .bind(&delivery.store_id)
                                         .bind(o.id)
-                                        .fetch_all(&mut *tx)
+                                        .fetch_all(&mut *$tx)
                                         .await?;
                                         if !placed.is_empty() {
                                             let reason = format!(
@@ -295,11 +289,11 @@ impl Store {
                                             .bind(&delivery.store_id)
                                             .bind(o.id)
                                             .bind(&reason)
-                                            .execute(&mut *tx)
+                                            .execute(&mut *$tx)
                                             .await?;
                                             if can_fetch {
                                                 let _ = plan_note!(
-                                                    &mut *tx,
+                                                    &mut *$tx,
                                                     &delivery.store_id,
                                                     o.id,
                                                     key,
@@ -324,7 +318,7 @@ impl Store {
                     .bind(&delivery.store_id)
                     .bind(order_id)
                     .bind(now)
-                    .execute(&mut *tx)
+                    .execute(&mut *$tx)
                     .await?;
                     sqlx::query(sqlx::AssertSqlSafe(format!(
                         "UPDATE jobs SET state = 'cancelled', updated_at = $3, \
@@ -335,7 +329,7 @@ impl Store {
                     .bind(&delivery.store_id)
                     .bind(order_id)
                     .bind(now)
-                    .execute(&mut *tx)
+                    .execute(&mut *$tx)
                     .await?;
                     let placed: Vec<String> = sqlx::query_scalar(
                         "SELECT provider FROM jobs WHERE store_id = $1 AND order_id = $2 \
@@ -343,7 +337,7 @@ impl Store {
                     )
                     .bind(&delivery.store_id)
                     .bind(order_id)
-                    .fetch_all(&mut *tx)
+                    .fetch_all(&mut *$tx)
                     .await?;
                     let detail = if placed.is_empty() {
                         None
@@ -358,7 +352,7 @@ impl Store {
                         .bind(&delivery.store_id)
                         .bind(order_id)
                         .bind(&reason)
-                        .execute(&mut *tx)
+                        .execute(&mut *$tx)
                         .await?;
                         Some(reason)
                     };
@@ -379,7 +373,7 @@ impl Store {
                         .bind(format!("fetch:{action}"))
                         .bind(json!({ "action": action }).to_string())
                         .bind(now)
-                        .fetch_optional(&mut *tx)
+                        .fetch_optional(&mut *$tx)
                         .await?;
                         jobs_planned += u32::from(inserted.is_some());
                     }
@@ -405,7 +399,7 @@ impl Store {
             .bind(order_id)
             .bind(&detail)
             .bind(delivery_id)
-            .execute(&mut *tx)
+            .execute(&mut *$tx)
             .await?;
 
             IntakeResult {
@@ -415,8 +409,51 @@ impl Store {
                 detail,
                 jobs_planned,
             }
+    }};
+}
+
+impl Store {
+    /// Stores a verified delivery and applies it to the ledger in one transaction.
+    pub async fn record_delivery(
+        &self,
+        store: &StoreConfig,
+        delivery: &Delivery,
+        parsed: &Parsed,
+        now: i64,
+    ) -> Result<IntakeResult, StoreError> {
+        let body_sha256 = hex::encode(Sha256::digest(&delivery.body));
+        let plan = match parsed {
+            Parsed::Order(snap) => Some(plan_for(store, snap)),
+            _ => None,
+        };
+        let can_fetch = store.has_rest_keys();
+        let result = in_tx!(self, |tx| {
+            apply_delivery!(tx, delivery, parsed, &plan, can_fetch, &body_sha256, now)
         });
         Ok(result)
+    }
+
+    /// Stores several prepared deliveries in one transaction (one commit, one sync).
+    async fn record_prepared(
+        &self,
+        batch: &[PreparedDelivery],
+    ) -> Result<Vec<IntakeResult>, StoreError> {
+        let results = in_tx!(self, |tx| {
+            let mut results = Vec::with_capacity(batch.len());
+            for p in batch {
+                results.push(apply_delivery!(
+                    tx,
+                    &p.delivery,
+                    &p.parsed,
+                    &p.plan,
+                    p.can_fetch,
+                    &p.body_sha256,
+                    p.now
+                ));
+            }
+            results
+        });
+        Ok(results)
     }
 }
 
@@ -441,3 +478,116 @@ macro_rules! plan_note {
     }};
 }
 pub(crate) use plan_note;
+
+/// A verified delivery with what the intake transaction needs decided beforehand.
+struct PreparedDelivery {
+    delivery: Delivery,
+    parsed: Parsed,
+    plan: Option<Plan>,
+    can_fetch: bool,
+    body_sha256: String,
+    now: i64,
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<IntakeResult, StoreError>>;
+
+/// Most deliveries one intake transaction takes.
+const MAX_GROUP: usize = 256;
+
+/// Group commit for webhook intake: deliveries that arrive while a commit is being synced
+/// to disk are written together in the next transaction, so a burst costs one sync per
+/// group instead of one per delivery. Each caller still returns only after its own
+/// delivery is committed.
+#[derive(Default)]
+pub struct IntakeQueue {
+    queued: std::sync::Mutex<Vec<(PreparedDelivery, Reply)>>,
+    /// Held by the caller that writes the queued deliveries.
+    leader: tokio::sync::Mutex<()>,
+}
+
+impl IntakeQueue {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Like [`Store::record_delivery`], grouped with concurrent deliveries into one
+    /// transaction.
+    pub async fn record(
+        &self,
+        store: &Store,
+        cfg: &StoreConfig,
+        delivery: Delivery,
+        parsed: Parsed,
+        now: i64,
+    ) -> Result<IntakeResult, StoreError> {
+        let prepared = PreparedDelivery {
+            body_sha256: hex::encode(Sha256::digest(&delivery.body)),
+            plan: match &parsed {
+                Parsed::Order(snap) => Some(plan_for(cfg, snap)),
+                _ => None,
+            },
+            can_fetch: cfg.has_rest_keys(),
+            delivery,
+            parsed,
+            now,
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.lock_queue().push((prepared, tx));
+        {
+            let _leader = self.leader.lock().await;
+            let batch = {
+                let mut q = self.lock_queue();
+                let n = q.len().min(MAX_GROUP);
+                q.drain(..n).collect::<Vec<_>>()
+            };
+            if !batch.is_empty() {
+                // In a task of its own: a client hanging up must not cancel the others' commit.
+                let _ = tokio::spawn(write_group(store.clone(), batch)).await;
+            }
+        }
+        match rx.await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Conflict(
+                "the intake transaction was interrupted".to_owned(),
+            )),
+        }
+    }
+
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<(PreparedDelivery, Reply)>> {
+        match self.queued.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+/// Writes a group in one transaction; if that fails, each delivery on its own, so one bad
+/// delivery cannot fail the others.
+async fn write_group(store: Store, batch: Vec<(PreparedDelivery, Reply)>) {
+    let (prepared, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    match store.record_prepared(&prepared).await {
+        Ok(results) => {
+            for (reply, result) in replies.into_iter().zip(results) {
+                let _ = reply.send(Ok(result));
+            }
+        }
+        Err(e) if prepared.len() == 1 => {
+            if let Some(reply) = replies.into_iter().next() {
+                let _ = reply.send(Err(e));
+            }
+        }
+        Err(_) => {
+            for (p, reply) in prepared.into_iter().zip(replies) {
+                let result = store
+                    .record_prepared(std::slice::from_ref(&p))
+                    .await
+                    .and_then(|mut r| {
+                        r.pop().ok_or_else(|| {
+                            StoreError::Conflict("the intake transaction returned nothing".into())
+                        })
+                    });
+                let _ = reply.send(result);
+            }
+        }
+    }
+}

@@ -12,6 +12,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub mod bulk;
 pub mod gateway_errors;
 pub mod job_reads;
 pub mod jobs;
@@ -32,15 +33,42 @@ pub enum StoreError {
 
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(SqlitePool),
+    /// The pool, and the lock every write takes first (see [`WriteLock`]).
+    Sqlite(SqlitePool, WriteLock),
     Postgres(PgPool),
+}
+
+/// SQLite has one writer at a time. Writers that meet in SQLite wait in its busy handler,
+/// which sleeps up to 100 ms between tries, and a write on a connection that did not make
+/// the last one starts with a cold page cache. So every write goes through this pool of one
+/// connection: writers queue in the process (fairly) and the writer's cache stays warm.
+#[derive(Clone, Debug)]
+pub struct WriteLock(SqlitePool);
+
+impl WriteLock {
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.0
+    }
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool.
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
         match $store {
-            $crate::store::Store::Sqlite($pool) => $body,
+            $crate::store::Store::Sqlite($pool, _) => $body,
+            $crate::store::Store::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Like `on_pool!` for a statement that writes: on SQLite it holds the [`WriteLock`].
+macro_rules! on_pool_write {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite(_, writer) => {
+                let $pool = writer.pool();
+                $body
+            }
             $crate::store::Store::Postgres($pool) => $body,
         }
     };
@@ -51,8 +79,8 @@ macro_rules! on_pool {
 macro_rules! in_tx {
     ($store:expr, |$tx:ident| $body:expr) => {
         match $store {
-            $crate::store::Store::Sqlite(pool) => {
-                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            $crate::store::Store::Sqlite(_, writer) => {
+                let mut $tx = writer.pool().begin_with("BEGIN IMMEDIATE").await?;
                 let out = $body;
                 $tx.commit().await?;
                 out
@@ -69,6 +97,7 @@ macro_rules! in_tx {
 
 pub(crate) use in_tx;
 pub(crate) use on_pool;
+pub(crate) use on_pool_write;
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -83,13 +112,22 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                // Pages are read through a mapping instead of being copied into each
+                // connection's cache (which every write by another connection invalidates).
+                .pragma("mmap_size", "268435456");
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(60))
+                .connect_with(opts.clone())
+                .await?;
             let pool = SqlitePoolOptions::new()
-                .max_connections(8)
+                .max_connections(4)
                 .min_connections(1)
                 .connect_with(opts)
                 .await?;
-            Ok(Store::Sqlite(pool))
+            Ok(Store::Sqlite(pool, WriteLock(writer)))
         } else if database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://")
         {
@@ -138,7 +176,7 @@ impl Store {
     /// Applies the migrations of this backend (idempotent).
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
+            Store::Sqlite(_, writer) => SQLITE_MIGRATOR.run(writer.pool()).await?,
             Store::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
         }
         Ok(())
@@ -154,12 +192,15 @@ impl Store {
 
     pub fn backend(&self) -> &'static str {
         match self {
-            Store::Sqlite(_) => "sqlite",
+            Store::Sqlite(..) => "sqlite",
             Store::Postgres(_) => "postgres",
         }
     }
 
     pub async fn close(&self) {
+        if let Store::Sqlite(_, writer) = self {
+            writer.pool().close().await;
+        }
         on_pool!(self, |pool| pool.close().await)
     }
 }

@@ -1,0 +1,1006 @@
+//! `printbridge bench`: intake and dispatch figures on this machine, printed as one markdown
+//! table (see BENCHMARKS.md).
+//!
+//! - Intake: an in-process load generator on loopback posts a ~6 KB signed WooCommerce order
+//!   (a unique order id per request, so each is a real write) to the real bridge, and the same
+//!   body to a bare poem handler that only answers 200. Closed loop for the sustained
+//!   throughput; open loop at fixed rates for latency, measured from each request's scheduled
+//!   send time (no coordinated omission).
+//! - Dispatch: a backlog of paid orders with a Spiff and a Key2print job each, drained by the
+//!   real dispatcher against the provider sandboxes; calls per second and the time of each
+//!   tenth of the backlog (the cost per job must not grow with the backlog).
+//! - Memory and start: cold start (`Application::build` to `/readyz` 200), idle RSS, and the
+//!   peak RSS of each run (VmHWM, reset between runs). The process holds the bridge, the load
+//!   generator and the sandboxes.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::app::Application;
+use crate::config::{Config, StoreConfig};
+use crate::outbox::exec::ProviderExecutor;
+use crate::outbox::{BoxFuture, Dispatcher, Executor, Report};
+use crate::sandbox::{Sandbox, SandboxCredentials};
+use crate::store::Store;
+use crate::store::bulk::{Backlog, ORDER_ID_MARKER};
+use crate::store::jobs::ClaimedJob;
+
+const STORE: &str = "bench";
+const WEBHOOK_SECRET: &str = "bench-webhook-secret";
+/// The Apliiq item of the demo order.
+const APLIIQ_SKU: &str = "APQ-1998244S7A1";
+/// The body size the issue asks for.
+const BODY_BYTES: usize = 6 * 1024;
+
+/// Which databases to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchDb {
+    Sqlite,
+    Postgres,
+}
+
+impl BenchDb {
+    fn name(self) -> &'static str {
+        match self {
+            BenchDb::Sqlite => "SQLite",
+            BenchDb::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// Options of `printbridge bench`.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub dbs: Vec<BenchDb>,
+    /// Offered rates for the latency runs, requests per second.
+    pub rates: Vec<u32>,
+    /// Length of each intake run.
+    pub duration: Duration,
+    /// Jobs in the dispatch backlog (half Spiff orders, half Key2print PDFs).
+    pub backlog: u64,
+    /// Dispatch concurrency per provider.
+    pub concurrency: usize,
+    /// Connections of the closed-loop throughput run.
+    pub connections: usize,
+    /// PostgreSQL server; each run creates its own database there and drops it after.
+    pub postgres_url: String,
+}
+
+impl BenchOptions {
+    /// The smoke run: a few seconds per database.
+    pub fn quick(postgres_url: String, dbs: Vec<BenchDb>) -> Self {
+        BenchOptions {
+            dbs,
+            rates: vec![100, 500],
+            duration: Duration::from_secs(2),
+            backlog: 2_000,
+            concurrency: 16,
+            connections: 32,
+            postgres_url,
+        }
+    }
+}
+
+/// Latency and throughput of one load run.
+#[derive(Debug, Clone, Default)]
+pub struct LoadStats {
+    pub sent: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub throughput: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub peak_rss_kb: u64,
+}
+
+impl LoadStats {
+    fn from_samples(mut lat_us: Vec<u64>, errors: u64, elapsed: Duration) -> Self {
+        lat_us.sort_unstable();
+        let pick = |q: f64| -> f64 {
+            if lat_us.is_empty() {
+                return 0.0;
+            }
+            let i = ((lat_us.len() as f64 * q).ceil() as usize).clamp(1, lat_us.len()) - 1;
+            lat_us[i] as f64 / 1000.0
+        };
+        let ok = lat_us.len() as u64;
+        LoadStats {
+            sent: ok + errors,
+            ok,
+            errors,
+            throughput: ok as f64 / elapsed.as_secs_f64().max(1e-9),
+            p50_ms: pick(0.50),
+            p99_ms: pick(0.99),
+            max_ms: lat_us.last().map(|&v| v as f64 / 1000.0).unwrap_or(0.0),
+            peak_rss_kb: 0,
+        }
+    }
+}
+
+/// Dispatch figures.
+#[derive(Debug, Clone, Default)]
+pub struct DispatchStats {
+    pub jobs: u64,
+    pub insert: Duration,
+    pub drain: Duration,
+    pub calls: u64,
+    pub done: i64,
+    pub failed: i64,
+    /// Time of each slice of the backlog, in order.
+    pub slices: Vec<Duration>,
+    pub slice_jobs: u64,
+    pub peak_rss_kb: u64,
+}
+
+/// Everything measured on one database.
+#[derive(Debug, Clone, Default)]
+pub struct DbReport {
+    pub cold_start: Duration,
+    pub idle_rss_kb: u64,
+    /// `printbridge serve` in a process of its own: start to `/readyz` 200, and its idle RSS.
+    pub process_cold_start: Option<Duration>,
+    pub process_idle_rss_kb: Option<u64>,
+    pub bare_sustained: LoadStats,
+    pub intake_sustained: LoadStats,
+    /// (rate, bare, intake)
+    pub rates: Vec<(u32, LoadStats, LoadStats)>,
+    pub dispatch: DispatchStats,
+}
+
+/// RSS figures from `/proc/self/status`, in kB: (VmRSS, VmHWM).
+pub fn rss_kb() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Resets the peak RSS (VmHWM) to the current RSS, so each run reports its own peak.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The ~6 KB order every intake request carries: the captured WooCommerce shape with a Spiff,
+/// an Apliiq and a Key2print item (less those whose SKU is in `drop_skus`), paid
+/// (`processing`); its id is [`ORDER_ID_MARKER`].
+pub fn order_template(drop_skus: &[&str]) -> Result<String, String> {
+    let mut order = crate::demo::demo_order()?;
+    order["id"] = json!(ORDER_ID_MARKER.parse::<i64>().unwrap_or(0));
+    order["number"] = json!(ORDER_ID_MARKER);
+    order["order_key"] = json!(format!("wc_order_{ORDER_ID_MARKER}"));
+    order["status"] = json!("processing");
+    if let Some(items) = order["line_items"].as_array_mut() {
+        items.retain(|i| !drop_skus.iter().any(|s| i["sku"] == *s));
+    }
+    // Pad with order meta (what attribution and shipping plugins add) up to the size.
+    let mut k = 0;
+    loop {
+        let text = serde_json::to_string(&order).map_err(|e| e.to_string())?;
+        if text.len() >= BODY_BYTES - 60 {
+            return Ok(text);
+        }
+        k += 1;
+        let meta = json!({"id": 9000 + k, "key": format!("_wc_order_attribution_field_{k}"),
+            "value": "utm_source=newsletter&utm_medium=email&utm_campaign=sale-day"});
+        match order["meta_data"].as_array_mut() {
+            Some(m) => m.push(meta),
+            None => order["meta_data"] = json!([meta]),
+        }
+    }
+}
+
+/// Where the load goes.
+#[derive(Clone)]
+enum Target {
+    Bare { url: String },
+    Bridge { url: String, template: Arc<str> },
+}
+
+static NEXT_ORDER: AtomicI64 = AtomicI64::new(1_000_000);
+
+impl Target {
+    fn request(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
+        match self {
+            Target::Bare { url } => client
+                .post(url)
+                .header("Content-Type", "application/json")
+                .body(self.bare_body()),
+            Target::Bridge { url, template } => {
+                let id = NEXT_ORDER.fetch_add(1, Ordering::Relaxed);
+                let body = template.replace(ORDER_ID_MARKER, &id.to_string());
+                let sig = crate::woo::signature::sign(WEBHOOK_SECRET, body.as_bytes());
+                client
+                    .post(url)
+                    .header("Content-Type", "application/json")
+                    .header("X-WC-Webhook-Topic", "order.created")
+                    .header("X-WC-Webhook-Signature", sig)
+                    .body(body)
+            }
+        }
+    }
+
+    fn bare_body(&self) -> String {
+        "x".repeat(BODY_BYTES)
+    }
+}
+
+async fn send_one(client: &reqwest::Client, target: &Target) -> bool {
+    match target.request(client).send().await {
+        Ok(resp) => {
+            let ok = resp.status().is_success();
+            let _ = resp.bytes().await;
+            ok
+        }
+        Err(_) => false,
+    }
+}
+
+/// Closed loop: `connections` senders, each waits for its answer before sending again.
+async fn closed_loop(
+    client: &reqwest::Client,
+    target: &Target,
+    connections: usize,
+    duration: Duration,
+) -> LoadStats {
+    reset_peak_rss();
+    let start = Instant::now();
+    let end = start + duration;
+    let mut set = JoinSet::new();
+    for _ in 0..connections {
+        let client = client.clone();
+        let target = target.clone();
+        set.spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            while Instant::now() < end {
+                let t = Instant::now();
+                if send_one(&client, &target).await {
+                    lat.push(t.elapsed().as_micros() as u64);
+                } else {
+                    errors += 1;
+                }
+            }
+            (lat, errors)
+        });
+    }
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    while let Some(r) = set.join_next().await {
+        if let Ok((l, e)) = r {
+            lat.extend(l);
+            errors += e;
+        }
+    }
+    let mut stats = LoadStats::from_samples(lat, errors, start.elapsed());
+    stats.peak_rss_kb = rss_kb().1;
+    stats
+}
+
+/// Open loop: request `i` is due at `start + i/rate`, sent then whatever came back before;
+/// latency counts from that due time.
+async fn open_loop(
+    client: &reqwest::Client,
+    target: &Target,
+    rate: u32,
+    duration: Duration,
+) -> LoadStats {
+    reset_peak_rss();
+    let n = (u64::from(rate) as f64 * duration.as_secs_f64()).round() as u64;
+    let gap = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    let start = tokio::time::Instant::now() + Duration::from_millis(5);
+    let mut set = JoinSet::new();
+    for i in 0..n {
+        let due = start + gap.mul_f64(i as f64);
+        tokio::time::sleep_until(due).await;
+        let client = client.clone();
+        let target = target.clone();
+        set.spawn(async move {
+            let ok = tokio::time::timeout(Duration::from_secs(30), send_one(&client, &target))
+                .await
+                .unwrap_or(false);
+            (ok, due.elapsed().as_micros() as u64)
+        });
+    }
+    let mut lat = Vec::with_capacity(n as usize);
+    let mut errors = 0;
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok((true, us)) => lat.push(us),
+            _ => errors += 1,
+        }
+    }
+    let elapsed = start.elapsed();
+    let mut stats = LoadStats::from_samples(lat, errors, elapsed);
+    stats.peak_rss_kb = rss_kb().1;
+    stats
+}
+
+#[poem::handler]
+fn bare_ok() -> &'static str {
+    "ok"
+}
+
+/// A poem server that answers 200 to any POST, for the baseline.
+async fn start_bare() -> anyhow::Result<(String, tokio::sync::oneshot::Sender<()>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let app = poem::Route::new().at("/*path", poem::post(bare_ok));
+    tokio::spawn(async move {
+        let _ = poem::Server::new_with_acceptor(poem::listener::TcpAcceptor::from_tokio(listener)?)
+            .run_with_graceful_shutdown(
+                app,
+                async move {
+                    let _ = rx.await;
+                },
+                Some(Duration::from_secs(1)),
+            )
+            .await;
+        Ok::<_, std::io::Error>(())
+    });
+    Ok((format!("http://{addr}/hook"), tx))
+}
+
+fn bench_store(sb: &Sandbox) -> Result<StoreConfig, String> {
+    let c = &sb.state.credentials;
+    let text = format!(
+        "id = {STORE:?}\nwebhook_secret = {WEBHOOK_SECRET:?}\napi_token = \"bench-store-token\"\n\
+         [spiff]\nbase_url = {:?}\napi = \"graphql\"\napplication_key = {:?}\n\
+         [apliiq]\nbase_url = {:?}\napp_id = {:?}\nshared_secret = {:?}\n\
+         [key2print]\nbase_url = {:?}\napi_key = {:?}\napi_secret = {:?}\n",
+        sb.spiff_url(),
+        c.spiff_application_key,
+        sb.apliiq_url(),
+        c.apliiq_app_id,
+        c.apliiq_shared_secret,
+        sb.key2print_url(),
+        c.key2print_api_key,
+        c.key2print_api_secret,
+    );
+    toml::from_str(&text).map_err(|e| e.to_string())
+}
+
+/// A fresh database for one run, dropped by [`FreshDb::drop_db`].
+struct FreshDb {
+    url: String,
+    /// PostgreSQL: (admin URL, database name).
+    pg: Option<(String, String)>,
+}
+
+impl FreshDb {
+    async fn create(
+        db: BenchDb,
+        dir: &Path,
+        postgres_url: &str,
+        tag: &str,
+    ) -> anyhow::Result<Self> {
+        match db {
+            BenchDb::Sqlite => Ok(FreshDb {
+                url: format!("sqlite://{}", dir.join(format!("bench-{tag}.db")).display()),
+                pg: None,
+            }),
+            BenchDb::Postgres => {
+                let name = format!("pb_bench_{}_{tag}", uuid::Uuid::new_v4().simple());
+                let admin = sqlx::PgPool::connect(postgres_url).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                    .execute(&admin)
+                    .await?;
+                admin.close().await;
+                let mut url = reqwest::Url::parse(postgres_url)?;
+                url.set_path(&format!("/{name}"));
+                Ok(FreshDb {
+                    url: url.to_string(),
+                    pg: Some((postgres_url.to_owned(), name)),
+                })
+            }
+        }
+    }
+
+    async fn drop_db(self) {
+        if let Some((admin_url, name)) = self.pg
+            && let Ok(admin) = sqlx::PgPool::connect(&admin_url).await
+        {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+            )))
+            .execute(&admin)
+            .await;
+            admin.close().await;
+        }
+    }
+}
+
+/// A running bridge for one run.
+struct Bridge {
+    base: String,
+    state: Arc<crate::http::AppState>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Bridge {
+    async fn start(
+        url: &str,
+        dir: &Path,
+        store: StoreConfig,
+        concurrency: usize,
+        client: &reqwest::Client,
+    ) -> anyhow::Result<(Bridge, Duration)> {
+        let mut config = Config {
+            listen: "127.0.0.1:0".to_owned(),
+            database_url: url.to_owned(),
+            data_dir: dir.join("data"),
+            ..Config::default()
+        };
+        // The benchmark runs its own dispatcher (to count calls); nothing else polls.
+        config.dispatch.enabled = false;
+        config.dispatch.concurrency = concurrency;
+        config.dispatch.reconcile_interval_secs = 0;
+        config.stores = vec![store];
+        config.validate()?;
+        let started = Instant::now();
+        let app = Application::build(config, None, None).await?;
+        let base = format!("http://{}", app.addr());
+        let state = app.state();
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async move {
+            let _ = stop_rx.await;
+        }));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = client
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ready {
+                break;
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the bridge was not ready within 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let cold = started.elapsed();
+        Ok((
+            Bridge {
+                base,
+                state,
+                stop,
+                server,
+            },
+            cold,
+        ))
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.server.await;
+    }
+}
+
+/// Starts `printbridge serve` (this executable) on `url` in a process of its own, times it
+/// to `/readyz` 200, lets it idle for a second and reads its resident size; then stops it.
+async fn serve_process(
+    url: &str,
+    dir: &Path,
+    store: &StoreConfig,
+    client: &reqwest::Client,
+) -> anyhow::Result<(Duration, u64)> {
+    let exe = std::env::current_exe()?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let config = dir.join(format!("serve-{port}.toml"));
+    let text = format!(
+        "listen = \"127.0.0.1:{port}\"\ndatabase_url = {url:?}\ndata_dir = {:?}\n\
+         [dispatch]\nreconcile_interval_secs = 0\n\n[[stores]]\nid = {:?}\nwebhook_secret = {WEBHOOK_SECRET:?}\n",
+        dir.join("serve-data").display().to_string(),
+        store.id,
+    );
+    std::fs::write(&config, text)?;
+    let started = Instant::now();
+    let mut child = ChildGuard(
+        std::process::Command::new(exe)
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .env("PRINTBRIDGE_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?,
+    );
+    let pid = child.0.id();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let cold = loop {
+        let ready = client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ready {
+            break started.elapsed();
+        }
+        if let Some(status) = child.0.try_wait()? {
+            anyhow::bail!("printbridge serve exited with {status}");
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "printbridge serve was not ready within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    drop(child);
+    Ok((cold, rss))
+}
+
+/// Stops (and reaps) the child process it holds when dropped.
+struct ChildGuard(std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Counts finished provider calls for the slice timings.
+struct CountingExecutor {
+    inner: ProviderExecutor,
+    done: Arc<AtomicU64>,
+}
+
+impl Executor for CountingExecutor {
+    fn execute<'a>(
+        &'a self,
+        job: &'a ClaimedJob,
+        order: Option<&'a Value>,
+    ) -> BoxFuture<'a, Report> {
+        Box::pin(async move {
+            let report = self.inner.execute(job, order).await;
+            self.done.fetch_add(1, Ordering::Relaxed);
+            report
+        })
+    }
+}
+
+/// Job payloads for the backlog, planned from the template exactly as intake plans them.
+fn backlog_jobs(template: &str) -> anyhow::Result<Vec<(String, String, String, String)>> {
+    let body = template.replace(ORDER_ID_MARKER, "1");
+    let crate::ledger::intake::Parsed::Order(snap) =
+        crate::ledger::intake::parse_delivery(Some("order.created"), body.as_bytes())
+    else {
+        anyhow::bail!("the benchmark order does not parse as an order");
+    };
+    Ok(crate::ledger::intake::plan_provider_jobs(&snap)
+        .into_iter()
+        .map(|j| {
+            (
+                j.provider.to_owned(),
+                j.target,
+                j.kind.to_owned(),
+                j.payload.to_string(),
+            )
+        })
+        .collect())
+}
+
+async fn dispatch_run(
+    bridge: &Bridge,
+    sb: &Sandbox,
+    backlog: u64,
+    progress: &mut (dyn std::io::Write + Send),
+) -> anyhow::Result<DispatchStats> {
+    let store: &Store = &bridge.state.store;
+    // Spiff and Key2print: one call per job whatever the backlog. (An Apliiq job first lists
+    // the orders of Apliiq's lookup window, whose size grows with the backlog; see
+    // BENCHMARKS.md.)
+    let template = order_template(&[APLIIQ_SKU]).map_err(anyhow::Error::msg)?;
+    let jobs = backlog_jobs(&template)?;
+    let per_order = jobs.len().max(1) as u64;
+    let orders = backlog.div_ceil(per_order);
+    let t = Instant::now();
+    let planned = store
+        .plan_backlog(
+            &Backlog {
+                store_id: STORE.to_owned(),
+                first_order_id: 1,
+                orders: i64::try_from(orders)?,
+                body_template: template,
+                status: "processing".to_owned(),
+                modified_gmt: "2026-11-27T08:00:00".to_owned(),
+                jobs,
+            },
+            bridge.state.clock.now_ms(),
+        )
+        .await?;
+    let insert = t.elapsed();
+    writeln!(
+        progress,
+        "  backlog of {planned} jobs planned in {:.1} s",
+        insert.as_secs_f64()
+    )?;
+    let calls_before = sb.state.stats().calls;
+    let done = Arc::new(AtomicU64::new(0));
+    let executor = Arc::new(CountingExecutor {
+        inner: ProviderExecutor::new(&bridge.state.config, bridge.state.clock.clone()),
+        done: done.clone(),
+    });
+    let slice_jobs = (planned / 10).max(1);
+    reset_peak_rss();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let started = Instant::now();
+    let worker = tokio::spawn(Dispatcher::new(bridge.state.clone(), executor).run(stop_rx));
+    let mut slices = Vec::new();
+    let mut last = Duration::ZERO;
+    let mut next = slice_jobs;
+    let deadline = started + Duration::from_secs(1800);
+    loop {
+        let n = done.load(Ordering::Relaxed);
+        while n >= next && next <= planned {
+            let now = started.elapsed();
+            slices.push(now - last);
+            last = now;
+            next += slice_jobs;
+        }
+        if n >= planned {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the backlog did not drain in 30 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // Every call made: wait until the last outcomes are recorded.
+    let (done_jobs, failed) = loop {
+        let g = store.job_gauges(bridge.state.clock.now_ms()).await?;
+        let count = |s: &str| {
+            g.by_state
+                .iter()
+                .filter(|x| x.state == s)
+                .map(|x| x.count)
+                .sum::<i64>()
+        };
+        let running = count("running");
+        if g.queue_depth == 0 && running == 0 {
+            break (
+                count("done"),
+                g.by_state.iter().map(|x| x.count).sum::<i64>() - count("done"),
+            );
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the backlog did not drain in 30 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let drain = started.elapsed();
+    let peak = rss_kb().1;
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    let calls = u64::from(sb.state.stats().calls.saturating_sub(calls_before));
+    Ok(DispatchStats {
+        jobs: planned,
+        insert,
+        drain,
+        calls,
+        done: done_jobs,
+        failed,
+        slices,
+        slice_jobs,
+        peak_rss_kb: peak,
+    })
+}
+
+async fn run_db(
+    db: BenchDb,
+    opts: &BenchOptions,
+    sb: &Sandbox,
+    client: &reqwest::Client,
+    bare_url: &str,
+    dir: &Path,
+    progress: &mut (dyn std::io::Write + Send),
+) -> anyhow::Result<DbReport> {
+    let mut report = DbReport::default();
+    let store_cfg = bench_store(sb).map_err(anyhow::Error::msg)?;
+
+    // The bridge alone, in a process of its own.
+    writeln!(progress, "{}: printbridge serve, idle", db.name())?;
+    let fresh = FreshDb::create(db, dir, &opts.postgres_url, "serve").await?;
+    let serve = serve_process(&fresh.url, dir, &store_cfg, client).await;
+    fresh.drop_db().await;
+    let (cold, rss) = serve?;
+    report.process_cold_start = Some(cold);
+    report.process_idle_rss_kb = Some(rss);
+
+    // Intake on a fresh database.
+    writeln!(progress, "{}: intake", db.name())?;
+    let fresh = FreshDb::create(db, dir, &opts.postgres_url, "intake").await?;
+    let (bridge, cold) =
+        Bridge::start(&fresh.url, dir, store_cfg.clone(), opts.concurrency, client).await?;
+    report.cold_start = cold;
+    // Idle: let the start settle, then read the resident size.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    report.idle_rss_kb = rss_kb().0;
+    let template: Arc<str> = order_template(&[]).map_err(anyhow::Error::msg)?.into();
+    let bare = Target::Bare {
+        url: bare_url.to_owned(),
+    };
+    let intake = Target::Bridge {
+        url: format!("{}/v1/webhooks/woocommerce/{STORE}", bridge.base),
+        template,
+    };
+    // Warm up both (connections, caches), unmeasured.
+    let _ = closed_loop(client, &bare, 8, Duration::from_millis(300)).await;
+    let _ = closed_loop(client, &intake, 8, Duration::from_millis(300)).await;
+    report.bare_sustained = closed_loop(client, &bare, opts.connections, opts.duration).await;
+    report.intake_sustained = closed_loop(client, &intake, opts.connections, opts.duration).await;
+    writeln!(
+        progress,
+        "  sustained: bare {:.0} req/s, intake {:.0} req/s",
+        report.bare_sustained.throughput, report.intake_sustained.throughput
+    )?;
+    for &rate in &opts.rates {
+        let b = open_loop(client, &bare, rate, opts.duration).await;
+        let i = open_loop(client, &intake, rate, opts.duration).await;
+        writeln!(
+            progress,
+            "  {rate} req/s: bare p99 {:.2} ms, intake p99 {:.2} ms",
+            b.p99_ms, i.p99_ms
+        )?;
+        report.rates.push((rate, b, i));
+    }
+    bridge.stop().await;
+    fresh.drop_db().await;
+
+    // Dispatch on another fresh database.
+    writeln!(progress, "{}: dispatch", db.name())?;
+    let fresh = FreshDb::create(db, dir, &opts.postgres_url, "dispatch").await?;
+    let (bridge, _) = Bridge::start(&fresh.url, dir, store_cfg, opts.concurrency, client).await?;
+    let d = dispatch_run(&bridge, sb, opts.backlog, progress).await;
+    bridge.stop().await;
+    fresh.drop_db().await;
+    report.dispatch = d?;
+    writeln!(
+        progress,
+        "  drained {} jobs in {:.1} s",
+        report.dispatch.jobs,
+        report.dispatch.drain.as_secs_f64()
+    )?;
+    Ok(report)
+}
+
+fn mb(kb: u64) -> String {
+    format!("{:.1} MB", kb as f64 / 1024.0)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Renders the figures as one markdown table, then the targets.
+pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
+    let mut rows: Vec<[String; 9]> = Vec::new();
+    let lat = |s: &LoadStats| {
+        [
+            format!("{:.2}", s.p50_ms),
+            format!("{:.2}", s.p99_ms),
+            format!("{:.2}", s.max_ms),
+        ]
+    };
+    for (db, r) in reports {
+        let name = db.name().to_owned();
+        rows.push([
+            name.clone(),
+            "in-process: Application::build to /readyz 200".to_owned(),
+            String::new(),
+            ms(r.cold_start),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            format!("idle RSS {} (whole bench process)", mb(r.idle_rss_kb)),
+        ]);
+        if let (Some(cold), Some(rss)) = (r.process_cold_start, r.process_idle_rss_kb) {
+            rows.push([
+                name.clone(),
+                "`printbridge serve` process: start to /readyz 200".to_owned(),
+                String::new(),
+                ms(cold),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                format!("idle RSS {}", mb(rss)),
+            ]);
+        }
+        let ratio = r.intake_sustained.throughput / r.bare_sustained.throughput.max(1e-9);
+        for (what, s, note) in [
+            (
+                "bare handler, closed loop",
+                &r.bare_sustained,
+                String::new(),
+            ),
+            (
+                "intake, closed loop",
+                &r.intake_sustained,
+                format!("{:.0} % of bare", ratio * 100.0),
+            ),
+        ] {
+            let [p50, p99, max] = lat(s);
+            rows.push([
+                name.clone(),
+                format!("{what} ({} conns)", opts.connections),
+                "max".to_owned(),
+                format!("{:.0} req/s", s.throughput),
+                p50,
+                p99,
+                max,
+                mb(s.peak_rss_kb),
+                join_note(note, s.errors),
+            ]);
+        }
+        for (rate, b, i) in &r.rates {
+            for (what, s) in [("bare handler", b), ("intake", i)] {
+                let [p50, p99, max] = lat(s);
+                rows.push([
+                    name.clone(),
+                    format!("{what}, open loop"),
+                    format!("{rate} req/s"),
+                    format!("{:.0} req/s", s.throughput),
+                    p50,
+                    p99,
+                    max,
+                    mb(s.peak_rss_kb),
+                    join_note(String::new(), s.errors),
+                ]);
+            }
+        }
+        let d = &r.dispatch;
+        let secs = d.drain.as_secs_f64().max(1e-9);
+        let slices = d
+            .slices
+            .iter()
+            .map(|s| format!("{:.2}", s.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(" / ");
+        rows.push([
+            name.clone(),
+            format!(
+                "dispatch {} jobs, concurrency {}/provider",
+                d.jobs, opts.concurrency
+            ),
+            "backlog".to_owned(),
+            format!("{:.0} calls/s", d.calls as f64 / secs),
+            String::new(),
+            String::new(),
+            String::new(),
+            mb(d.peak_rss_kb),
+            format!(
+                "drain {:.1} s ({:.0} jobs/s, {} done, {} not done), planned in {:.1} s; s per {} jobs: {slices}",
+                secs,
+                d.jobs as f64 / secs,
+                d.done,
+                d.failed,
+                d.insert.as_secs_f64(),
+                d.slice_jobs
+            ),
+        ]);
+    }
+    let headers = [
+        "database",
+        "run",
+        "offered",
+        "throughput",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "peak RSS",
+        "notes",
+    ];
+    let mut out = String::new();
+    let _ = writeln!(out, "| {} |", headers.join(" | "));
+    let _ = writeln!(out, "|{}|", headers.map(|_| "---").join("|"));
+    for r in &rows {
+        let _ = writeln!(out, "| {} |", r.join(" | "));
+    }
+    let _ = writeln!(out);
+    for (db, r) in reports {
+        let ratio = r.intake_sustained.throughput / r.bare_sustained.throughput.max(1e-9);
+        let p99_500 = r
+            .rates
+            .iter()
+            .find(|(rate, _, _)| *rate == 500)
+            .map(|(_, _, i)| i.p99_ms);
+        let calls = r.dispatch.calls as f64 / r.dispatch.drain.as_secs_f64().max(1e-9);
+        let idle = r.process_idle_rss_kb.unwrap_or(r.idle_rss_kb);
+        let mark = |ok: bool| if ok { "met" } else { "MISSED" };
+        let _ = writeln!(
+            out,
+            "{}: intake {:.0} % of bare (target >= 50 %: {}); p99 at 500 req/s {} (target < 10 ms: {}); {:.0} provider calls/s (target >= 1,000: {}); idle RSS of printbridge serve {} (target < 20 MB: {})",
+            db.name(),
+            ratio * 100.0,
+            mark(ratio >= 0.5),
+            p99_500
+                .map(|p| format!("{p:.2} ms"))
+                .unwrap_or_else(|| "not run".to_owned()),
+            p99_500.map(|p| mark(p < 10.0)).unwrap_or("-"),
+            calls,
+            mark(calls >= 1000.0),
+            mb(idle),
+            mark(idle < 20 * 1024),
+        );
+    }
+    out
+}
+
+fn join_note(note: String, errors: u64) -> String {
+    match (note.is_empty(), errors) {
+        (_, 0) => note,
+        (true, e) => format!("{e} errors"),
+        (false, e) => format!("{note}; {e} errors"),
+    }
+}
+
+/// Runs the benchmark, writing progress and the table to `out`.
+pub async fn run(opts: BenchOptions, out: &mut (dyn std::io::Write + Send)) -> anyhow::Result<i32> {
+    crate::net::ensure_crypto_provider();
+    let dir = bench_dir()?;
+    let sb = Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0).await?;
+    let (bare_url, bare_stop) = start_bare().await?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(1024)
+        .build()?;
+    writeln!(
+        out,
+        "PrintBridge bench: {} s per run, rates {:?} req/s, backlog {} jobs, {} CPU(s)",
+        opts.duration.as_secs_f64(),
+        opts.rates,
+        opts.backlog,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    )?;
+    let mut reports = Vec::new();
+    for &db in &opts.dbs {
+        let r = run_db(db, &opts, &sb, &client, &bare_url, &dir, out).await?;
+        reports.push((db, r));
+    }
+    let _ = bare_stop.send(());
+    sb.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    writeln!(out, "\n{}", render(&opts, &reports))?;
+    Ok(0)
+}
+
+fn bench_dir() -> std::io::Result<PathBuf> {
+    let d = std::env::temp_dir().join(format!(
+        "printbridge-bench-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&d)?;
+    Ok(d)
+}
