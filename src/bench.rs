@@ -355,22 +355,7 @@ async fn start_bare() -> anyhow::Result<(String, tokio::sync::oneshot::Sender<()
 }
 
 fn bench_store(sb: &Sandbox) -> Result<StoreConfig, String> {
-    let c = &sb.state.credentials;
-    let text = format!(
-        "id = {STORE:?}\nwebhook_secret = {WEBHOOK_SECRET:?}\napi_token = \"bench-store-token\"\n\
-         [spiff]\nbase_url = {:?}\napi = \"graphql\"\napplication_key = {:?}\n\
-         [apliiq]\nbase_url = {:?}\napp_id = {:?}\nshared_secret = {:?}\n\
-         [key2print]\nbase_url = {:?}\napi_key = {:?}\napi_secret = {:?}\n",
-        sb.spiff_url(),
-        c.spiff_application_key,
-        sb.apliiq_url(),
-        c.apliiq_app_id,
-        c.apliiq_shared_secret,
-        sb.key2print_url(),
-        c.key2print_api_key,
-        c.key2print_api_secret,
-    );
-    toml::from_str(&text).map_err(|e| e.to_string())
+    sb.store_config(STORE, WEBHOOK_SECRET, "bench-store-token")
 }
 
 /// A fresh database for one run, dropped by [`FreshDb::drop_db`].
