@@ -12,7 +12,7 @@
 //!
 //! Replay (`POST /v1/admin/jobs/{id}/replay`, `printbridge replay`) puts a stopped job back.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -145,6 +145,11 @@ impl Dispatcher {
         let mut inflight: HashMap<&'static str, usize> = HashMap::new();
         let mut tasks: JoinSet<&'static str> = JoinSet::new();
         let mut last_reap: Option<Instant> = None;
+        // Queues whose last claim came back short: nothing more is due there until new jobs
+        // are planned (a wake-up) or time passes (a timer), so they are not asked again on
+        // every finished job.
+        let mut drained: HashSet<&'static str> = HashSet::new();
+        let mut last_probe: Option<Instant> = None;
         tracing::info!(worker = %this.worker, "dispatcher started");
         loop {
             if *shutdown.borrow() {
@@ -154,6 +159,7 @@ impl Dispatcher {
             // keeps a write off the path of every completed job.
             if last_reap.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
                 last_reap = Some(Instant::now());
+                drained.clear();
                 let now = this.state.clock.now_ms();
                 if let Err(e) = this.state.store.reap_expired_leases(now).await {
                     tracing::warn!(error = %e, "cannot reap expired leases");
@@ -161,7 +167,7 @@ impl Dispatcher {
             }
             for provider in PROVIDERS {
                 let busy = inflight.get(provider).copied().unwrap_or(0);
-                if busy >= limit {
+                if busy >= limit || drained.contains(provider) {
                     continue;
                 }
                 let free = i64::try_from(limit - busy).unwrap_or(1);
@@ -178,6 +184,9 @@ impl Dispatcher {
                         Vec::new()
                     }
                 };
+                if i64::try_from(claimed.len()).unwrap_or(i64::MAX) < free {
+                    drained.insert(provider);
+                }
                 for job in claimed {
                     *inflight.entry(provider).or_default() += 1;
                     let me = this.clone();
@@ -187,17 +196,31 @@ impl Dispatcher {
                     });
                 }
             }
-            let wait = this.idle_wait().await;
+            // While calls are in flight, their completions wake the loop; the next due time
+            // is looked up at most five times a second.
+            let wait = if tasks.is_empty()
+                || last_probe.is_none_or(|t| t.elapsed() >= Duration::from_millis(200))
+            {
+                last_probe = Some(Instant::now());
+                this.idle_wait().await
+            } else {
+                Duration::from_millis(200)
+            };
             tokio::select! {
                 _ = shutdown.changed() => {}
-                _ = this.state.dispatch_wakeup.notified() => {}
+                _ = this.state.dispatch_wakeup.notified() => drained.clear(),
                 Some(done) = tasks.join_next() => {
-                    if let Ok(provider) = done
-                        && let Some(n) = inflight.get_mut(provider) {
-                            *n = n.saturating_sub(1);
-                        }
+                    // Take every call that finished meanwhile, so one claim refills them all.
+                    let mut done = Some(done);
+                    while let Some(d) = done {
+                        if let Ok(provider) = d
+                            && let Some(n) = inflight.get_mut(provider) {
+                                *n = n.saturating_sub(1);
+                            }
+                        done = tasks.try_join_next();
+                    }
                 }
-                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::time::sleep(wait) => drained.clear(),
             }
         }
         let n = tasks.len();

@@ -657,7 +657,7 @@ impl FinishQueue {
             };
             if !batch.is_empty() {
                 // In a task of its own, so that a cancelled caller cannot cancel the others.
-                let _ = tokio::spawn(finish_group(store.clone(), batch)).await;
+                let _ = super::writer::spawn(finish_group(store.clone(), batch)).await;
             }
         }
         match rx.await {

@@ -88,6 +88,10 @@ fn plan_for(store: &StoreConfig, snap: &OrderSnapshot) -> Plan {
 
 const ACTIVE_JOB_STATES: &str = "'pending', 'retrying'";
 
+/// Rows per multi-row insert: 12 columns each stays far below SQLite's 32,766 and
+/// PostgreSQL's 65,535 bound parameters.
+const ROWS_PER_INSERT: usize = 500;
+
 /// The intake transaction's statements for one delivery, on `$tx`; evaluates to its
 /// [`IntakeResult`] (a macro so it runs on either backend's transaction, and so a group of
 /// deliveries can share one transaction).
@@ -185,56 +189,70 @@ macro_rules! apply_delivery {
                                     .bind(o.id)
                                     .execute(&mut *$tx)
                                     .await?;
-                                    for ci in &snap.items {
-                                        let it = &ci.item;
-                                        sqlx::query(
+                                    // One statement per chunk of items, not one per item.
+                                    for chunk in snap.items.chunks(ROWS_PER_INSERT) {
+                                        let mut q = sqlx::QueryBuilder::new(
                                             "INSERT INTO order_items (store_id, order_id, item_id, \
                                              name, sku, product_id, variation_id, quantity, price, \
-                                             classification, design_id, detail) \
-                                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                                             ON CONFLICT (store_id, order_id, item_id) DO NOTHING",
-                                        )
-                                        .bind(&delivery.store_id)
-                                        .bind(o.id)
-                                        .bind(it.id)
-                                        .bind(&it.name)
-                                        .bind(&it.sku)
-                                        .bind(it.product_id)
-                                        .bind(it.variation_id)
-                                        .bind(it.quantity)
-                                        .bind(&it.price)
-                                        .bind(ci.classification.name())
-                                        .bind(ci.classification.design_id())
-                                        .bind(ci.classification.detail())
-                                        .execute(&mut *$tx)
-                                        .await?;
+                                             classification, design_id, detail) ",
+                                        );
+                                        q.push_values(chunk, |mut row, ci| {
+                                            let it = &ci.item;
+                                            row.push_bind(delivery.store_id.as_str())
+                                                .push_bind(o.id)
+                                                .push_bind(it.id)
+                                                .push_bind(it.name.as_str())
+                                                .push_bind(it.sku.as_str())
+                                                .push_bind(it.product_id)
+                                                .push_bind(it.variation_id)
+                                                .push_bind(it.quantity)
+                                                .push_bind(it.price.as_str())
+                                                .push_bind(ci.classification.name())
+                                                .push_bind(ci.classification.design_id())
+                                                .push_bind(ci.classification.detail());
+                                        });
+                                        q.push(" ON CONFLICT (store_id, order_id, item_id) DO NOTHING");
+                                        q.build().execute(&mut *$tx).await?;
                                     }
 
-                                    if plan.paid && trashed == 0 {
-                                        for job in &plan.provider_jobs {
-                                            // Planned once; a job cancelled because the order was
-                                            // cancelled comes back when the order is paid again.
-                                            let inserted: Option<i64> = sqlx::query_scalar(
-                                                "INSERT INTO jobs (store_id, order_id, provider, target, \
-                                                 kind, state, payload, run_at, created_at, updated_at) \
-                                                 VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $7, $7) \
-                                                 ON CONFLICT (store_id, order_id, provider, target) \
-                                                 DO UPDATE SET state = 'pending', run_at = excluded.run_at, \
-                                                 updated_at = excluded.updated_at \
-                                                 WHERE jobs.state = 'cancelled' \
-                                                 RETURNING id",
-                                            )
-                                            .bind(&delivery.store_id)
-                                            .bind(o.id)
-                                            .bind(job.provider)
-                                            .bind(&job.target)
-                                            .bind(job.kind)
-                                            .bind(job.payload.to_string())
-                                            .bind(now)
-                                            .fetch_optional(&mut *$tx)
-                                            .await?;
-                                            jobs_planned += u32::from(inserted.is_some());
-                                        }
+                                    if plan.paid && trashed == 0 && !plan.provider_jobs.is_empty() {
+                                        // Planned once; a job cancelled because the order was
+                                        // cancelled comes back when the order is paid again.
+                                        // All of the order's jobs in one statement (their
+                                        // targets are distinct, see `plan_provider_jobs`).
+                                        let payloads: Vec<String> = plan
+                                            .provider_jobs
+                                            .iter()
+                                            .map(|job| job.payload.to_string())
+                                            .collect();
+                                        let mut q = sqlx::QueryBuilder::new(
+                                            "INSERT INTO jobs (store_id, order_id, provider, target, \
+                                             kind, state, payload, run_at, created_at, updated_at) ",
+                                        );
+                                        q.push_values(
+                                            plan.provider_jobs.iter().zip(&payloads),
+                                            |mut row, (job, payload)| {
+                                                row.push_bind(delivery.store_id.as_str())
+                                                    .push_bind(o.id)
+                                                    .push_bind(job.provider)
+                                                    .push_bind(job.target.as_str())
+                                                    .push_bind(job.kind)
+                                                    .push("'pending'")
+                                                    .push_bind(payload.as_str())
+                                                    .push_bind(now)
+                                                    .push_bind(now)
+                                                    .push_bind(now);
+                                            },
+                                        );
+                                        q.push(
+                                            " ON CONFLICT (store_id, order_id, provider, target) \
+                                             DO UPDATE SET state = 'pending', run_at = excluded.run_at, \
+                                             updated_at = excluded.updated_at \
+                                             WHERE jobs.state = 'cancelled' RETURNING id",
+                                        );
+                                        let inserted = q.build().fetch_all(&mut *$tx).await?;
+                                        jobs_planned +=
+                                            u32::try_from(inserted.len()).unwrap_or(u32::MAX);
                                     }
 
                                     let mut detail = plan.detail.clone();
@@ -542,7 +560,7 @@ impl IntakeQueue {
             };
             if !batch.is_empty() {
                 // In a task of its own: a client hanging up must not cancel the others' commit.
-                let _ = tokio::spawn(write_group(store.clone(), batch)).await;
+                let _ = super::writer::spawn(write_group(store.clone(), batch)).await;
             }
         }
         match rx.await {

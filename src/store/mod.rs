@@ -18,6 +18,7 @@ pub mod job_reads;
 pub mod jobs;
 pub mod ledger;
 pub mod reads;
+pub mod writer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
