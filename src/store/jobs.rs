@@ -606,7 +606,7 @@ struct FinishedAttempt {
     follow_up: FollowUp,
 }
 
-type FinishReply = tokio::sync::oneshot::Sender<Result<bool, StoreError>>;
+type FinishReply = super::writer::Reply<bool>;
 
 /// Most attempts one transaction records.
 const MAX_FINISH_GROUP: usize = 256;
@@ -614,15 +614,24 @@ const MAX_FINISH_GROUP: usize = 256;
 /// Group commit for the dispatcher: attempts that finish while a commit is being synced are
 /// recorded together in the next transaction. Each caller returns once its own attempt is
 /// committed.
-#[derive(Default)]
 pub struct FinishQueue {
-    queued: std::sync::Mutex<Vec<(FinishedAttempt, FinishReply)>>,
-    leader: tokio::sync::Mutex<()>,
+    group: super::writer::GroupCommit<FinishedAttempt, bool>,
+}
+
+impl Default for FinishQueue {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl FinishQueue {
     pub fn new() -> Self {
-        Self::default()
+        FinishQueue {
+            group: super::writer::GroupCommit::new(
+                |store, batch| Box::pin(finish_group(store, batch)),
+                MAX_FINISH_GROUP,
+            ),
+        }
     }
 
     /// Like [`Store::finish_job`], grouped with concurrent ones into one transaction.
@@ -636,43 +645,15 @@ impl FinishQueue {
         finish: Finish,
         follow_up: FollowUp,
     ) -> Result<bool, StoreError> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.lock_queue().push((
-            FinishedAttempt {
-                job,
-                worker: worker.to_owned(),
-                now,
-                attempt,
-                finish,
-                follow_up,
-            },
-            tx,
-        ));
-        {
-            let _leader = self.leader.lock().await;
-            let batch = {
-                let mut q = self.lock_queue();
-                let n = q.len().min(MAX_FINISH_GROUP);
-                q.drain(..n).collect::<Vec<_>>()
-            };
-            if !batch.is_empty() {
-                // In a task of its own, so that a cancelled caller cannot cancel the others.
-                let _ = super::writer::spawn(finish_group(store.clone(), batch)).await;
-            }
-        }
-        match rx.await {
-            Ok(r) => r,
-            Err(_) => Err(StoreError::Conflict(
-                "recording the attempt was interrupted".to_owned(),
-            )),
-        }
-    }
-
-    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<(FinishedAttempt, FinishReply)>> {
-        match self.queued.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        let item = FinishedAttempt {
+            job,
+            worker: worker.to_owned(),
+            now,
+            attempt,
+            finish,
+            follow_up,
+        };
+        self.group.submit(store, item).await
     }
 }
 

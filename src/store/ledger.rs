@@ -507,7 +507,7 @@ struct PreparedDelivery {
     now: i64,
 }
 
-type Reply = tokio::sync::oneshot::Sender<Result<IntakeResult, StoreError>>;
+type Reply = super::writer::Reply<IntakeResult>;
 
 /// Most deliveries one intake transaction takes.
 const MAX_GROUP: usize = 256;
@@ -516,16 +516,24 @@ const MAX_GROUP: usize = 256;
 /// to disk are written together in the next transaction, so a burst costs one sync per
 /// group instead of one per delivery. Each caller still returns only after its own
 /// delivery is committed.
-#[derive(Default)]
 pub struct IntakeQueue {
-    queued: std::sync::Mutex<Vec<(PreparedDelivery, Reply)>>,
-    /// Held by the caller that writes the queued deliveries.
-    leader: tokio::sync::Mutex<()>,
+    group: super::writer::GroupCommit<PreparedDelivery, IntakeResult>,
+}
+
+impl Default for IntakeQueue {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl IntakeQueue {
     pub fn new() -> Self {
-        Self::default()
+        IntakeQueue {
+            group: super::writer::GroupCommit::new(
+                |store, batch| Box::pin(write_group(store, batch)),
+                MAX_GROUP,
+            ),
+        }
     }
 
     /// Like [`Store::record_delivery`], grouped with concurrent deliveries into one
@@ -549,33 +557,7 @@ impl IntakeQueue {
             parsed,
             now,
         };
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.lock_queue().push((prepared, tx));
-        {
-            let _leader = self.leader.lock().await;
-            let batch = {
-                let mut q = self.lock_queue();
-                let n = q.len().min(MAX_GROUP);
-                q.drain(..n).collect::<Vec<_>>()
-            };
-            if !batch.is_empty() {
-                // In a task of its own: a client hanging up must not cancel the others' commit.
-                let _ = super::writer::spawn(write_group(store.clone(), batch)).await;
-            }
-        }
-        match rx.await {
-            Ok(result) => result,
-            Err(_) => Err(StoreError::Conflict(
-                "the intake transaction was interrupted".to_owned(),
-            )),
-        }
-    }
-
-    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<(PreparedDelivery, Reply)>> {
-        match self.queued.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.group.submit(store, prepared).await
     }
 }
 

@@ -1,4 +1,8 @@
-//! The thread that group commits run on.
+//! Group commit, and the thread it runs on.
+//!
+//! Callers hand their write to a [`GroupCommit`] and wait for its answer; one writer task
+//! takes everything queued meanwhile and writes it in one transaction (one commit, one
+//! sync). Nobody waits in line for a lock: a caller waits only for its own answer.
 //!
 //! A group commit is a chain of statements, each a round trip to the database (SQLite's
 //! worker thread, or PostgreSQL's socket) and back. On the server's runtime, the task that
@@ -8,10 +12,78 @@
 //! their own, on a thread of their own, where nothing else queues.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::OnceLock;
 
 use tokio::runtime::{Builder, Handle};
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+
+use super::{Store, StoreError};
+
+/// Where a queued write's answer goes.
+pub type Reply<R> = oneshot::Sender<Result<R, StoreError>>;
+
+/// Writes a group and answers each of its members.
+pub type WriteGroup<T, R> =
+    fn(Store, Vec<(T, Reply<R>)>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Group commit: writes submitted while the writer is busy are written together next.
+pub struct GroupCommit<T, R> {
+    queue: OnceLock<mpsc::UnboundedSender<(T, Reply<R>)>>,
+    write: WriteGroup<T, R>,
+    max_group: usize,
+}
+
+impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
+    pub fn new(write: WriteGroup<T, R>, max_group: usize) -> Self {
+        GroupCommit {
+            queue: OnceLock::new(),
+            write,
+            max_group: max_group.max(1),
+        }
+    }
+
+    /// Queues `item` and returns once its group is committed (or failed). The writer task
+    /// starts with the first submission and stops when this is dropped.
+    pub async fn submit(&self, store: &Store, item: T) -> Result<R, StoreError> {
+        let queue = self.queue.get_or_init(|| {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            spawn(run_writer(
+                store.clone(),
+                receiver,
+                self.write,
+                self.max_group,
+            ));
+            sender
+        });
+        let (reply, answer) = oneshot::channel();
+        if queue.send((item, reply)).is_err() {
+            return Err(StoreError::Conflict(
+                "the database writer has stopped".to_owned(),
+            ));
+        }
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Conflict(
+                "the write was interrupted before it was committed".to_owned(),
+            ))
+        })
+    }
+}
+
+async fn run_writer<T: Send + 'static, R: Send + 'static>(
+    store: Store,
+    mut receiver: mpsc::UnboundedReceiver<(T, Reply<R>)>,
+    write: WriteGroup<T, R>,
+    max_group: usize,
+) {
+    let mut group = Vec::with_capacity(max_group);
+    while receiver.recv_many(&mut group, max_group).await > 0 {
+        // In a task of its own: a panic fails this group's callers (their replies are
+        // dropped), not the writer.
+        let _ = tokio::spawn(write(store.clone(), std::mem::take(&mut group))).await;
+    }
+}
 
 static WRITER: OnceLock<Option<Handle>> = OnceLock::new();
 
@@ -54,6 +126,11 @@ where
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
     #[tokio::test]
     async fn runs_on_the_writer_thread() {
         let name = super::spawn(async { std::thread::current().name().map(str::to_owned) })
@@ -61,5 +138,54 @@ mod tests {
             .ok()
             .flatten();
         assert_eq!(name.as_deref(), Some("printbridge-writer"));
+    }
+
+    static GROUPS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Answers each member with its own value doubled, slowly, and panics on 13.
+    fn doubling(
+        _: Store,
+        group: Vec<(u32, Reply<u32>)>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            GROUPS.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            assert!(
+                group.iter().all(|(n, _)| *n != 13),
+                "a member the writer cannot take"
+            );
+            for (n, reply) in group {
+                let _ = reply.send(Ok(n * 2));
+            }
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_share_groups_and_each_gets_its_own_answer() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("g.db").display());
+        let store = Store::connect(&url).await.expect("store");
+        let commit = Arc::new(GroupCommit::new(doubling, 64));
+        let before = GROUPS.load(Ordering::SeqCst);
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 100..200u32 {
+            let (commit, store) = (commit.clone(), store.clone());
+            tasks.spawn(async move { (n, commit.submit(&store, n).await) });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            let (n, answer) = joined.expect("task");
+            assert_eq!(answer.expect("answer"), n * 2);
+        }
+        let groups = GROUPS.load(Ordering::SeqCst) - before;
+        // 100 writes of 20 ms each would take 2 s; grouped, a handful of groups.
+        assert!(groups < 20, "{groups} groups for 100 concurrent writes");
+
+        // A group that fails fails its own members only, and the writer goes on.
+        let failed = commit.submit(&store, 13).await;
+        assert!(matches!(failed, Err(StoreError::Conflict(_))), "{failed:?}");
+        assert_eq!(
+            commit.submit(&store, 21).await.expect("after a failure"),
+            42
+        );
     }
 }
