@@ -140,6 +140,20 @@ pub struct FollowUp {
     pub attention: Option<String>,
 }
 
+/// An order's current snapshot body: `order_snapshots.body`, or when that is empty (the
+/// snapshot is its delivery's body, stored once) the delivery's body. Rows for
+/// [`snapshot_text`]; the caller adds the `WHERE` on `o`.
+pub(crate) const CURRENT_BODY: &str = "SELECT s.body, CASE WHEN s.body = '' THEN d.body END AS raw \
+     FROM orders o JOIN order_snapshots s ON s.id = o.snapshot_id \
+     LEFT JOIN deliveries d ON d.id = s.delivery_id";
+
+pub(crate) fn snapshot_text((body, raw): (String, Option<Vec<u8>>)) -> String {
+    match raw {
+        Some(raw) if body.is_empty() => String::from_utf8_lossy(&raw).into_owned(),
+        _ => body,
+    }
+}
+
 /// A replayed job starts afresh: queued, no attempts counted, no lease.
 const REQUEUE: &str =
     "state = 'pending', attempts = 0, started = 0, locked_by = NULL, locked_until = NULL";
@@ -458,17 +472,16 @@ impl Store {
         store_id: &str,
         order_id: i64,
     ) -> Result<Option<String>, StoreError> {
-        let body = on_pool!(self, |pool| {
-            sqlx::query_scalar::<_, String>(
-                "SELECT s.body FROM orders o JOIN order_snapshots s ON s.id = o.snapshot_id \
-                 WHERE o.store_id = $1 AND o.order_id = $2",
-            )
+        let row = on_pool!(self, |pool| {
+            sqlx::query_as::<_, (String, Option<Vec<u8>>)>(sqlx::AssertSqlSafe(format!(
+                "{CURRENT_BODY} WHERE o.store_id = $1 AND o.order_id = $2"
+            )))
             .bind(store_id)
             .bind(order_id)
             .fetch_optional(pool)
             .await?
         });
-        Ok(body)
+        Ok(row.map(snapshot_text))
     }
 
     /// The earliest `run_at` of a queued job, to sleep until then.

@@ -86,6 +86,16 @@ fn plan_for(store: &StoreConfig, snap: &OrderSnapshot) -> Plan {
     }
 }
 
+/// The body stored with a snapshot: empty when it is the delivery's own body, which is kept
+/// once, in `deliveries` (see [`Store::current_order_body`]).
+fn snapshot_body<'a>(snap: &'a OrderSnapshot, delivery: &Delivery) -> &'a str {
+    if snap.json.as_bytes() == delivery.body.as_slice() {
+        ""
+    } else {
+        &snap.json
+    }
+}
+
 const ACTIVE_JOB_STATES: &str = "'pending', 'retrying'";
 
 /// Rows per multi-row insert: 12 columns each stays far below SQLite's 32,766 and
@@ -136,7 +146,7 @@ macro_rules! apply_delivery {
                     .bind(&o.status)
                     .bind(delivery_id)
                     .bind(now)
-                    .bind(&snap.json)
+                    .bind(snapshot_body(snap, delivery))
                     .fetch_optional(&mut *$tx)
                     .await?;
 

@@ -346,14 +346,16 @@ impl Store {
                 .iter()
                 .map(delivery_from_row)
                 .collect::<Result<Vec<_>, _>>()?;
-            let current: Option<String> = sqlx::query_scalar(
-                "SELECT s.body FROM order_snapshots s JOIN orders o ON o.snapshot_id = s.id \
-                 WHERE o.store_id = $1 AND o.order_id = $2",
-            )
-            .bind(store_id)
-            .bind(order_id)
-            .fetch_optional(pool)
-            .await?;
+            let current =
+                sqlx::query_as::<_, (String, Option<Vec<u8>>)>(sqlx::AssertSqlSafe(format!(
+                    "{} WHERE o.store_id = $1 AND o.order_id = $2",
+                    super::jobs::CURRENT_BODY
+                )))
+                .bind(store_id)
+                .bind(order_id)
+                .fetch_optional(pool)
+                .await?
+                .map(super::jobs::snapshot_text);
             (items, snapshots, deliveries, current)
         });
         let current = current
