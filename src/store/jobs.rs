@@ -658,6 +658,8 @@ impl FinishQueue {
         finish: Finish,
         follow_up: FollowUp,
     ) -> Result<bool, StoreError> {
+        // Attempts of one order's jobs go through one writer.
+        let key = job.order_id;
         let item = FinishedAttempt {
             job,
             worker: worker.to_owned(),
@@ -666,7 +668,7 @@ impl FinishQueue {
             finish,
             follow_up,
         };
-        self.group.submit(store, item).await
+        self.group.submit(store, key, item).await
     }
 }
 

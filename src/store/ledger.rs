@@ -556,6 +556,15 @@ impl IntakeQueue {
         parsed: Parsed,
         now: i64,
     ) -> Result<IntakeResult, StoreError> {
+        // Deliveries of one order go through one writer, in order of arrival.
+        let key = match &parsed {
+            Parsed::Order(snap) => snap.order.id,
+            Parsed::Deleted { order_id } => *order_id,
+            Parsed::Signal { order_id, .. } | Parsed::Ignored { order_id, .. } => {
+                order_id.unwrap_or(0)
+            }
+            Parsed::Unparsed { .. } => 0,
+        };
         let prepared = PreparedDelivery {
             body_sha256: hex::encode(Sha256::digest(&delivery.body)),
             plan: match &parsed {
@@ -567,7 +576,7 @@ impl IntakeQueue {
             parsed,
             now,
         };
-        self.group.submit(store, prepared).await
+        self.group.submit(store, key, prepared).await
     }
 }
 

@@ -28,9 +28,13 @@ pub type Reply<R> = oneshot::Sender<Result<R, StoreError>>;
 pub type WriteGroup<T, R> =
     fn(Store, Vec<(T, Reply<R>)>) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// A writer task's queue.
+type Queue<T, R> = mpsc::UnboundedSender<(T, Reply<R>)>;
+
 /// Group commit: writes submitted while the writer is busy are written together next.
 pub struct GroupCommit<T, R> {
-    queue: OnceLock<mpsc::UnboundedSender<(T, Reply<R>)>>,
+    /// One queue per writer task.
+    queues: OnceLock<Vec<Queue<T, R>>>,
     write: WriteGroup<T, R>,
     max_group: usize,
 }
@@ -38,27 +42,39 @@ pub struct GroupCommit<T, R> {
 impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
     pub fn new(write: WriteGroup<T, R>, max_group: usize) -> Self {
         GroupCommit {
-            queue: OnceLock::new(),
+            queues: OnceLock::new(),
             write,
             max_group: max_group.max(1),
         }
     }
 
-    /// Queues `item` and returns once its group is committed (or failed). The writer task
-    /// starts with the first submission and stops when this is dropped.
-    pub async fn submit(&self, store: &Store, item: T) -> Result<R, StoreError> {
-        let queue = self.queue.get_or_init(|| {
-            let (sender, receiver) = mpsc::unbounded_channel();
-            spawn(run_writer(
-                store.clone(),
-                receiver,
-                self.write,
-                self.max_group,
-            ));
-            sender
+    /// Queues `item` and returns once its group is committed (or failed). The writer tasks
+    /// start with the first submission and stop when this is dropped: one on SQLite (a
+    /// single writer), [`POSTGRES_WRITERS`] on PostgreSQL. Items with the same `key` (an
+    /// order) always go to the same writer, so they are written in the order they came
+    /// and two writers never contend for one order's rows.
+    pub async fn submit(&self, store: &Store, key: i64, item: T) -> Result<R, StoreError> {
+        let queues = self.queues.get_or_init(|| {
+            let writers = match store {
+                Store::Sqlite(..) => 1,
+                Store::Postgres(_) => POSTGRES_WRITERS,
+            };
+            (0..writers)
+                .map(|_| {
+                    let (sender, receiver) = mpsc::unbounded_channel();
+                    spawn(run_writer(
+                        store.clone(),
+                        receiver,
+                        self.write,
+                        self.max_group,
+                    ));
+                    sender
+                })
+                .collect()
         });
+        let shard = usize::try_from(key.unsigned_abs() % queues.len() as u64).unwrap_or(0);
         let (reply, answer) = oneshot::channel();
-        if queue.send((item, reply)).is_err() {
+        if queues[shard].send((item, reply)).is_err() {
             return Err(StoreError::Conflict(
                 "the database writer has stopped".to_owned(),
             ));
@@ -70,6 +86,10 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
         })
     }
 }
+
+/// Group transactions in flight at once on PostgreSQL, whose writers do not exclude each
+/// other: while one group waits for the server, the others are being written.
+pub const POSTGRES_WRITERS: usize = 4;
 
 async fn run_writer<T: Send + 'static, R: Send + 'static>(
     store: Store,
@@ -170,7 +190,7 @@ mod tests {
         let mut tasks = tokio::task::JoinSet::new();
         for n in 100..200u32 {
             let (commit, store) = (commit.clone(), store.clone());
-            tasks.spawn(async move { (n, commit.submit(&store, n).await) });
+            tasks.spawn(async move { (n, commit.submit(&store, i64::from(n), n).await) });
         }
         while let Some(joined) = tasks.join_next().await {
             let (n, answer) = joined.expect("task");
@@ -181,10 +201,13 @@ mod tests {
         assert!(groups < 20, "{groups} groups for 100 concurrent writes");
 
         // A group that fails fails its own members only, and the writer goes on.
-        let failed = commit.submit(&store, 13).await;
+        let failed = commit.submit(&store, 13, 13).await;
         assert!(matches!(failed, Err(StoreError::Conflict(_))), "{failed:?}");
         assert_eq!(
-            commit.submit(&store, 21).await.expect("after a failure"),
+            commit
+                .submit(&store, 21, 21)
+                .await
+                .expect("after a failure"),
             42
         );
     }
