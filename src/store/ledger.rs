@@ -87,7 +87,8 @@ fn plan_for(store: &StoreConfig, snap: &OrderSnapshot) -> Plan {
 }
 
 /// The body stored with a snapshot: empty when it is the delivery's own body, which is kept
-/// once, in `deliveries` (see [`Store::current_order_body`]).
+/// once, in `deliveries` (see [`Store::current_order_body`]). Deliveries are never deleted;
+/// anything that prunes them must first copy such bodies into their snapshots.
 fn snapshot_body<'a>(snap: &'a OrderSnapshot, delivery: &Delivery) -> &'a str {
     if snap.json.as_bytes() == delivery.body.as_slice() {
         ""
