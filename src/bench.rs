@@ -155,9 +155,14 @@ pub struct DbReport {
     pub dispatch: DispatchStats,
 }
 
-/// RSS figures from `/proc/self/status`, in kB: (VmRSS, VmHWM).
+/// RSS figures of this process, in kB: (VmRSS, VmHWM).
 pub fn rss_kb() -> (u64, u64) {
-    let text = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    proc_rss_kb("self")
+}
+
+/// RSS figures from `/proc/<pid>/status`, in kB: (VmRSS, VmHWM); zero where unreadable.
+fn proc_rss_kb(pid: &str) -> (u64, u64) {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(name))
@@ -166,6 +171,15 @@ pub fn rss_kb() -> (u64, u64) {
             .unwrap_or(0)
     };
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Whether the bridge at `base` answers `/readyz` with a 2xx.
+async fn answers_ready(client: &reqwest::Client, base: &str) -> bool {
+    client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
 }
 
 /// Resets the peak RSS (VmHWM) to the current RSS, so each run reports its own peak.
@@ -446,12 +460,7 @@ impl Bridge {
         }));
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let ready = client
-                .get(format!("{base}/readyz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if ready {
+            if answers_ready(client, &base).await {
                 break;
             }
             anyhow::ensure!(
@@ -513,12 +522,7 @@ async fn serve_process(
     let base = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(60);
     let cold = loop {
-        let ready = client
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if ready {
+        if answers_ready(client, &base).await {
             break started.elapsed();
         }
         if let Some(status) = child.0.try_wait()? {
@@ -531,13 +535,7 @@ async fn serve_process(
         tokio::time::sleep(Duration::from_millis(1)).await;
     };
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let (rss, _) = proc_rss_kb(&pid.to_string());
     drop(child);
     Ok((cold, rss))
 }
