@@ -51,7 +51,8 @@ pub struct StoreList {
 
 const MAX_LIMIT: i64 = 500;
 
-fn page(offset: Option<i64>, limit: Option<i64>) -> Result<(i64, i64), ApiError> {
+/// `offset` (default 0) and `limit` (default 50, at most 500) of a paged list, checked.
+pub(super) fn page(offset: Option<i64>, limit: Option<i64>) -> Result<(i64, i64), ApiError> {
     let offset = offset.unwrap_or(0);
     let limit = limit.unwrap_or(50);
     if offset < 0 {

@@ -17,7 +17,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
-use super::admin::{AdminAuth, AdminResponse};
+use super::admin::{AdminAuth, AdminResponse, page};
 use super::problem::ApiError;
 use super::{ApiTags, AppState};
 use crate::gateway::{Gateway, GatewayError, Method};
@@ -86,8 +86,6 @@ pub struct GatewayErrorsAnswer {
     /// Key2print's WEBAPI error log (`error_log/list`) for the same filter.
     pub webapi_error_log: WebapiErrorLog,
 }
-
-const MAX_LIMIT: i64 = 500;
 
 /// The four Product Gateway callbacks and the operator's view of their failures.
 pub struct GatewayApi;
@@ -316,22 +314,7 @@ impl GatewayApi {
             .config
             .store(&store.0)
             .ok_or_else(|| ApiError::unknown_store(&store.0))?;
-        let offset = offset.0.unwrap_or(0);
-        let limit = limit.0.unwrap_or(50);
-        if offset < 0 {
-            return Err(ApiError::bad_request(
-                "bad_offset",
-                "offset must be 0 or more",
-                "offset",
-            ));
-        }
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::bad_request(
-                "bad_limit",
-                format!("limit must be between 1 and {MAX_LIMIT}"),
-                "limit",
-            ));
-        }
+        let (offset, limit) = page(offset.0, limit.0)?;
         let product = product_identifier.0.filter(|p| !p.is_empty());
         let page = state
             .store
