@@ -420,20 +420,30 @@ async fn concurrent_out_of_order_deliveries(backend: Backend) {
                 .header("Content-Type", "application/json")
                 .header("X-WC-Webhook-Signature", sig)
                 .header("X-WC-Webhook-Topic", "order.updated")
-                .body(body)
+                .body(body.clone())
                 .send()
                 .await
                 .unwrap();
             let status = resp.status().as_u16();
             let ack: Value = resp.json().await.unwrap();
-            (status, ack)
+            (status, ack, body)
         }));
     }
     let mut planned = 0;
     for t in tasks {
-        let (status, ack) = t.await.unwrap();
+        let (status, ack, body) = t.await.unwrap();
         assert_eq!(status, 200, "{ack}");
         planned += ack["jobs_planned"].as_u64().unwrap();
+        // Deliveries stored together keep their own ids: the id answered holds the body
+        // sent and the outcome answered.
+        let id = ack["delivery_id"].as_i64().expect("delivery id");
+        let stored = app.store.delivery(id).await.unwrap().expect("delivery");
+        assert_eq!(stored.body.as_bytes(), &body[..], "delivery {id}");
+        assert_eq!(
+            json!(stored.delivery.outcome),
+            ack["outcome"],
+            "delivery {id}"
+        );
     }
     assert_eq!(planned, 1, "one Apliiq job for the order, planned once");
     assert_eq!(app.store.count(Table::Deliveries).await.unwrap(), 100);

@@ -103,34 +103,96 @@ const ACTIVE_JOB_STATES: &str = "'pending', 'retrying'";
 /// PostgreSQL's 65,535 bound parameters.
 const ROWS_PER_INSERT: usize = 500;
 
-/// The intake transaction's statements for one delivery, on `$tx`; evaluates to its
-/// [`IntakeResult`] (a macro so it runs on either backend's transaction, and so a group of
-/// deliveries can share one transaction).
-macro_rules! apply_delivery {
-    ($tx:ident, $delivery:expr, $parsed:expr, $plan:expr, $can_fetch:expr, $body_sha256:expr, $now:expr) => {{
-        let delivery: &Delivery = $delivery;
-        let parsed: &Parsed = $parsed;
-        let plan: &Option<Plan> = $plan;
-        let can_fetch: bool = $can_fetch;
-        let body_sha256: &str = $body_sha256;
-        let now: i64 = $now;
-            let delivery_id: i64 = sqlx::query_scalar(
-                "INSERT INTO deliveries (store_id, received_at, source, topic, webhook_id, \
-                 delivery_ref, content_type, body, body_sha256, outcome) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'received') RETURNING id",
-            )
-            .bind(&delivery.store_id)
-            .bind(now)
-            .bind(delivery.source.as_str())
-            .bind(&delivery.topic)
-            .bind(&delivery.webhook_id)
-            .bind(&delivery.delivery_ref)
-            .bind(&delivery.content_type)
-            .bind(&delivery.body)
-            .bind(body_sha256)
-            .fetch_one(&mut *$tx)
-            .await?;
+/// One delivery as the intake transaction sees it, with what was decided beforehand.
+struct Intake<'a> {
+    delivery: &'a Delivery,
+    parsed: &'a Parsed,
+    plan: &'a Option<Plan>,
+    can_fetch: bool,
+    body_sha256: &'a str,
+    now: i64,
+}
 
+/// Stores a group's deliveries (outcome `received`), one statement per chunk of
+/// [`ROWS_PER_INSERT`] rows, on `$tx`; evaluates to their ids in the group's order. Both
+/// backends number the rows of one insert in the order of its `VALUES` (SQLite's
+/// `AUTOINCREMENT`, PostgreSQL's identity sequence), while `RETURNING` promises no order,
+/// so the ids are sorted.
+macro_rules! insert_deliveries {
+    ($tx:ident, $group:expr) => {{
+        let group: &[Intake<'_>] = $group;
+        let mut ids: Vec<i64> = Vec::with_capacity(group.len());
+        for chunk in group.chunks(ROWS_PER_INSERT) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO deliveries (store_id, received_at, source, topic, webhook_id, \
+                 delivery_ref, content_type, body, body_sha256, outcome) ",
+            );
+            q.push_values(chunk, |mut row, i| {
+                let d = i.delivery;
+                row.push_bind(d.store_id.as_str())
+                    .push_bind(i.now)
+                    .push_bind(d.source.as_str())
+                    .push_bind(d.topic.as_deref())
+                    .push_bind(d.webhook_id.as_deref())
+                    .push_bind(d.delivery_ref.as_deref())
+                    .push_bind(d.content_type.as_deref())
+                    .push_bind(d.body.as_slice())
+                    .push_bind(i.body_sha256)
+                    .push("'received'");
+            });
+            q.push(" RETURNING id");
+            let mut chunk_ids: Vec<i64> = q.build_query_scalar().fetch_all(&mut *$tx).await?;
+            if chunk_ids.len() != chunk.len() {
+                return Err(StoreError::Conflict(format!(
+                    "{} deliveries stored, {} ids returned",
+                    chunk.len(),
+                    chunk_ids.len()
+                )));
+            }
+            chunk_ids.sort_unstable();
+            ids.extend(chunk_ids);
+        }
+        ids
+    }};
+}
+
+/// Sets the outcomes of a group's deliveries, one statement per chunk, on `$tx`.
+macro_rules! set_outcomes {
+    ($tx:ident, $results:expr) => {{
+        let results: &[IntakeResult] = $results;
+        for chunk in results.chunks(ROWS_PER_INSERT) {
+            // `VALUES` columns are column1, column2, … on both backends.
+            let mut q = sqlx::QueryBuilder::new(
+                "UPDATE deliveries SET outcome = v.column2, order_id = v.column3, \
+                 detail = v.column4 FROM (",
+            );
+            q.push_values(chunk, |mut row, r| {
+                row.push_bind(r.delivery_id)
+                    .push_bind(r.outcome.as_str())
+                    .push_bind(r.order_id)
+                    .push_bind(r.detail.as_deref());
+            });
+            q.push(") AS v WHERE deliveries.id = v.column1");
+            q.build().execute(&mut *$tx).await?;
+        }
+    }};
+}
+
+/// The intake transaction's statements for one stored delivery, on `$tx`; evaluates to its
+/// [`IntakeResult`] (a macro so it runs on either backend's transaction, and so a group of
+/// deliveries can share one transaction). Its outcome is written by [`set_outcomes`].
+macro_rules! apply_delivery {
+    ($tx:ident, $intake:expr, $delivery_id:expr) => {{
+        let intake: &Intake<'_> = $intake;
+        let delivery_id: i64 = $delivery_id;
+        let Intake {
+            delivery,
+            parsed,
+            plan,
+            can_fetch,
+            now,
+            ..
+        } = *intake;
             let mut jobs_planned = 0u32;
             let (outcome, order_id, detail) = match (parsed, plan) {
                 (Parsed::Order(snap), Some(plan)) => {
@@ -421,16 +483,6 @@ macro_rules! apply_delivery {
                 (Parsed::Order(_), None) => unreachable!("a plan is made for every order"),
             };
 
-            sqlx::query(
-                "UPDATE deliveries SET outcome = $1, order_id = $2, detail = $3 WHERE id = $4",
-            )
-            .bind(outcome.as_str())
-            .bind(order_id)
-            .bind(&detail)
-            .bind(delivery_id)
-            .execute(&mut *$tx)
-            .await?;
-
             IntakeResult {
                 delivery_id,
                 outcome,
@@ -455,11 +507,18 @@ impl Store {
             Parsed::Order(snap) => Some(plan_for(store, snap)),
             _ => None,
         };
-        let can_fetch = store.has_rest_keys();
-        let result = in_tx!(self, |tx| {
-            apply_delivery!(tx, delivery, parsed, &plan, can_fetch, &body_sha256, now)
-        });
-        Ok(result)
+        let intake = Intake {
+            delivery,
+            parsed,
+            plan: &plan,
+            can_fetch: store.has_rest_keys(),
+            body_sha256: &body_sha256,
+            now,
+        };
+        self.apply_group(std::slice::from_ref(&intake))
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Conflict("the intake transaction returned nothing".into()))
     }
 
     /// Stores several prepared deliveries in one transaction (one commit, one sync).
@@ -467,19 +526,30 @@ impl Store {
         &self,
         batch: &[PreparedDelivery],
     ) -> Result<Vec<IntakeResult>, StoreError> {
+        let group: Vec<Intake<'_>> = batch
+            .iter()
+            .map(|p| Intake {
+                delivery: &p.delivery,
+                parsed: &p.parsed,
+                plan: &p.plan,
+                can_fetch: p.can_fetch,
+                body_sha256: &p.body_sha256,
+                now: p.now,
+            })
+            .collect();
+        self.apply_group(&group).await
+    }
+
+    /// The intake transaction for a group: all deliveries stored by one statement, each
+    /// applied to the ledger in the group's order, all outcomes set by one statement.
+    async fn apply_group(&self, group: &[Intake<'_>]) -> Result<Vec<IntakeResult>, StoreError> {
         let results = in_tx!(self, |tx| {
-            let mut results = Vec::with_capacity(batch.len());
-            for p in batch {
-                results.push(apply_delivery!(
-                    tx,
-                    &p.delivery,
-                    &p.parsed,
-                    &p.plan,
-                    p.can_fetch,
-                    &p.body_sha256,
-                    p.now
-                ));
+            let ids = insert_deliveries!(tx, group);
+            let mut results = Vec::with_capacity(group.len());
+            for (intake, id) in group.iter().zip(ids) {
+                results.push(apply_delivery!(tx, intake, id));
             }
+            set_outcomes!(tx, &results);
             results
         });
         Ok(results)
