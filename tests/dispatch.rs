@@ -417,3 +417,177 @@ async fn thousand_orders_with_duplicates(backend: Backend) {
     sb.stop();
 }
 on_both_backends!(thousand_orders, thousand_orders_with_duplicates);
+
+/// Attempts that finish together are recorded together, each fenced by its own lease and
+/// with its own attempt, file, note and attention, whoever shares its transaction.
+async fn finished_attempts_are_recorded_together(backend: Backend) {
+    use printbridge::store::jobs::{AttemptRecord, Finish, FinishQueue, FollowUp, NewFile};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, _) = support::open_store(backend, dir.path()).await;
+    store.migrate().await.expect("migrate");
+    let cfg = support::store_config("shop", SECRET);
+    for id in 1..=6 {
+        let body = serde_json::to_vec(&json!({
+            "id": id, "status": "processing", "date_modified_gmt": "2026-11-23T08:00:00",
+            "line_items": [{"id": 1, "name": "Tee", "quantity": 1, "sku": "APQ-1998244S7A1", "meta_data": []}]
+        }))
+        .expect("json");
+        let ingested = printbridge::outbox::reconcile::ingest_order_json(
+            &store,
+            &cfg,
+            printbridge::ledger::intake::Source::Backfill,
+            body,
+            1,
+        )
+        .await
+        .expect("ingest");
+        assert_eq!(ingested.jobs_planned, 1);
+    }
+    let mut jobs = store
+        .claim_jobs("apliiq", "w", 2, 1_000_000, 10)
+        .await
+        .expect("claim");
+    jobs.sort_by_key(|j| j.order_id);
+    assert_eq!(jobs.len(), 6);
+
+    let attempt = |outcome: &'static str| AttemptRecord {
+        started_at: 3,
+        duration_ms: 4,
+        outcome,
+        status_code: Some(200),
+        excerpt: Some(format!("{outcome} answer")),
+        error: None,
+    };
+    let done = |r: &str| Finish::Done {
+        provider_ref: Some(r.to_owned()),
+        result: json!({ "ref": r }),
+    };
+    let file = FollowUp {
+        file: Some(NewFile {
+            name: "2.pdf".into(),
+            path: "files/2.pdf".into(),
+            size: 42,
+            sha256: "ab".repeat(32),
+        }),
+        ..FollowUp::default()
+    };
+    let note = FollowUp {
+        notes: vec![("placed:apliiq".into(), "Sent to Apliiq.".into())],
+        ..FollowUp::default()
+    };
+    let attention = FollowUp {
+        attention: Some("Apliiq refused the order".into()),
+        ..FollowUp::default()
+    };
+    let finishes = vec![
+        (0, "w", done("A-1"), FollowUp::default(), "success"),
+        (0, "w", done("A-1 again"), FollowUp::default(), "success"),
+        (1, "w", done("A-2"), file, "success"),
+        (
+            2,
+            "w",
+            Finish::Retry {
+                run_at: 99,
+                error: "busy".into(),
+            },
+            FollowUp::default(),
+            "retryable",
+        ),
+        (3, "x", done("A-4"), FollowUp::default(), "success"),
+        (4, "w", done("A-5"), note, "success"),
+        (
+            5,
+            "w",
+            Finish::Dead {
+                reason: "refused".into(),
+            },
+            attention,
+            "permanent",
+        ),
+    ];
+    let queue = std::sync::Arc::new(FinishQueue::new());
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, (i, worker, finish, follow_up, outcome)) in finishes.into_iter().enumerate() {
+        let (queue, store, job) = (queue.clone(), store.clone(), jobs[i].clone());
+        let attempt = attempt(outcome);
+        tasks.spawn(async move {
+            let ok = queue
+                .record(&store, job, worker, 5, attempt, finish, follow_up)
+                .await
+                .expect("recorded");
+            (n, ok)
+        });
+    }
+    let mut oks = [false; 7];
+    while let Some(joined) = tasks.join_next().await {
+        let (n, ok) = joined.expect("task");
+        oks[n] = ok;
+    }
+    // The same attempt reported twice counts once; a worker without the lease changes nothing.
+    assert!(
+        oks[0] ^ oks[1],
+        "exactly one of two reports counts: {oks:?}"
+    );
+    assert_eq!(&oks[2..], &[true, true, false, true, true], "{oks:?}");
+
+    let detail = |i: usize| {
+        let store = store.clone();
+        let id = jobs[i].id;
+        async move { store.job_detail(id).await.expect("read").expect("job") }
+    };
+    let first = detail(0).await;
+    assert_eq!(first.job.state, "done");
+    assert_eq!(first.job.attempts, 1);
+    assert_eq!(first.attempts_log.len(), 1);
+    assert_eq!(
+        first.attempts_log[0].excerpt.as_deref(),
+        Some("success answer")
+    );
+    assert!(
+        first
+            .job
+            .provider_ref
+            .as_deref()
+            .is_some_and(|r| r.starts_with("A-1"))
+    );
+
+    let with_file = detail(1).await;
+    assert_eq!(with_file.job.state, "done");
+    assert_eq!(with_file.job.provider_ref.as_deref(), Some("A-2"));
+    let file_id = with_file.file_id.expect("the file is kept");
+    let kept = store.file(file_id).await.expect("read").expect("file");
+    assert_eq!(kept.size, 42);
+
+    let retrying = detail(2).await;
+    assert_eq!(retrying.job.state, "retrying");
+    assert_eq!(retrying.job.attempts, 1);
+    assert_eq!(retrying.attempts_log[0].outcome, "retryable");
+
+    let fenced = detail(3).await;
+    assert_eq!(fenced.job.state, "running");
+    assert_eq!(fenced.job.attempts, 0);
+    assert!(fenced.attempts_log.is_empty());
+    assert!(fenced.job.provider_ref.is_none());
+
+    let noted = detail(4).await;
+    assert_eq!(noted.job.state, "done");
+    let order_jobs = store.order_jobs("shop", 5).await.expect("jobs");
+    assert!(
+        order_jobs
+            .iter()
+            .any(|j| j.job.kind == "order_note" && j.job.target == "note:placed:apliiq"),
+        "{order_jobs:?}"
+    );
+
+    let dead = detail(5).await;
+    assert_eq!(dead.job.state, "dead");
+    assert_eq!(dead.attempts_log[0].outcome, "permanent");
+    let order = store
+        .order_summary("shop", 6)
+        .await
+        .expect("read")
+        .expect("order");
+    assert_eq!(order.attention.as_deref(), Some("Apliiq refused the order"));
+}
+
+on_both_backends!(finishing_together, finished_attempts_are_recorded_together);

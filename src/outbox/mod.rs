@@ -187,11 +187,22 @@ impl Dispatcher {
                 if i64::try_from(claimed.len()).unwrap_or(i64::MAX) < free {
                     drained.insert(provider);
                 }
+                if claimed.is_empty() {
+                    continue;
+                }
+                let bodies = match this.state.store.claimed_order_bodies(&claimed).await {
+                    Ok(bodies) => bodies,
+                    Err(e) => {
+                        tracing::warn!(error = %e, provider, "cannot read the claimed jobs' orders; their leases expire and they are retried");
+                        continue;
+                    }
+                };
                 for job in claimed {
+                    let order = bodies.get(&(job.store_id.clone(), job.order_id)).cloned();
                     *inflight.entry(provider).or_default() += 1;
                     let me = this.clone();
                     tasks.spawn(async move {
-                        me.run_job(job).await;
+                        me.run_job(job, order).await;
                         provider
                     });
                 }
@@ -265,7 +276,8 @@ impl Dispatcher {
         }
     }
 
-    async fn run_job(&self, job: ClaimedJob) {
+    /// Runs one claimed job; `order` is its order's current body, read with the claim.
+    async fn run_job(&self, job: ClaimedJob, order: Option<String>) {
         let span = tracing::info_span!(
             "job",
             job_id = job.id,
@@ -277,18 +289,7 @@ impl Dispatcher {
         let _enter = span.enter();
         let started_at = self.state.clock.now_ms();
         let started = Instant::now();
-        let order = match self
-            .state
-            .store
-            .current_order_body(&job.store_id, job.order_id)
-            .await
-        {
-            Ok(body) => body.and_then(|b| serde_json::from_str::<Value>(&b).ok()),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the order; the lease will expire and the job is retried");
-                return;
-            }
-        };
+        let order = order.and_then(|b| serde_json::from_str::<Value>(&b).ok());
         let mut report = self.executor.execute(&job, order.as_ref()).await;
         if job.kind == "fetch_order" {
             report = self.ingest_fetched(&job, report).await;

@@ -1,5 +1,7 @@
 //! The outbox: claiming jobs with a lease, completing them fenced by the lease holder.
 
+use std::collections::HashMap;
+
 use sqlx::Row;
 
 use super::{Store, StoreError, in_tx, on_pool, on_pool_write};
@@ -140,12 +142,24 @@ pub struct FollowUp {
     pub attention: Option<String>,
 }
 
+macro_rules! current_body_from {
+    () => {
+        "s.body, CASE WHEN s.body = '' THEN d.body END AS raw \
+         FROM orders o JOIN order_snapshots s ON s.id = o.snapshot_id \
+         LEFT JOIN deliveries d ON d.id = s.delivery_id"
+    };
+}
+
 /// An order's current snapshot body: `order_snapshots.body`, or when that is empty (the
 /// snapshot is its delivery's body, stored once) the delivery's body. Rows for
 /// [`snapshot_text`]; the caller adds the `WHERE` on `o`.
-pub(crate) const CURRENT_BODY: &str = "SELECT s.body, CASE WHEN s.body = '' THEN d.body END AS raw \
-     FROM orders o JOIN order_snapshots s ON s.id = o.snapshot_id \
-     LEFT JOIN deliveries d ON d.id = s.delivery_id";
+pub(crate) const CURRENT_BODY: &str = concat!("SELECT ", current_body_from!());
+
+/// [`CURRENT_BODY`] without its `SELECT`, to put more columns before it.
+const CURRENT_BODY_FROM: &str = current_body_from!();
+
+/// Order ids per read of [`Store::claimed_order_bodies`].
+const ROWS_PER_READ: usize = 500;
 
 pub(crate) fn snapshot_text((body, raw): (String, Option<Vec<u8>>)) -> String {
     match raw {
@@ -186,6 +200,39 @@ where
     })
 }
 
+/// The job columns a finished attempt sets besides its state.
+struct FinishColumns {
+    provider_ref: Option<String>,
+    result: Option<String>,
+    last_error: Option<String>,
+    run_at: Option<i64>,
+}
+
+impl FinishColumns {
+    fn of(finish: &Finish) -> Self {
+        let (provider_ref, result, last_error, run_at) = match finish {
+            Finish::Done {
+                provider_ref,
+                result,
+            } => (provider_ref.clone(), Some(result.to_string()), None, None),
+            Finish::Retry { run_at, error } => (None, None, Some(error.clone()), Some(*run_at)),
+            Finish::NeedsReview { reason } | Finish::Dead { reason } => {
+                (None, None, Some(reason.clone()), None)
+            }
+        };
+        FinishColumns {
+            provider_ref,
+            result,
+            last_error,
+            run_at,
+        }
+    }
+}
+
+/// Rows per statement when a group's attempts are recorded together (9 bound values per
+/// row stays far below either backend's limit).
+const FINISH_ROWS: usize = 500;
+
 /// The statements that record one finished attempt, on `$tx`; evaluates to whether the
 /// lease was still held (a macro so it runs on either backend's transaction, and so several
 /// finished attempts can share one transaction).
@@ -197,16 +244,12 @@ macro_rules! apply_finish {
         let attempt: &AttemptRecord = $attempt;
         let finish: &Finish = $finish;
         let follow_up: &FollowUp = $follow_up;
-        let (provider_ref, result, last_error, run_at) = match finish {
-            Finish::Done {
-                provider_ref,
-                result,
-            } => (provider_ref.clone(), Some(result.to_string()), None, None),
-            Finish::Retry { run_at, error } => (None, None, Some(error.clone()), Some(*run_at)),
-            Finish::NeedsReview { reason } | Finish::Dead { reason } => {
-                (None, None, Some(reason.clone()), None)
-            }
-        };
+        let FinishColumns {
+            provider_ref,
+            result,
+            last_error,
+            run_at,
+        } = FinishColumns::of(finish);
         let updated = sqlx::query(
             "UPDATE jobs SET state = $3, attempts = attempts + 1, locked_by = NULL, \
                  locked_until = NULL, provider_ref = COALESCE($4, provider_ref), \
@@ -402,20 +445,128 @@ impl Store {
     }
 
     /// Records several finished attempts in one transaction (one commit, one sync); each
-    /// fenced by its lease like [`Store::finish_job`].
+    /// fenced by its lease like [`Store::finish_job`]. Attempts with nothing but a file to
+    /// record (nearly all) share one statement per table: one update of their jobs, one
+    /// insert of their attempts, one of their files; the others run [`apply_finish`] each.
     async fn finish_jobs(&self, batch: &[FinishedAttempt]) -> Result<Vec<bool>, StoreError> {
+        let mut seen = std::collections::HashSet::with_capacity(batch.len());
+        // A job twice in one group (never expected: one lease, one attempt) goes one by one,
+        // so its second attempt meets the first one's fence as it would on its own.
+        let shared: Vec<bool> = batch
+            .iter()
+            .map(|f| {
+                f.follow_up.notes.is_empty()
+                    && f.follow_up.attention.is_none()
+                    && seen.insert(f.job.id)
+            })
+            .collect();
         let oks = in_tx!(self, |tx| {
-            let mut oks = Vec::with_capacity(batch.len());
-            for f in batch {
-                oks.push(apply_finish!(
-                    tx,
-                    &f.job,
-                    &f.worker,
-                    f.now,
-                    &f.attempt,
-                    &f.finish,
-                    &f.follow_up
-                ));
+            let mut oks = vec![false; batch.len()];
+            let together: Vec<(usize, &FinishedAttempt)> = batch
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| shared[*i])
+                .collect();
+            for chunk in together.chunks(FINISH_ROWS) {
+                let updated: std::collections::HashSet<i64> = {
+                    let mut q = sqlx::QueryBuilder::new(
+                        "UPDATE jobs SET state = v.column3, attempts = attempts + 1, \
+                         locked_by = NULL, locked_until = NULL, \
+                         provider_ref = COALESCE(v.column4, provider_ref), \
+                         result = COALESCE(v.column5, result), last_error = v.column6, \
+                         last_status = v.column7, run_at = COALESCE(v.column8, run_at), \
+                         updated_at = v.column9 FROM (",
+                    );
+                    let columns: Vec<FinishColumns> = chunk
+                        .iter()
+                        .map(|(_, f)| FinishColumns::of(&f.finish))
+                        .collect();
+                    q.push_values(chunk.iter().zip(&columns), |mut row, ((_, f), c)| {
+                        row.push_bind(f.job.id)
+                            .push_bind(f.worker.as_str())
+                            .push_bind(f.finish.state())
+                            .push_bind(c.provider_ref.as_deref())
+                            .push_bind(c.result.as_deref())
+                            .push_bind(c.last_error.as_deref())
+                            .push_bind(f.attempt.status_code)
+                            .push_bind(c.run_at)
+                            .push_bind(f.now);
+                    });
+                    // `VALUES` columns are column1, column2, … on both backends.
+                    q.push(
+                        ") AS v WHERE jobs.id = v.column1 AND jobs.locked_by = v.column2 \
+                         AND jobs.state = 'running' RETURNING jobs.id",
+                    );
+                    q.build_query_scalar::<i64>()
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .into_iter()
+                        .collect()
+                };
+                let done: Vec<&FinishedAttempt> = chunk
+                    .iter()
+                    .filter(|(_, f)| updated.contains(&f.job.id))
+                    .map(|(_, f)| *f)
+                    .collect();
+                for (i, f) in chunk {
+                    oks[*i] = updated.contains(&f.job.id);
+                }
+                if !done.is_empty() {
+                    let mut q = sqlx::QueryBuilder::new(
+                        "INSERT INTO job_attempts (job_id, started_at, duration_ms, outcome, \
+                         status_code, excerpt, error, worker) ",
+                    );
+                    q.push_values(&done, |mut row, f| {
+                        let a = &f.attempt;
+                        row.push_bind(f.job.id)
+                            .push_bind(a.started_at)
+                            .push_bind(a.duration_ms)
+                            .push_bind(a.outcome)
+                            .push_bind(a.status_code)
+                            .push_bind(a.excerpt.as_deref())
+                            .push_bind(a.error.as_deref())
+                            .push_bind(f.worker.as_str());
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+                let files: Vec<(&FinishedAttempt, &NewFile)> = done
+                    .iter()
+                    .filter_map(|f| f.follow_up.file.as_ref().map(|file| (*f, file)))
+                    .collect();
+                if !files.is_empty() {
+                    let mut q = sqlx::QueryBuilder::new(
+                        "INSERT INTO files (store_id, order_id, job_id, name, path, size, sha256, \
+                         created_at) ",
+                    );
+                    q.push_values(&files, |mut row, (f, file)| {
+                        row.push_bind(f.job.store_id.as_str())
+                            .push_bind(f.job.order_id)
+                            .push_bind(f.job.id)
+                            .push_bind(file.name.as_str())
+                            .push_bind(file.path.as_str())
+                            .push_bind(file.size)
+                            .push_bind(file.sha256.as_str())
+                            .push_bind(f.now);
+                    });
+                    q.push(
+                        " ON CONFLICT (job_id) DO UPDATE SET name = excluded.name, \
+                         path = excluded.path, size = excluded.size, sha256 = excluded.sha256",
+                    );
+                    q.build().execute(&mut *tx).await?;
+                }
+            }
+            for (i, f) in batch.iter().enumerate() {
+                if !shared[i] {
+                    oks[i] = apply_finish!(
+                        tx,
+                        &f.job,
+                        &f.worker,
+                        f.now,
+                        &f.attempt,
+                        &f.finish,
+                        &f.follow_up
+                    );
+                }
             }
             oks
         });
@@ -464,6 +615,42 @@ impl Store {
             .rows_affected()
         });
         Ok(n)
+    }
+
+    /// The current order bodies of claimed jobs, by (store, order id): one query per store
+    /// for a whole claim instead of one per job.
+    pub async fn claimed_order_bodies(
+        &self,
+        jobs: &[ClaimedJob],
+    ) -> Result<HashMap<(String, i64), String>, StoreError> {
+        let mut by_store: HashMap<&str, Vec<i64>> = HashMap::new();
+        for job in jobs {
+            let ids = by_store.entry(job.store_id.as_str()).or_default();
+            if !ids.contains(&job.order_id) {
+                ids.push(job.order_id);
+            }
+        }
+        let mut bodies = HashMap::with_capacity(jobs.len());
+        for (store_id, ids) in by_store {
+            for chunk in ids.chunks(ROWS_PER_READ) {
+                let rows: Vec<(i64, String, Option<Vec<u8>>)> = on_pool!(self, |pool| {
+                    let mut q = sqlx::QueryBuilder::new(format!(
+                        "SELECT o.order_id, {CURRENT_BODY_FROM} WHERE o.store_id = "
+                    ));
+                    q.push_bind(store_id).push(" AND o.order_id IN (");
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    list.push_unseparated(")");
+                    q.build_query_as().fetch_all(pool).await?
+                });
+                for (order_id, body, raw) in rows {
+                    bodies.insert((store_id.to_owned(), order_id), snapshot_text((body, raw)));
+                }
+            }
+        }
+        Ok(bodies)
     }
 
     /// The order as WooCommerce last sent it (its current snapshot), for building provider calls.
