@@ -469,6 +469,7 @@ async fn finished_attempts_are_recorded_together(backend: Backend) {
             size: 42,
             sha256: "ab".repeat(32),
         }),
+        notes: vec![("placed:pdf".into(), "PDF kept.".into())],
         ..FollowUp::default()
     };
     let note = FollowUp {
@@ -493,7 +494,16 @@ async fn finished_attempts_are_recorded_together(backend: Backend) {
             FollowUp::default(),
             "retryable",
         ),
-        (3, "x", done("A-4"), FollowUp::default(), "success"),
+        (
+            3,
+            "x",
+            done("A-4"),
+            FollowUp {
+                notes: vec![("placed:lost".into(), "Never written.".into())],
+                ..FollowUp::default()
+            },
+            "success",
+        ),
         (4, "w", done("A-5"), note, "success"),
         (
             5,
@@ -557,6 +567,20 @@ async fn finished_attempts_are_recorded_together(backend: Backend) {
     let file_id = with_file.file_id.expect("the file is kept");
     let kept = store.file(file_id).await.expect("read").expect("file");
     assert_eq!(kept.size, 42);
+    let notes_of = |order_id: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .order_jobs("shop", order_id)
+                .await
+                .expect("jobs")
+                .into_iter()
+                .filter(|j| j.job.kind == "order_note")
+                .map(|j| j.job.target)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(notes_of(2).await, ["note:placed:pdf"]);
 
     let retrying = detail(2).await;
     assert_eq!(retrying.job.state, "retrying");
@@ -571,13 +595,9 @@ async fn finished_attempts_are_recorded_together(backend: Backend) {
 
     let noted = detail(4).await;
     assert_eq!(noted.job.state, "done");
-    let order_jobs = store.order_jobs("shop", 5).await.expect("jobs");
-    assert!(
-        order_jobs
-            .iter()
-            .any(|j| j.job.kind == "order_note" && j.job.target == "note:placed:apliiq"),
-        "{order_jobs:?}"
-    );
+    assert_eq!(notes_of(5).await, ["note:placed:apliiq"]);
+    // The lost lease planned nothing.
+    assert!(notes_of(4).await.is_empty());
 
     let dead = detail(5).await;
     assert_eq!(dead.job.state, "dead");

@@ -445,20 +445,17 @@ impl Store {
     }
 
     /// Records several finished attempts in one transaction (one commit, one sync); each
-    /// fenced by its lease like [`Store::finish_job`]. Attempts with nothing but a file to
-    /// record (nearly all) share one statement per table: one update of their jobs, one
-    /// insert of their attempts, one of their files; the others run [`apply_finish`] each.
+    /// fenced by its lease like [`Store::finish_job`]. Attempts that do not flag their order
+    /// for attention (nearly all) share one statement per table: one update of their jobs, one
+    /// insert of their attempts, one of their files, one of their order notes; the others run
+    /// [`apply_finish`] each.
     async fn finish_jobs(&self, batch: &[FinishedAttempt]) -> Result<Vec<bool>, StoreError> {
         let mut seen = std::collections::HashSet::with_capacity(batch.len());
         // A job twice in one group (never expected: one lease, one attempt) goes one by one,
         // so its second attempt meets the first one's fence as it would on its own.
         let shared: Vec<bool> = batch
             .iter()
-            .map(|f| {
-                f.follow_up.notes.is_empty()
-                    && f.follow_up.attention.is_none()
-                    && seen.insert(f.job.id)
-            })
+            .map(|f| f.follow_up.attention.is_none() && seen.insert(f.job.id))
             .collect();
         let oks = in_tx!(self, |tx| {
             let mut oks = vec![false; batch.len()];
@@ -552,6 +549,39 @@ impl Store {
                         " ON CONFLICT (job_id) DO UPDATE SET name = excluded.name, \
                          path = excluded.path, size = excluded.size, sha256 = excluded.sha256",
                     );
+                    q.build().execute(&mut *tx).await?;
+                }
+                // Order notes to write back, each planned once per key (as `plan_note!`).
+                let notes: Vec<(&FinishedAttempt, String, String)> = done
+                    .iter()
+                    .flat_map(|f| {
+                        f.follow_up.notes.iter().map(move |(key, note)| {
+                            (
+                                *f,
+                                format!("note:{key}"),
+                                serde_json::json!({ "note": note }).to_string(),
+                            )
+                        })
+                    })
+                    .collect();
+                for notes in notes.chunks(FINISH_ROWS) {
+                    let mut q = sqlx::QueryBuilder::new(
+                        "INSERT INTO jobs (store_id, order_id, provider, target, kind, state, \
+                         payload, run_at, created_at, updated_at) ",
+                    );
+                    q.push_values(notes, |mut row, (f, target, payload)| {
+                        row.push_bind(f.job.store_id.as_str())
+                            .push_bind(f.job.order_id)
+                            .push("'woocommerce'")
+                            .push_bind(target.as_str())
+                            .push("'order_note'")
+                            .push("'pending'")
+                            .push_bind(payload.as_str())
+                            .push_bind(f.now)
+                            .push_bind(f.now)
+                            .push_bind(f.now);
+                    });
+                    q.push(" ON CONFLICT (store_id, order_id, provider, target) DO NOTHING");
                     q.build().execute(&mut *tx).await?;
                 }
             }
