@@ -532,11 +532,78 @@ fn safe_segment(s: &str) -> String {
     }
 }
 
+/// The directory holding `p`; a relative path's last parent is the working directory.
+fn parent_dir(p: &Path) -> Option<PathBuf> {
+    p.parent().map(|parent| {
+        if parent.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            parent.to_owned()
+        }
+    })
+}
+
+/// Keeps `bytes` at `path` so that they survive a crash once this returns: written to a
+/// temporary file and synced, renamed into place, then the directory synced, with every
+/// directory created for it up to the one that already existed, so the name survives too.
+/// One blocking task for the whole sequence.
 async fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    tokio::fs::create_dir_all(dir).await?;
-    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
-    tokio::fs::write(&tmp, bytes).await?;
-    let file = tokio::fs::File::open(&tmp).await?;
-    file.sync_all().await?;
-    tokio::fs::rename(&tmp, path).await
+    let (dir, path, bytes) = (dir.to_owned(), path.to_owned(), bytes.to_vec());
+    tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut existing = dir.clone();
+        while !existing.is_dir()
+            && let Some(parent) = parent_dir(&existing)
+        {
+            existing = parent;
+        }
+        std::fs::create_dir_all(&dir)?;
+        let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &path)?;
+        let mut synced = dir;
+        loop {
+            std::fs::File::open(&synced)?.sync_all()?;
+            match parent_dir(&synced) {
+                Some(parent) if synced != existing => synced = parent,
+                _ => break,
+            }
+        }
+        Ok(())
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parent_of_a_relative_top_directory_is_the_working_directory() {
+        assert_eq!(parent_dir(Path::new("data")), Some(PathBuf::from(".")));
+        assert_eq!(parent_dir(Path::new("data/k")), Some(PathBuf::from("data")));
+        assert_eq!(parent_dir(Path::new("/")), None);
+    }
+
+    #[tokio::test]
+    async fn kept_files_land_whole_in_new_directories() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let dir = root.path().join("key2print").join("shop").join("7");
+        let path = dir.join("p.pdf");
+        write_atomically(&dir, &path, b"%PDF-1.7 one")
+            .await
+            .expect("written");
+        write_atomically(&dir, &path, b"%PDF-1.7 two")
+            .await
+            .expect("replaced");
+        assert_eq!(std::fs::read(&path).expect("read"), b"%PDF-1.7 two");
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, ["p.pdf"], "no temporary file is left behind");
+    }
 }
