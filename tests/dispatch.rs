@@ -611,3 +611,57 @@ async fn finished_attempts_are_recorded_together(backend: Backend) {
 }
 
 on_both_backends!(finishing_together, finished_attempts_are_recorded_together);
+
+/// Jobs claimed but never started go back to the queue as they were: not counted as an
+/// interrupted attempt (which would park a Spiff order for review), and only the claimant's.
+async fn unstarted_claims_go_back_untouched(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, _) = support::open_store(backend, dir.path()).await;
+    store.migrate().await.expect("migrate");
+    let cfg = support::store_config("shop", SECRET);
+    for id in 1..=2 {
+        let body = serde_json::to_vec(&json!({
+            "id": id, "status": "processing", "date_modified_gmt": "2026-11-23T08:00:00",
+            "line_items": [{"id": 1, "name": "Tee", "quantity": 1, "sku": "APQ-1998244S7A1", "meta_data": []}]
+        }))
+        .expect("json");
+        printbridge::outbox::reconcile::ingest_order_json(
+            &store,
+            &cfg,
+            printbridge::ledger::intake::Source::Backfill,
+            body,
+            1,
+        )
+        .await
+        .expect("ingest");
+    }
+    let claimed = store
+        .claim_jobs("apliiq", "w", 2, 1_000_000, 10)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 2);
+    // Another worker cannot put back what it does not hold.
+    assert_eq!(store.unclaim(&claimed, "x", 3).await.expect("unclaim"), 0);
+    assert_eq!(store.unclaim(&claimed, "w", 3).await.expect("unclaim"), 2);
+    for job in &claimed {
+        let detail = store.job_detail(job.id).await.expect("read").expect("job");
+        assert_eq!(detail.job.state, "pending");
+        assert_eq!(detail.job.attempts, 0);
+    }
+    // Not due before the time given.
+    assert!(
+        store
+            .claim_jobs("apliiq", "w", 2, 1_000_000, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let again = store
+        .claim_jobs("apliiq", "w", 3, 1_000_000, 10)
+        .await
+        .expect("claim");
+    assert_eq!(again.len(), 2);
+    assert!(again.iter().all(|j| !j.interrupted), "{again:?}");
+}
+
+on_both_backends!(unclaim, unstarted_claims_go_back_untouched);

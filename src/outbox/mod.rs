@@ -193,7 +193,17 @@ impl Dispatcher {
                 let bodies = match this.state.store.claimed_order_bodies(&claimed).await {
                     Ok(bodies) => bodies,
                     Err(e) => {
-                        tracing::warn!(error = %e, provider, "cannot read the claimed jobs' orders; their leases expire and they are retried");
+                        // No call was made: put them back (a second from now, so a database
+                        // that cannot answer is not asked again at once).
+                        tracing::warn!(error = %e, provider, "cannot read the claimed jobs' orders; they are queued again");
+                        if let Err(e) = this
+                            .state
+                            .store
+                            .unclaim(&claimed, &this.worker, now + 1_000)
+                            .await
+                        {
+                            tracing::warn!(error = %e, provider, "cannot queue them again; they are retried as interrupted when their leases expire");
+                        }
                         continue;
                     }
                 };

@@ -412,6 +412,40 @@ impl Store {
     /// Gives back the jobs this worker still holds (graceful shutdown after the drain
     /// deadline), so another worker takes them at once instead of after the lease. Their
     /// attempt began, so the next claim sees them as interrupted.
+    /// Puts back jobs `worker` claimed but never started (no call was made): queued again
+    /// from `run_at`, their claim not counted, so the next claim does not take them for
+    /// interrupted attempts.
+    pub async fn unclaim(
+        &self,
+        jobs: &[ClaimedJob],
+        worker: &str,
+        run_at: i64,
+    ) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for chunk in jobs.chunks(ROWS_PER_READ) {
+            n += on_pool_write!(self, |pool| {
+                let mut q = sqlx::QueryBuilder::new(
+                    "UPDATE jobs SET state = CASE WHEN attempts = 0 THEN 'pending' \
+                     ELSE 'retrying' END, started = started - 1, locked_by = NULL, \
+                     locked_until = NULL, run_at = ",
+                );
+                q.push_bind(run_at)
+                    .push(", updated_at = ")
+                    .push_bind(run_at)
+                    .push(" WHERE state = 'running' AND locked_by = ")
+                    .push_bind(worker)
+                    .push(" AND id IN (");
+                let mut ids = q.separated(", ");
+                for job in chunk {
+                    ids.push_bind(job.id);
+                }
+                ids.push_unseparated(")");
+                q.build().execute(pool).await?.rows_affected()
+            });
+        }
+        Ok(n)
+    }
+
     pub async fn release_leases(&self, worker: &str, now: i64) -> Result<u64, StoreError> {
         let n = on_pool_write!(self, |pool| {
             sqlx::query(
