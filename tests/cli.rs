@@ -199,26 +199,9 @@ fn connection_key_holds_url_store_token_and_secret() {
 #[tokio::test]
 async fn replay_command_requeues_a_dead_letter() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("r.db").display());
-    let store = printbridge::store::Store::connect(&db).await.unwrap();
-    store.migrate().await.unwrap();
-    let cfg: printbridge::config::StoreConfig =
-        toml::from_str("id = \"shop\"\nwebhook_secret = \"s\"\n").unwrap();
-    let body = serde_json::to_vec(&serde_json::json!({
-        "id": 7, "status": "processing", "date_modified_gmt": "2026-11-23T08:00:00",
-        "line_items": [{"id": 1, "name": "Tee", "quantity": 1, "sku": "APQ-1998244S7A1", "meta_data": []}]
-    }))
-    .unwrap();
-    let result = printbridge::outbox::reconcile::ingest_order_json(
-        &store,
-        &cfg,
-        printbridge::ledger::intake::Source::Backfill,
-        body,
-        1,
-    )
-    .await
-    .unwrap();
-    assert_eq!(result.jobs_planned, 1);
+    let db = format!("sqlite://{}", dir.path().join("bridge.db").display());
+    let store =
+        support::store_with_apliiq_orders(support::Backend::Sqlite, dir.path(), 7..=7).await;
     let job = store
         .claim_jobs("apliiq", "w", 2, 1_000_000, 1)
         .await

@@ -423,26 +423,7 @@ on_both_backends!(thousand_orders, thousand_orders_with_duplicates);
 async fn finished_attempts_are_recorded_together(backend: Backend) {
     use printbridge::store::jobs::{AttemptRecord, Finish, FinishQueue, FollowUp, NewFile};
     let dir = tempfile::tempdir().expect("tempdir");
-    let (store, _) = support::open_store(backend, dir.path()).await;
-    store.migrate().await.expect("migrate");
-    let cfg = support::store_config("shop", SECRET);
-    for id in 1..=6 {
-        let body = serde_json::to_vec(&json!({
-            "id": id, "status": "processing", "date_modified_gmt": "2026-11-23T08:00:00",
-            "line_items": [{"id": 1, "name": "Tee", "quantity": 1, "sku": "APQ-1998244S7A1", "meta_data": []}]
-        }))
-        .expect("json");
-        let ingested = printbridge::outbox::reconcile::ingest_order_json(
-            &store,
-            &cfg,
-            printbridge::ledger::intake::Source::Backfill,
-            body,
-            1,
-        )
-        .await
-        .expect("ingest");
-        assert_eq!(ingested.jobs_planned, 1);
-    }
+    let store = support::store_with_apliiq_orders(backend, dir.path(), 1..=6).await;
     let mut jobs = store
         .claim_jobs("apliiq", "w", 2, 1_000_000, 10)
         .await
@@ -616,25 +597,7 @@ on_both_backends!(finishing_together, finished_attempts_are_recorded_together);
 /// interrupted attempt (which would park a Spiff order for review), and only the claimant's.
 async fn unstarted_claims_go_back_untouched(backend: Backend) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (store, _) = support::open_store(backend, dir.path()).await;
-    store.migrate().await.expect("migrate");
-    let cfg = support::store_config("shop", SECRET);
-    for id in 1..=2 {
-        let body = serde_json::to_vec(&json!({
-            "id": id, "status": "processing", "date_modified_gmt": "2026-11-23T08:00:00",
-            "line_items": [{"id": 1, "name": "Tee", "quantity": 1, "sku": "APQ-1998244S7A1", "meta_data": []}]
-        }))
-        .expect("json");
-        printbridge::outbox::reconcile::ingest_order_json(
-            &store,
-            &cfg,
-            printbridge::ledger::intake::Source::Backfill,
-            body,
-            1,
-        )
-        .await
-        .expect("ingest");
-    }
+    let store = support::store_with_apliiq_orders(backend, dir.path(), 1..=2).await;
     let claimed = store
         .claim_jobs("apliiq", "w", 2, 1_000_000, 10)
         .await

@@ -409,3 +409,33 @@ impl TestApp {
         .await
     }
 }
+
+/// A migrated store (`backend`, under `dir`) holding paid orders `ids` of store "shop", each
+/// with one Apliiq item, ingested as backfilled orders: one Apliiq job per order, queued.
+pub async fn store_with_apliiq_orders(
+    backend: Backend,
+    dir: &std::path::Path,
+    ids: std::ops::RangeInclusive<i64>,
+) -> Store {
+    let (store, _) = open_store(backend, dir).await;
+    store.migrate().await.expect("migrate");
+    let cfg = store_config("shop", "apliiq-orders-secret");
+    for id in ids {
+        let body = serde_json::to_vec(&serde_json::json!({
+            "id": id, "status": "processing", "date_modified_gmt": "2026-11-23T08:00:00",
+            "line_items": [{"id": 1, "name": "Tee", "quantity": 1, "sku": "APQ-1998244S7A1", "meta_data": []}]
+        }))
+        .expect("json");
+        let ingested = printbridge::outbox::reconcile::ingest_order_json(
+            &store,
+            &cfg,
+            printbridge::ledger::intake::Source::Backfill,
+            body,
+            1,
+        )
+        .await
+        .expect("ingest");
+        assert_eq!(ingested.jobs_planned, 1, "order {id}");
+    }
+    store
+}
