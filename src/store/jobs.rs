@@ -153,7 +153,7 @@ macro_rules! current_body_from {
 /// An order's current snapshot body: `order_snapshots.body`, or when that is empty (the
 /// snapshot is its delivery's body, stored once) the delivery's body. Rows for
 /// [`snapshot_text`]; the caller adds the `WHERE` on `o`.
-pub(crate) const CURRENT_BODY: &str = concat!("SELECT ", current_body_from!());
+const CURRENT_BODY: &str = concat!("SELECT ", current_body_from!());
 
 /// [`CURRENT_BODY`] without its `SELECT`, to put more columns before it.
 const CURRENT_BODY_FROM: &str = current_body_from!();
@@ -161,7 +161,7 @@ const CURRENT_BODY_FROM: &str = current_body_from!();
 /// Order ids per read of [`Store::claimed_order_bodies`].
 const ROWS_PER_READ: usize = 500;
 
-pub(crate) fn snapshot_text((body, raw): (String, Option<Vec<u8>>)) -> String {
+fn snapshot_text((body, raw): (String, Option<Vec<u8>>)) -> String {
     match raw {
         Some(raw) if body.is_empty() => String::from_utf8_lossy(&raw).into_owned(),
         _ => body,

@@ -289,7 +289,7 @@ impl Store {
         let delivery_sql = format!(
             "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE store_id = $1 AND order_id = $2 ORDER BY id"
         );
-        let (items, snapshots, deliveries, current) = on_pool!(self, |pool| {
+        let (items, snapshots, deliveries) = on_pool!(self, |pool| {
             let items = sqlx::query(
                 "SELECT item_id, name, sku, product_id, variation_id, quantity, price, \
                  classification, design_id, detail FROM order_items \
@@ -346,19 +346,11 @@ impl Store {
                 .iter()
                 .map(delivery_from_row)
                 .collect::<Result<Vec<_>, _>>()?;
-            let current =
-                sqlx::query_as::<_, (String, Option<Vec<u8>>)>(sqlx::AssertSqlSafe(format!(
-                    "{} WHERE o.store_id = $1 AND o.order_id = $2",
-                    super::jobs::CURRENT_BODY
-                )))
-                .bind(store_id)
-                .bind(order_id)
-                .fetch_optional(pool)
-                .await?
-                .map(super::jobs::snapshot_text);
-            (items, snapshots, deliveries, current)
+            (items, snapshots, deliveries)
         });
-        let current = current
+        let current = self
+            .current_order_body(store_id, order_id)
+            .await?
             .and_then(|b| serde_json::from_str(&b).ok())
             .unwrap_or(serde_json::Value::Null);
         let jobs = self.order_jobs(store_id, order_id).await?;
