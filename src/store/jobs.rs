@@ -233,100 +233,23 @@ impl FinishColumns {
 /// row stays far below either backend's limit).
 const FINISH_ROWS: usize = 500;
 
-/// The statements that record one finished attempt, on `$tx`; evaluates to whether the
-/// lease was still held (a macro so it runs on either backend's transaction, and so several
-/// finished attempts can share one transaction).
-macro_rules! apply_finish {
-    ($tx:ident, $job:expr, $worker:expr, $now:expr, $attempt:expr, $finish:expr, $follow_up:expr) => {{
-        let job: &ClaimedJob = $job;
-        let worker: &str = $worker;
-        let now: i64 = $now;
-        let attempt: &AttemptRecord = $attempt;
-        let finish: &Finish = $finish;
-        let follow_up: &FollowUp = $follow_up;
-        let FinishColumns {
-            provider_ref,
-            result,
-            last_error,
-            run_at,
-        } = FinishColumns::of(finish);
-        let updated = sqlx::query(
-            "UPDATE jobs SET state = $3, attempts = attempts + 1, locked_by = NULL, \
-                 locked_until = NULL, provider_ref = COALESCE($4, provider_ref), \
-                 result = COALESCE($5, result), last_error = $6, last_status = $7, \
-                 run_at = COALESCE($8, run_at), updated_at = $9 \
-                 WHERE id = $1 AND locked_by = $2 AND state = 'running'",
-        )
-        .bind(job.id)
-        .bind(worker)
-        .bind(finish.state())
-        .bind(&provider_ref)
-        .bind(&result)
-        .bind(&last_error)
-        .bind(attempt.status_code)
-        .bind(run_at)
-        .bind(now)
-        .execute(&mut *$tx)
-        .await?
-        .rows_affected();
-        if updated == 1 {
-            sqlx::query(
-                "INSERT INTO job_attempts (job_id, started_at, duration_ms, outcome, \
-                     status_code, excerpt, error, worker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(job.id)
-            .bind(attempt.started_at)
-            .bind(attempt.duration_ms)
-            .bind(attempt.outcome)
-            .bind(attempt.status_code)
-            .bind(&attempt.excerpt)
-            .bind(&attempt.error)
-            .bind(worker)
-            .execute(&mut *$tx)
-            .await?;
-            if let Some(f) = &follow_up.file {
-                sqlx::query(
-                    "INSERT INTO files (store_id, order_id, job_id, name, path, size, sha256, \
-                         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                         ON CONFLICT (job_id) DO UPDATE SET name = excluded.name, \
-                         path = excluded.path, size = excluded.size, sha256 = excluded.sha256",
-                )
-                .bind(&job.store_id)
-                .bind(job.order_id)
-                .bind(job.id)
-                .bind(&f.name)
-                .bind(&f.path)
-                .bind(f.size)
-                .bind(&f.sha256)
-                .bind(now)
-                .execute(&mut *$tx)
-                .await?;
-            }
-            for (key, note) in &follow_up.notes {
-                let _ = super::ledger::plan_note!(
-                    &mut *$tx,
-                    &job.store_id,
-                    job.order_id,
-                    key.clone(),
-                    note,
-                    now
-                );
-            }
-            if let Some(reason) = &follow_up.attention {
-                sqlx::query(
-                    "UPDATE orders SET attention = $3, updated_at = $4 \
-                         WHERE store_id = $1 AND order_id = $2",
-                )
-                .bind(&job.store_id)
-                .bind(job.order_id)
-                .bind(reason)
-                .bind(now)
-                .execute(&mut *$tx)
-                .await?;
-            }
+/// A group's attempts (indexes into it) in rounds, given their job ids: round *k* holds
+/// each job's *k*-th report, in the group's order. A job reported twice in one group (never
+/// expected: one lease, one attempt) has its second report in a later round, where it meets
+/// the fence the first one left, as it would on its own.
+fn rounds_by_job(job_ids: impl ExactSizeIterator<Item = i64>) -> Vec<Vec<usize>> {
+    let mut reports: std::collections::HashMap<i64, usize> =
+        std::collections::HashMap::with_capacity(job_ids.len());
+    let mut rounds: Vec<Vec<usize>> = Vec::new();
+    for (i, id) in job_ids.enumerate() {
+        let k = reports.entry(id).or_insert(0);
+        if rounds.len() <= *k {
+            rounds.push(Vec::new());
         }
-        updated == 1
-    }};
+        rounds[*k].push(i);
+        *k += 1;
+    }
+    rounds
 }
 
 impl Store {
@@ -472,33 +395,31 @@ impl Store {
         finish: &Finish,
         follow_up: &FollowUp,
     ) -> Result<bool, StoreError> {
-        let ok = in_tx!(self, |tx| {
-            apply_finish!(tx, job, worker, now, attempt, finish, follow_up)
-        });
-        Ok(ok)
+        let finished = FinishedAttempt {
+            job: job.clone(),
+            worker: worker.to_owned(),
+            now,
+            attempt: attempt.clone(),
+            finish: finish.clone(),
+            follow_up: follow_up.clone(),
+        };
+        let oks = self.finish_jobs(std::slice::from_ref(&finished)).await?;
+        Ok(oks.first().copied().unwrap_or(false))
     }
 
-    /// Records several finished attempts in one transaction (one commit, one sync); each
-    /// fenced by its lease like [`Store::finish_job`]. Attempts that do not flag their order
-    /// for attention (nearly all) share one statement per table: one update of their jobs, one
-    /// insert of their attempts, one of their files, one of their order notes; the others run
-    /// [`apply_finish`] each.
+    /// Records finished attempts in one transaction (one commit, one sync), each fenced by
+    /// its lease: `false` (and nothing changed) for an attempt whose worker no longer held the
+    /// job. One statement per table for a chunk of attempts: one update of their jobs, one
+    /// insert of their attempts, one of their files, one of their order notes; only an order
+    /// flagged for attention is updated on its own.
     async fn finish_jobs(&self, batch: &[FinishedAttempt]) -> Result<Vec<bool>, StoreError> {
-        let mut seen = std::collections::HashSet::with_capacity(batch.len());
-        // A job twice in one group (never expected: one lease, one attempt) goes one by one,
-        // so its second attempt meets the first one's fence as it would on its own.
-        let shared: Vec<bool> = batch
-            .iter()
-            .map(|f| f.follow_up.attention.is_none() && seen.insert(f.job.id))
-            .collect();
+        let rounds = rounds_by_job(batch.iter().map(|f| f.job.id));
         let oks = in_tx!(self, |tx| {
             let mut oks = vec![false; batch.len()];
-            let together: Vec<(usize, &FinishedAttempt)> = batch
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| shared[*i])
-                .collect();
-            for chunk in together.chunks(FINISH_ROWS) {
+            let chunks = rounds.iter().flat_map(|round| round.chunks(FINISH_ROWS));
+            for chunk in chunks {
+                let chunk: Vec<(usize, &FinishedAttempt)> =
+                    chunk.iter().map(|&i| (i, &batch[i])).collect();
                 let updated: std::collections::HashSet<i64> = {
                     let mut q = sqlx::QueryBuilder::new(
                         "UPDATE jobs SET state = v.column3, attempts = attempts + 1, \
@@ -539,7 +460,7 @@ impl Store {
                     .filter(|(_, f)| updated.contains(&f.job.id))
                     .map(|(_, f)| *f)
                     .collect();
-                for (i, f) in chunk {
+                for (i, f) in &chunk {
                     oks[*i] = updated.contains(&f.job.id);
                 }
                 if !done.is_empty() {
@@ -618,18 +539,21 @@ impl Store {
                     q.push(" ON CONFLICT (store_id, order_id, provider, target) DO NOTHING");
                     q.build().execute(&mut *tx).await?;
                 }
-            }
-            for (i, f) in batch.iter().enumerate() {
-                if !shared[i] {
-                    oks[i] = apply_finish!(
-                        tx,
-                        &f.job,
-                        &f.worker,
-                        f.now,
-                        &f.attempt,
-                        &f.finish,
-                        &f.follow_up
-                    );
+                // Rare (a provider said something a person must read): one by one, so two
+                // jobs of one order leave the later reason, as they would on their own.
+                for f in &done {
+                    if let Some(reason) = &f.follow_up.attention {
+                        sqlx::query(
+                            "UPDATE orders SET attention = $3, updated_at = $4 \
+                             WHERE store_id = $1 AND order_id = $2",
+                        )
+                        .bind(&f.job.store_id)
+                        .bind(f.job.order_id)
+                        .bind(reason)
+                        .bind(f.now)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                 }
             }
             oks
@@ -946,5 +870,20 @@ async fn finish_group(store: Store, batch: Vec<(FinishedAttempt, FinishReply)>) 
                 let _ = reply.send(r);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rounds_by_job;
+
+    #[test]
+    fn a_job_reported_twice_in_a_group_is_recorded_in_a_later_round() {
+        assert_eq!(
+            rounds_by_job([7, 8, 7, 9, 7].into_iter()),
+            vec![vec![0, 1, 3], vec![2], vec![4]]
+        );
+        assert_eq!(rounds_by_job([1, 2, 3].into_iter()), vec![vec![0, 1, 2]]);
+        assert!(rounds_by_job(std::iter::empty()).is_empty());
     }
 }
