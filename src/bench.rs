@@ -408,6 +408,33 @@ impl FreshDb {
         }
     }
 
+    /// Lets the disk go quiet before a measured run, so that it does not pay for the
+    /// writes of the run before it: the database is checkpointed (PostgreSQL `CHECKPOINT`,
+    /// SQLite `wal_checkpoint(TRUNCATE)`) and the operating system's dirty pages are
+    /// written out (`sync`).
+    async fn settle(&self, store: &crate::store::Store) {
+        match &self.pg {
+            Some((admin_url, _)) => {
+                if let Ok(admin) = sqlx::PgPool::connect(admin_url).await {
+                    if let Err(e) = sqlx::query("CHECKPOINT").execute(&admin).await {
+                        tracing::warn!(error = %e, "bench: CHECKPOINT refused; runs may share writes");
+                    }
+                    admin.close().await;
+                }
+            }
+            None => {
+                if let Err(e) = store.checkpoint().await {
+                    tracing::warn!(error = %e, "bench: SQLite checkpoint failed");
+                }
+            }
+        }
+        let synced =
+            tokio::task::spawn_blocking(|| std::process::Command::new("sync").status()).await;
+        if !matches!(synced, Ok(Ok(status)) if status.success()) {
+            tracing::warn!("bench: sync failed; runs may share writes");
+        }
+    }
+
     async fn drop_db(self) {
         if let Some((admin_url, name)) = self.pg
             && let Ok(admin) = sqlx::PgPool::connect(&admin_url).await
@@ -741,6 +768,7 @@ async fn run_db(
     let _ = closed_loop(client, &bare, 8, Duration::from_millis(300)).await;
     let _ = closed_loop(client, &intake, 8, Duration::from_millis(300)).await;
     report.bare_sustained = closed_loop(client, &bare, opts.connections, opts.duration).await;
+    fresh.settle(&bridge.state.store).await;
     report.intake_sustained = closed_loop(client, &intake, opts.connections, opts.duration).await;
     writeln!(
         progress,
@@ -749,6 +777,7 @@ async fn run_db(
     )?;
     for &rate in &opts.rates {
         let b = open_loop(client, &bare, rate, opts.duration).await;
+        fresh.settle(&bridge.state.store).await;
         let i = open_loop(client, &intake, rate, opts.duration).await;
         writeln!(
             progress,

@@ -191,6 +191,17 @@ impl Store {
         Ok(())
     }
 
+    /// SQLite: copies the write-ahead log into the database file and empties it
+    /// (`wal_checkpoint(TRUNCATE)`). PostgreSQL checkpoints on its own; nothing to do.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        if let Store::Sqlite(_, writer) = self {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(writer.pool())
+                .await?;
+        }
+        Ok(())
+    }
+
     pub fn backend(&self) -> &'static str {
         match self {
             Store::Sqlite(..) => "sqlite",
