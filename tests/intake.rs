@@ -486,6 +486,32 @@ async fn accepted_deliveries_survive_a_restart() {
     assert_eq!(store.count(Table::Orders).await.unwrap(), 1);
 }
 
+/// A PostgreSQL server on this host is reached without TLS unless the URL asks for it.
+#[tokio::test]
+async fn a_local_postgres_is_reached_without_tls() {
+    let Some(url) = support::postgres_url() else {
+        eprintln!("skipped: PRINTBRIDGE_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let local = ["127.0.0.1", "localhost", "[::1]", "/"]
+        .iter()
+        .any(|host| url.contains(&format!("@{host}")));
+    if !local || url.contains("sslmode") || std::env::var_os("PGSSLMODE").is_some() {
+        eprintln!("skipped: the test server is not on this host or sets an sslmode");
+        return;
+    }
+    let store = printbridge::store::Store::connect(&url).await.unwrap();
+    let printbridge::store::Store::Postgres(pool) = &store else {
+        panic!("a PostgreSQL store");
+    };
+    let ssl: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert!(!ssl, "loopback connection negotiated TLS");
+    store.close().await;
+}
+
 async fn admin_api_is_protected_and_pages(backend: Backend) {
     let app = TestApp::spawn(backend, |c| {
         c.stores = vec![

@@ -7,7 +7,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -132,8 +132,7 @@ impl Store {
         } else if database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://")
         {
-            let opts = PgConnectOptions::from_str(database_url)?;
-            Self::connect_postgres(opts).await
+            Self::connect_postgres(pg_options(database_url)?).await
         } else {
             Err(StoreError::UnsupportedUrl(redact_url(database_url)))
         }
@@ -151,7 +150,7 @@ impl Store {
         {
             return Err(StoreError::UnsupportedUrl(format!("schema {schema:?}")));
         }
-        let opts = PgConnectOptions::from_str(database_url)?;
+        let opts = pg_options(database_url)?;
         let admin = PgPoolOptions::new()
             .max_connections(1)
             .connect_with(opts.clone())
@@ -217,6 +216,39 @@ impl Store {
     }
 }
 
+/// PostgreSQL connect options for `database_url`. A server on this host (a loopback
+/// address, `localhost` or a Unix socket) is reached without TLS unless the URL or
+/// `PGSSLMODE` chooses an `sslmode`: nothing crosses a network, and sqlx's default,
+/// `prefer`, would encrypt every round trip (it cost intake and dispatch about a sixth;
+/// BENCHMARKS.md, fourth round). Any other host keeps sqlx's default.
+fn pg_options(database_url: &str) -> Result<PgConnectOptions, StoreError> {
+    pg_options_with(database_url, std::env::var_os("PGSSLMODE").is_some())
+}
+
+fn pg_options_with(database_url: &str, env_ssl_mode: bool) -> Result<PgConnectOptions, StoreError> {
+    let opts = PgConnectOptions::from_str(database_url)?;
+    let chosen = env_ssl_mode
+        || reqwest::Url::parse(database_url).map_or(true, |url| {
+            url.query_pairs()
+                .any(|(key, _)| key.eq_ignore_ascii_case("sslmode") || key == "ssl-mode")
+        });
+    if chosen || !is_local_host(opts.get_host()) {
+        return Ok(opts);
+    }
+    Ok(opts.ssl_mode(PgSslMode::Disable))
+}
+
+/// Whether a PostgreSQL host names this machine.
+fn is_local_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host.starts_with('/')
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// A database URL with any password replaced by `***`, for messages.
 pub fn redact_url(url: &str) -> String {
     match reqwest::Url::parse(url) {
@@ -239,5 +271,47 @@ mod tests {
             "postgres://bridge:***@db/printbridge"
         );
         assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    fn mode(url: &str, env_ssl_mode: bool) -> PgSslMode {
+        pg_options_with(url, env_ssl_mode)
+            .expect("a PostgreSQL URL")
+            .get_ssl_mode()
+    }
+
+    fn default_mode(url: &str) -> PgSslMode {
+        PgConnectOptions::from_str(url)
+            .expect("a PostgreSQL URL")
+            .get_ssl_mode()
+    }
+
+    #[test]
+    fn a_server_on_this_host_is_reached_without_tls_unless_a_mode_is_chosen() {
+        for url in [
+            "postgres://postgres@127.0.0.1:5432/test",
+            "postgres://u:p@localhost/db",
+            "postgresql://u@[::1]:5432/db",
+            "postgres://u@127.0.0.2/db?application_name=pb",
+        ] {
+            assert!(matches!(mode(url, false), PgSslMode::Disable), "{url}");
+        }
+        // Chosen in the URL (either spelling) or in PGSSLMODE: kept.
+        let require = "postgres://u@127.0.0.1/db?sslmode=require";
+        assert!(matches!(mode(require, false), PgSslMode::Require));
+        let verify = "postgres://u@localhost/db?ssl-mode=verify-full";
+        assert!(matches!(mode(verify, false), PgSslMode::VerifyFull));
+        let local = "postgres://u@127.0.0.1/db";
+        assert_eq!(
+            format!("{:?}", mode(local, true)),
+            format!("{:?}", default_mode(local))
+        );
+        // Another host: sqlx's default.
+        for url in ["postgres://u@db.internal/db", "postgres://u@10.0.0.5/db"] {
+            assert_eq!(
+                format!("{:?}", mode(url, false)),
+                format!("{:?}", default_mode(url)),
+                "{url}"
+            );
+        }
     }
 }
