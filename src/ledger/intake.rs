@@ -1,6 +1,7 @@
 //! What a verified delivery means for the ledger, decided without touching the database.
 
-use serde::Serialize;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::classify::{Classification, classify};
@@ -103,12 +104,14 @@ impl OrderSnapshot {
 }
 
 pub fn parse_order_json(json: &[u8]) -> Result<OrderSnapshot, String> {
-    let value: Value = serde_json::from_slice(json).map_err(|e| format!("not JSON: {e}"))?;
-    order_from_value(value, json)
+    serde_json::from_slice::<IgnoredAny>(json).map_err(|e| format!("not JSON: {e}"))?;
+    order_from_slice(json)
 }
 
-fn order_from_value(value: Value, raw: &[u8]) -> Result<OrderSnapshot, String> {
-    let order: Order = serde_json::from_value(value).map_err(|e| format!("not an order: {e}"))?;
+/// Parses an order straight from its JSON text (no intermediate `Value`: a webhook body
+/// is mostly meta the bridge does not read, which is skipped without being built).
+fn order_from_slice(raw: &[u8]) -> Result<OrderSnapshot, String> {
+    let order: Order = serde_json::from_slice(raw).map_err(|e| format!("not an order: {e}"))?;
     if order.id <= 0 {
         return Err("the order has no id".to_owned());
     }
@@ -135,21 +138,37 @@ fn order_from_value(value: Value, raw: &[u8]) -> Result<OrderSnapshot, String> {
     })
 }
 
+/// The top-level fields [`parse_delivery`] looks at before it knows what the body is;
+/// everything else is skipped.
+#[derive(Default, Deserialize)]
+struct Head {
+    id: Option<Value>,
+    code: Option<Value>,
+    message: Option<Value>,
+    arg: Option<Value>,
+}
+
 /// Reads a verified delivery body in the light of its `X-WC-Webhook-Topic`.
 pub fn parse_delivery(topic: Option<&str>, body: &[u8]) -> Parsed {
-    let value: Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
+    let head = if body.trim_ascii_start().first() == Some(&b'{') {
+        serde_json::from_slice::<Head>(body)
+    } else {
+        // JSON, but not an object: nothing to read at the top level.
+        serde_json::from_slice::<IgnoredAny>(body).map(|_| Head::default())
+    };
+    let head = match head {
+        Ok(head) => head,
         Err(e) => {
             return Parsed::Unparsed {
                 error: format!("the body is not JSON: {e}"),
             };
         }
     };
-    let order_id = value.get("id").and_then(as_id);
+    let order_id = head.id.as_ref().and_then(as_id);
 
     // A WooCommerce REST error instead of a resource, e.g. a v1 webhook on an HPOS store.
-    if let (Some(code), None) = (value.get("code").and_then(Value::as_str), order_id) {
-        let message = value.get("message").and_then(Value::as_str).unwrap_or("");
+    if let (Some(code), None) = (head.code.as_ref().and_then(Value::as_str), order_id) {
+        let message = head.message.as_ref().and_then(Value::as_str).unwrap_or("");
         let hint = if code.contains("invalid_shop_order_id") {
             " This happens when the webhook uses the legacy API version v1; recreate it with API version v3."
         } else {
@@ -172,7 +191,7 @@ pub fn parse_delivery(topic: Option<&str>, body: &[u8]) -> Parsed {
                 error: "order.deleted without an order id".to_owned(),
             },
         },
-        ("order", _) | ("", _) => match order_from_value(value, body) {
+        ("order", _) | ("", _) => match order_from_slice(body) {
             Ok(snapshot) => Parsed::Order(Box::new(snapshot)),
             Err(error) if topic.is_empty() => Parsed::Ignored {
                 order_id,
@@ -182,7 +201,7 @@ pub fn parse_delivery(topic: Option<&str>, body: &[u8]) -> Parsed {
         },
         ("action", action) => Parsed::Signal {
             action: action.to_owned(),
-            order_id: value.get("arg").and_then(as_id),
+            order_id: head.arg.as_ref().and_then(as_id),
         },
         _ => Parsed::Ignored {
             order_id,

@@ -48,8 +48,8 @@ pub struct Order {
     pub shipping_lines: Vec<ShippingLine>,
     #[serde(deserialize_with = "lenient_vec")]
     pub refunds: Vec<Refund>,
-    #[serde(deserialize_with = "lenient_vec")]
-    pub meta_data: Vec<Meta>,
+    // The order's own `meta_data` is not read: left out, it is skipped unparsed (in a
+    // webhook it is often most of the body).
 }
 
 impl Order {
