@@ -16,6 +16,7 @@ use crate::metrics::Metrics;
 use crate::outbox::exec::ProviderExecutor;
 use crate::outbox::{Dispatcher, reconcile};
 use crate::store::Store;
+use crate::store::intake::{Applied, IntakeQueue, OnApplied};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -111,15 +112,23 @@ impl Application {
                 }
             }
         }
+        let config = Arc::new(config);
+        let metrics = Arc::new(Metrics::new());
+        let dispatch_wakeup = Arc::new(Notify::new());
+        let intake = IntakeQueue::new(
+            config.clone(),
+            clock.clone(),
+            on_applied(metrics.clone(), dispatch_wakeup.clone()),
+        );
         let state = Arc::new(AppState {
-            config: Arc::new(config),
+            config,
             store,
             clock,
-            metrics: Arc::new(Metrics::new()),
-            dispatch_wakeup: Arc::new(Notify::new()),
+            metrics,
+            dispatch_wakeup,
             key2print,
             catalog: Arc::new(crate::gateway::CatalogCache::new()),
-            intake: Arc::new(crate::store::ledger::IntakeQueue::new()),
+            intake: Arc::new(intake),
         });
         Ok(Application {
             state,
@@ -142,6 +151,8 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let app = routes(self.state.clone());
+        // Applies what a restart left stored but not applied, then every new delivery.
+        self.state.intake.start(&self.state.store);
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut workers = Vec::new();
         if self.state.config.dispatch.enabled {
@@ -171,9 +182,36 @@ impl Application {
         for w in workers {
             let _ = w.await;
         }
+        self.state.intake.stop().await;
         self.state.store.close().await;
         result
     }
+}
+
+/// What follows a delivery's application to the ledger: its metric, a log line for one
+/// applied after its answer, and the dispatcher woken for newly planned jobs.
+fn on_applied(metrics: Arc<Metrics>, dispatch_wakeup: Arc<Notify>) -> OnApplied {
+    Arc::new(move |applied: &[Applied]| {
+        let mut planned = 0;
+        for a in applied {
+            let r = &a.result;
+            metrics.delivery(a.topic.as_deref().unwrap_or("none"), r.outcome.as_str());
+            planned += r.jobs_planned;
+            if !a.answered {
+                tracing::info!(
+                    store = %a.store_id,
+                    delivery_id = r.delivery_id,
+                    order_id = ?r.order_id,
+                    outcome = r.outcome.as_str(),
+                    jobs_planned = r.jobs_planned,
+                    "webhook applied after its answer"
+                );
+            }
+        }
+        if planned > 0 {
+            dispatch_wakeup.notify_one();
+        }
+    })
 }
 
 /// Completes on SIGTERM or Ctrl-C.

@@ -429,23 +429,32 @@ async fn concurrent_out_of_order_deliveries(backend: Backend) {
             (status, ack, body)
         }));
     }
-    let mut planned = 0;
+    let mut answered = Vec::new();
     for t in tasks {
         let (status, ack, body) = t.await.unwrap();
         assert_eq!(status, 200, "{ack}");
+        answered.push((ack, body));
+    }
+    // Answered as soon as stored when others were waiting: applied right after, in order.
+    app.applied().await;
+    let mut planned = 0;
+    for (ack, body) in &answered {
         planned += ack["jobs_planned"].as_u64().unwrap();
         // Deliveries stored together keep their own ids: the id answered holds the body
-        // sent and the outcome answered.
+        // sent, and the outcome answered unless it was answered before being applied.
         let id = ack["delivery_id"].as_i64().expect("delivery id");
         let stored = app.store.delivery(id).await.unwrap().expect("delivery");
         assert_eq!(stored.body.as_bytes(), &body[..], "delivery {id}");
-        assert_eq!(
-            json!(stored.delivery.outcome),
-            ack["outcome"],
-            "delivery {id}"
-        );
+        assert_ne!(stored.delivery.outcome, "received", "delivery {id}");
+        if ack["outcome"] != json!("received") {
+            assert_eq!(
+                json!(stored.delivery.outcome),
+                ack["outcome"],
+                "delivery {id}"
+            );
+        }
     }
-    assert_eq!(planned, 1, "one Apliiq job for the order, planned once");
+    assert!(planned <= 1, "the order's job was planned {planned} times");
     assert_eq!(app.store.count(Table::Deliveries).await.unwrap(), 100);
     assert_eq!(app.store.count(Table::OrderSnapshots).await.unwrap(), 50);
     assert_eq!(app.store.count(Table::Jobs).await.unwrap(), 1);

@@ -88,8 +88,9 @@ impl HealthApi {
 
     /// Metrics
     ///
-    /// Deliveries by topic and outcome, jobs by state, queue depth and oldest due job age,
-    /// provider attempts and latency by provider and outcome, dead letters.
+    /// Deliveries by topic and outcome, deliveries waiting to be applied and the oldest one's
+    /// age, jobs by state, queue depth and oldest due job age, provider attempts and latency
+    /// by provider and outcome, dead letters.
     #[oai(
         path = "/metrics",
         method = "get",
@@ -125,6 +126,14 @@ impl HealthApi {
             out,
             "# HELP printbridge_dead_letters Jobs that are dead letters now.\n# TYPE printbridge_dead_letters gauge\nprintbridge_dead_letters {}",
             gauges.dead
+        );
+        let (waiting, oldest) = state.store.unapplied_deliveries().await?;
+        let age_ms = oldest.map_or(0, |at| (state.clock.now_ms() - at).max(0));
+        let _ = writeln!(
+            out,
+            "# HELP printbridge_deliveries_unapplied Deliveries stored and answered, waiting to be applied to the ledger.\n# TYPE printbridge_deliveries_unapplied gauge\nprintbridge_deliveries_unapplied {waiting}\n\
+             # HELP printbridge_oldest_unapplied_delivery_age_seconds Age of the oldest delivery waiting to be applied.\n# TYPE printbridge_oldest_unapplied_delivery_age_seconds gauge\nprintbridge_oldest_unapplied_delivery_age_seconds {}",
+            age_ms as f64 / 1000.0
         );
         Ok(MetricsResponse::Ok(PlainText(out)))
     }

@@ -34,8 +34,8 @@ pub struct AppState {
     pub key2print: key2print::Key2printClients,
     /// Catalog reads cached for the Key2print product gateway.
     pub catalog: Arc<crate::gateway::CatalogCache>,
-    /// Group commit of webhook deliveries.
-    pub intake: Arc<crate::store::ledger::IntakeQueue>,
+    /// Webhook deliveries: stored, answered, applied to the ledger in order.
+    pub intake: Arc<crate::store::intake::IntakeQueue>,
 }
 
 impl AppState {

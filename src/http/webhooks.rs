@@ -14,7 +14,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use super::problem::{ApiError, Problem, bad_request_problem};
 use super::raw::RawJson;
 use super::{ApiTags, AppState};
-use crate::ledger::intake::{Delivery, Source, parse_delivery};
+use crate::ledger::intake::{Delivery, Source};
 use crate::woo::signature;
 
 /// How a WooCommerce order looks in a webhook (REST API v3). Only the fields PrintBridge
@@ -57,14 +57,17 @@ pub struct WebhookAck {
     /// The stored delivery (see `/v1/admin/deliveries/{id}`).
     #[oai(skip_serializing_if_is_none)]
     pub delivery_id: Option<i64>,
-    /// applied, duplicate, stale, deleted, signal, ignored or unparsed.
+    /// What the ledger did with it: applied, duplicate, stale, deleted, signal, ignored or
+    /// unparsed. `received` when the bridge answered as soon as the delivery was stored
+    /// because other deliveries were waiting (a burst): it is applied right after, in order
+    /// of arrival, and `/v1/admin/deliveries/{id}` shows its outcome then.
     #[oai(skip_serializing_if_is_none)]
     pub outcome: Option<String>,
     #[oai(skip_serializing_if_is_none)]
     pub order_id: Option<i64>,
     #[oai(skip_serializing_if_is_none)]
     pub detail: Option<String>,
-    /// Provider jobs newly planned by this delivery.
+    /// Provider jobs newly planned by this delivery (0 while it is `received`).
     #[oai(skip_serializing_if_is_none)]
     pub jobs_planned: Option<u32>,
 }
@@ -102,8 +105,9 @@ impl WebhookApi {
     /// Point the shop's order webhooks here (topics order.created, order.updated,
     /// order.deleted, order.restored and `action.*`; API version v3, never v1). Each delivery
     /// is verified with `X-WC-Webhook-Signature` (base64 HMAC-SHA256 of the raw body under
-    /// the webhook secret) and stored before the 200. The unsigned ping `webhook_id=N` is
-    /// answered 200 and not stored.
+    /// the webhook secret) and stored before the 200, and applied to the ledger in order of
+    /// arrival: before the answer when nothing else is waiting, right after it in a burst.
+    /// The unsigned ping `webhook_id=N` is answered 200 and not stored.
     #[oai(
         path = "/v1/webhooks/woocommerce/:store",
         method = "post",
@@ -192,7 +196,6 @@ impl WebhookApi {
             )));
         }
 
-        let parsed = parse_delivery(topic.0.as_deref(), &raw);
         let delivery = Delivery {
             store_id: store.0.clone(),
             source: Source::Webhook,
@@ -203,14 +206,10 @@ impl WebhookApi {
             body: raw,
         };
         let now = state.clock.now_ms();
-        let result = state
-            .intake
-            .record(&state.store, store_cfg, delivery, parsed, now)
-            .await?;
-        state.metrics.delivery(
-            topic.0.as_deref().unwrap_or("none"),
-            result.outcome.as_str(),
-        );
+        // Answered once stored; applied to the ledger before the answer unless other
+        // deliveries are waiting (see `store::intake`). Metrics and the dispatcher follow
+        // the application.
+        let result = state.intake.record(&state.store, delivery, now).await?;
         tracing::info!(
             store = %store.0,
             delivery_id = result.delivery_id,
@@ -219,9 +218,6 @@ impl WebhookApi {
             jobs_planned = result.jobs_planned,
             "webhook stored"
         );
-        if result.jobs_planned > 0 {
-            state.wake_dispatcher();
-        }
         Ok(WebhookResponse::Ok(Json(WebhookAck {
             received: true,
             ping: None,

@@ -5,8 +5,10 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError, in_tx};
-use crate::config::StoreConfig;
-use crate::ledger::intake::{Delivery, OrderSnapshot, Parsed, PlannedJob, plan_provider_jobs};
+use crate::config::{Config, StoreConfig};
+use crate::ledger::intake::{
+    Delivery, OrderSnapshot, Parsed, PlannedJob, Source, parse_delivery, plan_provider_jobs,
+};
 
 /// What the ledger did with a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +27,12 @@ pub enum DeliveryOutcome {
     Ignored,
     /// Authentic but not understood; kept raw for the operator.
     Unparsed,
+    /// Stored and acknowledged, not yet applied to the ledger: the bridge answered before
+    /// applying it because other deliveries were waiting. It is applied in order of arrival
+    /// (see [`super::intake`]).
+    Received,
+    /// Stored, but applying it failed repeatedly; `detail` says why.
+    Failed,
 }
 
 impl DeliveryOutcome {
@@ -37,6 +45,8 @@ impl DeliveryOutcome {
             DeliveryOutcome::Signal => "signal",
             DeliveryOutcome::Ignored => "ignored",
             DeliveryOutcome::Unparsed => "unparsed",
+            DeliveryOutcome::Received => "received",
+            DeliveryOutcome::Failed => "failed",
         }
     }
 }
@@ -113,6 +123,13 @@ struct Intake<'a> {
     now: i64,
 }
 
+/// A delivery to store: its body's digest and when it was received.
+pub(super) struct Stored<'a> {
+    pub delivery: &'a Delivery,
+    pub body_sha256: &'a str,
+    pub now: i64,
+}
+
 /// Stores a group's deliveries (outcome `received`), one statement per chunk of
 /// [`ROWS_PER_INSERT`] rows, on `$tx`; evaluates to their ids in the group's order. Both
 /// backends number the rows of one insert in the order of its `VALUES` (SQLite's
@@ -120,7 +137,7 @@ struct Intake<'a> {
 /// so the ids are sorted.
 macro_rules! insert_deliveries {
     ($tx:ident, $group:expr) => {{
-        let group: &[Intake<'_>] = $group;
+        let group: &[Stored<'_>] = $group;
         let mut ids: Vec<i64> = Vec::with_capacity(group.len());
         for chunk in group.chunks(ROWS_PER_INSERT) {
             let mut q = sqlx::QueryBuilder::new(
@@ -521,30 +538,19 @@ impl Store {
             .ok_or_else(|| StoreError::Conflict("the intake transaction returned nothing".into()))
     }
 
-    /// Stores several prepared deliveries in one transaction (one commit, one sync).
-    async fn record_prepared(
-        &self,
-        batch: &[PreparedDelivery],
-    ) -> Result<Vec<IntakeResult>, StoreError> {
-        let group: Vec<Intake<'_>> = batch
-            .iter()
-            .map(|p| Intake {
-                delivery: &p.delivery,
-                parsed: &p.parsed,
-                plan: &p.plan,
-                can_fetch: p.can_fetch,
-                body_sha256: &p.body_sha256,
-                now: p.now,
-            })
-            .collect();
-        self.apply_group(&group).await
-    }
-
     /// The intake transaction for a group: all deliveries stored by one statement, each
     /// applied to the ledger in the group's order, all outcomes set by one statement.
     async fn apply_group(&self, group: &[Intake<'_>]) -> Result<Vec<IntakeResult>, StoreError> {
+        let stored: Vec<Stored<'_>> = group
+            .iter()
+            .map(|i| Stored {
+                delivery: i.delivery,
+                body_sha256: i.body_sha256,
+                now: i.now,
+            })
+            .collect();
         let results = in_tx!(self, |tx| {
-            let ids = insert_deliveries!(tx, group);
+            let ids = insert_deliveries!(tx, &stored);
             let mut results = Vec::with_capacity(group.len());
             for (intake, id) in group.iter().zip(ids) {
                 results.push(apply_delivery!(tx, intake, id));
@@ -578,106 +584,163 @@ macro_rules! plan_note {
 }
 pub(crate) use plan_note;
 
-/// A verified delivery with what the intake transaction needs decided beforehand.
-struct PreparedDelivery {
-    delivery: Delivery,
-    parsed: Parsed,
-    plan: Option<Plan>,
-    can_fetch: bool,
-    body_sha256: String,
-    now: i64,
+/// What one intake transaction is asked to do (see [`super::intake`]).
+pub(super) struct Cycle<'a> {
+    /// Deliveries to store, in order of arrival.
+    pub new: &'a [Stored<'a>],
+    /// Most deliveries to apply; 0 stores only.
+    pub limit: usize,
+    /// Whether deliveries stored by earlier transactions may wait to be applied.
+    pub read_older: bool,
+    /// Deliveries applied whatever `waiting` says.
+    pub min_apply: usize,
+    /// The time of applying a delivery stored earlier.
+    pub now: i64,
+    pub config: &'a Config,
+    /// Whether more deliveries are waiting to be stored: applying stops once it says so.
+    pub waiting: &'a (dyn Fn() -> bool + Sync),
 }
 
-type Reply = super::writer::Reply<IntakeResult>;
-
-/// Most deliveries one intake transaction takes.
-const MAX_GROUP: usize = 256;
-
-/// Group commit for webhook intake: deliveries that arrive while a commit is being synced
-/// to disk are written together in the next transaction, so a burst costs one sync per
-/// group instead of one per delivery. Each caller still returns only after its own
-/// delivery is committed.
-pub struct IntakeQueue {
-    group: super::writer::GroupCommit<PreparedDelivery, IntakeResult>,
+/// A delivery applied by an intake transaction.
+pub(super) struct CycleApplied {
+    pub result: IntakeResult,
+    /// Its index in [`Cycle::new`], if it was stored by this transaction.
+    pub new_index: Option<usize>,
+    pub store_id: String,
+    pub topic: Option<String>,
 }
 
-impl Default for IntakeQueue {
-    fn default() -> Self {
-        Self::new()
-    }
+/// What one intake transaction did.
+pub(super) struct CycleOutcome {
+    /// The ids of [`Cycle::new`], in order.
+    pub ids: Vec<i64>,
+    /// Applied, oldest first.
+    pub results: Vec<CycleApplied>,
+    /// Deliveries stored earlier that were read to be applied.
+    pub older: usize,
+    /// PostgreSQL: another replica holds the apply lock, so nothing was applied.
+    pub locked_out: bool,
 }
 
-impl IntakeQueue {
-    pub fn new() -> Self {
-        IntakeQueue {
-            group: super::writer::GroupCommit::new(
-                |store, batch| Box::pin(write_group(store, batch)),
-                MAX_GROUP,
-            ),
-        }
-    }
+/// A stored delivery read back to be applied: id, store, topic, body.
+type StoredRow = (i64, String, Option<String>, Vec<u8>);
 
-    /// Like [`Store::record_delivery`], grouped with concurrent deliveries into one
-    /// transaction.
-    pub async fn record(
+/// The PostgreSQL advisory lock (transaction scope) held by the replica applying
+/// deliveries, so replicas apply one at a time, in order.
+const APPLY_LOCK: i64 = 0x5072_696e_7442_7231;
+
+impl Store {
+    /// One intake transaction: stores `cycle.new` (outcome `received`), then applies stored
+    /// deliveries oldest first, those stored earlier before the new ones, until
+    /// `cycle.limit` are applied or, past `cycle.min_apply`, `cycle.waiting()` says more
+    /// deliveries wait to be stored; sets their outcomes and commits. `applying` is left
+    /// holding the id of the delivery being applied if a statement fails.
+    pub(super) async fn intake_cycle(
         &self,
-        store: &Store,
-        cfg: &StoreConfig,
-        delivery: Delivery,
-        parsed: Parsed,
-        now: i64,
-    ) -> Result<IntakeResult, StoreError> {
-        // Deliveries of one order go through one writer, in order of arrival.
-        let key = match &parsed {
-            Parsed::Order(snap) => snap.order.id,
-            Parsed::Deleted { order_id } => *order_id,
-            Parsed::Signal { order_id, .. } | Parsed::Ignored { order_id, .. } => {
-                order_id.unwrap_or(0)
+        cycle: &Cycle<'_>,
+        applying: &mut Option<i64>,
+    ) -> Result<CycleOutcome, StoreError> {
+        let postgres = matches!(self, Store::Postgres(_));
+        let limit = cycle.limit;
+        let outcome = in_tx!(self, |tx| {
+            let ids = insert_deliveries!(tx, cycle.new);
+            let mut results: Vec<CycleApplied> = Vec::new();
+            let mut older: Vec<(i64, Delivery)> = Vec::new();
+            let mut locked_out = false;
+            if limit > 0 && postgres {
+                let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+                    .bind(APPLY_LOCK)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                locked_out = !locked;
             }
-            Parsed::Unparsed { .. } => 0,
-        };
-        let prepared = PreparedDelivery {
-            body_sha256: hex::encode(Sha256::digest(&delivery.body)),
-            plan: match &parsed {
-                Parsed::Order(snap) => Some(plan_for(cfg, snap)),
-                _ => None,
-            },
-            can_fetch: cfg.has_rest_keys(),
-            delivery,
-            parsed,
-            now,
-        };
-        self.group.submit(store, key, prepared).await
-    }
-}
-
-/// Writes a group in one transaction; if that fails, each delivery on its own, so one bad
-/// delivery cannot fail the others.
-async fn write_group(store: Store, batch: Vec<(PreparedDelivery, Reply)>) {
-    let (prepared, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-    match store.record_prepared(&prepared).await {
-        Ok(results) => {
-            for (reply, result) in replies.into_iter().zip(results) {
-                let _ = reply.send(Ok(result));
-            }
-        }
-        Err(e) if prepared.len() == 1 => {
-            if let Some(reply) = replies.into_iter().next() {
-                let _ = reply.send(Err(e));
-            }
-        }
-        Err(_) => {
-            for (p, reply) in prepared.into_iter().zip(replies) {
-                let result = store
-                    .record_prepared(std::slice::from_ref(&p))
-                    .await
-                    .and_then(|mut r| {
-                        r.pop().ok_or_else(|| {
-                            StoreError::Conflict("the intake transaction returned nothing".into())
+            if limit > 0 && !locked_out {
+                if cycle.read_older {
+                    let first_new = ids.first().copied().unwrap_or(i64::MAX);
+                    let rows: Vec<StoredRow> = sqlx::query_as(
+                        "SELECT id, store_id, topic, body FROM deliveries \
+                         WHERE outcome = 'received' AND id < $1 ORDER BY id LIMIT $2",
+                    )
+                    .bind(first_new)
+                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    older = rows
+                        .into_iter()
+                        .map(|(id, store_id, topic, body)| {
+                            let delivery = Delivery {
+                                store_id,
+                                source: Source::Webhook,
+                                topic,
+                                webhook_id: None,
+                                delivery_ref: None,
+                                content_type: None,
+                                body,
+                            };
+                            (id, delivery)
                         })
+                        .collect();
+                }
+                let candidates = older.iter().map(|(id, d)| (*id, d, None, cycle.now)).chain(
+                    ids.iter()
+                        .zip(cycle.new)
+                        .enumerate()
+                        .map(|(i, (id, n))| (*id, n.delivery, Some(i), n.now)),
+                );
+                for (id, delivery, new_index, at) in candidates {
+                    if results.len() >= limit
+                        || (results.len() >= cycle.min_apply && (cycle.waiting)())
+                    {
+                        break;
+                    }
+                    *applying = Some(id);
+                    let parsed = parse_delivery(delivery.topic.as_deref(), &delivery.body);
+                    let result = match cycle.config.store(&delivery.store_id) {
+                        None => IntakeResult {
+                            delivery_id: id,
+                            outcome: DeliveryOutcome::Ignored,
+                            order_id: None,
+                            detail: Some(format!(
+                                "store {} is no longer in the configuration",
+                                delivery.store_id
+                            )),
+                            jobs_planned: 0,
+                        },
+                        Some(cfg) => {
+                            let plan = match &parsed {
+                                Parsed::Order(snap) => Some(plan_for(cfg, snap)),
+                                _ => None,
+                            };
+                            let intake = Intake {
+                                delivery,
+                                parsed: &parsed,
+                                plan: &plan,
+                                can_fetch: cfg.has_rest_keys(),
+                                body_sha256: "",
+                                now: at,
+                            };
+                            apply_delivery!(tx, &intake, id)
+                        }
+                    };
+                    results.push(CycleApplied {
+                        result,
+                        new_index,
+                        store_id: delivery.store_id.clone(),
+                        topic: delivery.topic.clone(),
                     });
-                let _ = reply.send(result);
+                }
+                *applying = None;
+                let outcomes: Vec<IntakeResult> =
+                    results.iter().map(|r| r.result.clone()).collect();
+                set_outcomes!(tx, &outcomes);
             }
-        }
+            CycleOutcome {
+                ids,
+                results,
+                older: older.len(),
+                locked_out,
+            }
+        });
+        Ok(outcome)
     }
 }

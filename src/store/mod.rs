@@ -14,6 +14,7 @@ use sqlx::sqlite::{
 
 pub mod bulk;
 pub mod gateway_errors;
+pub mod intake;
 pub mod job_reads;
 pub mod jobs;
 pub mod ledger;

@@ -87,7 +87,8 @@ pub struct DeliveryView {
     pub delivery_ref: Option<String>,
     pub content_type: Option<String>,
     pub order_id: Option<i64>,
-    /// applied, duplicate, stale, deleted, signal, ignored or unparsed.
+    /// applied, duplicate, stale, deleted, signal, ignored or unparsed; `received` while
+    /// it waits to be applied, `failed` if applying it failed repeatedly (`detail` says why).
     pub outcome: String,
     pub detail: Option<String>,
     pub size: i64,

@@ -115,6 +115,17 @@ impl TestApp {
     ) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let (store, url) = open_store(backend, dir.path()).await;
+        Self::spawn_on(dir, store, url, configure, clock).await
+    }
+
+    /// Starts the real app on a store the test opened (and may have written) first.
+    pub async fn spawn_on(
+        dir: tempfile::TempDir,
+        store: Store,
+        url: String,
+        configure: impl FnOnce(&mut Config),
+        clock: Option<Arc<dyn Clock>>,
+    ) -> TestApp {
         let mut config = Config {
             database_url: url,
             admin_token: Some(Secret::new(ADMIN_TOKEN)),
@@ -190,6 +201,23 @@ impl TestApp {
             .expect("request");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Waits until every stored delivery is applied to the ledger (deliveries answered
+    /// `received` during a burst are applied right after their answer).
+    pub async fn applied(&self) {
+        let store = self.store.clone();
+        eventually(Duration::from_secs(60), "every delivery applied", || {
+            let store = store.clone();
+            async move {
+                (!store
+                    .has_unapplied_deliveries()
+                    .await
+                    .expect("unapplied deliveries"))
+                .then_some(())
+            }
+        })
+        .await;
     }
 
     /// Stops the server; returns the directory that holds its database and data.
