@@ -99,6 +99,51 @@ pub struct LoadStats {
     pub p99_ms: f64,
     pub max_ms: f64,
     pub peak_rss_kb: u64,
+    /// Length of the run.
+    pub elapsed: Duration,
+    /// Share of the machine's CPU time the hypervisor gave to others during the run
+    /// (`steal` in /proc/stat), in per cent.
+    pub steal_pct: f64,
+    /// Intake: how long after the run the last acknowledged delivery was applied to the
+    /// ledger (deliveries answered `received` in a burst are applied right after).
+    pub applied_after: Option<Duration>,
+}
+
+/// CPU time counters of the whole machine (/proc/stat), to tell how much the hypervisor
+/// took during a run.
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuTicks {
+    total: u64,
+    steal: u64,
+}
+
+impl CpuTicks {
+    fn now() -> Self {
+        let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let fields: Vec<u64> = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        CpuTicks {
+            // user nice system idle iowait irq softirq steal (guest time is within user).
+            total: fields.iter().take(8).sum(),
+            steal: fields.get(7).copied().unwrap_or(0),
+        }
+    }
+
+    /// Per cent of the CPU time since `self` that was stolen.
+    fn steal_pct_since(self) -> f64 {
+        let now = CpuTicks::now();
+        let total = now.total.saturating_sub(self.total);
+        if total == 0 {
+            return 0.0;
+        }
+        now.steal.saturating_sub(self.steal) as f64 * 100.0 / total as f64
+    }
 }
 
 impl LoadStats {
@@ -121,6 +166,9 @@ impl LoadStats {
             p99_ms: pick(0.99),
             max_ms: lat_us.last().map(|&v| v as f64 / 1000.0).unwrap_or(0.0),
             peak_rss_kb: 0,
+            elapsed,
+            steal_pct: 0.0,
+            applied_after: None,
         }
     }
 }
@@ -270,6 +318,7 @@ async fn closed_loop(
     duration: Duration,
 ) -> LoadStats {
     reset_peak_rss();
+    let cpu = CpuTicks::now();
     let start = Instant::now();
     let end = start + duration;
     let mut set = JoinSet::new();
@@ -300,6 +349,7 @@ async fn closed_loop(
     }
     let mut stats = LoadStats::from_samples(lat, errors, start.elapsed());
     stats.peak_rss_kb = rss_kb().1;
+    stats.steal_pct = cpu.steal_pct_since();
     stats
 }
 
@@ -312,6 +362,7 @@ async fn open_loop(
     duration: Duration,
 ) -> LoadStats {
     reset_peak_rss();
+    let cpu = CpuTicks::now();
     let n = (u64::from(rate) as f64 * duration.as_secs_f64()).round() as u64;
     let gap = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
     let start = tokio::time::Instant::now() + Duration::from_millis(5);
@@ -339,7 +390,22 @@ async fn open_loop(
     let elapsed = start.elapsed();
     let mut stats = LoadStats::from_samples(lat, errors, elapsed);
     stats.peak_rss_kb = rss_kb().1;
+    stats.steal_pct = cpu.steal_pct_since();
     stats
+}
+
+/// Waits until every stored delivery is applied to the ledger; returns how long that took.
+async fn applied(store: &Store) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(600);
+    while store.has_unapplied_deliveries().await? {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "deliveries were still waiting to be applied 10 minutes after the run"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok(start.elapsed())
 }
 
 #[poem::handler]
@@ -767,9 +833,11 @@ async fn run_db(
     // Warm up both (connections, caches), unmeasured.
     let _ = closed_loop(client, &bare, 8, Duration::from_millis(300)).await;
     let _ = closed_loop(client, &intake, 8, Duration::from_millis(300)).await;
+    applied(&bridge.state.store).await?;
     report.bare_sustained = closed_loop(client, &bare, opts.connections, opts.duration).await;
     fresh.settle(&bridge.state.store).await;
     report.intake_sustained = closed_loop(client, &intake, opts.connections, opts.duration).await;
+    report.intake_sustained.applied_after = Some(applied(&bridge.state.store).await?);
     writeln!(
         progress,
         "  sustained: bare {:.0} req/s, intake {:.0} req/s",
@@ -778,7 +846,8 @@ async fn run_db(
     for &rate in &opts.rates {
         let b = open_loop(client, &bare, rate, opts.duration).await;
         fresh.settle(&bridge.state.store).await;
-        let i = open_loop(client, &intake, rate, opts.duration).await;
+        let mut i = open_loop(client, &intake, rate, opts.duration).await;
+        i.applied_after = Some(applied(&bridge.state.store).await?);
         writeln!(
             progress,
             "  {rate} req/s: bare p99 {:.2} ms, intake p99 {:.2} ms",
@@ -873,7 +942,7 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
                 p99,
                 max,
                 mb(s.peak_rss_kb),
-                join_note(note, s.errors),
+                join_note(note, s),
             ]);
         }
         for (rate, b, i) in &r.rates {
@@ -888,7 +957,7 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
                     p99,
                     max,
                     mb(s.peak_rss_kb),
-                    join_note(String::new(), s.errors),
+                    join_note(String::new(), s),
                 ]);
             }
         }
@@ -970,12 +1039,27 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
     out
 }
 
-fn join_note(note: String, errors: u64) -> String {
-    match (note.is_empty(), errors) {
-        (_, 0) => note,
-        (true, e) => format!("{e} errors"),
-        (false, e) => format!("{note}; {e} errors"),
+/// A run's notes: `note`, its errors, when its deliveries were all applied, CPU steal.
+fn join_note(note: String, s: &LoadStats) -> String {
+    let mut parts = Vec::new();
+    if !note.is_empty() {
+        parts.push(note);
     }
+    if s.errors > 0 {
+        parts.push(format!("{} errors", s.errors));
+    }
+    if let Some(after) = s.applied_after {
+        let until = s.elapsed + after;
+        parts.push(format!(
+            "all applied {:.2} s after the run ({:.0} applied/s)",
+            after.as_secs_f64(),
+            s.ok as f64 / until.as_secs_f64().max(1e-9)
+        ));
+    }
+    if s.steal_pct >= 0.5 {
+        parts.push(format!("CPU steal {:.0} %", s.steal_pct));
+    }
+    parts.join("; ")
 }
 
 /// Runs the benchmark, writing progress and the table to `out`.
