@@ -115,25 +115,16 @@ impl Store {
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
-            // The writer's commits do not copy the log into the database file themselves
-            // (that stalled the commit that did it: the tail of intake latency); a
-            // checkpointer does, on a connection of its own, see `checkpointer`. The limit
-            // stays as a backstop should the checkpointer fall behind.
             // No ping before each acquire (sqlx's default): a connection to a local file does
             // not go away, and the ping was a round trip to SQLite's thread per transaction.
+            // The writer checkpoints in line (SQLite's default, every 1,000 pages): a
+            // background checkpointer made intake slower (BENCHMARKS.md, fourth round).
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(60))
-                .connect_with(opts.clone().pragma("wal_autocheckpoint", "16384"))
-                .await?;
-            let checkpoints = SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .test_before_acquire(false)
-                // It reads the log and writes the file; a cache would only hold memory.
-                .connect_with(opts.clone().pragma("cache_size", "-64"))
+                .connect_with(opts.clone())
                 .await?;
             // Readers map the file instead of copying pages into each connection's cache
             // (which every write by another connection invalidates). The writer does not:
@@ -145,7 +136,6 @@ impl Store {
                 .test_before_acquire(false)
                 .connect_with(opts.pragma("mmap_size", "268435456"))
                 .await?;
-            writer::spawn(checkpointer(checkpoints, writer.clone()));
             Ok(Store::Sqlite(pool, WriteLock(writer)))
         } else if database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://")
@@ -232,32 +222,6 @@ impl Store {
         }
         on_pool!(self, |pool| pool.close().await)
     }
-}
-
-/// How often the checkpointer copies committed pages from SQLite's write-ahead log into the
-/// database file.
-const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
-
-/// Copies the write-ahead log into the database file every [`CHECKPOINT_INTERVAL`]
-/// (`wal_checkpoint(PASSIVE)`: it never waits for the writer, nor the writer for it), so no
-/// commit pays for a checkpoint; once everything is copied, the next commit starts the log
-/// from its beginning again. Stops when the writer's pool is closed.
-async fn checkpointer(pool: SqlitePool, writer: SqlitePool) {
-    let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if writer.is_closed() {
-            break;
-        }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
-            tracing::warn!(error = %e, "SQLite checkpoint failed; the writer's own checkpoints take over");
-        }
-    }
-    pool.close().await;
 }
 
 /// PostgreSQL connect options for `database_url`. A server on this host (a loopback
