@@ -227,7 +227,7 @@ impl Store {
 /// PostgreSQL connect options for `database_url`. A server on this host (a loopback
 /// address, `localhost` or a Unix socket) is reached without TLS unless the URL or
 /// `PGSSLMODE` chooses an `sslmode`: nothing crosses a network, and sqlx's default,
-/// `prefer`, would encrypt every round trip (it cost intake and dispatch about a sixth;
+/// `prefer`, would encrypt every round trip (it cost intake and dispatch about a tenth;
 /// BENCHMARKS.md, fourth round). Any other host keeps sqlx's default.
 fn pg_options(database_url: &str) -> Result<PgConnectOptions, StoreError> {
     pg_options_with(database_url, std::env::var_os("PGSSLMODE").is_some())
