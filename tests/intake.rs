@@ -382,6 +382,9 @@ async fn unparsed_deliveries_are_kept(backend: Backend) {
     }
     let (_, page) = app.admin_get("/v1/admin/deliveries?outcome=unparsed").await;
     assert_eq!(page["total"], json!(2), "{page}");
+    let (status, problem) = app.admin_get("/v1/admin/deliveries?outcome=unread").await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["field"], json!("outcome"), "{problem}");
     app.stop().await;
 }
 on_both_backends!(unparsed, unparsed_deliveries_are_kept);

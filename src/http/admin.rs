@@ -12,6 +12,7 @@ use poem_openapi::{Object, OpenApi, SecurityScheme};
 use super::problem::{ApiError, Problem};
 use super::{ApiTags, AppState};
 use crate::store::job_reads::{JobDetail, JobFilter, JobPage};
+use crate::store::ledger::DeliveryOutcome;
 use crate::store::reads::{
     DeliveryDetail, DeliveryFilter, DeliveryPage, OrderFilter, OrderLedger, OrderPage,
 };
@@ -155,20 +156,33 @@ impl AdminApi {
     /// List deliveries
     ///
     /// Every authentic delivery, newest first. `outcome=unparsed` lists those the bridge
-    /// stored but could not read.
+    /// stored but could not read, `outcome=received` those stored and not yet applied to the
+    /// ledger, `outcome=failed` those that could not be applied.
     #[oai(path = "/deliveries", method = "get", operation_id = "listDeliveries")]
     async fn list_deliveries(
         &self,
         _auth: AdminAuth,
         state: Data<&Arc<AppState>>,
         store: Query<Option<String>>,
-        /// applied, duplicate, stale, deleted, signal, ignored or unparsed.
+        /// applied, duplicate, stale, deleted, signal, ignored, unparsed, received or failed.
         outcome: Query<Option<String>>,
         order_id: Query<Option<i64>>,
         offset: Query<Option<i64>>,
         limit: Query<Option<i64>>,
     ) -> Result<AdminResponse<DeliveryPage>, ApiError> {
         let (offset, limit) = page(offset.0, limit.0)?;
+        if let Some(o) = outcome.0.as_deref()
+            && !DeliveryOutcome::NAMES.contains(&o)
+        {
+            return Err(ApiError::bad_request(
+                "bad_outcome",
+                format!(
+                    "outcome must be one of {}",
+                    DeliveryOutcome::NAMES.join(", ")
+                ),
+                "outcome",
+            ));
+        }
         let page = state
             .store
             .list_deliveries(&DeliveryFilter {

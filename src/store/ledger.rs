@@ -36,6 +36,19 @@ pub enum DeliveryOutcome {
 }
 
 impl DeliveryOutcome {
+    /// Every outcome's name, as stored and as the admin API filters by.
+    pub const NAMES: [&'static str; 9] = [
+        "applied",
+        "duplicate",
+        "stale",
+        "deleted",
+        "signal",
+        "ignored",
+        "unparsed",
+        "received",
+        "failed",
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DeliveryOutcome::Applied => "applied",
