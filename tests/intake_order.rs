@@ -130,15 +130,7 @@ async fn a_burst_is_answered_then_applied(backend: Backend) {
     assert_eq!(app.store.count(Table::Deliveries).await.unwrap(), n);
     assert_eq!(app.store.count(Table::Orders).await.unwrap(), n);
     assert_eq!(app.store.count(Table::Jobs).await.unwrap(), n);
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     let line =
         format!("printbridge_deliveries_total{{topic=\"order.updated\",outcome=\"applied\"}} {n}");
     assert!(metrics.contains(&line), "{line} not in\n{metrics}");
@@ -173,6 +165,7 @@ async fn stored_deliveries_are_applied_in_order_at_start(backend: Backend) {
         ids.push(delivery_id);
     }
     assert!(store.has_unapplied_deliveries().await.unwrap());
+    assert_eq!(store.unapplied_deliveries().await.unwrap(), (4, Some(1)));
     let app = TestApp::spawn_on(
         dir,
         store,
@@ -190,6 +183,14 @@ async fn stored_deliveries_are_applied_in_order_at_start(backend: Backend) {
     assert_eq!(ledger_status(&app, 501).await, json!("processing"));
     assert_eq!(ledger_status(&app, 502).await, json!("processing"));
     assert_eq!(app.store.count(Table::Jobs).await.unwrap(), 2);
+    let metrics = app.metrics().await;
+    for line in [
+        "printbridge_deliveries_unapplied 0\n",
+        "printbridge_oldest_unapplied_delivery_age_seconds 0\n",
+        "printbridge_deliveries_total{topic=\"order.updated\",outcome=\"stale\"} 1\n",
+    ] {
+        assert!(metrics.contains(line), "{line} not in\n{metrics}");
+    }
     app.stop().await;
 }
 on_both_backends!(restart, stored_deliveries_are_applied_in_order_at_start);

@@ -279,15 +279,7 @@ async fn metrics_show_dispatch() {
     woo.put_order(order.clone());
     app.post_order("shop", SECRET, &order).await;
     app.settled_jobs(Duration::from_secs(30)).await;
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     for line in [
         "printbridge_deliveries_total{topic=\"order.updated\",outcome=\"applied\"} 1",
         "printbridge_attempts_total{provider=\"spiff\",outcome=\"success\"} 1",

@@ -203,6 +203,18 @@ impl TestApp {
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// The text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let resp = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics");
+        assert_eq!(resp.status().as_u16(), 200, "/metrics");
+        resp.text().await.expect("metrics text")
+    }
+
     /// Waits until every stored delivery is applied to the ledger (deliveries answered
     /// `received` during a burst are applied right after their answer).
     pub async fn applied(&self) {
