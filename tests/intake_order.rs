@@ -271,3 +271,46 @@ async fn a_quiet_delivery_is_answered_with_its_outcome() {
     assert!(!app.store.has_unapplied_deliveries().await.unwrap());
     app.stop().await;
 }
+
+/// On PostgreSQL one bridge of a schema applies at a time (an advisory lock): while another
+/// holds the lock, a delivery is stored and answered `received`, and applied once the lock
+/// is free. A bridge on another schema of the same database does not wait for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_of_one_schema_apply_one_at_a_time() {
+    if support::postgres_url().is_none() {
+        eprintln!("skipped: PRINTBRIDGE_TEST_POSTGRES_URL is not set");
+        return;
+    }
+    let configure = |c: &mut printbridge::config::Config| {
+        c.stores = vec![support::store_config("shop", SECRET)]
+    };
+    let held = TestApp::spawn(Backend::Postgres, configure).await;
+    let other = TestApp::spawn(Backend::Postgres, configure).await;
+    let Store::Postgres(pool) = &held.store else {
+        panic!("a PostgreSQL store");
+    };
+    // Another replica of `held`'s schema, in the middle of applying.
+    let mut replica = pool.begin().await.expect("begin");
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))")
+        .bind(printbridge::store::ledger::APPLY_LOCK)
+        .execute(&mut *replica)
+        .await
+        .expect("lock");
+
+    let (status, ack) = post_paid(&other, "order.created", 801).await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(ack["outcome"], json!("applied"), "another schema: {ack}");
+
+    let (status, ack) = post_paid(&held, "order.created", 802).await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(ack["outcome"], json!("received"), "lock held: {ack}");
+    let id = ack["delivery_id"].as_i64().expect("delivery id");
+    assert_eq!(outcome(&held.store, id).await.0, "received");
+
+    replica.rollback().await.expect("release");
+    held.applied().await;
+    assert_eq!(outcome(&held.store, id).await.0, "applied");
+    assert_eq!(ledger_status(&held, 802).await, json!("processing"));
+    held.stop().await;
+    other.stop().await;
+}

@@ -639,8 +639,10 @@ pub(super) struct CycleOutcome {
 type StoredRow = (i64, String, Option<String>, Vec<u8>);
 
 /// The PostgreSQL advisory lock (transaction scope) held by the replica applying
-/// deliveries, so replicas apply one at a time, in order.
-const APPLY_LOCK: i64 = 0x5072_696e_7442_7231;
+/// deliveries, so replicas apply one at a time, in order: this key with a hash of the
+/// schema. Advisory locks belong to the whole database, and bridges with schemas of their
+/// own in one database (a `search_path` in the URL) must not wait for each other.
+pub const APPLY_LOCK: i32 = 0x5072_4231;
 
 impl Store {
     /// One intake transaction: stores `cycle.new` (outcome `received`), then applies stored
@@ -661,10 +663,12 @@ impl Store {
             let mut older: Vec<(i64, Delivery)> = Vec::new();
             let mut locked_out = false;
             if limit > 0 && postgres {
-                let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
-                    .bind(APPLY_LOCK)
-                    .fetch_one(&mut *tx)
-                    .await?;
+                let locked: bool = sqlx::query_scalar(
+                    "SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema()))",
+                )
+                .bind(APPLY_LOCK)
+                .fetch_one(&mut *tx)
+                .await?;
                 locked_out = !locked;
             }
             if limit > 0 && !locked_out {
