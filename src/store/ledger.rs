@@ -84,6 +84,14 @@ struct Plan {
     detail: Option<String>,
 }
 
+/// The plan for a delivery: an order's, none for anything else.
+fn plan_of(store: &StoreConfig, parsed: &Parsed) -> Option<Plan> {
+    match parsed {
+        Parsed::Order(snap) => Some(plan_for(store, snap)),
+        _ => None,
+    }
+}
+
 fn plan_for(store: &StoreConfig, snap: &OrderSnapshot) -> Plan {
     let status = snap.order.status.as_str();
     let draft = snap.is_draft();
@@ -132,7 +140,6 @@ struct Intake<'a> {
     parsed: &'a Parsed,
     plan: &'a Option<Plan>,
     can_fetch: bool,
-    body_sha256: &'a str,
     now: i64,
 }
 
@@ -533,45 +540,31 @@ impl Store {
         now: i64,
     ) -> Result<IntakeResult, StoreError> {
         let body_sha256 = hex::encode(Sha256::digest(&delivery.body));
-        let plan = match parsed {
-            Parsed::Order(snap) => Some(plan_for(store, snap)),
-            _ => None,
-        };
+        let stored = [Stored {
+            delivery,
+            body_sha256: &body_sha256,
+            now,
+        }];
+        let plan = plan_of(store, parsed);
         let intake = Intake {
             delivery,
             parsed,
             plan: &plan,
             can_fetch: store.has_rest_keys(),
-            body_sha256: &body_sha256,
             now,
         };
-        self.apply_group(std::slice::from_ref(&intake))
-            .await?
-            .pop()
-            .ok_or_else(|| StoreError::Conflict("the intake transaction returned nothing".into()))
-    }
-
-    /// The intake transaction for a group: all deliveries stored by one statement, each
-    /// applied to the ledger in the group's order, all outcomes set by one statement.
-    async fn apply_group(&self, group: &[Intake<'_>]) -> Result<Vec<IntakeResult>, StoreError> {
-        let stored: Vec<Stored<'_>> = group
-            .iter()
-            .map(|i| Stored {
-                delivery: i.delivery,
-                body_sha256: i.body_sha256,
-                now: i.now,
-            })
-            .collect();
-        let results = in_tx!(self, |tx| {
+        let result = in_tx!(self, |tx| {
             let ids = insert_deliveries!(tx, &stored);
-            let mut results = Vec::with_capacity(group.len());
-            for (intake, id) in group.iter().zip(ids) {
-                results.push(apply_delivery!(tx, intake, id));
-            }
-            set_outcomes!(tx, &results);
-            results
+            let Some(&id) = ids.first() else {
+                return Err(StoreError::Conflict(
+                    "the intake transaction returned nothing".into(),
+                ));
+            };
+            let result = apply_delivery!(tx, &intake, id);
+            set_outcomes!(tx, std::slice::from_ref(&result));
+            result
         });
-        Ok(results)
+        Ok(result)
     }
 }
 
@@ -724,16 +717,12 @@ impl Store {
                             jobs_planned: 0,
                         },
                         Some(cfg) => {
-                            let plan = match &parsed {
-                                Parsed::Order(snap) => Some(plan_for(cfg, snap)),
-                                _ => None,
-                            };
+                            let plan = plan_of(cfg, &parsed);
                             let intake = Intake {
                                 delivery,
                                 parsed: &parsed,
                                 plan: &plan,
                                 can_fetch: cfg.has_rest_keys(),
-                                body_sha256: "",
                                 now: at,
                             };
                             apply_delivery!(tx, &intake, id)
