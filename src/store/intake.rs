@@ -280,9 +280,7 @@ impl Writer {
                 if written.locked_out {
                     self.paused_until = Some(Instant::now() + LOCKED_PAUSE);
                 }
-                for (reply, answer) in replies.into_iter().zip(written.answers) {
-                    let _ = reply.send(Ok(answer));
-                }
+                answer(replies, Ok(written.answers));
                 for a in &written.applied {
                     self.failures.remove(&a.result.delivery_id);
                 }
@@ -294,19 +292,8 @@ impl Writer {
                 tracing::warn!(error = %error, delivery_id = ?applying, "intake transaction failed; storing only, then applying one at a time");
                 // The new deliveries are stored on their own, so they can be answered.
                 if !new.is_empty() {
-                    match self.write(new, 0).await.1 {
-                        Ok(written) => {
-                            for (reply, answer) in replies.into_iter().zip(written.answers) {
-                                let _ = reply.send(Ok(answer));
-                            }
-                        }
-                        Err((e, _)) => {
-                            let message = e.to_string();
-                            for reply in replies {
-                                let _ = reply.send(Err(StoreError::Conflict(message.clone())));
-                            }
-                        }
-                    }
+                    let stored = self.write(new, 0).await.1;
+                    answer(replies, stored.map(|w| w.answers).map_err(|(e, _)| e));
                 }
                 self.maybe_unapplied = true;
                 match applying.filter(|_| self.careful) {
@@ -436,6 +423,23 @@ async fn write(
         waiting: &waiting,
     };
     store.intake_cycle(&cycle, applying).await
+}
+
+/// Answers the callers of a transaction's new deliveries, in order.
+fn answer(replies: Vec<Reply>, answers: Result<Vec<IntakeResult>, StoreError>) {
+    match answers {
+        Ok(answers) => {
+            for (reply, answer) in replies.into_iter().zip(answers) {
+                let _ = reply.send(Ok(answer));
+            }
+        }
+        Err(e) => {
+            let message = e.to_string();
+            for reply in replies {
+                let _ = reply.send(Err(StoreError::Conflict(message.clone())));
+            }
+        }
+    }
 }
 
 /// What a transaction's outcome means for its callers and the writer.
