@@ -208,17 +208,7 @@ async fn replay_command_requeues_a_dead_letter() {
         .unwrap()
         .pop()
         .unwrap();
-    let attempt = printbridge::store::jobs::AttemptRecord {
-        started_at: 2,
-        duration_ms: 1,
-        outcome: "permanent",
-        status_code: Some(400),
-        excerpt: None,
-        error: Some("refused".into()),
-    };
-    let finish = printbridge::store::jobs::Finish::Dead {
-        reason: "refused".into(),
-    };
+    let (attempt, finish) = support::refused_attempt();
     assert!(
         store
             .finish_job(&job, "w", 3, &attempt, &finish, &Default::default())

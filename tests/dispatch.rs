@@ -72,6 +72,15 @@ async fn paid_order_reaches_each_provider_once(backend: Backend) {
     let stats = sb.state.stats();
     assert_eq!(stats.spiff_orders.get(tx), Some(&1), "{stats:?}");
     assert_eq!(stats.apliiq_orders.get("501"), Some(&1), "{stats:?}");
+    // A first send needs no lookup: nothing was sent for the job before.
+    let apliiq_calls: Vec<String> = sb
+        .state
+        .calls()
+        .into_iter()
+        .filter(|c| c.provider == "apliiq")
+        .map(|c| c.call)
+        .collect();
+    assert_eq!(apliiq_calls, ["POST /v1/Order"]);
     assert_eq!(stats.key2print_downloads.get("K2P-7642EEED77"), Some(&1));
     assert_eq!(stats.rejected_signatures, 0);
     assert!(sb.state.calls().iter().all(|c| c.signature_ok));
@@ -180,17 +189,15 @@ async fn provider_failures_are_classified(backend: Backend) {
             status(429),
         ],
     );
-    // Apliiq creates the order, then answers 500: only a lookup can tell.
+    // Apliiq creates the order, then answers 500: only a lookup can tell. (A first send
+    // is not preceded by a lookup.)
     sb.state.push_faults(
         "apliiq",
-        [
-            Fault::default(), // the lookup before sending: nothing yet
-            Fault {
-                status: 500,
-                after_effect: true,
-                ..Fault::default()
-            },
-        ],
+        [Fault {
+            status: 500,
+            after_effect: true,
+            ..Fault::default()
+        }],
     );
     sb.state.push_faults("key2print", [status(400)]);
 
@@ -236,6 +243,18 @@ async fn provider_failures_are_classified(backend: Backend) {
         "{detail}"
     );
     assert_eq!(sb.state.stats().apliiq_orders.get("601"), Some(&1));
+    let apliiq_calls: Vec<String> = sb
+        .state
+        .calls()
+        .into_iter()
+        .filter(|c| c.provider == "apliiq")
+        .map(|c| format!("{} {}", c.call, c.status))
+        .collect();
+    assert_eq!(
+        apliiq_calls,
+        ["POST /v1/Order 500", "GET /v1/Order 200"],
+        "sent once, then asked"
+    );
 
     // Key2print: a refusal is permanent; a dead letter with the provider's message.
     let k2p = job(&jobs, "key2print");
@@ -625,6 +644,58 @@ async fn unstarted_claims_go_back_untouched(backend: Backend) {
         .expect("claim");
     assert_eq!(again.len(), 2);
     assert!(again.iter().all(|j| !j.interrupted), "{again:?}");
+    // The claim given back does not count: this is still each job's first.
+    assert!(again.iter().all(|j| j.first_claim), "{again:?}");
 }
 
 on_both_backends!(unclaim, unstarted_claims_go_back_untouched);
+
+/// A job's first claim is marked as such, so the Apliiq executor skips its lookup; a later
+/// claim of the same job (after a retry, an expired lease, or a replay, which resets the
+/// attempts) is not.
+async fn only_a_jobs_first_claim_is_first(backend: Backend) {
+    use printbridge::store::jobs::FollowUp;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = support::store_with_apliiq_orders(backend, dir.path(), 1..=2).await;
+    let claim = |now: i64| {
+        let store = store.clone();
+        async move {
+            let mut jobs = store
+                .claim_jobs("apliiq", "w", now, now + 1_000, 10)
+                .await
+                .expect("claim");
+            jobs.sort_by_key(|j| j.order_id);
+            jobs
+        }
+    };
+    let first = claim(2).await;
+    assert_eq!(first.len(), 2);
+    assert!(first.iter().all(|j| j.first_claim), "{first:?}");
+
+    // Order 1's attempt ends dead (a refusal); order 2's lease expires (a crash).
+    let (attempt, dead) = support::refused_attempt();
+    assert!(
+        store
+            .finish_job(&first[0], "w", 3, &attempt, &dead, &FollowUp::default())
+            .await
+            .expect("finish")
+    );
+    assert_eq!(store.reap_expired_leases(5_000).await.expect("reap"), 1);
+    let reclaimed = claim(5_000).await;
+    assert_eq!(reclaimed.len(), 1);
+    assert_eq!(reclaimed[0].order_id, first[1].order_id);
+    assert!(reclaimed[0].interrupted && !reclaimed[0].first_claim);
+
+    // A replay starts the attempts afresh, not the claims.
+    assert_eq!(
+        store.replay_job(first[0].id, 6_000).await.expect("replay"),
+        Some(true)
+    );
+    let replayed = claim(6_000).await;
+    assert_eq!(replayed.len(), 1);
+    assert_eq!(replayed[0].id, first[0].id);
+    assert_eq!(replayed[0].attempts, 0);
+    assert!(!replayed[0].first_claim, "{replayed:?}");
+}
+
+on_both_backends!(first_claim, only_a_jobs_first_claim_is_first);

@@ -314,3 +314,188 @@ async fn replicas_of_one_schema_apply_one_at_a_time() {
     held.stop().await;
     other.stop().await;
 }
+
+/// A delivery of the order-state sequence below: (topic, body).
+fn state(topic: &str, id: i64, status: &str, modified: &str, extra: Value) -> (String, Vec<u8>) {
+    let mut order = json!({
+        "id": id,
+        "status": status,
+        "currency": "EUR",
+        "total": "57.00",
+        "date_modified_gmt": modified,
+        "line_items": [
+            {"id": 1, "name": "Tee", "product_id": 38, "quantity": 1,
+             "sku": "APQ-1998244S7A1", "price": 32, "meta_data": []},
+            {"id": 2, "name": "Card", "product_id": 40, "quantity": 2, "price": 10,
+             "meta_data": [{"key": "_printbridge_key2print_project_id", "value": "prj-1"}]},
+            {"id": 3, "name": "Mug", "product_id": 41, "quantity": 1, "price": 5,
+             "meta_data": [{"key": "_printbridge_spiff_transaction_id", "value": "tx-1"}]}
+        ]
+    });
+    if let (Some(order), Some(extra)) = (order.as_object_mut(), extra.as_object()) {
+        order.extend(extra.clone());
+    }
+    (topic.to_owned(), serde_json::to_vec(&order).expect("json"))
+}
+
+/// Orders of store `shop2` going through the states whose application differs: paid,
+/// cancelled, sent to the trash, restored, refunded in part, a state seen twice, an older
+/// state arriving late, deleted, a payment signal and a body that is not JSON.
+fn state_changes() -> Vec<(String, Vec<u8>)> {
+    let none = json!({});
+    vec![
+        state("order.created", 17, "processing", "2026-12-02T10:00:00", none.clone()),
+        state("order.created", 18, "processing", "2026-12-02T10:00:00", none.clone()),
+        state("order.updated", 17, "cancelled", "2026-12-02T10:05:00", none.clone()),
+        state("order.updated", 18, "trash", "2026-12-02T10:05:00", none.clone()),
+        state("order.restored", 17, "processing", "2026-12-02T10:10:00", none.clone()),
+        state("order.restored", 18, "processing", "2026-12-02T10:10:00", none.clone()),
+        state(
+            "order.updated",
+            19,
+            "processing",
+            "2026-12-02T10:00:00",
+            json!({"refunds": [{"id": 90, "reason": "damaged", "total": "-5.00"}]}),
+        ),
+        state("order.updated", 17, "processing", "2026-12-02T10:10:00", none.clone()),
+        state("order.updated", 18, "pending", "2026-12-02T09:00:00", none.clone()),
+        ("order.deleted".to_owned(), br#"{"id":19}"#.to_vec()),
+        (
+            "action.woocommerce_payment_complete".to_owned(),
+            br#"{"action":"woocommerce_payment_complete","arg":17}"#.to_vec(),
+        ),
+        ("order.updated".to_owned(), b"not json".to_vec()),
+    ]
+}
+
+/// Rows of every ledger table, as text, without the times of their writing (which differ
+/// between two runs); ids are kept, so the order of writing must be the same too.
+async fn ledger_dump(store: &Store) -> Vec<String> {
+    let queries: [&'static str; 5] = [
+        "SELECT 'delivery|' || CAST(id AS TEXT) || '|' || store_id || '|' || outcome || '|' \
+         || COALESCE(CAST(order_id AS TEXT), '-') || '|' || COALESCE(detail, '-') \
+         FROM deliveries ORDER BY id",
+        "SELECT 'snapshot|' || CAST(id AS TEXT) || '|' || store_id || '|' \
+         || CAST(order_id AS TEXT) || '|' || modified_gmt || '|' || status || '|' \
+         || CAST(delivery_id AS TEXT) FROM order_snapshots ORDER BY id",
+        "SELECT 'order|' || store_id || '|' || CAST(order_id AS TEXT) || '|' || number || '|' \
+         || status || '|' || currency || '|' || total || '|' || modified_gmt || '|' \
+         || CAST(snapshot_id AS TEXT) || '|' || CAST(trashed AS TEXT) || '|' \
+         || CASE WHEN paid_at IS NULL THEN 'unpaid' ELSE 'paid' END || '|' \
+         || COALESCE(attention, '-') FROM orders ORDER BY store_id, order_id",
+        "SELECT 'item|' || store_id || '|' || CAST(order_id AS TEXT) || '|' \
+         || CAST(item_id AS TEXT) || '|' || name || '|' || sku || '|' \
+         || CAST(quantity AS TEXT) || '|' || price || '|' || classification || '|' \
+         || COALESCE(design_id, '-') || '|' || COALESCE(detail, '-') \
+         FROM order_items ORDER BY store_id, order_id, item_id",
+        "SELECT 'job|' || CAST(id AS TEXT) || '|' || store_id || '|' || CAST(order_id AS TEXT) \
+         || '|' || provider || '|' || target || '|' || kind || '|' || state || '|' || payload \
+         || '|' || COALESCE(last_error, '-') FROM jobs ORDER BY id",
+    ];
+    let mut rows = Vec::new();
+    for sql in queries {
+        let part: Vec<String> = match store {
+            Store::Sqlite(pool, _) => sqlx::query_scalar(sql).fetch_all(pool).await,
+            Store::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await,
+        }
+        .expect(sql);
+        rows.extend(part);
+    }
+    rows
+}
+
+/// Deliveries applied together in one transaction (as after a restart or in a burst: runs
+/// of order states applied with one statement per table) leave the ledger exactly as the
+/// same deliveries applied one at a time: the captured WooCommerce traffic, then state
+/// changes of orders of a second store whose order ids are the same as the first store's.
+async fn applying_together_equals_applying_one_at_a_time(backend: Backend) {
+    let configure = |c: &mut printbridge::config::Config| {
+        c.stores = vec![
+            support::captured_store("wc-11.0.1_wp-7.1"),
+            support::store_config("shop2", SECRET),
+        ]
+    };
+    // (store, topic, body) of every delivery the bridge stores, in order.
+    let mut deliveries: Vec<(&str, String, Vec<u8>)> = Vec::new();
+    let one_at_a_time = TestApp::spawn(backend, configure).await;
+    for d in support::captured_deliveries("wc-11.0.1_wp-7.1") {
+        let (status, ack) = one_at_a_time.replay("shop", &d).await;
+        assert_eq!(status, 200, "{}: {ack}", d.file);
+        if ack["ping"] != json!(true) {
+            let topic = d.header("X-WC-Webhook-Topic").unwrap_or("").to_owned();
+            deliveries.push(("shop", topic, d.body.clone()));
+        }
+    }
+    for (topic, body) in state_changes() {
+        let (status, ack) = one_at_a_time
+            .post_webhook("shop2", &topic, &body, SECRET)
+            .await;
+        assert_eq!(status, 200, "{ack}");
+        assert_ne!(ack["outcome"], json!("received"), "{ack}");
+        deliveries.push(("shop2", topic, body));
+    }
+    one_at_a_time.applied().await;
+    let want = ledger_dump(&one_at_a_time.store).await;
+    one_at_a_time.stop().await;
+
+    // The same deliveries stored as a stopped bridge left them, then applied at its start.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, url) = support::open_store(backend, dir.path()).await;
+    store.migrate().await.expect("migrate");
+    let sql = "INSERT INTO deliveries (store_id, received_at, source, topic, body, body_sha256, \
+               outcome) VALUES ($1, 1, 'webhook', $2, $3, 'x', 'received')";
+    for (store_id, topic, body) in &deliveries {
+        match &store {
+            Store::Sqlite(pool, _) => {
+                sqlx::query(sql)
+                    .bind(store_id)
+                    .bind(topic)
+                    .bind(body)
+                    .execute(pool)
+                    .await
+                    .map(|_| ())
+            }
+            Store::Postgres(pool) => {
+                sqlx::query(sql)
+                    .bind(store_id)
+                    .bind(topic)
+                    .bind(body)
+                    .execute(pool)
+                    .await
+                    .map(|_| ())
+            }
+        }
+        .expect("insert");
+    }
+    let together = TestApp::spawn_on(dir, store, url, configure, None).await;
+    together.applied().await;
+    let got = ledger_dump(&together.store).await;
+    together.stop().await;
+
+    // What the state changes must have done, whichever way they were applied.
+    for row in [
+        "order|shop2|17|17|processing|EUR|57.00|2026-12-02T10:10:00|",
+        "|0|paid|-",
+        "delivery|44|shop2|stale|18|-",
+        "|order became trash before this was sent",
+    ] {
+        assert!(want.iter().any(|r| r.contains(row)), "no {row} in {want:#?}");
+    }
+    let revived = |rows: &[String]| {
+        rows.iter()
+            .filter(|r| r.starts_with("job|") && r.contains("|shop2|18|") && r.contains("|pending|"))
+            .count()
+    };
+    assert_eq!(revived(&want), 3, "{want:#?}");
+    for outcome in ["applied", "duplicate", "stale", "deleted", "signal", "unparsed"] {
+        assert!(
+            want.iter().any(|r| r.contains(&format!("|{outcome}|"))),
+            "no {outcome} in {want:#?}"
+        );
+    }
+    assert_eq!(got.len(), want.len(), "{got:#?}\n{want:#?}");
+    for (got, want) in got.iter().zip(&want) {
+        assert_eq!(got, want);
+    }
+}
+on_both_backends!(together, applying_together_equals_applying_one_at_a_time);

@@ -2,9 +2,9 @@
 //!
 //! - Spiff `place_order`: one `orderCreate` with all Spiff items. Spiff cannot be asked
 //!   whether an order exists, so an interrupted earlier attempt parks the job for review.
-//! - Apliiq `place_order`: first `GET /v1/Order` for the shop's order id (a replay or an
-//!   earlier uncertain attempt may have placed it), then `POST /v1/Order`; an ambiguous
-//!   answer is resolved by a second lookup.
+//! - Apliiq `place_order`: `POST /v1/Order`, preceded by a `GET /v1/Order` for the shop's
+//!   order id unless this is the job's first claim (a replay, or an earlier attempt cut off
+//!   or uncertain, may have placed it); an ambiguous answer is resolved by a lookup.
 //! - Key2print `fetch_pdf`: the project PDF, fetched at once and kept under `data_dir`.
 //! - WooCommerce `order_note`: a private order note (write-back); `fetch_order`: reads the
 //!   order through REST for intake.
@@ -389,18 +389,21 @@ async fn apliiq_order(
             ),
         )
     };
-    // A replay or an earlier uncertain attempt may already have placed it: ask first.
-    match client.find_order(&shop_id).await {
-        Ok(Some(found)) => {
-            return placed(
-                found.order_id.clone(),
-                json!({ "apliiq_order_id": found.order_id, "found_by_lookup": true }),
-                found_note(&found.order_id),
-                true,
-            );
+    // An earlier attempt (one cut off, an uncertain one, or one before a replay) may
+    // already have placed it: ask first. A job's first claim follows no earlier call.
+    if !job.first_claim {
+        match client.find_order(&shop_id).await {
+            Ok(Some(found)) => {
+                return placed(
+                    found.order_id.clone(),
+                    json!({ "apliiq_order_id": found.order_id, "found_by_lookup": true }),
+                    found_note(&found.order_id),
+                    true,
+                );
+            }
+            Ok(None) => {}
+            Err(e) => return from_error(&e),
         }
-        Ok(None) => {}
-        Err(e) => return from_error(&e),
     }
     match client.create_order(&body).await {
         Ok(ApliiqPlacement::Placed { order_id }) => placed(

@@ -78,6 +78,9 @@ pub struct ClaimedJob {
     /// An earlier attempt began and never finished (a crash or an expired lease): its call
     /// may have reached the provider.
     pub interrupted: bool,
+    /// This is the job's first claim ever (replays included): no call for it was made
+    /// before, so nothing it asks for can exist at the provider yet.
+    pub first_claim: bool,
     pub created_at: i64,
 }
 
@@ -172,8 +175,8 @@ fn snapshot_text((body, raw): (String, Option<Vec<u8>>)) -> String {
 const REQUEUE: &str =
     "state = 'pending', attempts = 0, started = 0, locked_by = NULL, locked_until = NULL";
 
-const CLAIM_COLUMNS: &str =
-    "id, store_id, order_id, provider, target, kind, payload, attempts, started, created_at";
+const CLAIM_COLUMNS: &str = "id, store_id, order_id, provider, target, kind, payload, attempts, \
+     started, claims, created_at";
 
 fn claimed_from_row<R>(r: &R) -> Result<ClaimedJob, sqlx::Error>
 where
@@ -185,6 +188,7 @@ where
     let payload: String = r.try_get("payload")?;
     let attempts: i64 = r.try_get("attempts")?;
     let started: i64 = r.try_get("started")?;
+    let claims: i64 = r.try_get("claims")?;
     Ok(ClaimedJob {
         id: r.try_get("id")?,
         store_id: r.try_get("store_id")?,
@@ -196,6 +200,8 @@ where
         attempts,
         // `started` already counts this attempt.
         interrupted: started - 1 > attempts,
+        // `claims` already counts this claim.
+        first_claim: claims == 1,
         created_at: r.try_get("created_at")?,
     })
 }
@@ -269,7 +275,7 @@ impl Store {
                 let pool = writer.pool();
                 let sql = format!(
                     "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, \
-                     started = started + 1, updated_at = $3 \
+                     started = started + 1, claims = claims + 1, updated_at = $3 \
                      WHERE id IN (SELECT id FROM jobs WHERE provider = $4 \
                      AND state IN ('pending', 'retrying') AND run_at <= $3 \
                      ORDER BY run_at, id LIMIT $5) RETURNING {CLAIM_COLUMNS}"
@@ -297,7 +303,8 @@ impl Store {
                      AND state IN ('pending', 'retrying') AND run_at <= $3 \
                      ORDER BY run_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) \
                      UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, \
-                     started = jobs.started + 1, updated_at = $3 FROM picked \
+                     started = jobs.started + 1, claims = jobs.claims + 1, updated_at = $3 \
+                     FROM picked \
                      WHERE jobs.id = picked.id RETURNING {cols}"
                 );
                 sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -349,7 +356,8 @@ impl Store {
             n += on_pool_write!(self, |pool| {
                 let mut q = sqlx::QueryBuilder::new(
                     "UPDATE jobs SET state = CASE WHEN attempts = 0 THEN 'pending' \
-                     ELSE 'retrying' END, started = started - 1, locked_by = NULL, \
+                     ELSE 'retrying' END, started = started - 1, claims = claims - 1, \
+                     locked_by = NULL, \
                      locked_until = NULL, run_at = ",
                 );
                 q.push_bind(run_at)

@@ -479,3 +479,23 @@ pub async fn store_with_apliiq_orders(
     }
     store
 }
+
+/// An attempt the provider refused for good (400), and the dead letter it leads to.
+pub fn refused_attempt() -> (
+    printbridge::store::jobs::AttemptRecord,
+    printbridge::store::jobs::Finish,
+) {
+    (
+        printbridge::store::jobs::AttemptRecord {
+            started_at: 2,
+            duration_ms: 1,
+            outcome: "permanent",
+            status_code: Some(400),
+            excerpt: None,
+            error: Some("refused".into()),
+        },
+        printbridge::store::jobs::Finish::Dead {
+            reason: "refused".into(),
+        },
+    )
+}
