@@ -59,8 +59,8 @@ pub struct WebhookAck {
     pub delivery_id: Option<i64>,
     /// What the ledger did with it: applied, duplicate, stale, deleted, signal, ignored or
     /// unparsed. `received` when the bridge answered as soon as the delivery was stored
-    /// because other deliveries were waiting (a burst): it is applied right after, in order
-    /// of arrival, and `/v1/admin/deliveries/{id}` shows its outcome then.
+    /// because a backlog of deliveries was waiting: it is applied right after, in order of
+    /// arrival, and `/v1/admin/deliveries/{id}` shows its outcome then.
     #[oai(skip_serializing_if_is_none)]
     pub outcome: Option<String>,
     #[oai(skip_serializing_if_is_none)]
@@ -106,7 +106,7 @@ impl WebhookApi {
     /// order.deleted, order.restored and `action.*`; API version v3, never v1). Each delivery
     /// is verified with `X-WC-Webhook-Signature` (base64 HMAC-SHA256 of the raw body under
     /// the webhook secret) and stored before the 200, and applied to the ledger in order of
-    /// arrival: before the answer when nothing else is waiting, right after it in a burst.
+    /// arrival, normally before the answer; right after it when a backlog is waiting.
     /// The unsigned ping `webhook_id=N` is answered 200 and not stored.
     #[oai(
         path = "/v1/webhooks/woocommerce/:store",

@@ -73,8 +73,10 @@ pub enum Parsed {
 #[derive(Debug, Clone)]
 pub struct OrderSnapshot {
     pub order: Order,
-    /// The order JSON as text, stored as the snapshot.
-    pub json: String,
+    /// The order JSON as text where it differs from the bytes it was read from (which were
+    /// not valid UTF-8): then it is stored as the snapshot's body. `None`: the snapshot's
+    /// body is those bytes, kept once, with their delivery.
+    pub lossy_json: Option<String>,
     pub modified_gmt: String,
     pub items: Vec<ClassifiedItem>,
 }
@@ -132,7 +134,9 @@ fn order_from_slice(raw: &[u8]) -> Result<OrderSnapshot, String> {
         .collect();
     Ok(OrderSnapshot {
         order,
-        json: String::from_utf8_lossy(raw).into_owned(),
+        lossy_json: std::str::from_utf8(raw)
+            .is_err()
+            .then(|| String::from_utf8_lossy(raw).into_owned()),
         modified_gmt,
         items,
     })
@@ -150,6 +154,18 @@ struct Head {
 
 /// Reads a verified delivery body in the light of its `X-WC-Webhook-Topic`.
 pub fn parse_delivery(topic: Option<&str>, body: &[u8]) -> Parsed {
+    // Most deliveries are orders under an order topic: read as one in a single pass. A
+    // body that is not an order (an error body, a bad one) is read again below, which
+    // decides what it is exactly as if this had not been tried.
+    let order_topic = topic
+        .map(|t| t.trim().to_ascii_lowercase())
+        .is_some_and(|t| {
+            t.strip_prefix("order.")
+                .is_some_and(|event| event != "deleted")
+        });
+    if order_topic && let Ok(snapshot) = order_from_slice(body) {
+        return Parsed::Order(Box::new(snapshot));
+    }
     let head = if body.trim_ascii_start().first() == Some(&b'{') {
         serde_json::from_slice::<Head>(body)
     } else {
@@ -342,6 +358,26 @@ mod tests {
             parse_delivery(Some("order.updated"), br#"{"id":5}"#),
             Parsed::Unparsed { .. }
         ));
+    }
+
+    #[test]
+    fn an_order_body_is_kept_as_text_only_where_it_is_not_utf8() {
+        let valid = br#"{"id":9,"status":"processing","date_modified_gmt":"2026-11-23T06:49:19","meta_data":[{"key":"k","value":"caf\u00e9"}]}"#;
+        match parse_delivery(Some("order.updated"), valid) {
+            Parsed::Order(snap) => assert_eq!(snap.lossy_json, None),
+            other => panic!("{other:?}"),
+        }
+        // Bytes that are not UTF-8 in order meta the bridge does not read.
+        let mut invalid = br#"{"id":9,"status":"processing","date_modified_gmt":"2026-11-23T06:49:19","meta_data":[{"key":"k","value":"caf"#.to_vec();
+        invalid.extend_from_slice(b"\xe9\"}]}");
+        match parse_delivery(Some("order.updated"), &invalid) {
+            Parsed::Order(snap) => {
+                let text = snap.lossy_json.expect("kept as text");
+                assert!(text.contains("caf\u{fffd}"), "{text}");
+                assert_eq!(snap.order.id, 9);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -1,31 +1,31 @@
 //! Webhook intake: a delivery is answered once it is stored, and applied to the ledger in
-//! order of arrival, in the same transaction whenever nothing else is waiting.
+//! order of arrival, normally in the same transaction.
 //!
 //! WooCommerce never re-sends a failed delivery and disables a webhook after repeated
 //! failures, so what matters most on a sale day is that every delivery is stored and answered
-//! quickly. Applying one to the ledger (snapshot, order, items, jobs) costs several times
-//! more than storing it. So one writer task takes every delivery queued since its last
-//! transaction and, in one transaction (one commit, one sync):
+//! quickly. One writer task takes every delivery queued since its last transaction (each
+//! already verified and read by its caller) and, in one transaction (one commit, one sync):
 //!
 //! 1. stores them (outcome `received`);
-//! 2. applies stored deliveries oldest first: those left from earlier transactions, then the
-//!    new ones; it stops early once at least one was applied and more deliveries are waiting
-//!    to be stored (a burst), so the answers do not wait for the ledger;
+//! 2. applies stored deliveries oldest first, those left from earlier transactions before
+//!    the new ones, at most [`MAX_APPLY`]: runs of order states with one statement per table
+//!    for the whole run (see [`Store::intake_cycle`]), so applying a burst's deliveries costs
+//!    little more than storing them;
 //! 3. sets the outcomes of those applied, and commits.
 //!
 //! Each caller is answered after that commit: with its delivery's outcome when it was
-//! applied in the transaction (the usual case), else with `received`; it is then applied by
-//! a later transaction, in order, and its outcome shows under `/v1/admin/deliveries`.
-//! Deliveries left `received` by a restart are applied when the bridge starts; on PostgreSQL
-//! one replica at a time applies (an advisory lock), taking every replica's deliveries in
-//! order, and each replica looks for left-over ones every second.
+//! applied in the transaction (the usual case, in a burst too), else with `received`; it is
+//! then applied by a later transaction, in order, and its outcome shows under
+//! `/v1/admin/deliveries`. Deliveries left `received` by a restart are applied when the
+//! bridge starts; on PostgreSQL one replica at a time applies (an advisory lock), taking
+//! every replica's deliveries in order, and each replica looks for left-over ones every
+//! second.
 //!
 //! A transaction that fails is retried storing only, so the new deliveries are answered;
 //! stored deliveries are then applied one per transaction, and one that fails
 //! [`MAX_APPLY_ATTEMPTS`] times is set aside as `failed` with the error as its detail.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -38,20 +38,16 @@ use super::ledger::{Cycle, CycleApplied, CycleOutcome, DeliveryOutcome, IntakeRe
 use super::{Store, StoreError, on_pool, on_pool_write};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::ledger::intake::Delivery;
+use crate::ledger::intake::{Delivery, Parsed, parse_delivery};
 
 /// Most new deliveries one transaction stores.
 const MAX_GROUP: usize = 256;
-/// Most deliveries one transaction applies when it stores none (the callers of the
-/// deliveries it stores wait for it, so then it applies at most [`APPLY_WHILE_STORING`]).
+/// Most deliveries one transaction applies. They are applied together, one statement per
+/// table (see [`Store::intake_cycle`]), so a transaction that applies everything it stores
+/// costs little more than one that only stores; the cap bounds how long the callers of a
+/// transaction wait while a backlog (left by a restart, or by a burst beyond what the
+/// ledger keeps up with) is applied.
 const MAX_APPLY: usize = 256;
-/// Most deliveries one transaction applies besides storing new ones: enough for the
-/// deliveries of a quiet moment to be answered with their outcome, few enough that a burst's
-/// answers do not wait for the ledger.
-const APPLY_WHILE_STORING: usize = 4;
-/// Deliveries each transaction applies however many are waiting, so the ledger keeps
-/// moving during a burst.
-const MIN_APPLY: usize = 1;
 /// How often the writer looks for stored deliveries it was not told about (another
 /// replica's, or left by a failure).
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
@@ -81,6 +77,8 @@ type Reply = oneshot::Sender<Result<IntakeResult, StoreError>>;
 struct NewDelivery {
     delivery: Delivery,
     body_sha256: String,
+    /// Read by the caller, so the writer (one at a time) does not have to.
+    parsed: Parsed,
     now: i64,
 }
 
@@ -94,8 +92,6 @@ pub struct IntakeQueue {
 
 struct WriterHandle {
     queue: mpsc::UnboundedSender<(NewDelivery, Reply)>,
-    /// Deliveries sent to the writer and not yet taken by it.
-    queued: Arc<AtomicUsize>,
     stop: watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
@@ -120,9 +116,7 @@ impl IntakeQueue {
         self.writer.get_or_init(|| {
             let (queue, receiver) = mpsc::unbounded_channel();
             let (stop, stopped) = watch::channel(false);
-            let queued = Arc::new(AtomicUsize::new(0));
             let writer = Writer {
-                queued: queued.clone(),
                 store: store.clone(),
                 config: self.config.clone(),
                 clock: self.clock.clone(),
@@ -137,7 +131,6 @@ impl IntakeQueue {
             let task = super::writer::spawn(writer.run());
             WriterHandle {
                 queue,
-                queued,
                 stop,
                 task: Mutex::new(Some(task)),
             }
@@ -154,14 +147,13 @@ impl IntakeQueue {
     ) -> Result<IntakeResult, StoreError> {
         let item = NewDelivery {
             body_sha256: hex::encode(Sha256::digest(&delivery.body)),
+            parsed: parse_delivery(delivery.topic.as_deref(), &delivery.body),
             delivery,
             now,
         };
         let (reply, answer) = oneshot::channel();
         let writer = self.handle(store);
-        writer.queued.fetch_add(1, Ordering::SeqCst);
         if writer.queue.send((item, reply)).is_err() {
-            writer.queued.fetch_sub(1, Ordering::SeqCst);
             return Err(StoreError::Conflict(
                 "the intake writer has stopped".to_owned(),
             ));
@@ -204,7 +196,6 @@ struct Writer {
     clock: Arc<dyn Clock>,
     on_applied: OnApplied,
     queue: mpsc::UnboundedReceiver<(NewDelivery, Reply)>,
-    queued: Arc<AtomicUsize>,
     stopped: watch::Receiver<bool>,
     /// Whether stored deliveries may be waiting to be applied (true at start).
     maybe_unapplied: bool,
@@ -255,7 +246,6 @@ impl Writer {
                 }
             }
             let group = std::mem::take(&mut batch);
-            self.queued.fetch_sub(group.len(), Ordering::SeqCst);
             self.cycle(group).await;
         }
     }
@@ -267,10 +257,8 @@ impl Writer {
             0
         } else if self.careful {
             1
-        } else if new.is_empty() {
-            MAX_APPLY
         } else {
-            APPLY_WHILE_STORING
+            MAX_APPLY
         };
         let (new, result) = self.write(new, limit).await;
         match result {
@@ -357,7 +345,6 @@ impl Writer {
     ) -> (Vec<NewDelivery>, Result<Written, (StoreError, Option<i64>)>) {
         let store = self.store.clone();
         let config = self.config.clone();
-        let queued = self.queued.clone();
         let postgres = matches!(store, Store::Postgres(_));
         // SQLite has one writer, this one, so it knows whether older deliveries wait; on
         // PostgreSQL another replica may have stored some.
@@ -366,18 +353,9 @@ impl Writer {
         let now = self.clock.now_ms();
         let task = tokio::spawn(async move {
             let mut applying = None;
-            let result = write(
-                &store,
-                &config,
-                &queued,
-                &new,
-                limit,
-                read_older,
-                now,
-                &mut applying,
-            )
-            .await
-            .map(|outcome| written(outcome, limit, maybe_unapplied));
+            let result = write(&store, &config, &new, limit, read_older, now, &mut applying)
+                .await
+                .map(|outcome| written(outcome, limit, maybe_unapplied));
             (new, result.map_err(|e| (e, applying)))
         });
         match task.await {
@@ -397,7 +375,6 @@ impl Writer {
 async fn write(
     store: &Store,
     config: &Config,
-    queued: &AtomicUsize,
     new: &[NewDelivery],
     limit: usize,
     read_older: bool,
@@ -409,18 +386,16 @@ async fn write(
         .map(|n| Stored {
             delivery: &n.delivery,
             body_sha256: &n.body_sha256,
+            parsed: Some(&n.parsed),
             now: n.now,
         })
         .collect();
-    let waiting = || queued.load(Ordering::SeqCst) > 0;
     let cycle = Cycle {
         new: &stored,
         limit,
         read_older,
-        min_apply: MIN_APPLY,
         now,
         config,
-        waiting: &waiting,
     };
     store.intake_cycle(&cycle, applying).await
 }

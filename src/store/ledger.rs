@@ -1,13 +1,17 @@
 //! The intake transaction: every authentic delivery is stored, the order's newest snapshot
 //! wins, and the provider jobs of a paid order are planned at most once (unique key).
 
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{Store, StoreError, in_tx};
 use crate::config::{Config, StoreConfig};
 use crate::ledger::intake::{
-    Delivery, OrderSnapshot, Parsed, PlannedJob, Source, parse_delivery, plan_provider_jobs,
+    ClassifiedItem, Delivery, OrderSnapshot, Parsed, PlannedJob, Source, parse_delivery,
+    plan_provider_jobs,
 };
 
 /// What the ledger did with a delivery.
@@ -120,12 +124,8 @@ fn plan_for(store: &StoreConfig, snap: &OrderSnapshot) -> Plan {
 /// The body stored with a snapshot: empty when it is the delivery's own body, which is kept
 /// once, in `deliveries` (see [`Store::current_order_body`]). Deliveries are never deleted;
 /// anything that prunes them must first copy such bodies into their snapshots.
-fn snapshot_body<'a>(snap: &'a OrderSnapshot, delivery: &Delivery) -> &'a str {
-    if snap.json.as_bytes() == delivery.body.as_slice() {
-        ""
-    } else {
-        &snap.json
-    }
+fn snapshot_body(snap: &OrderSnapshot) -> &str {
+    snap.lossy_json.as_deref().unwrap_or("")
 }
 
 const ACTIVE_JOB_STATES: &str = "'pending', 'retrying'";
@@ -143,10 +143,93 @@ struct Intake<'a> {
     now: i64,
 }
 
-/// A delivery to store: its body's digest and when it was received.
+/// A stored delivery waiting in an intake transaction to be applied.
+enum Pending<'a> {
+    Apply(Intake<'a>),
+    /// Its result is known without the ledger (its store left the configuration).
+    Decided(IntakeResult),
+}
+
+/// An order snapshot to apply, with its plan (see [`apply_orders`]).
+struct OrderApply<'a> {
+    delivery: &'a Delivery,
+    delivery_id: i64,
+    snap: &'a OrderSnapshot,
+    plan: &'a Plan,
+    can_fetch: bool,
+    now: i64,
+}
+
+impl OrderApply<'_> {
+    fn key(&self) -> (String, i64) {
+        (self.delivery.store_id.clone(), self.snap.order.id)
+    }
+}
+
+/// How the deliveries of one transaction are applied, in their order.
+enum Step<'a> {
+    /// A run of order snapshots, no two of one order: applied together.
+    Orders(Vec<OrderApply<'a>>),
+    /// Anything else, on its own: its index.
+    One(usize),
+}
+
+/// Splits deliveries to apply into [`Step`]s without changing their order: each run of
+/// order snapshots in which no order comes twice is one step; a second state of an order
+/// starts the next run, so it is applied after the first.
+fn steps<'a>(pending: &[(i64, Pending<'a>)]) -> Vec<Step<'a>> {
+    let mut steps = Vec::new();
+    let mut run: Vec<OrderApply<'a>> = Vec::new();
+    let mut orders: HashSet<(&'a str, i64)> = HashSet::new();
+    for (index, (delivery_id, pending)) in pending.iter().enumerate() {
+        let order = match pending {
+            Pending::Apply(Intake {
+                delivery,
+                parsed: Parsed::Order(snap),
+                plan: Some(plan),
+                can_fetch,
+                now,
+            }) => Some(OrderApply {
+                delivery,
+                delivery_id: *delivery_id,
+                snap,
+                plan,
+                can_fetch: *can_fetch,
+                now: *now,
+            }),
+            _ => None,
+        };
+        match order {
+            Some(order) => {
+                let key = (order.delivery.store_id.as_str(), order.snap.order.id);
+                if !orders.insert(key) {
+                    steps.push(Step::Orders(std::mem::take(&mut run)));
+                    orders.clear();
+                    orders.insert(key);
+                }
+                run.push(order);
+            }
+            None => {
+                if !run.is_empty() {
+                    steps.push(Step::Orders(std::mem::take(&mut run)));
+                    orders.clear();
+                }
+                steps.push(Step::One(index));
+            }
+        }
+    }
+    if !run.is_empty() {
+        steps.push(Step::Orders(run));
+    }
+    steps
+}
+
+/// A delivery to store: its body's digest, when it was received, and what it says if the
+/// caller read it already.
 pub(super) struct Stored<'a> {
     pub delivery: &'a Delivery,
     pub body_sha256: &'a str,
+    pub parsed: Option<&'a Parsed>,
     pub now: i64,
 }
 
@@ -215,10 +298,285 @@ macro_rules! set_outcomes {
     }};
 }
 
-/// The intake transaction's statements for one stored delivery, on `$tx`; evaluates to its
-/// [`IntakeResult`] (a macro so it runs on either backend's transaction, and so a group of
-/// deliveries can share one transaction). Its outcome is written by [`set_outcomes`].
-macro_rules! apply_delivery {
+/// Applies snapshots of distinct orders on `$tx`, one statement per table for all of them
+/// (per chunk of [`ROWS_PER_INSERT`] rows): their snapshots (an order state already stored
+/// is a duplicate), their rows in `orders` (the newest modification wins; on a tie the later
+/// arrival; a restored order takes its trash flag from the delivery), their items, the
+/// provider jobs of paid orders; then, one order at a time, what a stopped, trashed or
+/// refunded order needs ([`after_order_applied`]). Distinct orders touch distinct rows, so
+/// this does what applying them one after another does. Evaluates to their results, in
+/// order; their outcomes are written by [`set_outcomes`].
+macro_rules! apply_orders {
+    ($tx:ident, $run:expr) => {{
+        let run: &[OrderApply<'_>] = $run;
+
+        let mut snapshot_ids: HashMap<(String, i64), i64> = HashMap::with_capacity(run.len());
+        for chunk in run.chunks(ROWS_PER_INSERT) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO order_snapshots (store_id, order_id, modified_gmt, status, \
+                 delivery_id, received_at, body) ",
+            );
+            q.push_values(chunk, |mut row, a| {
+                row.push_bind(a.delivery.store_id.as_str())
+                    .push_bind(a.snap.order.id)
+                    .push_bind(a.snap.modified_gmt.as_str())
+                    .push_bind(a.snap.order.status.as_str())
+                    .push_bind(a.delivery_id)
+                    .push_bind(a.now)
+                    .push_bind(snapshot_body(a.snap));
+            });
+            q.push(
+                " ON CONFLICT (store_id, order_id, modified_gmt, status) DO NOTHING \
+                 RETURNING store_id, order_id, id",
+            );
+            let rows: Vec<(String, i64, i64)> = q.build_query_as().fetch_all(&mut *$tx).await?;
+            snapshot_ids.extend(rows.into_iter().map(|(s, o, id)| ((s, o), id)));
+        }
+
+        // Orders with a new snapshot: (order, snapshot id).
+        let fresh: Vec<(&OrderApply<'_>, i64)> = run
+            .iter()
+            .filter_map(|a| snapshot_ids.get(&a.key()).map(|&id| (a, id)))
+            .collect();
+        // Orders whose row took the new snapshot: their trash flag.
+        let mut trashed: HashMap<(String, i64), i64> = HashMap::with_capacity(fresh.len());
+        for chunk in fresh.chunks(ROWS_PER_INSERT) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO orders (store_id, order_id, number, status, currency, total, \
+                 modified_gmt, snapshot_id, trashed, paid_at, first_seen_at, updated_at) ",
+            );
+            q.push_values(chunk, |mut row, (a, snapshot_id)| {
+                let o = &a.snap.order;
+                row.push_bind(a.delivery.store_id.as_str())
+                    .push_bind(o.id)
+                    .push_bind(o.display_number())
+                    .push_bind(o.status.as_str())
+                    .push_bind(o.currency.as_str())
+                    .push_bind(o.total.as_str())
+                    .push_bind(a.snap.modified_gmt.as_str())
+                    .push_bind(*snapshot_id)
+                    .push_bind(i64::from(a.plan.trashed))
+                    .push_bind(a.plan.paid.then_some(a.now))
+                    .push_bind(a.now)
+                    .push_bind(a.now);
+            });
+            q.push(
+                " ON CONFLICT (store_id, order_id) DO UPDATE SET \
+                 number = excluded.number, status = excluded.status, \
+                 currency = excluded.currency, total = excluded.total, \
+                 modified_gmt = excluded.modified_gmt, snapshot_id = excluded.snapshot_id, \
+                 trashed = CASE WHEN excluded.trashed = 1 THEN excluded.trashed \
+                   ELSE orders.trashed END, \
+                 paid_at = COALESCE(orders.paid_at, excluded.paid_at), \
+                 updated_at = excluded.updated_at \
+                 WHERE orders.modified_gmt < excluded.modified_gmt \
+                    OR (orders.modified_gmt = excluded.modified_gmt \
+                        AND orders.snapshot_id < excluded.snapshot_id) \
+                 RETURNING store_id, order_id, trashed",
+            );
+            let rows: Vec<(String, i64, i64)> = q.build_query_as().fetch_all(&mut *$tx).await?;
+            trashed.extend(rows.into_iter().map(|(s, o, t)| ((s, o), t)));
+        }
+        // order.restored brings an order back from the trash: its flag is the delivery's.
+        for (a, _) in &fresh {
+            if a.delivery.topic.as_deref() != Some("order.restored") {
+                continue;
+            }
+            if let Some(flag) = trashed.get_mut(&a.key()) {
+                *flag = i64::from(a.plan.trashed);
+                sqlx::query("UPDATE orders SET trashed = $3 WHERE store_id = $1 AND order_id = $2")
+                    .bind(&a.delivery.store_id)
+                    .bind(a.snap.order.id)
+                    .bind(*flag)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+        }
+
+        // Orders applied: their items replace the ones stored.
+        let applied: Vec<(&OrderApply<'_>, i64)> = fresh
+            .iter()
+            .filter_map(|(a, _)| trashed.get(&a.key()).map(|&t| (*a, t)))
+            .collect();
+        for chunk in applied.chunks(ROWS_PER_INSERT) {
+            let mut q =
+                sqlx::QueryBuilder::new("DELETE FROM order_items WHERE (store_id, order_id) IN (");
+            q.push_values(chunk, |mut row, (a, _)| {
+                row.push_bind(a.delivery.store_id.as_str())
+                    .push_bind(a.snap.order.id);
+            });
+            q.push(")");
+            q.build().execute(&mut *$tx).await?;
+        }
+        let items: Vec<(&OrderApply<'_>, &ClassifiedItem)> = applied
+            .iter()
+            .flat_map(|(a, _)| a.snap.items.iter().map(move |ci| (*a, ci)))
+            .collect();
+        for chunk in items.chunks(ROWS_PER_INSERT) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO order_items (store_id, order_id, item_id, name, sku, product_id, \
+                 variation_id, quantity, price, classification, design_id, detail) ",
+            );
+            q.push_values(chunk, |mut row, (a, ci)| {
+                let it = &ci.item;
+                row.push_bind(a.delivery.store_id.as_str())
+                    .push_bind(a.snap.order.id)
+                    .push_bind(it.id)
+                    .push_bind(it.name.as_str())
+                    .push_bind(it.sku.as_str())
+                    .push_bind(it.product_id)
+                    .push_bind(it.variation_id)
+                    .push_bind(it.quantity)
+                    .push_bind(it.price.as_str())
+                    .push_bind(ci.classification.name())
+                    .push_bind(ci.classification.design_id())
+                    .push_bind(ci.classification.detail());
+            });
+            q.push(" ON CONFLICT (store_id, order_id, item_id) DO NOTHING");
+            q.build().execute(&mut *$tx).await?;
+        }
+
+        // The provider jobs of paid orders not in the trash, planned once each; a job
+        // cancelled because the order was cancelled comes back, without that error, when it
+        // is paid again (an order's jobs have distinct targets, see `plan_provider_jobs`).
+        let jobs: Vec<(&OrderApply<'_>, &PlannedJob, String)> = applied
+            .iter()
+            .filter(|(a, trashed)| a.plan.paid && *trashed == 0)
+            .flat_map(|(a, _)| {
+                a.plan
+                    .provider_jobs
+                    .iter()
+                    .map(move |job| (*a, job, job.payload.to_string()))
+            })
+            .collect();
+        let mut planned: HashMap<(String, i64), u32> = HashMap::new();
+        for chunk in jobs.chunks(ROWS_PER_INSERT) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO jobs (store_id, order_id, provider, target, kind, state, payload, \
+                 run_at, created_at, updated_at) ",
+            );
+            q.push_values(chunk, |mut row, (a, job, payload)| {
+                row.push_bind(a.delivery.store_id.as_str())
+                    .push_bind(a.snap.order.id)
+                    .push_bind(job.provider)
+                    .push_bind(job.target.as_str())
+                    .push_bind(job.kind)
+                    .push("'pending'")
+                    .push_bind(payload.as_str())
+                    .push_bind(a.now)
+                    .push_bind(a.now)
+                    .push_bind(a.now);
+            });
+            q.push(
+                " ON CONFLICT (store_id, order_id, provider, target) \
+                 DO UPDATE SET state = 'pending', run_at = excluded.run_at, \
+                 updated_at = excluded.updated_at, last_error = NULL \
+                 WHERE jobs.state = 'cancelled' RETURNING store_id, order_id",
+            );
+            let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *$tx).await?;
+            for key in rows {
+                *planned.entry(key).or_default() += 1;
+            }
+        }
+
+        let mut results: Vec<IntakeResult> = Vec::with_capacity(run.len());
+        for a in run {
+            let key = a.key();
+            let (outcome, detail) = if !snapshot_ids.contains_key(&key) {
+                (DeliveryOutcome::Duplicate, None)
+            } else if let Some(&trashed) = trashed.get(&key) {
+                let detail = after_order_applied!($tx, a, trashed);
+                (DeliveryOutcome::Applied, detail)
+            } else {
+                (DeliveryOutcome::Stale, None)
+            };
+            let jobs_planned = match outcome {
+                DeliveryOutcome::Applied => planned.get(&key).copied().unwrap_or(0),
+                _ => 0,
+            };
+            results.push(IntakeResult {
+                delivery_id: a.delivery_id,
+                outcome,
+                order_id: Some(a.snap.order.id),
+                detail,
+                jobs_planned,
+            });
+        }
+        results
+    }};
+}
+
+/// What an applied order snapshot needs besides its rows, on `$tx`: a stopped or trashed
+/// order's queued jobs are cancelled, and an order that stopped, went to the trash or was
+/// refunded in part after a provider got it is flagged for a person (with a note to the
+/// shop when it has REST keys). Evaluates to the delivery's detail.
+macro_rules! after_order_applied {
+    ($tx:ident, $order:expr, $trashed:expr) => {{
+        let a: &OrderApply<'_> = $order;
+        let trashed: i64 = $trashed;
+        let (o, plan, store_id, now) = (&a.snap.order, a.plan, &a.delivery.store_id, a.now);
+        let mut detail = plan.detail.clone();
+        // (note key, what happened) when the order changed in a way the provider must
+        // hear about from a person.
+        let mut change: Option<(String, String)> = None;
+        if plan.stopped || trashed == 1 {
+            let what = if trashed == 1 {
+                "trash"
+            } else {
+                o.status.as_str()
+            };
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE jobs SET state = 'cancelled', updated_at = $3, \
+                 last_error = $4 WHERE store_id = $1 AND order_id = $2 \
+                 AND provider <> 'woocommerce' AND state IN ({ACTIVE_JOB_STATES})"
+            )))
+            .bind(store_id)
+            .bind(o.id)
+            .bind(now)
+            .bind(format!("order became {what} before this was sent"))
+            .execute(&mut *$tx)
+            .await?;
+            change = Some((format!("stopped:{what}"), format!("became {what}")));
+        } else if plan.refunds > 0 {
+            change = Some((
+                format!("refunded:{}", plan.refunds),
+                "was refunded in part".to_owned(),
+            ));
+        }
+        if let Some((key, what)) = change {
+            let placed: Vec<String> = sqlx::query_scalar(
+                "SELECT provider FROM jobs WHERE store_id = $1 AND order_id = $2 \
+                 AND provider <> 'woocommerce' AND state IN ('done', 'running') \
+                 ORDER BY id",
+            )
+            .bind(store_id)
+            .bind(o.id)
+            .fetch_all(&mut *$tx)
+            .await?;
+            if !placed.is_empty() {
+                let reason = format!(
+                    "Order {what} after it was sent to {}; no provider offers a cancel or change call, so contact the provider to stop or change production.",
+                    placed.join(", ")
+                );
+                sqlx::query("UPDATE orders SET attention = $3 WHERE store_id = $1 AND order_id = $2")
+                    .bind(store_id)
+                    .bind(o.id)
+                    .bind(&reason)
+                    .execute(&mut *$tx)
+                    .await?;
+                if a.can_fetch {
+                    let _ = plan_note!(&mut *$tx, store_id, o.id, key, &reason, now);
+                }
+                detail = Some(reason);
+            }
+        }
+        detail
+    }};
+}
+
+/// The statements for one stored delivery that is not an order snapshot (those go through
+/// [`apply_orders`]), on `$tx`; evaluates to its [`IntakeResult`].
+macro_rules! apply_other {
     ($tx:ident, $intake:expr, $delivery_id:expr) => {{
         let intake: &Intake<'_> = $intake;
         let delivery_id: i64 = $delivery_id;
@@ -228,305 +586,136 @@ macro_rules! apply_delivery {
             plan,
             can_fetch,
             now,
-            ..
         } = *intake;
-            let mut jobs_planned = 0u32;
-            let (outcome, order_id, detail) = match (parsed, plan) {
-                (Parsed::Order(snap), Some(plan)) => {
-                    let o = &snap.order;
-                    let snapshot_id: Option<i64> = sqlx::query_scalar(
-                        "INSERT INTO order_snapshots (store_id, order_id, modified_gmt, status, \
-                         delivery_id, received_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                         ON CONFLICT (store_id, order_id, modified_gmt, status) DO NOTHING \
-                         RETURNING id",
+        let mut jobs_planned = 0u32;
+        let (outcome, order_id, detail) = match (parsed, plan) {
+
+            (Parsed::Deleted { order_id }, _) => {
+                let order_id = *order_id;
+                sqlx::query(
+                    "UPDATE orders SET trashed = 1, updated_at = $3 WHERE store_id = $1 AND order_id = $2",
+                )
+                .bind(&delivery.store_id)
+                .bind(order_id)
+                .bind(now)
+                .execute(&mut *$tx)
+                .await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "UPDATE jobs SET state = 'cancelled', updated_at = $3, \
+                     last_error = 'order moved to the trash before this was sent' \
+                     WHERE store_id = $1 AND order_id = $2 AND provider <> 'woocommerce' \
+                     AND state IN ({ACTIVE_JOB_STATES})"
+                )))
+                .bind(&delivery.store_id)
+                .bind(order_id)
+                .bind(now)
+                .execute(&mut *$tx)
+                .await?;
+                let placed: Vec<String> = sqlx::query_scalar(
+                    "SELECT provider FROM jobs WHERE store_id = $1 AND order_id = $2 \
+                     AND provider <> 'woocommerce' AND state IN ('done', 'running') ORDER BY id",
+                )
+                .bind(&delivery.store_id)
+                .bind(order_id)
+                .fetch_all(&mut *$tx)
+                .await?;
+                let detail = if placed.is_empty() {
+                    None
+                } else {
+                    let reason = format!(
+                        "Order moved to the trash after it was sent to {}; contact the provider to stop production.",
+                        placed.join(", ")
+                    );
+                    sqlx::query(
+                        "UPDATE orders SET attention = $3 WHERE store_id = $1 AND order_id = $2",
                     )
                     .bind(&delivery.store_id)
-                    .bind(o.id)
-                    .bind(&snap.modified_gmt)
-                    .bind(&o.status)
-                    .bind(delivery_id)
+                    .bind(order_id)
+                    .bind(&reason)
+                    .execute(&mut *$tx)
+                    .await?;
+                    Some(reason)
+                };
+                (DeliveryOutcome::Deleted, Some(order_id), detail)
+            }
+            (Parsed::Signal { action, order_id }, _) => {
+                // The action body carries no order; with REST keys we fetch the order so
+                // a payment is never missed even when order.updated is lost.
+                if let (Some(order_id), true) = (order_id, can_fetch) {
+                    let inserted: Option<i64> = sqlx::query_scalar(
+                        "INSERT INTO jobs (store_id, order_id, provider, target, kind, state, \
+                         payload, run_at, created_at, updated_at) \
+                         VALUES ($1, $2, 'woocommerce', $3, 'fetch_order', 'pending', $4, $5, $5, $5) \
+                         ON CONFLICT (store_id, order_id, provider, target) DO NOTHING RETURNING id",
+                    )
+                    .bind(&delivery.store_id)
+                    .bind(*order_id)
+                    .bind(format!("fetch:{action}"))
+                    .bind(json!({ "action": action }).to_string())
                     .bind(now)
-                    .bind(snapshot_body(snap, delivery))
                     .fetch_optional(&mut *$tx)
                     .await?;
-
-                    match snapshot_id {
-                        None => (DeliveryOutcome::Duplicate, Some(o.id), None),
-                        Some(snapshot_id) => {
-                            let restore = delivery.topic.as_deref() == Some("order.restored");
-                            // The newest modification wins; on a tie the later arrival does.
-                            let applied: Option<i64> = sqlx::query_scalar(
-                                "INSERT INTO orders (store_id, order_id, number, status, currency, \
-                                 total, modified_gmt, snapshot_id, trashed, paid_at, first_seen_at, \
-                                 updated_at) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
-                                 ON CONFLICT (store_id, order_id) DO UPDATE SET \
-                                 number = excluded.number, status = excluded.status, \
-                                 currency = excluded.currency, total = excluded.total, \
-                                 modified_gmt = excluded.modified_gmt, \
-                                 snapshot_id = excluded.snapshot_id, \
-                                 trashed = CASE WHEN excluded.trashed = 1 OR $12 = 1 \
-                                   THEN excluded.trashed ELSE orders.trashed END, \
-                                 paid_at = COALESCE(orders.paid_at, excluded.paid_at), \
-                                 updated_at = excluded.updated_at \
-                                 WHERE orders.modified_gmt < excluded.modified_gmt \
-                                    OR (orders.modified_gmt = excluded.modified_gmt \
-                                        AND orders.snapshot_id < excluded.snapshot_id) \
-                                 RETURNING trashed",
-                            )
-                            .bind(&delivery.store_id)
-                            .bind(o.id)
-                            .bind(o.display_number())
-                            .bind(&o.status)
-                            .bind(&o.currency)
-                            .bind(&o.total)
-                            .bind(&snap.modified_gmt)
-                            .bind(snapshot_id)
-                            .bind(i64::from(plan.trashed))
-                            .bind(plan.paid.then_some(now))
-                            .bind(now)
-                            .bind(i64::from(restore))
-                            .fetch_optional(&mut *$tx)
-                            .await?;
-
-                            match applied {
-                                None => (DeliveryOutcome::Stale, Some(o.id), None),
-                                Some(trashed) => {
-                                    sqlx::query(
-                                        "DELETE FROM order_items WHERE store_id = $1 AND order_id = $2",
-                                    )
-                                    .bind(&delivery.store_id)
-                                    .bind(o.id)
-                                    .execute(&mut *$tx)
-                                    .await?;
-                                    // One statement per chunk of items, not one per item.
-                                    for chunk in snap.items.chunks(ROWS_PER_INSERT) {
-                                        let mut q = sqlx::QueryBuilder::new(
-                                            "INSERT INTO order_items (store_id, order_id, item_id, \
-                                             name, sku, product_id, variation_id, quantity, price, \
-                                             classification, design_id, detail) ",
-                                        );
-                                        q.push_values(chunk, |mut row, ci| {
-                                            let it = &ci.item;
-                                            row.push_bind(delivery.store_id.as_str())
-                                                .push_bind(o.id)
-                                                .push_bind(it.id)
-                                                .push_bind(it.name.as_str())
-                                                .push_bind(it.sku.as_str())
-                                                .push_bind(it.product_id)
-                                                .push_bind(it.variation_id)
-                                                .push_bind(it.quantity)
-                                                .push_bind(it.price.as_str())
-                                                .push_bind(ci.classification.name())
-                                                .push_bind(ci.classification.design_id())
-                                                .push_bind(ci.classification.detail());
-                                        });
-                                        q.push(" ON CONFLICT (store_id, order_id, item_id) DO NOTHING");
-                                        q.build().execute(&mut *$tx).await?;
-                                    }
-
-                                    if plan.paid && trashed == 0 && !plan.provider_jobs.is_empty() {
-                                        // Planned once; a job cancelled because the order was
-                                        // cancelled comes back when the order is paid again.
-                                        // All of the order's jobs in one statement (their
-                                        // targets are distinct, see `plan_provider_jobs`).
-                                        let payloads: Vec<String> = plan
-                                            .provider_jobs
-                                            .iter()
-                                            .map(|job| job.payload.to_string())
-                                            .collect();
-                                        let mut q = sqlx::QueryBuilder::new(
-                                            "INSERT INTO jobs (store_id, order_id, provider, target, \
-                                             kind, state, payload, run_at, created_at, updated_at) ",
-                                        );
-                                        q.push_values(
-                                            plan.provider_jobs.iter().zip(&payloads),
-                                            |mut row, (job, payload)| {
-                                                row.push_bind(delivery.store_id.as_str())
-                                                    .push_bind(o.id)
-                                                    .push_bind(job.provider)
-                                                    .push_bind(job.target.as_str())
-                                                    .push_bind(job.kind)
-                                                    .push("'pending'")
-                                                    .push_bind(payload.as_str())
-                                                    .push_bind(now)
-                                                    .push_bind(now)
-                                                    .push_bind(now);
-                                            },
-                                        );
-                                        q.push(
-                                            " ON CONFLICT (store_id, order_id, provider, target) \
-                                             DO UPDATE SET state = 'pending', run_at = excluded.run_at, \
-                                             updated_at = excluded.updated_at \
-                                             WHERE jobs.state = 'cancelled' RETURNING id",
-                                        );
-                                        let inserted = q.build().fetch_all(&mut *$tx).await?;
-                                        jobs_planned +=
-                                            u32::try_from(inserted.len()).unwrap_or(u32::MAX);
-                                    }
-
-                                    let mut detail = plan.detail.clone();
-                                    // (note key, what happened) when the order changed in a way
-                                    // the provider must hear about from a person.
-                                    let mut change: Option<(String, String)> = None;
-                                    if plan.stopped || trashed == 1 {
-                                        let what = if trashed == 1 {
-                                            "trash"
-                                        } else {
-                                            o.status.as_str()
-                                        };
-                                        sqlx::query(sqlx::AssertSqlSafe(format!(
-                                            "UPDATE jobs SET state = 'cancelled', updated_at = $3, \
-                                             last_error = $4 WHERE store_id = $1 AND order_id = $2 \
-                                             AND provider <> 'woocommerce' AND state IN ({ACTIVE_JOB_STATES})"
-                                        )))
-                                        .bind(&delivery.store_id)
-                                        .bind(o.id)
-                                        .bind(now)
-                                        .bind(format!("order became {what} before this was sent"))
-                                        .execute(&mut *$tx)
-                                        .await?;
-                                        change = Some((
-                                            format!("stopped:{what}"),
-                                            format!("became {what}"),
-                                        ));
-                                    } else if plan.refunds > 0 {
-                                        change = Some((
-                                            format!("refunded:{}", plan.refunds),
-                                            "was refunded in part".to_owned(),
-                                        ));
-                                    }
-                                    if let Some((key, what)) = change {
-                                        let placed: Vec<String> = sqlx::query_scalar(
-                                            "SELECT provider FROM jobs WHERE store_id = $1 AND order_id = $2 \
-                                             AND provider <> 'woocommerce' AND state IN ('done', 'running') \
-                                             ORDER BY id",
-                                        )
-                                        .bind(&delivery.store_id)
-                                        .bind(o.id)
-                                        .fetch_all(&mut *$tx)
-                                        .await?;
-                                        if !placed.is_empty() {
-                                            let reason = format!(
-                                                "Order {what} after it was sent to {}; no provider offers a cancel or change call, so contact the provider to stop or change production.",
-                                                placed.join(", ")
-                                            );
-                                            sqlx::query(
-                                                "UPDATE orders SET attention = $3 WHERE store_id = $1 AND order_id = $2",
-                                            )
-                                            .bind(&delivery.store_id)
-                                            .bind(o.id)
-                                            .bind(&reason)
-                                            .execute(&mut *$tx)
-                                            .await?;
-                                            if can_fetch {
-                                                let _ = plan_note!(
-                                                    &mut *$tx,
-                                                    &delivery.store_id,
-                                                    o.id,
-                                                    key,
-                                                    &reason,
-                                                    now
-                                                );
-                                            }
-                                            detail = Some(reason);
-                                        }
-                                    }
-                                    (DeliveryOutcome::Applied, Some(o.id), detail)
-                                }
-                            }
-                        }
-                    }
+                    jobs_planned += u32::from(inserted.is_some());
                 }
-                (Parsed::Deleted { order_id }, _) => {
-                    let order_id = *order_id;
-                    sqlx::query(
-                        "UPDATE orders SET trashed = 1, updated_at = $3 WHERE store_id = $1 AND order_id = $2",
-                    )
-                    .bind(&delivery.store_id)
-                    .bind(order_id)
-                    .bind(now)
-                    .execute(&mut *$tx)
-                    .await?;
-                    sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "UPDATE jobs SET state = 'cancelled', updated_at = $3, \
-                         last_error = 'order moved to the trash before this was sent' \
-                         WHERE store_id = $1 AND order_id = $2 AND provider <> 'woocommerce' \
-                         AND state IN ({ACTIVE_JOB_STATES})"
-                    )))
-                    .bind(&delivery.store_id)
-                    .bind(order_id)
-                    .bind(now)
-                    .execute(&mut *$tx)
-                    .await?;
-                    let placed: Vec<String> = sqlx::query_scalar(
-                        "SELECT provider FROM jobs WHERE store_id = $1 AND order_id = $2 \
-                         AND provider <> 'woocommerce' AND state IN ('done', 'running') ORDER BY id",
-                    )
-                    .bind(&delivery.store_id)
-                    .bind(order_id)
-                    .fetch_all(&mut *$tx)
-                    .await?;
-                    let detail = if placed.is_empty() {
-                        None
-                    } else {
-                        let reason = format!(
-                            "Order moved to the trash after it was sent to {}; contact the provider to stop production.",
-                            placed.join(", ")
-                        );
-                        sqlx::query(
-                            "UPDATE orders SET attention = $3 WHERE store_id = $1 AND order_id = $2",
-                        )
-                        .bind(&delivery.store_id)
-                        .bind(order_id)
-                        .bind(&reason)
-                        .execute(&mut *$tx)
-                        .await?;
-                        Some(reason)
-                    };
-                    (DeliveryOutcome::Deleted, Some(order_id), detail)
-                }
-                (Parsed::Signal { action, order_id }, _) => {
-                    // The action body carries no order; with REST keys we fetch the order so
-                    // a payment is never missed even when order.updated is lost.
-                    if let (Some(order_id), true) = (order_id, can_fetch) {
-                        let inserted: Option<i64> = sqlx::query_scalar(
-                            "INSERT INTO jobs (store_id, order_id, provider, target, kind, state, \
-                             payload, run_at, created_at, updated_at) \
-                             VALUES ($1, $2, 'woocommerce', $3, 'fetch_order', 'pending', $4, $5, $5, $5) \
-                             ON CONFLICT (store_id, order_id, provider, target) DO NOTHING RETURNING id",
-                        )
-                        .bind(&delivery.store_id)
-                        .bind(*order_id)
-                        .bind(format!("fetch:{action}"))
-                        .bind(json!({ "action": action }).to_string())
-                        .bind(now)
-                        .fetch_optional(&mut *$tx)
-                        .await?;
-                        jobs_planned += u32::from(inserted.is_some());
-                    }
-                    (
-                        DeliveryOutcome::Signal,
-                        *order_id,
-                        Some(format!("action {action}")),
-                    )
-                }
-                (Parsed::Ignored { order_id, reason }, _) => {
-                    (DeliveryOutcome::Ignored, *order_id, Some(reason.clone()))
-                }
-                (Parsed::Unparsed { error }, _) => {
-                    (DeliveryOutcome::Unparsed, None, Some(error.clone()))
-                }
-                (Parsed::Order(_), None) => unreachable!("a plan is made for every order"),
-            };
-
-            IntakeResult {
-                delivery_id,
-                outcome,
-                order_id,
-                detail,
-                jobs_planned,
+                (
+                    DeliveryOutcome::Signal,
+                    *order_id,
+                    Some(format!("action {action}")),
+                )
             }
+            (Parsed::Ignored { order_id, reason }, _) => {
+                (DeliveryOutcome::Ignored, *order_id, Some(reason.clone()))
+            }
+            (Parsed::Unparsed { error }, _) => {
+                (DeliveryOutcome::Unparsed, None, Some(error.clone()))
+            }
+            (Parsed::Order(_), _) => {
+                return Err(StoreError::Conflict(
+                    "an order snapshot reached the one-by-one path".to_owned(),
+                ));
+            }
+        };
+        IntakeResult {
+            delivery_id,
+            outcome,
+            order_id,
+            detail,
+            jobs_planned,
+        }
+    }};
+}
+
+/// Applies stored deliveries on `$tx` in their order ([`steps`]): runs of order snapshots
+/// with [`apply_orders`], anything else with [`apply_other`]. Leaves `$applying` holding the
+/// first delivery of the step that was running if a statement fails. Evaluates to their
+/// results, in order.
+macro_rules! apply_pending {
+    ($tx:ident, $pending:expr, $applying:expr) => {{
+        let pending: &[(i64, Pending<'_>)] = $pending;
+        let applying: &mut Option<i64> = $applying;
+        let mut results: Vec<IntakeResult> = Vec::with_capacity(pending.len());
+        for step in steps(pending) {
+            match step {
+                Step::Orders(run) => {
+                    *applying = run.first().map(|a| a.delivery_id);
+                    let applied = apply_orders!($tx, &run);
+                    results.extend(applied);
+                }
+                Step::One(index) => {
+                    let Some((delivery_id, pending)) = pending.get(index) else {
+                        continue;
+                    };
+                    *applying = Some(*delivery_id);
+                    let result = match pending {
+                        Pending::Decided(result) => result.clone(),
+                        Pending::Apply(intake) => apply_other!($tx, intake, *delivery_id),
+                    };
+                    results.push(result);
+                }
+            }
+        }
+        *applying = None;
+        results
     }};
 }
 
@@ -543,16 +732,10 @@ impl Store {
         let stored = [Stored {
             delivery,
             body_sha256: &body_sha256,
+            parsed: None,
             now,
         }];
         let plan = plan_of(store, parsed);
-        let intake = Intake {
-            delivery,
-            parsed,
-            plan: &plan,
-            can_fetch: store.has_rest_keys(),
-            now,
-        };
         let result = in_tx!(self, |tx| {
             let ids = insert_deliveries!(tx, &stored);
             let Some(&id) = ids.first() else {
@@ -560,11 +743,21 @@ impl Store {
                     "the intake transaction returned nothing".into(),
                 ));
             };
-            let result = apply_delivery!(tx, &intake, id);
-            set_outcomes!(tx, std::slice::from_ref(&result));
-            result
+            let pending = [(
+                id,
+                Pending::Apply(Intake {
+                    delivery,
+                    parsed,
+                    plan: &plan,
+                    can_fetch: store.has_rest_keys(),
+                    now,
+                }),
+            )];
+            let results = apply_pending!(tx, &pending, &mut None);
+            set_outcomes!(tx, &results);
+            results.into_iter().next()
         });
-        Ok(result)
+        result.ok_or_else(|| StoreError::Conflict("the intake transaction applied nothing".into()))
     }
 }
 
@@ -598,13 +791,9 @@ pub(super) struct Cycle<'a> {
     pub limit: usize,
     /// Whether deliveries stored by earlier transactions may wait to be applied.
     pub read_older: bool,
-    /// Deliveries applied whatever `waiting` says.
-    pub min_apply: usize,
     /// The time of applying a delivery stored earlier.
     pub now: i64,
     pub config: &'a Config,
-    /// Whether more deliveries are waiting to be stored: applying stops once it says so.
-    pub waiting: &'a (dyn Fn() -> bool + Sync),
 }
 
 /// A delivery applied by an intake transaction.
@@ -638,11 +827,10 @@ type StoredRow = (i64, String, Option<String>, Vec<u8>);
 pub const APPLY_LOCK: i32 = 0x5072_4231;
 
 impl Store {
-    /// One intake transaction: stores `cycle.new` (outcome `received`), then applies stored
-    /// deliveries oldest first, those stored earlier before the new ones, until
-    /// `cycle.limit` are applied or, past `cycle.min_apply`, `cycle.waiting()` says more
-    /// deliveries wait to be stored; sets their outcomes and commits. `applying` is left
-    /// holding the id of the delivery being applied if a statement fails.
+    /// One intake transaction: stores `cycle.new` (outcome `received`), then applies at most
+    /// `cycle.limit` stored deliveries, oldest first (those stored earlier before the new
+    /// ones), sets their outcomes and commits. `applying` is left holding the id of the first
+    /// delivery of the step being applied if a statement fails.
     pub(super) async fn intake_cycle(
         &self,
         cycle: &Cycle<'_>,
@@ -691,54 +879,78 @@ impl Store {
                         })
                         .collect();
                 }
-                let candidates = older.iter().map(|(id, d)| (*id, d, None, cycle.now)).chain(
-                    ids.iter()
-                        .zip(cycle.new)
-                        .enumerate()
-                        .map(|(i, (id, n))| (*id, n.delivery, Some(i), n.now)),
-                );
-                for (id, delivery, new_index, at) in candidates {
-                    if results.len() >= limit
-                        || (results.len() >= cycle.min_apply && (cycle.waiting)())
-                    {
-                        break;
-                    }
-                    *applying = Some(id);
-                    let parsed = parse_delivery(delivery.topic.as_deref(), &delivery.body);
-                    let result = match cycle.config.store(&delivery.store_id) {
-                        None => IntakeResult {
-                            delivery_id: id,
-                            outcome: DeliveryOutcome::Ignored,
-                            order_id: None,
-                            detail: Some(format!(
-                                "store {} is no longer in the configuration",
-                                delivery.store_id
-                            )),
-                            jobs_planned: 0,
-                        },
-                        Some(cfg) => {
-                            let plan = plan_of(cfg, &parsed);
-                            let intake = Intake {
-                                delivery,
-                                parsed: &parsed,
-                                plan: &plan,
-                                can_fetch: cfg.has_rest_keys(),
-                                now: at,
-                            };
-                            apply_delivery!(tx, &intake, id)
+                // (id, delivery, index in `cycle.new`, time it is applied)
+                let picked: Vec<(i64, &Delivery, Option<usize>, i64)> = older
+                    .iter()
+                    .map(|(id, d)| (*id, d, None, cycle.now))
+                    .chain(
+                        ids.iter()
+                            .zip(cycle.new)
+                            .enumerate()
+                            .map(|(i, (id, n))| (*id, n.delivery, Some(i), n.now)),
+                    )
+                    .take(limit)
+                    .collect();
+                // Read here unless the caller read it already.
+                let parsed: Vec<Cow<'_, Parsed>> = picked
+                    .iter()
+                    .map(|(_, d, new_index, _)| {
+                        match new_index
+                            .and_then(|i| cycle.new.get(i))
+                            .and_then(|n| n.parsed)
+                        {
+                            Some(given) => Cow::Borrowed(given),
+                            None => Cow::Owned(parse_delivery(d.topic.as_deref(), &d.body)),
                         }
-                    };
-                    results.push(CycleApplied {
+                    })
+                    .collect();
+                let stores: Vec<Option<&StoreConfig>> = picked
+                    .iter()
+                    .map(|(_, d, _, _)| cycle.config.store(&d.store_id))
+                    .collect();
+                let plans: Vec<Option<Plan>> = stores
+                    .iter()
+                    .zip(&parsed)
+                    .map(|(store, parsed)| store.and_then(|s| plan_of(s, parsed)))
+                    .collect();
+                let pending: Vec<(i64, Pending<'_>)> = picked
+                    .iter()
+                    .zip(parsed.iter().zip(stores.iter().zip(&plans)))
+                    .map(|((id, delivery, _, at), (parsed, (store, plan)))| {
+                        let pending = match store {
+                            None => Pending::Decided(IntakeResult {
+                                delivery_id: *id,
+                                outcome: DeliveryOutcome::Ignored,
+                                order_id: None,
+                                detail: Some(format!(
+                                    "store {} is no longer in the configuration",
+                                    delivery.store_id
+                                )),
+                                jobs_planned: 0,
+                            }),
+                            Some(cfg) => Pending::Apply(Intake {
+                                delivery,
+                                parsed,
+                                plan,
+                                can_fetch: cfg.has_rest_keys(),
+                                now: *at,
+                            }),
+                        };
+                        (*id, pending)
+                    })
+                    .collect();
+                let applied = apply_pending!(tx, &pending, applying);
+                set_outcomes!(tx, &applied);
+                results = applied
+                    .into_iter()
+                    .zip(&picked)
+                    .map(|(result, (_, delivery, new_index, _))| CycleApplied {
                         result,
-                        new_index,
+                        new_index: *new_index,
                         store_id: delivery.store_id.clone(),
                         topic: delivery.topic.clone(),
-                    });
-                }
-                *applying = None;
-                let outcomes: Vec<IntakeResult> =
-                    results.iter().map(|r| r.result.clone()).collect();
-                set_outcomes!(tx, &outcomes);
+                    })
+                    .collect();
             }
             CycleOutcome {
                 ids,
