@@ -3,10 +3,11 @@
 //!
 //! - Intake: an in-process load generator on loopback posts a ~6 KB signed WooCommerce order
 //!   (a unique order id per request, so each is a real write) to the real bridge, and the same
-//!   body to a bare poem handler that only answers 200. Closed loop for the sustained
+//!   requests to a bare poem handler that only answers 200 and to a durable floor that
+//!   verifies, appends and syncs, without a database. Closed loop for the sustained
 //!   throughput; open loop at fixed rates for latency, measured from each request's scheduled
 //!   send time (no coordinated omission).
-//! - Dispatch: a backlog of paid orders with a Spiff and a Key2print job each, drained by the
+//! - Dispatch: a backlog of paid orders with a Spiff, an Apliiq and a Key2print job each, drained by the
 //!   real dispatcher against the provider sandboxes; calls per second and the time of each
 //!   tenth of the backlog (the cost per job must not grow with the backlog).
 //! - Memory and start: cold start (`Application::build` to `/readyz` 200), idle RSS, and the
@@ -34,8 +35,6 @@ use crate::store::jobs::ClaimedJob;
 
 const STORE: &str = "bench";
 const WEBHOOK_SECRET: &str = "bench-webhook-secret";
-/// The Apliiq item of the demo order.
-const APLIIQ_SKU: &str = "APQ-1998244S7A1";
 /// The body size the issue asks for.
 const BODY_BYTES: usize = 6 * 1024;
 
@@ -63,7 +62,8 @@ pub struct BenchOptions {
     pub rates: Vec<u32>,
     /// Length of each intake run.
     pub duration: Duration,
-    /// Jobs in the dispatch backlog (half Spiff orders, half Key2print PDFs).
+    /// Jobs in the dispatch backlog (a third each Spiff orders, Apliiq orders and Key2print
+    /// PDFs).
     pub backlog: u64,
     /// Dispatch concurrency per provider.
     pub concurrency: usize,
@@ -104,6 +104,11 @@ pub struct LoadStats {
     /// Share of the machine's CPU time the hypervisor gave to others during the run
     /// (`steal` in /proc/stat), in per cent.
     pub steal_pct: f64,
+    /// Closed loop: CPU time this process (load generator, bridge, sandboxes; not a
+    /// PostgreSQL server) spent per answered request, in microseconds; steadier than
+    /// throughput on a machine whose neighbours take a varying share. (At a fixed rate the
+    /// process's idle work would dominate it, so it is not given there.)
+    pub cpu_us_per_request: f64,
     /// Intake: how long after the run the last acknowledged delivery was applied to the
     /// ledger (deliveries answered `received` in a burst are applied right after).
     pub applied_after: Option<Duration>,
@@ -133,6 +138,24 @@ impl CpuTicks {
             total: fields.iter().take(8).sum(),
             steal: fields.get(7).copied().unwrap_or(0),
         }
+    }
+
+    /// CPU time this process has used, user and system, in seconds (/proc/self/stat, in
+    /// ticks of 1/100 s).
+    fn process_secs() -> f64 {
+        let text = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        // After the command name, in parentheses: state is field 3, utime 14, stime 15.
+        let fields: Vec<&str> = text
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        (ticks(11) + ticks(12)) as f64 / 100.0
     }
 
     /// Per cent of the CPU time since `self` that was stolen.
@@ -168,6 +191,7 @@ impl LoadStats {
             peak_rss_kb: 0,
             elapsed,
             steal_pct: 0.0,
+            cpu_us_per_request: 0.0,
             applied_after: None,
         }
     }
@@ -197,6 +221,8 @@ pub struct DbReport {
     pub process_cold_start: Option<Duration>,
     pub process_idle_rss_kb: Option<u64>,
     pub bare_sustained: LoadStats,
+    /// The durable floor (see [`start_floor`]), closed loop.
+    pub floor_sustained: LoadStats,
     pub intake_sustained: LoadStats,
     /// (rate, bare, intake)
     pub rates: Vec<(u32, LoadStats, LoadStats)>,
@@ -264,38 +290,28 @@ pub fn order_template(drop_skus: &[&str]) -> Result<String, String> {
     }
 }
 
-/// Where the load goes.
+/// Where the load goes. Every target gets the same requests, made the same way (a new order
+/// id, signed), so the generator's share of the machine is the same in every run and the
+/// ratios show what the server side costs.
 #[derive(Clone)]
-enum Target {
-    Bare { url: String },
-    Bridge { url: String, template: Arc<str> },
+struct Target {
+    url: String,
+    template: Arc<str>,
 }
 
 static NEXT_ORDER: AtomicI64 = AtomicI64::new(1_000_000);
 
 impl Target {
     fn request(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
-        match self {
-            Target::Bare { url } => client
-                .post(url)
-                .header("Content-Type", "application/json")
-                .body(self.bare_body()),
-            Target::Bridge { url, template } => {
-                let id = NEXT_ORDER.fetch_add(1, Ordering::Relaxed);
-                let body = template.replace(ORDER_ID_MARKER, &id.to_string());
-                let sig = crate::woo::signature::sign(WEBHOOK_SECRET, body.as_bytes());
-                client
-                    .post(url)
-                    .header("Content-Type", "application/json")
-                    .header("X-WC-Webhook-Topic", "order.created")
-                    .header("X-WC-Webhook-Signature", sig)
-                    .body(body)
-            }
-        }
-    }
-
-    fn bare_body(&self) -> String {
-        "x".repeat(BODY_BYTES)
+        let id = NEXT_ORDER.fetch_add(1, Ordering::Relaxed);
+        let body = self.template.replace(ORDER_ID_MARKER, &id.to_string());
+        let sig = crate::woo::signature::sign(WEBHOOK_SECRET, body.as_bytes());
+        client
+            .post(&self.url)
+            .header("Content-Type", "application/json")
+            .header("X-WC-Webhook-Topic", "order.created")
+            .header("X-WC-Webhook-Signature", sig)
+            .body(body)
     }
 }
 
@@ -319,6 +335,7 @@ async fn closed_loop(
 ) -> LoadStats {
     reset_peak_rss();
     let cpu = CpuTicks::now();
+    let used = CpuTicks::process_secs();
     let start = Instant::now();
     let end = start + duration;
     let mut set = JoinSet::new();
@@ -350,6 +367,7 @@ async fn closed_loop(
     let mut stats = LoadStats::from_samples(lat, errors, start.elapsed());
     stats.peak_rss_kb = rss_kb().1;
     stats.steal_pct = cpu.steal_pct_since();
+    stats.cpu_us_per_request = (CpuTicks::process_secs() - used) * 1e6 / (stats.ok.max(1) as f64);
     stats
 }
 
@@ -413,12 +431,84 @@ fn bare_ok() -> &'static str {
     "ok"
 }
 
+/// A reference server's URL, and what stops it.
+type Reference = (String, tokio::sync::oneshot::Sender<()>);
+
 /// A poem server that answers 200 to any POST, for the baseline.
-async fn start_bare() -> anyhow::Result<(String, tokio::sync::oneshot::Sender<()>)> {
+async fn start_bare() -> anyhow::Result<Reference> {
+    serve_reference(poem::Route::new().at("/*path", poem::post(bare_ok))).await
+}
+
+/// What the durable floor's handlers hand to its writer: a body, and where to say whether
+/// it is on disk.
+type FloorWrite = (Vec<u8>, tokio::sync::oneshot::Sender<bool>);
+
+/// The durable floor: verifies the signature as intake does, appends the body to a file and
+/// answers 200 once the file is synced, one `fdatasync` for every body that arrived while
+/// the last one ran. No database, no parsing: what storing before answering costs on this
+/// machine's disk, for any design.
+async fn start_floor(dir: &Path) -> anyhow::Result<Reference> {
+    use poem::EndpointExt as _;
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("floor.log"))?;
+    let (queue, writes) = std::sync::mpsc::channel::<FloorWrite>();
+    std::thread::Builder::new()
+        .name("bench-floor".to_owned())
+        .spawn(move || {
+            let mut group: Vec<FloorWrite> = Vec::new();
+            let mut buf = Vec::new();
+            while let Ok(first) = writes.recv() {
+                group.push(first);
+                group.extend(writes.try_iter());
+                buf.clear();
+                for (body, _) in &group {
+                    buf.extend_from_slice(&u32::try_from(body.len()).unwrap_or(0).to_le_bytes());
+                    buf.extend_from_slice(body);
+                }
+                let ok = file.write_all(&buf).and_then(|()| file.sync_data()).is_ok();
+                for (_, reply) in group.drain(..) {
+                    let _ = reply.send(ok);
+                }
+            }
+        })?;
+    serve_reference(
+        poem::Route::new()
+            .at("/*path", poem::post(floor_append))
+            .data(queue),
+    )
+    .await
+}
+
+#[poem::handler]
+async fn floor_append(
+    req: &poem::Request,
+    body: Vec<u8>,
+    queue: poem::web::Data<&std::sync::mpsc::Sender<FloorWrite>>,
+) -> poem::http::StatusCode {
+    use poem::http::StatusCode;
+    let secret = crate::secret::Secret::new(WEBHOOK_SECRET);
+    let signature = req.header("X-WC-Webhook-Signature").unwrap_or("");
+    if !crate::woo::signature::verify([&secret], &body, signature) {
+        return StatusCode::UNAUTHORIZED;
+    }
+    let (reply, stored) = tokio::sync::oneshot::channel();
+    if queue.send((body, reply)).is_err() {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    match stored.await {
+        Ok(true) => StatusCode::OK,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Serves `app` on a loopback port until the returned sender is used or dropped.
+async fn serve_reference(app: impl poem::Endpoint + 'static) -> anyhow::Result<Reference> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let app = poem::Route::new().at("/*path", poem::post(bare_ok));
     tokio::spawn(async move {
         let _ = poem::Server::new_with_acceptor(poem::listener::TcpAcceptor::from_tokio(listener)?)
             .run_with_graceful_shutdown(
@@ -691,10 +781,10 @@ async fn dispatch_run(
     progress: &mut (dyn std::io::Write + Send),
 ) -> anyhow::Result<DispatchStats> {
     let store: &Store = &bridge.state.store;
-    // Spiff and Key2print: one call per job whatever the backlog. (An Apliiq job first lists
-    // the orders of Apliiq's lookup window, whose size grows with the backlog; see
-    // BENCHMARKS.md.)
-    let template = order_template(&[APLIIQ_SKU]).map_err(anyhow::Error::msg)?;
+    // One Spiff, one Apliiq and one Key2print job per order: one call each (a job's first
+    // claim sends without asking Apliiq first, so the backlog's size does not show in the
+    // cost of a job).
+    let template = order_template(&[]).map_err(anyhow::Error::msg)?;
     let jobs = backlog_jobs(&template)?;
     let per_order = jobs.len().max(1) as u64;
     let orders = backlog.div_ceil(per_order);
@@ -797,7 +887,7 @@ async fn run_db(
     opts: &BenchOptions,
     sb: &Sandbox,
     client: &reqwest::Client,
-    bare_url: &str,
+    (bare_url, floor_url): (&str, &str),
     dir: &Path,
     progress: &mut (dyn std::io::Write + Send),
 ) -> anyhow::Result<DbReport> {
@@ -823,25 +913,29 @@ async fn run_db(
     tokio::time::sleep(Duration::from_millis(500)).await;
     report.idle_rss_kb = rss_kb().0;
     let template: Arc<str> = order_template(&[]).map_err(anyhow::Error::msg)?.into();
-    let bare = Target::Bare {
-        url: bare_url.to_owned(),
+    let target = |url: String| Target {
+        url,
+        template: template.clone(),
     };
-    let intake = Target::Bridge {
-        url: format!("{}/v1/webhooks/woocommerce/{STORE}", bridge.base),
-        template,
-    };
-    // Warm up both (connections, caches), unmeasured.
-    let _ = closed_loop(client, &bare, 8, Duration::from_millis(300)).await;
-    let _ = closed_loop(client, &intake, 8, Duration::from_millis(300)).await;
+    let bare = target(bare_url.to_owned());
+    let floor = target(floor_url.to_owned());
+    let intake = target(format!("{}/v1/webhooks/woocommerce/{STORE}", bridge.base));
+    // Warm up (connections, caches), unmeasured.
+    for t in [&bare, &floor, &intake] {
+        let _ = closed_loop(client, t, 8, Duration::from_millis(300)).await;
+    }
     applied(&bridge.state.store).await?;
     report.bare_sustained = closed_loop(client, &bare, opts.connections, opts.duration).await;
+    report.floor_sustained = closed_loop(client, &floor, opts.connections, opts.duration).await;
     fresh.settle(&bridge.state.store).await;
     report.intake_sustained = closed_loop(client, &intake, opts.connections, opts.duration).await;
     report.intake_sustained.applied_after = Some(applied(&bridge.state.store).await?);
     writeln!(
         progress,
-        "  sustained: bare {:.0} req/s, intake {:.0} req/s",
-        report.bare_sustained.throughput, report.intake_sustained.throughput
+        "  sustained: bare {:.0} req/s, durable floor {:.0} req/s, intake {:.0} req/s",
+        report.bare_sustained.throughput,
+        report.floor_sustained.throughput,
+        report.intake_sustained.throughput
     )?;
     for &rate in &opts.rates {
         let b = open_loop(client, &bare, rate, opts.duration).await;
@@ -919,7 +1013,8 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
                 format!("idle RSS {}", mb(rss)),
             ]);
         }
-        let ratio = r.intake_sustained.throughput / r.bare_sustained.throughput.max(1e-9);
+        let of_bare = |s: &LoadStats| s.throughput / r.bare_sustained.throughput.max(1e-9);
+        let of_floor = r.intake_sustained.throughput / r.floor_sustained.throughput.max(1e-9);
         for (what, s, note) in [
             (
                 "bare handler, closed loop",
@@ -927,9 +1022,18 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
                 String::new(),
             ),
             (
+                "durable floor (verify, append, fdatasync), closed loop",
+                &r.floor_sustained,
+                format!("{:.0} % of bare", of_bare(&r.floor_sustained) * 100.0),
+            ),
+            (
                 "intake, closed loop",
                 &r.intake_sustained,
-                format!("{:.0} % of bare", ratio * 100.0),
+                format!(
+                    "{:.0} % of bare, {:.0} % of the durable floor",
+                    of_bare(&r.intake_sustained) * 100.0,
+                    of_floor * 100.0
+                ),
             ),
         ] {
             let [p50, p99, max] = lat(s);
@@ -1012,6 +1116,7 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
     let _ = writeln!(out);
     for (db, r) in reports {
         let ratio = r.intake_sustained.throughput / r.bare_sustained.throughput.max(1e-9);
+        let floor = r.floor_sustained.throughput / r.bare_sustained.throughput.max(1e-9);
         let p99_500 = r
             .rates
             .iter()
@@ -1022,10 +1127,11 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
         let mark = |ok: bool| if ok { "met" } else { "MISSED" };
         let _ = writeln!(
             out,
-            "{}: intake {:.0} % of bare (target >= 50 %: {}); p99 at 500 req/s {} (target < 10 ms: {}); {:.0} provider calls/s (target >= 1,000: {}); idle RSS of printbridge serve {} (target < 20 MB: {})",
+            "{}: intake {:.0} % of bare (target >= 50 %: {}; the durable floor: {:.0} %); p99 at 500 req/s {} (target < 10 ms: {}); {:.0} provider calls/s (target >= 1,000: {}); idle RSS of printbridge serve {} (target < 20 MB: {})",
             db.name(),
             ratio * 100.0,
             mark(ratio >= 0.5),
+            floor * 100.0,
             p99_500
                 .map(|p| format!("{p:.2} ms"))
                 .unwrap_or_else(|| "not run".to_owned()),
@@ -1039,11 +1145,15 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
     out
 }
 
-/// A run's notes: `note`, its errors, when its deliveries were all applied, CPU steal.
+/// A run's notes: `note`, its errors, its CPU per request, when its deliveries were all
+/// applied, CPU steal.
 fn join_note(note: String, s: &LoadStats) -> String {
     let mut parts = Vec::new();
     if !note.is_empty() {
         parts.push(note);
+    }
+    if s.cpu_us_per_request > 0.0 {
+        parts.push(format!("CPU {:.0} µs/request", s.cpu_us_per_request));
     }
     if s.errors > 0 {
         parts.push(format!("{} errors", s.errors));
@@ -1068,6 +1178,7 @@ pub async fn run(opts: BenchOptions, out: &mut (dyn std::io::Write + Send)) -> a
     let dir = bench_dir()?;
     let sb = Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0).await?;
     let (bare_url, bare_stop) = start_bare().await?;
+    let (floor_url, floor_stop) = start_floor(&dir).await?;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(1024)
@@ -1082,10 +1193,12 @@ pub async fn run(opts: BenchOptions, out: &mut (dyn std::io::Write + Send)) -> a
     )?;
     let mut reports = Vec::new();
     for &db in &opts.dbs {
-        let r = run_db(db, &opts, &sb, &client, &bare_url, &dir, out).await?;
+        let urls = (bare_url.as_str(), floor_url.as_str());
+        let r = run_db(db, &opts, &sb, &client, urls, &dir, out).await?;
         reports.push((db, r));
     }
     let _ = bare_stop.send(());
+    let _ = floor_stop.send(());
     sb.stop();
     let _ = std::fs::remove_dir_all(&dir);
     writeln!(out, "\n{}", render(&opts, &reports))?;
