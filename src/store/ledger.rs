@@ -819,6 +819,14 @@ pub(super) struct CycleOutcome {
 
 /// A stored delivery read back to be applied: id, store, topic, body.
 type StoredRow = (i64, String, Option<String>, Vec<u8>);
+/// PostgreSQL: whether this replica took the apply lock, and a stored delivery if any.
+type LockedRow = (
+    bool,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<Vec<u8>>,
+);
 
 /// The PostgreSQL advisory lock (transaction scope) held by the replica applying
 /// deliveries, so replicas apply one at a time, in order: this key with a hash of the
@@ -843,42 +851,59 @@ impl Store {
             let mut results: Vec<CycleApplied> = Vec::new();
             let mut older: Vec<(i64, Delivery)> = Vec::new();
             let mut locked_out = false;
+            let first_new = ids.first().copied().unwrap_or(i64::MAX);
+            let most = i64::try_from(limit).unwrap_or(i64::MAX);
+            let mut rows: Vec<StoredRow> = Vec::new();
             if limit > 0 && postgres {
-                let locked: bool = sqlx::query_scalar(
-                    "SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema()))",
+                // The apply lock and the deliveries stored before, in one round trip: one row
+                // of NULLs besides the lock's answer when it is held elsewhere or nothing
+                // older waits.
+                let found: Vec<LockedRow> = sqlx::query_as(
+                    "SELECT l.locked, d.id, d.store_id, d.topic, d.body FROM \
+                     (SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema())) \
+                      AS locked) AS l \
+                     LEFT JOIN LATERAL (SELECT id, store_id, topic, body FROM deliveries \
+                      WHERE l.locked AND outcome = 'received' AND id < $2 \
+                      ORDER BY id LIMIT $3) AS d ON true",
                 )
                 .bind(APPLY_LOCK)
-                .fetch_one(&mut *tx)
+                .bind(first_new)
+                .bind(most)
+                .fetch_all(&mut *tx)
                 .await?;
-                locked_out = !locked;
+                locked_out = !found.first().is_some_and(|row| row.0);
+                rows = found
+                    .into_iter()
+                    .filter_map(|(_, id, store_id, topic, body)| {
+                        Some((id?, store_id?, topic, body?))
+                    })
+                    .collect();
+            } else if limit > 0 && cycle.read_older {
+                rows = sqlx::query_as(
+                    "SELECT id, store_id, topic, body FROM deliveries \
+                     WHERE outcome = 'received' AND id < $1 ORDER BY id LIMIT $2",
+                )
+                .bind(first_new)
+                .bind(most)
+                .fetch_all(&mut *tx)
+                .await?;
             }
             if limit > 0 && !locked_out {
-                if cycle.read_older {
-                    let first_new = ids.first().copied().unwrap_or(i64::MAX);
-                    let rows: Vec<StoredRow> = sqlx::query_as(
-                        "SELECT id, store_id, topic, body FROM deliveries \
-                         WHERE outcome = 'received' AND id < $1 ORDER BY id LIMIT $2",
-                    )
-                    .bind(first_new)
-                    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    older = rows
-                        .into_iter()
-                        .map(|(id, store_id, topic, body)| {
-                            let delivery = Delivery {
-                                store_id,
-                                source: Source::Webhook,
-                                topic,
-                                webhook_id: None,
-                                delivery_ref: None,
-                                content_type: None,
-                                body,
-                            };
-                            (id, delivery)
-                        })
-                        .collect();
-                }
+                older = rows
+                    .into_iter()
+                    .map(|(id, store_id, topic, body)| {
+                        let delivery = Delivery {
+                            store_id,
+                            source: Source::Webhook,
+                            topic,
+                            webhook_id: None,
+                            delivery_ref: None,
+                            content_type: None,
+                            body,
+                        };
+                        (id, delivery)
+                    })
+                    .collect();
                 // (id, delivery, index in `cycle.new`, time it is applied)
                 let picked: Vec<(i64, &Delivery, Option<usize>, i64)> = older
                     .iter()
