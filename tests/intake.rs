@@ -524,6 +524,42 @@ async fn a_local_postgres_is_reached_without_tls() {
     store.close().await;
 }
 
+/// PostgreSQL connections are not pinged before each use (a round trip per transaction),
+/// but one idle for a while is: a connection the server dropped meanwhile is replaced
+/// without failing the query that wanted it.
+#[tokio::test]
+async fn a_postgres_connection_dropped_while_idle_is_replaced() {
+    let Some(url) = support::postgres_url() else {
+        eprintln!("skipped: PRINTBRIDGE_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let store = printbridge::store::Store::connect(&url).await.unwrap();
+    let printbridge::store::Store::Postgres(pool) = &store else {
+        panic!("a PostgreSQL store");
+    };
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(pool.size(), 1, "one connection, now idle");
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert!(ended);
+    // The connection has to have been idle for the check to apply; that takes time itself.
+    tokio::time::sleep(printbridge::store::PING_IDLE_AFTER + Duration::from_millis(200)).await;
+    let again: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(pool)
+        .await
+        .expect("the dropped connection is replaced");
+    assert_ne!(again, pid);
+    admin.close().await;
+    store.close().await;
+}
+
 async fn admin_api_is_protected_and_pages(backend: Backend) {
     let app = TestApp::spawn(backend, |c| {
         c.stores = vec![
