@@ -703,7 +703,10 @@ macro_rules! apply_pending {
                 }
                 Step::One(index) => {
                     let Some((delivery_id, pending)) = pending.get(index) else {
-                        continue;
+                        return Err(StoreError::Conflict(format!(
+                            "no delivery {index} among the {} to apply",
+                            pending.len()
+                        )));
                     };
                     *applying = Some(*delivery_id);
                     let result = match pending {
