@@ -498,6 +498,68 @@ async fn accepted_deliveries_survive_a_restart() {
     assert_eq!(store.count(Table::Orders).await.unwrap(), 1);
 }
 
+/// A new SQLite database gets 8 KB pages (a webhook body fits one); one created with
+/// SQLite's default 4 KB pages keeps them and still opens, migrates and takes deliveries.
+#[tokio::test]
+async fn sqlite_page_size_is_set_for_new_databases_only() {
+    async fn page_size(store: &printbridge::store::Store) -> i64 {
+        let printbridge::store::Store::Sqlite(pool, _) = store else {
+            panic!("a SQLite store");
+        };
+        sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let new = format!("sqlite://{}", dir.path().join("new.db").display());
+    let store = printbridge::store::Store::connect(&new).await.unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(page_size(&store).await, 8192);
+    store.close().await;
+
+    let path = dir.path().join("old.db");
+    let old = sqlx::sqlite::SqlitePoolOptions::new()
+        .connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true)
+                .page_size(4096)
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal),
+        )
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE before_the_bridge (x INTEGER)")
+        .execute(&old)
+        .await
+        .unwrap();
+    old.close().await;
+    let url = format!("sqlite://{}", path.display());
+    let store = printbridge::store::Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(page_size(&store).await, 4096);
+    store.close().await;
+    let app = TestApp::spawn_on(
+        dir,
+        printbridge::store::Store::connect(&url).await.unwrap(),
+        url,
+        |c| c.stores = vec![support::store_config("shop", "s3cret")],
+        None,
+    )
+    .await;
+    let (status, ack) = app
+        .post_webhook(
+            "shop",
+            "order.created",
+            &order_body(77, "processing", "2026-12-03T10:00:00", ""),
+            "s3cret",
+        )
+        .await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(ack["outcome"], json!("applied"), "{ack}");
+    app.stop().await;
+}
+
 /// A PostgreSQL server on this host is reached without TLS unless the URL asks for it.
 #[tokio::test]
 async fn a_local_postgres_is_reached_without_tls() {

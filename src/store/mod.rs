@@ -117,7 +117,12 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                // A new database gets 8 KB pages, so a ~6 KB webhook body fits one page instead
+                // of spilling onto an overflow page (fewer pages written per delivery: about a
+                // tenth less SQLite time per delivery in a profile). An existing database keeps
+                // its page size; WAL mode cannot change it.
+                .page_size(8192);
             // No ping before each acquire (sqlx's default): a connection to a local file does
             // not go away, and the ping was a round trip to SQLite's thread per transaction.
             // The writer checkpoints in line (SQLite's default, every 1,000 pages): a
