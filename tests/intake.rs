@@ -719,6 +719,21 @@ async fn health_docs_and_metrics(backend: Backend) {
         .await
         .unwrap();
     assert!(spec["paths"]["/v1/webhooks/woocommerce/{store}"]["post"].is_object());
+    // The interactive documentation: Swagger UI with this spec inlined, with or without the
+    // trailing slash.
+    for path in ["/docs", "/docs/"] {
+        let page = app
+            .client
+            .get(app.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("SwaggerUIBundle"), "{path}");
+        assert!(page.contains("receiveWooCommerceWebhook"), "{path}");
+    }
 
     let body = order_body(3, "processing", "2026-11-23T10:00:00", "");
     app.post_webhook("shop", "order.created", &body, "s3cret")

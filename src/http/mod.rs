@@ -98,17 +98,29 @@ fn index() -> poem::web::Redirect {
     poem::web::Redirect::see_other("/docs")
 }
 
+/// The interactive API documentation (Swagger UI with the spec inlined). Built on its first
+/// request, not at start: the page is about 1.6 MB (the UI's script and style are in it), which
+/// poem-openapi's own endpoint builds and keeps, and copies for every request, from the start
+/// of every bridge; an idle bridge did not need that memory.
+#[handler]
+fn docs() -> poem::web::Html<&'static str> {
+    static PAGE: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    poem::web::Html(
+        PAGE.get_or_init(|| Box::leak(api_service().swagger_ui_html().into_boxed_str())),
+    )
+}
+
 /// The whole HTTP application.
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let api = api_service();
-    let ui = api.swagger_ui();
     let spec_json = api.spec_endpoint();
     let spec_yaml = api.spec_endpoint_yaml();
     Route::new()
         .at("/", get(index))
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml)
-        .nest("/docs", ui)
+        .at("/docs", get(docs))
+        .at("/docs/", get(docs))
         .nest("/", api)
         .data(state)
         .catch_all_error(problem::problem_from_error)
