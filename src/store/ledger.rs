@@ -243,37 +243,51 @@ macro_rules! insert_deliveries {
         let group: &[Stored<'_>] = $group;
         let mut ids: Vec<i64> = Vec::with_capacity(group.len());
         for chunk in group.chunks(ROWS_PER_INSERT) {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO deliveries (store_id, received_at, source, topic, webhook_id, \
-                 delivery_ref, content_type, body, body_sha256, outcome) ",
-            );
-            q.push_values(chunk, |mut row, i| {
-                let d = i.delivery;
-                row.push_bind(d.store_id.as_str())
-                    .push_bind(i.now)
-                    .push_bind(d.source.as_str())
-                    .push_bind(d.topic.as_deref())
-                    .push_bind(d.webhook_id.as_deref())
-                    .push_bind(d.delivery_ref.as_deref())
-                    .push_bind(d.content_type.as_deref())
-                    .push_bind(d.body.as_slice())
-                    .push_bind(i.body_sha256)
-                    .push("'received'");
-            });
-            q.push(" RETURNING id");
-            let mut chunk_ids: Vec<i64> = q.build_query_scalar().fetch_all(&mut *$tx).await?;
-            if chunk_ids.len() != chunk.len() {
-                return Err(StoreError::Conflict(format!(
-                    "{} deliveries stored, {} ids returned",
-                    chunk.len(),
-                    chunk_ids.len()
-                )));
-            }
-            chunk_ids.sort_unstable();
-            ids.extend(chunk_ids);
+            let mut q = sqlx::QueryBuilder::new("");
+            push_deliveries!(q, chunk);
+            let chunk_ids: Vec<i64> = q.build_query_scalar().fetch_all(&mut *$tx).await?;
+            ids.extend(delivery_ids(chunk.len(), chunk_ids)?);
         }
         ids
     }};
+}
+
+/// Pushes onto `$q` the insert of deliveries (outcome `received`), returning their ids.
+macro_rules! push_deliveries {
+    ($q:ident, $group:expr) => {{
+        let group: &[Stored<'_>] = $group;
+        $q.push(
+            "INSERT INTO deliveries (store_id, received_at, source, topic, webhook_id, \
+             delivery_ref, content_type, body, body_sha256, outcome) ",
+        );
+        $q.push_values(group, |mut row, i| {
+            let d = i.delivery;
+            row.push_bind(d.store_id.as_str())
+                .push_bind(i.now)
+                .push_bind(d.source.as_str())
+                .push_bind(d.topic.as_deref())
+                .push_bind(d.webhook_id.as_deref())
+                .push_bind(d.delivery_ref.as_deref())
+                .push_bind(d.content_type.as_deref())
+                .push_bind(d.body.as_slice())
+                .push_bind(i.body_sha256)
+                .push("'received'");
+        });
+        $q.push(" RETURNING id");
+    }};
+}
+
+/// The ids `RETURNING` gave for `stored` deliveries inserted by one statement, in the order of
+/// its rows (see [`insert_deliveries`]).
+fn delivery_ids(stored: usize, mut ids: Vec<i64>) -> Result<Vec<i64>, StoreError> {
+    if ids.len() != stored {
+        return Err(StoreError::Conflict(format!(
+            "{stored} deliveries stored, {} ids returned",
+            ids.len()
+        )));
+    }
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 /// Sets the outcomes of a group's deliveries, one statement per chunk, on `$tx`.
@@ -298,20 +312,170 @@ macro_rules! set_outcomes {
     }};
 }
 
+/// Whether a transaction is PostgreSQL's, where [`apply_orders`] folds statements together
+/// with data-modifying `WITH` queries, which SQLite does not have.
+fn is_postgres<DB: sqlx::Database>(_: &sqlx::Transaction<'_, DB>) -> bool {
+    DB::NAME == <sqlx::Postgres as sqlx::Database>::NAME
+}
+
+/// Pushes onto `$q` the insert of order items (`(order, item)` pairs), which leaves an item
+/// already stored as it is.
+macro_rules! push_items {
+    ($q:ident, $items:expr) => {{
+        let items: &[(&OrderApply<'_>, &ClassifiedItem)] = $items;
+        $q.push(
+            "INSERT INTO order_items (store_id, order_id, item_id, name, sku, product_id, \
+             variation_id, quantity, price, classification, design_id, detail) ",
+        );
+        $q.push_values(items, |mut row, (a, ci)| {
+            let it = &ci.item;
+            row.push_bind(a.delivery.store_id.as_str())
+                .push_bind(a.snap.order.id)
+                .push_bind(it.id)
+                .push_bind(it.name.as_str())
+                .push_bind(it.sku.as_str())
+                .push_bind(it.product_id)
+                .push_bind(it.variation_id)
+                .push_bind(it.quantity)
+                .push_bind(it.price.as_str())
+                .push_bind(ci.classification.name())
+                .push_bind(ci.classification.design_id())
+                .push_bind(ci.classification.detail());
+        });
+        $q.push(" ON CONFLICT (store_id, order_id, item_id) DO NOTHING");
+    }};
+}
+
+/// Pushes onto `$q` the insert of provider jobs (`(order, job, payload)`), returning the
+/// store and order of each job planned: a job already planned is left as it is unless it
+/// was cancelled, when it is queued again.
+macro_rules! push_jobs {
+    ($q:ident, $jobs:expr) => {{
+        let jobs: &[(&OrderApply<'_>, &PlannedJob, String)] = $jobs;
+        $q.push(
+            "INSERT INTO jobs (store_id, order_id, provider, target, kind, state, payload, \
+             run_at, created_at, updated_at) ",
+        );
+        $q.push_values(jobs, |mut row, (a, job, payload)| {
+            row.push_bind(a.delivery.store_id.as_str())
+                .push_bind(a.snap.order.id)
+                .push_bind(job.provider)
+                .push_bind(job.target.as_str())
+                .push_bind(job.kind)
+                .push("'pending'")
+                .push_bind(payload.as_str())
+                .push_bind(a.now)
+                .push_bind(a.now)
+                .push_bind(a.now);
+        });
+        $q.push(
+            " ON CONFLICT (store_id, order_id, provider, target) \
+             DO UPDATE SET state = 'pending', run_at = excluded.run_at, \
+             updated_at = excluded.updated_at, last_error = NULL \
+             WHERE jobs.state = 'cancelled' RETURNING store_id, order_id",
+        );
+    }};
+}
+
+/// The upsert of an order's row, after `INSERT INTO orders (…) <rows>`: the newest
+/// modification wins; on a tie the later arrival (the greater snapshot id); the trash flag is
+/// only ever set here (`order.restored` clears it, see [`apply_orders`]); the first paid time
+/// is kept. Returns each order whose row took the new snapshot, with its trash flag.
+const UPSERT_ORDER: &str = " ON CONFLICT (store_id, order_id) DO UPDATE SET \
+     number = excluded.number, status = excluded.status, \
+     currency = excluded.currency, total = excluded.total, \
+     modified_gmt = excluded.modified_gmt, snapshot_id = excluded.snapshot_id, \
+     trashed = CASE WHEN excluded.trashed = 1 THEN excluded.trashed \
+       ELSE orders.trashed END, \
+     paid_at = COALESCE(orders.paid_at, excluded.paid_at), \
+     updated_at = excluded.updated_at \
+     WHERE orders.modified_gmt < excluded.modified_gmt \
+        OR (orders.modified_gmt = excluded.modified_gmt \
+            AND orders.snapshot_id < excluded.snapshot_id) \
+     RETURNING store_id, order_id, trashed";
+
+/// PostgreSQL: [`apply_orders`]'s first three statements as one, after `WITH v (…) AS
+/// (VALUES …)` (one row per order: its snapshot's and its row's columns). Data-modifying
+/// `WITH` queries see one snapshot of the tables, so each statement reads what the one
+/// before returned: the snapshots inserted (`s`: a duplicate returns nothing), the orders
+/// whose row took their snapshot (`o`), whose items are deleted (`d`; new ones are
+/// inserted by the next statement, which sees the deletion). Returns each new snapshot with
+/// its order's trash flag, or NULL when the order kept a newer state.
+const APPLY_ORDERS_POSTGRES: &str = "), \
+     s AS (INSERT INTO order_snapshots (store_id, order_id, modified_gmt, status, \
+       delivery_id, received_at, body) \
+       SELECT store_id, order_id, modified_gmt, status, delivery_id, received_at, body \
+       FROM v ORDER BY n \
+       ON CONFLICT (store_id, order_id, modified_gmt, status) DO NOTHING \
+       RETURNING store_id, order_id, id), \
+     o AS (INSERT INTO orders (store_id, order_id, number, status, currency, total, \
+       modified_gmt, snapshot_id, trashed, paid_at, first_seen_at, updated_at) \
+       SELECT v.store_id, v.order_id, v.number, v.status, v.currency, v.total, \
+       v.modified_gmt, s.id, v.trashed, v.paid_at, v.received_at, v.received_at \
+       FROM v, s WHERE s.store_id = v.store_id AND s.order_id = v.order_id";
+
+/// The end of the statement [`APPLY_ORDERS_POSTGRES`] begins, after [`UPSERT_ORDER`].
+const APPLY_ORDERS_POSTGRES_END: &str = "), \
+     d AS (DELETE FROM order_items WHERE (store_id, order_id) IN \
+       (SELECT store_id, order_id FROM o)) \
+     SELECT s.store_id, s.order_id, s.id, o.trashed \
+     FROM s LEFT JOIN o ON o.store_id = s.store_id AND o.order_id = s.order_id";
+
 /// Applies snapshots of distinct orders on `$tx`, one statement per table for all of them
 /// (per chunk of [`ROWS_PER_INSERT`] rows): their snapshots (an order state already stored
 /// is a duplicate), their rows in `orders` (the newest modification wins; on a tie the later
 /// arrival; a restored order takes its trash flag from the delivery), their items, the
 /// provider jobs of paid orders; then, one order at a time, what a stopped, trashed or
 /// refunded order needs ([`after_order_applied`]). Distinct orders touch distinct rows, so
-/// this does what applying them one after another does. Evaluates to their results, in
-/// order; their outcomes are written by [`set_outcomes`].
+/// this does what applying them one after another does. On PostgreSQL a run of up to
+/// [`ROWS_PER_INSERT`] orders takes two statements instead of five (snapshots, orders and the
+/// old items' deletion; items and jobs). Evaluates to their results, in order; their outcomes
+/// are written by [`set_outcomes`].
 macro_rules! apply_orders {
     ($tx:ident, $run:expr) => {{
         let run: &[OrderApply<'_>] = $run;
 
+        let postgres = is_postgres(&$tx);
         let mut snapshot_ids: HashMap<(String, i64), i64> = HashMap::with_capacity(run.len());
-        for chunk in run.chunks(ROWS_PER_INSERT) {
+        // Orders whose row took the new snapshot: their trash flag.
+        let mut trashed: HashMap<(String, i64), i64> = HashMap::with_capacity(run.len());
+        // PostgreSQL: snapshots, orders and the deletion of the applied orders' items in one
+        // statement (one round trip instead of three; see `APPLY_ORDERS_POSTGRES`).
+        let together = postgres && run.len() <= ROWS_PER_INSERT;
+        if together {
+            let mut q = sqlx::QueryBuilder::new(
+                "WITH v (n, store_id, order_id, modified_gmt, status, delivery_id, \
+                 received_at, body, number, currency, total, trashed, paid_at) AS (",
+            );
+            q.push_values(run.iter().zip(0_i64..), |mut row, (a, n)| {
+                let o = &a.snap.order;
+                row.push_bind(n)
+                    .push_bind(a.delivery.store_id.as_str())
+                    .push_bind(o.id)
+                    .push_bind(a.snap.modified_gmt.as_str())
+                    .push_bind(o.status.as_str())
+                    .push_bind(a.delivery_id)
+                    .push_bind(a.now)
+                    .push_bind(snapshot_body(a.snap))
+                    .push_bind(o.display_number())
+                    .push_bind(o.currency.as_str())
+                    .push_bind(o.total.as_str())
+                    .push_bind(i64::from(a.plan.trashed))
+                    .push_bind(a.plan.paid.then_some(a.now));
+            });
+            q.push(APPLY_ORDERS_POSTGRES);
+            q.push(UPSERT_ORDER);
+            q.push(APPLY_ORDERS_POSTGRES_END);
+            let rows: Vec<(String, i64, i64, Option<i64>)> =
+                q.build_query_as().fetch_all(&mut *$tx).await?;
+            for (store_id, order_id, snapshot_id, flag) in rows {
+                if let Some(flag) = flag {
+                    trashed.insert((store_id.clone(), order_id), flag);
+                }
+                snapshot_ids.insert((store_id, order_id), snapshot_id);
+            }
+        }
+        for chunk in run.chunks(ROWS_PER_INSERT).filter(|_| !together) {
             let mut q = sqlx::QueryBuilder::new(
                 "INSERT INTO order_snapshots (store_id, order_id, modified_gmt, status, \
                  delivery_id, received_at, body) ",
@@ -338,9 +502,7 @@ macro_rules! apply_orders {
             .iter()
             .filter_map(|a| snapshot_ids.get(&a.key()).map(|&id| (a, id)))
             .collect();
-        // Orders whose row took the new snapshot: their trash flag.
-        let mut trashed: HashMap<(String, i64), i64> = HashMap::with_capacity(fresh.len());
-        for chunk in fresh.chunks(ROWS_PER_INSERT) {
+        for chunk in fresh.chunks(ROWS_PER_INSERT).filter(|_| !together) {
             let mut q = sqlx::QueryBuilder::new(
                 "INSERT INTO orders (store_id, order_id, number, status, currency, total, \
                  modified_gmt, snapshot_id, trashed, paid_at, first_seen_at, updated_at) ",
@@ -360,20 +522,7 @@ macro_rules! apply_orders {
                     .push_bind(a.now)
                     .push_bind(a.now);
             });
-            q.push(
-                " ON CONFLICT (store_id, order_id) DO UPDATE SET \
-                 number = excluded.number, status = excluded.status, \
-                 currency = excluded.currency, total = excluded.total, \
-                 modified_gmt = excluded.modified_gmt, snapshot_id = excluded.snapshot_id, \
-                 trashed = CASE WHEN excluded.trashed = 1 THEN excluded.trashed \
-                   ELSE orders.trashed END, \
-                 paid_at = COALESCE(orders.paid_at, excluded.paid_at), \
-                 updated_at = excluded.updated_at \
-                 WHERE orders.modified_gmt < excluded.modified_gmt \
-                    OR (orders.modified_gmt = excluded.modified_gmt \
-                        AND orders.snapshot_id < excluded.snapshot_id) \
-                 RETURNING store_id, order_id, trashed",
-            );
+            q.push(UPSERT_ORDER);
             let rows: Vec<(String, i64, i64)> = q.build_query_as().fetch_all(&mut *$tx).await?;
             trashed.extend(rows.into_iter().map(|(s, o, t)| ((s, o), t)));
         }
@@ -398,7 +547,7 @@ macro_rules! apply_orders {
             .iter()
             .filter_map(|(a, _)| trashed.get(&a.key()).map(|&t| (*a, t)))
             .collect();
-        for chunk in applied.chunks(ROWS_PER_INSERT) {
+        for chunk in applied.chunks(ROWS_PER_INSERT).filter(|_| !together) {
             let mut q =
                 sqlx::QueryBuilder::new("DELETE FROM order_items WHERE (store_id, order_id) IN (");
             q.push_values(chunk, |mut row, (a, _)| {
@@ -412,30 +561,6 @@ macro_rules! apply_orders {
             .iter()
             .flat_map(|(a, _)| a.snap.items.iter().map(move |ci| (*a, ci)))
             .collect();
-        for chunk in items.chunks(ROWS_PER_INSERT) {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO order_items (store_id, order_id, item_id, name, sku, product_id, \
-                 variation_id, quantity, price, classification, design_id, detail) ",
-            );
-            q.push_values(chunk, |mut row, (a, ci)| {
-                let it = &ci.item;
-                row.push_bind(a.delivery.store_id.as_str())
-                    .push_bind(a.snap.order.id)
-                    .push_bind(it.id)
-                    .push_bind(it.name.as_str())
-                    .push_bind(it.sku.as_str())
-                    .push_bind(it.product_id)
-                    .push_bind(it.variation_id)
-                    .push_bind(it.quantity)
-                    .push_bind(it.price.as_str())
-                    .push_bind(ci.classification.name())
-                    .push_bind(ci.classification.design_id())
-                    .push_bind(ci.classification.detail());
-            });
-            q.push(" ON CONFLICT (store_id, order_id, item_id) DO NOTHING");
-            q.build().execute(&mut *$tx).await?;
-        }
-
         // The provider jobs of paid orders not in the trash, planned once each; a job
         // cancelled because the order was cancelled comes back, without that error, when it
         // is paid again (an order's jobs have distinct targets, see `plan_provider_jobs`).
@@ -450,29 +575,30 @@ macro_rules! apply_orders {
             })
             .collect();
         let mut planned: HashMap<(String, i64), u32> = HashMap::new();
-        for chunk in jobs.chunks(ROWS_PER_INSERT) {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO jobs (store_id, order_id, provider, target, kind, state, payload, \
-                 run_at, created_at, updated_at) ",
-            );
-            q.push_values(chunk, |mut row, (a, job, payload)| {
-                row.push_bind(a.delivery.store_id.as_str())
-                    .push_bind(a.snap.order.id)
-                    .push_bind(job.provider)
-                    .push_bind(job.target.as_str())
-                    .push_bind(job.kind)
-                    .push("'pending'")
-                    .push_bind(payload.as_str())
-                    .push_bind(a.now)
-                    .push_bind(a.now)
-                    .push_bind(a.now);
-            });
-            q.push(
-                " ON CONFLICT (store_id, order_id, provider, target) \
-                 DO UPDATE SET state = 'pending', run_at = excluded.run_at, \
-                 updated_at = excluded.updated_at, last_error = NULL \
-                 WHERE jobs.state = 'cancelled' RETURNING store_id, order_id",
-            );
+        // PostgreSQL: the items and the jobs in one statement.
+        let together = postgres
+            && !items.is_empty()
+            && !jobs.is_empty()
+            && items.len() <= ROWS_PER_INSERT
+            && jobs.len() <= ROWS_PER_INSERT;
+        if together {
+            let mut q = sqlx::QueryBuilder::new("WITH i AS (");
+            push_items!(q, &items);
+            q.push(") ");
+            push_jobs!(q, &jobs);
+            let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *$tx).await?;
+            for key in rows {
+                *planned.entry(key).or_default() += 1;
+            }
+        }
+        for chunk in items.chunks(ROWS_PER_INSERT).filter(|_| !together) {
+            let mut q = sqlx::QueryBuilder::new("");
+            push_items!(q, chunk);
+            q.build().execute(&mut *$tx).await?;
+        }
+        for chunk in jobs.chunks(ROWS_PER_INSERT).filter(|_| !together) {
+            let mut q = sqlx::QueryBuilder::new("");
+            push_jobs!(q, chunk);
             let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *$tx).await?;
             for key in rows {
                 *planned.entry(key).or_default() += 1;
@@ -822,9 +948,10 @@ pub(super) struct CycleOutcome {
 
 /// A stored delivery read back to be applied: id, store, topic, body.
 type StoredRow = (i64, String, Option<String>, Vec<u8>);
-/// PostgreSQL: whether this replica took the apply lock, and a stored delivery if any.
-type LockedRow = (
-    bool,
+/// PostgreSQL: whether this replica took the apply lock, and a stored delivery if any; or,
+/// with no answer of the lock, a new delivery's id.
+type NewOrLockedRow = (
+    Option<bool>,
     Option<i64>,
     Option<String>,
     Option<String>,
@@ -842,6 +969,11 @@ impl Store {
     /// `cycle.limit` stored deliveries, oldest first (those stored earlier before the new
     /// ones), sets their outcomes and commits. `applying` is left holding the id of the first
     /// delivery of the step being applied if a statement fails.
+    ///
+    /// On PostgreSQL, where each statement is a round trip to the server, a transaction that
+    /// stores and applies new orders is six: `BEGIN`; the new deliveries with the apply lock
+    /// and the deliveries stored before them; two for the ledger (see [`apply_orders`]); the
+    /// outcomes; `COMMIT`.
     pub(super) async fn intake_cycle(
         &self,
         cycle: &Cycle<'_>,
@@ -850,18 +982,58 @@ impl Store {
         let postgres = matches!(self, Store::Postgres(_));
         let limit = cycle.limit;
         let outcome = in_tx!(self, |tx| {
-            let ids = insert_deliveries!(tx, cycle.new);
             let mut results: Vec<CycleApplied> = Vec::new();
             let mut older: Vec<(i64, Delivery)> = Vec::new();
             let mut locked_out = false;
-            let first_new = ids.first().copied().unwrap_or(i64::MAX);
             let most = i64::try_from(limit).unwrap_or(i64::MAX);
             let mut rows: Vec<StoredRow> = Vec::new();
-            if limit > 0 && postgres {
+            let apply_lock = limit > 0 && postgres;
+            let together =
+                apply_lock && !cycle.new.is_empty() && cycle.new.len() <= ROWS_PER_INSERT;
+            let ids = if together {
+                // The new deliveries, the apply lock and the deliveries stored before them, in
+                // one round trip. The statement's snapshot does not see the rows it inserts,
+                // and a delivery committed before it was numbered before them.
+                let mut q = sqlx::QueryBuilder::new("WITH n AS (");
+                push_deliveries!(q, cycle.new);
+                q.push("), l AS (SELECT pg_try_advisory_xact_lock(");
+                q.push_bind(APPLY_LOCK);
+                q.push(
+                    ", hashtext(current_schema())) AS locked) \
+                     SELECT NULL::boolean, n.id, NULL::text, NULL::text, NULL::bytea FROM n \
+                     UNION ALL SELECT l.locked, d.id, d.store_id, d.topic, d.body FROM l \
+                     LEFT JOIN LATERAL (SELECT id, store_id, topic, body FROM deliveries \
+                      WHERE l.locked AND outcome = 'received' ORDER BY id LIMIT ",
+                );
+                q.push_bind(most);
+                q.push(") AS d ON true");
+                let found: Vec<NewOrLockedRow> = q.build_query_as().fetch_all(&mut *tx).await?;
+                let mut new_ids = Vec::with_capacity(cycle.new.len());
+                for (locked, id, store_id, topic, body) in found {
+                    match (locked, id) {
+                        (None, Some(id)) => new_ids.push(id),
+                        (Some(locked), id) => {
+                            locked_out = !locked;
+                            if let (Some(id), Some(store_id), Some(body)) = (id, store_id, body) {
+                                rows.push((id, store_id, topic, body));
+                            }
+                        }
+                        (None, None) => {}
+                    }
+                }
+                rows.sort_unstable_by_key(|row| row.0);
+                delivery_ids(cycle.new.len(), new_ids)?
+            } else {
+                insert_deliveries!(tx, cycle.new)
+            };
+            let first_new = ids.first().copied().unwrap_or(i64::MAX);
+            if together {
+                // Read above.
+            } else if apply_lock {
                 // The apply lock and the deliveries stored before, in one round trip: one row
                 // of NULLs besides the lock's answer when it is held elsewhere or nothing
                 // older waits.
-                let found: Vec<LockedRow> = sqlx::query_as(
+                let found: Vec<NewOrLockedRow> = sqlx::query_as(
                     "SELECT l.locked, d.id, d.store_id, d.topic, d.body FROM \
                      (SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema())) \
                       AS locked) AS l \
@@ -874,7 +1046,7 @@ impl Store {
                 .bind(most)
                 .fetch_all(&mut *tx)
                 .await?;
-                locked_out = !found.first().is_some_and(|row| row.0);
+                locked_out = found.first().is_none_or(|row| row.0 != Some(true));
                 rows = found
                     .into_iter()
                     .filter_map(|(_, id, store_id, topic, body)| {
