@@ -294,10 +294,9 @@ async fn metrics_show_dispatch() {
 }
 
 /// A partial refund keeps the order's status but changes what was sold: flagged and noted
-/// when a provider order was already placed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn partial_refund_after_placement_is_flagged() {
-    let (app, sb, woo) = setup(Backend::Sqlite, false).await;
+/// when a provider order was already placed; the delivery keeps the same detail as its answer.
+async fn partial_refund_after_placement_is_flagged(backend: Backend) {
+    let (app, sb, woo) = setup(backend, false).await;
     let items = [Item::Apliiq("APQ-1998244S7A1")];
     let paid = order_json(807, "completed", "2026-11-23T08:00:00", &items);
     woo.put_order(paid.clone());
@@ -313,6 +312,13 @@ async fn partial_refund_after_placement_is_flagged() {
             .contains("refunded in part after it was sent to apliiq"),
         "{ack}"
     );
+    let stored = app
+        .store
+        .delivery(ack["delivery_id"].as_i64().expect("delivery id"))
+        .await
+        .expect("read")
+        .expect("delivery");
+    assert_eq!(stored.delivery.detail.as_deref(), ack["detail"].as_str());
     app.settled_jobs(Duration::from_secs(30)).await;
     assert!(
         notes(&woo, 807)
@@ -335,3 +341,4 @@ async fn partial_refund_after_placement_is_flagged() {
     app.stop().await;
     sb.stop();
 }
+on_both_backends!(partial_refund, partial_refund_after_placement_is_flagged);

@@ -295,20 +295,29 @@ macro_rules! set_outcomes {
     ($tx:ident, $results:expr) => {{
         let results: &[IntakeResult] = $results;
         for chunk in results.chunks(ROWS_PER_INSERT) {
-            // `VALUES` columns are column1, column2, … on both backends.
-            let mut q = sqlx::QueryBuilder::new(
-                "UPDATE deliveries SET outcome = v.column2, order_id = v.column3, \
-                 detail = v.column4 FROM (",
-            );
-            q.push_values(chunk, |mut row, r| {
-                row.push_bind(r.delivery_id)
-                    .push_bind(r.outcome.as_str())
-                    .push_bind(r.order_id)
-                    .push_bind(r.detail.as_deref());
-            });
-            q.push(") AS v WHERE deliveries.id = v.column1");
+            let mut q = sqlx::QueryBuilder::new("");
+            push_outcomes!(q, chunk);
             q.build().execute(&mut *$tx).await?;
         }
+    }};
+}
+
+/// Pushes onto `$q` the update of deliveries' outcomes, order ids and details.
+macro_rules! push_outcomes {
+    ($q:ident, $results:expr) => {{
+        let results: &[IntakeResult] = $results;
+        // `VALUES` columns are column1, column2, … on both backends.
+        $q.push(
+            "UPDATE deliveries SET outcome = v.column2, order_id = v.column3, \
+             detail = v.column4 FROM (",
+        );
+        $q.push_values(results, |mut row, r| {
+            row.push_bind(r.delivery_id)
+                .push_bind(r.outcome.as_str())
+                .push_bind(r.order_id)
+                .push_bind(r.detail.as_deref());
+        });
+        $q.push(") AS v WHERE deliveries.id = v.column1");
     }};
 }
 
@@ -429,10 +438,12 @@ const APPLY_ORDERS_POSTGRES_END: &str = "), \
 /// refunded order needs ([`after_order_applied`]). Distinct orders touch distinct rows, so
 /// this does what applying them one after another does. On PostgreSQL a run of up to
 /// [`ROWS_PER_INSERT`] orders takes two statements instead of five (snapshots, orders and the
-/// old items' deletion; items and jobs). Evaluates to their results, in order; their outcomes
-/// are written by [`set_outcomes`].
+/// old items' deletion; items and jobs), and when `$outcomes_here` (the run is all the
+/// transaction applies) and no order needs a follow-up, the second also writes the outcomes.
+/// Evaluates to their results, in order, and whether their outcomes were written; if not, the
+/// caller writes them with [`set_outcomes`].
 macro_rules! apply_orders {
-    ($tx:ident, $run:expr) => {{
+    ($tx:ident, $run:expr, $outcomes_here:expr) => {{
         let run: &[OrderApply<'_>] = $run;
 
         let postgres = is_postgres(&$tx);
@@ -575,15 +586,47 @@ macro_rules! apply_orders {
             })
             .collect();
         let mut planned: HashMap<(String, i64), u32> = HashMap::new();
-        // PostgreSQL: the items and the jobs in one statement.
+        // Each delivery's outcome, and its detail unless a follow-up changes it.
+        let mut results: Vec<IntakeResult> = run
+            .iter()
+            .map(|a| {
+                let key = a.key();
+                let (outcome, detail) = if !snapshot_ids.contains_key(&key) {
+                    (DeliveryOutcome::Duplicate, None)
+                } else if trashed.contains_key(&key) {
+                    (DeliveryOutcome::Applied, a.plan.detail.clone())
+                } else {
+                    (DeliveryOutcome::Stale, None)
+                };
+                IntakeResult {
+                    delivery_id: a.delivery_id,
+                    outcome,
+                    order_id: Some(a.snap.order.id),
+                    detail,
+                    jobs_planned: 0,
+                }
+            })
+            .collect();
+        // PostgreSQL: the items and the jobs in one statement, with the outcomes when the
+        // caller leaves them to this run and no order needs a follow-up.
         let together = postgres
             && !items.is_empty()
             && !jobs.is_empty()
             && items.len() <= ROWS_PER_INSERT
             && jobs.len() <= ROWS_PER_INSERT;
+        let outcomes_written = together
+            && $outcomes_here
+            && run.len() <= ROWS_PER_INSERT
+            && applied
+                .iter()
+                .all(|(a, trashed)| !needs_follow_up(a.plan, *trashed));
         if together {
             let mut q = sqlx::QueryBuilder::new("WITH i AS (");
             push_items!(q, &items);
+            if outcomes_written {
+                q.push("), u AS (");
+                push_outcomes!(q, &results);
+            }
             q.push(") ");
             push_jobs!(q, &jobs);
             let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *$tx).await?;
@@ -605,31 +648,26 @@ macro_rules! apply_orders {
             }
         }
 
-        let mut results: Vec<IntakeResult> = Vec::with_capacity(run.len());
-        for a in run {
+        for (a, result) in run.iter().zip(results.iter_mut()) {
+            if result.outcome != DeliveryOutcome::Applied {
+                continue;
+            }
             let key = a.key();
-            let (outcome, detail) = if !snapshot_ids.contains_key(&key) {
-                (DeliveryOutcome::Duplicate, None)
-            } else if let Some(&trashed) = trashed.get(&key) {
-                let detail = after_order_applied!($tx, a, trashed);
-                (DeliveryOutcome::Applied, detail)
-            } else {
-                (DeliveryOutcome::Stale, None)
-            };
-            let jobs_planned = match outcome {
-                DeliveryOutcome::Applied => planned.get(&key).copied().unwrap_or(0),
-                _ => 0,
-            };
-            results.push(IntakeResult {
-                delivery_id: a.delivery_id,
-                outcome,
-                order_id: Some(a.snap.order.id),
-                detail,
-                jobs_planned,
-            });
+            if let Some(&trashed) = trashed.get(&key) {
+                if needs_follow_up(a.plan, trashed) {
+                    result.detail = after_order_applied!($tx, a, trashed);
+                }
+            }
+            result.jobs_planned = planned.get(&key).copied().unwrap_or(0);
         }
-        results
+        (results, outcomes_written)
     }};
+}
+
+/// Whether an applied order needs [`after_order_applied`]'s statements: it stopped, went to
+/// the trash or was refunded in part.
+fn needs_follow_up(plan: &Plan, trashed: i64) -> bool {
+    plan.stopped || trashed == 1 || plan.refunds > 0
 }
 
 /// What an applied order snapshot needs besides its rows, on `$tx`: a stopped or trashed
@@ -814,17 +852,22 @@ macro_rules! apply_other {
 /// Applies stored deliveries on `$tx` in their order ([`steps`]): runs of order snapshots
 /// with [`apply_orders`], anything else with [`apply_other`]. Leaves `$applying` holding the
 /// first delivery of the step that was running if a statement fails. Evaluates to their
-/// results, in order.
+/// results, in order, and whether their outcomes were written (see [`apply_orders`]).
 macro_rules! apply_pending {
     ($tx:ident, $pending:expr, $applying:expr) => {{
         let pending: &[(i64, Pending<'_>)] = $pending;
         let applying: &mut Option<i64> = $applying;
         let mut results: Vec<IntakeResult> = Vec::with_capacity(pending.len());
-        for step in steps(pending) {
+        let steps = steps(pending);
+        // One run of orders may write every outcome with its last statement.
+        let one_step = steps.len() == 1;
+        let mut outcomes_written = false;
+        for step in steps {
             match step {
                 Step::Orders(run) => {
                     *applying = run.first().map(|a| a.delivery_id);
-                    let applied = apply_orders!($tx, &run);
+                    let (applied, written) = apply_orders!($tx, &run, one_step);
+                    outcomes_written = written;
                     results.extend(applied);
                 }
                 Step::One(index) => {
@@ -844,7 +887,7 @@ macro_rules! apply_pending {
             }
         }
         *applying = None;
-        results
+        (results, outcomes_written)
     }};
 }
 
@@ -882,8 +925,10 @@ impl Store {
                     now,
                 }),
             )];
-            let results = apply_pending!(tx, &pending, &mut None);
-            set_outcomes!(tx, &results);
+            let (results, outcomes_written) = apply_pending!(tx, &pending, &mut None);
+            if !outcomes_written {
+                set_outcomes!(tx, &results);
+            }
             results.into_iter().next()
         });
         result.ok_or_else(|| StoreError::Conflict("the intake transaction applied nothing".into()))
@@ -971,9 +1016,9 @@ impl Store {
     /// delivery of the step being applied if a statement fails.
     ///
     /// On PostgreSQL, where each statement is a round trip to the server, a transaction that
-    /// stores and applies new orders is six: `BEGIN`; the new deliveries with the apply lock
-    /// and the deliveries stored before them; two for the ledger (see [`apply_orders`]); the
-    /// outcomes; `COMMIT`.
+    /// stores and applies new paid orders is five: `BEGIN`; the new deliveries with the apply
+    /// lock and the deliveries stored before them; two for the ledger, the second with the
+    /// outcomes (see [`apply_orders`]); `COMMIT`.
     pub(super) async fn intake_cycle(
         &self,
         cycle: &Cycle<'_>,
@@ -1139,8 +1184,10 @@ impl Store {
                         (*id, pending)
                     })
                     .collect();
-                let applied = apply_pending!(tx, &pending, applying);
-                set_outcomes!(tx, &applied);
+                let (applied, outcomes_written) = apply_pending!(tx, &pending, applying);
+                if !outcomes_written {
+                    set_outcomes!(tx, &applied);
+                }
                 results = applied
                     .into_iter()
                     .zip(&picked)
