@@ -467,10 +467,9 @@ async fn concurrent_out_of_order_deliveries(backend: Backend) {
     assert_eq!(ledger["items"][0]["classification"], json!("apliiq"));
     // Each body is stored once, with its delivery; the snapshot refers to it.
     let sql = "SELECT COUNT(*) FROM order_snapshots WHERE body = ''";
-    let shared: i64 = match &app.store {
-        printbridge::store::Store::Sqlite(pool, _) => sqlx::query_scalar(sql).fetch_one(pool).await,
-        printbridge::store::Store::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
-    }
+    let shared: i64 = on_pool!(&app.store, |pool| sqlx::query_scalar(sql)
+        .fetch_one(pool)
+        .await)
     .unwrap();
     assert_eq!(shared, 50);
     let current = app.store.current_order_body("shop", 77).await.unwrap();

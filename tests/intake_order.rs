@@ -61,33 +61,23 @@ async fn outcome(store: &Store, delivery_id: i64) -> (String, Option<String>) {
 async fn store_unapplied(store: &Store, store_id: &str, topic: &str, body: &[u8]) -> i64 {
     let sql = "INSERT INTO deliveries (store_id, received_at, source, topic, body, body_sha256, \
                outcome) VALUES ($1, 1, 'webhook', $2, $3, 'x', 'received') RETURNING id";
-    match store {
-        Store::Sqlite(pool, _) => {
-            sqlx::query_scalar(sql)
-                .bind(store_id)
-                .bind(topic)
-                .bind(body)
-                .fetch_one(pool)
-                .await
-        }
-        Store::Postgres(pool) => {
-            sqlx::query_scalar(sql)
-                .bind(store_id)
-                .bind(topic)
-                .bind(body)
-                .fetch_one(pool)
-                .await
-        }
-    }
+    on_pool!(store, |pool| {
+        sqlx::query_scalar(sql)
+            .bind(store_id)
+            .bind(topic)
+            .bind(body)
+            .fetch_one(pool)
+            .await
+    })
     .expect("insert")
 }
 
 /// Runs `sql` on the store's database (test set-up).
 async fn execute(store: &Store, sql: &'static str) {
-    match store {
-        Store::Sqlite(pool, _) => sqlx::query(sql).execute(pool).await.map(|_| ()),
-        Store::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
-    }
+    on_pool!(store, |pool| sqlx::query(sql)
+        .execute(pool)
+        .await
+        .map(|_| ()))
     .expect(sql);
 }
 
@@ -499,11 +489,8 @@ async fn ledger_dump(store: &Store) -> Vec<String> {
     ];
     let mut rows = Vec::new();
     for sql in queries {
-        let part: Vec<String> = match store {
-            Store::Sqlite(pool, _) => sqlx::query_scalar(sql).fetch_all(pool).await,
-            Store::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await,
-        }
-        .expect(sql);
+        let part: Vec<String> =
+            on_pool!(store, |pool| sqlx::query_scalar(sql).fetch_all(pool).await).expect(sql);
         rows.extend(part);
     }
     rows

@@ -37,6 +37,18 @@ pub fn postgres_url() -> Option<String> {
     }
 }
 
+/// Evaluates `$body` with `$pool` the store's connection pool, whichever the backend (the
+/// same sqlx query code compiles for each), for test set-up and checks in SQL.
+#[macro_export]
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match $store {
+            printbridge::store::Store::Sqlite($pool, _) => $body,
+            printbridge::store::Store::Postgres($pool) => $body,
+        }
+    };
+}
+
 /// Runs an async test body once per backend: `#[tokio::test]`s named `sqlite` and `postgres`
 /// in a module named after the test.
 #[macro_export]
