@@ -154,15 +154,13 @@ struct Head {
 
 /// Reads a verified delivery body in the light of its `X-WC-Webhook-Topic`.
 pub fn parse_delivery(topic: Option<&str>, body: &[u8]) -> Parsed {
+    let topic = topic.unwrap_or("").trim().to_ascii_lowercase();
     // Most deliveries are orders under an order topic: read as one in a single pass. A
     // body that is not an order (an error body, a bad one) is read again below, which
     // decides what it is exactly as if this had not been tried.
     let order_topic = topic
-        .map(|t| t.trim().to_ascii_lowercase())
-        .is_some_and(|t| {
-            t.strip_prefix("order.")
-                .is_some_and(|event| event != "deleted")
-        });
+        .strip_prefix("order.")
+        .is_some_and(|event| event != "deleted");
     if order_topic && let Ok(snapshot) = order_from_slice(body) {
         return Parsed::Order(Box::new(snapshot));
     }
@@ -198,7 +196,6 @@ pub fn parse_delivery(topic: Option<&str>, body: &[u8]) -> Parsed {
         };
     }
 
-    let topic = topic.unwrap_or("").trim().to_ascii_lowercase();
     let (resource, event) = topic.split_once('.').unwrap_or((topic.as_str(), ""));
     match (resource, event) {
         ("order", "deleted") => match order_id {
