@@ -452,8 +452,8 @@ macro_rules! apply_orders {
         let mut trashed: HashMap<(String, i64), i64> = HashMap::with_capacity(run.len());
         // PostgreSQL: snapshots, orders and the deletion of the applied orders' items in one
         // statement (one round trip instead of three; see `APPLY_ORDERS_POSTGRES`).
-        let together = postgres && run.len() <= ROWS_PER_INSERT;
-        if together {
+        let orders_at_once = postgres && run.len() <= ROWS_PER_INSERT;
+        if orders_at_once {
             let mut q = sqlx::QueryBuilder::new(
                 "WITH v (n, store_id, order_id, modified_gmt, status, delivery_id, \
                  received_at, body, number, currency, total, trashed, paid_at) AS (",
@@ -486,7 +486,7 @@ macro_rules! apply_orders {
                 snapshot_ids.insert((store_id, order_id), snapshot_id);
             }
         }
-        for chunk in run.chunks(ROWS_PER_INSERT).filter(|_| !together) {
+        for chunk in run.chunks(ROWS_PER_INSERT).filter(|_| !orders_at_once) {
             let mut q = sqlx::QueryBuilder::new(
                 "INSERT INTO order_snapshots (store_id, order_id, modified_gmt, status, \
                  delivery_id, received_at, body) ",
@@ -513,7 +513,7 @@ macro_rules! apply_orders {
             .iter()
             .filter_map(|a| snapshot_ids.get(&a.key()).map(|&id| (a, id)))
             .collect();
-        for chunk in fresh.chunks(ROWS_PER_INSERT).filter(|_| !together) {
+        for chunk in fresh.chunks(ROWS_PER_INSERT).filter(|_| !orders_at_once) {
             let mut q = sqlx::QueryBuilder::new(
                 "INSERT INTO orders (store_id, order_id, number, status, currency, total, \
                  modified_gmt, snapshot_id, trashed, paid_at, first_seen_at, updated_at) ",
@@ -558,7 +558,7 @@ macro_rules! apply_orders {
             .iter()
             .filter_map(|(a, _)| trashed.get(&a.key()).map(|&t| (*a, t)))
             .collect();
-        for chunk in applied.chunks(ROWS_PER_INSERT).filter(|_| !together) {
+        for chunk in applied.chunks(ROWS_PER_INSERT).filter(|_| !orders_at_once) {
             let mut q =
                 sqlx::QueryBuilder::new("DELETE FROM order_items WHERE (store_id, order_id) IN (");
             q.push_values(chunk, |mut row, (a, _)| {
@@ -609,18 +609,18 @@ macro_rules! apply_orders {
             .collect();
         // PostgreSQL: the items and the jobs in one statement, with the outcomes when the
         // caller leaves them to this run and no order needs a follow-up.
-        let together = postgres
+        let items_and_jobs_at_once = postgres
             && !items.is_empty()
             && !jobs.is_empty()
             && items.len() <= ROWS_PER_INSERT
             && jobs.len() <= ROWS_PER_INSERT;
-        let outcomes_written = together
+        let outcomes_written = items_and_jobs_at_once
             && $outcomes_here
             && run.len() <= ROWS_PER_INSERT
             && applied
                 .iter()
                 .all(|(a, trashed)| !needs_follow_up(a.plan, *trashed));
-        if together {
+        if items_and_jobs_at_once {
             let mut q = sqlx::QueryBuilder::new("WITH i AS (");
             push_items!(q, &items);
             if outcomes_written {
@@ -634,12 +634,18 @@ macro_rules! apply_orders {
                 *planned.entry(key).or_default() += 1;
             }
         }
-        for chunk in items.chunks(ROWS_PER_INSERT).filter(|_| !together) {
+        for chunk in items
+            .chunks(ROWS_PER_INSERT)
+            .filter(|_| !items_and_jobs_at_once)
+        {
             let mut q = sqlx::QueryBuilder::new("");
             push_items!(q, chunk);
             q.build().execute(&mut *$tx).await?;
         }
-        for chunk in jobs.chunks(ROWS_PER_INSERT).filter(|_| !together) {
+        for chunk in jobs
+            .chunks(ROWS_PER_INSERT)
+            .filter(|_| !items_and_jobs_at_once)
+        {
             let mut q = sqlx::QueryBuilder::new("");
             push_jobs!(q, chunk);
             let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *$tx).await?;
@@ -1033,9 +1039,9 @@ impl Store {
             let most = i64::try_from(limit).unwrap_or(i64::MAX);
             let mut rows: Vec<StoredRow> = Vec::new();
             let apply_lock = limit > 0 && postgres;
-            let together =
+            let stored_with_lock =
                 apply_lock && !cycle.new.is_empty() && cycle.new.len() <= ROWS_PER_INSERT;
-            let ids = if together {
+            let ids = if stored_with_lock {
                 // The new deliveries, the apply lock and the deliveries stored before them, in
                 // one round trip. The statement's snapshot does not see the rows it inserts,
                 // and a delivery committed before it was numbered before them.
@@ -1072,7 +1078,7 @@ impl Store {
                 insert_deliveries!(tx, cycle.new)
             };
             let first_new = ids.first().copied().unwrap_or(i64::MAX);
-            if together {
+            if stored_with_lock {
                 // Read above.
             } else if apply_lock {
                 // The apply lock and the deliveries stored before, in one round trip: one row
