@@ -229,6 +229,18 @@ pub struct DbReport {
     pub dispatch: DispatchStats,
 }
 
+impl DbReport {
+    /// A closed loop's throughput as a share of the bare handler's.
+    fn of_bare(&self, s: &LoadStats) -> f64 {
+        s.throughput / self.bare_sustained.throughput.max(1e-9)
+    }
+
+    /// Intake's closed-loop throughput as a share of the durable floor's.
+    fn intake_of_floor(&self) -> f64 {
+        self.intake_sustained.throughput / self.floor_sustained.throughput.max(1e-9)
+    }
+}
+
 /// RSS figures of this process, in kB: (VmRSS, VmHWM).
 pub fn rss_kb() -> (u64, u64) {
     proc_rss_kb("self")
@@ -1013,8 +1025,6 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
                 format!("idle RSS {}", mb(rss)),
             ]);
         }
-        let of_bare = |s: &LoadStats| s.throughput / r.bare_sustained.throughput.max(1e-9);
-        let of_floor = r.intake_sustained.throughput / r.floor_sustained.throughput.max(1e-9);
         for (what, s, note) in [
             (
                 "bare handler, closed loop",
@@ -1024,15 +1034,15 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
             (
                 "durable floor (verify, append, fdatasync), closed loop",
                 &r.floor_sustained,
-                format!("{:.0} % of bare", of_bare(&r.floor_sustained) * 100.0),
+                format!("{:.0} % of bare", r.of_bare(&r.floor_sustained) * 100.0),
             ),
             (
                 "intake, closed loop",
                 &r.intake_sustained,
                 format!(
                     "{:.0} % of bare, {:.0} % of the durable floor",
-                    of_bare(&r.intake_sustained) * 100.0,
-                    of_floor * 100.0
+                    r.of_bare(&r.intake_sustained) * 100.0,
+                    r.intake_of_floor() * 100.0
                 ),
             ),
         ] {
@@ -1115,8 +1125,8 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
     }
     let _ = writeln!(out);
     for (db, r) in reports {
-        let ratio = r.intake_sustained.throughput / r.bare_sustained.throughput.max(1e-9);
-        let floor = r.floor_sustained.throughput / r.bare_sustained.throughput.max(1e-9);
+        let ratio = r.of_bare(&r.intake_sustained);
+        let floor = r.of_bare(&r.floor_sustained);
         let p99_500 = r
             .rates
             .iter()
