@@ -460,6 +460,15 @@ fn state_changes() -> Vec<(String, Vec<u8>)> {
             br#"{"action":"woocommerce_payment_complete","arg":17}"#.to_vec(),
         ),
         ("order.updated".to_owned(), b"not json".to_vec()),
+        // A newer state of an order in the trash: applied, and it stays in the trash with
+        // its jobs cancelled.
+        state(
+            "order.updated",
+            19,
+            "processing",
+            "2026-12-02T10:20:00",
+            none,
+        ),
     ]
 }
 

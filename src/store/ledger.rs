@@ -241,18 +241,32 @@ pub(super) struct Stored<'a> {
 macro_rules! insert_deliveries {
     ($tx:ident, $group:expr) => {{
         let group: &[Stored<'_>] = $group;
+        let postgres = is_postgres(&$tx);
         let mut ids: Vec<i64> = Vec::with_capacity(group.len());
         for chunk in group.chunks(ROWS_PER_INSERT) {
             let mut q = sqlx::QueryBuilder::new("");
             push_deliveries!(q, chunk);
-            let chunk_ids: Vec<i64> = q.build_query_scalar().fetch_all(&mut *$tx).await?;
-            ids.extend(delivery_ids(chunk.len(), chunk_ids)?);
+            if postgres {
+                q.push(" RETURNING id");
+                let chunk_ids: Vec<i64> = q.build_query_scalar().fetch_all(&mut *$tx).await?;
+                ids.extend(delivery_ids(chunk.len(), chunk_ids)?);
+            } else {
+                // One answer for the statement instead of a row per delivery (see
+                // `consecutive_ids`).
+                let done = q.build().execute(&mut *$tx).await?;
+                ids.extend(consecutive_ids(
+                    chunk.len(),
+                    done.rows_affected(),
+                    done.last_insert_id(),
+                )?);
+            }
         }
         ids
     }};
 }
 
-/// Pushes onto `$q` the insert of deliveries (outcome `received`), returning their ids.
+/// Pushes onto `$q` the insert of deliveries (outcome `received`); the caller adds
+/// `RETURNING id` where it wants the ids as rows.
 macro_rules! push_deliveries {
     ($q:ident, $group:expr) => {{
         let group: &[Stored<'_>] = $group;
@@ -273,7 +287,6 @@ macro_rules! push_deliveries {
                 .push_bind(i.body_sha256)
                 .push("'received'");
         });
-        $q.push(" RETURNING id");
     }};
 }
 
@@ -288,6 +301,40 @@ fn delivery_ids(stored: usize, mut ids: Vec<i64>) -> Result<Vec<i64>, StoreError
     }
     ids.sort_unstable();
     Ok(ids)
+}
+
+/// The last rowid an executed statement inserted: SQLite's; PostgreSQL has none to give.
+trait LastInsertId {
+    fn last_insert_id(&self) -> Option<i64>;
+}
+
+impl LastInsertId for sqlx::sqlite::SqliteQueryResult {
+    fn last_insert_id(&self) -> Option<i64> {
+        Some(self.last_insert_rowid())
+    }
+}
+
+impl LastInsertId for sqlx::postgres::PgQueryResult {
+    fn last_insert_id(&self) -> Option<i64> {
+        None
+    }
+}
+
+/// SQLite: the ids of the `rows` rows one multi-row insert into an `AUTOINCREMENT` table
+/// stored, in the order of its `VALUES`, from the statement's row count and last rowid.
+/// The single writer numbers them one after another. Every row of a `RETURNING` is a
+/// hand-off between SQLite's thread and the writer's, and a group's inserts returned six
+/// rows per delivery; the writer now gets one answer per statement.
+fn consecutive_ids(rows: usize, affected: u64, last: Option<i64>) -> Result<Vec<i64>, StoreError> {
+    let count = i64::try_from(rows).unwrap_or(i64::MAX);
+    match last {
+        Some(last) if affected == rows as u64 && last >= count => {
+            Ok((last - count + 1..=last).collect())
+        }
+        _ => Err(StoreError::Conflict(format!(
+            "{rows} rows inserted, {affected} stored (last id {last:?})"
+        ))),
+    }
 }
 
 /// Sets the outcomes of a group's deliveries, one statement per chunk, on `$tx`.
@@ -355,9 +402,8 @@ macro_rules! push_items {
     }};
 }
 
-/// Pushes onto `$q` the insert of provider jobs (`(order, job, payload)`), returning the
-/// store and order of each job planned: a job already planned is left as it is unless it
-/// was cancelled, when it is queued again.
+/// Pushes onto `$q` the insert of provider jobs (`(order, job, payload)`): a job already
+/// planned is left as it is unless it was cancelled, when it is queued again.
 macro_rules! push_jobs {
     ($q:ident, $jobs:expr) => {{
         let jobs: &[(&OrderApply<'_>, &PlannedJob, String)] = $jobs;
@@ -381,15 +427,18 @@ macro_rules! push_jobs {
             " ON CONFLICT (store_id, order_id, provider, target) \
              DO UPDATE SET state = 'pending', run_at = excluded.run_at, \
              updated_at = excluded.updated_at, last_error = NULL \
-             WHERE jobs.state = 'cancelled' RETURNING store_id, order_id",
+             WHERE jobs.state = 'cancelled'",
         );
     }};
 }
 
+/// After [`push_jobs`]: the store and order of each job planned.
+const JOBS_RETURNING: &str = " RETURNING store_id, order_id";
+
 /// The upsert of an order's row, after `INSERT INTO orders (…) <rows>`: the newest
 /// modification wins; on a tie the later arrival (the greater snapshot id); the trash flag is
 /// only ever set here (`order.restored` clears it, see [`apply_orders`]); the first paid time
-/// is kept. Returns each order whose row took the new snapshot, with its trash flag.
+/// is kept. With [`ORDER_RETURNING`], returns each order whose row took the new snapshot.
 const UPSERT_ORDER: &str = " ON CONFLICT (store_id, order_id) DO UPDATE SET \
      number = excluded.number, status = excluded.status, \
      currency = excluded.currency, total = excluded.total, \
@@ -400,8 +449,10 @@ const UPSERT_ORDER: &str = " ON CONFLICT (store_id, order_id) DO UPDATE SET \
      updated_at = excluded.updated_at \
      WHERE orders.modified_gmt < excluded.modified_gmt \
         OR (orders.modified_gmt = excluded.modified_gmt \
-            AND orders.snapshot_id < excluded.snapshot_id) \
-     RETURNING store_id, order_id, trashed";
+            AND orders.snapshot_id < excluded.snapshot_id)";
+
+/// After [`UPSERT_ORDER`]: each order whose row took the new snapshot, with its trash flag.
+const ORDER_RETURNING: &str = " RETURNING store_id, order_id, trashed";
 
 /// PostgreSQL: [`apply_orders`]'s first three statements as one, after `WITH v (…) AS
 /// (VALUES …)` (one row per order: its snapshot's and its row's columns). Data-modifying
@@ -440,6 +491,10 @@ const APPLY_ORDERS_POSTGRES_END: &str = "), \
 /// [`ROWS_PER_INSERT`] orders takes two statements instead of five (snapshots, orders and the
 /// old items' deletion; items and jobs), and when `$outcomes_here` (the run is all the
 /// transaction applies) and no order needs a follow-up, the second also writes the outcomes.
+/// SQLite's statements return no row per order or job (each row would be a hand-off between
+/// its thread and the writer's): the snapshots' ids follow from the insert's row count and
+/// last rowid, one read returns only the orders that kept a newer state or are in the trash,
+/// and one counts, per order, the jobs already planned before the jobs are inserted.
 /// Evaluates to their results, in order, and whether their outcomes were written; if not, the
 /// caller writes them with [`set_outcomes`].
 macro_rules! apply_orders {
@@ -476,6 +531,7 @@ macro_rules! apply_orders {
             });
             q.push(APPLY_ORDERS_POSTGRES);
             q.push(UPSERT_ORDER);
+            q.push(ORDER_RETURNING);
             q.push(APPLY_ORDERS_POSTGRES_END);
             let rows: Vec<(String, i64, i64, Option<i64>)> =
                 q.build_query_as().fetch_all(&mut *$tx).await?;
@@ -500,12 +556,38 @@ macro_rules! apply_orders {
                     .push_bind(a.now)
                     .push_bind(snapshot_body(a.snap));
             });
-            q.push(
-                " ON CONFLICT (store_id, order_id, modified_gmt, status) DO NOTHING \
-                 RETURNING store_id, order_id, id",
-            );
-            let rows: Vec<(String, i64, i64)> = q.build_query_as().fetch_all(&mut *$tx).await?;
-            snapshot_ids.extend(rows.into_iter().map(|(s, o, id)| ((s, o), id)));
+            q.push(" ON CONFLICT (store_id, order_id, modified_gmt, status) DO NOTHING");
+            if postgres {
+                q.push(" RETURNING store_id, order_id, id");
+                let rows: Vec<(String, i64, i64)> = q.build_query_as().fetch_all(&mut *$tx).await?;
+                snapshot_ids.extend(rows.into_iter().map(|(s, o, id)| ((s, o), id)));
+                continue;
+            }
+            // SQLite: no row per snapshot (see `consecutive_ids`). Without duplicates the
+            // snapshots are numbered in order; with some, the ones stored are read back
+            // from the ids the statement can have numbered.
+            let done = q.build().execute(&mut *$tx).await?;
+            let stored = done.rows_affected();
+            if stored == chunk.len() as u64 {
+                let ids = consecutive_ids(chunk.len(), stored, done.last_insert_id())?;
+                snapshot_ids.extend(chunk.iter().map(OrderApply::key).zip(ids));
+            } else if stored > 0 {
+                let last = done.last_insert_id().unwrap_or(0);
+                let ours: HashSet<i64> = chunk.iter().map(|a| a.delivery_id).collect();
+                let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+                    "SELECT store_id, order_id, id, delivery_id FROM order_snapshots \
+                     WHERE id > $1 AND id <= $2",
+                )
+                .bind(last - i64::try_from(chunk.len()).unwrap_or(i64::MAX))
+                .bind(last)
+                .fetch_all(&mut *$tx)
+                .await?;
+                snapshot_ids.extend(
+                    rows.into_iter()
+                        .filter(|row| ours.contains(&row.3))
+                        .map(|(s, o, id, _)| ((s, o), id)),
+                );
+            }
         }
 
         // Orders with a new snapshot: (order, snapshot id).
@@ -534,8 +616,53 @@ macro_rules! apply_orders {
                     .push_bind(a.now);
             });
             q.push(UPSERT_ORDER);
-            let rows: Vec<(String, i64, i64)> = q.build_query_as().fetch_all(&mut *$tx).await?;
-            trashed.extend(rows.into_iter().map(|(s, o, t)| ((s, o), t)));
+            if postgres {
+                q.push(ORDER_RETURNING);
+                let rows: Vec<(String, i64, i64)> = q.build_query_as().fetch_all(&mut *$tx).await?;
+                trashed.extend(rows.into_iter().map(|(s, o, t)| ((s, o), t)));
+                continue;
+            }
+            // SQLite: one statement reads back only the exceptions, orders that kept a
+            // newer state and orders in the trash; the others took their snapshot.
+            let took_rows = q.build().execute(&mut *$tx).await?.rows_affected();
+            let mut x = sqlx::QueryBuilder::new(
+                "SELECT o.store_id, o.order_id, o.trashed, o.snapshot_id = v.column3 FROM (",
+            );
+            x.push_values(chunk, |mut row, (a, snapshot_id)| {
+                row.push_bind(a.delivery.store_id.as_str())
+                    .push_bind(a.snap.order.id)
+                    .push_bind(*snapshot_id);
+            });
+            x.push(
+                ") AS v JOIN orders o ON o.store_id = v.column1 AND o.order_id = v.column2 \
+                 WHERE o.trashed <> 0 OR o.snapshot_id <> v.column3",
+            );
+            let rows: Vec<(String, i64, i64, bool)> =
+                x.build_query_as().fetch_all(&mut *$tx).await?;
+            let exceptions: HashMap<(String, i64), (i64, bool)> = rows
+                .into_iter()
+                .map(|(s, o, flag, took)| ((s, o), (flag, took)))
+                .collect();
+            let mut took = 0u64;
+            for (a, _) in chunk {
+                let key = a.key();
+                match exceptions.get(&key) {
+                    Some((_, false)) => {}
+                    Some((flag, true)) => {
+                        trashed.insert(key, *flag);
+                        took += 1;
+                    }
+                    None => {
+                        trashed.insert(key, 0);
+                        took += 1;
+                    }
+                }
+            }
+            if took != took_rows {
+                return Err(StoreError::Conflict(format!(
+                    "{took_rows} orders took their snapshot, {took} read back"
+                )));
+            }
         }
         // order.restored brings an order back from the trash: its flag is the delivery's.
         for (a, _) in &fresh {
@@ -629,6 +756,7 @@ macro_rules! apply_orders {
             }
             q.push(") ");
             push_jobs!(q, &jobs);
+            q.push(JOBS_RETURNING);
             let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *$tx).await?;
             for key in rows {
                 *planned.entry(key).or_default() += 1;
@@ -648,9 +776,52 @@ macro_rules! apply_orders {
         {
             let mut q = sqlx::QueryBuilder::new("");
             push_jobs!(q, chunk);
-            let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *$tx).await?;
-            for key in rows {
-                *planned.entry(key).or_default() += 1;
+            if postgres {
+                q.push(JOBS_RETURNING);
+                let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&mut *$tx).await?;
+                for key in rows {
+                    *planned.entry(key).or_default() += 1;
+                }
+                continue;
+            }
+            // SQLite: the jobs already planned (and not cancelled) are counted per order
+            // first, in one row per such order; the insert plans the others.
+            let mut x = sqlx::QueryBuilder::new("SELECT j.store_id, j.order_id, COUNT(*) FROM (");
+            x.push_values(chunk, |mut row, (a, job, _)| {
+                row.push_bind(a.delivery.store_id.as_str())
+                    .push_bind(a.snap.order.id)
+                    .push_bind(job.provider)
+                    .push_bind(job.target.as_str());
+            });
+            x.push(
+                ") AS v JOIN jobs j ON j.store_id = v.column1 AND j.order_id = v.column2 \
+                 AND j.provider = v.column3 AND j.target = v.column4 \
+                 WHERE j.state <> 'cancelled' GROUP BY j.store_id, j.order_id",
+            );
+            let rows: Vec<(String, i64, i64)> = x.build_query_as().fetch_all(&mut *$tx).await?;
+            let kept: HashMap<(String, i64), i64> =
+                rows.into_iter().map(|(s, o, n)| ((s, o), n)).collect();
+            let stored = q.build().execute(&mut *$tx).await?.rows_affected();
+            let mut per_order: HashMap<(String, i64), u32> = HashMap::new();
+            for (a, _, _) in chunk {
+                *per_order.entry(a.key()).or_default() += 1;
+            }
+            let mut expected = 0u64;
+            for (key, jobs) in per_order {
+                let kept = kept
+                    .get(&key)
+                    .and_then(|&n| u32::try_from(n).ok())
+                    .unwrap_or(0);
+                let new = jobs.saturating_sub(kept);
+                expected += u64::from(new);
+                if new > 0 {
+                    *planned.entry(key).or_default() += new;
+                }
+            }
+            if stored != expected {
+                return Err(StoreError::Conflict(format!(
+                    "{stored} jobs planned, {expected} expected"
+                )));
             }
         }
 
@@ -1047,7 +1218,7 @@ impl Store {
                 // and a delivery committed before it was numbered before them.
                 let mut q = sqlx::QueryBuilder::new("WITH n AS (");
                 push_deliveries!(q, cycle.new);
-                q.push("), l AS (SELECT pg_try_advisory_xact_lock(");
+                q.push(" RETURNING id), l AS (SELECT pg_try_advisory_xact_lock(");
                 q.push_bind(APPLY_LOCK);
                 q.push(
                     ", hashtext(current_schema())) AS locked) \
