@@ -122,7 +122,11 @@ impl Store {
                 // of spilling onto an overflow page (fewer pages written per delivery: about a
                 // tenth less SQLite time per delivery in a profile). An existing database keeps
                 // its page size; WAL mode cannot change it.
-                .page_size(8192);
+                .page_size(8192)
+                // A multi-row statement inside a transaction keeps a statement journal (to
+                // undo just that statement); past 64 KB SQLite spilled it to a temporary file,
+                // created, written and deleted for most group commits. In memory instead.
+                .pragma("temp_store", "memory");
             // No ping before each acquire (sqlx's default): a connection to a local file does
             // not go away, and the ping was a round trip to SQLite's thread per transaction.
             // The writer checkpoints in line (SQLite's default, every 1,000 pages): a
@@ -292,6 +296,24 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `temp_store = MEMORY` (2) on the writer's connection and the readers': statement
+    /// journals and temporary tables never go to a file.
+    #[tokio::test]
+    async fn sqlite_keeps_temporary_data_in_memory() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let Store::Sqlite(readers, writer) = Store::connect(&url).await.expect("store") else {
+            panic!("a SQLite URL gave another store");
+        };
+        for pool in [&readers, writer.pool()] {
+            let mode: i64 = sqlx::query_scalar("PRAGMA temp_store")
+                .fetch_one(pool)
+                .await
+                .expect("temp_store");
+            assert_eq!(mode, 2);
+        }
+    }
 
     #[test]
     fn redacts_passwords() {
