@@ -280,6 +280,58 @@ async fn a_quiet_delivery_is_answered_with_its_outcome() {
     app.stop().await;
 }
 
+/// On a PostgreSQL server built with lz4, a webhook body is stored compressed with lz4 (the
+/// bridge's connections set `default_toast_compression`; pglz took a third more of the
+/// server's time per delivery).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_bodies_are_compressed_with_lz4_where_offered() {
+    if support::postgres_url().is_none() {
+        eprintln!("skipped: PRINTBRIDGE_TEST_POSTGRES_URL is not set");
+        return;
+    }
+    let configure = |c: &mut printbridge::config::Config| {
+        c.stores = vec![support::store_config("shop", SECRET)]
+    };
+    let app = TestApp::spawn(Backend::Postgres, configure).await;
+    let Store::Postgres(pool) = &app.store else {
+        panic!("a PostgreSQL store");
+    };
+    let offered: bool = sqlx::query_scalar(
+        "SELECT 'lz4' = ANY (enumvals) AND boot_val = 'pglz' FROM pg_settings \
+         WHERE name = 'default_toast_compression'",
+    )
+    .fetch_optional(pool)
+    .await
+    .expect("pg_settings")
+    .unwrap_or(false);
+    if !offered {
+        eprintln!("skipped: this PostgreSQL server has no lz4");
+        app.stop().await;
+        return;
+    }
+    // A paid order padded to about 6 KB, as a sale's webhook is.
+    let mut order: Value =
+        serde_json::from_slice(&paid_order(803, "processing", "2026-12-02T10:00:00"))
+            .expect("order json");
+    order["customer_note"] = json!("gift wrap, please. ".repeat(300));
+    let body = serde_json::to_vec(&order).expect("body");
+    assert!(body.len() > 5_000, "{} bytes", body.len());
+    let (status, ack) = app
+        .post_webhook("shop", "order.created", &body, SECRET)
+        .await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(ack["outcome"], json!("applied"), "{ack}");
+    let id = ack["delivery_id"].as_i64().expect("delivery id");
+    let compression: Option<String> =
+        sqlx::query_scalar("SELECT pg_column_compression(body) FROM deliveries WHERE id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .expect("compression");
+    assert_eq!(compression.as_deref(), Some("lz4"));
+    app.stop().await;
+}
+
 /// On PostgreSQL one bridge of a schema applies at a time (an advisory lock): while another
 /// holds the lock, a delivery is stored and answered `received`, and applied once the lock
 /// is free. A bridge on another schema of the same database does not wait for it.
