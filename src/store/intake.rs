@@ -13,6 +13,10 @@
 //!    little more than storing them;
 //! 3. sets the outcomes of those applied, and commits.
 //!
+//! On SQLite, whose one writer knows the ids the table gives next, the new deliveries are
+//! numbered first and stored after they are applied, with their outcomes, so that a 6 KB
+//! row is not written `received` and rewritten in the same transaction.
+//!
 //! Each caller is answered after that commit: with its delivery's outcome when it was
 //! applied in the transaction (the usual case, in a burst too), else with `received`; it is
 //! then applied by a later transaction, in order, and its outcome shows under

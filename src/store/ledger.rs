@@ -268,14 +268,18 @@ macro_rules! insert_deliveries {
 /// Pushes onto `$q` the insert of deliveries (outcome `received`); the caller adds
 /// `RETURNING id` where it wants the ids as rows.
 macro_rules! push_deliveries {
-    ($q:ident, $group:expr) => {{
+    ($q:ident, $group:expr) => {{ push_deliveries!($q, $group, &[]) }};
+    ($q:ident, $group:expr, $outcomes:expr) => {{
         let group: &[Stored<'_>] = $group;
+        // Per delivery, its outcome if it is known; `received` for the others.
+        let outcomes: &[Option<&IntakeResult>] = $outcomes;
         $q.push(
             "INSERT INTO deliveries (store_id, received_at, source, topic, webhook_id, \
-             delivery_ref, content_type, body, body_sha256, outcome) ",
+             delivery_ref, content_type, body, body_sha256, outcome, order_id, detail) ",
         );
-        $q.push_values(group, |mut row, i| {
+        $q.push_values(group.iter().enumerate(), |mut row, (index, i)| {
             let d = i.delivery;
+            let result = outcomes.get(index).copied().flatten();
             row.push_bind(d.store_id.as_str())
                 .push_bind(i.now)
                 .push_bind(d.source.as_str())
@@ -285,8 +289,42 @@ macro_rules! push_deliveries {
                 .push_bind(d.content_type.as_deref())
                 .push_bind(d.body.as_slice())
                 .push_bind(i.body_sha256)
-                .push("'received'");
+                .push_bind(result.map_or("received", |r| r.outcome.as_str()))
+                .push_bind(result.and_then(|r| r.order_id))
+                .push_bind(result.and_then(|r| r.detail.as_deref()));
         });
+    }};
+}
+
+/// SQLite: stores a group's deliveries, each with its outcome if it is known, and checks
+/// that they took the ids they were applied under (`$ids`, numbered ahead by the single
+/// writer, see [`Store::intake_cycle`]); any other ids fail the transaction.
+macro_rules! store_numbered {
+    ($tx:ident, $group:expr, $outcomes:expr, $ids:expr) => {{
+        let group: &[Stored<'_>] = $group;
+        let outcomes: &[Option<&IntakeResult>] = $outcomes;
+        let ids: &[i64] = $ids;
+        let mut stored: Vec<i64> = Vec::with_capacity(group.len());
+        for (index, chunk) in group.chunks(ROWS_PER_INSERT).enumerate() {
+            let from = index * ROWS_PER_INSERT;
+            let mut q = sqlx::QueryBuilder::new("");
+            push_deliveries!(q, chunk, outcomes.get(from..).unwrap_or(&[]));
+            let done = q.build().execute(&mut *$tx).await?;
+            stored.extend(consecutive_ids(
+                chunk.len(),
+                done.rows_affected(),
+                done.last_insert_id(),
+            )?);
+        }
+        if stored != ids {
+            return Err(StoreError::Conflict(format!(
+                "deliveries applied as {:?}..{:?} were stored as {:?}..{:?}",
+                ids.first(),
+                ids.last(),
+                stored.first(),
+                stored.last()
+            )));
+        }
     }};
 }
 
@@ -1212,6 +1250,10 @@ impl Store {
             let apply_lock = limit > 0 && postgres;
             let stored_with_lock =
                 apply_lock && !cycle.new.is_empty() && cycle.new.len() <= ROWS_PER_INSERT;
+            // SQLite, applying: the new deliveries are numbered first and stored once they
+            // are applied, with their outcomes, instead of stored `received` and then
+            // rewritten (a 6 KB row and two index entries each) with their outcomes.
+            let store_after = !postgres && limit > 0;
             let ids = if stored_with_lock {
                 // The new deliveries, the apply lock and the deliveries stored before them, in
                 // one round trip. The statement's snapshot does not see the rows it inserts,
@@ -1245,6 +1287,15 @@ impl Store {
                 }
                 rows.sort_unstable_by_key(|row| row.0);
                 delivery_ids(cycle.new.len(), new_ids)?
+            } else if store_after {
+                // SQLite's single writer knows the ids the table gives next.
+                let last: i64 = sqlx::query_scalar(
+                    "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'deliveries'",
+                )
+                .fetch_one(&mut *tx)
+                .await?;
+                let count = i64::try_from(cycle.new.len()).unwrap_or(i64::MAX);
+                (last + 1..=last + count).collect()
             } else {
                 insert_deliveries!(tx, cycle.new)
             };
@@ -1362,7 +1413,22 @@ impl Store {
                     })
                     .collect();
                 let (applied, outcomes_written) = apply_pending!(tx, &pending, applying);
-                if !outcomes_written {
+                if store_after {
+                    let mut outcomes: Vec<Option<&IntakeResult>> = vec![None; cycle.new.len()];
+                    for (result, (_, _, new_index, _)) in applied.iter().zip(&picked) {
+                        if let Some(slot) = new_index.and_then(|i| outcomes.get_mut(i)) {
+                            *slot = Some(result);
+                        }
+                    }
+                    store_numbered!(tx, cycle.new, &outcomes, &ids);
+                    let older_results: Vec<IntakeResult> = applied
+                        .iter()
+                        .zip(&picked)
+                        .filter(|(_, (_, _, new_index, _))| new_index.is_none())
+                        .map(|(result, _)| result.clone())
+                        .collect();
+                    set_outcomes!(tx, &older_results);
+                } else if !outcomes_written {
                     set_outcomes!(tx, &applied);
                 }
                 results = applied
