@@ -233,19 +233,22 @@ pub(super) struct Stored<'a> {
     pub now: i64,
 }
 
-/// Stores a group's deliveries (outcome `received`), one statement per chunk of
-/// [`ROWS_PER_INSERT`] rows, on `$tx`; evaluates to their ids in the group's order. Both
-/// backends number the rows of one insert in the order of its `VALUES` (SQLite's
-/// `AUTOINCREMENT`, PostgreSQL's identity sequence), while `RETURNING` promises no order,
-/// so the ids are sorted.
+/// Stores a group's deliveries, one statement per chunk of [`ROWS_PER_INSERT`] rows, on
+/// `$tx`, each with its outcome in `$outcomes` if it is there (else `received`); evaluates
+/// to their ids in the group's order. Both backends number the rows of one insert in the
+/// order of its `VALUES` (SQLite's `AUTOINCREMENT`, PostgreSQL's identity sequence), while
+/// `RETURNING` promises no order, so the ids are sorted.
 macro_rules! insert_deliveries {
-    ($tx:ident, $group:expr) => {{
+    ($tx:ident, $group:expr) => {{ insert_deliveries!($tx, $group, &[]) }};
+    ($tx:ident, $group:expr, $outcomes:expr) => {{
         let group: &[Stored<'_>] = $group;
+        let outcomes: &[Option<&IntakeResult>] = $outcomes;
         let postgres = is_postgres(&$tx);
         let mut ids: Vec<i64> = Vec::with_capacity(group.len());
-        for chunk in group.chunks(ROWS_PER_INSERT) {
+        for (index, chunk) in group.chunks(ROWS_PER_INSERT).enumerate() {
             let mut q = sqlx::QueryBuilder::new("");
-            push_deliveries!(q, chunk);
+            let from = index * ROWS_PER_INSERT;
+            push_deliveries!(q, chunk, outcomes.get(from..).unwrap_or(&[]));
             if postgres {
                 q.push(" RETURNING id");
                 let chunk_ids: Vec<i64> = q.build_query_scalar().fetch_all(&mut *$tx).await?;
@@ -293,38 +296,6 @@ macro_rules! push_deliveries {
                 .push_bind(result.and_then(|r| r.order_id))
                 .push_bind(result.and_then(|r| r.detail.as_deref()));
         });
-    }};
-}
-
-/// SQLite: stores a group's deliveries, each with its outcome if it is known, and checks
-/// that they took the ids they were applied under (`$ids`, numbered ahead by the single
-/// writer, see [`Store::intake_cycle`]); any other ids fail the transaction.
-macro_rules! store_numbered {
-    ($tx:ident, $group:expr, $outcomes:expr, $ids:expr) => {{
-        let group: &[Stored<'_>] = $group;
-        let outcomes: &[Option<&IntakeResult>] = $outcomes;
-        let ids: &[i64] = $ids;
-        let mut stored: Vec<i64> = Vec::with_capacity(group.len());
-        for (index, chunk) in group.chunks(ROWS_PER_INSERT).enumerate() {
-            let from = index * ROWS_PER_INSERT;
-            let mut q = sqlx::QueryBuilder::new("");
-            push_deliveries!(q, chunk, outcomes.get(from..).unwrap_or(&[]));
-            let done = q.build().execute(&mut *$tx).await?;
-            stored.extend(consecutive_ids(
-                chunk.len(),
-                done.rows_affected(),
-                done.last_insert_id(),
-            )?);
-        }
-        if stored != ids {
-            return Err(StoreError::Conflict(format!(
-                "deliveries applied as {:?}..{:?} were stored as {:?}..{:?}",
-                ids.first(),
-                ids.last(),
-                stored.first(),
-                stored.last()
-            )));
-        }
     }};
 }
 
@@ -1420,7 +1391,17 @@ impl Store {
                             *slot = Some(result);
                         }
                     }
-                    store_numbered!(tx, cycle.new, &outcomes, &ids);
+                    // Stored under the ids they were applied under, or not at all.
+                    let stored = insert_deliveries!(tx, cycle.new, &outcomes);
+                    if stored != ids {
+                        return Err(StoreError::Conflict(format!(
+                            "deliveries applied as {:?}..{:?} were stored as {:?}..{:?}",
+                            ids.first(),
+                            ids.last(),
+                            stored.first(),
+                            stored.last()
+                        )));
+                    }
                     let older_results: Vec<IntakeResult> = applied
                         .iter()
                         .zip(&picked)
