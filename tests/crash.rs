@@ -269,7 +269,6 @@ async fn sigkill_during_dispatch_loses_and_doubles_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_on_postgres_double_nothing() {
     let Some(url) = support::postgres_url() else {
-        eprintln!("skipped: PRINTBRIDGE_TEST_POSTGRES_URL is not set");
         return;
     };
     let name = format!("pb_replicas_{}", uuid::Uuid::new_v4().simple());

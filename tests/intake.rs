@@ -563,7 +563,6 @@ async fn sqlite_page_size_is_set_for_new_databases_only() {
 #[tokio::test]
 async fn a_local_postgres_is_reached_without_tls() {
     let Some(url) = support::postgres_url() else {
-        eprintln!("skipped: PRINTBRIDGE_TEST_POSTGRES_URL is not set");
         return;
     };
     let local = ["127.0.0.1", "localhost", "[::1]", "/"]
@@ -591,7 +590,6 @@ async fn a_local_postgres_is_reached_without_tls() {
 #[tokio::test]
 async fn a_postgres_connection_dropped_while_idle_is_replaced() {
     let Some(url) = support::postgres_url() else {
-        eprintln!("skipped: PRINTBRIDGE_TEST_POSTGRES_URL is not set");
         return;
     };
     let store = printbridge::store::Store::connect(&url).await.unwrap();

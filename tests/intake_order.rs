@@ -28,6 +28,11 @@ fn paid_order(id: i64, status: &str, modified: &str) -> Vec<u8> {
     .expect("json")
 }
 
+/// One store, `shop`, with the tests' webhook secret.
+fn one_shop(c: &mut printbridge::config::Config) {
+    c.stores = vec![support::store_config("shop", SECRET)];
+}
+
 /// Posts paid order `id` as a signed delivery of `topic`.
 async fn post_paid(app: &TestApp, topic: &str, id: i64) -> (u16, Value) {
     app.post_webhook(
@@ -85,10 +90,7 @@ async fn execute(store: &Store, sql: &'static str) {
 /// and every one applied (one job each), whether its answer carried the outcome or said
 /// `received`; the metrics count each application once.
 async fn a_burst_is_answered_then_applied(backend: Backend) {
-    let app = TestApp::spawn(backend, |c| {
-        c.stores = vec![support::store_config("shop", SECRET)]
-    })
-    .await;
+    let app = TestApp::spawn(backend, one_shop).await;
     let n = 300i64;
     let mut answers = Vec::new();
     let ids: Vec<i64> = (0..n).map(|i| 5_000 + i).collect();
@@ -174,14 +176,7 @@ async fn stored_deliveries_are_applied_in_order_at_start(backend: Backend) {
     }
     assert!(store.has_unapplied_deliveries().await.unwrap());
     assert_eq!(store.unapplied_deliveries().await.unwrap(), (4, Some(1)));
-    let app = TestApp::spawn_on(
-        dir,
-        store,
-        url,
-        |c| c.stores = vec![support::store_config("shop", SECRET)],
-        None,
-    )
-    .await;
+    let app = TestApp::spawn_on(dir, store, url, one_shop, None).await;
     app.applied().await;
     let mut outcomes = Vec::new();
     for id in &ids {
@@ -207,10 +202,7 @@ on_both_backends!(restart, stored_deliveries_are_applied_in_order_at_start);
 /// answered 200 and kept; after a few attempts it is set aside as `failed` with the error,
 /// and the deliveries after it are applied.
 async fn a_delivery_that_cannot_be_applied_is_set_aside(backend: Backend) {
-    let app = TestApp::spawn(backend, |c| {
-        c.stores = vec![support::store_config("shop", SECRET)]
-    })
-    .await;
+    let app = TestApp::spawn(backend, one_shop).await;
     match backend {
         Backend::Sqlite => {
             execute(
@@ -266,10 +258,7 @@ on_both_backends!(set_aside, a_delivery_that_cannot_be_applied_is_set_aside);
 /// the outcome and the jobs planned.
 #[tokio::test]
 async fn a_quiet_delivery_is_answered_with_its_outcome() {
-    let app = TestApp::spawn(Backend::Sqlite, |c| {
-        c.stores = vec![support::store_config("shop", SECRET)]
-    })
-    .await;
+    let app = TestApp::spawn(Backend::Sqlite, one_shop).await;
     for i in 0..5 {
         let (status, ack) = post_paid(&app, "order.created", 900 + i).await;
         assert_eq!(status, 200);
@@ -286,13 +275,9 @@ async fn a_quiet_delivery_is_answered_with_its_outcome() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_bodies_are_compressed_with_lz4_where_offered() {
     if support::postgres_url().is_none() {
-        eprintln!("skipped: PRINTBRIDGE_TEST_POSTGRES_URL is not set");
         return;
     }
-    let configure = |c: &mut printbridge::config::Config| {
-        c.stores = vec![support::store_config("shop", SECRET)]
-    };
-    let app = TestApp::spawn(Backend::Postgres, configure).await;
+    let app = TestApp::spawn(Backend::Postgres, one_shop).await;
     let Store::Postgres(pool) = &app.store else {
         panic!("a PostgreSQL store");
     };
@@ -338,14 +323,10 @@ async fn postgres_bodies_are_compressed_with_lz4_where_offered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_of_one_schema_apply_one_at_a_time() {
     if support::postgres_url().is_none() {
-        eprintln!("skipped: PRINTBRIDGE_TEST_POSTGRES_URL is not set");
         return;
     }
-    let configure = |c: &mut printbridge::config::Config| {
-        c.stores = vec![support::store_config("shop", SECRET)]
-    };
-    let held = TestApp::spawn(Backend::Postgres, configure).await;
-    let other = TestApp::spawn(Backend::Postgres, configure).await;
+    let held = TestApp::spawn(Backend::Postgres, one_shop).await;
+    let other = TestApp::spawn(Backend::Postgres, one_shop).await;
     let Store::Postgres(pool) = &held.store else {
         panic!("a PostgreSQL store");
     };
@@ -381,13 +362,9 @@ async fn replicas_of_one_schema_apply_one_at_a_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replicas_stored_delivery_is_applied_before_newer_arrivals() {
     if support::postgres_url().is_none() {
-        eprintln!("skipped: PRINTBRIDGE_TEST_POSTGRES_URL is not set");
         return;
     }
-    let app = TestApp::spawn(Backend::Postgres, |c| {
-        c.stores = vec![support::store_config("shop", SECRET)]
-    })
-    .await;
+    let app = TestApp::spawn(Backend::Postgres, one_shop).await;
     let (status, ack) = post_paid(&app, "order.created", 901).await;
     assert_eq!(status, 200, "{ack}");
     assert_eq!(ack["outcome"], json!("applied"), "{ack}");
@@ -691,7 +668,6 @@ fn by_rank(rows: &[String]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_and_sqlite_leave_the_same_ledger() {
     if support::postgres_url().is_none() {
-        eprintln!("skipped: PRINTBRIDGE_TEST_POSTGRES_URL is not set");
         return;
     }
     let (deliveries, sqlite) = applied_one_at_a_time(Backend::Sqlite).await;

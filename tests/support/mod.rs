@@ -22,8 +22,9 @@ pub enum Backend {
     Postgres,
 }
 
-/// The PostgreSQL URL for tests, if configured. With `PRINTBRIDGE_REQUIRE_POSTGRES=1` (CI) a
-/// missing URL fails the test instead of skipping it.
+/// The PostgreSQL URL for tests, if configured; if not, says the test is skipped (every
+/// caller returns then). With `PRINTBRIDGE_REQUIRE_POSTGRES=1` (CI) a missing URL fails the
+/// test instead of skipping it.
 pub fn postgres_url() -> Option<String> {
     match std::env::var("PRINTBRIDGE_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
@@ -32,6 +33,7 @@ pub fn postgres_url() -> Option<String> {
                 std::env::var("PRINTBRIDGE_REQUIRE_POSTGRES").as_deref() != Ok("1"),
                 "PRINTBRIDGE_REQUIRE_POSTGRES=1 but PRINTBRIDGE_TEST_POSTGRES_URL is not set"
             );
+            eprintln!("skipped: PRINTBRIDGE_TEST_POSTGRES_URL is not set");
             None
         }
     }
@@ -63,7 +65,6 @@ macro_rules! on_both_backends {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 if support::postgres_url().is_none() {
-                    eprintln!("skipped: PRINTBRIDGE_TEST_POSTGRES_URL is not set");
                     return;
                 }
                 $body(support::Backend::Postgres).await;
