@@ -4,8 +4,13 @@
 //! `image.id` is `""` or `0`), so every field is parsed leniently and unknown fields are kept
 //! out of the way. Only what the bridge reads is modelled; the raw JSON is stored beside it.
 
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
@@ -251,20 +256,80 @@ fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
 
 /// A list that WooCommerce may send as `[]`, `{}` (PHP's empty array) or `null`; entries
 /// that do not parse are skipped rather than failing the whole order.
+///
+/// Each entry is taken as raw JSON text (checked, but no tree of values built) and parsed on
+/// its own, so one that does not parse leaves the rest of the document readable. A line
+/// item read through a tree first cost an allocation per key and per string twice over.
 fn lenient_vec<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: serde::de::DeserializeOwned,
 {
-    let entries: Vec<Value> = match Value::deserialize(d)? {
-        Value::Array(a) => a,
-        Value::Object(o) => o.into_iter().map(|(_, v)| v).collect(),
-        _ => Vec::new(),
-    };
-    Ok(entries
-        .into_iter()
-        .filter_map(|v| serde_json::from_value(v).ok())
-        .collect())
+    d.deserialize_any(LenientEntries(PhantomData))
+}
+
+struct LenientEntries<T>(PhantomData<T>);
+
+/// One entry of a [`lenient_vec`]: `None` when it does not parse as a `T`.
+struct LenientEntry<T>(Option<T>);
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for LenientEntry<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        Ok(LenientEntry(serde_json::from_str(raw.get()).ok()))
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Visitor<'de> for LenientEntries<T> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(LenientEntry(entry)) = seq.next_element()? {
+            out.extend(entry);
+        }
+        Ok(out)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<T>, A::Error> {
+        let mut out = Vec::new();
+        while let Some((IgnoredAny, LenientEntry(entry))) = map.next_entry()? {
+            out.extend(entry);
+        }
+        Ok(out)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Vec<T>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Vec<T>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Vec<T>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Vec<T>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Vec<T>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Vec<T>, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Vec<T>, E> {
+        Ok(Vec::new())
+    }
 }
 
 #[cfg(test)]
@@ -293,6 +358,31 @@ mod tests {
         assert_eq!(o.delivery_address().first_name, "Ada");
         assert_eq!(o.modified_key(), "2026-11-23T06:49:19");
         assert!(o.refunds.is_empty());
+    }
+
+    #[test]
+    fn lenient_lists_skip_entries_that_do_not_parse() {
+        let text = r#"{"id":7,
+            "line_items":["oops",{"id":1,"sku":"A","meta_data":[3,{"key":"k","value":"v"}]},17,
+                          {"id":2,"sku":"B","meta_data":{"4":{"key":"j","value":[1]}}}],
+            "shipping_lines":{"0":{"method_id":"flat_rate"},"1":null},
+            "refunds":null}"#;
+        let from_text: Order = serde_json::from_str(text).expect("parses");
+        // The same document through a tree of values, as the REST client reads list pages.
+        let value: Value = serde_json::from_str(text).expect("JSON");
+        let from_tree: Order = serde_json::from_value(value).expect("parses");
+        for o in [from_text, from_tree] {
+            let ids: Vec<i64> = o.line_items.iter().map(|li| li.id).collect();
+            assert_eq!(ids, [1, 2]);
+            assert_eq!(o.line_items[0].meta("k").as_deref(), Some("v"));
+            assert_eq!(o.line_items[0].meta_data.len(), 1);
+            assert_eq!(o.line_items[1].meta_data[0].key, "j");
+            assert_eq!(o.shipping_lines.len(), 1);
+            assert!(o.refunds.is_empty());
+        }
+        let scalar: Order = serde_json::from_str(r#"{"line_items":"none","refunds":false}"#)
+            .expect("a list given as a scalar is read as empty");
+        assert!(scalar.line_items.is_empty() && scalar.refunds.is_empty());
     }
 
     #[test]
