@@ -456,6 +456,32 @@ async fn all_pages_stop_on_an_empty_page_without_totals() {
 }
 
 #[tokio::test]
+async fn list_pages_skip_entries_that_do_not_parse() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/wp-json/wc/v3/webhooks"))
+        .and(wiremock::matchers::query_param("page", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            r#"["oops", {"id": 1, "status": "active", "topic": "order.updated"}, 17, null,
+               {"id": "2", "status": "disabled", "hooks": {"0": "woocommerce_update_order"}}]"#,
+        ))
+        .mount(&server)
+        .await;
+    let client = replaying_client(&server.uri(), 38).with_nonce_source(Arc::new(oauth1::new_nonce));
+    let hooks = client.list_webhooks().await.expect("webhooks");
+    let ids: Vec<i64> = hooks.iter().map(|w| w.id).collect();
+    assert_eq!(
+        ids,
+        [1, 2],
+        "the four entries that are not webhooks are skipped"
+    );
+    assert!(hooks[0].is_active() && !hooks[1].is_active());
+    assert_eq!(hooks[1].hooks, ["woocommerce_update_order"]);
+    let received = server.received_requests().await.expect("recording");
+    assert_eq!(received.len(), 1, "a short page without totals is the last");
+}
+
+#[tokio::test]
 async fn recorded_error_answers_map_to_woo_errors() {
     // (file, POST?, status, code)
     let cases: &[(u32, bool, u16, &str)] = &[

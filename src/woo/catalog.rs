@@ -13,7 +13,7 @@
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use crate::woo::model::Meta;
+use crate::woo::model::{Meta, lenient_vec};
 
 /// `stock_status`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -521,19 +521,6 @@ pub(crate) fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::E
         ),
         _ => false,
     })
-}
-
-/// A list sent as `[]`, `{}` (PHP's empty array) or `null`; entries that do not parse are
-/// skipped.
-pub(crate) fn lenient_vec<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: serde::de::DeserializeOwned,
-{
-    Ok(value_entries(Value::deserialize(d)?)
-        .into_iter()
-        .filter_map(|v| serde_json::from_value(v).ok())
-        .collect())
 }
 
 fn value_entries(v: Value) -> Vec<Value> {

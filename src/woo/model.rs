@@ -260,7 +260,7 @@ fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
 /// Each entry is taken as raw JSON text (checked, but no tree of values built) and parsed on
 /// its own, so one that does not parse leaves the rest of the document readable. A line
 /// item read through a tree first cost an allocation per key and per string twice over.
-fn lenient_vec<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+pub(crate) fn lenient_vec<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: serde::de::DeserializeOwned,
@@ -270,8 +270,8 @@ where
 
 struct LenientEntries<T>(PhantomData<T>);
 
-/// One entry of a [`lenient_vec`]: `None` when it does not parse as a `T`.
-struct LenientEntry<T>(Option<T>);
+/// One entry of a lenient list (see [`lenient_vec`]): `None` when it does not parse as a `T`.
+pub(crate) struct LenientEntry<T>(pub(crate) Option<T>);
 
 impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for LenientEntry<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -22,9 +22,9 @@ use crate::config::StoreConfig;
 use crate::secret::Secret;
 use crate::woo::catalog::{
     AttributeTerm, GlobalAttribute, Product, Variation, lenient_bool, lenient_i64,
-    lenient_opt_string, lenient_string, lenient_vec,
+    lenient_opt_string, lenient_string,
 };
-use crate::woo::model::Order;
+use crate::woo::model::{LenientEntry, Order, lenient_vec};
 use crate::woo::oauth1::{self, OAuthParams, Placement, SignatureMethod};
 
 /// The path prefix of every WooCommerce REST v3 endpoint.
@@ -666,13 +666,10 @@ impl WooClient {
             if page == 1 {
                 total_pages = resp.total_pages;
             }
-            let items: Vec<Value> = resp.json()?;
+            // Each entry parsed on its own from its text: one that does not parse is skipped.
+            let items: Vec<LenientEntry<T>> = resp.json()?;
             let n = items.len();
-            out.extend(
-                items
-                    .into_iter()
-                    .filter_map(|v| serde_json::from_value::<T>(v).ok()),
-            );
+            out.extend(items.into_iter().filter_map(|entry| entry.0));
             let last_by_headers = total_pages.is_some_and(|t| page >= t);
             let short_unpaged = total_pages.is_none() && n < MAX_PER_PAGE as usize;
             if n == 0 || last_by_headers || short_unpaged {
