@@ -268,8 +268,8 @@ macro_rules! insert_deliveries {
     }};
 }
 
-/// Pushes onto `$q` the insert of deliveries (outcome `received`); the caller adds
-/// `RETURNING id` where it wants the ids as rows.
+/// Pushes onto `$q` the insert of deliveries, each with its outcome in `$outcomes` if it is
+/// there (else `received`); the caller adds `RETURNING id` where it wants the ids as rows.
 macro_rules! push_deliveries {
     ($q:ident, $group:expr) => {{ push_deliveries!($q, $group, &[]) }};
     ($q:ident, $group:expr, $outcomes:expr) => {{
@@ -1223,8 +1223,9 @@ impl Store {
                 apply_lock && !cycle.new.is_empty() && cycle.new.len() <= ROWS_PER_INSERT;
             // SQLite, applying: the new deliveries are numbered first and stored once they
             // are applied, with their outcomes, instead of stored `received` and then
-            // rewritten (a 6 KB row and two index entries each) with their outcomes.
-            let store_after = !postgres && limit > 0;
+            // rewritten (a 6 KB row and two index entries each) with their outcomes. With no
+            // new deliveries there is nothing to number.
+            let store_after = !postgres && limit > 0 && !cycle.new.is_empty();
             let ids = if stored_with_lock {
                 // The new deliveries, the apply lock and the deliveries stored before them, in
                 // one round trip. The statement's snapshot does not see the rows it inserts,
