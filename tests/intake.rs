@@ -177,6 +177,69 @@ async fn captured_traffic_is_ledgered(backend: Backend) {
 }
 on_both_backends!(captured_traffic, captured_traffic_is_ledgered);
 
+/// Every reader gets a delivery's body back as WooCommerce sent it, and its size as sent:
+/// on SQLite, where bodies are stored compressed with LZ4 (WooCommerce's order bodies to
+/// well under three quarters of their size), and on PostgreSQL, which compresses them
+/// itself and gets them as they came.
+async fn stored_bodies_come_back_as_they_came(backend: Backend) {
+    let stack = support::STACKS[0];
+    let app = TestApp::spawn(backend, |c| c.stores = vec![captured_store(stack)]).await;
+    let mut sent: Vec<(i64, Vec<u8>)> = Vec::new();
+    for d in captured_deliveries(stack) {
+        let (status, ack) = app.replay("shop", &d).await;
+        assert_eq!(status, 200, "{}: {ack}", d.file);
+        if let Some(id) = ack["delivery_id"].as_i64() {
+            sent.push((id, d.body));
+        }
+    }
+    assert_eq!(sent.len(), 35);
+    for (id, body) in &sent {
+        let (status, detail) = app.admin_get(&format!("/v1/admin/deliveries/{id}")).await;
+        assert_eq!(status, 200, "{detail}");
+        assert_eq!(
+            detail["body"].as_str(),
+            Some(&*String::from_utf8_lossy(body))
+        );
+        assert_eq!(detail["size"], json!(body.len()), "delivery {id}");
+    }
+    // The dispatcher reads an order as its current snapshot, here a delivery's body.
+    let order = app
+        .store
+        .current_order_body("shop", 17)
+        .await
+        .expect("read")
+        .expect("order 17");
+    assert!(
+        sent.iter().any(|(_, body)| body == order.as_bytes()),
+        "order 17 is not a body that was sent"
+    );
+
+    let rows: Vec<(String, i64, i64, i64)> = on_pool!(&app.store, |pool| {
+        sqlx::query_as(
+            "SELECT body_encoding, COUNT(*), CAST(SUM(LENGTH(body)) AS BIGINT), \
+             CAST(SUM(body_size) AS BIGINT) FROM deliveries \
+             GROUP BY body_encoding ORDER BY body_encoding",
+        )
+        .fetch_all(pool)
+        .await
+    })
+    .expect("encodings");
+    let encodings: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    match backend {
+        Backend::Sqlite => {
+            assert_eq!(encodings, ["identity", "lz4"], "{rows:?}");
+            let (_, packed, stored, size) = &rows[1];
+            assert!(*packed >= 20, "{rows:?}");
+            assert!(stored * 4 < size * 3, "{rows:?}");
+        }
+        Backend::Postgres => assert_eq!(encodings, ["identity"], "{rows:?}"),
+    }
+    let (_, _, stored, size) = &rows[0];
+    assert_eq!(stored, size, "{rows:?}");
+    app.stop().await;
+}
+on_both_backends!(stored_bodies, stored_bodies_come_back_as_they_came);
+
 /// The published WooCommerce signature vectors are accepted through the endpoint, and a
 /// changed body or secret is refused.
 async fn signature_vectors_verify(backend: Backend) {

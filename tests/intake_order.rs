@@ -6,6 +6,7 @@
 mod support;
 
 use printbridge::store::Store;
+use printbridge::store::body::Packed;
 use printbridge::store::intake::MAX_APPLY_ATTEMPTS;
 use printbridge::store::reads::Table;
 use serde_json::{Value, json};
@@ -71,6 +72,30 @@ async fn store_unapplied(store: &Store, store_id: &str, topic: &str, body: &[u8]
             .bind(store_id)
             .bind(topic)
             .bind(body)
+            .fetch_one(pool)
+            .await
+    })
+    .expect("insert")
+}
+
+/// Stores a delivery as [`store_unapplied`] does, its body compressed with LZ4 the way the
+/// bridge stores it on SQLite, padded so that it compresses; returns its id.
+async fn store_unapplied_packed(store: &Store, store_id: &str, topic: &str, body: &[u8]) -> i64 {
+    let mut order: Value = serde_json::from_slice(body).expect("order json");
+    order["customer_note"] = json!("gift wrap, please. ".repeat(40));
+    let body = serde_json::to_vec(&order).expect("body");
+    let packed = Packed::compressed(&body);
+    assert_eq!(packed.encoding(), "lz4");
+    let sql = "INSERT INTO deliveries (store_id, received_at, source, topic, body, \
+               body_encoding, body_size, body_sha256, outcome) \
+               VALUES ($1, 1, 'webhook', $2, $3, $4, $5, 'x', 'received') RETURNING id";
+    on_pool!(store, |pool| {
+        sqlx::query_scalar(sql)
+            .bind(store_id)
+            .bind(topic)
+            .bind(packed.bytes(&body))
+            .bind(packed.encoding())
+            .bind(i64::try_from(body.len()).expect("size"))
             .fetch_one(pool)
             .await
     })
@@ -158,7 +183,8 @@ on_both_backends!(burst, a_burst_is_answered_then_applied);
 
 /// Deliveries a restart left stored but not applied are applied when the bridge starts,
 /// oldest first: of two states of an order with the same modification time the later one
-/// wins, and an older state that arrived later is stale.
+/// wins, and an older state that arrived later is stale. Two are stored as a bridge before
+/// `body_encoding` did, two compressed.
 async fn stored_deliveries_are_applied_in_order_at_start(backend: Backend) {
     let dir = tempfile::tempdir().expect("tempdir");
     let (store, url) = support::open_store(backend, dir.path()).await;
@@ -170,9 +196,13 @@ async fn stored_deliveries_are_applied_in_order_at_start(backend: Backend) {
         (502, "pending", "2026-12-02T10:00:01"),
     ];
     let mut ids = Vec::new();
-    for (id, status, modified) in rows {
+    for (n, (id, status, modified)) in rows.into_iter().enumerate() {
         let body = paid_order(id, status, modified);
-        ids.push(store_unapplied(&store, "shop", "order.updated", &body).await);
+        ids.push(if n % 2 == 0 {
+            store_unapplied(&store, "shop", "order.updated", &body).await
+        } else {
+            store_unapplied_packed(&store, "shop", "order.updated", &body).await
+        });
     }
     assert!(store.has_unapplied_deliveries().await.unwrap());
     assert_eq!(store.unapplied_deliveries().await.unwrap(), (4, Some(1)));
@@ -253,6 +283,45 @@ async fn a_delivery_that_cannot_be_applied_is_set_aside(backend: Backend) {
     app.stop().await;
 }
 on_both_backends!(set_aside, a_delivery_that_cannot_be_applied_is_set_aside);
+
+/// A stored delivery whose body cannot be read back (damaged on disk) is set aside as
+/// `failed` like one that cannot be applied, and the deliveries after it are applied.
+async fn a_delivery_that_cannot_be_read_back_is_set_aside(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, url) = support::open_store(backend, dir.path()).await;
+    store.migrate().await.expect("migrate");
+    let damaged: i64 = on_pool!(&store, |pool| {
+        sqlx::query_scalar(
+            "INSERT INTO deliveries (store_id, received_at, source, topic, body, \
+             body_encoding, body_size, body_sha256, outcome) \
+             VALUES ('shop', 1, 'webhook', 'order.updated', $1, 'lz4', 900, 'x', 'received') \
+             RETURNING id",
+        )
+        .bind(&[0x84u8, 0x03, 0, 0, 0xf0, 0x01][..])
+        .fetch_one(pool)
+        .await
+    })
+    .expect("insert");
+    let body = paid_order(671, "processing", "2026-12-02T10:00:00");
+    let next = store_unapplied_packed(&store, "shop", "order.updated", &body).await;
+    let app = TestApp::spawn_on(dir, store, url, one_shop, None).await;
+    app.applied().await;
+    // Read in SQL: the bridge's own reads of this delivery fail on its body.
+    let (failed, detail): (String, Option<String>) = on_pool!(&app.store, |pool| {
+        sqlx::query_as("SELECT outcome, detail FROM deliveries WHERE id = $1")
+            .bind(damaged)
+            .fetch_one(pool)
+            .await
+    })
+    .expect("outcome");
+    assert_eq!(failed, "failed");
+    let detail = detail.expect("detail");
+    assert!(detail.contains("lz4"), "{detail}");
+    assert_eq!(outcome(&app.store, next).await.0, "applied");
+    assert_eq!(ledger_status(&app, 671).await, json!("processing"));
+    app.stop().await;
+}
+on_both_backends!(unreadable, a_delivery_that_cannot_be_read_back_is_set_aside);
 
 /// Deliveries that arrive one at a time are applied before their answer, which carries
 /// the outcome and the jobs planned.

@@ -15,7 +15,8 @@
 //!
 //! On SQLite, whose one writer knows the ids the table gives next, the new deliveries are
 //! numbered first and stored after they are applied, with their outcomes, so that a 6 KB
-//! row is not written `received` and rewritten in the same transaction.
+//! row is not written `received` and rewritten in the same transaction. Their bodies are
+//! compressed by their callers (see [`super::body`]), not by the writer.
 //!
 //! Each caller is answered after that commit: with its delivery's outcome when it was
 //! applied in the transaction (the usual case, in a burst too), else with `received`; it is
@@ -38,6 +39,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::body::Packed;
 use super::ledger::{Cycle, CycleApplied, CycleOutcome, DeliveryOutcome, IntakeResult, Stored};
 use super::{Store, StoreError, on_pool, on_pool_write};
 use crate::clock::Clock;
@@ -81,6 +83,8 @@ type Reply = oneshot::Sender<Result<IntakeResult, StoreError>>;
 struct NewDelivery {
     delivery: Delivery,
     body_sha256: String,
+    /// How its body is stored (on SQLite compressed), made by the caller too.
+    packed: Packed,
     /// Read by the caller, so the writer (one at a time) does not have to.
     parsed: Parsed,
     now: i64,
@@ -153,6 +157,7 @@ impl IntakeQueue {
     ) -> Result<IntakeResult, StoreError> {
         let item = NewDelivery {
             body_sha256: hex::encode(Sha256::digest(&delivery.body)),
+            packed: Packed::for_store(store, &delivery.body),
             parsed: parse_delivery(delivery.topic.as_deref(), &delivery.body),
             delivery,
             now,
@@ -399,6 +404,7 @@ async fn write(
         .iter()
         .map(|n| Stored {
             delivery: &n.delivery,
+            packed: &n.packed,
             body_sha256: &n.body_sha256,
             parsed: Some(&n.parsed),
             now: n.now,

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
+use super::body;
 use super::{Store, StoreError, in_tx, on_pool, on_pool_write};
 
 #[derive(Debug, Clone)]
@@ -147,7 +148,7 @@ pub struct FollowUp {
 
 macro_rules! current_body_from {
     () => {
-        "s.body, CASE WHEN s.body = '' THEN d.body END AS raw \
+        "s.body, CASE WHEN s.body = '' THEN d.body END AS raw, d.body_encoding \
          FROM orders o JOIN order_snapshots s ON s.id = o.snapshot_id \
          LEFT JOIN deliveries d ON d.id = s.delivery_id"
     };
@@ -164,10 +165,20 @@ const CURRENT_BODY_FROM: &str = current_body_from!();
 /// Order ids per read of [`Store::claimed_order_bodies`].
 const ROWS_PER_READ: usize = 500;
 
-fn snapshot_text((body, raw): (String, Option<Vec<u8>>)) -> String {
+/// A row of [`CURRENT_BODY`]: the snapshot's body, the delivery's body as stored when the
+/// snapshot's is empty, and its encoding.
+type CurrentBody = (String, Option<Vec<u8>>, Option<String>);
+
+/// An order id and its [`CurrentBody`] row.
+type OrderBody = (i64, String, Option<Vec<u8>>, Option<String>);
+
+fn snapshot_text((body, raw, encoding): CurrentBody) -> Result<String, StoreError> {
     match raw {
-        Some(raw) if body.is_empty() => String::from_utf8_lossy(&raw).into_owned(),
-        _ => body,
+        Some(raw) if body.is_empty() => {
+            let raw = body::decode(encoding.as_deref().unwrap_or(body::IDENTITY), raw)?;
+            Ok(String::from_utf8_lossy(&raw).into_owned())
+        }
+        _ => Ok(body),
     }
 }
 
@@ -629,7 +640,7 @@ impl Store {
         let mut bodies = HashMap::with_capacity(jobs.len());
         for (store_id, ids) in by_store {
             for chunk in ids.chunks(ROWS_PER_READ) {
-                let rows: Vec<(i64, String, Option<Vec<u8>>)> = on_pool!(self, |pool| {
+                let rows: Vec<OrderBody> = on_pool!(self, |pool| {
                     let mut q = sqlx::QueryBuilder::new(format!(
                         "SELECT o.order_id, {CURRENT_BODY_FROM} WHERE o.store_id = "
                     ));
@@ -641,8 +652,17 @@ impl Store {
                     list.push_unseparated(")");
                     q.build_query_as().fetch_all(pool).await?
                 });
-                for (order_id, body, raw) in rows {
-                    bodies.insert((store_id.to_owned(), order_id), snapshot_text((body, raw)));
+                for (order_id, body, raw, encoding) in rows {
+                    // One order that cannot be read back does not hold up the others: its
+                    // jobs run without it and fail, saying so.
+                    match snapshot_text((body, raw, encoding)) {
+                        Ok(text) => {
+                            bodies.insert((store_id.to_owned(), order_id), text);
+                        }
+                        Err(e) => {
+                            tracing::warn!(store = store_id, order_id, error = %e, "an order's stored body cannot be read");
+                        }
+                    }
                 }
             }
         }
@@ -656,7 +676,7 @@ impl Store {
         order_id: i64,
     ) -> Result<Option<String>, StoreError> {
         let row = on_pool!(self, |pool| {
-            sqlx::query_as::<_, (String, Option<Vec<u8>>)>(sqlx::AssertSqlSafe(format!(
+            sqlx::query_as::<_, CurrentBody>(sqlx::AssertSqlSafe(format!(
                 "{CURRENT_BODY} WHERE o.store_id = $1 AND o.order_id = $2"
             )))
             .bind(store_id)
@@ -664,7 +684,7 @@ impl Store {
             .fetch_optional(pool)
             .await?
         });
-        Ok(row.map(snapshot_text))
+        row.map(snapshot_text).transpose()
     }
 
     /// The earliest `run_at` of a queued job, to sleep until then.

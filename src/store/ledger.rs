@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::body::{self, Packed};
 use super::{Store, StoreError, in_tx};
 use crate::config::{Config, StoreConfig};
 use crate::ledger::intake::{
@@ -228,6 +229,8 @@ fn steps<'a>(pending: &[(i64, Pending<'a>)]) -> Vec<Step<'a>> {
 /// caller read it already.
 pub(super) struct Stored<'a> {
     pub delivery: &'a Delivery,
+    /// How its body is stored.
+    pub packed: &'a Packed,
     pub body_sha256: &'a str,
     pub parsed: Option<&'a Parsed>,
     pub now: i64,
@@ -278,7 +281,8 @@ macro_rules! push_deliveries {
         let outcomes: &[Option<&IntakeResult>] = $outcomes;
         $q.push(
             "INSERT INTO deliveries (store_id, received_at, source, topic, webhook_id, \
-             delivery_ref, content_type, body, body_sha256, outcome, order_id, detail) ",
+             delivery_ref, content_type, body, body_encoding, body_size, body_sha256, outcome, \
+             order_id, detail) ",
         );
         $q.push_values(group.iter().enumerate(), |mut row, (index, i)| {
             let d = i.delivery;
@@ -290,7 +294,9 @@ macro_rules! push_deliveries {
                 .push_bind(d.webhook_id.as_deref())
                 .push_bind(d.delivery_ref.as_deref())
                 .push_bind(d.content_type.as_deref())
-                .push_bind(d.body.as_slice())
+                .push_bind(i.packed.bytes(&d.body))
+                .push_bind(i.packed.encoding())
+                .push_bind(i64::try_from(d.body.len()).unwrap_or(i64::MAX))
                 .push_bind(i.body_sha256)
                 .push_bind(result.map_or("received", |r| r.outcome.as_str()))
                 .push_bind(result.and_then(|r| r.order_id))
@@ -1087,8 +1093,10 @@ impl Store {
         now: i64,
     ) -> Result<IntakeResult, StoreError> {
         let body_sha256 = hex::encode(Sha256::digest(&delivery.body));
+        let packed = Packed::for_store(self, &delivery.body);
         let stored = [Stored {
             delivery,
+            packed: &packed,
             body_sha256: &body_sha256,
             parsed: None,
             now,
@@ -1177,8 +1185,8 @@ pub(super) struct CycleOutcome {
     pub locked_out: bool,
 }
 
-/// A stored delivery read back to be applied: id, store, topic, body.
-type StoredRow = (i64, String, Option<String>, Vec<u8>);
+/// A stored delivery read back to be applied: id, store, topic, body as stored, its encoding.
+type StoredRow = (i64, String, Option<String>, Vec<u8>, String);
 /// PostgreSQL: whether this replica took the apply lock, and a stored delivery if any; or,
 /// with no answer of the lock, a new delivery's id.
 type NewOrLockedRow = (
@@ -1187,6 +1195,7 @@ type NewOrLockedRow = (
     Option<String>,
     Option<String>,
     Option<Vec<u8>>,
+    Option<String>,
 );
 
 /// The PostgreSQL advisory lock (transaction scope) held by the replica applying
@@ -1236,22 +1245,26 @@ impl Store {
                 q.push_bind(APPLY_LOCK);
                 q.push(
                     ", hashtext(current_schema())) AS locked) \
-                     SELECT NULL::boolean, n.id, NULL::text, NULL::text, NULL::bytea FROM n \
-                     UNION ALL SELECT l.locked, d.id, d.store_id, d.topic, d.body FROM l \
-                     LEFT JOIN LATERAL (SELECT id, store_id, topic, body FROM deliveries \
+                     SELECT NULL::boolean, n.id, NULL::text, NULL::text, NULL::bytea, NULL::text \
+                     FROM n UNION ALL \
+                     SELECT l.locked, d.id, d.store_id, d.topic, d.body, d.body_encoding FROM l \
+                     LEFT JOIN LATERAL (SELECT id, store_id, topic, body, body_encoding \
+                      FROM deliveries \
                       WHERE l.locked AND outcome = 'received' ORDER BY id LIMIT ",
                 );
                 q.push_bind(most);
                 q.push(") AS d ON true");
                 let found: Vec<NewOrLockedRow> = q.build_query_as().fetch_all(&mut *tx).await?;
                 let mut new_ids = Vec::with_capacity(cycle.new.len());
-                for (locked, id, store_id, topic, body) in found {
+                for (locked, id, store_id, topic, body, encoding) in found {
                     match (locked, id) {
                         (None, Some(id)) => new_ids.push(id),
                         (Some(locked), id) => {
                             locked_out = !locked;
-                            if let (Some(id), Some(store_id), Some(body)) = (id, store_id, body) {
-                                rows.push((id, store_id, topic, body));
+                            if let (Some(id), Some(store_id), Some(body), Some(encoding)) =
+                                (id, store_id, body, encoding)
+                            {
+                                rows.push((id, store_id, topic, body, encoding));
                             }
                         }
                         (None, None) => {}
@@ -1279,10 +1292,11 @@ impl Store {
                 // of NULLs besides the lock's answer when it is held elsewhere or nothing
                 // older waits.
                 let found: Vec<NewOrLockedRow> = sqlx::query_as(
-                    "SELECT l.locked, d.id, d.store_id, d.topic, d.body FROM \
+                    "SELECT l.locked, d.id, d.store_id, d.topic, d.body, d.body_encoding FROM \
                      (SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema())) \
                       AS locked) AS l \
-                     LEFT JOIN LATERAL (SELECT id, store_id, topic, body FROM deliveries \
+                     LEFT JOIN LATERAL (SELECT id, store_id, topic, body, body_encoding \
+                      FROM deliveries \
                       WHERE l.locked AND outcome = 'received' AND id < $2 \
                       ORDER BY id LIMIT $3) AS d ON true",
                 )
@@ -1294,13 +1308,13 @@ impl Store {
                 locked_out = found.first().is_none_or(|row| row.0 != Some(true));
                 rows = found
                     .into_iter()
-                    .filter_map(|(_, id, store_id, topic, body)| {
-                        Some((id?, store_id?, topic, body?))
+                    .filter_map(|(_, id, store_id, topic, body, encoding)| {
+                        Some((id?, store_id?, topic, body?, encoding?))
                     })
                     .collect();
             } else if limit > 0 && cycle.read_older {
                 rows = sqlx::query_as(
-                    "SELECT id, store_id, topic, body FROM deliveries \
+                    "SELECT id, store_id, topic, body, body_encoding FROM deliveries \
                      WHERE outcome = 'received' AND id < $1 ORDER BY id LIMIT $2",
                 )
                 .bind(first_new)
@@ -1311,7 +1325,12 @@ impl Store {
             if limit > 0 && !locked_out {
                 older = rows
                     .into_iter()
-                    .map(|(id, store_id, topic, body)| {
+                    .map(|(id, store_id, topic, stored, encoding)| {
+                        // One that cannot be read back is set aside like one that cannot
+                        // be applied.
+                        let body = body::decode(&encoding, stored).inspect_err(|_| {
+                            *applying = Some(id);
+                        })?;
                         let delivery = Delivery {
                             store_id,
                             source: Source::Webhook,
@@ -1321,9 +1340,9 @@ impl Store {
                             content_type: None,
                             body,
                         };
-                        (id, delivery)
+                        Ok((id, delivery))
                     })
-                    .collect();
+                    .collect::<Result<_, StoreError>>()?;
                 // (id, delivery, index in `cycle.new`, time it is applied)
                 let picked: Vec<(i64, &Delivery, Option<usize>, i64)> = older
                     .iter()

@@ -4,6 +4,7 @@ use poem_openapi::Object;
 use serde::Serialize;
 use sqlx::Row;
 
+use super::body;
 use super::{Store, StoreError, on_pool};
 
 /// Milliseconds since the epoch as RFC 3339 UTC text.
@@ -207,7 +208,8 @@ where
 }
 
 const DELIVERY_COLUMNS: &str = "id, store_id, received_at, source, topic, webhook_id, delivery_ref, \
-     content_type, order_id, outcome, detail, CAST(LENGTH(body) AS BIGINT) AS size";
+     content_type, order_id, outcome, detail, \
+     CAST(COALESCE(body_size, LENGTH(body)) AS BIGINT) AS size";
 
 fn next_offset(offset: i64, returned: usize, total: i64) -> Option<i64> {
     let next = offset + returned as i64;
@@ -405,7 +407,8 @@ impl Store {
     }
 
     pub async fn delivery(&self, id: i64) -> Result<Option<DeliveryDetail>, StoreError> {
-        let sql = format!("SELECT {DELIVERY_COLUMNS}, body FROM deliveries WHERE id = $1");
+        let sql =
+            format!("SELECT {DELIVERY_COLUMNS}, body, body_encoding FROM deliveries WHERE id = $1");
         let detail = on_pool!(self, |pool| {
             let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(id)
@@ -413,7 +416,8 @@ impl Store {
                 .await?;
             match row {
                 Some(r) => {
-                    let body: Vec<u8> = r.try_get("body")?;
+                    let stored: Vec<u8> = r.try_get("body")?;
+                    let body = body::decode(r.try_get("body_encoding")?, stored)?;
                     Some(DeliveryDetail {
                         delivery: delivery_from_row(&r)?,
                         body: String::from_utf8_lossy(&body).into_owned(),
