@@ -32,6 +32,7 @@ use crate::sandbox::{Sandbox, SandboxCredentials};
 use crate::store::Store;
 use crate::store::bulk::{Backlog, ORDER_ID_MARKER};
 use crate::store::jobs::ClaimedJob;
+use crate::store::reads::Table;
 
 const STORE: &str = "bench";
 const WEBHOOK_SECRET: &str = "bench-webhook-secret";
@@ -226,6 +227,8 @@ pub struct DbReport {
     pub intake_sustained: LoadStats,
     /// (rate, bare, intake)
     pub rates: Vec<(u32, LoadStats, LoadStats)>,
+    /// What the intake runs added to the database: bytes, and deliveries stored.
+    pub stored: Option<(i64, i64)>,
     pub dispatch: DispatchStats,
 }
 
@@ -238,6 +241,26 @@ impl DbReport {
     /// Intake's closed-loop throughput as a share of the durable floor's.
     fn intake_of_floor(&self) -> f64 {
         self.intake_sustained.throughput / self.floor_sustained.throughput.max(1e-9)
+    }
+}
+
+/// The database's size in bytes: SQLite's pages (the log's included), PostgreSQL's
+/// `pg_database_size`.
+async fn db_bytes(store: &Store) -> Result<i64, sqlx::Error> {
+    match store {
+        Store::Sqlite(pool, _) => {
+            sqlx::query_scalar(
+                "SELECT c.page_count * s.page_size FROM pragma_page_count() AS c, \
+                 pragma_page_size() AS s",
+            )
+            .fetch_one(pool)
+            .await
+        }
+        Store::Postgres(pool) => {
+            sqlx::query_scalar("SELECT pg_database_size(current_database())")
+                .fetch_one(pool)
+                .await
+        }
     }
 }
 
@@ -937,6 +960,8 @@ async fn run_db(
         let _ = closed_loop(client, t, 8, Duration::from_millis(300)).await;
     }
     applied(&bridge.state.store).await?;
+    let bytes_before = db_bytes(&bridge.state.store).await?;
+    let deliveries_before = bridge.state.store.count(Table::Deliveries).await?;
     report.bare_sustained = closed_loop(client, &bare, opts.connections, opts.duration).await;
     report.floor_sustained = closed_loop(client, &floor, opts.connections, opts.duration).await;
     fresh.settle(&bridge.state.store).await;
@@ -961,6 +986,10 @@ async fn run_db(
         )?;
         report.rates.push((rate, b, i));
     }
+    report.stored = Some((
+        db_bytes(&bridge.state.store).await? - bytes_before,
+        bridge.state.store.count(Table::Deliveries).await? - deliveries_before,
+    ));
     bridge.stop().await;
     fresh.drop_db().await;
 
@@ -1040,9 +1069,16 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
                 "intake, closed loop",
                 &r.intake_sustained,
                 format!(
-                    "{:.0} % of bare, {:.0} % of the durable floor",
+                    "{:.0} % of bare, {:.0} % of the durable floor{}",
                     r.of_bare(&r.intake_sustained) * 100.0,
-                    r.intake_of_floor() * 100.0
+                    r.intake_of_floor() * 100.0,
+                    match r.stored {
+                        Some((bytes, n)) if n > 0 => format!(
+                            "; the intake runs' {n} deliveries grew the database by {:.1} KB each",
+                            bytes as f64 / n as f64 / 1024.0
+                        ),
+                        _ => String::new(),
+                    }
                 ),
             ),
         ] {
