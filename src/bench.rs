@@ -110,9 +110,22 @@ pub struct LoadStats {
     /// throughput on a machine whose neighbours take a varying share. (At a fixed rate the
     /// process's idle work would dominate it, so it is not given there.)
     pub cpu_us_per_request: f64,
+    /// Closed loop: bytes this process wrote to storage per answered request (the kernel's
+    /// `write_bytes`, counted as pages are dirtied; a PostgreSQL server's writes are its own).
+    pub disk_bytes_per_request: f64,
     /// Intake: how long after the run the last acknowledged delivery was applied to the
     /// ledger (deliveries answered `received` in a burst are applied right after).
     pub applied_after: Option<Duration>,
+}
+
+/// Bytes this process has caused to be written to storage (`write_bytes` of /proc/self/io).
+fn disk_written() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// CPU time counters of the whole machine (/proc/stat), to tell how much the hypervisor
@@ -193,6 +206,7 @@ impl LoadStats {
             elapsed,
             steal_pct: 0.0,
             cpu_us_per_request: 0.0,
+            disk_bytes_per_request: 0.0,
             applied_after: None,
         }
     }
@@ -371,6 +385,7 @@ async fn closed_loop(
     reset_peak_rss();
     let cpu = CpuTicks::now();
     let used = CpuTicks::process_secs();
+    let written = disk_written();
     let start = Instant::now();
     let end = start + duration;
     let mut set = JoinSet::new();
@@ -403,6 +418,8 @@ async fn closed_loop(
     stats.peak_rss_kb = rss_kb().1;
     stats.steal_pct = cpu.steal_pct_since();
     stats.cpu_us_per_request = (CpuTicks::process_secs() - used) * 1e6 / (stats.ok.max(1) as f64);
+    stats.disk_bytes_per_request =
+        disk_written().saturating_sub(written) as f64 / (stats.ok.max(1) as f64);
     stats
 }
 
@@ -1200,6 +1217,12 @@ fn join_note(note: String, s: &LoadStats) -> String {
     }
     if s.cpu_us_per_request > 0.0 {
         parts.push(format!("CPU {:.0} µs/request", s.cpu_us_per_request));
+    }
+    if s.disk_bytes_per_request >= 1.0 {
+        parts.push(format!(
+            "{:.1} KB written to disk/request",
+            s.disk_bytes_per_request / 1024.0
+        ));
     }
     if s.errors > 0 {
         parts.push(format!("{} errors", s.errors));
