@@ -914,4 +914,34 @@ mod tests {
         assert_eq!(rounds_by_job([1, 2, 3].into_iter()), vec![vec![0, 1, 2]]);
         assert!(rounds_by_job(std::iter::empty()).is_empty());
     }
+
+    /// An order's jobs are read through the jobs' unique key (no index of their own since
+    /// migration 0004), not by scanning the table.
+    #[tokio::test]
+    async fn an_orders_jobs_are_found_by_the_unique_key() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("j.db").display());
+        let store = super::Store::connect(&url).await.expect("store");
+        store.migrate().await.expect("migrate");
+        let super::Store::Sqlite(pool, _) = &store else {
+            panic!("a SQLite store");
+        };
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+            "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE store_id = 's' AND order_id = 1 \
+             ORDER BY id",
+        )
+        .fetch_all(pool)
+        .await
+        .expect("plan");
+        let steps: Vec<&str> = plan.iter().map(|p| p.3.as_str()).collect();
+        assert!(
+            steps.iter().any(|s| s.starts_with("SEARCH jobs USING")
+                && s.contains("sqlite_autoindex_jobs_1 (store_id=? AND order_id=?)")),
+            "{steps:?}"
+        );
+        assert!(
+            !steps.iter().any(|s| s.starts_with("SCAN jobs")),
+            "{steps:?}"
+        );
+    }
 }
