@@ -71,9 +71,21 @@ impl Packed {
 pub fn decode(encoding: &str, stored: Vec<u8>) -> Result<Vec<u8>, StoreError> {
     match encoding {
         IDENTITY => Ok(stored),
-        LZ4 => lz4_flex::block::decompress_size_prepended(&stored).map_err(|e| {
-            StoreError::Conflict(format!("a stored body does not decompress (lz4): {e}"))
-        }),
+        LZ4 => {
+            let damaged = |why: &str| {
+                StoreError::Conflict(format!("a stored body does not decompress (lz4): {why}"))
+            };
+            // LZ4 expands at most about 255 times; a length beyond that is damage, and is not
+            // allocated.
+            let declared = stored
+                .get(..4)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map_or(usize::MAX, |b| u32::from_le_bytes(b) as usize);
+            if declared > stored.len().saturating_mul(255) {
+                return Err(damaged("its length does not match its size"));
+            }
+            lz4_flex::block::decompress_size_prepended(&stored).map_err(|e| damaged(&e.to_string()))
+        }
         other => Err(StoreError::Conflict(format!(
             "a stored body has an unknown encoding {other:?}"
         ))),
