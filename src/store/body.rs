@@ -75,16 +75,14 @@ pub fn decode(encoding: &str, stored: Vec<u8>) -> Result<Vec<u8>, StoreError> {
             let damaged = |why: &str| {
                 StoreError::Conflict(format!("a stored body does not decompress (lz4): {why}"))
             };
+            let (declared, block) =
+                lz4_flex::block::uncompressed_size(&stored).map_err(|e| damaged(&e.to_string()))?;
             // LZ4 expands at most about 255 times; a length beyond that is damage, and is not
             // allocated.
-            let declared = stored
-                .get(..4)
-                .and_then(|b| <[u8; 4]>::try_from(b).ok())
-                .map_or(usize::MAX, |b| u32::from_le_bytes(b) as usize);
             if declared > stored.len().saturating_mul(255) {
                 return Err(damaged("its length does not match its size"));
             }
-            lz4_flex::block::decompress_size_prepended(&stored).map_err(|e| damaged(&e.to_string()))
+            lz4_flex::block::decompress(block, declared).map_err(|e| damaged(&e.to_string()))
         }
         other => Err(StoreError::Conflict(format!(
             "a stored body has an unknown encoding {other:?}"
