@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -322,7 +323,10 @@ pub fn order_template(drop_skus: &[&str]) -> Result<String, String> {
     if let Some(items) = order["line_items"].as_array_mut() {
         items.retain(|i| !drop_skus.iter().any(|s| i["sku"] == *s));
     }
-    // Pad with order meta (what attribution and shipping plugins add) up to the size.
+    // Pad with order meta up to the size: what attribution, payment and shipping plugins
+    // add, ids and tokens included, so the body compresses about as well as WooCommerce's
+    // own (tests/bench_body.rs): a padding of one repeated value would flatter the figures
+    // of storing it.
     let mut k = 0;
     loop {
         let text = serde_json::to_string(&order).map_err(|e| e.to_string())?;
@@ -330,12 +334,41 @@ pub fn order_template(drop_skus: &[&str]) -> Result<String, String> {
             return Ok(text);
         }
         k += 1;
-        let meta = json!({"id": 9000 + k, "key": format!("_wc_order_attribution_field_{k}"),
-            "value": "utm_source=newsletter&utm_medium=email&utm_campaign=sale-day"});
+        let meta = json!({"id": 9000 + k, "key": PAD_KEYS[k % PAD_KEYS.len()],
+            "value": pad_value(k)});
         match order["meta_data"].as_array_mut() {
             Some(m) => m.push(meta),
             None => order["meta_data"] = json!([meta]),
         }
+    }
+}
+
+/// Meta keys of the bench order's padding.
+const PAD_KEYS: [&str; 6] = [
+    "_wc_order_attribution_session_entry",
+    "_stripe_intent_id",
+    "_wc_order_attribution_user_agent",
+    "_stripe_customer_id",
+    "_wc_shipment_tracking_items",
+    "_wc_order_attribution_session_start_time",
+];
+
+/// The value of the `k`th padding meta: the kind of value its key holds, with its own ids.
+fn pad_value(k: usize) -> String {
+    let token = hex::encode(Sha256::digest(k.to_le_bytes()));
+    match k % PAD_KEYS.len() {
+        0 => format!(
+            "https://shop.example/product/poster-{k}/?utm_source=newsletter&utm_medium=email&fbclid={token}"
+        ),
+        1 => format!("pi_{}_secret_{}", &token[..24], &token[40..]),
+        2 => "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36".to_owned(),
+        3 => format!("cus_{}", &token[..24]),
+        4 => format!(
+            "[{{\"tracking_provider\":\"dhl\",\"tracking_number\":\"{}\",\"date_shipped\":\"{}\"}}]",
+            &token[..32],
+            1_733_000_000 + k * 37
+        ),
+        _ => format!("2026-11-27 {:02}:{:02}:{:02}", k % 24, (k * 7) % 60, (k * 13) % 60),
     }
 }
 
