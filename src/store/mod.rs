@@ -20,6 +20,7 @@ pub mod job_reads;
 pub mod jobs;
 pub mod ledger;
 pub mod reads;
+mod texts;
 pub mod writer;
 
 #[derive(Debug, thiserror::Error)]
