@@ -333,6 +333,26 @@ mod tests {
         }
     }
 
+    /// The bundled SQLite is built without memory statistics (`.cargo/config.toml`), so its
+    /// allocations take no process-wide mutex.
+    #[tokio::test]
+    async fn sqlite_is_built_without_memory_statistics() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::connect(&url).await.expect("store");
+        let Store::Sqlite(readers, _) = &store else {
+            panic!("a SQLite URL gave another store");
+        };
+        let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
+            .fetch_all(readers)
+            .await
+            .expect("compile_options");
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "compile options: {options:?}"
+        );
+    }
+
     #[test]
     fn redacts_passwords() {
         assert_eq!(
