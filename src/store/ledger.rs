@@ -543,7 +543,7 @@ macro_rules! apply_orders {
                     .push_bind(t.get(o.status.as_str()))
                     .push_bind(a.delivery_id)
                     .push_bind(a.now)
-                    .push_bind(t.get(snapshot_body(a.snap)))
+                    .push_bind(snapshot_body(a.snap))
                     .push_bind(o.display_number())
                     .push_bind(t.get(o.currency.as_str()))
                     .push_bind(o.total.as_str())
@@ -576,7 +576,7 @@ macro_rules! apply_orders {
                     .push_bind(t.get(a.snap.order.status.as_str()))
                     .push_bind(a.delivery_id)
                     .push_bind(a.now)
-                    .push_bind(t.get(snapshot_body(a.snap)));
+                    .push_bind(snapshot_body(a.snap));
             });
             q.push(" ON CONFLICT (store_id, order_id, modified_gmt, status) DO NOTHING");
             if postgres {
