@@ -334,8 +334,8 @@ pub fn order_template(drop_skus: &[&str]) -> Result<String, String> {
             return Ok(text);
         }
         k += 1;
-        let meta = json!({"id": 9000 + k, "key": PAD_KEYS[k % PAD_KEYS.len()],
-            "value": pad_value(k)});
+        let (key, value) = pad_meta(k);
+        let meta = json!({"id": 9000 + k, "key": key, "value": value});
         match order["meta_data"].as_array_mut() {
             Some(m) => m.push(meta),
             None => order["meta_data"] = json!([meta]),
@@ -343,32 +343,38 @@ pub fn order_template(drop_skus: &[&str]) -> Result<String, String> {
     }
 }
 
-/// Meta keys of the bench order's padding.
-const PAD_KEYS: [&str; 6] = [
-    "_wc_order_attribution_session_entry",
-    "_stripe_intent_id",
-    "_wc_order_attribution_user_agent",
-    "_stripe_customer_id",
-    "_wc_shipment_tracking_items",
-    "_wc_order_attribution_session_start_time",
-];
-
-/// The value of the `k`th padding meta: the kind of value its key holds, with its own ids.
-fn pad_value(k: usize) -> String {
+/// The `k`th meta of the bench order's padding: a key attribution, payment or shipping
+/// plugins add, and the kind of value it holds, with its own ids.
+fn pad_meta(k: usize) -> (&'static str, String) {
     let token = hex::encode(Sha256::digest(k.to_le_bytes()));
-    match k % PAD_KEYS.len() {
-        0 => format!(
-            "https://shop.example/product/poster-{k}/?utm_source=newsletter&utm_medium=email&fbclid={token}"
+    match k % 6 {
+        0 => (
+            "_wc_order_attribution_session_entry",
+            format!(
+                "https://shop.example/product/poster-{k}/?utm_source=newsletter&utm_medium=email&fbclid={token}"
+            ),
         ),
-        1 => format!("pi_{}_secret_{}", &token[..24], &token[40..]),
-        2 => "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36".to_owned(),
-        3 => format!("cus_{}", &token[..24]),
-        4 => format!(
-            "[{{\"tracking_provider\":\"dhl\",\"tracking_number\":\"{}\",\"date_shipped\":\"{}\"}}]",
-            &token[..32],
-            1_733_000_000 + k * 37
+        1 => (
+            "_stripe_intent_id",
+            format!("pi_{}_secret_{}", &token[..24], &token[40..]),
         ),
-        _ => format!("2026-11-27 {:02}:{:02}:{:02}", k % 24, (k * 7) % 60, (k * 13) % 60),
+        2 => (
+            "_wc_order_attribution_user_agent",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36".to_owned(),
+        ),
+        3 => ("_stripe_customer_id", format!("cus_{}", &token[..24])),
+        4 => (
+            "_wc_shipment_tracking_items",
+            format!(
+                "[{{\"tracking_provider\":\"dhl\",\"tracking_number\":\"{}\",\"date_shipped\":\"{}\"}}]",
+                &token[..32],
+                1_733_000_000 + k * 37
+            ),
+        ),
+        _ => (
+            "_wc_order_attribution_session_start_time",
+            format!("2026-11-27 {:02}:{:02}:{:02}", k % 24, (k * 7) % 60, (k * 13) % 60),
+        ),
     }
 }
 

@@ -315,15 +315,22 @@ pub fn redact_url(url: &str) -> String {
 mod tests {
     use super::*;
 
-    /// `temp_store = MEMORY` (2) on the writer's connection and the readers': statement
-    /// journals and temporary tables never go to a file.
-    #[tokio::test]
-    async fn sqlite_keeps_temporary_data_in_memory() {
+    /// A new SQLite store in a temporary directory (kept as long as the directory is): its
+    /// readers and its writer.
+    async fn temp_sqlite() -> (tempfile::TempDir, SqlitePool, WriteLock) {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let Store::Sqlite(readers, writer) = Store::connect(&url).await.expect("store") else {
             panic!("a SQLite URL gave another store");
         };
+        (dir, readers, writer)
+    }
+
+    /// `temp_store = MEMORY` (2) on the writer's connection and the readers': statement
+    /// journals and temporary tables never go to a file.
+    #[tokio::test]
+    async fn sqlite_keeps_temporary_data_in_memory() {
+        let (_dir, readers, writer) = temp_sqlite().await;
         for pool in [&readers, writer.pool()] {
             let mode: i64 = sqlx::query_scalar("PRAGMA temp_store")
                 .fetch_one(pool)
@@ -337,14 +344,9 @@ mod tests {
     /// allocations take no process-wide mutex.
     #[tokio::test]
     async fn sqlite_is_built_without_memory_statistics() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = Store::connect(&url).await.expect("store");
-        let Store::Sqlite(readers, _) = &store else {
-            panic!("a SQLite URL gave another store");
-        };
+        let (_dir, readers, _) = temp_sqlite().await;
         let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
-            .fetch_all(readers)
+            .fetch_all(&readers)
             .await
             .expect("compile_options");
         assert!(
