@@ -32,6 +32,12 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot open the intake journal in {path}: {source}")]
+    Journal {
+        path: String,
+        #[source]
+        source: crate::store::StoreError,
+    },
     #[error("cannot create data_dir {path}: {source}")]
     DataDir {
         path: String,
@@ -115,10 +121,22 @@ impl Application {
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::new());
         let dispatch_wakeup = Arc::new(Notify::new());
+        let journal = match config.intake_journal_dir() {
+            Some(dir) => Some(
+                crate::store::intake::open_journal(&store, &dir)
+                    .await
+                    .map_err(|source| StartError::Journal {
+                        path: dir.display().to_string(),
+                        source,
+                    })?,
+            ),
+            None => None,
+        };
         let intake = IntakeQueue::new(
             config.clone(),
             clock.clone(),
             on_applied(metrics.clone(), dispatch_wakeup.clone()),
+            journal,
         );
         let state = Arc::new(AppState {
             config,

@@ -504,10 +504,10 @@ async fn open_loop(
 }
 
 /// Waits until every stored delivery is applied to the ledger; returns how long that took.
-async fn applied(store: &Store) -> anyhow::Result<Duration> {
+async fn applied(state: &crate::http::AppState) -> anyhow::Result<Duration> {
     let start = Instant::now();
     let deadline = start + Duration::from_secs(600);
-    while store.has_unapplied_deliveries().await? {
+    while state.intake.journal_backlog() > 0 || state.store.has_unapplied_deliveries().await? {
         anyhow::ensure!(
             Instant::now() < deadline,
             "deliveries were still waiting to be applied 10 minutes after the run"
@@ -622,6 +622,8 @@ fn bench_store(sb: &Sandbox) -> Result<StoreConfig, String> {
 /// A fresh database for one run, dropped by [`FreshDb::drop_db`].
 struct FreshDb {
     url: String,
+    /// Names this run's data directory (and intake journal), unique in the bench's directory.
+    tag: String,
     /// PostgreSQL: (admin URL, database name).
     pg: Option<(String, String)>,
 }
@@ -636,6 +638,7 @@ impl FreshDb {
         match db {
             BenchDb::Sqlite => Ok(FreshDb {
                 url: format!("sqlite://{}", dir.join(format!("bench-{tag}.db")).display()),
+                tag: format!("{tag}-{}", uuid::Uuid::new_v4().simple()),
                 pg: None,
             }),
             BenchDb::Postgres => {
@@ -649,6 +652,7 @@ impl FreshDb {
                 url.set_path(&format!("/{name}"));
                 Ok(FreshDb {
                     url: url.to_string(),
+                    tag: name.clone(),
                     pg: Some((postgres_url.to_owned(), name)),
                 })
             }
@@ -706,7 +710,7 @@ struct Bridge {
 
 impl Bridge {
     async fn start(
-        url: &str,
+        fresh: &FreshDb,
         dir: &Path,
         store: StoreConfig,
         concurrency: usize,
@@ -714,8 +718,11 @@ impl Bridge {
     ) -> anyhow::Result<(Bridge, Duration)> {
         let mut config = Config {
             listen: "127.0.0.1:0".to_owned(),
-            database_url: url.to_owned(),
-            data_dir: dir.join("data"),
+            database_url: fresh.url.clone(),
+            // A data directory (and so an intake journal) per database.
+            data_dir: dir.join(format!("data-{}", fresh.tag)),
+            // On both databases: intake answers once a delivery is in the journal.
+            intake_journal: Some(true),
             ..Config::default()
         };
         // The benchmark runs its own dispatcher (to count calls); nothing else polls.
@@ -998,7 +1005,7 @@ async fn run_db(
     writeln!(progress, "{}: intake", db.name())?;
     let fresh = FreshDb::create(db, dir, &opts.postgres_url, "intake").await?;
     let (bridge, cold) =
-        Bridge::start(&fresh.url, dir, store_cfg.clone(), opts.concurrency, client).await?;
+        Bridge::start(&fresh, dir, store_cfg.clone(), opts.concurrency, client).await?;
     report.cold_start = cold;
     // Idle: let the start settle, then read the resident size.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -1015,14 +1022,14 @@ async fn run_db(
     for t in [&bare, &floor, &intake] {
         let _ = closed_loop(client, t, 8, Duration::from_millis(300)).await;
     }
-    applied(&bridge.state.store).await?;
+    applied(&bridge.state).await?;
     let bytes_before = db_bytes(&bridge.state.store).await?;
     let deliveries_before = bridge.state.store.count(Table::Deliveries).await?;
     report.bare_sustained = closed_loop(client, &bare, opts.connections, opts.duration).await;
     report.floor_sustained = closed_loop(client, &floor, opts.connections, opts.duration).await;
     fresh.settle(&bridge.state.store).await;
     report.intake_sustained = closed_loop(client, &intake, opts.connections, opts.duration).await;
-    report.intake_sustained.applied_after = Some(applied(&bridge.state.store).await?);
+    report.intake_sustained.applied_after = Some(applied(&bridge.state).await?);
     writeln!(
         progress,
         "  sustained: bare {:.0} req/s, durable floor {:.0} req/s, intake {:.0} req/s",
@@ -1034,7 +1041,7 @@ async fn run_db(
         let b = open_loop(client, &bare, rate, opts.duration).await;
         fresh.settle(&bridge.state.store).await;
         let mut i = open_loop(client, &intake, rate, opts.duration).await;
-        i.applied_after = Some(applied(&bridge.state.store).await?);
+        i.applied_after = Some(applied(&bridge.state).await?);
         writeln!(
             progress,
             "  {rate} req/s: bare p99 {:.2} ms, intake p99 {:.2} ms",
@@ -1052,7 +1059,7 @@ async fn run_db(
     // Dispatch on another fresh database.
     writeln!(progress, "{}: dispatch", db.name())?;
     let fresh = FreshDb::create(db, dir, &opts.postgres_url, "dispatch").await?;
-    let (bridge, _) = Bridge::start(&fresh.url, dir, store_cfg, opts.concurrency, client).await?;
+    let (bridge, _) = Bridge::start(&fresh, dir, store_cfg, opts.concurrency, client).await?;
     let d = dispatch_run(&bridge, sb, opts.backlog, progress).await;
     bridge.stop().await;
     fresh.drop_db().await;

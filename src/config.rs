@@ -69,6 +69,12 @@ pub struct Config {
     /// Largest webhook body accepted, in bytes (default 2 MiB).
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// Answer webhooks once they are on disk in the intake journal (`data_dir/intake-journal`)
+    /// and store them in the database right after, in order. Default: on with SQLite (the
+    /// journal sits on the same machine as the database), off with PostgreSQL, where a
+    /// bridge without a persistent `data_dir` (a container) would lose what its journal held.
+    #[serde(default)]
+    pub intake_journal: Option<bool>,
     #[serde(default)]
     pub dispatch: DispatchConfig,
     #[serde(default)]
@@ -347,6 +353,7 @@ impl Default for Config {
             admin_token: None,
             data_dir: default_data_dir(),
             max_body_bytes: default_max_body_bytes(),
+            intake_journal: None,
             dispatch: DispatchConfig::default(),
             stores: Vec::new(),
         }
@@ -405,7 +412,8 @@ impl Config {
     }
 
     /// `PRINTBRIDGE_LISTEN`, `PRINTBRIDGE_DATABASE_URL`, `PRINTBRIDGE_ADMIN_TOKEN`,
-    /// `PRINTBRIDGE_PUBLIC_URL` and `PRINTBRIDGE_DATA_DIR` override the file.
+    /// `PRINTBRIDGE_PUBLIC_URL`, `PRINTBRIDGE_DATA_DIR` and `PRINTBRIDGE_INTAKE_JOURNAL`
+    /// (`true`/`false`) override the file.
     pub fn apply_env(&mut self, env: &dyn Environment) {
         if let Some(v) = env.var("PRINTBRIDGE_LISTEN") {
             self.listen = v;
@@ -422,6 +430,22 @@ impl Config {
         if let Some(v) = env.var("PRINTBRIDGE_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
         }
+        if let Some(v) = env.var("PRINTBRIDGE_INTAKE_JOURNAL") {
+            match v.trim() {
+                "1" | "true" | "on" | "yes" => self.intake_journal = Some(true),
+                "0" | "false" | "off" | "no" => self.intake_journal = Some(false),
+                _ => {}
+            }
+        }
+    }
+
+    /// Where the intake journal is kept, if the bridge keeps one (see `intake_journal`).
+    pub fn intake_journal_dir(&self) -> Option<PathBuf> {
+        let sqlite_file =
+            self.database_url.starts_with("sqlite:") && !self.database_url.contains(":memory:");
+        self.intake_journal
+            .unwrap_or(sqlite_file)
+            .then(|| self.data_dir.join("intake-journal"))
     }
 
     /// Replaces every `env:NAME` / `file:/path` string value by what it refers to.

@@ -60,6 +60,26 @@ shared_secret = {apliiq_secret:?}
     std::fs::write(path, text).unwrap();
 }
 
+/// Posts `order` to the bridge at `base` as a signed `order.updated` delivery.
+async fn send_order(
+    client: &reqwest::Client,
+    base: &str,
+    order: &Value,
+) -> reqwest::Result<reqwest::Response> {
+    let body = serde_json::to_vec(order).unwrap();
+    client
+        .post(format!("{base}/v1/webhooks/woocommerce/shop"))
+        .header("Content-Type", "application/json")
+        .header("X-WC-Webhook-Topic", "order.updated")
+        .header(
+            "X-WC-Webhook-Signature",
+            printbridge::woo::signature::sign(SECRET, &body),
+        )
+        .body(body)
+        .send()
+        .await
+}
+
 struct Bridge {
     child: Child,
     base: String,
@@ -100,20 +120,7 @@ impl Bridge {
     }
 
     async fn post(&self, order: &Value) {
-        let body = serde_json::to_vec(order).unwrap();
-        let resp = self
-            .client
-            .post(format!("{}/v1/webhooks/woocommerce/shop", self.base))
-            .header("Content-Type", "application/json")
-            .header("X-WC-Webhook-Topic", "order.updated")
-            .header(
-                "X-WC-Webhook-Signature",
-                printbridge::woo::signature::sign(SECRET, &body),
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let resp = send_order(&self.client, &self.base, order).await.unwrap();
         assert_eq!(resp.status().as_u16(), 200);
     }
 
@@ -261,6 +268,120 @@ async fn sigkill_during_dispatch_loses_and_doubles_nothing() {
     assert!(stats.spiff_orders.len() <= n);
     eprintln!("after 10 kills: {parked} Spiff job(s) parked for review, none doubled");
     bridge.kill();
+    sb.stop();
+}
+
+/// Killed with SIGKILL during a burst of webhooks, then restarted: every delivery answered
+/// 200 is stored exactly once (those answered from the intake journal are replayed at the
+/// start), and none is stored twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_a_webhook_burst_loses_and_doubles_no_delivery() {
+    let sb = Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bridge.toml");
+    let db_path = dir.path().join("bridge.db");
+    let db = format!("sqlite://{}", db_path.display());
+    write_config(&config, &sb, &db, 2);
+    let bridge = Bridge::start(&config).await;
+    let base = bridge.base.clone();
+
+    let n: i64 = 1200;
+    let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(i64, Value)>::new()));
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let mut senders = Vec::new();
+    for _ in 0..16 {
+        let (answered, next, base) = (answered.clone(), next.clone(), base.clone());
+        senders.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if i >= n {
+                    return;
+                }
+                let order = order_json(
+                    50_000 + i,
+                    "processing",
+                    "2026-11-23T10:00:00",
+                    &[Item::Apliiq("APQ-1998244S7A1")],
+                );
+                if let Ok(resp) = send_order(&client, &base, &order).await
+                    && resp.status().as_u16() == 200
+                    && let Ok(ack) = resp.json::<Value>().await
+                {
+                    answered.lock().unwrap().push((50_000 + i, ack));
+                }
+            }
+        }));
+    }
+    // Killed once a few hundred deliveries were answered, in the middle of the burst.
+    support::eventually(Duration::from_secs(60), "300 answers", || async {
+        (answered.lock().unwrap().len() >= 300).then_some(())
+    })
+    .await;
+    bridge.kill();
+    for s in senders {
+        s.await.unwrap();
+    }
+    let answered = std::mem::take(&mut *answered.lock().unwrap());
+    assert!(answered.len() >= 300 && (answered.len() as i64) < n);
+    let journaled = answered
+        .iter()
+        .filter(|(_, ack)| ack["delivery_id"].is_null())
+        .count();
+    eprintln!(
+        "{} deliveries answered before the kill, {journaled} of them from the intake journal",
+        answered.len()
+    );
+    for (_, ack) in &answered {
+        assert_eq!(ack["received"], json!(true), "{ack}");
+    }
+
+    let bridge = Bridge::start(&config).await;
+    support::eventually(
+        Duration::from_secs(60),
+        "journal and ledger caught up",
+        || async {
+            let text = bridge
+                .client
+                .get(format!("{}/metrics", bridge.base))
+                .send()
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            (text.contains("\nprintbridge_intake_journal_backlog 0\n")
+                && text.contains("\nprintbridge_deliveries_unapplied 0\n"))
+            .then_some(())
+        },
+    )
+    .await;
+    bridge.kill();
+
+    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT order_id, COUNT(*) FROM deliveries WHERE order_id IS NOT NULL GROUP BY order_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let stored: std::collections::HashMap<i64, i64> = rows.into_iter().collect();
+    for (order, ack) in &answered {
+        assert_eq!(stored.get(order), Some(&1), "order {order} answered {ack}");
+    }
+    assert!(
+        stored.values().all(|c| *c == 1),
+        "a delivery was stored twice"
+    );
+    let outcomes: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT outcome FROM deliveries ORDER BY outcome")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(outcomes, vec!["applied".to_owned()]);
+    pool.close().await;
     sb.stop();
 }
 

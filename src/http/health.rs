@@ -89,7 +89,7 @@ impl HealthApi {
     /// Metrics
     ///
     /// Deliveries by topic and outcome, deliveries waiting to be applied and the oldest one's
-    /// age, jobs by state, queue depth and oldest due job age, provider attempts and latency
+    /// age, deliveries in the intake journal not yet stored, jobs by state, queue depth and oldest due job age, provider attempts and latency
     /// by provider and outcome, dead letters.
     #[oai(
         path = "/metrics",
@@ -134,6 +134,11 @@ impl HealthApi {
             "# HELP printbridge_deliveries_unapplied Deliveries stored and answered, waiting to be applied to the ledger.\n# TYPE printbridge_deliveries_unapplied gauge\nprintbridge_deliveries_unapplied {waiting}\n\
              # HELP printbridge_oldest_unapplied_delivery_age_seconds Age of the oldest delivery waiting to be applied.\n# TYPE printbridge_oldest_unapplied_delivery_age_seconds gauge\nprintbridge_oldest_unapplied_delivery_age_seconds {}",
             age_ms as f64 / 1000.0
+        );
+        let _ = writeln!(
+            out,
+            "# HELP printbridge_intake_journal_backlog Deliveries answered from the intake journal and not yet stored in the database.\n# TYPE printbridge_intake_journal_backlog gauge\nprintbridge_intake_journal_backlog {}",
+            state.intake.journal_backlog()
         );
         Ok(MetricsResponse::Ok(PlainText(out)))
     }

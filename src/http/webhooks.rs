@@ -15,6 +15,7 @@ use super::problem::{ApiError, Problem, bad_request_problem};
 use super::raw::RawJson;
 use super::{ApiTags, AppState};
 use crate::ledger::intake::{Delivery, Source};
+use crate::store::intake::Recorded;
 use crate::woo::signature;
 
 /// How a WooCommerce order looks in a webhook (REST API v3). Only the fields PrintBridge
@@ -54,13 +55,15 @@ pub struct WebhookAck {
     /// True for WooCommerce's unsigned ping when a webhook is saved.
     #[oai(skip_serializing_if_is_none)]
     pub ping: Option<bool>,
-    /// The stored delivery (see `/v1/admin/deliveries/{id}`).
+    /// The stored delivery (see `/v1/admin/deliveries/{id}`). Absent when the delivery was
+    /// answered from the intake journal, before the database numbered it.
     #[oai(skip_serializing_if_is_none)]
     pub delivery_id: Option<i64>,
     /// What the ledger did with it: applied, duplicate, stale, deleted, signal, ignored or
-    /// unparsed. `received` when the bridge answered as soon as the delivery was stored
-    /// because a backlog of deliveries was waiting: it is applied right after, in order of
-    /// arrival, and `/v1/admin/deliveries/{id}` shows its outcome then.
+    /// unparsed. `received` when the bridge answered as soon as the delivery was durable (in
+    /// the intake journal, or stored) because other deliveries were waiting: it is stored
+    /// and applied right after, in order of arrival, and `/v1/admin/deliveries` shows its
+    /// outcome then.
     #[oai(skip_serializing_if_is_none)]
     pub outcome: Option<String>,
     #[oai(skip_serializing_if_is_none)]
@@ -105,8 +108,10 @@ impl WebhookApi {
     /// Point the shop's order webhooks here (topics order.created, order.updated,
     /// order.deleted, order.restored and `action.*`; API version v3, never v1). Each delivery
     /// is verified with `X-WC-Webhook-Signature` (base64 HMAC-SHA256 of the raw body under
-    /// the webhook secret) and stored before the 200, and applied to the ledger in order of
-    /// arrival, normally before the answer; right after it when a backlog is waiting.
+    /// the webhook secret) and made durable before the 200: in the intake journal (SQLite's
+    /// default, see `intake_journal`) or in the database. It is applied to the ledger in
+    /// order of arrival, before the answer when it arrives alone; right after it when other
+    /// deliveries are waiting.
     /// The unsigned ping `webhook_id=N` is answered 200 and not stored.
     #[oai(
         path = "/v1/webhooks/woocommerce/:store",
@@ -209,7 +214,24 @@ impl WebhookApi {
         // Answered once stored; applied to the ledger before the answer unless other
         // deliveries are waiting (see `store::intake`). Metrics and the dispatcher follow
         // the application.
-        let result = state.intake.record(&state.store, delivery, now).await?;
+        let result = match state.intake.record(&state.store, delivery, now).await? {
+            Recorded::Stored(result) => result,
+            Recorded::Journaled { seq } => {
+                tracing::info!(store = %store.0, journal_seq = seq, "webhook journaled");
+                return Ok(WebhookResponse::Ok(Json(WebhookAck {
+                    received: true,
+                    ping: None,
+                    delivery_id: None,
+                    outcome: Some("received".to_owned()),
+                    order_id: None,
+                    detail: Some(format!(
+                        "on disk in the intake journal (#{seq}); stored and applied in order of arrival right after, \
+                         /v1/admin/deliveries shows its outcome then"
+                    )),
+                    jobs_planned: Some(0),
+                })));
+            }
+        };
         tracing::info!(
             store = %store.0,
             delivery_id = result.delivery_id,

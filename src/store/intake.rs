@@ -40,6 +40,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::body::Packed;
+use super::journal::{Journal, JournalError, Payload, Record};
 use super::ledger::{Cycle, CycleApplied, CycleOutcome, DeliveryOutcome, IntakeResult, Stored};
 use super::{Store, StoreError, on_pool, on_pool_write};
 use crate::clock::Clock;
@@ -79,6 +80,57 @@ pub type OnApplied = Arc<dyn Fn(&[Applied]) + Send + Sync>;
 
 type Reply = oneshot::Sender<Result<IntakeResult, StoreError>>;
 
+/// Deliveries queued for the writer at most (the feeder of the journal waits beyond it).
+const QUEUE_DEPTH: usize = 4 * MAX_GROUP;
+
+/// The intake journal of a bridge (see [`super::journal`]).
+pub type IntakeJournal = Arc<Journal<Reply>>;
+
+/// What became of a delivery handed to [`IntakeQueue::record`].
+#[derive(Debug)]
+pub enum Recorded {
+    /// Stored in the database, with its outcome (`received` if not applied yet).
+    Stored(IntakeResult),
+    /// On disk in the intake journal; stored and applied right after, in order of arrival.
+    Journaled { seq: u64 },
+}
+
+/// Opens the intake journal in `dir` for `store`: the position the database stored last,
+/// and what follows it is replayed. A journal that holds deliveries this database has no
+/// position for belongs to another database and is refused.
+pub async fn open_journal(
+    store: &Store,
+    dir: &std::path::Path,
+) -> Result<IntakeJournal, StoreError> {
+    let (opened, files) = Journal::<Reply>::open(dir)?;
+    let stored = match store.journal_position(&opened.id).await? {
+        Some(seq) => u64::try_from(seq).unwrap_or(0),
+        None if !opened.has_records => {
+            store
+                .set_journal_position(&opened.id, opened.last_seq)
+                .await?;
+            opened.last_seq
+        }
+        None => {
+            return Err(JournalError::Invalid {
+                path: dir.display().to_string(),
+                detail: "it holds deliveries, but this database has never stored from it (another \
+                         database's journal?); point intake_journal_dir at an empty directory, or the \
+                         database_url at the database it fed"
+                    .to_owned(),
+            }
+            .into());
+        }
+    };
+    if opened.last_seq > stored {
+        tracing::info!(
+            deliveries = opened.last_seq - stored,
+            "intake journal: replaying deliveries answered before the last stop and not yet stored"
+        );
+    }
+    Ok(Arc::new(Journal::start(files, &opened, stored)?))
+}
+
 /// A verified delivery waiting to be stored.
 struct NewDelivery {
     delivery: Delivery,
@@ -88,6 +140,21 @@ struct NewDelivery {
     /// Read by the caller, so the writer (one at a time) does not have to.
     parsed: Parsed,
     now: i64,
+    /// Its sequence number in the intake journal, if it came through it.
+    seq: Option<u64>,
+}
+
+impl NewDelivery {
+    fn new(store: &Store, delivery: Delivery, now: i64, seq: Option<u64>) -> Self {
+        NewDelivery {
+            body_sha256: hex::encode(Sha256::digest(&delivery.body)),
+            packed: Packed::for_store(store, &delivery.body),
+            parsed: parse_delivery(delivery.topic.as_deref(), &delivery.body),
+            delivery,
+            now,
+            seq,
+        }
+    }
 }
 
 /// The intake writer of one bridge: see the module documentation.
@@ -95,21 +162,30 @@ pub struct IntakeQueue {
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
     on_applied: OnApplied,
+    journal: Option<IntakeJournal>,
     writer: OnceLock<WriterHandle>,
 }
 
+type Queued = (NewDelivery, Option<Reply>);
+
 struct WriterHandle {
-    queue: mpsc::UnboundedSender<(NewDelivery, Reply)>,
+    queue: mpsc::Sender<Queued>,
     stop: watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl IntakeQueue {
-    pub fn new(config: Arc<Config>, clock: Arc<dyn Clock>, on_applied: OnApplied) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        on_applied: OnApplied,
+        journal: Option<IntakeJournal>,
+    ) -> Self {
         IntakeQueue {
             config,
             clock,
             on_applied,
+            journal,
             writer: OnceLock::new(),
         }
     }
@@ -122,7 +198,7 @@ impl IntakeQueue {
 
     fn handle(&self, store: &Store) -> &WriterHandle {
         self.writer.get_or_init(|| {
-            let (queue, receiver) = mpsc::unbounded_channel();
+            let (queue, receiver) = mpsc::channel(QUEUE_DEPTH);
             let (stop, stopped) = watch::channel(false);
             let writer = Writer {
                 // `handle` runs on the server's runtime (the first start or delivery).
@@ -131,6 +207,9 @@ impl IntakeQueue {
                 config: self.config.clone(),
                 clock: self.clock.clone(),
                 on_applied: self.on_applied.clone(),
+                journal: self.journal.clone(),
+                held: Vec::new(),
+                halted: false,
                 queue: receiver,
                 stopped,
                 maybe_unapplied: true,
@@ -139,6 +218,22 @@ impl IntakeQueue {
                 failures: HashMap::new(),
             };
             let task = super::writer::spawn(writer.run());
+            if let Some(journal) = &self.journal {
+                let feed = queue.clone();
+                let store = store.clone();
+                let fed = journal.feed(move |record: Record, waiter: Option<Reply>| {
+                    let item = NewDelivery::new(
+                        &store,
+                        record.delivery,
+                        record.received_at,
+                        Some(record.seq),
+                    );
+                    feed.blocking_send((item, waiter)).is_ok()
+                });
+                if let Err(e) = fed {
+                    tracing::error!(error = %e, "intake journal: cannot start its feeder");
+                }
+            }
             WriterHandle {
                 queue,
                 stop,
@@ -147,33 +242,59 @@ impl IntakeQueue {
         })
     }
 
-    /// Stores a verified webhook delivery; returns once it is committed, with its outcome
-    /// if it was applied in the same transaction, else with outcome `received`.
+    /// Makes a verified webhook delivery durable and returns once it is.
+    ///
+    /// With the intake journal: once it is on disk in the journal; a delivery that finds
+    /// the bridge idle (every earlier one stored) also waits for its transaction and is
+    /// answered with its outcome, as without the journal. Without it: once it is committed
+    /// to the database, with its outcome if it was applied in the same transaction, else
+    /// with outcome `received`.
     pub async fn record(
         &self,
         store: &Store,
         delivery: Delivery,
         now: i64,
-    ) -> Result<IntakeResult, StoreError> {
-        let item = NewDelivery {
-            body_sha256: hex::encode(Sha256::digest(&delivery.body)),
-            packed: Packed::for_store(store, &delivery.body),
-            parsed: parse_delivery(delivery.topic.as_deref(), &delivery.body),
-            delivery,
-            now,
-        };
-        let (reply, answer) = oneshot::channel();
+    ) -> Result<Recorded, StoreError> {
         let writer = self.handle(store);
-        if writer.queue.send((item, reply)).is_err() {
+        if let Some(journal) = &self.journal {
+            let (reply, answer) = if journal.idle() {
+                let (reply, answer) = oneshot::channel();
+                (Some(reply), Some(answer))
+            } else {
+                (None, None)
+            };
+            let seq = journal.append(Payload::new(delivery, now), reply).await?;
+            // On disk from here on: whatever happens next, it is stored at the latest when
+            // the bridge starts again.
+            return Ok(match answer {
+                Some(answer) => match answer.await {
+                    Ok(Ok(result)) => Recorded::Stored(result),
+                    _ => Recorded::Journaled { seq },
+                },
+                None => Recorded::Journaled { seq },
+            });
+        }
+        let item = NewDelivery::new(store, delivery, now, None);
+        let (reply, answer) = oneshot::channel();
+        if writer.queue.send((item, Some(reply))).await.is_err() {
             return Err(StoreError::Conflict(
                 "the intake writer has stopped".to_owned(),
             ));
         }
-        answer.await.unwrap_or_else(|_| {
-            Err(StoreError::Conflict(
-                "the delivery was interrupted before it was stored".to_owned(),
-            ))
-        })
+        answer
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::Conflict(
+                    "the delivery was interrupted before it was stored".to_owned(),
+                ))
+            })
+            .map(Recorded::Stored)
+    }
+
+    /// Deliveries on disk in the intake journal that the database has not stored yet (0
+    /// without a journal).
+    pub fn journal_backlog(&self) -> u64 {
+        self.journal.as_ref().map_or(0, |j| j.backlog())
     }
 
     /// Stops the writer after its current transaction; deliveries it has not applied yet
@@ -186,6 +307,9 @@ impl IntakeQueue {
         let task = handle.task.lock().ok().and_then(|mut t| t.take());
         if let Some(task) = task {
             let _ = task.await;
+        }
+        if let Some(journal) = self.journal.clone() {
+            let _ = tokio::task::spawn_blocking(move || journal.stop()).await;
         }
     }
 }
@@ -206,7 +330,10 @@ struct Writer {
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
     on_applied: OnApplied,
-    queue: mpsc::UnboundedReceiver<(NewDelivery, Reply)>,
+    journal: Option<IntakeJournal>,
+    /// Journaled deliveries a failed transaction could not store, stored first next.
+    held: Vec<Queued>,
+    queue: mpsc::Receiver<Queued>,
     stopped: watch::Receiver<bool>,
     /// Whether stored deliveries may be waiting to be applied (true at start).
     maybe_unapplied: bool,
@@ -216,6 +343,8 @@ struct Writer {
     paused_until: Option<Instant>,
     /// Failed attempts per delivery id, while applying one at a time.
     failures: HashMap<i64, u32>,
+    /// A transaction panicked in journal mode: the writer stops (see [`Writer::cycle`]).
+    halted: bool,
     /// The server's runtime, where the deliveries written are dropped (see [`Writer::cycle`]).
     server: Option<tokio::runtime::Handle>,
 }
@@ -224,7 +353,7 @@ impl Writer {
     async fn run(mut self) {
         let mut probe = tokio::time::interval(PROBE_INTERVAL);
         probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut batch: Vec<(NewDelivery, Reply)> = Vec::with_capacity(MAX_GROUP);
+        let mut batch: Vec<Queued> = Vec::with_capacity(MAX_GROUP);
         loop {
             if *self.stopped.borrow() {
                 break;
@@ -233,7 +362,8 @@ impl Writer {
                 self.paused_until = None;
             }
             let can_apply = self.paused_until.is_none();
-            if !(self.maybe_unapplied && can_apply) {
+            let retry_held = can_apply && !self.held.is_empty();
+            if !(retry_held || self.maybe_unapplied && can_apply) {
                 let resume = self.paused_until;
                 tokio::select! {
                     biased;
@@ -258,14 +388,22 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            if !self.held.is_empty() {
+                batch.splice(0..0, std::mem::take(&mut self.held));
+            }
             let group = std::mem::take(&mut batch);
             self.cycle(group).await;
+            if self.halted {
+                break;
+            }
         }
     }
 
     /// One transaction, and what follows from its outcome.
-    async fn cycle(&mut self, group: Vec<(NewDelivery, Reply)>) {
-        let (new, replies): (Vec<NewDelivery>, Vec<Reply>) = group.into_iter().unzip();
+    async fn cycle(&mut self, group: Vec<Queued>) {
+        let (new, replies): (Vec<NewDelivery>, Vec<Option<Reply>>) = group.into_iter().unzip();
+        let waiting: Vec<bool> = replies.iter().map(Option::is_some).collect();
+        let last_seq = new.iter().filter_map(|n| n.seq).max();
         let limit = if self.paused_until.is_some() {
             0
         } else if self.careful {
@@ -273,9 +411,22 @@ impl Writer {
         } else {
             MAX_APPLY
         };
-        let (new, result) = self.write(new, limit).await;
+        let count = new.len();
+        let (new, result) = self.write(new, limit, waiting.clone()).await;
+        if new.len() != count && self.journal.is_some() {
+            // A panic took the group: storing later deliveries would move the journal's
+            // position past it, so the writer stops, and the next start replays it.
+            tracing::error!(
+                "intake transaction panicked; deliveries stay in the intake journal and are stored at the next start"
+            );
+            self.halted = true;
+            return;
+        }
         match result {
             Ok(written) => {
+                if let (Some(journal), Some(seq)) = (&self.journal, last_seq) {
+                    journal.committed(seq);
+                }
                 self.careful = self.careful && written.applied.is_empty();
                 self.maybe_unapplied = written.more;
                 if written.locked_out {
@@ -299,8 +450,29 @@ impl Writer {
                 tracing::warn!(error = %error, delivery_id = ?applying, "intake transaction failed; storing only, then applying one at a time");
                 // The new deliveries are stored on their own, so they can be answered.
                 if !new.is_empty() {
-                    let stored = self.write(new, 0).await.1;
-                    answer(replies, stored.map(|w| w.answers).map_err(|(e, _)| e));
+                    let (new, stored) = self.write(new, 0, waiting).await;
+                    match (stored, &self.journal) {
+                        (Ok(written), journal) => {
+                            if let (Some(journal), Some(seq)) = (journal, last_seq) {
+                                journal.committed(seq);
+                            }
+                            answer(replies, Ok(written.answers));
+                        }
+                        (Err((e, _)), Some(_)) if new.len() == count => {
+                            // Journaled, so kept and stored first once the pause is over;
+                            // their callers are answered that they are in the journal.
+                            answer(replies, Err(e));
+                            self.held = new.into_iter().map(|n| (n, None)).collect();
+                            self.paused_until = Some(Instant::now() + RETRY_PAUSE);
+                        }
+                        (Err((e, _)), Some(_)) => {
+                            tracing::error!(error = %e, "intake transaction panicked; deliveries stay in the intake journal and are stored at the next start");
+                            answer(replies, Err(e));
+                            self.halted = true;
+                            return;
+                        }
+                        (Err((e, _)), None) => answer(replies, Err(e)),
+                    }
                 }
                 self.maybe_unapplied = true;
                 match applying.filter(|_| self.careful) {
@@ -361,6 +533,7 @@ impl Writer {
         &self,
         new: Vec<NewDelivery>,
         limit: usize,
+        waiting: Vec<bool>,
     ) -> (Vec<NewDelivery>, Result<Written, (StoreError, Option<i64>)>) {
         let store = self.store.clone();
         let config = self.config.clone();
@@ -370,11 +543,24 @@ impl Writer {
         let read_older = self.maybe_unapplied || postgres;
         let maybe_unapplied = self.maybe_unapplied;
         let now = self.clock.now_ms();
+        let journal = self.journal.clone();
         let task = tokio::spawn(async move {
             let mut applying = None;
-            let result = write(&store, &config, &new, limit, read_older, now, &mut applying)
-                .await
-                .map(|outcome| written(outcome, limit, maybe_unapplied));
+            let position = journal.as_ref().and_then(|j| {
+                let seq = new.iter().filter_map(|n| n.seq).max()?;
+                Some((j.id(), i64::try_from(seq).ok()?))
+            });
+            let result = write(
+                &store,
+                &config,
+                &new,
+                (limit, position),
+                read_older,
+                now,
+                &mut applying,
+            )
+            .await
+            .map(|outcome| written(outcome, limit, maybe_unapplied, &waiting));
             (new, result.map_err(|e| (e, applying)))
         });
         match task.await {
@@ -395,7 +581,7 @@ async fn write(
     store: &Store,
     config: &Config,
     new: &[NewDelivery],
-    limit: usize,
+    (limit, journal): (usize, Option<(&str, i64)>),
     read_older: bool,
     now: i64,
     applying: &mut Option<i64>,
@@ -412,6 +598,7 @@ async fn write(
         .collect();
     let cycle = Cycle {
         new: &stored,
+        journal,
         limit,
         read_older,
         now,
@@ -420,17 +607,19 @@ async fn write(
     store.intake_cycle(&cycle, applying).await
 }
 
-/// Answers the callers of a transaction's new deliveries, in order.
-fn answer(replies: Vec<Reply>, answers: Result<Vec<IntakeResult>, StoreError>) {
+/// Answers the callers of a transaction's new deliveries that wait, in order.
+fn answer(replies: Vec<Option<Reply>>, answers: Result<Vec<IntakeResult>, StoreError>) {
     match answers {
         Ok(answers) => {
             for (reply, answer) in replies.into_iter().zip(answers) {
-                let _ = reply.send(Ok(answer));
+                if let Some(reply) = reply {
+                    let _ = reply.send(Ok(answer));
+                }
             }
         }
         Err(e) => {
             let message = e.to_string();
-            for reply in replies {
+            for reply in replies.into_iter().flatten() {
                 let _ = reply.send(Err(StoreError::Conflict(message.clone())));
             }
         }
@@ -438,7 +627,12 @@ fn answer(replies: Vec<Reply>, answers: Result<Vec<IntakeResult>, StoreError>) {
 }
 
 /// What a transaction's outcome means for its callers and the writer.
-fn written(outcome: CycleOutcome, limit: usize, maybe_unapplied: bool) -> Written {
+fn written(
+    outcome: CycleOutcome,
+    limit: usize,
+    maybe_unapplied: bool,
+    waiting: &[bool],
+) -> Written {
     let CycleOutcome {
         ids,
         results,
@@ -476,7 +670,7 @@ fn written(outcome: CycleOutcome, limit: usize, maybe_unapplied: bool) -> Writte
                     store_id,
                     topic,
                     result,
-                    answered: new_index.is_some(),
+                    answered: new_index.is_some_and(|i| waiting.get(i).copied().unwrap_or(false)),
                 }
             },
         )
@@ -490,6 +684,34 @@ fn written(outcome: CycleOutcome, limit: usize, maybe_unapplied: bool) -> Writte
 }
 
 impl Store {
+    /// The highest sequence number of intake journal `id` this database has stored.
+    pub async fn journal_position(&self, id: &str) -> Result<Option<i64>, StoreError> {
+        let seq: Option<i64> = on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT seq FROM intake_journals WHERE journal_id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(seq)
+    }
+
+    /// Records that intake journal `id` starts after `seq` (a new journal).
+    async fn set_journal_position(&self, id: &str, seq: u64) -> Result<(), StoreError> {
+        let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+        on_pool_write!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO intake_journals (journal_id, seq) VALUES ($1, $2) \
+                 ON CONFLICT (journal_id) DO UPDATE SET seq = excluded.seq",
+            )
+            .bind(id)
+            .bind(seq)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
     /// Whether any stored delivery waits to be applied to the ledger.
     pub async fn has_unapplied_deliveries(&self) -> Result<bool, StoreError> {
         let found: Option<i64> = on_pool!(self, |pool| {

@@ -1166,6 +1166,9 @@ pub(crate) use plan_note;
 pub(super) struct Cycle<'a> {
     /// Deliveries to store, in order of arrival.
     pub new: &'a [Stored<'a>],
+    /// The intake journal's id and the highest sequence number among `new`, recorded in
+    /// the same transaction (see [`super::journal`]).
+    pub journal: Option<(&'a str, i64)>,
     /// Most deliveries to apply; 0 stores only.
     pub limit: usize,
     /// Whether deliveries stored by earlier transactions may wait to be applied.
@@ -1453,6 +1456,16 @@ impl Store {
                         topic: delivery.topic.clone(),
                     })
                     .collect();
+            }
+            if let Some((journal, seq)) = cycle.journal {
+                sqlx::query(
+                    "INSERT INTO intake_journals (journal_id, seq) VALUES ($1, $2) \
+                     ON CONFLICT (journal_id) DO UPDATE SET seq = excluded.seq",
+                )
+                .bind(journal)
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
             }
             CycleOutcome {
                 ids,

@@ -18,6 +18,7 @@ pub mod gateway_errors;
 pub mod intake;
 pub mod job_reads;
 pub mod jobs;
+pub mod journal;
 pub mod ledger;
 pub mod reads;
 mod texts;
@@ -33,6 +34,8 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("{0}")]
     Conflict(String),
+    #[error(transparent)]
+    Journal(#[from] journal::JournalError),
 }
 
 #[derive(Clone, Debug)]

@@ -1,0 +1,1015 @@
+//! The intake journal: verified deliveries made durable in an append-only file before they
+//! are answered, and handed to the intake writer in order of arrival.
+//!
+//! Storing a delivery in the database before answering costs a transaction of the ledger's
+//! writer; under a sale-day burst the shop's webhooks then wait for the ledger. With the
+//! journal, a request appends its delivery (one `fdatasync` for every delivery that arrived
+//! while the last one ran, on a thread of its own) and is answered once it is on disk; a
+//! feeder thread reads the journal back in order and hands each delivery to the intake
+//! writer, which stores and applies it as before and records in the same transaction the
+//! highest journal sequence number it has stored (`intake_journals`). A restart replays
+//! what follows that number, so a delivery answered 200 is never lost and never stored twice.
+//!
+//! On disk: a directory with a lock file (one bridge at a time), `journal.id` (a random id,
+//! the key of the position in the database) and segments named by the sequence number of
+//! their first record (`00000000000000000001.seg`). A record is
+//! `[payload length u32][crc32 u32][sequence u64][payload]`, little-endian; the checksum
+//! covers the payload and the sequence number. A segment that has been read past and whose
+//! last record is stored is deleted. Opening the journal checks the last segment and cuts
+//! off a record a crash left half-written (it was never answered).
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, ErrorKind, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::ledger::intake::{Delivery, Source};
+
+/// A segment is closed and a new one started once it holds this much.
+const SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
+/// Length, checksum and sequence number.
+const HEADER: usize = 16;
+/// How long the feeder sleeps at most before it looks again (for stops and deletions).
+const FEED_POLL: Duration = Duration::from_millis(200);
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("intake journal {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "intake journal {path} is in use by another PrintBridge process (its lock file is held)"
+    )]
+    Locked { path: String },
+    #[error("intake journal {path}: {detail}")]
+    Invalid { path: String, detail: String },
+    #[error("the intake journal has stopped")]
+    Stopped,
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
+    move |source| JournalError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// A delivery read back from the journal.
+#[derive(Debug)]
+pub struct Record {
+    pub seq: u64,
+    pub received_at: i64,
+    pub delivery: Delivery,
+}
+
+/// A delivery encoded for the journal: its body first, then the other fields, then their
+/// length, so the caller's body becomes the payload without a copy.
+pub struct Payload {
+    bytes: Vec<u8>,
+    crc: u32,
+}
+
+impl Payload {
+    pub fn new(delivery: Delivery, received_at: i64) -> Payload {
+        let Delivery {
+            store_id,
+            source: _,
+            topic,
+            webhook_id,
+            delivery_ref,
+            content_type,
+            body,
+        } = delivery;
+        let mut bytes = body;
+        let body_len = bytes.len();
+        bytes.extend_from_slice(&received_at.to_le_bytes());
+        put_text(&mut bytes, Some(&store_id));
+        for text in [&topic, &webhook_id, &delivery_ref, &content_type] {
+            put_text(&mut bytes, text.as_deref());
+        }
+        let meta_len = u32::try_from(bytes.len() - body_len).unwrap_or(u32::MAX);
+        bytes.extend_from_slice(&meta_len.to_le_bytes());
+        let crc = crc32fast::hash(&bytes);
+        Payload { bytes, crc }
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+/// `u32::MAX` for none, else the length and the bytes.
+fn put_text(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        None => out.extend_from_slice(&u32::MAX.to_le_bytes()),
+        Some(t) => {
+            out.extend_from_slice(&u32::try_from(t.len()).unwrap_or(0).to_le_bytes());
+            out.extend_from_slice(t.as_bytes());
+        }
+    }
+}
+
+fn take_u32(bytes: &[u8], at: &mut usize) -> Option<u32> {
+    let b = bytes.get(*at..*at + 4)?;
+    *at += 4;
+    Some(u32::from_le_bytes(b.try_into().ok()?))
+}
+
+fn take_text(bytes: &[u8], at: &mut usize) -> Option<Option<String>> {
+    let len = take_u32(bytes, at)?;
+    if len == u32::MAX {
+        return Some(None);
+    }
+    let len = usize::try_from(len).ok()?;
+    let text = bytes.get(*at..*at + len)?;
+    *at += len;
+    Some(Some(String::from_utf8(text.to_vec()).ok()?))
+}
+
+/// Reads a payload back into its delivery; `None` if it is not one this module wrote.
+fn decode(mut bytes: Vec<u8>) -> Option<(i64, Delivery)> {
+    let total = bytes.len();
+    let meta_len = u32::from_le_bytes(bytes.get(total.checked_sub(4)?..)?.try_into().ok()?);
+    let meta_start = total.checked_sub(4 + usize::try_from(meta_len).ok()?)?;
+    let meta = bytes.get(meta_start..total - 4)?;
+    let received_at = i64::from_le_bytes(meta.get(..8)?.try_into().ok()?);
+    let mut at = 8;
+    let store_id = take_text(meta, &mut at)??;
+    let topic = take_text(meta, &mut at)?;
+    let webhook_id = take_text(meta, &mut at)?;
+    let delivery_ref = take_text(meta, &mut at)?;
+    let content_type = take_text(meta, &mut at)?;
+    if at != meta.len() {
+        return None;
+    }
+    bytes.truncate(meta_start);
+    Some((
+        received_at,
+        Delivery {
+            store_id,
+            source: Source::Webhook,
+            topic,
+            webhook_id,
+            delivery_ref,
+            content_type,
+            body: bytes,
+        },
+    ))
+}
+
+fn record_crc(payload_crc: u32, seq: u64) -> u32 {
+    let mut h = crc32fast::Hasher::new_with_initial(payload_crc);
+    h.update(&seq.to_le_bytes());
+    h.finalize()
+}
+
+/// One append: the payload, who waits for the delivery's outcome (handed to the feeder with
+/// it), and where to say its sequence number once it is on disk.
+struct Append<W> {
+    payload: Payload,
+    waiter: Option<W>,
+    synced: tokio::sync::oneshot::Sender<Result<u64, JournalError>>,
+}
+
+/// What the appender, the feeder and the callers share.
+struct Shared<W> {
+    /// The highest sequence number on disk.
+    synced: Mutex<u64>,
+    wake: Condvar,
+    /// The highest sequence number the database has stored (see [`Journal::committed`]).
+    committed: AtomicU64,
+    /// Appends handed to the appender and not yet on disk.
+    in_flight: AtomicUsize,
+    /// Callers waiting for their delivery's outcome, by sequence number.
+    waiters: Mutex<HashMap<u64, W>>,
+    stopping: AtomicBool,
+}
+
+/// An open journal: see the module documentation. `W` is what a caller that waits for its
+/// delivery's outcome leaves with it.
+pub struct Journal<W> {
+    dir: PathBuf,
+    id: String,
+    /// The sequence number stored last when the journal was opened; the feeder starts after it.
+    start_after: u64,
+    shared: Arc<Shared<W>>,
+    appender: Mutex<Option<mpsc::Sender<Append<W>>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Held while the journal is open.
+    lock: Mutex<Option<File>>,
+}
+
+/// What [`Journal::open`] found.
+pub struct Opened {
+    /// The journal's id (`journal.id`).
+    pub id: String,
+    /// The highest sequence number on disk (0 for none).
+    pub last_seq: u64,
+    /// Whether any record is on disk.
+    pub has_records: bool,
+}
+
+fn segment_name(first_seq: u64) -> String {
+    format!("{first_seq:020}.seg")
+}
+
+/// The segments of `dir`, by the sequence number of their first record.
+fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, JournalError> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io_error(dir))? {
+        let entry = entry.map_err(io_error(dir))?;
+        let name = entry.file_name();
+        let Some(first) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".seg"))
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        found.push((first, entry.path()));
+    }
+    found.sort_unstable();
+    Ok(found)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), JournalError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error(dir))
+}
+
+/// Reads the record header at the reader's position: `Ok(None)` at a clean end.
+fn read_header(r: &mut impl Read) -> std::io::Result<Option<(usize, u32, u64)>> {
+    let mut header = [0u8; HEADER];
+    let mut filled = 0;
+    while filled < HEADER {
+        match r.read(&mut header[filled..]) {
+            Ok(0) if filled == 0 => return Ok(None),
+            Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let word = |at: usize| {
+        u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
+    let len = usize::try_from(word(0)).map_err(|_| std::io::Error::from(ErrorKind::InvalidData))?;
+    let mut seq = [0u8; 8];
+    seq.copy_from_slice(&header[8..16]);
+    Ok(Some((len, word(4), u64::from_le_bytes(seq))))
+}
+
+/// Reads one whole record: `Ok(None)` at a clean end, an error for a short or damaged one.
+fn read_record(r: &mut impl Read) -> std::io::Result<Option<(u64, Vec<u8>)>> {
+    let Some((len, crc, seq)) = read_header(r)? else {
+        return Ok(None);
+    };
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload)?;
+    if record_crc(crc32fast::hash(&payload), seq) != crc {
+        return Err(ErrorKind::InvalidData.into());
+    }
+    Ok(Some((seq, payload)))
+}
+
+impl<W: Send + 'static> Journal<W> {
+    /// Opens (or creates) the journal in `dir`, cuts off a half-written last record, and
+    /// starts its appender. `stored` is the highest sequence number the database has stored
+    /// (`None` when it has no position for this journal yet: then nothing is replayed
+    /// unless the journal holds records, which the caller decides on with [`Opened`]).
+    pub fn open(dir: &Path) -> Result<(Opened, JournalFiles), JournalError> {
+        std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+        let lock_path = dir.join("lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_error(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(JournalError::Locked {
+                    path: dir.display().to_string(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(&lock_path)(e)),
+        }
+        let id_path = dir.join("journal.id");
+        let id = match std::fs::read_to_string(&id_path) {
+            Ok(text) => text.trim().to_owned(),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                let id = uuid::Uuid::new_v4().to_string();
+                let tmp = dir.join("journal.id.tmp");
+                let mut f = File::create(&tmp).map_err(io_error(&tmp))?;
+                f.write_all(id.as_bytes())
+                    .and_then(|()| f.sync_all())
+                    .map_err(io_error(&tmp))?;
+                std::fs::rename(&tmp, &id_path).map_err(io_error(&id_path))?;
+                sync_dir(dir)?;
+                id
+            }
+            Err(e) => return Err(io_error(&id_path)(e)),
+        };
+        if id.is_empty() {
+            return Err(JournalError::Invalid {
+                path: id_path.display().to_string(),
+                detail: "journal.id is empty".to_owned(),
+            });
+        }
+        // Only the last segment can end in a record a crash cut short: every earlier one
+        // was closed by an appender that had written it whole.
+        let found = segments(dir)?;
+        let mut last_seq = 0;
+        let mut has_records = false;
+        if let Some((first, path)) = found.last() {
+            last_seq = first.saturating_sub(1);
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)
+                .map_err(io_error(path))?;
+            let mut reader = BufReader::with_capacity(256 * 1024, &mut file);
+            let mut good_end = 0u64;
+            loop {
+                match read_record(&mut reader) {
+                    Ok(Some((seq, payload))) => {
+                        last_seq = seq;
+                        has_records = true;
+                        good_end += (HEADER + payload.len()) as u64;
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(segment = %path.display(), offset = good_end, error = %e,
+                            "intake journal: cutting off a record a stop left unfinished (it was never answered)");
+                        break;
+                    }
+                }
+            }
+            drop(reader);
+            let len = file.metadata().map_err(io_error(path))?.len();
+            if len != good_end {
+                file.set_len(good_end)
+                    .and_then(|()| file.sync_all())
+                    .map_err(io_error(path))?;
+            }
+        }
+        has_records = has_records || found.len() > 1;
+        Ok((
+            Opened {
+                id,
+                last_seq,
+                has_records,
+            },
+            JournalFiles {
+                dir: dir.to_owned(),
+                lock,
+            },
+        ))
+    }
+
+    /// Starts the appender after `files` was opened: records are numbered from
+    /// `max(last_seq, stored) + 1`, and the feeder (see [`Journal::feed`]) starts after `stored`.
+    pub fn start(files: JournalFiles, opened: &Opened, stored: u64) -> Result<Self, JournalError> {
+        Self::start_with(files, opened, stored, SEGMENT_BYTES)
+    }
+
+    fn start_with(
+        files: JournalFiles,
+        opened: &Opened,
+        stored: u64,
+        segment_bytes: u64,
+    ) -> Result<Self, JournalError> {
+        let JournalFiles { dir, lock } = files;
+        let next = opened.last_seq.max(stored) + 1;
+        let shared = Arc::new(Shared {
+            synced: Mutex::new(next - 1),
+            wake: Condvar::new(),
+            committed: AtomicU64::new(stored),
+            in_flight: AtomicUsize::new(0),
+            waiters: Mutex::new(HashMap::new()),
+            stopping: AtomicBool::new(false),
+        });
+        let (file, file_len) = match segments(&dir)?.last() {
+            Some((first, path)) if *first <= next => {
+                let file = OpenOptions::new()
+                    .append(true)
+                    .open(path)
+                    .map_err(io_error(path))?;
+                let len = file.metadata().map_err(io_error(path))?.len();
+                (file, len)
+            }
+            _ => (new_segment(&dir, next)?, 0),
+        };
+        let (appender, appends) = mpsc::channel();
+        let thread = {
+            let shared = shared.clone();
+            let thread_dir = dir.clone();
+            std::thread::Builder::new()
+                .name("printbridge-journal".to_owned())
+                .spawn(move || {
+                    let at = (file, file_len, next);
+                    append_loop(&thread_dir, at, segment_bytes, &appends, &shared);
+                })
+                .map_err(io_error(&dir))?
+        };
+        Ok(Journal {
+            dir,
+            id: opened.id.clone(),
+            start_after: stored,
+            shared,
+            appender: Mutex::new(Some(appender)),
+            threads: Mutex::new(vec![thread]),
+            lock: Mutex::new(Some(lock)),
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Whether every delivery on disk is stored and none is being appended: a caller that
+    /// appends now is the only one, and waiting for its outcome delays nobody.
+    pub fn idle(&self) -> bool {
+        self.shared.in_flight.load(Ordering::Acquire) == 0
+            && self.shared.synced.lock().map(|s| *s).unwrap_or(0)
+                <= self.shared.committed.load(Ordering::Acquire)
+    }
+
+    /// Deliveries on disk that the database has not stored yet.
+    pub fn backlog(&self) -> u64 {
+        let synced = self.shared.synced.lock().map(|s| *s).unwrap_or(0);
+        synced.saturating_sub(self.shared.committed.load(Ordering::Acquire))
+    }
+
+    /// Appends a delivery; returns its sequence number once it is on disk. `waiter`, if
+    /// any, is handed to the feeder with the delivery.
+    pub async fn append(&self, payload: Payload, waiter: Option<W>) -> Result<u64, JournalError> {
+        let (synced, done) = tokio::sync::oneshot::channel();
+        {
+            let appender = self.appender.lock().map_err(|_| JournalError::Stopped)?;
+            let Some(appender) = appender.as_ref() else {
+                return Err(JournalError::Stopped);
+            };
+            self.shared.in_flight.fetch_add(1, Ordering::AcqRel);
+            if appender
+                .send(Append {
+                    payload,
+                    waiter,
+                    synced,
+                })
+                .is_err()
+            {
+                self.shared.in_flight.fetch_sub(1, Ordering::AcqRel);
+                return Err(JournalError::Stopped);
+            }
+        }
+        done.await.unwrap_or(Err(JournalError::Stopped))
+    }
+
+    /// Notes that the database has stored every delivery up to `seq` (committed).
+    pub fn committed(&self, seq: u64) {
+        self.shared.committed.fetch_max(seq, Ordering::AcqRel);
+        self.shared.wake.notify_all();
+    }
+
+    /// Starts the feeder: a thread that reads every record after the stored position, in
+    /// order, as soon as it is on disk, and calls `deliver` with it and its waiter (if the
+    /// caller waits); `deliver` returns false when nobody takes deliveries any more.
+    /// Segments read past and stored are deleted.
+    pub fn feed(
+        &self,
+        mut deliver: impl FnMut(Record, Option<W>) -> bool + Send + 'static,
+    ) -> Result<(), JournalError> {
+        let shared = self.shared.clone();
+        let dir = self.dir.clone();
+        let start_after = self.start_after;
+        let thread = std::thread::Builder::new()
+            .name("printbridge-feeder".to_owned())
+            .spawn(move || {
+                let mut reader = SegmentReader::new(dir, start_after);
+                loop {
+                    if shared.stopping.load(Ordering::Acquire) {
+                        return;
+                    }
+                    reader.delete_stored(shared.committed.load(Ordering::Acquire));
+                    let synced = shared.synced.lock().map(|s| *s).unwrap_or(0);
+                    if reader.next_seq > synced {
+                        if let Ok(guard) = shared.synced.lock()
+                            && *guard < reader.next_seq
+                            && !shared.stopping.load(Ordering::Acquire)
+                        {
+                            let _ = shared.wake.wait_timeout(guard, FEED_POLL);
+                        }
+                        continue;
+                    }
+                    match reader.next() {
+                        Ok(Some(record)) => {
+                            let waiter = shared
+                                .waiters
+                                .lock()
+                                .ok()
+                                .and_then(|mut w| w.remove(&record.seq));
+                            if !deliver(record, waiter) {
+                                return;
+                            }
+                        }
+                        Ok(None) => {
+                            // On disk but not readable yet: the appender is starting a segment.
+                            let guard = shared.synced.lock();
+                            if let Ok(guard) = guard {
+                                let _ = shared.wake.wait_timeout(guard, Duration::from_millis(5));
+                            }
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "intake journal: a record cannot be read; skipping to the next segment");
+                            let guard = shared.synced.lock();
+                            if let Ok(guard) = guard {
+                                let _ = shared.wake.wait_timeout(guard, FEED_POLL);
+                            }
+                        }
+                    }
+                }
+            })
+            .map_err(io_error(&self.dir))?;
+        if let Ok(mut threads) = self.threads.lock() {
+            threads.push(thread);
+        }
+        Ok(())
+    }
+
+    /// Stops appending and feeding and releases the lock. What is on disk and not stored is
+    /// replayed at the next start.
+    pub fn stop(&self) {
+        self.shared.stopping.store(true, Ordering::Release);
+        if let Ok(mut appender) = self.appender.lock() {
+            appender.take();
+        }
+        self.shared.wake.notify_all();
+        let threads = self
+            .threads
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
+        for t in threads {
+            let _ = t.join();
+        }
+        if let Ok(mut lock) = self.lock.lock() {
+            lock.take();
+        }
+    }
+}
+
+/// A journal's directory and lock between [`Journal::open`] and [`Journal::start`].
+pub struct JournalFiles {
+    dir: PathBuf,
+    lock: File,
+}
+
+fn new_segment(dir: &Path, first_seq: u64) -> Result<File, JournalError> {
+    let path = dir.join(segment_name(first_seq));
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(io_error(&path))?;
+    // The new name must be on disk before a record in it is answered.
+    sync_dir(dir)?;
+    Ok(file)
+}
+
+/// The appender thread: writes everything that arrived meanwhile with one `fdatasync`.
+fn append_loop<W>(
+    dir: &Path,
+    (mut file, mut file_len, mut next): (File, u64, u64),
+    segment_bytes: u64,
+    appends: &mpsc::Receiver<Append<W>>,
+    shared: &Shared<W>,
+) {
+    let mut group: Vec<Append<W>> = Vec::new();
+    let mut buf: Vec<u8> = Vec::new();
+    while let Ok(first) = appends.recv() {
+        group.push(first);
+        group.extend(appends.try_iter());
+        buf.clear();
+        let first_seq = next;
+        for a in &group {
+            let seq = next;
+            next += 1;
+            let len = u32::try_from(a.payload.len()).unwrap_or(u32::MAX);
+            buf.extend_from_slice(&len.to_le_bytes());
+            buf.extend_from_slice(&record_crc(a.payload.crc, seq).to_le_bytes());
+            buf.extend_from_slice(&seq.to_le_bytes());
+            buf.extend_from_slice(&a.payload.bytes);
+        }
+        let written = file.write_all(&buf).and_then(|()| file.sync_data());
+        let count = group.len();
+        match written {
+            Ok(()) => {
+                file_len += buf.len() as u64;
+                if let Ok(mut waiters) = shared.waiters.lock() {
+                    for (i, a) in group.iter_mut().enumerate() {
+                        if let Some(w) = a.waiter.take() {
+                            waiters.insert(first_seq + i as u64, w);
+                        }
+                    }
+                }
+                if let Ok(mut synced) = shared.synced.lock() {
+                    *synced = next - 1;
+                }
+                shared.wake.notify_all();
+                shared.in_flight.fetch_sub(count, Ordering::AcqRel);
+                for (i, a) in group.drain(..).enumerate() {
+                    let _ = a.synced.send(Ok(first_seq + i as u64));
+                }
+            }
+            Err(e) => {
+                // Not on disk: the callers are told so (they answer 503 and the shop keeps
+                // the delivery), and the numbers are used again.
+                tracing::error!(error = %e, "intake journal: append failed");
+                let _ = file.set_len(file_len);
+                next = first_seq;
+                shared.in_flight.fetch_sub(count, Ordering::AcqRel);
+                let message = e.to_string();
+                for a in group.drain(..) {
+                    let _ = a.synced.send(Err(JournalError::Io {
+                        path: dir.display().to_string(),
+                        source: std::io::Error::other(message.clone()),
+                    }));
+                }
+            }
+        }
+        if file_len >= segment_bytes {
+            match new_segment(dir, next) {
+                Ok(f) => {
+                    file = f;
+                    file_len = 0;
+                }
+                Err(e) => tracing::error!(error = %e, "intake journal: cannot start a new segment"),
+            }
+        }
+    }
+}
+
+/// Reads records in order across segments (the feeder's side).
+struct SegmentReader {
+    dir: PathBuf,
+    /// The next sequence number to hand out.
+    next_seq: u64,
+    current: Option<(u64, PathBuf, BufReader<File>)>,
+    /// Segments read past: their path and last sequence number, deleted once stored.
+    finished: VecDeque<(PathBuf, u64)>,
+}
+
+impl SegmentReader {
+    fn new(dir: PathBuf, stored: u64) -> Self {
+        SegmentReader {
+            dir,
+            next_seq: stored + 1,
+            current: None,
+            finished: VecDeque::new(),
+        }
+    }
+
+    fn delete_stored(&mut self, committed: u64) {
+        while let Some((path, last)) = self.finished.front() {
+            if *last > committed {
+                break;
+            }
+            if let Err(e) = std::fs::remove_file(path)
+                && e.kind() != ErrorKind::NotFound
+            {
+                tracing::warn!(segment = %path.display(), error = %e, "intake journal: cannot delete a stored segment");
+            }
+            self.finished.pop_front();
+        }
+    }
+
+    /// The segment that holds `next_seq`, or the first after the current one.
+    fn open_next(&mut self) -> Result<bool, JournalError> {
+        let found = segments(&self.dir)?;
+        let current_first = self.current.as_ref().map(|c| c.0);
+        let pick = match current_first {
+            // The segment holding `next_seq`: the last one starting at or before it.
+            None => found
+                .iter()
+                .rev()
+                .find(|(first, _)| *first <= self.next_seq)
+                .or_else(|| found.first()),
+            Some(cur) => found.iter().find(|(first, _)| *first > cur),
+        };
+        let Some((first, path)) = pick.cloned() else {
+            return Ok(false);
+        };
+        if current_first.is_none() {
+            // Segments wholly before the one holding `next_seq` were stored.
+            for (f, p) in &found {
+                if *f < first {
+                    self.finished.push_back((p.clone(), 0));
+                }
+            }
+        }
+        let file = File::open(&path).map_err(io_error(&path))?;
+        if let Some((_, old_path, _)) = self.current.take() {
+            self.finished
+                .push_back((old_path, self.next_seq.saturating_sub(1)));
+        }
+        self.current = Some((first, path, BufReader::with_capacity(256 * 1024, file)));
+        Ok(true)
+    }
+
+    /// The next record on disk, or `None` if it is not readable yet.
+    fn next(&mut self) -> Result<Option<Record>, JournalError> {
+        loop {
+            if self.current.is_none() && !self.open_next()? {
+                return Ok(None);
+            }
+            let Some((_, path, reader)) = self.current.as_mut() else {
+                return Ok(None);
+            };
+            let position = reader.stream_position().unwrap_or(0);
+            match read_record(reader) {
+                Ok(Some((seq, payload))) => {
+                    if seq < self.next_seq {
+                        continue;
+                    }
+                    if seq > self.next_seq {
+                        tracing::error!(
+                            expected = self.next_seq,
+                            found = seq,
+                            "intake journal: records are missing"
+                        );
+                    }
+                    self.next_seq = seq + 1;
+                    let Some((received_at, delivery)) = decode(payload) else {
+                        return Err(JournalError::Invalid {
+                            path: path.display().to_string(),
+                            detail: format!("record {seq} is not a delivery"),
+                        });
+                    };
+                    return Ok(Some(Record {
+                        seq,
+                        received_at,
+                        delivery,
+                    }));
+                }
+                Ok(None) => {
+                    // The end of this segment: on to the next one, if it exists yet.
+                    if !self.open_next()? {
+                        return Ok(None);
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::UnexpectedEof => {
+                    // Not all of it is there yet: read it again later.
+                    let _ = reader.seek(SeekFrom::Start(position));
+                    if !self.open_next()? {
+                        return Ok(None);
+                    }
+                }
+                Err(e) => {
+                    let detail = format!("a damaged record at byte {position}: {e}");
+                    let path = path.display().to_string();
+                    if !self.open_next()? {
+                        return Ok(None);
+                    }
+                    return Err(JournalError::Invalid { path, detail });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(n: usize) -> Delivery {
+        Delivery {
+            store_id: "shop".to_owned(),
+            source: Source::Webhook,
+            topic: Some("order.updated".to_owned()),
+            webhook_id: n.is_multiple_of(2).then(|| "7".to_owned()),
+            delivery_ref: None,
+            content_type: Some("application/json".to_owned()),
+            body: format!("{{\"id\":{n},\"pad\":\"{}\"}}", "x".repeat(n * 37 % 900)).into_bytes(),
+        }
+    }
+
+    fn open(dir: &Path, stored: Option<u64>, segment_bytes: u64) -> (Opened, Journal<u32>) {
+        let (opened, files) = Journal::<u32>::open(dir).expect("open");
+        let stored = stored.unwrap_or(opened.last_seq);
+        let journal = Journal::start_with(files, &opened, stored, segment_bytes).expect("start");
+        (opened, journal)
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+    }
+
+    /// Appends deliveries `range`, each with its number as its waiter.
+    fn append(
+        rt: &tokio::runtime::Runtime,
+        journal: &Journal<u32>,
+        range: std::ops::Range<usize>,
+    ) -> Vec<u64> {
+        rt.block_on(async {
+            let mut seqs = Vec::new();
+            for n in range {
+                let waiter = u32::try_from(n).ok();
+                seqs.push(
+                    journal
+                        .append(Payload::new(delivery(n), n as i64), waiter)
+                        .await
+                        .expect("append"),
+                );
+            }
+            seqs
+        })
+    }
+
+    /// Feeds until `count` records came, or 10 s passed.
+    fn feed(journal: &Journal<u32>, count: usize) -> Vec<(Record, Option<u32>)> {
+        let (tx, rx) = mpsc::channel();
+        journal
+            .feed(move |record, waiter| tx.send((record, waiter)).is_ok())
+            .expect("feed");
+        let mut got = Vec::new();
+        while got.len() < count {
+            match rx.recv_timeout(Duration::from_secs(10)) {
+                Ok(r) => got.push(r),
+                Err(_) => break,
+            }
+        }
+        got
+    }
+
+    #[test]
+    fn records_come_back_in_order_with_their_waiters() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = runtime();
+        let (opened, journal) = open(dir.path(), None, SEGMENT_BYTES);
+        assert!(!opened.has_records);
+        assert!(journal.idle());
+        let seqs = append(&rt, &journal, 0..50);
+        assert_eq!(seqs, (1..=50).collect::<Vec<u64>>());
+        assert_eq!(journal.backlog(), 50);
+        assert!(!journal.idle());
+        let got = feed(&journal, 50);
+        assert_eq!(got.len(), 50);
+        for (n, (record, waiter)) in got.iter().enumerate() {
+            let want = delivery(n);
+            assert_eq!(record.seq, n as u64 + 1);
+            assert_eq!(record.received_at, n as i64);
+            assert_eq!(record.delivery.body, want.body);
+            assert_eq!(record.delivery.store_id, want.store_id);
+            assert_eq!(record.delivery.topic, want.topic);
+            assert_eq!(record.delivery.webhook_id, want.webhook_id);
+            assert_eq!(record.delivery.delivery_ref, None);
+            assert_eq!(record.delivery.content_type, want.content_type);
+            assert_eq!(*waiter, u32::try_from(n).ok());
+        }
+        journal.committed(50);
+        assert_eq!(journal.backlog(), 0);
+        assert!(journal.idle());
+        journal.stop();
+    }
+
+    #[test]
+    fn one_process_at_a_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_, journal) = open(dir.path(), None, SEGMENT_BYTES);
+        assert!(matches!(
+            Journal::<u32>::open(dir.path()),
+            Err(JournalError::Locked { .. })
+        ));
+        journal.stop();
+        assert!(Journal::<u32>::open(dir.path()).is_ok());
+    }
+
+    #[test]
+    fn a_restart_replays_what_follows_the_stored_position() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = runtime();
+        let (first, journal) = open(dir.path(), None, 4096);
+        append(&rt, &journal, 0..40);
+        journal.stop();
+        let (opened, journal) = open(dir.path(), Some(25), 4096);
+        assert_eq!(opened.id, first.id, "the id is kept");
+        assert_eq!(opened.last_seq, 40);
+        assert!(opened.has_records);
+        let got = feed(&journal, 15);
+        let seqs: Vec<u64> = got.iter().map(|(r, _)| r.seq).collect();
+        assert_eq!(seqs, (26..=40).collect::<Vec<u64>>());
+        assert!(
+            got.iter().all(|(_, w)| w.is_none()),
+            "waiters do not outlive a stop"
+        );
+        // New appends continue the numbering.
+        assert_eq!(append(&rt, &journal, 40..41), vec![41]);
+        journal.stop();
+    }
+
+    #[test]
+    fn segments_roll_over_and_are_deleted_once_stored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = runtime();
+        let (_, journal) = open(dir.path(), None, 8 * 1024);
+        append(&rt, &journal, 0..100);
+        let before = segments(dir.path()).expect("segments").len();
+        assert!(before > 3, "{before} segments");
+        let got = feed(&journal, 100);
+        assert_eq!(got.len(), 100);
+        assert_eq!(got.last().map(|(r, _)| r.seq), Some(100));
+        // Read past but not stored: kept.
+        assert_eq!(segments(dir.path()).expect("segments").len(), before);
+        journal.committed(100);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while segments(dir.path()).expect("segments").len() > 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "stored segments were not deleted"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        journal.stop();
+    }
+
+    #[test]
+    fn a_half_written_last_record_is_cut_off() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = runtime();
+        let (_, journal) = open(dir.path(), None, SEGMENT_BYTES);
+        append(&rt, &journal, 0..3);
+        journal.stop();
+        let (_, path) = segments(dir.path())
+            .expect("segments")
+            .pop()
+            .expect("a segment");
+        let whole = std::fs::metadata(&path).expect("metadata").len();
+        // A crash in the middle of the next append: a header and part of its payload.
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("segment");
+        f.write_all(&[200, 0, 0, 0, 1, 2, 3, 4, 4, 0, 0, 0, 0, 0, 0, 0, b'{'])
+            .expect("write");
+        drop(f);
+        let (opened, journal) = open(dir.path(), Some(1), SEGMENT_BYTES);
+        assert_eq!(opened.last_seq, 3);
+        assert_eq!(std::fs::metadata(&path).expect("metadata").len(), whole);
+        assert_eq!(append(&rt, &journal, 3..4), vec![4]);
+        let seqs: Vec<u64> = feed(&journal, 3).iter().map(|(r, _)| r.seq).collect();
+        assert_eq!(seqs, vec![2, 3, 4]);
+        journal.stop();
+    }
+
+    #[test]
+    fn a_damaged_record_is_not_delivered() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = runtime();
+        let (_, journal) = open(dir.path(), None, SEGMENT_BYTES);
+        append(&rt, &journal, 0..2);
+        journal.stop();
+        let (_, path) = segments(dir.path())
+            .expect("segments")
+            .pop()
+            .expect("a segment");
+        let mut bytes = std::fs::read(&path).expect("read");
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(&path, &bytes).expect("write");
+        // The damaged last record is cut off at the next open, so it is never fed.
+        let (opened, journal) = open(dir.path(), Some(0), SEGMENT_BYTES);
+        assert_eq!(opened.last_seq, 1);
+        let seqs: Vec<u64> = feed(&journal, 1).iter().map(|(r, _)| r.seq).collect();
+        assert_eq!(seqs, vec![1]);
+        journal.stop();
+    }
+
+    #[test]
+    fn payloads_that_are_not_deliveries_are_refused() {
+        assert!(decode(Vec::new()).is_none());
+        assert!(decode(vec![1, 2, 3]).is_none());
+        let p = Payload::new(delivery(3), 9);
+        let mut bytes = p.bytes;
+        let (at, d) = decode(bytes.clone()).expect("decodes");
+        assert_eq!((at, d.body), (9, delivery(3).body));
+        let n = bytes.len();
+        bytes[n - 4] = 0xff;
+        assert!(decode(bytes).is_none());
+    }
+}
