@@ -300,14 +300,14 @@ impl IntakeQueue {
     /// Stops the writer after its current transaction; deliveries it has not applied yet
     /// stay stored and are applied at the next start.
     pub async fn stop(&self) {
-        let Some(handle) = self.writer.get() else {
-            return;
-        };
-        let _ = handle.stop.send(true);
-        let task = handle.task.lock().ok().and_then(|mut t| t.take());
-        if let Some(task) = task {
-            let _ = task.await;
+        if let Some(handle) = self.writer.get() {
+            let _ = handle.stop.send(true);
+            let task = handle.task.lock().ok().and_then(|mut t| t.take());
+            if let Some(task) = task {
+                let _ = task.await;
+            }
         }
+        // After the writer: its queue is closed, so the feeder stops too.
         if let Some(journal) = self.journal.clone() {
             let _ = tokio::task::spawn_blocking(move || journal.stop()).await;
         }

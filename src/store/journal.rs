@@ -182,6 +182,13 @@ struct Append<W> {
     synced: tokio::sync::oneshot::Sender<Result<u64, JournalError>>,
 }
 
+/// Callers waiting for their delivery's outcome, by sequence number. Closed when the feeder
+/// stops: a waiter left then is dropped, and its caller answered without an outcome.
+struct Waiters<W> {
+    by_seq: HashMap<u64, W>,
+    closed: bool,
+}
+
 /// What the appender, the feeder and the callers share.
 struct Shared<W> {
     /// The highest sequence number on disk.
@@ -191,8 +198,8 @@ struct Shared<W> {
     committed: AtomicU64,
     /// Appends handed to the appender and not yet on disk.
     in_flight: AtomicUsize,
-    /// Callers waiting for their delivery's outcome, by sequence number.
-    waiters: Mutex<HashMap<u64, W>>,
+    /// Callers waiting for their delivery's outcome.
+    waiters: Mutex<Waiters<W>>,
     stopping: AtomicBool,
 }
 
@@ -399,7 +406,10 @@ impl<W: Send + 'static> Journal<W> {
             wake: Condvar::new(),
             committed: AtomicU64::new(stored),
             in_flight: AtomicUsize::new(0),
-            waiters: Mutex::new(HashMap::new()),
+            waiters: Mutex::new(Waiters {
+                by_seq: HashMap::new(),
+                closed: false,
+            }),
             stopping: AtomicBool::new(false),
         });
         let (file, file_len) = match segments(&dir)?.last() {
@@ -499,48 +509,10 @@ impl<W: Send + 'static> Journal<W> {
         let thread = std::thread::Builder::new()
             .name("printbridge-feeder".to_owned())
             .spawn(move || {
-                let mut reader = SegmentReader::new(dir, start_after);
-                loop {
-                    if shared.stopping.load(Ordering::Acquire) {
-                        return;
-                    }
-                    reader.delete_stored(shared.committed.load(Ordering::Acquire));
-                    let synced = shared.synced.lock().map(|s| *s).unwrap_or(0);
-                    if reader.next_seq > synced {
-                        if let Ok(guard) = shared.synced.lock()
-                            && *guard < reader.next_seq
-                            && !shared.stopping.load(Ordering::Acquire)
-                        {
-                            let _ = shared.wake.wait_timeout(guard, FEED_POLL);
-                        }
-                        continue;
-                    }
-                    match reader.next() {
-                        Ok(Some(record)) => {
-                            let waiter = shared
-                                .waiters
-                                .lock()
-                                .ok()
-                                .and_then(|mut w| w.remove(&record.seq));
-                            if !deliver(record, waiter) {
-                                return;
-                            }
-                        }
-                        Ok(None) => {
-                            // On disk but not readable yet: the appender is starting a segment.
-                            let guard = shared.synced.lock();
-                            if let Ok(guard) = guard {
-                                let _ = shared.wake.wait_timeout(guard, Duration::from_millis(5));
-                            }
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "intake journal: a record cannot be read; skipping to the next segment");
-                            let guard = shared.synced.lock();
-                            if let Ok(guard) = guard {
-                                let _ = shared.wake.wait_timeout(guard, FEED_POLL);
-                            }
-                        }
-                    }
+                feed_loop(&shared, dir, start_after, &mut deliver);
+                if let Ok(mut waiters) = shared.waiters.lock() {
+                    waiters.closed = true;
+                    waiters.by_seq.clear();
                 }
             })
             .map_err(io_error(&self.dir))?;
@@ -568,6 +540,59 @@ impl<W: Send + 'static> Journal<W> {
         }
         if let Ok(mut lock) = self.lock.lock() {
             lock.take();
+        }
+    }
+}
+
+/// The feeder's loop (see [`Journal::feed`]); returns when the journal stops or `deliver`
+/// refuses a record.
+fn feed_loop<W>(
+    shared: &Shared<W>,
+    dir: PathBuf,
+    start_after: u64,
+    deliver: &mut impl FnMut(Record, Option<W>) -> bool,
+) {
+    let mut reader = SegmentReader::new(dir, start_after);
+    loop {
+        if shared.stopping.load(Ordering::Acquire) {
+            return;
+        }
+        reader.delete_stored(shared.committed.load(Ordering::Acquire));
+        let synced = shared.synced.lock().map(|s| *s).unwrap_or(0);
+        if reader.next_seq > synced {
+            if let Ok(guard) = shared.synced.lock()
+                && *guard < reader.next_seq
+                && !shared.stopping.load(Ordering::Acquire)
+            {
+                let _ = shared.wake.wait_timeout(guard, FEED_POLL);
+            }
+            continue;
+        }
+        match reader.next() {
+            Ok(Some(record)) => {
+                let waiter = shared
+                    .waiters
+                    .lock()
+                    .ok()
+                    .and_then(|mut w| w.by_seq.remove(&record.seq));
+                if !deliver(record, waiter) {
+                    return;
+                }
+            }
+            Ok(None) => {
+                // On disk but not readable yet: the appender is starting a segment.
+                let guard = shared.synced.lock();
+                if let Ok(guard) = guard {
+                    let _ = shared.wake.wait_timeout(guard, Duration::from_millis(5));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "intake journal: a record cannot be read; skipping to the next segment");
+                let guard = shared.synced.lock();
+                if let Ok(guard) = guard {
+                    let _ = shared.wake.wait_timeout(guard, FEED_POLL);
+                }
+            }
         }
     }
 }
@@ -619,10 +644,12 @@ fn append_loop<W>(
         match written {
             Ok(()) => {
                 file_len += buf.len() as u64;
-                if let Ok(mut waiters) = shared.waiters.lock() {
+                if let Ok(mut waiters) = shared.waiters.lock()
+                    && !waiters.closed
+                {
                     for (i, a) in group.iter_mut().enumerate() {
                         if let Some(w) = a.waiter.take() {
-                            waiters.insert(first_seq + i as u64, w);
+                            waiters.by_seq.insert(first_seq + i as u64, w);
                         }
                     }
                 }
@@ -885,6 +912,31 @@ mod tests {
         journal.committed(50);
         assert_eq!(journal.backlog(), 0);
         assert!(journal.idle());
+        journal.stop();
+    }
+
+    #[test]
+    fn waiters_are_let_go_when_the_feeder_stops() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = runtime();
+        let (opened, files) = Journal::<mpsc::Sender<()>>::open(dir.path()).expect("open");
+        let journal = Journal::start(files, &opened, opened.last_seq).expect("start");
+        // Nobody takes deliveries: the feeder stops at the first.
+        journal.feed(|_, _| false).expect("feed");
+        let mut answers = Vec::new();
+        for n in 0..2 {
+            let (waiter, answer) = mpsc::channel::<()>();
+            rt.block_on(journal.append(Payload::new(delivery(n), 1), Some(waiter)))
+                .expect("append");
+            answers.push(answer);
+        }
+        for answer in answers {
+            assert_eq!(
+                answer.recv_timeout(Duration::from_secs(10)),
+                Err(mpsc::RecvTimeoutError::Disconnected),
+                "a caller would wait for ever"
+            );
+        }
         journal.stop();
     }
 
