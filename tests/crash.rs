@@ -337,6 +337,10 @@ async fn sigkill_during_a_webhook_burst_loses_and_doubles_no_delivery() {
     for (_, ack) in &answered {
         assert_eq!(ack["received"], json!(true), "{ack}");
     }
+    assert!(
+        journaled > 0,
+        "the burst was not answered from the intake journal"
+    );
 
     let bridge = Bridge::start(&config).await;
     support::eventually(

@@ -56,7 +56,7 @@ async fn leave_in_journal(
     store: &Store,
     orders: std::ops::RangeInclusive<i64>,
 ) {
-    let (opened, files) = Journal::<()>::open(dir).expect("journal opens");
+    let (opened, files) = Journal::open(dir).expect("journal opens");
     let stored = store
         .journal_position(&opened.id)
         .await
@@ -67,7 +67,7 @@ async fn leave_in_journal(
         opened.last_seq, stored,
         "the bridge stored all it journaled"
     );
-    let journal = Journal::<()>::start(files, &opened, stored).expect("journal starts");
+    let journal = Journal::start(files, &opened, stored).expect("journal starts");
     for order in orders {
         let delivery = Delivery {
             store_id: "shop".to_owned(),
@@ -79,7 +79,7 @@ async fn leave_in_journal(
             body: body(order),
         };
         journal
-            .append(Payload::new(delivery, 1_764_000_000_000), None)
+            .append(Payload::new(delivery, 1_764_000_000_000))
             .await
             .expect("append");
     }
@@ -146,10 +146,15 @@ async fn a_journal_that_fed_another_database_is_refused(backend: Backend) {
     assert_eq!(status, 200, "{ack}");
     let data_dir = app.state.config.data_dir.clone();
     let dir = app.stop().await;
+    // Answered from the journal and not stored when the bridge stopped.
+    let (store, _) = open(backend, dir.path(), &schema).await;
+    leave_in_journal(&data_dir.join("intake-journal"), &store, 2..=2).await;
+    store.close().await;
 
     let other = format!("pb_{}", uuid::Uuid::new_v4().simple());
     let (store, url) = open(backend, dir.path(), &other).await;
     let mut config = Config {
+        listen: "127.0.0.1:0".to_owned(),
         database_url: url,
         data_dir,
         ..Config::default()

@@ -26,11 +26,19 @@
 //! every replica's deliveries in order, and each replica looks for left-over ones every
 //! second.
 //!
+//! With the intake journal (see [`super::journal`]) only a delivery that finds the bridge
+//! idle is queued by its caller as above. Every other one is answered once it is on disk in
+//! the journal, and the journal's feeder reads it back (and parses and compresses it) and
+//! queues it, in order; each transaction also records the journal's position (the highest
+//! sequence number it stored), so a restart replays exactly what the journal holds beyond it.
+//! A journaled group that cannot be stored is kept and stored first after a pause.
+//!
 //! A transaction that fails is retried storing only, so the new deliveries are answered;
 //! stored deliveries are then applied one per transaction, and one that fails
 //! [`MAX_APPLY_ATTEMPTS`] times is set aside as `failed` with the error as its detail.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -84,7 +92,7 @@ type Reply = oneshot::Sender<Result<IntakeResult, StoreError>>;
 const QUEUE_DEPTH: usize = 4 * MAX_GROUP;
 
 /// The intake journal of a bridge (see [`super::journal`]).
-pub type IntakeJournal = Arc<Journal<Reply>>;
+pub type IntakeJournal = Arc<Journal>;
 
 /// What became of a delivery handed to [`IntakeQueue::record`].
 #[derive(Debug)]
@@ -102,7 +110,7 @@ pub async fn open_journal(
     store: &Store,
     dir: &std::path::Path,
 ) -> Result<IntakeJournal, StoreError> {
-    let (opened, files) = Journal::<Reply>::open(dir)?;
+    let (opened, files) = Journal::open(dir)?;
     let stored = match store.journal_position(&opened.id).await? {
         Some(seq) => u64::try_from(seq).unwrap_or(0),
         None if !opened.has_records => {
@@ -163,6 +171,8 @@ pub struct IntakeQueue {
     clock: Arc<dyn Clock>,
     on_applied: OnApplied,
     journal: Option<IntakeJournal>,
+    /// Deliveries recorded without the journal and not answered yet.
+    direct: AtomicUsize,
     writer: OnceLock<WriterHandle>,
 }
 
@@ -186,6 +196,7 @@ impl IntakeQueue {
             clock,
             on_applied,
             journal,
+            direct: AtomicUsize::new(0),
             writer: OnceLock::new(),
         }
     }
@@ -221,14 +232,14 @@ impl IntakeQueue {
             if let Some(journal) = &self.journal {
                 let feed = queue.clone();
                 let store = store.clone();
-                let fed = journal.feed(move |record: Record, waiter: Option<Reply>| {
+                let fed = journal.feed(move |record: Record| {
                     let item = NewDelivery::new(
                         &store,
                         record.delivery,
                         record.received_at,
                         Some(record.seq),
                     );
-                    feed.blocking_send((item, waiter)).is_ok()
+                    feed.blocking_send((item, None)).is_ok()
                 });
                 if let Err(e) = fed {
                     tracing::error!(error = %e, "intake journal: cannot start its feeder");
@@ -244,11 +255,12 @@ impl IntakeQueue {
 
     /// Makes a verified webhook delivery durable and returns once it is.
     ///
-    /// With the intake journal: once it is on disk in the journal; a delivery that finds
-    /// the bridge idle (every earlier one stored) also waits for its transaction and is
-    /// answered with its outcome, as without the journal. Without it: once it is committed
-    /// to the database, with its outcome if it was applied in the same transaction, else
-    /// with outcome `received`.
+    /// A delivery that finds the bridge idle (with the journal: nothing being appended or
+    /// waiting to be stored, and no other delivery being recorded) goes straight to the
+    /// database, and returns once it is committed, with its outcome if it was applied in the
+    /// same transaction (it normally is), else with outcome `received`. With the intake
+    /// journal, every other delivery returns once it is on disk in the journal, and is
+    /// stored and applied right after, in order.
     pub async fn record(
         &self,
         store: &Store,
@@ -256,24 +268,16 @@ impl IntakeQueue {
         now: i64,
     ) -> Result<Recorded, StoreError> {
         let writer = self.handle(store);
-        if let Some(journal) = &self.journal {
-            let (reply, answer) = if journal.idle() {
-                let (reply, answer) = oneshot::channel();
-                (Some(reply), Some(answer))
-            } else {
-                (None, None)
-            };
-            let seq = journal.append(Payload::new(delivery, now), reply).await?;
-            // On disk from here on: whatever happens next, it is stored at the latest when
-            // the bridge starts again.
-            return Ok(match answer {
-                Some(answer) => match answer.await {
-                    Ok(Ok(result)) => Recorded::Stored(result),
-                    _ => Recorded::Journaled { seq },
-                },
-                None => Recorded::Journaled { seq },
-            });
-        }
+        let _direct = match &self.journal {
+            None => None,
+            Some(journal) => match Direct::claim(&self.direct, journal) {
+                Some(direct) => Some(direct),
+                None => {
+                    let seq = journal.append(Payload::new(delivery, now)).await?;
+                    return Ok(Recorded::Journaled { seq });
+                }
+            },
+        };
         let item = NewDelivery::new(store, delivery, now, None);
         let (reply, answer) = oneshot::channel();
         if writer.queue.send((item, Some(reply))).await.is_err() {
@@ -311,6 +315,28 @@ impl IntakeQueue {
         if let Some(journal) = self.journal.clone() {
             let _ = tokio::task::spawn_blocking(move || journal.stop()).await;
         }
+    }
+}
+
+/// A delivery recorded without the journal: counted in [`IntakeQueue::direct`] until it is
+/// answered, so that deliveries arriving meanwhile go to the journal instead of waiting.
+struct Direct<'a>(&'a AtomicUsize);
+
+impl<'a> Direct<'a> {
+    fn claim(direct: &'a AtomicUsize, journal: &Journal) -> Option<Self> {
+        if !journal.idle() {
+            return None;
+        }
+        direct
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| Direct(direct))
+    }
+}
+
+impl Drop for Direct<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -18,7 +18,7 @@
 //! last record is stored is deleted. Opening the journal checks the last segment and cuts
 //! off a record a crash left half-written (it was never answered).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, ErrorKind, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -174,23 +174,14 @@ fn record_crc(payload_crc: u32, seq: u64) -> u32 {
     h.finalize()
 }
 
-/// One append: the payload, who waits for the delivery's outcome (handed to the feeder with
-/// it), and where to say its sequence number once it is on disk.
-struct Append<W> {
+/// One append: the payload, and where to say its sequence number once it is on disk.
+struct Append {
     payload: Payload,
-    waiter: Option<W>,
     synced: tokio::sync::oneshot::Sender<Result<u64, JournalError>>,
 }
 
-/// Callers waiting for their delivery's outcome, by sequence number. Closed when the feeder
-/// stops: a waiter left then is dropped, and its caller answered without an outcome.
-struct Waiters<W> {
-    by_seq: HashMap<u64, W>,
-    closed: bool,
-}
-
 /// What the appender, the feeder and the callers share.
-struct Shared<W> {
+struct Shared {
     /// The highest sequence number on disk.
     synced: Mutex<u64>,
     wake: Condvar,
@@ -198,20 +189,17 @@ struct Shared<W> {
     committed: AtomicU64,
     /// Appends handed to the appender and not yet on disk.
     in_flight: AtomicUsize,
-    /// Callers waiting for their delivery's outcome.
-    waiters: Mutex<Waiters<W>>,
     stopping: AtomicBool,
 }
 
-/// An open journal: see the module documentation. `W` is what a caller that waits for its
-/// delivery's outcome leaves with it.
-pub struct Journal<W> {
+/// An open journal: see the module documentation.
+pub struct Journal {
     dir: PathBuf,
     id: String,
     /// The sequence number stored last when the journal was opened; the feeder starts after it.
     start_after: u64,
-    shared: Arc<Shared<W>>,
-    appender: Mutex<Option<mpsc::Sender<Append<W>>>>,
+    shared: Arc<Shared>,
+    appender: Mutex<Option<mpsc::Sender<Append>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     /// Held while the journal is open.
     lock: Mutex<Option<File>>,
@@ -291,7 +279,7 @@ fn read_record(r: &mut impl Read) -> std::io::Result<Option<(u64, Vec<u8>)>> {
     Ok(Some((seq, payload)))
 }
 
-impl<W: Send + 'static> Journal<W> {
+impl Journal {
     /// Opens (or creates) the journal in `dir`, cuts off a half-written last record, and
     /// starts its appender. `stored` is the highest sequence number the database has stored
     /// (`None` when it has no position for this journal yet: then nothing is replayed
@@ -406,10 +394,6 @@ impl<W: Send + 'static> Journal<W> {
             wake: Condvar::new(),
             committed: AtomicU64::new(stored),
             in_flight: AtomicUsize::new(0),
-            waiters: Mutex::new(Waiters {
-                by_seq: HashMap::new(),
-                closed: false,
-            }),
             stopping: AtomicBool::new(false),
         });
         let (file, file_len) = match segments(&dir)?.last() {
@@ -450,8 +434,7 @@ impl<W: Send + 'static> Journal<W> {
         &self.id
     }
 
-    /// Whether every delivery on disk is stored and none is being appended: a caller that
-    /// appends now is the only one, and waiting for its outcome delays nobody.
+    /// Whether every delivery on disk is stored and none is being appended.
     pub fn idle(&self) -> bool {
         self.shared.in_flight.load(Ordering::Acquire) == 0
             && self.shared.synced.lock().map(|s| *s).unwrap_or(0)
@@ -464,9 +447,8 @@ impl<W: Send + 'static> Journal<W> {
         synced.saturating_sub(self.shared.committed.load(Ordering::Acquire))
     }
 
-    /// Appends a delivery; returns its sequence number once it is on disk. `waiter`, if
-    /// any, is handed to the feeder with the delivery.
-    pub async fn append(&self, payload: Payload, waiter: Option<W>) -> Result<u64, JournalError> {
+    /// Appends a delivery; returns its sequence number once it is on disk.
+    pub async fn append(&self, payload: Payload) -> Result<u64, JournalError> {
         let (synced, done) = tokio::sync::oneshot::channel();
         {
             let appender = self.appender.lock().map_err(|_| JournalError::Stopped)?;
@@ -474,14 +456,7 @@ impl<W: Send + 'static> Journal<W> {
                 return Err(JournalError::Stopped);
             };
             self.shared.in_flight.fetch_add(1, Ordering::AcqRel);
-            if appender
-                .send(Append {
-                    payload,
-                    waiter,
-                    synced,
-                })
-                .is_err()
-            {
+            if appender.send(Append { payload, synced }).is_err() {
                 self.shared.in_flight.fetch_sub(1, Ordering::AcqRel);
                 return Err(JournalError::Stopped);
             }
@@ -496,25 +471,18 @@ impl<W: Send + 'static> Journal<W> {
     }
 
     /// Starts the feeder: a thread that reads every record after the stored position, in
-    /// order, as soon as it is on disk, and calls `deliver` with it and its waiter (if the
-    /// caller waits); `deliver` returns false when nobody takes deliveries any more.
-    /// Segments read past and stored are deleted.
+    /// order, as soon as it is on disk, and calls `deliver` with it; `deliver` returns false
+    /// when nobody takes deliveries any more. Segments read past and stored are deleted.
     pub fn feed(
         &self,
-        mut deliver: impl FnMut(Record, Option<W>) -> bool + Send + 'static,
+        mut deliver: impl FnMut(Record) -> bool + Send + 'static,
     ) -> Result<(), JournalError> {
         let shared = self.shared.clone();
         let dir = self.dir.clone();
         let start_after = self.start_after;
         let thread = std::thread::Builder::new()
             .name("printbridge-feeder".to_owned())
-            .spawn(move || {
-                feed_loop(&shared, dir, start_after, &mut deliver);
-                if let Ok(mut waiters) = shared.waiters.lock() {
-                    waiters.closed = true;
-                    waiters.by_seq.clear();
-                }
-            })
+            .spawn(move || feed_loop(&shared, dir, start_after, &mut deliver))
             .map_err(io_error(&self.dir))?;
         if let Ok(mut threads) = self.threads.lock() {
             threads.push(thread);
@@ -546,11 +514,11 @@ impl<W: Send + 'static> Journal<W> {
 
 /// The feeder's loop (see [`Journal::feed`]); returns when the journal stops or `deliver`
 /// refuses a record.
-fn feed_loop<W>(
-    shared: &Shared<W>,
+fn feed_loop(
+    shared: &Shared,
     dir: PathBuf,
     start_after: u64,
-    deliver: &mut impl FnMut(Record, Option<W>) -> bool,
+    deliver: &mut impl FnMut(Record) -> bool,
 ) {
     let mut reader = SegmentReader::new(dir, start_after);
     loop {
@@ -570,12 +538,7 @@ fn feed_loop<W>(
         }
         match reader.next() {
             Ok(Some(record)) => {
-                let waiter = shared
-                    .waiters
-                    .lock()
-                    .ok()
-                    .and_then(|mut w| w.by_seq.remove(&record.seq));
-                if !deliver(record, waiter) {
+                if !deliver(record) {
                     return;
                 }
             }
@@ -616,14 +579,14 @@ fn new_segment(dir: &Path, first_seq: u64) -> Result<File, JournalError> {
 }
 
 /// The appender thread: writes everything that arrived meanwhile with one `fdatasync`.
-fn append_loop<W>(
+fn append_loop(
     dir: &Path,
     (mut file, mut file_len, mut next): (File, u64, u64),
     segment_bytes: u64,
-    appends: &mpsc::Receiver<Append<W>>,
-    shared: &Shared<W>,
+    appends: &mpsc::Receiver<Append>,
+    shared: &Shared,
 ) {
-    let mut group: Vec<Append<W>> = Vec::new();
+    let mut group: Vec<Append> = Vec::new();
     let mut buf: Vec<u8> = Vec::new();
     while let Ok(first) = appends.recv() {
         group.push(first);
@@ -644,15 +607,6 @@ fn append_loop<W>(
         match written {
             Ok(()) => {
                 file_len += buf.len() as u64;
-                if let Ok(mut waiters) = shared.waiters.lock()
-                    && !waiters.closed
-                {
-                    for (i, a) in group.iter_mut().enumerate() {
-                        if let Some(w) = a.waiter.take() {
-                            waiters.by_seq.insert(first_seq + i as u64, w);
-                        }
-                    }
-                }
                 if let Ok(mut synced) = shared.synced.lock() {
                     *synced = next - 1;
                 }
@@ -834,8 +788,8 @@ mod tests {
         }
     }
 
-    fn open(dir: &Path, stored: Option<u64>, segment_bytes: u64) -> (Opened, Journal<u32>) {
-        let (opened, files) = Journal::<u32>::open(dir).expect("open");
+    fn open(dir: &Path, stored: Option<u64>, segment_bytes: u64) -> (Opened, Journal) {
+        let (opened, files) = Journal::open(dir).expect("open");
         let stored = stored.unwrap_or(opened.last_seq);
         let journal = Journal::start_with(files, &opened, stored, segment_bytes).expect("start");
         (opened, journal)
@@ -847,32 +801,27 @@ mod tests {
             .expect("runtime")
     }
 
-    /// Appends deliveries `range`, each with its number as its waiter.
+    /// Appends deliveries `range`.
     fn append(
         rt: &tokio::runtime::Runtime,
-        journal: &Journal<u32>,
+        journal: &Journal,
         range: std::ops::Range<usize>,
     ) -> Vec<u64> {
         rt.block_on(async {
             let mut seqs = Vec::new();
             for n in range {
-                let waiter = u32::try_from(n).ok();
-                seqs.push(
-                    journal
-                        .append(Payload::new(delivery(n), n as i64), waiter)
-                        .await
-                        .expect("append"),
-                );
+                let payload = Payload::new(delivery(n), n as i64);
+                seqs.push(journal.append(payload).await.expect("append"));
             }
             seqs
         })
     }
 
     /// Feeds until `count` records came, or 10 s passed.
-    fn feed(journal: &Journal<u32>, count: usize) -> Vec<(Record, Option<u32>)> {
+    fn feed(journal: &Journal, count: usize) -> Vec<Record> {
         let (tx, rx) = mpsc::channel();
         journal
-            .feed(move |record, waiter| tx.send((record, waiter)).is_ok())
+            .feed(move |record| tx.send(record).is_ok())
             .expect("feed");
         let mut got = Vec::new();
         while got.len() < count {
@@ -885,7 +834,7 @@ mod tests {
     }
 
     #[test]
-    fn records_come_back_in_order_with_their_waiters() {
+    fn records_come_back_in_order() {
         let dir = tempfile::tempdir().expect("tempdir");
         let rt = runtime();
         let (opened, journal) = open(dir.path(), None, SEGMENT_BYTES);
@@ -897,7 +846,7 @@ mod tests {
         assert!(!journal.idle());
         let got = feed(&journal, 50);
         assert_eq!(got.len(), 50);
-        for (n, (record, waiter)) in got.iter().enumerate() {
+        for (n, record) in got.iter().enumerate() {
             let want = delivery(n);
             assert_eq!(record.seq, n as u64 + 1);
             assert_eq!(record.received_at, n as i64);
@@ -907,7 +856,6 @@ mod tests {
             assert_eq!(record.delivery.webhook_id, want.webhook_id);
             assert_eq!(record.delivery.delivery_ref, None);
             assert_eq!(record.delivery.content_type, want.content_type);
-            assert_eq!(*waiter, u32::try_from(n).ok());
         }
         journal.committed(50);
         assert_eq!(journal.backlog(), 0);
@@ -916,40 +864,15 @@ mod tests {
     }
 
     #[test]
-    fn waiters_are_let_go_when_the_feeder_stops() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let rt = runtime();
-        let (opened, files) = Journal::<mpsc::Sender<()>>::open(dir.path()).expect("open");
-        let journal = Journal::start(files, &opened, opened.last_seq).expect("start");
-        // Nobody takes deliveries: the feeder stops at the first.
-        journal.feed(|_, _| false).expect("feed");
-        let mut answers = Vec::new();
-        for n in 0..2 {
-            let (waiter, answer) = mpsc::channel::<()>();
-            rt.block_on(journal.append(Payload::new(delivery(n), 1), Some(waiter)))
-                .expect("append");
-            answers.push(answer);
-        }
-        for answer in answers {
-            assert_eq!(
-                answer.recv_timeout(Duration::from_secs(10)),
-                Err(mpsc::RecvTimeoutError::Disconnected),
-                "a caller would wait for ever"
-            );
-        }
-        journal.stop();
-    }
-
-    #[test]
     fn one_process_at_a_time() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (_, journal) = open(dir.path(), None, SEGMENT_BYTES);
         assert!(matches!(
-            Journal::<u32>::open(dir.path()),
+            Journal::open(dir.path()),
             Err(JournalError::Locked { .. })
         ));
         journal.stop();
-        assert!(Journal::<u32>::open(dir.path()).is_ok());
+        assert!(Journal::open(dir.path()).is_ok());
     }
 
     #[test]
@@ -964,12 +887,8 @@ mod tests {
         assert_eq!(opened.last_seq, 40);
         assert!(opened.has_records);
         let got = feed(&journal, 15);
-        let seqs: Vec<u64> = got.iter().map(|(r, _)| r.seq).collect();
+        let seqs: Vec<u64> = got.iter().map(|r| r.seq).collect();
         assert_eq!(seqs, (26..=40).collect::<Vec<u64>>());
-        assert!(
-            got.iter().all(|(_, w)| w.is_none()),
-            "waiters do not outlive a stop"
-        );
         // New appends continue the numbering.
         assert_eq!(append(&rt, &journal, 40..41), vec![41]);
         journal.stop();
@@ -985,7 +904,7 @@ mod tests {
         assert!(before > 3, "{before} segments");
         let got = feed(&journal, 100);
         assert_eq!(got.len(), 100);
-        assert_eq!(got.last().map(|(r, _)| r.seq), Some(100));
+        assert_eq!(got.last().map(|r| r.seq), Some(100));
         // Read past but not stored: kept.
         assert_eq!(segments(dir.path()).expect("segments").len(), before);
         journal.committed(100);
@@ -1024,7 +943,7 @@ mod tests {
         assert_eq!(opened.last_seq, 3);
         assert_eq!(std::fs::metadata(&path).expect("metadata").len(), whole);
         assert_eq!(append(&rt, &journal, 3..4), vec![4]);
-        let seqs: Vec<u64> = feed(&journal, 3).iter().map(|(r, _)| r.seq).collect();
+        let seqs: Vec<u64> = feed(&journal, 3).iter().map(|r| r.seq).collect();
         assert_eq!(seqs, vec![2, 3, 4]);
         journal.stop();
     }
@@ -1047,7 +966,7 @@ mod tests {
         // The damaged last record is cut off at the next open, so it is never fed.
         let (opened, journal) = open(dir.path(), Some(0), SEGMENT_BYTES);
         assert_eq!(opened.last_seq, 1);
-        let seqs: Vec<u64> = feed(&journal, 1).iter().map(|(r, _)| r.seq).collect();
+        let seqs: Vec<u64> = feed(&journal, 1).iter().map(|r| r.seq).collect();
         assert_eq!(seqs, vec![1]);
         journal.stop();
     }
