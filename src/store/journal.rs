@@ -9,6 +9,8 @@
 //! writer, which stores and applies it as before and records in the same transaction the
 //! highest journal sequence number it has stored (`intake_journals`). A restart replays
 //! what follows that number, so a delivery answered 200 is never lost and never stored twice.
+//! (A delivery that finds the bridge idle skips the journal and is committed straight away,
+//! one sync instead of two: see [`super::intake`].)
 //!
 //! On disk: a directory with a lock file (one bridge at a time), `journal.id` (a random id,
 //! the key of the position in the database) and segments named by the sequence number of
