@@ -104,6 +104,10 @@ fn readme_configuration_example_is_valid() {
         text.contains("configuration is valid: 1 store(s)"),
         "{text}"
     );
+    assert!(
+        text.contains("intake journal ./printbridge-data/intake-journal"),
+        "{text}"
+    );
     assert!(!text.contains("whs") && !text.contains("adm"), "{text}");
 }
 

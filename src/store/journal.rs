@@ -282,10 +282,10 @@ fn read_record(r: &mut impl Read) -> std::io::Result<Option<(u64, Vec<u8>)>> {
 }
 
 impl Journal {
-    /// Opens (or creates) the journal in `dir`, cuts off a half-written last record, and
-    /// starts its appender. `stored` is the highest sequence number the database has stored
-    /// (`None` when it has no position for this journal yet: then nothing is replayed
-    /// unless the journal holds records, which the caller decides on with [`Opened`]).
+    /// Opens (or creates) the journal in `dir`: takes its lock, reads (or makes) its id and
+    /// cuts off a half-written last record. [`Journal::start`] then starts it from the
+    /// position the database has stored; [`Opened`] says what the caller needs to find or
+    /// check that position.
     pub fn open(dir: &Path) -> Result<(Opened, JournalFiles), JournalError> {
         std::fs::create_dir_all(dir).map_err(io_error(dir))?;
         let lock_path = dir.join("lock");
