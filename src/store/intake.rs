@@ -438,7 +438,7 @@ impl Writer {
             MAX_APPLY
         };
         let count = new.len();
-        let (new, result) = self.write(new, limit, waiting.clone()).await;
+        let (new, result) = self.write(new, limit, waiting.clone(), last_seq).await;
         if new.len() != count && self.journal.is_some() {
             // A panic took the group: storing later deliveries would move the journal's
             // position past it, so the writer stops, and the next start replays it.
@@ -476,7 +476,7 @@ impl Writer {
                 tracing::warn!(error = %error, delivery_id = ?applying, "intake transaction failed; storing only, then applying one at a time");
                 // The new deliveries are stored on their own, so they can be answered.
                 if !new.is_empty() {
-                    let (new, stored) = self.write(new, 0, waiting).await;
+                    let (new, stored) = self.write(new, 0, waiting, last_seq).await;
                     match (stored, &self.journal) {
                         (Ok(written), journal) => {
                             if let (Some(journal), Some(seq)) = (journal, last_seq) {
@@ -553,13 +553,15 @@ impl Writer {
     }
 
     /// One transaction (see [`Store::intake_cycle`]) in a task of its own, so that a panic
-    /// fails this transaction's callers, not the writer. Returns `new` again, and on failure
-    /// the id of the delivery being applied, if any.
+    /// fails this transaction's callers, not the writer. `last_seq` is the highest journal
+    /// sequence number among `new`, recorded as the journal's position. Returns `new` again,
+    /// and on failure the id of the delivery being applied, if any.
     async fn write(
         &self,
         new: Vec<NewDelivery>,
         limit: usize,
         waiting: Vec<bool>,
+        last_seq: Option<u64>,
     ) -> (Vec<NewDelivery>, Result<Written, (StoreError, Option<i64>)>) {
         let store = self.store.clone();
         let config = self.config.clone();
@@ -572,10 +574,10 @@ impl Writer {
         let journal = self.journal.clone();
         let task = tokio::spawn(async move {
             let mut applying = None;
-            let position = journal.as_ref().and_then(|j| {
-                let seq = new.iter().filter_map(|n| n.seq).max()?;
-                Some((j.id(), i64::try_from(seq).ok()?))
-            });
+            let position = journal
+                .as_ref()
+                .zip(last_seq)
+                .and_then(|(j, seq)| Some((j.id(), i64::try_from(seq).ok()?)));
             let result = write(
                 &store,
                 &config,
@@ -725,15 +727,12 @@ impl Store {
     async fn set_journal_position(&self, id: &str, seq: u64) -> Result<(), StoreError> {
         let seq = i64::try_from(seq).unwrap_or(i64::MAX);
         on_pool_write!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO intake_journals (journal_id, seq) VALUES ($1, $2) \
-                 ON CONFLICT (journal_id) DO UPDATE SET seq = excluded.seq",
-            )
-            .bind(id)
-            .bind(seq)
-            .execute(pool)
-            .await?
-            .rows_affected()
+            sqlx::query(super::ledger::SET_JOURNAL_POSITION)
+                .bind(id)
+                .bind(seq)
+                .execute(pool)
+                .await?
+                .rows_affected()
         });
         Ok(())
     }

@@ -101,14 +101,6 @@ impl Payload {
         let crc = crc32fast::hash(&bytes);
         Payload { bytes, crc }
     }
-
-    pub fn len(&self) -> usize {
-        self.bytes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
-    }
 }
 
 /// `u32::MAX` for none, else the length and the bytes.
@@ -192,6 +184,31 @@ struct Shared {
     /// Appends handed to the appender and not yet on disk.
     in_flight: AtomicUsize,
     stopping: AtomicBool,
+}
+
+impl Shared {
+    /// Waits until the appender says more is on disk, or `timeout` passed, or the journal
+    /// stops.
+    fn wait(&self, timeout: Duration) {
+        if let Ok(synced) = self.synced.lock() {
+            let _ = self.wake.wait_timeout(synced, timeout);
+        }
+    }
+
+    /// If record `seq` is not on disk yet, waits as [`Shared::wait`] does (unless the
+    /// journal is stopping) and returns true.
+    fn wait_unless_synced(&self, seq: u64, timeout: Duration) -> bool {
+        let Ok(synced) = self.synced.lock() else {
+            return false;
+        };
+        if *synced >= seq {
+            return false;
+        }
+        if !self.stopping.load(Ordering::Acquire) {
+            let _ = self.wake.wait_timeout(synced, timeout);
+        }
+        true
+    }
 }
 
 /// An open journal: see the module documentation.
@@ -528,14 +545,7 @@ fn feed_loop(
             return;
         }
         reader.delete_stored(shared.committed.load(Ordering::Acquire));
-        let synced = shared.synced.lock().map(|s| *s).unwrap_or(0);
-        if reader.next_seq > synced {
-            if let Ok(guard) = shared.synced.lock()
-                && *guard < reader.next_seq
-                && !shared.stopping.load(Ordering::Acquire)
-            {
-                let _ = shared.wake.wait_timeout(guard, FEED_POLL);
-            }
+        if shared.wait_unless_synced(reader.next_seq, FEED_POLL) {
             continue;
         }
         match reader.next() {
@@ -546,17 +556,11 @@ fn feed_loop(
             }
             Ok(None) => {
                 // On disk but not readable yet: the appender is starting a segment.
-                let guard = shared.synced.lock();
-                if let Ok(guard) = guard {
-                    let _ = shared.wake.wait_timeout(guard, Duration::from_millis(5));
-                }
+                shared.wait(Duration::from_millis(5));
             }
             Err(e) => {
                 tracing::error!(error = %e, "intake journal: a record cannot be read; skipping to the next segment");
-                let guard = shared.synced.lock();
-                if let Ok(guard) = guard {
-                    let _ = shared.wake.wait_timeout(guard, FEED_POLL);
-                }
+                shared.wait(FEED_POLL);
             }
         }
     }
@@ -598,7 +602,7 @@ fn append_loop(
         for a in &group {
             let seq = next;
             next += 1;
-            let len = u32::try_from(a.payload.len()).unwrap_or(u32::MAX);
+            let len = u32::try_from(a.payload.bytes.len()).unwrap_or(u32::MAX);
             buf.extend_from_slice(&len.to_le_bytes());
             buf.extend_from_slice(&record_crc(a.payload.crc, seq).to_le_bytes());
             buf.extend_from_slice(&seq.to_le_bytes());
@@ -803,6 +807,11 @@ mod tests {
             .expect("runtime")
     }
 
+    fn last_segment(dir: &Path) -> PathBuf {
+        let (_, path) = segments(dir).expect("segments").pop().expect("a segment");
+        path
+    }
+
     /// Appends deliveries `range`.
     fn append(
         rt: &tokio::runtime::Runtime,
@@ -928,10 +937,7 @@ mod tests {
         let (_, journal) = open(dir.path(), None, SEGMENT_BYTES);
         append(&rt, &journal, 0..3);
         journal.stop();
-        let (_, path) = segments(dir.path())
-            .expect("segments")
-            .pop()
-            .expect("a segment");
+        let path = last_segment(dir.path());
         let whole = std::fs::metadata(&path).expect("metadata").len();
         // A crash in the middle of the next append: a header and part of its payload.
         let mut f = OpenOptions::new()
@@ -957,10 +963,7 @@ mod tests {
         let (_, journal) = open(dir.path(), None, SEGMENT_BYTES);
         append(&rt, &journal, 0..2);
         journal.stop();
-        let (_, path) = segments(dir.path())
-            .expect("segments")
-            .pop()
-            .expect("a segment");
+        let path = last_segment(dir.path());
         let mut bytes = std::fs::read(&path).expect("read");
         let last = bytes.len() - 1;
         bytes[last] ^= 0xff;

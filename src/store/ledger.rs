@@ -1212,6 +1212,11 @@ type NewOrLockedRow = (
     Option<String>,
 );
 
+/// Records an intake journal's position: `$1` the journal's id, `$2` the highest sequence
+/// number stored (see [`super::journal`]).
+pub(super) const SET_JOURNAL_POSITION: &str = "INSERT INTO intake_journals (journal_id, seq) \
+     VALUES ($1, $2) ON CONFLICT (journal_id) DO UPDATE SET seq = excluded.seq";
+
 /// The PostgreSQL advisory lock (transaction scope) held by the replica applying
 /// deliveries, so replicas apply one at a time, in order: this key with a hash of the
 /// schema. Advisory locks belong to the whole database, and bridges with schemas of their
@@ -1458,14 +1463,11 @@ impl Store {
                     .collect();
             }
             if let Some((journal, seq)) = cycle.journal {
-                sqlx::query(
-                    "INSERT INTO intake_journals (journal_id, seq) VALUES ($1, $2) \
-                     ON CONFLICT (journal_id) DO UPDATE SET seq = excluded.seq",
-                )
-                .bind(journal)
-                .bind(seq)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query(SET_JOURNAL_POSITION)
+                    .bind(journal)
+                    .bind(seq)
+                    .execute(&mut *tx)
+                    .await?;
             }
             CycleOutcome {
                 ids,
