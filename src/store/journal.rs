@@ -285,13 +285,20 @@ fn read_header(r: &mut impl Read) -> std::io::Result<Option<(usize, u32, u64)>> 
     Ok(Some((len, word(4), u64::from_le_bytes(seq))))
 }
 
+/// Most of a record's length [`read_record`] allocates before reading it.
+const PREALLOC_MAX: usize = 1 << 20;
+
 /// Reads one whole record: `Ok(None)` at a clean end, an error for a short or damaged one.
 fn read_record(r: &mut impl Read) -> std::io::Result<Option<(u64, Vec<u8>)>> {
     let Some((len, crc, seq)) = read_header(r)? else {
         return Ok(None);
     };
-    let mut payload = vec![0u8; len];
-    r.read_exact(&mut payload)?;
+    // Filled as read, not zeroed first; a damaged length is not allocated up front.
+    let mut payload = Vec::with_capacity(len.min(PREALLOC_MAX));
+    let read = r.take(len as u64).read_to_end(&mut payload)?;
+    if read < len {
+        return Err(ErrorKind::UnexpectedEof.into());
+    }
     if record_crc(crc32fast::hash(&payload), seq) != crc {
         return Err(ErrorKind::InvalidData.into());
     }
