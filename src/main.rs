@@ -6,8 +6,8 @@ use clap::{Parser, Subcommand};
 use printbridge::config::{Config, ProcessEnv};
 
 /// mimalloc instead of the system allocator: a delivery's body, order and rows are
-/// allocated on one thread and freed on another, which glibc's arenas made a fifth of
-/// the bridge's time in a burst (BENCHMARKS.md, twelfth round). Built without transparent
+/// allocated on one thread and freed on another, and glibc's `malloc` and `free` took a
+/// fifth of the CPU in a burst (BENCHMARKS.md, twelfth round). Built without transparent
 /// huge pages (`no_thp`), which would double the idle bridge's memory.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
