@@ -964,6 +964,33 @@ mod tests {
     }
 
     #[test]
+    fn a_last_record_whose_header_claims_gigabytes_is_cut_off() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = runtime();
+        let (_, journal) = open(dir.path(), None, SEGMENT_BYTES);
+        append(&rt, &journal, 0..2);
+        journal.stop();
+        let path = last_segment(dir.path());
+        let whole = std::fs::metadata(&path).expect("metadata").len();
+        // A header whose length field was damaged to nearly 4 GB, then a few bytes.
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("segment");
+        f.write_all(&[
+            0xf0, 0xff, 0xff, 0xff, 1, 2, 3, 4, 3, 0, 0, 0, 0, 0, 0, 0, b'{', b'}',
+        ])
+        .expect("write");
+        drop(f);
+        let (opened, journal) = open(dir.path(), Some(0), SEGMENT_BYTES);
+        assert_eq!(opened.last_seq, 2);
+        assert_eq!(std::fs::metadata(&path).expect("metadata").len(), whole);
+        let seqs: Vec<u64> = feed(&journal, 2).iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, vec![1, 2]);
+        journal.stop();
+    }
+
+    #[test]
     fn a_damaged_record_is_not_delivered() {
         let dir = tempfile::tempdir().expect("tempdir");
         let rt = runtime();
