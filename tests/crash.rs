@@ -347,15 +347,8 @@ async fn sigkill_during_a_webhook_burst_loses_and_doubles_no_delivery() {
         Duration::from_secs(60),
         "journal and ledger caught up",
         || async {
-            let text = bridge
-                .client
-                .get(format!("{}/metrics", bridge.base))
-                .send()
-                .await
-                .ok()?
-                .text()
-                .await
-                .ok()?;
+            let text =
+                support::try_text(&bridge.client, &format!("{}/metrics", bridge.base)).await?;
             (text.contains("\nprintbridge_intake_journal_backlog 0\n")
                 && text.contains("\nprintbridge_deliveries_unapplied 0\n"))
             .then_some(())

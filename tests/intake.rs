@@ -817,15 +817,7 @@ async fn health_docs_and_metrics(backend: Backend) {
     app.post_webhook("shop", "order.created", &body, "s3cret")
         .await;
     let metrics = support::eventually(Duration::from_secs(5), "metrics", || async {
-        let text = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .ok()?
-            .text()
-            .await
-            .ok()?;
+        let text = support::try_text(&app.client, &app.url("/metrics")).await?;
         text.contains("outcome=\"applied\"").then_some(text)
     })
     .await;

@@ -937,6 +937,19 @@ mod tests {
         journal.stop();
     }
 
+    /// Appends `bytes` to the last segment in `dir`, as a crash or a damaged disk leaves
+    /// them; returns its path and its length before.
+    fn append_to_last_segment(dir: &Path, bytes: &[u8]) -> (PathBuf, u64) {
+        let path = last_segment(dir);
+        let whole = std::fs::metadata(&path).expect("metadata").len();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("segment");
+        f.write_all(bytes).expect("write");
+        (path, whole)
+    }
+
     #[test]
     fn a_half_written_last_record_is_cut_off() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -944,16 +957,11 @@ mod tests {
         let (_, journal) = open(dir.path(), None, SEGMENT_BYTES);
         append(&rt, &journal, 0..3);
         journal.stop();
-        let path = last_segment(dir.path());
-        let whole = std::fs::metadata(&path).expect("metadata").len();
         // A crash in the middle of the next append: a header and part of its payload.
-        let mut f = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .expect("segment");
-        f.write_all(&[200, 0, 0, 0, 1, 2, 3, 4, 4, 0, 0, 0, 0, 0, 0, 0, b'{'])
-            .expect("write");
-        drop(f);
+        let (path, whole) = append_to_last_segment(
+            dir.path(),
+            &[200, 0, 0, 0, 1, 2, 3, 4, 4, 0, 0, 0, 0, 0, 0, 0, b'{'],
+        );
         let (opened, journal) = open(dir.path(), Some(1), SEGMENT_BYTES);
         assert_eq!(opened.last_seq, 3);
         assert_eq!(std::fs::metadata(&path).expect("metadata").len(), whole);
@@ -970,18 +978,13 @@ mod tests {
         let (_, journal) = open(dir.path(), None, SEGMENT_BYTES);
         append(&rt, &journal, 0..2);
         journal.stop();
-        let path = last_segment(dir.path());
-        let whole = std::fs::metadata(&path).expect("metadata").len();
         // A header whose length field was damaged to nearly 4 GB, then a few bytes.
-        let mut f = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .expect("segment");
-        f.write_all(&[
-            0xf0, 0xff, 0xff, 0xff, 1, 2, 3, 4, 3, 0, 0, 0, 0, 0, 0, 0, b'{', b'}',
-        ])
-        .expect("write");
-        drop(f);
+        let (path, whole) = append_to_last_segment(
+            dir.path(),
+            &[
+                0xf0, 0xff, 0xff, 0xff, 1, 2, 3, 4, 3, 0, 0, 0, 0, 0, 0, 0, b'{', b'}',
+            ],
+        );
         let (opened, journal) = open(dir.path(), Some(0), SEGMENT_BYTES);
         assert_eq!(opened.last_seq, 2);
         assert_eq!(std::fs::metadata(&path).expect("metadata").len(), whole);

@@ -261,6 +261,12 @@ impl TestApp {
     }
 }
 
+/// The text at `url`, or `None` if it cannot be fetched (yet): for checks polled with
+/// [`eventually`].
+pub async fn try_text(client: &reqwest::Client, url: &str) -> Option<String> {
+    client.get(url).send().await.ok()?.text().await.ok()
+}
+
 /// Polls `check` until it returns `Some`, failing after `deadline`.
 pub async fn eventually<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
 where
