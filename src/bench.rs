@@ -33,6 +33,7 @@ use crate::sandbox::{Sandbox, SandboxCredentials};
 use crate::store::Store;
 use crate::store::bulk::{Backlog, ORDER_ID_MARKER};
 use crate::store::jobs::ClaimedJob;
+use crate::store::journal::{SyncCounters, SyncStats};
 use crate::store::reads::Table;
 
 const STORE: &str = "bench";
@@ -117,6 +118,9 @@ pub struct LoadStats {
     /// Intake: how long after the run the last acknowledged delivery was applied to the
     /// ledger (deliveries answered `received` in a burst are applied right after).
     pub applied_after: Option<Duration>,
+    /// The syncs of the intake journal (or of the durable floor's file) during the run:
+    /// how long a group of requests waited for the disk, and how many shared a sync.
+    pub syncs: Option<SyncStats>,
 }
 
 /// Bytes this process has caused to be written to storage (`write_bytes` of /proc/self/io).
@@ -209,6 +213,7 @@ impl LoadStats {
             cpu_us_per_request: 0.0,
             disk_bytes_per_request: 0.0,
             applied_after: None,
+            syncs: None,
         }
     }
 }
@@ -538,7 +543,7 @@ type FloorWrite = (Vec<u8>, tokio::sync::oneshot::Sender<bool>);
 /// answers 200 once the file is synced, one `fdatasync` for every body that arrived while
 /// the last one ran. No database, no parsing: what storing before answering costs on this
 /// machine's disk, for any design.
-async fn start_floor(dir: &Path) -> anyhow::Result<Reference> {
+async fn start_floor(dir: &Path) -> anyhow::Result<(Reference, Arc<SyncCounters>)> {
     use poem::EndpointExt as _;
     use std::io::Write as _;
     let mut file = std::fs::OpenOptions::new()
@@ -546,6 +551,8 @@ async fn start_floor(dir: &Path) -> anyhow::Result<Reference> {
         .append(true)
         .open(dir.join("floor.log"))?;
     let (queue, writes) = std::sync::mpsc::channel::<FloorWrite>();
+    let syncs = Arc::new(SyncCounters::default());
+    let counters = syncs.clone();
     std::thread::Builder::new()
         .name("bench-floor".to_owned())
         .spawn(move || {
@@ -559,18 +566,23 @@ async fn start_floor(dir: &Path) -> anyhow::Result<Reference> {
                     buf.extend_from_slice(&u32::try_from(body.len()).unwrap_or(0).to_le_bytes());
                     buf.extend_from_slice(body);
                 }
+                let started = Instant::now();
                 let ok = file.write_all(&buf).and_then(|()| file.sync_data()).is_ok();
+                if ok {
+                    counters.record(group.len(), started.elapsed());
+                }
                 for (_, reply) in group.drain(..) {
                     let _ = reply.send(ok);
                 }
             }
         })?;
-    serve_reference(
+    let reference = serve_reference(
         poem::Route::new()
             .at("/*path", poem::post(floor_append))
             .data(queue),
     )
-    .await
+    .await?;
+    Ok((reference, syncs))
 }
 
 #[poem::handler]
@@ -985,7 +997,7 @@ async fn run_db(
     opts: &BenchOptions,
     sb: &Sandbox,
     client: &reqwest::Client,
-    (bare_url, floor_url): (&str, &str),
+    (bare_url, floor_url, floor_syncs): (&str, &str, &SyncCounters),
     dir: &Path,
     progress: &mut (dyn std::io::Write + Send),
 ) -> anyhow::Result<DbReport> {
@@ -1026,9 +1038,13 @@ async fn run_db(
     let bytes_before = db_bytes(&bridge.state.store).await?;
     let deliveries_before = bridge.state.store.count(Table::Deliveries).await?;
     report.bare_sustained = closed_loop(client, &bare, opts.connections, opts.duration).await;
+    let before = floor_syncs.snapshot();
     report.floor_sustained = closed_loop(client, &floor, opts.connections, opts.duration).await;
+    report.floor_sustained.syncs = Some(floor_syncs.snapshot().since(&before));
     fresh.settle(&bridge.state.store).await;
+    let before = bridge.state.intake.journal_sync_stats();
     report.intake_sustained = closed_loop(client, &intake, opts.connections, opts.duration).await;
+    report.intake_sustained.syncs = journal_since(&bridge.state, before);
     report.intake_sustained.applied_after = Some(applied(&bridge.state).await?);
     writeln!(
         progress,
@@ -1040,7 +1056,9 @@ async fn run_db(
     for &rate in &opts.rates {
         let b = open_loop(client, &bare, rate, opts.duration).await;
         fresh.settle(&bridge.state.store).await;
+        let before = bridge.state.intake.journal_sync_stats();
         let mut i = open_loop(client, &intake, rate, opts.duration).await;
+        i.syncs = journal_since(&bridge.state, before);
         i.applied_after = Some(applied(&bridge.state).await?);
         writeln!(
             progress,
@@ -1254,6 +1272,12 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
     out
 }
 
+/// The intake journal's syncs since `before`.
+fn journal_since(state: &crate::http::AppState, before: Option<SyncStats>) -> Option<SyncStats> {
+    let now = state.intake.journal_sync_stats()?;
+    Some(now.since(&before.unwrap_or_default()))
+}
+
 /// A run's notes: `note`, its errors, its CPU per request, when its deliveries were all
 /// applied, CPU steal.
 fn join_note(note: String, s: &LoadStats) -> String {
@@ -1281,6 +1305,14 @@ fn join_note(note: String, s: &LoadStats) -> String {
             s.ok as f64 / until.as_secs_f64().max(1e-9)
         ));
     }
+    if let Some(syncs) = s.syncs.filter(|y| y.syncs > 0) {
+        parts.push(format!(
+            "{} syncs of {:.1} deliveries, {:.2} ms each",
+            syncs.syncs,
+            syncs.mean_group(),
+            syncs.mean_seconds() * 1000.0
+        ));
+    }
     if s.steal_pct >= 0.5 {
         parts.push(format!("CPU steal {:.0} %", s.steal_pct));
     }
@@ -1293,7 +1325,7 @@ pub async fn run(opts: BenchOptions, out: &mut (dyn std::io::Write + Send)) -> a
     let dir = bench_dir()?;
     let sb = Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0).await?;
     let (bare_url, bare_stop) = start_bare().await?;
-    let (floor_url, floor_stop) = start_floor(&dir).await?;
+    let ((floor_url, floor_stop), floor_syncs) = start_floor(&dir).await?;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(1024)
@@ -1308,7 +1340,7 @@ pub async fn run(opts: BenchOptions, out: &mut (dyn std::io::Write + Send)) -> a
     )?;
     let mut reports = Vec::new();
     for &db in &opts.dbs {
-        let urls = (bare_url.as_str(), floor_url.as_str());
+        let urls = (bare_url.as_str(), floor_url.as_str(), &*floor_syncs);
         let r = run_db(db, &opts, &sb, &client, urls, &dir, out).await?;
         reports.push((db, r));
     }

@@ -504,6 +504,39 @@ async fn concurrent_out_of_order_deliveries(backend: Backend) {
     // Answered as soon as stored (or, on SQLite, as soon as in the intake journal) when
     // others were waiting: stored and applied right after, in order.
     app.applied().await;
+    // `/metrics` counts every delivery answered from the journal, and the syncs they shared.
+    let journaled = answered
+        .iter()
+        .filter(|(ack, _)| ack["delivery_id"].is_null())
+        .count() as f64;
+    let metrics = support::try_text(&app.client, &app.url("/metrics"))
+        .await
+        .expect("metrics");
+    let value = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+    };
+    match value("printbridge_intake_journal_appended_total") {
+        Some(appended) => {
+            assert_eq!(appended, journaled, "{metrics}");
+            let syncs = value("printbridge_intake_journal_sync_seconds_count").expect("count");
+            assert_eq!(
+                value("printbridge_intake_journal_sync_seconds_bucket{le=\"+Inf\"}"),
+                Some(syncs),
+                "{metrics}"
+            );
+            assert!(
+                syncs <= journaled && (syncs >= 1.0 || journaled == 0.0),
+                "{metrics}"
+            );
+            assert!(value("printbridge_intake_journal_sync_seconds_sum").is_some());
+        }
+        None => {
+            assert!(matches!(backend, Backend::Postgres), "{metrics}");
+            assert_eq!(journaled, 0.0, "{metrics}");
+        }
+    }
     let mut planned = 0;
     for (ack, body) in &answered {
         planned += ack["jobs_planned"].as_u64().unwrap();

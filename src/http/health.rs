@@ -9,6 +9,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::problem::{ApiError, Problem, bad_request_problem};
 use super::{ApiTags, AppState};
+use crate::store::journal::{SYNC_BUCKETS, SyncStats};
 
 #[derive(Debug, Object)]
 pub struct Health {
@@ -89,7 +90,8 @@ impl HealthApi {
     /// Metrics
     ///
     /// Deliveries by topic and outcome, deliveries waiting to be applied and the oldest one's
-    /// age, deliveries in the intake journal not yet stored, jobs by state, queue depth and oldest due job age, provider attempts and latency
+    /// age, deliveries in the intake journal not yet stored and how long its syncs took, jobs by
+    /// state, queue depth and oldest due job age, provider attempts and latency
     /// by provider and outcome, dead letters.
     #[oai(
         path = "/metrics",
@@ -140,6 +142,33 @@ impl HealthApi {
             "# HELP printbridge_intake_journal_backlog Deliveries answered from the intake journal and not yet stored in the database.\n# TYPE printbridge_intake_journal_backlog gauge\nprintbridge_intake_journal_backlog {}",
             state.intake.journal_backlog()
         );
+        if let Some(syncs) = state.intake.journal_sync_stats() {
+            render_journal_syncs(&mut out, &syncs);
+        }
         Ok(MetricsResponse::Ok(PlainText(out)))
     }
+}
+
+/// The intake journal's syncs: how long a group of deliveries waited for the disk, and how
+/// many deliveries shared a sync (`_appended_total` over `_count`).
+fn render_journal_syncs(out: &mut String, syncs: &SyncStats) {
+    let name = "printbridge_intake_journal_sync_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time to write and sync one group of deliveries to the intake journal; each delivery in the group was answered after it.\n# TYPE {name} histogram"
+    );
+    for (bound, n) in SYNC_BUCKETS.iter().zip(syncs.within) {
+        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {n}");
+    }
+    let _ = writeln!(
+        out,
+        "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {sum}\n{name}_count {count}",
+        count = syncs.syncs,
+        sum = syncs.seconds
+    );
+    let _ = writeln!(
+        out,
+        "# HELP printbridge_intake_journal_appended_total Deliveries written and synced to the intake journal.\n# TYPE printbridge_intake_journal_appended_total counter\nprintbridge_intake_journal_appended_total {}",
+        syncs.appended
+    );
 }

@@ -301,6 +301,11 @@ impl IntakeQueue {
         self.journal.as_ref().map_or(0, |j| j.backlog())
     }
 
+    /// The intake journal's writes and syncs since it started (`None` without a journal).
+    pub fn journal_sync_stats(&self) -> Option<super::journal::SyncStats> {
+        self.journal.as_ref().map(|j| j.sync_stats())
+    }
+
     /// Stops the writer after its current transaction; deliveries it has not applied yet
     /// stay stored and are applied at the next start.
     pub async fn stop(&self) {

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::ledger::intake::{Delivery, Source};
 
@@ -184,6 +184,7 @@ struct Shared {
     /// Appends handed to the appender and not yet on disk.
     in_flight: AtomicUsize,
     stopping: AtomicBool,
+    syncs: SyncCounters,
 }
 
 impl Shared {
@@ -208,6 +209,103 @@ impl Shared {
             let _ = self.wake.wait_timeout(synced, timeout);
         }
         true
+    }
+}
+
+/// Upper bounds, in seconds, of the buckets of [`SyncStats`]: a sync over an idle disk
+/// takes a fraction of a millisecond; one queued behind the database's writes, several.
+pub const SYNC_BUCKETS: [f64; 9] = [
+    0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25, 1.0,
+];
+
+/// What groups of appends waited for the disk: kept by the appender (and by the bench's
+/// durable floor), read at any time without a lock.
+#[derive(Debug, Default)]
+pub struct SyncCounters {
+    syncs: AtomicU64,
+    appended: AtomicU64,
+    micros: AtomicU64,
+    /// Not cumulative: the syncs whose time fell in each bucket (the last: above them all).
+    buckets: [AtomicU64; SYNC_BUCKETS.len() + 1],
+}
+
+impl SyncCounters {
+    /// Counts one group of `appended` records written and synced in `took`.
+    pub fn record(&self, appended: usize, took: Duration) {
+        let secs = took.as_secs_f64();
+        let bucket = SYNC_BUCKETS
+            .iter()
+            .position(|bound| secs <= *bound)
+            .unwrap_or(SYNC_BUCKETS.len());
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.appended.fetch_add(appended as u64, Ordering::Relaxed);
+        self.micros.fetch_add(
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        self.syncs.fetch_add(1, Ordering::Release);
+    }
+
+    pub fn snapshot(&self) -> SyncStats {
+        let mut cumulative = [0u64; SYNC_BUCKETS.len()];
+        let mut running = 0;
+        for (i, c) in cumulative.iter_mut().enumerate() {
+            running += self.buckets[i].load(Ordering::Relaxed);
+            *c = running;
+        }
+        SyncStats {
+            syncs: self.syncs.load(Ordering::Acquire),
+            appended: self.appended.load(Ordering::Relaxed),
+            seconds: self.micros.load(Ordering::Relaxed) as f64 / 1e6,
+            within: cumulative,
+        }
+    }
+}
+
+/// The journal's syncs so far (see [`Journal::sync_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SyncStats {
+    /// Groups written and synced.
+    pub syncs: u64,
+    /// Records (deliveries) in them.
+    pub appended: u64,
+    /// Time spent writing and syncing them, in all.
+    pub seconds: f64,
+    /// Syncs that took at most each of [`SYNC_BUCKETS`] (cumulative, as Prometheus counts).
+    pub within: [u64; SYNC_BUCKETS.len()],
+}
+
+impl SyncStats {
+    /// What happened between `earlier` and `self`.
+    pub fn since(&self, earlier: &SyncStats) -> SyncStats {
+        let mut within = self.within;
+        for (w, e) in within.iter_mut().zip(earlier.within) {
+            *w = w.saturating_sub(e);
+        }
+        SyncStats {
+            syncs: self.syncs.saturating_sub(earlier.syncs),
+            appended: self.appended.saturating_sub(earlier.appended),
+            seconds: (self.seconds - earlier.seconds).max(0.0),
+            within,
+        }
+    }
+
+    /// Mean time of a sync, in seconds (0 without one).
+    pub fn mean_seconds(&self) -> f64 {
+        if self.syncs == 0 {
+            0.0
+        } else {
+            self.seconds / self.syncs as f64
+        }
+    }
+
+    /// Mean records per sync (0 without one).
+    pub fn mean_group(&self) -> f64 {
+        if self.syncs == 0 {
+            0.0
+        } else {
+            self.appended as f64 / self.syncs as f64
+        }
     }
 }
 
@@ -421,6 +519,7 @@ impl Journal {
             committed: AtomicU64::new(stored),
             in_flight: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
+            syncs: SyncCounters::default(),
         });
         let (file, file_len) = match segments(&dir)?.last() {
             Some((first, path)) if *first <= next => {
@@ -471,6 +570,11 @@ impl Journal {
     pub fn backlog(&self) -> u64 {
         let synced = self.shared.synced.lock().map(|s| *s).unwrap_or(0);
         synced.saturating_sub(self.shared.committed.load(Ordering::Acquire))
+    }
+
+    /// The appender's writes and syncs since the journal started.
+    pub fn sync_stats(&self) -> SyncStats {
+        self.shared.syncs.snapshot()
     }
 
     /// Appends a delivery; returns its sequence number once it is on disk.
@@ -615,10 +719,12 @@ fn append_loop(
             buf.extend_from_slice(&seq.to_le_bytes());
             buf.extend_from_slice(&a.payload.bytes);
         }
+        let started = Instant::now();
         let written = file.write_all(&buf).and_then(|()| file.sync_data());
         let count = group.len();
         match written {
             Ok(()) => {
+                shared.syncs.record(count, started.elapsed());
                 file_len += buf.len() as u64;
                 if let Ok(mut synced) = shared.synced.lock() {
                     *synced = next - 1;
@@ -878,7 +984,66 @@ mod tests {
         journal.committed(50);
         assert_eq!(journal.backlog(), 0);
         assert!(journal.idle());
+        // Appended one after another: one sync each.
+        let stats = journal.sync_stats();
+        assert_eq!((stats.syncs, stats.appended), (50, 50));
+        assert_eq!(stats.mean_group(), 1.0);
+        assert!(stats.seconds > 0.0);
+        assert!(stats.within.windows(2).all(|w| w[0] <= w[1]), "{stats:?}");
+        assert!(stats.within.iter().all(|&n| n <= 50), "{stats:?}");
         journal.stop();
+    }
+
+    #[test]
+    fn appends_that_arrive_together_share_a_sync() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .expect("runtime");
+        let (_, journal) = open(dir.path(), None, SEGMENT_BYTES);
+        let journal = Arc::new(journal);
+        let mut seqs = rt.block_on(async {
+            let tasks: Vec<_> = (0..64)
+                .map(|n| {
+                    let journal = journal.clone();
+                    tokio::spawn(async move { journal.append(Payload::new(delivery(n), 0)).await })
+                })
+                .collect();
+            let mut seqs = Vec::new();
+            for t in tasks {
+                seqs.push(t.await.expect("task").expect("append"));
+            }
+            seqs
+        });
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=64).collect::<Vec<u64>>());
+        let stats = journal.sync_stats();
+        assert_eq!(stats.appended, 64);
+        assert!((1..=64).contains(&stats.syncs), "{stats:?}");
+        journal.stop();
+    }
+
+    #[test]
+    fn sync_times_fall_in_their_buckets() {
+        let counters = SyncCounters::default();
+        counters.record(3, Duration::from_micros(100));
+        let first = counters.snapshot();
+        counters.record(5, Duration::from_micros(1_500));
+        counters.record(1, Duration::from_secs(2));
+        let all = counters.snapshot();
+        assert_eq!((all.syncs, all.appended), (3, 9));
+        assert_eq!(all.mean_group(), 3.0);
+        assert!((all.seconds - 2.0016).abs() < 1e-9, "{all:?}");
+        // Cumulative, as Prometheus counts: <= 0.25 ms, ..., <= 2 ms, ..., <= 1 s; the
+        // 2 s sync only under +Inf (the count).
+        assert_eq!(all.within, [1, 1, 1, 2, 2, 2, 2, 2, 2]);
+        let later = all.since(&first);
+        assert_eq!((later.syncs, later.appended), (2, 6));
+        assert_eq!(later.within, [0, 0, 0, 1, 1, 1, 1, 1, 1]);
+        assert!((later.mean_seconds() - 1.00075).abs() < 1e-9, "{later:?}");
+        assert_eq!(SyncStats::default().mean_seconds(), 0.0);
+        assert_eq!(SyncStats::default().mean_group(), 0.0);
     }
 
     #[test]
