@@ -1279,7 +1279,7 @@ fn journal_since(state: &crate::http::AppState, before: Option<SyncStats>) -> Op
 }
 
 /// A run's notes: `note`, its errors, its CPU per request, when its deliveries were all
-/// applied, CPU steal.
+/// applied, its syncs, CPU steal.
 fn join_note(note: String, s: &LoadStats) -> String {
     let mut parts = Vec::new();
     if !note.is_empty() {
