@@ -246,6 +246,9 @@ impl SyncCounters {
         self.syncs.fetch_add(1, Ordering::Release);
     }
 
+    /// The counts so far. Read while a group is being counted, a bucket may already hold
+    /// a sync the total does not yet: buckets are capped at the total, so that no bucket
+    /// exceeds `+Inf`.
     pub fn snapshot(&self) -> SyncStats {
         let mut cumulative = [0u64; SYNC_BUCKETS.len()];
         let mut running = 0;
@@ -253,8 +256,12 @@ impl SyncCounters {
             running += self.buckets[i].load(Ordering::Relaxed);
             *c = running;
         }
+        let syncs = self.syncs.load(Ordering::Acquire);
+        for c in &mut cumulative {
+            *c = (*c).min(syncs);
+        }
         SyncStats {
-            syncs: self.syncs.load(Ordering::Acquire),
+            syncs,
             appended: self.appended.load(Ordering::Relaxed),
             seconds: self.micros.load(Ordering::Relaxed) as f64 / 1e6,
             within: cumulative,
