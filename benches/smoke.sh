@@ -9,4 +9,16 @@ if [ -n "${PRINTBRIDGE_TEST_POSTGRES_URL:-}" ]; then
   db=both
   export PRINTBRIDGE_BENCH_POSTGRES_URL="${PRINTBRIDGE_BENCH_POSTGRES_URL:-$PRINTBRIDGE_TEST_POSTGRES_URL}"
 fi
-PRINTBRIDGE_LOG="${PRINTBRIDGE_LOG:-warn,sqlx=error}" cargo run --locked --quiet -- bench --quick --db "$db"
+if ! out=$(PRINTBRIDGE_LOG="${PRINTBRIDGE_LOG:-warn,sqlx=error}" cargo run --locked --quiet -- bench --quick --db "$db" 2>&1); then
+  printf '%s\n' "$out"
+  exit 1
+fi
+printf '%s\n' "$out"
+# The table's content, not its timings: intake ran through the journal and its syncs were
+# counted beside the floor's.
+for want in "intake, closed loop" "syncs of" "a sync "; do
+  if ! grep -qF "$want" <<<"$out"; then
+    echo "bench smoke: the output lacks \"$want\"" >&2
+    exit 1
+  fi
+done

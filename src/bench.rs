@@ -1252,9 +1252,18 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
         let calls = r.dispatch.calls as f64 / r.dispatch.drain.as_secs_f64().max(1e-9);
         let idle = r.process_idle_rss_kb.unwrap_or(r.idle_rss_kb);
         let mark = |ok: bool| if ok { "met" } else { "MISSED" };
+        // What a burst's answers waited for the disk, beside the floor's.
+        let syncs = match (r.floor_sustained.syncs, r.intake_sustained.syncs) {
+            (Some(f), Some(i)) if f.syncs > 0 && i.syncs > 0 => format!(
+                ", a sync {:.2} ms against intake's {:.2} ms",
+                f.mean_seconds() * 1000.0,
+                i.mean_seconds() * 1000.0
+            ),
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "{}: intake {:.0} % of bare (target >= 50 %: {}; the durable floor: {:.0} %); p99 at 500 req/s {} (target < 10 ms: {}); {:.0} provider calls/s (target >= 1,000: {}); idle RSS of printbridge serve {} (target < 20 MB: {})",
+            "{}: intake {:.0} % of bare (target >= 50 %: {}; the durable floor: {:.0} %{syncs}); p99 at 500 req/s {} (target < 10 ms: {}); {:.0} provider calls/s (target >= 1,000: {}); idle RSS of printbridge serve {} (target < 20 MB: {})",
             db.name(),
             ratio * 100.0,
             mark(ratio >= 0.5),
