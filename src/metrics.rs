@@ -106,29 +106,43 @@ impl Metrics {
                     let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} histogram", help(name));
                     last = name;
                 }
-                for (bound, n) in BUCKETS.iter().zip(&hist.counts) {
-                    let _ = writeln!(
-                        out,
-                        "{name}_bucket{} {n}",
-                        fmt_labels(labels, Some(&bound.to_string()))
-                    );
-                }
-                let _ = writeln!(
+                write_histogram(
                     out,
-                    "{name}_bucket{} {}",
-                    fmt_labels(labels, Some("+Inf")),
-                    hist.count
-                );
-                let _ = writeln!(out, "{name}_sum{} {}", fmt_labels(labels, None), hist.sum);
-                let _ = writeln!(
-                    out,
-                    "{name}_count{} {}",
-                    fmt_labels(labels, None),
-                    hist.count
+                    name,
+                    labels,
+                    (BUCKETS, &hist.counts),
+                    hist.sum,
+                    hist.count,
                 );
             }
         }
     }
+}
+
+/// One histogram's series: a bucket per bound (`within[i]` observations at most
+/// `bounds[i]`, cumulative), `+Inf`, `_sum` and `_count`; without `HELP`/`TYPE` lines.
+pub fn write_histogram(
+    out: &mut String,
+    name: &str,
+    labels: &[(&'static str, String)],
+    (bounds, within): (&[f64], &[u64]),
+    sum: f64,
+    count: u64,
+) {
+    for (bound, n) in bounds.iter().zip(within) {
+        let _ = writeln!(
+            out,
+            "{name}_bucket{} {n}",
+            fmt_labels(labels, Some(&bound.to_string()))
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{name}_bucket{} {count}",
+        fmt_labels(labels, Some("+Inf"))
+    );
+    let _ = writeln!(out, "{name}_sum{} {sum}", fmt_labels(labels, None));
+    let _ = writeln!(out, "{name}_count{} {count}", fmt_labels(labels, None));
 }
 
 /// `{a="x",b="y"}` with Prometheus escaping; `le` appended for histogram buckets.

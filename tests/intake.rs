@@ -509,9 +509,7 @@ async fn concurrent_out_of_order_deliveries(backend: Backend) {
         .iter()
         .filter(|(ack, _)| ack["delivery_id"].is_null())
         .count() as f64;
-    let metrics = support::try_text(&app.client, &app.url("/metrics"))
-        .await
-        .expect("metrics");
+    let metrics = app.metrics().await;
     let value = |name: &str| {
         metrics
             .lines()

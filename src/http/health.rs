@@ -9,6 +9,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::problem::{ApiError, Problem, bad_request_problem};
 use super::{ApiTags, AppState};
+use crate::metrics::write_histogram;
 use crate::store::journal::{SYNC_BUCKETS, SyncStats};
 
 #[derive(Debug, Object)]
@@ -157,14 +158,13 @@ fn render_journal_syncs(out: &mut String, syncs: &SyncStats) {
         out,
         "# HELP {name} Time to write and sync one group of deliveries to the intake journal; each delivery in the group was answered after it.\n# TYPE {name} histogram"
     );
-    for (bound, n) in SYNC_BUCKETS.iter().zip(syncs.within) {
-        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {n}");
-    }
-    let _ = writeln!(
+    write_histogram(
         out,
-        "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {sum}\n{name}_count {count}",
-        count = syncs.syncs,
-        sum = syncs.seconds
+        name,
+        &[],
+        (&SYNC_BUCKETS, &syncs.within),
+        syncs.seconds,
+        syncs.syncs,
     );
     let _ = writeln!(
         out,
