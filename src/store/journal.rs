@@ -16,9 +16,17 @@
 //! the key of the position in the database) and segments named by the sequence number of
 //! their first record (`00000000000000000001.seg`). A record is
 //! `[payload length u32][crc32 u32][sequence u64][payload]`, little-endian; the checksum
-//! covers the payload and the sequence number. A segment that has been read past and whose
-//! last record is stored is deleted. Opening the journal checks the last segment and cuts
-//! off a record a crash left half-written (it was never answered).
+//! covers the payload and the sequence number. Every group of records is written with 16
+//! zero bytes after it (no record has sequence number 0), which the next group writes over:
+//! a reader stops there. A segment that has been read past and whose last record is stored
+//! is kept as a spare (`….spare`, at most [`SPARE_SEGMENTS`]) or else deleted; a new segment
+//! is a spare renamed where there is one, and written over from its start. An `fdatasync`
+//! after writing over blocks a file already has records no new file size: a burst's syncs
+//! took a third less time than after appends (BENCHMARKS.md, fourteenth round). Readers never read
+//! past the last group synced, and a segment's records run on from the number in its name,
+//! so a spare's older records after them are never taken for new ones. Opening the journal
+//! checks the last segment and cuts off a record a crash left half-written (it was never
+//! answered), and what follows it.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -35,6 +43,8 @@ use crate::ledger::intake::{Delivery, Source};
 const SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
 /// Length, checksum and sequence number.
 const HEADER: usize = 16;
+/// Stored segments kept to be written over by new ones (16 MB each).
+pub const SPARE_SEGMENTS: usize = 2;
 /// How long the feeder sleeps at most before it looks again (for stops and deletions).
 const FEED_POLL: Duration = Duration::from_millis(200);
 
@@ -174,10 +184,20 @@ struct Append {
     synced: tokio::sync::oneshot::Sender<Result<u64, JournalError>>,
 }
 
+/// What is on disk: the appender moves it on after every sync.
+#[derive(Debug, Clone, Copy)]
+struct Synced {
+    /// The highest sequence number on disk.
+    seq: u64,
+    /// The segment being appended to (the sequence number in its name), and where its
+    /// synced records end.
+    segment: u64,
+    end: u64,
+}
+
 /// What the appender, the feeder and the callers share.
 struct Shared {
-    /// The highest sequence number on disk.
-    synced: Mutex<u64>,
+    synced: Mutex<Synced>,
     wake: Condvar,
     /// The highest sequence number the database has stored (see [`Journal::committed`]).
     committed: AtomicU64,
@@ -185,9 +205,15 @@ struct Shared {
     in_flight: AtomicUsize,
     stopping: AtomicBool,
     syncs: SyncCounters,
+    /// Stored segments the appender may rename and write over (see [`SPARE_SEGMENTS`]).
+    spares: Mutex<Vec<PathBuf>>,
 }
 
 impl Shared {
+    fn synced(&self) -> Option<Synced> {
+        self.synced.lock().ok().map(|s| *s)
+    }
+
     /// Waits until the appender says more is on disk, or `timeout` passed, or the journal
     /// stops.
     fn wait(&self, timeout: Duration) {
@@ -202,7 +228,7 @@ impl Shared {
         let Ok(synced) = self.synced.lock() else {
             return false;
         };
-        if *synced >= seq {
+        if synced.seq >= seq {
             return false;
         }
         if !self.stopping.load(Ordering::Acquire) {
@@ -362,13 +388,31 @@ fn segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, JournalError> {
     Ok(found)
 }
 
+/// The spares a previous run left in `dir` (see [`SPARE_SEGMENTS`]); any beyond are deleted.
+fn spares(dir: &Path) -> Result<Vec<PathBuf>, JournalError> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io_error(dir))? {
+        let path = entry.map_err(io_error(dir))?.path();
+        if path.extension().is_none_or(|e| e != "spare") {
+            continue;
+        }
+        if found.len() < SPARE_SEGMENTS {
+            found.push(path);
+        } else if let Err(e) = std::fs::remove_file(&path) {
+            tracing::warn!(segment = %path.display(), error = %e, "intake journal: cannot delete a spare segment");
+        }
+    }
+    Ok(found)
+}
+
 fn sync_dir(dir: &Path) -> Result<(), JournalError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io_error(dir))
 }
 
-/// Reads the record header at the reader's position: `Ok(None)` at a clean end.
+/// Reads the record header at the reader's position: `Ok(None)` at a clean end (the end of
+/// what is there, or the zero bytes written after a group).
 fn read_header(r: &mut impl Read) -> std::io::Result<Option<(usize, u32, u64)>> {
     let mut header = [0u8; HEADER];
     let mut filled = 0;
@@ -380,6 +424,9 @@ fn read_header(r: &mut impl Read) -> std::io::Result<Option<(usize, u32, u64)>> 
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
+    }
+    if header == [0u8; HEADER] {
+        return Ok(None);
     }
     let word = |at: usize| {
         u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
@@ -456,7 +503,8 @@ impl Journal {
             });
         }
         // Only the last segment can end in a record a crash cut short: every earlier one
-        // was closed by an appender that had written it whole.
+        // was closed by an appender that had written it whole. Its records run on from the
+        // number in its name; one numbered below that is a spare's older record.
         let found = segments(dir)?;
         let mut last_seq = 0;
         let mut has_records = false;
@@ -471,6 +519,7 @@ impl Journal {
             let mut good_end = 0u64;
             loop {
                 match read_record(&mut reader) {
+                    Ok(Some((seq, _))) if seq <= last_seq => break,
                     Ok(Some((seq, payload))) => {
                         last_seq = seq;
                         has_records = true;
@@ -520,25 +569,32 @@ impl Journal {
     ) -> Result<Self, JournalError> {
         let JournalFiles { dir, lock } = files;
         let next = opened.last_seq.max(stored) + 1;
+        // The last segment is appended to if its records run on to `next` (`open` cut it
+        // at the end of its records); else a new segment starts at `next`.
+        let (file, file_len, segment) = match segments(&dir)?.last() {
+            Some((first, path)) if *first <= next && opened.last_seq + 1 == next => {
+                let mut file = OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(io_error(path))?;
+                let len = file.seek(SeekFrom::End(0)).map_err(io_error(path))?;
+                (file, len, *first)
+            }
+            _ => (new_segment(&dir, next)?, 0, next),
+        };
         let shared = Arc::new(Shared {
-            synced: Mutex::new(next - 1),
+            synced: Mutex::new(Synced {
+                seq: next - 1,
+                segment,
+                end: file_len,
+            }),
             wake: Condvar::new(),
             committed: AtomicU64::new(stored),
             in_flight: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
             syncs: SyncCounters::default(),
+            spares: Mutex::new(spares(&dir)?),
         });
-        let (file, file_len) = match segments(&dir)?.last() {
-            Some((first, path)) if *first <= next => {
-                let file = OpenOptions::new()
-                    .append(true)
-                    .open(path)
-                    .map_err(io_error(path))?;
-                let len = file.metadata().map_err(io_error(path))?.len();
-                (file, len)
-            }
-            _ => (new_segment(&dir, next)?, 0),
-        };
         let (appender, appends) = mpsc::channel();
         let thread = {
             let shared = shared.clone();
@@ -546,7 +602,12 @@ impl Journal {
             std::thread::Builder::new()
                 .name("printbridge-journal".to_owned())
                 .spawn(move || {
-                    let at = (file, file_len, next);
+                    let at = Appending {
+                        file,
+                        len: file_len,
+                        segment,
+                        next,
+                    };
                     append_loop(&thread_dir, at, segment_bytes, &appends, &shared);
                 })
                 .map_err(io_error(&dir))?
@@ -569,13 +630,13 @@ impl Journal {
     /// Whether every delivery on disk is stored and none is being appended.
     pub fn idle(&self) -> bool {
         self.shared.in_flight.load(Ordering::Acquire) == 0
-            && self.shared.synced.lock().map(|s| *s).unwrap_or(0)
+            && self.shared.synced().map_or(0, |s| s.seq)
                 <= self.shared.committed.load(Ordering::Acquire)
     }
 
     /// Deliveries on disk that the database has not stored yet.
     pub fn backlog(&self) -> u64 {
-        let synced = self.shared.synced.lock().map(|s| *s).unwrap_or(0);
+        let synced = self.shared.synced().map_or(0, |s| s.seq);
         synced.saturating_sub(self.shared.committed.load(Ordering::Acquire))
     }
 
@@ -662,11 +723,14 @@ fn feed_loop(
         if shared.stopping.load(Ordering::Acquire) {
             return;
         }
-        reader.delete_stored(shared.committed.load(Ordering::Acquire));
+        reader.release_stored(shared.committed.load(Ordering::Acquire), &shared.spares);
         if shared.wait_unless_synced(reader.next_seq, FEED_POLL) {
             continue;
         }
-        match reader.next() {
+        let Some(synced) = shared.synced() else {
+            return;
+        };
+        match reader.next(synced) {
             Ok(Some(record)) => {
                 if !deliver(record) {
                     return;
@@ -694,7 +758,8 @@ fn new_segment(dir: &Path, first_seq: u64) -> Result<File, JournalError> {
     let path = dir.join(segment_name(first_seq));
     let file = OpenOptions::new()
         .create(true)
-        .append(true)
+        .truncate(false)
+        .write(true)
         .open(&path)
         .map_err(io_error(&path))?;
     // The new name must be on disk before a record in it is answered.
@@ -702,10 +767,38 @@ fn new_segment(dir: &Path, first_seq: u64) -> Result<File, JournalError> {
     Ok(file)
 }
 
+/// Starts the segment whose first record is `first_seq`: a spare renamed where there is
+/// one (its blocks are written over, so a sync records no new file size), else a new file.
+fn next_segment(dir: &Path, first_seq: u64, shared: &Shared) -> Result<File, JournalError> {
+    let spare = shared.spares.lock().ok().and_then(|mut s| s.pop());
+    if let Some(spare) = spare {
+        let path = dir.join(segment_name(first_seq));
+        match std::fs::rename(&spare, &path) {
+            Ok(()) => return new_segment(dir, first_seq),
+            Err(e) => {
+                tracing::warn!(segment = %spare.display(), error = %e, "intake journal: cannot reuse a spare segment");
+                let _ = std::fs::remove_file(&spare);
+            }
+        }
+    }
+    new_segment(dir, first_seq)
+}
+
+/// The segment the appender writes to.
+struct Appending {
+    file: File,
+    /// Where its records end (the next group is written there).
+    len: u64,
+    /// The sequence number in its name.
+    segment: u64,
+    /// The next record's sequence number.
+    next: u64,
+}
+
 /// The appender thread: writes everything that arrived meanwhile with one `fdatasync`.
 fn append_loop(
     dir: &Path,
-    (mut file, mut file_len, mut next): (File, u64, u64),
+    mut at: Appending,
     segment_bytes: u64,
     appends: &mpsc::Receiver<Append>,
     shared: &Shared,
@@ -716,25 +809,36 @@ fn append_loop(
         group.push(first);
         group.extend(appends.try_iter());
         buf.clear();
-        let first_seq = next;
+        let first_seq = at.next;
         for a in &group {
-            let seq = next;
-            next += 1;
+            let seq = at.next;
+            at.next += 1;
             let len = u32::try_from(a.payload.bytes.len()).unwrap_or(u32::MAX);
             buf.extend_from_slice(&len.to_le_bytes());
             buf.extend_from_slice(&record_crc(a.payload.crc, seq).to_le_bytes());
             buf.extend_from_slice(&seq.to_le_bytes());
             buf.extend_from_slice(&a.payload.bytes);
         }
+        let records = buf.len() as u64;
+        // Where the records end, so that a spare's older records after them are not read.
+        buf.extend_from_slice(&[0u8; HEADER]);
         let started = Instant::now();
-        let written = file.write_all(&buf).and_then(|()| file.sync_data());
+        let written = at
+            .file
+            .seek(SeekFrom::Start(at.len))
+            .and_then(|_| at.file.write_all(&buf))
+            .and_then(|()| at.file.sync_data());
         let count = group.len();
         match written {
             Ok(()) => {
                 shared.syncs.record(count, started.elapsed());
-                file_len += buf.len() as u64;
+                at.len += records;
                 if let Ok(mut synced) = shared.synced.lock() {
-                    *synced = next - 1;
+                    *synced = Synced {
+                        seq: at.next - 1,
+                        segment: at.segment,
+                        end: at.len,
+                    };
                 }
                 shared.wake.notify_all();
                 shared.in_flight.fetch_sub(count, Ordering::AcqRel);
@@ -746,8 +850,8 @@ fn append_loop(
                 // Not on disk: the callers are told so (they answer 503 and the shop keeps
                 // the delivery), and the numbers are used again.
                 tracing::error!(error = %e, "intake journal: append failed");
-                let _ = file.set_len(file_len);
-                next = first_seq;
+                let _ = at.file.set_len(at.len);
+                at.next = first_seq;
                 shared.in_flight.fetch_sub(count, Ordering::AcqRel);
                 let message = e.to_string();
                 for a in group.drain(..) {
@@ -758,11 +862,15 @@ fn append_loop(
                 }
             }
         }
-        if file_len >= segment_bytes {
-            match new_segment(dir, next) {
-                Ok(f) => {
-                    file = f;
-                    file_len = 0;
+        if at.len >= segment_bytes {
+            match next_segment(dir, at.next, shared) {
+                Ok(file) => {
+                    at = Appending {
+                        file,
+                        len: 0,
+                        segment: at.next,
+                        next: at.next,
+                    };
                 }
                 Err(e) => tracing::error!(error = %e, "intake journal: cannot start a new segment"),
             }
@@ -770,13 +878,60 @@ fn append_loop(
     }
 }
 
+/// A segment file read through a limit (see [`SegmentReader::next`]).
+struct Bounded {
+    file: File,
+    pos: u64,
+    limit: u64,
+}
+
+impl Read for Bounded {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let room = usize::try_from(self.limit.saturating_sub(self.pos)).unwrap_or(usize::MAX);
+        let want = buf.len().min(room);
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.file.read(&mut buf[..want])?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for Bounded {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let pos = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(_) => None,
+        }
+        .ok_or_else(|| std::io::Error::from(ErrorKind::InvalidInput))?;
+        self.pos = self.file.seek(SeekFrom::Start(pos))?;
+        Ok(self.pos)
+    }
+
+    fn stream_position(&mut self) -> std::io::Result<u64> {
+        Ok(self.pos)
+    }
+}
+
+/// The segment a [`SegmentReader`] reads.
+struct Current {
+    /// The sequence number in its name.
+    first: u64,
+    /// The sequence number its next record has.
+    expect: u64,
+    path: PathBuf,
+    reader: BufReader<Bounded>,
+}
+
 /// Reads records in order across segments (the feeder's side).
 struct SegmentReader {
     dir: PathBuf,
     /// The next sequence number to hand out.
     next_seq: u64,
-    current: Option<(u64, PathBuf, BufReader<File>)>,
-    /// Segments read past: their path and last sequence number, deleted once stored.
+    current: Option<Current>,
+    /// Segments read past: their path and last sequence number, released once stored.
     finished: VecDeque<(PathBuf, u64)>,
 }
 
@@ -790,12 +945,26 @@ impl SegmentReader {
         }
     }
 
-    fn delete_stored(&mut self, committed: u64) {
+    /// Keeps stored segments as spares while there is room for them (renamed `….spare`),
+    /// and deletes the others.
+    fn release_stored(&mut self, committed: u64, spares: &Mutex<Vec<PathBuf>>) {
         while let Some((path, last)) = self.finished.front() {
             if *last > committed {
                 break;
             }
-            if let Err(e) = std::fs::remove_file(path)
+            let kept = spares.lock().ok().is_some_and(|mut spares| {
+                if spares.len() >= SPARE_SEGMENTS {
+                    return false;
+                }
+                let spare = path.with_extension("spare");
+                let renamed = std::fs::rename(path, &spare).is_ok();
+                if renamed {
+                    spares.push(spare);
+                }
+                renamed
+            });
+            if !kept
+                && let Err(e) = std::fs::remove_file(path)
                 && e.kind() != ErrorKind::NotFound
             {
                 tracing::warn!(segment = %path.display(), error = %e, "intake journal: cannot delete a stored segment");
@@ -807,7 +976,7 @@ impl SegmentReader {
     /// The segment that holds `next_seq`, or the first after the current one.
     fn open_next(&mut self) -> Result<bool, JournalError> {
         let found = segments(&self.dir)?;
-        let current_first = self.current.as_ref().map(|c| c.0);
+        let current_first = self.current.as_ref().map(|c| c.first);
         let pick = match current_first {
             // The segment holding `next_seq`: the last one starting at or before it.
             None => found
@@ -829,26 +998,49 @@ impl SegmentReader {
             }
         }
         let file = File::open(&path).map_err(io_error(&path))?;
-        if let Some((_, old_path, _)) = self.current.take() {
+        if let Some(old) = self.current.take() {
             self.finished
-                .push_back((old_path, self.next_seq.saturating_sub(1)));
+                .push_back((old.path, self.next_seq.saturating_sub(1)));
         }
-        self.current = Some((first, path, BufReader::with_capacity(256 * 1024, file)));
+        let bounded = Bounded {
+            file,
+            pos: 0,
+            limit: 0,
+        };
+        self.current = Some(Current {
+            first,
+            expect: first,
+            path,
+            reader: BufReader::with_capacity(256 * 1024, bounded),
+        });
         Ok(true)
     }
 
-    /// The next record on disk, or `None` if it is not readable yet.
-    fn next(&mut self) -> Result<Option<Record>, JournalError> {
+    /// The next record on disk, or `None` if it is not readable yet. `synced` is read after
+    /// the caller saw that record `next_seq` is on disk.
+    ///
+    /// The segment being appended to is read only up to where its synced records end, and
+    /// one not written yet not at all: past that end a spare holds an older journal's
+    /// records, and the appender writes over them. A segment the appender has left is read
+    /// to the zero bytes after its last group.
+    fn next(&mut self, synced: Synced) -> Result<Option<Record>, JournalError> {
         loop {
             if self.current.is_none() && !self.open_next()? {
                 return Ok(None);
             }
-            let Some((_, path, reader)) = self.current.as_mut() else {
+            let Some(current) = self.current.as_mut() else {
                 return Ok(None);
             };
-            let position = reader.stream_position().unwrap_or(0);
-            match read_record(reader) {
-                Ok(Some((seq, payload))) => {
+            let left = current.first < synced.segment;
+            current.reader.get_mut().limit = match current.first.cmp(&synced.segment) {
+                std::cmp::Ordering::Less => u64::MAX,
+                std::cmp::Ordering::Equal => synced.end,
+                std::cmp::Ordering::Greater => 0,
+            };
+            let position = current.reader.stream_position().unwrap_or(0);
+            match read_record(&mut current.reader) {
+                Ok(Some((seq, payload))) if seq >= current.expect => {
+                    current.expect = seq + 1;
                     if seq < self.next_seq {
                         continue;
                     }
@@ -862,7 +1054,7 @@ impl SegmentReader {
                     self.next_seq = seq + 1;
                     let Some((received_at, delivery)) = decode(payload) else {
                         return Err(JournalError::Invalid {
-                            path: path.display().to_string(),
+                            path: current.path.display().to_string(),
                             detail: format!("record {seq} is not a delivery"),
                         });
                     };
@@ -872,22 +1064,24 @@ impl SegmentReader {
                         delivery,
                     }));
                 }
-                Ok(None) => {
-                    // The end of this segment: on to the next one, if it exists yet.
-                    if !self.open_next()? {
+                // The end of this segment's records (an older record after them is a
+                // spare's): on to the next segment once the appender has left this one.
+                Ok(_) => {
+                    let _ = current.reader.seek(SeekFrom::Start(position));
+                    if !left || !self.open_next()? {
                         return Ok(None);
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::UnexpectedEof => {
                     // Not all of it is there yet: read it again later.
-                    let _ = reader.seek(SeekFrom::Start(position));
-                    if !self.open_next()? {
+                    let _ = current.reader.seek(SeekFrom::Start(position));
+                    if !left || !self.open_next()? {
                         return Ok(None);
                     }
                 }
                 Err(e) => {
                     let detail = format!("a damaged record at byte {position}: {e}");
-                    let path = path.display().to_string();
+                    let path = current.path.display().to_string();
                     if !self.open_next()? {
                         return Ok(None);
                     }
@@ -923,6 +1117,13 @@ mod tests {
 
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+    }
+
+    fn runtime_on_two_threads() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
             .build()
             .expect("runtime")
     }
@@ -1004,10 +1205,7 @@ mod tests {
     #[test]
     fn appends_that_arrive_together_share_a_sync() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .build()
-            .expect("runtime");
+        let rt = runtime_on_two_threads();
         let (_, journal) = open(dir.path(), None, SEGMENT_BYTES);
         let journal = Arc::new(journal);
         let mut seqs = rt.block_on(async {
@@ -1109,17 +1307,175 @@ mod tests {
         journal.stop();
     }
 
-    /// Appends `bytes` to the last segment in `dir`, as a crash or a damaged disk leaves
-    /// them; returns its path and its length before.
+    /// A delivery whose body is `len` bytes.
+    fn sized(n: usize, len: usize) -> Delivery {
+        let mut d = delivery(n);
+        d.body = vec![b'a' + (n % 26) as u8; len];
+        d
+    }
+
+    /// Waits up to 10 s for `count` records from a feeder's channel.
+    fn take(rx: &mpsc::Receiver<Record>, count: usize) -> Vec<Record> {
+        (0..count)
+            .map_while(|_| rx.recv_timeout(Duration::from_secs(10)).ok())
+            .collect()
+    }
+
+    fn files_ending(dir: &Path, suffix: &str) -> usize {
+        std::fs::read_dir(dir)
+            .expect("read_dir")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(suffix))
+            })
+            .count()
+    }
+
+    fn len_of(dir: &Path, first_seq: u64) -> u64 {
+        std::fs::metadata(dir.join(segment_name(first_seq)))
+            .expect("segment")
+            .len()
+    }
+
+    #[test]
+    fn stored_segments_are_written_over_by_later_ones() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = runtime();
+        // One group per segment: records 1, 2 and 3 in segments of their own.
+        let (_, journal) = open(dir.path(), None, 1);
+        rt.block_on(async {
+            for n in 0..3 {
+                journal
+                    .append(Payload::new(sized(n, 2000), 0))
+                    .await
+                    .expect("append");
+            }
+        });
+        let (tx, rx) = mpsc::channel();
+        journal.feed(move |r| tx.send(r).is_ok()).expect("feed");
+        let seqs: Vec<u64> = take(&rx, 3).iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, vec![1, 2, 3]);
+        journal.committed(3);
+        // Segments 1 and 2 are read past and stored: kept as spares (3 is being read).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while files_ending(dir.path(), ".spare") < SPARE_SEGMENTS {
+            assert!(std::time::Instant::now() < deadline, "no spares were kept");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!dir.path().join(segment_name(1)).exists());
+        // Record 4 goes to segment 4, made when 3 was full; segment 5 is a spare, written
+        // over by a shorter record; segment 6, the next, a spare not written yet.
+        let small = rt.block_on(async {
+            let mut seqs = Vec::new();
+            for n in 3..5 {
+                let payload = Payload::new(sized(n, 10), 0);
+                seqs.push(journal.append(payload).await.expect("append"));
+            }
+            seqs
+        });
+        assert_eq!(small, vec![4, 5]);
+        let got = take(&rx, 2);
+        assert_eq!(got.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![4, 5]);
+        assert_eq!(got[1].delivery.body, sized(4, 10).body);
+        let record_5 = (HEADER + Payload::new(sized(4, 10), 0).bytes.len()) as u64;
+        assert!(
+            len_of(dir.path(), 5) > record_5 + HEADER as u64,
+            "segment 5 is a spare"
+        );
+        assert!(len_of(dir.path(), 6) > 0, "segment 6 is a spare");
+        journal.stop();
+
+        // A restart: segment 6 holds only an older record, so the last record is 5 and
+        // segment 6 is cut to nothing; segment 5's older bytes are never read.
+        let (opened, journal) = open(dir.path(), Some(3), 1);
+        assert_eq!(opened.last_seq, 5);
+        assert_eq!(len_of(dir.path(), 6), 0);
+        let (tx, rx) = mpsc::channel();
+        journal.feed(move |r| tx.send(r).is_ok()).expect("feed");
+        let got = take(&rx, 2);
+        assert_eq!(got.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![4, 5]);
+        assert_eq!(got[0].delivery.body, sized(3, 10).body);
+        let next = rt.block_on(journal.append(Payload::new(sized(5, 10), 0)));
+        assert_eq!(next.expect("append"), 6);
+        let got = take(&rx, 1);
+        assert_eq!(got.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![6]);
+        assert_eq!(got[0].delivery.body, sized(5, 10).body);
+        journal.stop();
+    }
+
+    #[test]
+    fn records_come_back_whole_while_spares_are_written_over() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = runtime_on_two_threads();
+        // Small segments, stored as soon as they are read: the appender writes over spares
+        // while the feeder reads the segment it is writing.
+        let (_, journal) = open(dir.path(), None, 16 * 1024);
+        let journal = Arc::new(journal);
+        let (tx, rx) = mpsc::channel();
+        let feeding = journal.clone();
+        journal
+            .feed(move |r: Record| {
+                feeding.committed(r.seq);
+                tx.send(r).is_ok()
+            })
+            .expect("feed");
+        let count = 2000;
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..8)
+                .map(|t| {
+                    let journal = journal.clone();
+                    tokio::spawn(async move {
+                        for n in (t..count).step_by(8) {
+                            let payload = Payload::new(delivery(n), n as i64);
+                            journal.append(payload).await.expect("append");
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.expect("task");
+            }
+        });
+        let got = take(&rx, count);
+        assert_eq!(got.len(), count);
+        for (i, record) in got.iter().enumerate() {
+            assert_eq!(record.seq, i as u64 + 1);
+            let n = usize::try_from(record.received_at).expect("n");
+            assert_eq!(
+                record.delivery.body,
+                delivery(n).body,
+                "record {}",
+                record.seq
+            );
+        }
+        let mut ns: Vec<i64> = got.iter().map(|r| r.received_at).collect();
+        ns.sort_unstable();
+        assert_eq!(ns, (0..count as i64).collect::<Vec<_>>());
+        assert!(files_ending(dir.path(), ".spare") <= SPARE_SEGMENTS);
+        journal.stop();
+    }
+
+    /// Writes `bytes` after the last record of the last segment in `dir` (over the zero
+    /// bytes after it), as a crash in the middle of an append or a damaged disk leaves
+    /// them; returns its path and where its records end.
     fn append_to_last_segment(dir: &Path, bytes: &[u8]) -> (PathBuf, u64) {
         let path = last_segment(dir);
-        let whole = std::fs::metadata(&path).expect("metadata").len();
-        let mut f = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .expect("segment");
+        let len = std::fs::metadata(&path).expect("metadata").len();
+        let mut f = OpenOptions::new().write(true).open(&path).expect("segment");
+        assert_eq!(
+            read_at(&path, len - HEADER as u64, HEADER),
+            [0u8; HEADER],
+            "zero bytes after the last group"
+        );
+        let whole = len - HEADER as u64;
+        f.seek(SeekFrom::Start(whole)).expect("seek");
         f.write_all(bytes).expect("write");
         (path, whole)
+    }
+
+    fn read_at(path: &Path, at: u64, len: usize) -> Vec<u8> {
+        let bytes = std::fs::read(path).expect("read");
+        bytes[usize::try_from(at).expect("offset")..][..len].to_vec()
     }
 
     #[test]
@@ -1174,7 +1530,8 @@ mod tests {
         journal.stop();
         let path = last_segment(dir.path());
         let mut bytes = std::fs::read(&path).expect("read");
-        let last = bytes.len() - 1;
+        // The last byte of the last record, before the zero bytes after it.
+        let last = bytes.len() - HEADER - 1;
         bytes[last] ^= 0xff;
         std::fs::write(&path, &bytes).expect("write");
         // The damaged last record is cut off at the next open, so it is never fed.
