@@ -1331,6 +1331,19 @@ mod tests {
             .count()
     }
 
+    /// Waits up to 10 s for segment `first_seq`: the appender starts the next segment after
+    /// it has answered the appends that filled the last one.
+    fn wait_for_segment(dir: &Path, first_seq: u64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !dir.join(segment_name(first_seq)).exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no segment {first_seq}"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     fn len_of(dir: &Path, first_seq: u64) -> u64 {
         std::fs::metadata(dir.join(segment_name(first_seq)))
             .expect("segment")
@@ -1351,6 +1364,7 @@ mod tests {
                     .expect("append");
             }
         });
+        wait_for_segment(dir.path(), 4);
         let (tx, rx) = mpsc::channel();
         journal.feed(move |r| tx.send(r).is_ok()).expect("feed");
         let seqs: Vec<u64> = take(&rx, 3).iter().map(|r| r.seq).collect();
@@ -1382,6 +1396,7 @@ mod tests {
             len_of(dir.path(), 5) > record_5 + HEADER as u64,
             "segment 5 is a spare"
         );
+        wait_for_segment(dir.path(), 6);
         assert!(len_of(dir.path(), 6) > 0, "segment 6 is a spare");
         journal.stop();
 
@@ -1400,6 +1415,49 @@ mod tests {
         let got = take(&rx, 1);
         assert_eq!(got.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![6]);
         assert_eq!(got[0].delivery.body, sized(5, 10).body);
+        journal.stop();
+    }
+
+    #[test]
+    fn spares_left_by_a_stop_are_written_over_after_the_next_start() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rt = runtime();
+        let (_, journal) = open(dir.path(), None, 1);
+        append(&rt, &journal, 0..4);
+        wait_for_segment(dir.path(), 5);
+        let (tx, rx) = mpsc::channel();
+        journal.feed(move |r| tx.send(r).is_ok()).expect("feed");
+        assert_eq!(take(&rx, 4).len(), 4);
+        journal.committed(4);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while files_ending(dir.path(), ".spare") < SPARE_SEGMENTS {
+            assert!(std::time::Instant::now() < deadline, "no spares were kept");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        journal.stop();
+        // A spare more than the bridge keeps (as a bridge keeping more would leave): deleted.
+        std::fs::write(
+            dir.path().join(format!("{}.spare", segment_name(99))),
+            b"old",
+        )
+        .expect("spare");
+        let (opened, journal) = open(dir.path(), Some(4), 1);
+        assert_eq!(opened.last_seq, 4);
+        assert_eq!(files_ending(dir.path(), ".spare"), SPARE_SEGMENTS);
+        // Record 5 goes to segment 5 (made when 4 was full); segments 6 and 7 are spares.
+        append(&rt, &journal, 4..6);
+        // The appender starts the next segment after it has answered.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while files_ending(dir.path(), ".spare") > 0 {
+            assert!(std::time::Instant::now() < deadline, "spares were not used");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(len_of(dir.path(), 7) > 0, "segment 7 is a spare");
+        let (tx, rx) = mpsc::channel();
+        journal.feed(move |r| tx.send(r).is_ok()).expect("feed");
+        let got = take(&rx, 2);
+        assert_eq!(got.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![5, 6]);
+        assert_eq!(got[1].delivery.body, delivery(5).body);
         journal.stop();
     }
 
