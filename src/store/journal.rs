@@ -22,11 +22,11 @@
 //! is kept as a spare (`….spare`, at most [`SPARE_SEGMENTS`]) or else deleted; a new segment
 //! is a spare renamed where there is one, and written over from its start. An `fdatasync`
 //! after writing over blocks a file already has records no new file size: a burst's syncs
-//! took a third less time than after appends (BENCHMARKS.md, fourteenth round). Readers never read
-//! past the last group synced, and a segment's records run on from the number in its name,
-//! so a spare's older records after them are never taken for new ones. Opening the journal
-//! checks the last segment and cuts off a record a crash left half-written (it was never
-//! answered), and what follows it.
+//! took a third less time than after appends (BENCHMARKS.md, fourteenth round). Readers
+//! never read past the last group synced, and a segment's records run on from the number in
+//! its name, so a spare's older records after them are never taken for new ones. Opening the
+//! journal checks the last segment and cuts off a record a crash left half-written (it was
+//! never answered), and what follows it.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
@@ -771,15 +771,11 @@ fn new_segment(dir: &Path, first_seq: u64) -> Result<File, JournalError> {
 /// one (its blocks are written over, so a sync records no new file size), else a new file.
 fn next_segment(dir: &Path, first_seq: u64, shared: &Shared) -> Result<File, JournalError> {
     let spare = shared.spares.lock().ok().and_then(|mut s| s.pop());
-    if let Some(spare) = spare {
-        let path = dir.join(segment_name(first_seq));
-        match std::fs::rename(&spare, &path) {
-            Ok(()) => return new_segment(dir, first_seq),
-            Err(e) => {
-                tracing::warn!(segment = %spare.display(), error = %e, "intake journal: cannot reuse a spare segment");
-                let _ = std::fs::remove_file(&spare);
-            }
-        }
+    if let Some(spare) = spare
+        && let Err(e) = std::fs::rename(&spare, dir.join(segment_name(first_seq)))
+    {
+        tracing::warn!(segment = %spare.display(), error = %e, "intake journal: cannot reuse a spare segment");
+        let _ = std::fs::remove_file(&spare);
     }
     new_segment(dir, first_seq)
 }
@@ -1031,14 +1027,20 @@ impl SegmentReader {
             let Some(current) = self.current.as_mut() else {
                 return Ok(None);
             };
-            let left = current.first < synced.segment;
-            current.reader.get_mut().limit = match current.first.cmp(&synced.segment) {
+            let order = current.first.cmp(&synced.segment);
+            let left = order == std::cmp::Ordering::Less;
+            current.reader.get_mut().limit = match order {
                 std::cmp::Ordering::Less => u64::MAX,
                 std::cmp::Ordering::Equal => synced.end,
                 std::cmp::Ordering::Greater => 0,
             };
             let position = current.reader.stream_position().unwrap_or(0);
-            match read_record(&mut current.reader) {
+            // A record cut short is not all there yet: read again later, as at an end.
+            let read = match read_record(&mut current.reader) {
+                Err(e) if e.kind() == ErrorKind::UnexpectedEof => Ok(None),
+                read => read,
+            };
+            match read {
                 Ok(Some((seq, payload))) if seq >= current.expect => {
                     current.expect = seq + 1;
                     if seq < self.next_seq {
@@ -1067,13 +1069,6 @@ impl SegmentReader {
                 // The end of this segment's records (an older record after them is a
                 // spare's): on to the next segment once the appender has left this one.
                 Ok(_) => {
-                    let _ = current.reader.seek(SeekFrom::Start(position));
-                    if !left || !self.open_next()? {
-                        return Ok(None);
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::UnexpectedEof => {
-                    // Not all of it is there yet: read it again later.
                     let _ = current.reader.seek(SeekFrom::Start(position));
                     if !left || !self.open_next()? {
                         return Ok(None);
@@ -1151,18 +1146,16 @@ mod tests {
 
     /// Feeds until `count` records came, or 10 s passed.
     fn feed(journal: &Journal, count: usize) -> Vec<Record> {
+        take(&feeder(journal), count)
+    }
+
+    /// Starts the journal's feeder; its records arrive on the channel returned.
+    fn feeder(journal: &Journal) -> mpsc::Receiver<Record> {
         let (tx, rx) = mpsc::channel();
         journal
             .feed(move |record| tx.send(record).is_ok())
             .expect("feed");
-        let mut got = Vec::new();
-        while got.len() < count {
-            match rx.recv_timeout(Duration::from_secs(10)) {
-                Ok(r) => got.push(r),
-                Err(_) => break,
-            }
-        }
-        got
+        rx
     }
 
     #[test]
@@ -1296,14 +1289,9 @@ mod tests {
         // Read past but not stored: kept.
         assert_eq!(segments(dir.path()).expect("segments").len(), before);
         journal.committed(100);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while segments(dir.path()).expect("segments").len() > 1 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "stored segments were not deleted"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_until("stored segments were not deleted", || {
+            segments(dir.path()).expect("segments").len() <= 1
+        });
         journal.stop();
     }
 
@@ -1331,17 +1319,21 @@ mod tests {
             .count()
     }
 
+    /// Polls `done` until it holds; fails with `what` after 10 s.
+    fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Waits up to 10 s for segment `first_seq`: the appender starts the next segment after
     /// it has answered the appends that filled the last one.
     fn wait_for_segment(dir: &Path, first_seq: u64) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while !dir.join(segment_name(first_seq)).exists() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no segment {first_seq}"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_until(&format!("no segment {first_seq}"), || {
+            dir.join(segment_name(first_seq)).exists()
+        });
     }
 
     fn len_of(dir: &Path, first_seq: u64) -> u64 {
@@ -1365,17 +1357,14 @@ mod tests {
             }
         });
         wait_for_segment(dir.path(), 4);
-        let (tx, rx) = mpsc::channel();
-        journal.feed(move |r| tx.send(r).is_ok()).expect("feed");
+        let rx = feeder(&journal);
         let seqs: Vec<u64> = take(&rx, 3).iter().map(|r| r.seq).collect();
         assert_eq!(seqs, vec![1, 2, 3]);
         journal.committed(3);
         // Segments 1 and 2 are read past and stored: kept as spares (3 is being read).
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while files_ending(dir.path(), ".spare") < SPARE_SEGMENTS {
-            assert!(std::time::Instant::now() < deadline, "no spares were kept");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_until("no spares were kept", || {
+            files_ending(dir.path(), ".spare") >= SPARE_SEGMENTS
+        });
         assert!(!dir.path().join(segment_name(1)).exists());
         // Record 4 goes to segment 4, made when 3 was full; segment 5 is a spare, written
         // over by a shorter record; segment 6, the next, a spare not written yet.
@@ -1405,8 +1394,7 @@ mod tests {
         let (opened, journal) = open(dir.path(), Some(3), 1);
         assert_eq!(opened.last_seq, 5);
         assert_eq!(len_of(dir.path(), 6), 0);
-        let (tx, rx) = mpsc::channel();
-        journal.feed(move |r| tx.send(r).is_ok()).expect("feed");
+        let rx = feeder(&journal);
         let got = take(&rx, 2);
         assert_eq!(got.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![4, 5]);
         assert_eq!(got[0].delivery.body, sized(3, 10).body);
@@ -1425,15 +1413,12 @@ mod tests {
         let (_, journal) = open(dir.path(), None, 1);
         append(&rt, &journal, 0..4);
         wait_for_segment(dir.path(), 5);
-        let (tx, rx) = mpsc::channel();
-        journal.feed(move |r| tx.send(r).is_ok()).expect("feed");
+        let rx = feeder(&journal);
         assert_eq!(take(&rx, 4).len(), 4);
         journal.committed(4);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while files_ending(dir.path(), ".spare") < SPARE_SEGMENTS {
-            assert!(std::time::Instant::now() < deadline, "no spares were kept");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_until("no spares were kept", || {
+            files_ending(dir.path(), ".spare") >= SPARE_SEGMENTS
+        });
         journal.stop();
         // A spare more than the bridge keeps (as a bridge keeping more would leave): deleted.
         std::fs::write(
@@ -1447,14 +1432,11 @@ mod tests {
         // Record 5 goes to segment 5 (made when 4 was full); segments 6 and 7 are spares.
         append(&rt, &journal, 4..6);
         // The appender starts the next segment after it has answered.
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while files_ending(dir.path(), ".spare") > 0 {
-            assert!(std::time::Instant::now() < deadline, "spares were not used");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_until("spares were not used", || {
+            files_ending(dir.path(), ".spare") == 0
+        });
         assert!(len_of(dir.path(), 7) > 0, "segment 7 is a spare");
-        let (tx, rx) = mpsc::channel();
-        journal.feed(move |r| tx.send(r).is_ok()).expect("feed");
+        let rx = feeder(&journal);
         let got = take(&rx, 2);
         assert_eq!(got.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![5, 6]);
         assert_eq!(got[1].delivery.body, delivery(5).body);
