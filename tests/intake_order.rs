@@ -65,8 +65,8 @@ async fn outcome(store: &Store, delivery_id: i64) -> (String, Option<String>) {
 /// Stores a delivery as a bridge stopped before applying it would have left it (test
 /// set-up); returns its id.
 async fn store_unapplied(store: &Store, store_id: &str, topic: &str, body: &[u8]) -> i64 {
-    let sql = "INSERT INTO deliveries (store_id, received_at, source, topic, body, body_sha256, \
-               outcome) VALUES ($1, 1, 'webhook', $2, $3, 'x', 'received') RETURNING id";
+    let sql = "INSERT INTO deliveries (store_id, received_at, source, topic, body, outcome) \
+               VALUES ($1, 1, 'webhook', $2, $3, 'received') RETURNING id";
     on_pool!(store, |pool| {
         sqlx::query_scalar(sql)
             .bind(store_id)
@@ -87,8 +87,8 @@ async fn store_unapplied_packed(store: &Store, store_id: &str, topic: &str, body
     let packed = Packed::compressed(&body);
     assert_eq!(packed.encoding(), "lz4");
     let sql = "INSERT INTO deliveries (store_id, received_at, source, topic, body, \
-               body_encoding, body_size, body_sha256, outcome) \
-               VALUES ($1, 1, 'webhook', $2, $3, $4, $5, 'x', 'received') RETURNING id";
+               body_encoding, body_size, outcome) \
+               VALUES ($1, 1, 'webhook', $2, $3, $4, $5, 'received') RETURNING id";
     on_pool!(store, |pool| {
         sqlx::query_scalar(sql)
             .bind(store_id)
@@ -299,8 +299,8 @@ async fn a_delivery_that_cannot_be_read_back_is_set_aside(backend: Backend) {
     let damaged: i64 = on_pool!(&store, |pool| {
         sqlx::query_scalar(
             "INSERT INTO deliveries (store_id, received_at, source, topic, body, \
-             body_encoding, body_size, body_sha256, outcome) \
-             VALUES ('shop', 1, 'webhook', 'order.updated', $1, 'lz4', 900, 'x', 'received') \
+             body_encoding, body_size, outcome) \
+             VALUES ('shop', 1, 'webhook', 'order.updated', $1, 'lz4', 900, 'received') \
              RETURNING id",
         )
         .bind(&[0x84u8, 0x03, 0, 0, 0xf0, 0x01][..])
@@ -328,6 +328,51 @@ async fn a_delivery_that_cannot_be_read_back_is_set_aside(backend: Backend) {
     app.stop().await;
 }
 on_both_backends!(unreadable, a_delivery_that_cannot_be_read_back_is_set_aside);
+
+/// A database from before `deliveries.body_sha256` was dropped (migration 0006) keeps its
+/// deliveries through the upgrade, and one stored but not applied then is applied after it.
+async fn deliveries_stored_before_the_digest_was_dropped_are_kept(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, url) = support::open_store(backend, dir.path()).await;
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(match backend {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        });
+    let older = sqlx::migrate::Migrator::new(migrations)
+        .await
+        .expect("migrations");
+    on_pool!(&store, |pool| older.run_to(5, pool).await).expect("migrate to 0005");
+    let body = paid_order(672, "processing", "2026-12-02T10:00:00");
+    let id: i64 = on_pool!(&store, |pool| {
+        sqlx::query_scalar(
+            "INSERT INTO deliveries (store_id, received_at, source, topic, body, body_sha256, \
+             outcome) VALUES ('shop', 1, 'webhook', 'order.updated', $1, 'a digest', \
+             'received') RETURNING id",
+        )
+        .bind(&body)
+        .fetch_one(pool)
+        .await
+    })
+    .expect("insert");
+    store.migrate().await.expect("migrate");
+    let column = on_pool!(&store, |pool| {
+        sqlx::query("SELECT body_sha256 FROM deliveries")
+            .execute(pool)
+            .await
+            .map(|_| ())
+    });
+    assert!(column.is_err(), "deliveries.body_sha256 is still there");
+    let app = TestApp::spawn_on(dir, store, url, one_shop, None).await;
+    app.applied().await;
+    assert_eq!(outcome(&app.store, id).await.0, "applied");
+    let kept = app.store.delivery(id).await.expect("read").expect("delivery");
+    assert_eq!(kept.body.as_bytes(), &body[..]);
+    assert_eq!(ledger_status(&app, 672).await, json!("processing"));
+    app.stop().await;
+}
+on_both_backends!(upgrade, deliveries_stored_before_the_digest_was_dropped_are_kept);
 
 /// Deliveries that arrive one at a time are applied before their answer, which carries
 /// the outcome and the jobs planned.

@@ -7,8 +7,7 @@
 //! PostgreSQL compresses large values itself (with lz4 where the server has it, see
 //! [`super::LZ4_WHERE_OFFERED`]), so its bodies are always stored as they came.
 //!
-//! The digest in `body_sha256` is always the digest of the body as it came, and every
-//! reader gets that body back (see [`decode`]).
+//! Every reader gets the body back as it came (see [`decode`]).
 
 use super::{Store, StoreError};
 

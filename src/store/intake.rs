@@ -42,7 +42,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -142,7 +141,6 @@ pub async fn open_journal(
 /// A verified delivery waiting to be stored.
 struct NewDelivery {
     delivery: Delivery,
-    body_sha256: String,
     /// How its body is stored (on SQLite compressed), made by the caller too.
     packed: Packed,
     /// Read by the caller, so the writer (one at a time) does not have to.
@@ -155,7 +153,6 @@ struct NewDelivery {
 impl NewDelivery {
     fn new(store: &Store, delivery: Delivery, now: i64, seq: Option<u64>) -> Self {
         NewDelivery {
-            body_sha256: hex::encode(Sha256::digest(&delivery.body)),
             packed: Packed::for_store(store, &delivery.body),
             parsed: parse_delivery(delivery.topic.as_deref(), &delivery.body),
             delivery,
@@ -624,7 +621,6 @@ async fn write(
         .map(|n| Stored {
             delivery: &n.delivery,
             packed: &n.packed,
-            body_sha256: &n.body_sha256,
             parsed: Some(&n.parsed),
             now: n.now,
         })

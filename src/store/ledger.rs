@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::body::{self, Packed};
 use super::texts::Texts;
@@ -226,13 +225,12 @@ fn steps<'a>(pending: &[(i64, Pending<'a>)]) -> Vec<Step<'a>> {
     steps
 }
 
-/// A delivery to store: its body's digest, when it was received, and what it says if the
+/// A delivery to store: how its body is kept, when it was received, and what it says if the
 /// caller read it already.
 pub(super) struct Stored<'a> {
     pub delivery: &'a Delivery,
     /// How its body is stored.
     pub packed: &'a Packed,
-    pub body_sha256: &'a str,
     pub parsed: Option<&'a Parsed>,
     pub now: i64,
 }
@@ -282,8 +280,8 @@ macro_rules! push_deliveries {
         let outcomes: &[Option<&IntakeResult>] = $outcomes;
         $q.push(
             "INSERT INTO deliveries (store_id, received_at, source, topic, webhook_id, \
-             delivery_ref, content_type, body, body_encoding, body_size, body_sha256, outcome, \
-             order_id, detail) ",
+             delivery_ref, content_type, body, body_encoding, body_size, outcome, order_id, \
+             detail) ",
         );
         let mut t = Texts::new();
         $q.push_values(group.iter().enumerate(), |mut row, (index, i)| {
@@ -299,7 +297,6 @@ macro_rules! push_deliveries {
                 .push_bind(i.packed.bytes(&d.body))
                 .push_bind(t.get(i.packed.encoding()))
                 .push_bind(i64::try_from(d.body.len()).unwrap_or(i64::MAX))
-                .push_bind(i.body_sha256)
                 .push_bind(t.get(result.map_or("received", |r| r.outcome.as_str())))
                 .push_bind(result.and_then(|r| r.order_id))
                 .push_bind(t.opt(result.and_then(|r| r.detail.as_deref())));
@@ -1103,12 +1100,10 @@ impl Store {
         parsed: &Parsed,
         now: i64,
     ) -> Result<IntakeResult, StoreError> {
-        let body_sha256 = hex::encode(Sha256::digest(&delivery.body));
         let packed = Packed::for_store(self, &delivery.body);
         let stored = [Stored {
             delivery,
             packed: &packed,
-            body_sha256: &body_sha256,
             parsed: None,
             now,
         }];
