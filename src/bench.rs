@@ -878,7 +878,7 @@ fn backlog_jobs(template: &str) -> anyhow::Result<Vec<(String, String, String, S
                 j.provider.to_owned(),
                 j.target,
                 j.kind.to_owned(),
-                j.payload.to_string(),
+                j.payload,
             )
         })
         .collect())

@@ -232,28 +232,70 @@ fn as_id(v: &Value) -> Option<i64> {
 }
 
 /// One side effect to plan in the outbox.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlannedJob {
     pub provider: &'static str,
     pub target: String,
     pub kind: &'static str,
-    pub payload: Value,
+    /// The job's payload, as the JSON text stored in `jobs.payload`.
+    pub payload: String,
+}
+
+/// A Spiff line of a job's payload. The payloads' fields are in alphabetical order, as
+/// `serde_json::Value` objects serialise theirs; jobs planned before these types have the
+/// same text.
+#[derive(Serialize)]
+struct SpiffLine<'a> {
+    item_id: i64,
+    name: &'a str,
+    quantity: i64,
+    transaction_id: &'a str,
+}
+
+/// An Apliiq line of a job's payload.
+#[derive(Serialize)]
+struct ApliiqLine<'a> {
+    item_id: i64,
+    name: &'a str,
+    price: &'a str,
+    quantity: i64,
+    sku: &'a str,
+}
+
+/// A Key2print job's payload: the item the project's PDF is for.
+#[derive(Serialize)]
+struct Key2printProject<'a> {
+    item_id: i64,
+    name: &'a str,
+    project_id: &'a str,
+}
+
+/// A payload of several lines (Spiff, Apliiq).
+#[derive(Serialize)]
+struct Lines<T> {
+    items: Vec<T>,
+}
+
+/// The JSON text of a payload (serialising these types cannot fail: string keys, no maps).
+fn payload_text(payload: &impl Serialize) -> String {
+    serde_json::to_string(payload).unwrap_or_default()
 }
 
 /// The provider calls a paid order needs: one Spiff order with all Spiff items, one Apliiq
-/// order with all APQ lines, one PDF download per Key2print project.
+/// order with all APQ lines, one PDF download per Key2print project. The payloads are built
+/// as text straight away: the writer only binds them.
 pub fn plan_provider_jobs(snapshot: &OrderSnapshot) -> Vec<PlannedJob> {
     let mut jobs = Vec::new();
-    let spiff: Vec<Value> = snapshot
+    let spiff: Vec<SpiffLine<'_>> = snapshot
         .items
         .iter()
         .filter_map(|i| match &i.classification {
-            Classification::Spiff { transaction_id } => Some(serde_json::json!({
-                "item_id": i.item.id,
-                "name": i.item.name,
-                "transaction_id": transaction_id,
-                "quantity": i.item.quantity,
-            })),
+            Classification::Spiff { transaction_id } => Some(SpiffLine {
+                item_id: i.item.id,
+                name: &i.item.name,
+                quantity: i.item.quantity,
+                transaction_id,
+            }),
             _ => None,
         })
         .collect();
@@ -262,20 +304,20 @@ pub fn plan_provider_jobs(snapshot: &OrderSnapshot) -> Vec<PlannedJob> {
             provider: "spiff",
             target: "order".to_owned(),
             kind: "place_order",
-            payload: serde_json::json!({ "items": spiff }),
+            payload: payload_text(&Lines { items: spiff }),
         });
     }
-    let apliiq: Vec<Value> = snapshot
+    let apliiq: Vec<ApliiqLine<'_>> = snapshot
         .items
         .iter()
         .filter_map(|i| match &i.classification {
-            Classification::Apliiq { sku } => Some(serde_json::json!({
-                "item_id": i.item.id,
-                "name": i.item.name,
-                "sku": sku,
-                "quantity": i.item.quantity,
-                "price": i.item.price,
-            })),
+            Classification::Apliiq { sku } => Some(ApliiqLine {
+                item_id: i.item.id,
+                name: &i.item.name,
+                price: &i.item.price,
+                quantity: i.item.quantity,
+                sku,
+            }),
             _ => None,
         })
         .collect();
@@ -284,7 +326,7 @@ pub fn plan_provider_jobs(snapshot: &OrderSnapshot) -> Vec<PlannedJob> {
             provider: "apliiq",
             target: "order".to_owned(),
             kind: "place_order",
-            payload: serde_json::json!({ "items": apliiq }),
+            payload: payload_text(&Lines { items: apliiq }),
         });
     }
     let mut projects: Vec<&str> = Vec::new();
@@ -298,10 +340,10 @@ pub fn plan_provider_jobs(snapshot: &OrderSnapshot) -> Vec<PlannedJob> {
                 provider: "key2print",
                 target: project_id.clone(),
                 kind: "fetch_pdf",
-                payload: serde_json::json!({
-                    "item_id": i.item.id,
-                    "name": i.item.name,
-                    "project_id": project_id,
+                payload: payload_text(&Key2printProject {
+                    item_id: i.item.id,
+                    name: &i.item.name,
+                    project_id,
                 }),
             });
         }
@@ -403,9 +445,22 @@ mod tests {
                 ("key2print", "p2")
             ]
         );
-        assert_eq!(jobs[0].payload["items"][0]["quantity"], 2);
-        assert_eq!(jobs[0].payload["items"][1]["transaction_id"], "t2");
-        assert_eq!(jobs[1].payload["items"][0]["price"], "32");
+        // The text a `Value` of the same payload serialises to (jobs planned before the
+        // payloads had types of their own have it).
+        let payloads: Vec<&str> = jobs.iter().map(|j| j.payload.as_str()).collect();
+        let expected = [
+            serde_json::json!({"items": [
+                {"item_id": 1, "name": "A", "transaction_id": "t1", "quantity": 2},
+                {"item_id": 2, "name": "B", "transaction_id": "t2", "quantity": 1},
+            ]}),
+            serde_json::json!({"items": [
+                {"item_id": 3, "name": "C", "sku": "APQ-1S2A1", "quantity": 1, "price": "32"},
+            ]}),
+            serde_json::json!({"item_id": 4, "name": "D", "project_id": "p1"}),
+            serde_json::json!({"item_id": 6, "name": "F", "project_id": "p2"}),
+        ]
+        .map(|v| v.to_string());
+        assert_eq!(payloads, expected);
         assert!(snap.attention().is_none());
     }
 }

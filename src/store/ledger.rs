@@ -418,24 +418,24 @@ macro_rules! push_items {
     }};
 }
 
-/// Pushes onto `$q` the insert of provider jobs (`(order, job, payload)`): a job already
+/// Pushes onto `$q` the insert of provider jobs (`(order, job)`): a job already
 /// planned is left as it is unless it was cancelled, when it is queued again.
 macro_rules! push_jobs {
     ($q:ident, $jobs:expr) => {{
-        let jobs: &[(&OrderApply<'_>, &PlannedJob, String)] = $jobs;
+        let jobs: &[(&OrderApply<'_>, &PlannedJob)] = $jobs;
         $q.push(
             "INSERT INTO jobs (store_id, order_id, provider, target, kind, state, payload, \
              run_at, created_at, updated_at) ",
         );
         let mut t = Texts::new();
-        $q.push_values(jobs, |mut row, (a, job, payload)| {
+        $q.push_values(jobs, |mut row, (a, job)| {
             row.push_bind(t.get(a.delivery.store_id.as_str()))
                 .push_bind(a.snap.order.id)
                 .push_bind(t.get(job.provider))
                 .push_bind(job.target.as_str())
                 .push_bind(t.get(job.kind))
                 .push("'pending'")
-                .push_bind(payload.as_str())
+                .push_bind(job.payload.as_str())
                 .push_bind(a.now)
                 .push_bind(a.now)
                 .push_bind(a.now);
@@ -724,15 +724,10 @@ macro_rules! apply_orders {
         // The provider jobs of paid orders not in the trash, planned once each; a job
         // cancelled because the order was cancelled comes back, without that error, when it
         // is paid again (an order's jobs have distinct targets, see `plan_provider_jobs`).
-        let jobs: Vec<(&OrderApply<'_>, &PlannedJob, String)> = applied
+        let jobs: Vec<(&OrderApply<'_>, &PlannedJob)> = applied
             .iter()
             .filter(|(a, trashed)| a.plan.paid && *trashed == 0)
-            .flat_map(|(a, _)| {
-                a.plan
-                    .provider_jobs
-                    .iter()
-                    .map(move |job| (*a, job, job.payload.to_string()))
-            })
+            .flat_map(|(a, _)| a.plan.provider_jobs.iter().map(move |job| (*a, job)))
             .collect();
         let mut planned: HashMap<(String, i64), u32> = HashMap::new();
         // Each delivery's outcome, and its detail unless a follow-up changes it.
@@ -810,7 +805,7 @@ macro_rules! apply_orders {
             // first, in one row per such order; the insert plans the others.
             let mut x = sqlx::QueryBuilder::new("SELECT j.store_id, j.order_id, COUNT(*) FROM (");
             let mut t = Texts::new();
-            x.push_values(chunk, |mut row, (a, job, _)| {
+            x.push_values(chunk, |mut row, (a, job)| {
                 row.push_bind(t.get(a.delivery.store_id.as_str()))
                     .push_bind(a.snap.order.id)
                     .push_bind(t.get(job.provider))
@@ -826,7 +821,7 @@ macro_rules! apply_orders {
                 rows.into_iter().map(|(s, o, n)| ((s, o), n)).collect();
             let stored = q.build().execute(&mut *$tx).await?.rows_affected();
             let mut per_order: HashMap<(String, i64), u32> = HashMap::new();
-            for (a, _, _) in chunk {
+            for (a, _) in chunk {
                 *per_order.entry(a.key()).or_default() += 1;
             }
             let mut expected = 0u64;
