@@ -355,17 +355,22 @@ fn consecutive_ids(rows: usize, affected: u64, last: Option<i64>) -> Result<Vec<
 macro_rules! set_outcomes {
     ($tx:ident, $results:expr) => {{
         let results: &[IntakeResult] = $results;
+        let postgres = is_postgres(&$tx);
         for chunk in results.chunks(ROWS_PER_INSERT) {
             let mut q = sqlx::QueryBuilder::new("");
-            push_outcomes!(q, chunk);
+            push_outcomes!(q, chunk, postgres);
             q.build().execute(&mut *$tx).await?;
         }
     }};
 }
 
-/// Pushes onto `$q` the update of deliveries' outcomes, order ids and details.
+/// Pushes onto `$q` the update of deliveries' outcomes, order ids and details. On
+/// PostgreSQL the update also names the range of their ids (a group's are consecutive):
+/// without it the planner, whose statistics lag a table growing by a burst, joined the
+/// values with a scan of the whole `deliveries` table, a cost per group that grew with the
+/// table (BENCHMARKS.md, fifteenth round).
 macro_rules! push_outcomes {
-    ($q:ident, $results:expr) => {{
+    ($q:ident, $results:expr, $postgres:expr) => {{
         let results: &[IntakeResult] = $results;
         // `VALUES` columns are column1, column2, … on both backends.
         $q.push(
@@ -380,6 +385,13 @@ macro_rules! push_outcomes {
                 .push_bind(r.detail.as_deref());
         });
         $q.push(") AS v WHERE deliveries.id = v.column1");
+        let ids = results.iter().map(|r| r.delivery_id);
+        if $postgres && let (Some(first), Some(last)) = (ids.clone().min(), ids.max()) {
+            $q.push(" AND deliveries.id BETWEEN ")
+                .push_bind(first)
+                .push(" AND ")
+                .push_bind(last);
+        }
     }};
 }
 
@@ -769,7 +781,7 @@ macro_rules! apply_orders {
             push_items!(q, &items);
             if outcomes_written {
                 q.push("), u AS (");
-                push_outcomes!(q, &results);
+                push_outcomes!(q, &results, postgres);
             }
             q.push(") ");
             push_jobs!(q, &jobs);
