@@ -367,12 +367,20 @@ async fn deliveries_stored_before_the_digest_was_dropped_are_kept(backend: Backe
     let app = TestApp::spawn_on(dir, store, url, one_shop, None).await;
     app.applied().await;
     assert_eq!(outcome(&app.store, id).await.0, "applied");
-    let kept = app.store.delivery(id).await.expect("read").expect("delivery");
+    let kept = app
+        .store
+        .delivery(id)
+        .await
+        .expect("read")
+        .expect("delivery");
     assert_eq!(kept.body.as_bytes(), &body[..]);
     assert_eq!(ledger_status(&app, 672).await, json!("processing"));
     app.stop().await;
 }
-on_both_backends!(upgrade, deliveries_stored_before_the_digest_was_dropped_are_kept);
+on_both_backends!(
+    upgrade,
+    deliveries_stored_before_the_digest_was_dropped_are_kept
+);
 
 /// Deliveries that arrive one at a time are applied before their answer, which carries
 /// the outcome and the jobs planned.
