@@ -239,18 +239,26 @@ pub(super) struct Stored<'a> {
 /// `$tx`, each with its outcome in `$outcomes` if it is there (else `received`); evaluates
 /// to their ids in the group's order. Both backends number the rows of one insert in the
 /// order of its `VALUES` (SQLite's `AUTOINCREMENT`, PostgreSQL's identity sequence), while
-/// `RETURNING` promises no order, so the ids are sorted.
+/// `RETURNING` promises no order, so the ids are sorted. With `$numbered` (PostgreSQL: ids
+/// taken from the table's sequence beforehand, one per delivery, ascending) the rows are
+/// stored under those ids.
 macro_rules! insert_deliveries {
-    ($tx:ident, $group:expr) => {{ insert_deliveries!($tx, $group, &[]) }};
-    ($tx:ident, $group:expr, $outcomes:expr) => {{
+    ($tx:ident, $group:expr) => {{ insert_deliveries!($tx, $group, &[], &[]) }};
+    ($tx:ident, $group:expr, $outcomes:expr, $numbered:expr) => {{
         let group: &[Stored<'_>] = $group;
         let outcomes: &[Option<&IntakeResult>] = $outcomes;
+        let numbered: &[i64] = $numbered;
         let postgres = is_postgres(&$tx);
         let mut ids: Vec<i64> = Vec::with_capacity(group.len());
         for (index, chunk) in group.chunks(ROWS_PER_INSERT).enumerate() {
             let mut q = sqlx::QueryBuilder::new("");
             let from = index * ROWS_PER_INSERT;
-            push_deliveries!(q, chunk, outcomes.get(from..).unwrap_or(&[]));
+            push_deliveries!(
+                q,
+                chunk,
+                outcomes.get(from..).unwrap_or(&[]),
+                numbered.get(from..).unwrap_or(&[])
+            );
             if postgres {
                 q.push(" RETURNING id");
                 let chunk_ids: Vec<i64> = q.build_query_scalar().fetch_all(&mut *$tx).await?;
@@ -271,22 +279,31 @@ macro_rules! insert_deliveries {
 }
 
 /// Pushes onto `$q` the insert of deliveries, each with its outcome in `$outcomes` if it is
-/// there (else `received`); the caller adds `RETURNING id` where it wants the ids as rows.
+/// there (else `received`), under the ids in `$numbered` if there are any (else the table
+/// numbers them); the caller adds `RETURNING id` where it wants the ids as rows.
 macro_rules! push_deliveries {
-    ($q:ident, $group:expr) => {{ push_deliveries!($q, $group, &[]) }};
-    ($q:ident, $group:expr, $outcomes:expr) => {{
+    ($q:ident, $group:expr) => {{ push_deliveries!($q, $group, &[], &[]) }};
+    ($q:ident, $group:expr, $outcomes:expr, $numbered:expr) => {{
         let group: &[Stored<'_>] = $group;
         // Per delivery, its outcome if it is known; `received` for the others.
         let outcomes: &[Option<&IntakeResult>] = $outcomes;
+        let numbered: &[i64] = $numbered;
+        $q.push(if numbered.is_empty() {
+            "INSERT INTO deliveries ("
+        } else {
+            "INSERT INTO deliveries (id, "
+        });
         $q.push(
-            "INSERT INTO deliveries (store_id, received_at, source, topic, webhook_id, \
-             delivery_ref, content_type, body, body_encoding, body_size, outcome, order_id, \
-             detail) ",
+            "store_id, received_at, source, topic, webhook_id, delivery_ref, content_type, \
+             body, body_encoding, body_size, outcome, order_id, detail) ",
         );
         let mut t = Texts::new();
         $q.push_values(group.iter().enumerate(), |mut row, (index, i)| {
             let d = i.delivery;
             let result = outcomes.get(index).copied().flatten();
+            if let Some(id) = numbered.get(index) {
+                row.push_bind(*id);
+            }
             row.push_bind(t.get(d.store_id.as_str()))
                 .push_bind(i.now)
                 .push_bind(t.get(d.source.as_str()))
@@ -1059,15 +1076,17 @@ macro_rules! apply_other {
 /// Applies stored deliveries on `$tx` in their order ([`steps`]): runs of order snapshots
 /// with [`apply_orders`], anything else with [`apply_other`]. Leaves `$applying` holding the
 /// first delivery of the step that was running if a statement fails. Evaluates to their
-/// results, in order, and whether their outcomes were written (see [`apply_orders`]).
+/// results, in order, and whether their outcomes were written (see [`apply_orders`]; only
+/// where `$outcomes_here`).
 macro_rules! apply_pending {
-    ($tx:ident, $pending:expr, $applying:expr) => {{
+    ($tx:ident, $pending:expr, $applying:expr, $outcomes_here:expr) => {{
         let pending: &[(i64, Pending<'_>)] = $pending;
         let applying: &mut Option<i64> = $applying;
         let mut results: Vec<IntakeResult> = Vec::with_capacity(pending.len());
         let steps = steps(pending);
-        // One run of orders may write every outcome with its last statement.
-        let one_step = steps.len() == 1;
+        // One run of orders may write every outcome with its last statement, unless the
+        // caller stores the deliveries with their outcomes after.
+        let one_step = steps.len() == 1 && $outcomes_here;
         let mut outcomes_written = false;
         for step in steps {
             match step {
@@ -1132,7 +1151,7 @@ impl Store {
                     now,
                 }),
             )];
-            let (results, outcomes_written) = apply_pending!(tx, &pending, &mut None);
+            let (results, outcomes_written) = apply_pending!(tx, &pending, &mut None, true);
             if !outcomes_written {
                 set_outcomes!(tx, &results);
             }
@@ -1214,6 +1233,20 @@ type NewOrLockedRow = (
     Option<String>,
 );
 
+/// Checks that deliveries numbered before they were stored were stored under those ids.
+fn stored_as_numbered(numbered: &[i64], stored: &[i64]) -> Result<(), StoreError> {
+    if stored == numbered {
+        return Ok(());
+    }
+    Err(StoreError::Conflict(format!(
+        "deliveries numbered {:?}..{:?} were stored as {:?}..{:?}",
+        numbered.first(),
+        numbered.last(),
+        stored.first(),
+        stored.last()
+    )))
+}
+
 /// Records an intake journal's position: `$1` the journal's id, `$2` the highest sequence
 /// number stored (see [`super::journal`]).
 pub(super) const SET_JOURNAL_POSITION: &str = "INSERT INTO intake_journals (journal_id, seq) \
@@ -1251,18 +1284,28 @@ impl Store {
             let apply_lock = limit > 0 && postgres;
             let stored_with_lock =
                 apply_lock && !cycle.new.is_empty() && cycle.new.len() <= ROWS_PER_INSERT;
-            // SQLite, applying: the new deliveries are numbered first and stored once they
-            // are applied, with their outcomes, instead of stored `received` and then
-            // rewritten (a 6 KB row and two index entries each) with their outcomes. With no
-            // new deliveries there is nothing to number.
-            let store_after = !postgres && limit > 0 && !cycle.new.is_empty();
+            // Applying: the new deliveries are numbered first and stored once they are
+            // applied, with their outcomes, instead of stored `received` and then rewritten
+            // (on PostgreSQL a new version of the row and of its index entries) with their
+            // outcomes. With no new deliveries there is nothing to number. SQLite's single
+            // writer knows the ids its table gives next; PostgreSQL takes them from the
+            // table's sequence (where the statement below numbers them) and stores the rows
+            // under them, applied or, when another bridge holds the apply lock, `received`.
+            let store_after = if postgres {
+                stored_with_lock
+            } else {
+                limit > 0 && !cycle.new.is_empty()
+            };
             let ids = if stored_with_lock {
-                // The new deliveries, the apply lock and the deliveries stored before them, in
-                // one round trip. The statement's snapshot does not see the rows it inserts,
-                // and a delivery committed before it was numbered before them.
-                let mut q = sqlx::QueryBuilder::new("WITH n AS (");
-                push_deliveries!(q, cycle.new);
-                q.push(" RETURNING id), l AS (SELECT pg_try_advisory_xact_lock(");
+                // The new deliveries' ids, the apply lock and the deliveries stored before
+                // them, in one round trip. A delivery committed before this statement took its
+                // id from the sequence before these.
+                let mut q = sqlx::QueryBuilder::new(
+                    "WITH n AS (SELECT nextval(pg_get_serial_sequence('deliveries', 'id')) \
+                     AS id FROM generate_series(1, ",
+                );
+                q.push_bind(i64::try_from(cycle.new.len()).unwrap_or(i64::MAX));
+                q.push(")), l AS (SELECT pg_try_advisory_xact_lock(");
                 q.push_bind(APPLY_LOCK);
                 q.push(
                     ", hashtext(current_schema())) AS locked) \
@@ -1424,7 +1467,8 @@ impl Store {
                         (*id, pending)
                     })
                     .collect();
-                let (applied, outcomes_written) = apply_pending!(tx, &pending, applying);
+                let (applied, outcomes_written) =
+                    apply_pending!(tx, &pending, applying, !store_after);
                 if store_after {
                     let mut outcomes: Vec<Option<&IntakeResult>> = vec![None; cycle.new.len()];
                     for (result, (_, _, new_index, _)) in applied.iter().zip(&picked) {
@@ -1433,16 +1477,9 @@ impl Store {
                         }
                     }
                     // Stored under the ids they were applied under, or not at all.
-                    let stored = insert_deliveries!(tx, cycle.new, &outcomes);
-                    if stored != ids {
-                        return Err(StoreError::Conflict(format!(
-                            "deliveries applied as {:?}..{:?} were stored as {:?}..{:?}",
-                            ids.first(),
-                            ids.last(),
-                            stored.first(),
-                            stored.last()
-                        )));
-                    }
+                    let numbered: &[i64] = if postgres { &ids } else { &[] };
+                    let stored = insert_deliveries!(tx, cycle.new, &outcomes, numbered);
+                    stored_as_numbered(&ids, &stored)?;
                     let older_results: Vec<IntakeResult> = applied
                         .iter()
                         .zip(&picked)
@@ -1463,6 +1500,11 @@ impl Store {
                         topic: delivery.topic.clone(),
                     })
                     .collect();
+            }
+            if store_after && locked_out {
+                // Another bridge applies: stored under the ids taken, to be applied by it.
+                let stored = insert_deliveries!(tx, cycle.new, &[], &ids);
+                stored_as_numbered(&ids, &stored)?;
             }
             if let Some((journal, seq)) = cycle.journal {
                 sqlx::query(SET_JOURNAL_POSITION)
