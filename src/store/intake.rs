@@ -13,10 +13,11 @@
 //!    little more than storing them;
 //! 3. sets the outcomes of those applied, and commits.
 //!
-//! On SQLite, whose one writer knows the ids the table gives next, the new deliveries are
-//! numbered first and stored after they are applied, with their outcomes, so that a 6 KB
-//! row is not written `received` and rewritten in the same transaction. Their bodies are
-//! compressed by their callers (see [`super::body`]), not by the writer.
+//! When the transaction applies, the new deliveries are numbered first (SQLite's one writer
+//! knows the ids the table gives next; PostgreSQL takes them from the table's sequence) and
+//! stored after they are applied, with their outcomes, so that a 6 KB row is not written
+//! `received` and rewritten in the same transaction. On SQLite their bodies are compressed
+//! by their callers (see [`super::body`]), not by the writer.
 //!
 //! Each caller is answered after that commit: with its delivery's outcome when it was
 //! applied in the transaction (the usual case, in a burst too), else with `received`; it is
