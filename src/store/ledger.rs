@@ -1282,7 +1282,7 @@ impl Store {
             let most = i64::try_from(limit).unwrap_or(i64::MAX);
             let mut rows: Vec<StoredRow> = Vec::new();
             let apply_lock = limit > 0 && postgres;
-            let stored_with_lock =
+            let numbered_with_lock =
                 apply_lock && !cycle.new.is_empty() && cycle.new.len() <= ROWS_PER_INSERT;
             // Applying: the new deliveries are numbered first and stored once they are
             // applied, with their outcomes, instead of stored `received` and then rewritten
@@ -1292,11 +1292,11 @@ impl Store {
             // table's sequence (where the statement below numbers them) and stores the rows
             // under them, applied or, when another bridge holds the apply lock, `received`.
             let store_after = if postgres {
-                stored_with_lock
+                numbered_with_lock
             } else {
                 limit > 0 && !cycle.new.is_empty()
             };
-            let ids = if stored_with_lock {
+            let ids = if numbered_with_lock {
                 // The new deliveries' ids, the apply lock and the deliveries stored before
                 // them, in one round trip. A delivery committed before this statement took its
                 // id from the sequence before these.
@@ -1349,7 +1349,7 @@ impl Store {
                 insert_deliveries!(tx, cycle.new)
             };
             let first_new = ids.first().copied().unwrap_or(i64::MAX);
-            if stored_with_lock {
+            if numbered_with_lock {
                 // Read above.
             } else if apply_lock {
                 // The apply lock and the deliveries stored before, in one round trip: one row
