@@ -32,6 +32,7 @@ use crate::outbox::{BoxFuture, Dispatcher, Executor, Report};
 use crate::sandbox::{Sandbox, SandboxCredentials};
 use crate::store::Store;
 use crate::store::bulk::{Backlog, ORDER_ID_MARKER};
+use crate::store::job_reads::JobFilter;
 use crate::store::jobs::ClaimedJob;
 use crate::store::journal::{SyncCounters, SyncStats};
 use crate::store::reads::Table;
@@ -231,7 +232,13 @@ pub struct DispatchStats {
     pub slices: Vec<Duration>,
     pub slice_jobs: u64,
     pub peak_rss_kb: u64,
+    /// A `/metrics` scrape over the drained backlog (the median of [`SCRAPES`]).
+    pub metrics_scrape: Duration,
 }
+
+/// `/metrics` scrapes timed after a drain: what a Prometheus server's scrape costs once the
+/// outbox holds a backlog's jobs.
+const SCRAPES: usize = 5;
 
 /// Everything measured on one database.
 #[derive(Debug, Clone, Default)]
@@ -887,6 +894,7 @@ fn backlog_jobs(template: &str) -> anyhow::Result<Vec<(String, String, String, S
 async fn dispatch_run(
     bridge: &Bridge,
     sb: &Sandbox,
+    client: &reqwest::Client,
     backlog: u64,
     progress: &mut (dyn std::io::Write + Send),
 ) -> anyhow::Result<DispatchStats> {
@@ -951,22 +959,19 @@ async fn dispatch_run(
         );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    // Every call made: wait until the last outcomes are recorded.
-    let (done_jobs, failed) = loop {
+    // Every call made: wait until the last outcomes are recorded. The gauges count the jobs
+    // not finished and the dead letters; once nothing is queued or running, those left are
+    // the ones that failed.
+    let failed = loop {
         let g = store.job_gauges(bridge.state.clock.now_ms()).await?;
-        let count = |s: &str| {
-            g.by_state
-                .iter()
-                .filter(|x| x.state == s)
-                .map(|x| x.count)
-                .sum::<i64>()
-        };
-        let running = count("running");
+        let running: i64 = g
+            .by_state
+            .iter()
+            .filter(|x| x.state == "running")
+            .map(|x| x.count)
+            .sum();
         if g.queue_depth == 0 && running == 0 {
-            break (
-                count("done"),
-                g.by_state.iter().map(|x| x.count).sum::<i64>() - count("done"),
-            );
+            break g.by_state.iter().map(|x| x.count).sum::<i64>();
         }
         anyhow::ensure!(
             Instant::now() < deadline,
@@ -976,9 +981,35 @@ async fn dispatch_run(
     };
     let drain = started.elapsed();
     let peak = rss_kb().1;
+    let done_jobs = store
+        .list_jobs(&JobFilter {
+            store: None,
+            state: Some("done".to_owned()),
+            provider: None,
+            offset: 0,
+            limit: 1,
+        })
+        .await?
+        .total;
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let calls = u64::from(sb.state.stats().calls.saturating_sub(calls_before));
+    let mut scrapes = Vec::with_capacity(SCRAPES);
+    for _ in 0..SCRAPES {
+        let t = Instant::now();
+        let res = client
+            .get(format!("{}/metrics", bridge.base))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            res.status().is_success(),
+            "/metrics answered {}",
+            res.status()
+        );
+        res.bytes().await?;
+        scrapes.push(t.elapsed());
+    }
+    scrapes.sort();
     Ok(DispatchStats {
         jobs: planned,
         insert,
@@ -989,6 +1020,7 @@ async fn dispatch_run(
         slices,
         slice_jobs,
         peak_rss_kb: peak,
+        metrics_scrape: scrapes[SCRAPES / 2],
     })
 }
 
@@ -1078,7 +1110,7 @@ async fn run_db(
     writeln!(progress, "{}: dispatch", db.name())?;
     let fresh = FreshDb::create(db, dir, &opts.postgres_url, "dispatch").await?;
     let (bridge, _) = Bridge::start(&fresh, dir, store_cfg, opts.concurrency, client).await?;
-    let d = dispatch_run(&bridge, sb, opts.backlog, progress).await;
+    let d = dispatch_run(&bridge, sb, client, opts.backlog, progress).await;
     bridge.stop().await;
     fresh.drop_db().await;
     report.dispatch = d?;
@@ -1213,13 +1245,14 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
             String::new(),
             mb(d.peak_rss_kb),
             format!(
-                "drain {:.1} s ({:.0} jobs/s, {} done, {} not done), planned in {:.1} s; s per {} jobs: {slices}",
+                "drain {:.1} s ({:.0} jobs/s, {} done, {} not done), planned in {:.1} s; s per {} jobs: {slices}; a /metrics scrape then {:.1} ms",
                 secs,
                 d.jobs as f64 / secs,
                 d.done,
                 d.failed,
                 d.insert.as_secs_f64(),
-                d.slice_jobs
+                d.slice_jobs,
+                d.metrics_scrape.as_secs_f64() * 1e3
             ),
         ]);
     }

@@ -699,3 +699,66 @@ async fn only_a_jobs_first_claim_is_first(backend: Backend) {
 }
 
 on_both_backends!(first_claim, only_a_jobs_first_claim_is_first);
+
+/// `/metrics`' job gauges: unfinished jobs and dead letters per provider and state (sorted by
+/// provider, then state; done and cancelled jobs are not counted), the queue's depth, dead
+/// letters, and how long the oldest due job has waited; a job queued for later is counted but
+/// not due.
+async fn job_gauges_count_by_provider_and_state(backend: Backend) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (store, _) = support::open_store(backend, dir.path()).await;
+    store.migrate().await.expect("migrate");
+    let now = 100_000;
+    // (order, provider, state, run_at)
+    let jobs = [
+        (1, "spiff", "pending", now - 5_000),
+        (2, "spiff", "done", now - 9_000),
+        (3, "spiff", "cancelled", now - 9_000),
+        (8, "key2print", "needs-review", now - 9_000),
+        (4, "apliiq", "pending", now + 60_000),
+        (5, "key2print", "retrying", now - 2_000),
+        (6, "key2print", "dead", now - 9_000),
+        (7, "woocommerce", "running", now - 1_000),
+    ];
+    for (order, provider, state, run_at) in jobs {
+        on_pool!(&store, |pool| sqlx::query(
+            "INSERT INTO jobs (store_id, order_id, provider, target, kind, state, payload, \
+             run_at, created_at, updated_at) VALUES ('shop', $1, $2, 'order', 'place_order', \
+             $3, '{}', $4, $4, $4)"
+        )
+        .bind(order)
+        .bind(provider)
+        .bind(state)
+        .bind(run_at)
+        .execute(pool)
+        .await
+        .map(|_| ()))
+        .expect("job");
+    }
+    let g = store.job_gauges(now).await.expect("gauges");
+    let by_state: Vec<(&str, &str, i64)> = g
+        .by_state
+        .iter()
+        .map(|g| (g.provider.as_str(), g.state.as_str(), g.count))
+        .collect();
+    assert_eq!(
+        by_state,
+        [
+            ("apliiq", "pending", 1),
+            ("key2print", "dead", 1),
+            ("key2print", "needs-review", 1),
+            ("key2print", "retrying", 1),
+            ("spiff", "pending", 1),
+            ("woocommerce", "running", 1),
+        ]
+    );
+    assert_eq!(g.queue_depth, 3);
+    assert_eq!(g.dead, 1);
+    assert_eq!(g.oldest_due_age_ms, 5_000);
+    // Before anything is due, nothing has waited.
+    let early = store.job_gauges(now - 6_000).await.expect("gauges");
+    assert_eq!(early.oldest_due_age_ms, 0);
+    assert_eq!(early.queue_depth, 3);
+}
+
+on_both_backends!(job_gauges, job_gauges_count_by_provider_and_state);

@@ -283,11 +283,16 @@ async fn metrics_show_dispatch() {
     for line in [
         "printbridge_deliveries_total{topic=\"order.updated\",outcome=\"applied\"} 1",
         "printbridge_attempts_total{provider=\"spiff\",outcome=\"success\"} 1",
-        "printbridge_jobs{provider=\"spiff\",state=\"done\"} 1",
         "printbridge_queue_depth 0",
+        "printbridge_dead_letters 0",
     ] {
         assert!(text.contains(line), "{line} missing in\n{text}");
     }
+    // Finished jobs are counted as attempts, not as a gauge that grows with the history.
+    assert!(
+        !text.contains("printbridge_jobs{"),
+        "a finished job in the gauge:\n{text}"
+    );
     assert!(text.contains("printbridge_attempt_duration_seconds_bucket{provider=\"spiff\""));
     app.stop().await;
     sb.stop();

@@ -91,9 +91,11 @@ impl HealthApi {
     /// Metrics
     ///
     /// Deliveries by topic and outcome, deliveries waiting to be applied and the oldest one's
-    /// age, deliveries in the intake journal not yet stored and how long its syncs took, jobs by
-    /// state, queue depth and oldest due job age, provider attempts and latency
-    /// by provider and outcome, dead letters.
+    /// age, deliveries in the intake journal not yet stored and how long its syncs took, jobs
+    /// not finished or waiting for an operator by provider and state (pending, retrying,
+    /// running, needs-review, dead; done and cancelled jobs show as provider attempts), queue
+    /// depth and oldest due job age, provider attempts and latency by provider and outcome,
+    /// dead letters.
     #[oai(
         path = "/metrics",
         method = "get",
@@ -106,7 +108,7 @@ impl HealthApi {
         let gauges = state.store.job_gauges(state.clock.now_ms()).await?;
         let _ = writeln!(
             out,
-            "# HELP printbridge_jobs Jobs in the outbox by provider and state.\n# TYPE printbridge_jobs gauge"
+            "# HELP printbridge_jobs Jobs in the outbox not finished (pending, retrying, running) or waiting for an operator (needs-review, dead), by provider and state.\n# TYPE printbridge_jobs gauge"
         );
         for g in &gauges.by_state {
             let _ = writeln!(

@@ -24,31 +24,39 @@ pub struct JobGauges {
     pub dead: i64,
 }
 
+/// Jobs per provider and state, for the jobs not finished (pending, retrying, running) and
+/// those waiting for an operator (needs-review, dead). Done and cancelled jobs, which only
+/// accumulate, are not counted: their number grows with the bridge's history (every finished
+/// call is counted in `printbridge_attempts_total`). Read from the index on (state, provider,
+/// id) alone (migration 0007), one range per state, so a scrape's cost follows the queue and
+/// the dead letters, not the table.
+const JOB_COUNTS: &str = "SELECT provider, state, COUNT(*) AS n FROM jobs \
+     WHERE state IN ('pending', 'retrying', 'running', 'needs-review', 'dead') \
+     GROUP BY state, provider";
+
 impl Store {
+    /// The outbox's unfinished jobs and dead letters counted per provider and state
+    /// (`/metrics` reads them at every scrape; see [`JOB_COUNTS`]), and the age of the
+    /// oldest due job from one probe per provider queue: neither reads the table's rows,
+    /// whose number only grows.
     pub async fn job_gauges(&self, now: i64) -> Result<JobGauges, StoreError> {
-        let (rows, oldest) = on_pool!(self, |pool| {
-            let rows = sqlx::query(
-                "SELECT provider, state, COUNT(*) AS n FROM jobs GROUP BY provider, state ORDER BY provider, state",
-            )
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok::<_, sqlx::Error>(JobGauge {
-                    provider: r.try_get("provider")?,
-                    state: r.try_get("state")?,
-                    count: r.try_get("n")?,
+        let mut rows = on_pool!(self, |pool| {
+            sqlx::query(JOB_COUNTS)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok::<_, sqlx::Error>(JobGauge {
+                        provider: r.try_get("provider")?,
+                        state: r.try_get("state")?,
+                        count: r.try_get("n")?,
+                    })
                 })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-            let oldest: Option<i64> = sqlx::query_scalar(
-                "SELECT MIN(run_at) FROM jobs WHERE state IN ('pending', 'retrying') AND run_at <= $1",
-            )
-            .bind(now)
-            .fetch_one(pool)
-            .await?;
-            (rows, oldest)
+                .collect::<Result<Vec<_>, _>>()?
         });
+        rows.sort_unstable_by(|a, b| (&a.provider, &a.state).cmp(&(&b.provider, &b.state)));
+        // The earliest run time of a queued job is the oldest due one's when it is due.
+        let oldest = self.next_run_at().await?.filter(|&t| t <= now);
         let sum = |pred: &dyn Fn(&str) -> bool| {
             rows.iter()
                 .filter(|g| pred(&g.state))
@@ -903,7 +911,7 @@ async fn finish_group(store: Store, batch: Vec<(FinishedAttempt, FinishReply)>) 
 
 #[cfg(test)]
 mod tests {
-    use super::rounds_by_job;
+    use super::{JOB_COUNTS, rounds_by_job};
 
     #[test]
     fn a_job_reported_twice_in_a_group_is_recorded_in_a_later_round() {
@@ -915,10 +923,8 @@ mod tests {
         assert!(rounds_by_job(std::iter::empty()).is_empty());
     }
 
-    /// An order's jobs are read through the jobs' unique key (no index of their own since
-    /// migration 0004), not by scanning the table.
-    #[tokio::test]
-    async fn an_orders_jobs_are_found_by_the_unique_key() {
+    /// SQLite's plan for `sql` on a database migrated to the latest schema: its steps.
+    async fn sqlite_plan(sql: &str) -> Vec<String> {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("j.db").display());
         let store = super::Store::connect(&url).await.expect("store");
@@ -926,14 +932,21 @@ mod tests {
         let super::Store::Sqlite(pool, _) = &store else {
             panic!("a SQLite store");
         };
-        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
-            "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE store_id = 's' AND order_id = 1 \
-             ORDER BY id",
-        )
-        .fetch_all(pool)
-        .await
-        .expect("plan");
-        let steps: Vec<&str> = plan.iter().map(|p| p.3.as_str()).collect();
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .fetch_all(pool)
+                .await
+                .expect("plan");
+        plan.into_iter().map(|p| p.3).collect()
+    }
+
+    /// An order's jobs are read through the jobs' unique key (no index of their own since
+    /// migration 0004), not by scanning the table.
+    #[tokio::test]
+    async fn an_orders_jobs_are_found_by_the_unique_key() {
+        let steps =
+            sqlite_plan("SELECT id FROM jobs WHERE store_id = 's' AND order_id = 1 ORDER BY id")
+                .await;
         assert!(
             steps.iter().any(|s| s.starts_with("SEARCH jobs USING")
                 && s.contains("sqlite_autoindex_jobs_1 (store_id=? AND order_id=?)")),
@@ -942,6 +955,16 @@ mod tests {
         assert!(
             !steps.iter().any(|s| s.starts_with("SCAN jobs")),
             "{steps:?}"
+        );
+    }
+
+    /// `/metrics` counts jobs from ranges of the index on (state, provider, id) alone: a
+    /// scrape reads neither the rows of a table that only grows nor its finished jobs.
+    #[tokio::test]
+    async fn jobs_are_counted_from_an_index() {
+        assert_eq!(
+            sqlite_plan(JOB_COUNTS).await,
+            ["SEARCH jobs USING COVERING INDEX jobs_state (state=?)"]
         );
     }
 }
