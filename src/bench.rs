@@ -234,6 +234,9 @@ pub struct DispatchStats {
     pub peak_rss_kb: u64,
     /// A `/metrics` scrape over the drained backlog (the median of [`SCRAPES`]).
     pub metrics_scrape: Duration,
+    /// The first page of the dead letters (`/v1/admin/jobs?state=dead`, read from the
+    /// store) among the drained backlog's done jobs (the median of [`SCRAPES`]).
+    pub dead_letters_page: Duration,
 }
 
 /// `/metrics` scrapes timed after a drain: what a Prometheus server's scrape costs once the
@@ -1010,6 +1013,19 @@ async fn dispatch_run(
         scrapes.push(t.elapsed());
     }
     scrapes.sort();
+    let mut pages = Vec::with_capacity(SCRAPES);
+    for _ in 0..SCRAPES {
+        let t = Instant::now();
+        store
+            .list_jobs(&JobFilter {
+                state: Some("dead".to_owned()),
+                limit: 50,
+                ..JobFilter::default()
+            })
+            .await?;
+        pages.push(t.elapsed());
+    }
+    pages.sort();
     Ok(DispatchStats {
         jobs: planned,
         insert,
@@ -1021,6 +1037,7 @@ async fn dispatch_run(
         slice_jobs,
         peak_rss_kb: peak,
         metrics_scrape: scrapes[SCRAPES / 2],
+        dead_letters_page: pages[SCRAPES / 2],
     })
 }
 
@@ -1245,14 +1262,15 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
             String::new(),
             mb(d.peak_rss_kb),
             format!(
-                "drain {:.1} s ({:.0} jobs/s, {} done, {} not done), planned in {:.1} s; s per {} jobs: {slices}; a /metrics scrape then {:.1} ms",
+                "drain {:.1} s ({:.0} jobs/s, {} done, {} not done), planned in {:.1} s; s per {} jobs: {slices}; a /metrics scrape then {:.1} ms, the dead letters' first page {:.1} ms",
                 secs,
                 d.jobs as f64 / secs,
                 d.done,
                 d.failed,
                 d.insert.as_secs_f64(),
                 d.slice_jobs,
-                d.metrics_scrape.as_secs_f64() * 1e3
+                d.metrics_scrape.as_secs_f64() * 1e3,
+                d.dead_letters_page.as_secs_f64() * 1e3
             ),
         ]);
     }

@@ -166,6 +166,8 @@ impl AdminApi {
         store: Query<Option<String>>,
         /// applied, duplicate, stale, deleted, signal, ignored, unparsed, received or failed.
         outcome: Query<Option<String>>,
+        /// A WooCommerce order id; with `store`, its deliveries are found through an index
+        /// (alone, every stored delivery is read).
         order_id: Query<Option<i64>>,
         offset: Query<Option<i64>>,
         limit: Query<Option<i64>>,

@@ -5,7 +5,8 @@ use poem_openapi::Object;
 use serde::Serialize;
 use sqlx::Row;
 
-use super::reads::rfc3339;
+use super::jobs::{in_jobs_due, in_jobs_state};
+use super::reads::{rfc3339, where_terms};
 use super::{Store, StoreError, on_pool, on_pool_write};
 
 /// A provider order (or write-back) job.
@@ -145,14 +146,43 @@ where
     })
 }
 
+impl JobFilter {
+    /// The page's statement and its count's, with the filters given only (`$1` store, `$2`
+    /// state, `$3` provider, then `$4` limit and `$5` offset, all bound given or not; see
+    /// [`where_terms`]). A state a partial index holds is listed and counted from it: the
+    /// dead letters, the jobs for review and the running ones from `jobs_state`, the queued
+    /// ones from `jobs_due`, whatever the number of finished jobs beside them.
+    fn statements(&self) -> (String, String) {
+        let partial = match self.state.as_deref() {
+            Some("running" | "needs-review" | "dead") => Some(in_jobs_state!()),
+            Some("pending" | "retrying") => Some(in_jobs_due!()),
+            _ => None,
+        };
+        let state_term = match partial {
+            Some(index) => format!("{index} AND state = $2"),
+            None => "state = $2".to_owned(),
+        };
+        let filter = where_terms(&[
+            self.store.as_ref().map(|_| "store_id = $1"),
+            self.state.as_ref().map(|_| state_term.as_str()),
+            self.provider.as_ref().map(|_| "provider = $3"),
+        ]);
+        // For a queued state, `+id`: not in the table's own order, which SQLite would rather
+        // walk than sort the queue, through every finished job where none is queued.
+        let queued = matches!(self.state.as_deref(), Some("pending" | "retrying"));
+        let order = if queued { "+id" } else { "id" };
+        (
+            format!(
+                "SELECT {JOB_COLUMNS} FROM jobs {filter} ORDER BY {order} DESC LIMIT $4 OFFSET $5"
+            ),
+            format!("SELECT COUNT(*) FROM jobs {filter}"),
+        )
+    }
+}
+
 impl Store {
     pub async fn list_jobs(&self, f: &JobFilter) -> Result<JobPage, StoreError> {
-        let filter = "($1 IS NULL OR store_id = $1) AND ($2 IS NULL OR state = $2) \
-                      AND ($3 IS NULL OR provider = $3)";
-        let list_sql = format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE {filter} ORDER BY id DESC LIMIT $4 OFFSET $5"
-        );
-        let count_sql = format!("SELECT COUNT(*) FROM jobs WHERE {filter}");
+        let (list_sql, count_sql) = f.statements();
         let (jobs, total) = on_pool!(self, |pool| {
             let jobs = sqlx::query(sqlx::AssertSqlSafe(list_sql))
                 .bind(&f.store)
@@ -334,5 +364,42 @@ impl Store {
             .await?
         });
         Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JobFilter;
+    use crate::store::sqlite_plan;
+
+    /// The dead letters, the jobs for review, the running and the queued ones are listed
+    /// and counted from their partial index (`jobs_state`, `jobs_due`), by provider or not,
+    /// never by reading the finished jobs beside them.
+    #[tokio::test]
+    async fn a_state_is_listed_from_its_partial_index() {
+        for (state, index) in [
+            ("dead", "jobs_state"),
+            ("needs-review", "jobs_state"),
+            ("running", "jobs_state"),
+            ("pending", "jobs_due"),
+            ("retrying", "jobs_due"),
+        ] {
+            for provider in [None, Some("spiff".to_owned())] {
+                let f = JobFilter {
+                    state: Some(state.to_owned()),
+                    provider,
+                    ..Default::default()
+                };
+                let (page, count) = f.statements();
+                for sql in [page, count] {
+                    let steps = sqlite_plan(&sql).await;
+                    assert!(
+                        steps.iter().any(|s| s.contains(&format!("INDEX {index}"))),
+                        "{sql}: {steps:?}"
+                    );
+                    assert!(!steps.iter().any(|s| s == "SCAN jobs"), "{sql}: {steps:?}");
+                }
+            }
+        }
     }
 }

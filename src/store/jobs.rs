@@ -24,6 +24,25 @@ pub struct JobGauges {
     pub dead: i64,
 }
 
+/// The predicate of the partial index `jobs_state` (migration 0007), spelled as a statement
+/// must spell it for SQLite to read that index: SQLite uses a partial index only where a
+/// term of the statement's `WHERE` is the index's own, and PostgreSQL only where the terms
+/// imply it with no parameter involved.
+macro_rules! in_jobs_state {
+    () => {
+        "state IN ('running', 'needs-review', 'dead')"
+    };
+}
+
+/// The predicate of the claim index `jobs_due` (migration 0001), as for
+/// [`in_jobs_state`].
+macro_rules! in_jobs_due {
+    () => {
+        "state IN ('pending', 'retrying')"
+    };
+}
+pub(super) use {in_jobs_due, in_jobs_state};
+
 /// Jobs per provider and state, for the jobs not finished (pending, retrying, running) and
 /// those waiting for an operator (needs-review, dead). Done and cancelled jobs, which only
 /// accumulate, are not counted: their number grows with the bridge's history (every finished
@@ -31,10 +50,13 @@ pub struct JobGauges {
 /// (migration 0007): running, needs-review and dead jobs from `jobs_state` alone, queued ones
 /// through the claim index `jobs_due`, so a scrape's cost follows the queue and the dead
 /// letters, not the table.
-const JOB_COUNTS: &str = "SELECT provider, state, COUNT(*) AS n FROM jobs \
-     WHERE state IN ('running', 'needs-review', 'dead') GROUP BY state, provider \
-     UNION ALL SELECT provider, state, COUNT(*) AS n FROM jobs \
-     WHERE state IN ('pending', 'retrying') GROUP BY provider, state";
+const JOB_COUNTS: &str = concat!(
+    "SELECT provider, state, COUNT(*) AS n FROM jobs WHERE ",
+    in_jobs_state!(),
+    " GROUP BY state, provider UNION ALL SELECT provider, state, COUNT(*) AS n FROM jobs WHERE ",
+    in_jobs_due!(),
+    " GROUP BY provider, state"
+);
 
 impl Store {
     /// The outbox's unfinished jobs and dead letters counted per provider and state
@@ -914,6 +936,7 @@ async fn finish_group(store: Store, batch: Vec<(FinishedAttempt, FinishReply)>) 
 #[cfg(test)]
 mod tests {
     use super::{JOB_COUNTS, rounds_by_job};
+    use crate::store::sqlite_plan;
 
     #[test]
     fn a_job_reported_twice_in_a_group_is_recorded_in_a_later_round() {
@@ -923,23 +946,6 @@ mod tests {
         );
         assert_eq!(rounds_by_job([1, 2, 3].into_iter()), vec![vec![0, 1, 2]]);
         assert!(rounds_by_job(std::iter::empty()).is_empty());
-    }
-
-    /// SQLite's plan for `sql` on a database migrated to the latest schema: its steps.
-    async fn sqlite_plan(sql: &str) -> Vec<String> {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("j.db").display());
-        let store = super::Store::connect(&url).await.expect("store");
-        store.migrate().await.expect("migrate");
-        let super::Store::Sqlite(pool, _) = &store else {
-            panic!("a SQLite store");
-        };
-        let plan: Vec<(i64, i64, i64, String)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
-                .fetch_all(pool)
-                .await
-                .expect("plan");
-        plan.into_iter().map(|p| p.3).collect()
     }
 
     /// An order's jobs are read through the jobs' unique key (no index of their own since

@@ -314,6 +314,24 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// SQLite's plan for `sql` on a database migrated to the latest schema: its steps.
+#[cfg(test)]
+pub(crate) async fn sqlite_plan(sql: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+    let store = Store::connect(&url).await.expect("store");
+    store.migrate().await.expect("migrate");
+    let Store::Sqlite(pool, _) = &store else {
+        panic!("a SQLite store");
+    };
+    let plan: Vec<(i64, i64, i64, String)> =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+            .fetch_all(pool)
+            .await
+            .expect("plan");
+    plan.into_iter().map(|p| p.3).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::body;
+use super::jobs::in_jobs_state;
 use super::{Store, StoreError, on_pool};
 
 /// Milliseconds since the epoch as RFC 3339 UTC text.
@@ -151,13 +152,64 @@ pub struct DeliveryFilter {
 const ORDER_COLUMNS: &str = "store_id, order_id, number, status, currency, total, modified_gmt, \
      trashed, paid_at, attention, first_seen_at, updated_at";
 
-/// Orders an operator should look at: flagged, with items no provider can take, or with jobs
-/// that stopped.
-const ATTENTION: &str = "(o.attention IS NOT NULL \
-     OR EXISTS (SELECT 1 FROM order_items i WHERE i.store_id = o.store_id AND i.order_id = o.order_id \
-                AND i.classification IN ('conflict', 'invalid')) \
-     OR EXISTS (SELECT 1 FROM jobs j WHERE j.store_id = o.store_id AND j.order_id = o.order_id \
-                AND j.state IN ('needs-review', 'dead')))";
+/// The keys of the orders an operator should look at: flagged, with items no provider can
+/// take, or with jobs that stopped. Each set is read from a partial index
+/// (`orders_attention`, `order_items_attention`, `jobs_state`; migrations 0007 and 0008), so
+/// the list joins the few orders concerned instead of testing every order for the three.
+const ATTENTION_KEYS: &str = concat!(
+    "(SELECT store_id, order_id FROM orders WHERE attention IS NOT NULL ",
+    "UNION SELECT store_id, order_id FROM order_items ",
+    "WHERE classification IN ('conflict', 'invalid') ",
+    "UNION SELECT store_id, order_id FROM jobs WHERE ",
+    in_jobs_state!(),
+    " AND state IN ('needs-review', 'dead'))"
+);
+
+impl OrderFilter {
+    /// The page's statement and its count's, with the filters given only (`$1` store, `$2`
+    /// status, then `$3` limit and `$4` offset; see [`where_terms`]). The page is read in
+    /// the order of `orders_updated` (migration 0008), newest first, so it stops after its
+    /// last order instead of sorting them all.
+    fn statements(&self, sqlite: bool) -> (String, String) {
+        let from = match self.attention {
+            None => "orders o".to_owned(),
+            Some(true) => format!(
+                "orders o JOIN {ATTENTION_KEYS} a \
+                 ON a.store_id = o.store_id AND a.order_id = o.order_id"
+            ),
+            Some(false) => format!(
+                "orders o LEFT JOIN {ATTENTION_KEYS} a \
+                 ON a.store_id = o.store_id AND a.order_id = o.order_id"
+            ),
+        };
+        // Alone, the store is compared as an expression on SQLite: a bridge's orders are
+        // mostly one store's, and SQLite would otherwise read them all by the primary key
+        // and sort them (45 ms at 100,000 orders) rather than walk `orders_updated` to the
+        // page. PostgreSQL, which knows how many orders each store has, plans it well as is.
+        let store = if sqlite && self.status.is_none() {
+            "o.store_id || '' = $1"
+        } else {
+            "o.store_id = $1"
+        };
+        let filter = where_terms(&[
+            self.store.as_ref().map(|_| store),
+            self.status.as_ref().map(|_| "o.status = $2"),
+            (self.attention == Some(false)).then_some("a.order_id IS NULL"),
+        ]);
+        let cols = ORDER_COLUMNS
+            .split(", ")
+            .map(|c| format!("o.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        (
+            format!(
+                "SELECT {cols} FROM {from} {filter} \
+                 ORDER BY o.updated_at DESC, o.store_id DESC, o.order_id DESC LIMIT $3 OFFSET $4"
+            ),
+            format!("SELECT COUNT(*) FROM {from} {filter}"),
+        )
+    }
+}
 
 fn order_from_row<R: Row>(row: &R) -> Result<OrderSummary, sqlx::Error>
 where
@@ -211,33 +263,53 @@ const DELIVERY_COLUMNS: &str = "id, store_id, received_at, source, topic, webhoo
      content_type, order_id, outcome, detail, \
      CAST(COALESCE(body_size, LENGTH(body)) AS BIGINT) AS size";
 
+/// The `WHERE` clause of an admin list: the terms of the filters given (`None` for one left
+/// out), joined by `AND`, or nothing. A filter left out is not in the statement at all: a
+/// `($1 IS NULL OR column = $1)` term, which lets one statement serve every combination, is
+/// one no index serves, so each page and its count read the whole table (the dead letters
+/// among 300,000 finished jobs took 0.15 s on SQLite). Lists bind all their filters in
+/// fixed places, given or not, and each term names its own.
+pub(super) fn where_terms(terms: &[Option<&str>]) -> String {
+    let given: Vec<&str> = terms.iter().flatten().copied().collect();
+    if given.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", given.join(" AND "))
+    }
+}
+
 fn next_offset(offset: i64, returned: usize, total: i64) -> Option<i64> {
     let next = offset + returned as i64;
     (returned > 0 && next < total).then_some(next)
 }
 
+impl DeliveryFilter {
+    /// The page's statement and its count's, with the filters given only (`$1` store, `$2`
+    /// outcome, `$3` order, then `$4` limit and `$5` offset; see [`where_terms`]): an
+    /// outcome is listed and counted from `deliveries_outcome`.
+    fn statements(&self) -> (String, String) {
+        let filter = where_terms(&[
+            self.store.as_ref().map(|_| "store_id = $1"),
+            self.outcome.as_ref().map(|_| "outcome = $2"),
+            self.order_id.map(|_| "order_id = $3"),
+        ]);
+        (
+            format!(
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries {filter} \
+                 ORDER BY id DESC LIMIT $4 OFFSET $5"
+            ),
+            format!("SELECT COUNT(*) FROM deliveries {filter}"),
+        )
+    }
+}
+
 impl Store {
     pub async fn list_orders(&self, f: &OrderFilter) -> Result<OrderPage, StoreError> {
-        let filter = format!(
-            "($1 IS NULL OR o.store_id = $1) AND ($2 IS NULL OR o.status = $2) \
-             AND ($3 IS NULL OR ($3 = 1) = {ATTENTION})"
-        );
-        let attention = f.attention.map(i64::from);
-        let page_sql = format!(
-            "SELECT {cols} FROM orders o WHERE {filter} \
-             ORDER BY o.updated_at DESC, o.store_id, o.order_id DESC LIMIT $4 OFFSET $5",
-            cols = ORDER_COLUMNS
-                .split(", ")
-                .map(|c| format!("o.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let count_sql = format!("SELECT COUNT(*) FROM orders o WHERE {filter}");
+        let (page_sql, count_sql) = f.statements(matches!(self, Store::Sqlite(..)));
         let (orders, total) = on_pool!(self, |pool| {
             let rows = sqlx::query(sqlx::AssertSqlSafe(page_sql))
                 .bind(&f.store)
                 .bind(&f.status)
-                .bind(attention)
                 .bind(f.limit)
                 .bind(f.offset)
                 .fetch_all(pool)
@@ -245,7 +317,6 @@ impl Store {
             let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql))
                 .bind(&f.store)
                 .bind(&f.status)
-                .bind(attention)
                 .fetch_one(pool)
                 .await?;
             let orders = rows
@@ -370,12 +441,7 @@ impl Store {
     }
 
     pub async fn list_deliveries(&self, f: &DeliveryFilter) -> Result<DeliveryPage, StoreError> {
-        let filter = "($1 IS NULL OR store_id = $1) AND ($2 IS NULL OR outcome = $2) \
-                      AND ($3 IS NULL OR order_id = $3)";
-        let page_sql = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE {filter} ORDER BY id DESC LIMIT $4 OFFSET $5"
-        );
-        let count_sql = format!("SELECT COUNT(*) FROM deliveries WHERE {filter}");
+        let (page_sql, count_sql) = f.statements();
         let (deliveries, total) = on_pool!(self, |pool| {
             let rows = sqlx::query(sqlx::AssertSqlSafe(page_sql))
                 .bind(&f.store)
@@ -460,5 +526,88 @@ impl Table {
             Table::OrderItems => "order_items",
             Table::Jobs => "jobs",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DeliveryFilter, OrderFilter};
+    use crate::store::sqlite_plan;
+
+    /// Whether SQLite's plan reads a table whole rather than through an index.
+    fn reads_whole(steps: &[String], table: &str) -> bool {
+        steps.iter().any(|s| s == &format!("SCAN {table}"))
+    }
+
+    /// The deliveries of one outcome (the failed ones, those not applied yet) are listed and
+    /// counted from `deliveries_outcome`, not by reading every stored body.
+    #[tokio::test]
+    async fn an_outcome_is_listed_from_its_index() {
+        let f = DeliveryFilter {
+            outcome: Some("failed".into()),
+            ..Default::default()
+        };
+        let (page, count) = f.statements();
+        for sql in [page, count] {
+            let steps = sqlite_plan(&sql).await;
+            assert!(
+                steps
+                    .iter()
+                    .any(|s| s.starts_with("SEARCH deliveries USING")
+                        && s.ends_with("INDEX deliveries_outcome (outcome=?)")),
+                "{sql}: {steps:?}"
+            );
+        }
+    }
+
+    /// The orders list walks `orders_updated` to its page, for every store or one, instead
+    /// of sorting all orders.
+    #[tokio::test]
+    async fn the_orders_list_is_read_in_index_order() {
+        for store in [None, Some("shop".to_owned())] {
+            let f = OrderFilter {
+                store,
+                ..Default::default()
+            };
+            let steps = sqlite_plan(&f.statements(true).0).await;
+            assert_eq!(steps, ["SCAN o USING INDEX orders_updated"], "{f:?}");
+        }
+    }
+
+    /// The orders that need attention, and those that do not, are told apart by the keys
+    /// read once from three partial indexes, not by testing every order for the three
+    /// reasons; the count of those that need it reads only them.
+    #[tokio::test]
+    async fn attention_is_read_from_partial_indexes() {
+        for wanted in [true, false] {
+            let f = OrderFilter {
+                attention: Some(wanted),
+                ..Default::default()
+            };
+            let (page, count) = f.statements(true);
+            for sql in [page, count] {
+                let steps = sqlite_plan(&sql).await;
+                for index in ["orders_attention", "order_items_attention", "jobs_state"] {
+                    assert!(
+                        steps.iter().any(|s| s.contains(&format!("INDEX {index}"))),
+                        "{index}: {sql}: {steps:?}"
+                    );
+                }
+                for table in ["o", "orders", "order_items", "jobs"] {
+                    assert!(!reads_whole(&steps, table), "{table}: {sql}: {steps:?}");
+                }
+            }
+        }
+        let f = OrderFilter {
+            attention: Some(true),
+            ..Default::default()
+        };
+        let steps = sqlite_plan(&f.statements(true).1).await;
+        assert!(
+            steps
+                .iter()
+                .any(|s| s.starts_with("SEARCH o USING COVERING INDEX sqlite_autoindex_orders_1")),
+            "{steps:?}"
+        );
     }
 }
