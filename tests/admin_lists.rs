@@ -6,21 +6,12 @@
 mod support;
 
 use printbridge::store::Store;
-use printbridge::store::job_reads::JobFilter;
+use printbridge::store::job_reads::{JOB_STATES, JobFilter};
 use printbridge::store::reads::{DeliveryFilter, OrderFilter};
 use support::Backend;
 
 const STORES: [&str; 2] = ["shop", "other"];
 const PROVIDERS: [&str; 4] = ["spiff", "apliiq", "key2print", "woocommerce"];
-const STATES: [&str; 7] = [
-    "pending",
-    "retrying",
-    "running",
-    "needs-review",
-    "dead",
-    "done",
-    "cancelled",
-];
 
 async fn exec(store: &Store, sql: &'static str, binds: &[&str], ints: &[i64]) {
     on_pool!(store, |pool| {
@@ -61,7 +52,7 @@ async fn jobs_by_every_filter(backend: Backend) {
     for round in 0..2 {
         for s in STORES {
             for p in PROVIDERS {
-                for st in STATES {
+                for st in JOB_STATES {
                     order += 1;
                     exec(
                         &store,
@@ -92,7 +83,7 @@ async fn jobs_by_every_filter(backend: Backend) {
     rows.reverse();
     let mut checked = 0;
     for s in std::iter::once(None).chain(STORES.map(Some)) {
-        for st in std::iter::once(None).chain(STATES.map(Some)) {
+        for st in std::iter::once(None).chain(JOB_STATES.map(Some)) {
             for p in std::iter::once(None).chain(PROVIDERS.map(Some)) {
                 let page = store
                     .list_jobs(&JobFilter {

@@ -11,7 +11,7 @@ use poem_openapi::{Object, OpenApi, SecurityScheme};
 
 use super::problem::{ApiError, Problem};
 use super::{ApiTags, AppState};
-use crate::store::job_reads::{JobDetail, JobFilter, JobPage};
+use crate::store::job_reads::{JOB_STATES, JobDetail, JobFilter, JobPage};
 use crate::store::ledger::DeliveryOutcome;
 use crate::store::reads::{
     DeliveryDetail, DeliveryFilter, DeliveryPage, OrderFilter, OrderLedger, OrderPage,
@@ -74,16 +74,6 @@ pub(super) fn page(offset: Option<i64>, limit: Option<i64>) -> Result<(i64, i64)
 }
 
 pub struct AdminApi;
-
-const JOB_STATES: [&str; 7] = [
-    "pending",
-    "retrying",
-    "running",
-    "needs-review",
-    "dead",
-    "done",
-    "cancelled",
-];
 
 fn job_not_found(id: i64) -> ApiError {
     ApiError::not_found("job_not_found", format!("no job {id}"), "id")

@@ -66,6 +66,17 @@ pub struct JobPage {
     pub next_offset: Option<i64>,
 }
 
+/// Every state a job can be in (the admin job list accepts these).
+pub const JOB_STATES: [&str; 7] = [
+    "pending",
+    "retrying",
+    "running",
+    "needs-review",
+    "dead",
+    "done",
+    "cancelled",
+];
+
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
     pub store: Option<String>,

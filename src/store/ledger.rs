@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::json;
 
 use super::body::{self, Packed};
+use super::jobs::in_jobs_due;
 use super::texts::Texts;
 use super::{Store, StoreError, in_tx};
 use crate::config::{Config, StoreConfig};
@@ -128,8 +129,6 @@ fn plan_for(store: &StoreConfig, snap: &OrderSnapshot) -> Plan {
 fn snapshot_body(snap: &OrderSnapshot) -> &str {
     snap.lossy_json.as_deref().unwrap_or("")
 }
-
-const ACTIVE_JOB_STATES: &str = "'pending', 'retrying'";
 
 /// Rows per multi-row insert: 12 columns each stays far below SQLite's 32,766 and
 /// PostgreSQL's 65,535 bound parameters.
@@ -913,11 +912,12 @@ macro_rules! after_order_applied {
             } else {
                 o.status.as_str()
             };
-            sqlx::query(sqlx::AssertSqlSafe(format!(
+            sqlx::query(concat!(
                 "UPDATE jobs SET state = 'cancelled', updated_at = $3, \
                  last_error = $4 WHERE store_id = $1 AND order_id = $2 \
-                 AND provider <> 'woocommerce' AND state IN ({ACTIVE_JOB_STATES})"
-            )))
+                 AND provider <> 'woocommerce' AND ",
+                in_jobs_due!()
+            ))
             .bind(store_id)
             .bind(o.id)
             .bind(now)
@@ -988,12 +988,12 @@ macro_rules! apply_other {
                 .bind(now)
                 .execute(&mut *$tx)
                 .await?;
-                sqlx::query(sqlx::AssertSqlSafe(format!(
+                sqlx::query(concat!(
                     "UPDATE jobs SET state = 'cancelled', updated_at = $3, \
                      last_error = 'order moved to the trash before this was sent' \
-                     WHERE store_id = $1 AND order_id = $2 AND provider <> 'woocommerce' \
-                     AND state IN ({ACTIVE_JOB_STATES})"
-                )))
+                     WHERE store_id = $1 AND order_id = $2 AND provider <> 'woocommerce' AND ",
+                    in_jobs_due!()
+                ))
                 .bind(&delivery.store_id)
                 .bind(order_id)
                 .bind(now)
