@@ -368,6 +368,10 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn main() -> ExitCode {
+    // Before any database is opened: SQLite takes an allocator only before it initialises.
+    if let Err(e) = printbridge::store::sqlite_alloc::use_mimalloc() {
+        eprintln!("printbridge: {e}; SQLite allocates with the C library's malloc");
+    }
     let cli = Cli::parse();
     let mut stdout = std::io::stdout();
     let result = match cli.command {

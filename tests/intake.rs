@@ -184,24 +184,9 @@ on_both_backends!(captured_traffic, captured_traffic_is_ledgered);
 async fn stored_bodies_come_back_as_they_came(backend: Backend) {
     let stack = support::STACKS[0];
     let app = TestApp::spawn(backend, |c| c.stores = vec![captured_store(stack)]).await;
-    let mut sent: Vec<(i64, Vec<u8>)> = Vec::new();
-    for d in captured_deliveries(stack) {
-        let (status, ack) = app.replay("shop", &d).await;
-        assert_eq!(status, 200, "{}: {ack}", d.file);
-        if let Some(id) = ack["delivery_id"].as_i64() {
-            sent.push((id, d.body));
-        }
-    }
+    let sent = app.replay_stack(stack).await;
     assert_eq!(sent.len(), 35);
-    for (id, body) in &sent {
-        let (status, detail) = app.admin_get(&format!("/v1/admin/deliveries/{id}")).await;
-        assert_eq!(status, 200, "{detail}");
-        assert_eq!(
-            detail["body"].as_str(),
-            Some(&*String::from_utf8_lossy(body))
-        );
-        assert_eq!(detail["size"], json!(body.len()), "delivery {id}");
-    }
+    app.assert_bodies_as_sent(&sent).await;
     // The dispatcher reads an order as its current snapshot, here a delivery's body.
     let order = app
         .store

@@ -380,6 +380,38 @@ impl TestApp {
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
     }
+
+    /// Replays every captured delivery of `stack` to store `shop`, each answered 200, and
+    /// returns the stored ones: (delivery id, body as sent).
+    pub async fn replay_stack(&self, stack: &str) -> Vec<(i64, Vec<u8>)> {
+        let mut stored = Vec::new();
+        for d in captured_deliveries(stack) {
+            let (status, ack) = self.replay("shop", &d).await;
+            assert_eq!(status, 200, "{}: {ack}", d.file);
+            if let Some(id) = ack["delivery_id"].as_i64() {
+                stored.push((id, d.body));
+            }
+        }
+        stored
+    }
+
+    /// Asserts that the admin API gives each stored delivery's body back as it was sent,
+    /// and its size as sent.
+    pub async fn assert_bodies_as_sent(&self, stored: &[(i64, Vec<u8>)]) {
+        for (id, body) in stored {
+            let (status, detail) = self.admin_get(&format!("/v1/admin/deliveries/{id}")).await;
+            assert_eq!(status, 200, "{detail}");
+            assert_eq!(
+                detail["body"].as_str(),
+                Some(&*String::from_utf8_lossy(body))
+            );
+            assert_eq!(
+                detail["size"],
+                serde_json::json!(body.len()),
+                "delivery {id}"
+            );
+        }
+    }
 }
 
 /// A store `id` whose providers are the sandboxes (Spiff over GraphQL, Apliiq, Key2print).
