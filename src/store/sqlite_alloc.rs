@@ -3,10 +3,11 @@
 //! The bundled SQLite allocates with the C library's `malloc` whatever allocator Rust code
 //! uses: every value bound to a statement is copied into a new allocation, and a burst's
 //! rows and pages are allocated on SQLite's thread. glibc's `malloc`, `free` and their
-//! consolidation took about a sixth of SQLite's thread in a burst (BENCHMARKS.md, eighteenth
-//! round). [`use_mimalloc`] hands SQLite mimalloc's functions instead
+//! consolidation took an eighth to a fifth of SQLite's thread in a burst (BENCHMARKS.md,
+//! eighteenth round). [`use_mimalloc`] hands SQLite mimalloc's functions instead
 //! (`SQLITE_CONFIG_MALLOC`), which SQLite accepts only before it initialises, so the
-//! executable calls it first thing.
+//! executable calls it first thing. A program that embeds this library and opens SQLite
+//! databases calls it itself, or SQLite keeps the C library's `malloc`.
 
 use std::ffi::{c_int, c_void};
 
