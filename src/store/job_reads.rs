@@ -164,9 +164,10 @@ impl JobFilter {
     /// dead letters, the jobs for review and the running ones from `jobs_state`, the queued
     /// ones from `jobs_due`, whatever the number of finished jobs beside them.
     fn statements(&self) -> (String, String) {
+        let queued = matches!(self.state.as_deref(), Some("pending" | "retrying"));
         let partial = match self.state.as_deref() {
             Some("running" | "needs-review" | "dead") => Some(in_jobs_state!()),
-            Some("pending" | "retrying") => Some(in_jobs_due!()),
+            _ if queued => Some(in_jobs_due!()),
             _ => None,
         };
         let state_term = match partial {
@@ -180,7 +181,6 @@ impl JobFilter {
         ]);
         // For a queued state, `+id`: not in the table's own order, which SQLite would rather
         // walk than sort the queue, through every finished job where none is queued.
-        let queued = matches!(self.state.as_deref(), Some("pending" | "retrying"));
         let order = if queued { "+id" } else { "id" };
         (
             format!(
