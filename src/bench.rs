@@ -1312,9 +1312,26 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
             ),
             _ => String::new(),
         };
+        // The process's CPU per request beside the bare handler's: where the bare handler
+        // fills the cores, a run that needs k times its CPU per request reaches at most 1/k
+        // of its throughput, whatever it waits for. (A PostgreSQL server's CPU is not the
+        // process's, so there intake's bound is looser.)
+        let cpu = [&r.bare_sustained, &r.floor_sustained, &r.intake_sustained]
+            .map(|s| s.cpu_us_per_request);
+        let cpu = match cpu {
+            [bare, floor, intake] if bare > 0.0 && floor > 0.0 && intake > 0.0 => format!(
+                "; CPU per request: the floor {:.1}x the bare handler's, intake {:.1}x, so at most \
+                 {:.0} and {:.0} % of its throughput on the cores it fills",
+                floor / bare,
+                intake / bare,
+                bare / floor * 100.0,
+                bare / intake * 100.0
+            ),
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "{}: intake {:.0} % of bare (target >= 50 %: {}; the durable floor: {:.0} %{syncs}); p99 at 500 req/s {} (target < 10 ms: {}); {:.0} provider calls/s (target >= 1,000: {}); idle RSS of printbridge serve {} (target < 20 MB: {})",
+            "{}: intake {:.0} % of bare (target >= 50 %: {}; the durable floor: {:.0} %{syncs}{cpu}); p99 at 500 req/s {} (target < 10 ms: {}); {:.0} provider calls/s (target >= 1,000: {}); idle RSS of printbridge serve {} (target < 20 MB: {})",
             db.name(),
             ratio * 100.0,
             mark(ratio >= 0.5),
