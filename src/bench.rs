@@ -14,10 +14,11 @@
 //!   peak RSS of each run (VmHWM, reset between runs). The process holds the bridge, the load
 //!   generator and the sandboxes.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -231,6 +232,10 @@ pub struct DispatchStats {
     /// Time of each slice of the backlog, in order.
     pub slices: Vec<Duration>,
     pub slice_jobs: u64,
+    /// When each provider's last call finished, from the start of the drain: the
+    /// dispatcher's concurrency is per provider, so the queue of the provider that finishes
+    /// last drains alone at the end.
+    pub provider_last: Vec<(String, Duration)>,
     pub peak_rss_kb: u64,
     /// A `/metrics` scrape over the drained backlog (the median of [`SCRAPES`]).
     pub metrics_scrape: Duration,
@@ -853,10 +858,13 @@ impl Drop for ChildGuard {
     }
 }
 
-/// Counts finished provider calls for the slice timings.
+/// Counts finished provider calls for the slice timings, and notes when each provider's
+/// latest call finished.
 struct CountingExecutor {
     inner: ProviderExecutor,
     done: Arc<AtomicU64>,
+    started: Instant,
+    last: Mutex<BTreeMap<String, Duration>>,
 }
 
 impl Executor for CountingExecutor {
@@ -867,6 +875,10 @@ impl Executor for CountingExecutor {
     ) -> BoxFuture<'a, Report> {
         Box::pin(async move {
             let report = self.inner.execute(job, order).await;
+            let at = self.started.elapsed();
+            if let Ok(mut last) = self.last.lock() {
+                last.insert(job.provider.clone(), at);
+            }
             self.done.fetch_add(1, Ordering::Relaxed);
             report
         })
@@ -932,15 +944,17 @@ async fn dispatch_run(
     )?;
     let calls_before = sb.state.stats().calls;
     let done = Arc::new(AtomicU64::new(0));
-    let executor = Arc::new(CountingExecutor {
-        inner: ProviderExecutor::new(&bridge.state.config, bridge.state.clock.clone()),
-        done: done.clone(),
-    });
     let slice_jobs = (planned / 10).max(1);
     reset_peak_rss();
     let (stop_tx, stop_rx) = watch::channel(false);
     let started = Instant::now();
-    let worker = tokio::spawn(Dispatcher::new(bridge.state.clone(), executor).run(stop_rx));
+    let executor = Arc::new(CountingExecutor {
+        inner: ProviderExecutor::new(&bridge.state.config, bridge.state.clock.clone()),
+        done: done.clone(),
+        started,
+        last: Mutex::new(BTreeMap::new()),
+    });
+    let worker = tokio::spawn(Dispatcher::new(bridge.state.clone(), executor.clone()).run(stop_rx));
     let mut slices = Vec::new();
     let mut last = Duration::ZERO;
     let mut next = slice_jobs;
@@ -996,6 +1010,11 @@ async fn dispatch_run(
         .total;
     let _ = stop_tx.send(true);
     let _ = worker.await;
+    let provider_last = executor
+        .last
+        .lock()
+        .map(|last| last.iter().map(|(p, at)| (p.clone(), *at)).collect())
+        .unwrap_or_default();
     let calls = u64::from(sb.state.stats().calls.saturating_sub(calls_before));
     let mut scrapes = Vec::with_capacity(SCRAPES);
     for _ in 0..SCRAPES {
@@ -1035,6 +1054,7 @@ async fn dispatch_run(
         failed,
         slices,
         slice_jobs,
+        provider_last,
         peak_rss_kb: peak,
         metrics_scrape: scrapes[SCRAPES / 2],
         dead_letters_page: pages[SCRAPES / 2],
@@ -1249,6 +1269,12 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
             .map(|s| format!("{:.2}", s.as_secs_f64()))
             .collect::<Vec<_>>()
             .join(" / ");
+        let last_calls = d
+            .provider_last
+            .iter()
+            .map(|(provider, at)| format!("{provider} {:.1} s", at.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(", ");
         rows.push([
             name.clone(),
             format!(
@@ -1262,7 +1288,7 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
             String::new(),
             mb(d.peak_rss_kb),
             format!(
-                "drain {:.1} s ({:.0} jobs/s, {} done, {} not done), planned in {:.1} s; s per {} jobs: {slices}; a /metrics scrape then {:.1} ms, the dead letters' first page {:.1} ms",
+                "drain {:.1} s ({:.0} jobs/s, {} done, {} not done), planned in {:.1} s; s per {} jobs: {slices}; each provider's last call at {last_calls}; a /metrics scrape then {:.1} ms, the dead letters' first page {:.1} ms",
                 secs,
                 d.jobs as f64 / secs,
                 d.done,
