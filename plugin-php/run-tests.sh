@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # Tests of the WordPress plugin: php -l on every PHP file, node --check on the scripts, PHPUnit
-# against Debian's WordPress core on MariaDB (with a WooCommerce double), the headless-Chromium
-# product-page test, and the installable zip. A missing tool is skipped, or is a failure when
-# PRINTBRIDGE_REQUIRE_ALL=1.
+# against real WordPress + WooCommerce shops on MariaDB (installed from their release archives,
+# PRINTBRIDGE_WP_ARCHIVES), the headless-Chromium tests, and the installable zip. A missing tool
+# is skipped, or is a failure when PRINTBRIDGE_REQUIRE_ALL=1.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 REQUIRE_ALL="${PRINTBRIDGE_REQUIRE_ALL:-0}"
-WP_DIR="${PRINTBRIDGE_WP_DIR:-/usr/share/wordpress}"
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
-export PRINTBRIDGE_WP_DIR="$WP_DIR" CHROMIUM
+export PRINTBRIDGE_WP_DIR="${PRINTBRIDGE_WP_DIR:-/usr/share/wordpress}" CHROMIUM
 
 missing() {
   if [ "$REQUIRE_ALL" = "1" ]; then
@@ -50,17 +49,41 @@ db_up() {
   php -r 'exit(@mysqli_connect(getenv("PRINTBRIDGE_DB_HOST") ? explode(":", getenv("PRINTBRIDGE_DB_HOST"))[0] : "127.0.0.1", getenv("PRINTBRIDGE_DB_USER") ?: "root", (string) getenv("PRINTBRIDGE_DB_PASSWORD"), "", 3306) ? 0 : 1);' 2>/dev/null
 }
 
+# The real-shop suite: PHPUnit against WordPress + WooCommerce installed from their release
+# archives by tests/shop/install-shop.sh, on each pair "WORDPRESS WOOCOMMERCE HPOS" below, then
+# the shop's debug.log must hold nothing from the plugin.
+ARCHIVES="${PRINTBRIDGE_WP_ARCHIVES:-$(cd .. && pwd)/../shared/wordpress}"
+SHOP_PAIRS="${PRINTBRIDGE_SHOP_PAIRS:-7.1.0:11.0.1:on 6.8.8:9.9.5:off}"
+SHOPS_DIR="$(cd .. && pwd)/target/shops"
+
+echo "== phpunit (real WordPress + WooCommerce)"
+if ! command -v php >/dev/null 2>&1 || ! command -v phpunit >/dev/null 2>&1; then
+  missing "php and phpunit are needed for the plugin's test suite"
+elif ! db_up; then
+  missing "MariaDB is not reachable on 127.0.0.1:3306"
+else
+  for pair in $SHOP_PAIRS; do
+    IFS=: read -r wp_version wc_version hpos <<<"$pair"
+    wp_archive="$ARCHIVES/wordpress-$wp_version.tar.xz"
+    wc_archive="$ARCHIVES/woocommerce-$wc_version.tar.xz"
+    if [ ! -f "$wp_archive" ] || [ ! -f "$wc_archive" ]; then
+      missing "WordPress $wp_version / WooCommerce $wc_version archives not found in $ARCHIVES (PRINTBRIDGE_WP_ARCHIVES)"
+      continue
+    fi
+    echo "-- WordPress $wp_version + WooCommerce $wc_version, HPOS $hpos"
+    shop="$SHOPS_DIR/phpunit-$wp_version"
+    bash tests/shop/install-shop.sh --wordpress "$wp_archive" --woocommerce "$wc_archive" \
+      --dir "$shop" --db "printbridge_phpunit_${wp_version//./_}" --url http://127.0.0.1:8899 --hpos "$hpos"
+    PRINTBRIDGE_TEST_SHOP_DIR="$shop" phpunit -c tests/phpunit.xml.dist
+    bash tests/shop/check-debug-log.sh "$shop"
+  done
+fi
+
+WP_DIR="${PRINTBRIDGE_WP_DIR:-/usr/share/wordpress}"
 wp_ready=1
 if ! command -v php >/dev/null 2>&1; then wp_ready=0;
 elif [ ! -f "$WP_DIR/wp-settings.php" ]; then missing "WordPress core not found at $WP_DIR"; wp_ready=0;
 elif ! db_up; then missing "MariaDB is not reachable on 127.0.0.1:3306"; wp_ready=0;
-fi
-
-echo "== phpunit"
-if [ "$wp_ready" = 1 ] && command -v phpunit >/dev/null 2>&1; then
-  phpunit -c tests/phpunit.xml.dist
-elif [ "$wp_ready" = 1 ]; then
-  missing "phpunit is not installed"
 fi
 
 echo "== browser test (headless Chromium)"

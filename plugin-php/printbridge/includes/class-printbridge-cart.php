@@ -39,7 +39,13 @@ final class PrintBridge_Cart {
 		add_action( 'woocommerce_store_api_validate_add_to_cart', array( __CLASS__, 'store_api_validate_add_to_cart' ), 10, 2 );
 		add_action( 'woocommerce_store_api_validate_cart_item', array( __CLASS__, 'store_api_validate_cart_item' ), 10, 2 );
 		add_action( 'woocommerce_check_cart_items', array( __CLASS__, 'check_cart_items' ) );
-		add_action( 'woocommerce_blocks_loaded', array( __CLASS__, 'register_store_api_data' ) );
+		// WooCommerce fires woocommerce_blocks_loaded on plugins_loaded (priority 10), before the
+		// plugin boots (priority 20): register at once when it has fired, else when it fires.
+		if ( did_action( 'woocommerce_blocks_loaded' ) ) {
+			self::register_store_api_data();
+		} else {
+			add_action( 'woocommerce_blocks_loaded', array( __CLASS__, 'register_store_api_data' ) );
+		}
 	}
 
 	/**

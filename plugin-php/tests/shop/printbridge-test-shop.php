@@ -2,8 +2,9 @@
 /**
  * Plugin Name: PrintBridge test shop
  * Description: Test-shop settings: webhooks may reach loopback hosts on any port, webhooks are sent
- * synchronously when PRINTBRIDGE_TEST_WEBHOOKS_SYNC is true, and wp_mail() writes to
- * wp-content/mail.log instead of sending.
+ * synchronously when PRINTBRIDGE_TEST_WEBHOOKS_SYNC is true, wp_mail() writes to
+ * wp-content/mail.log instead of sending, and WordPress does not look for updates (it cannot
+ * reach WordPress.org and would log a warning each time).
  *
  * @package PrintBridge\Tests
  */
@@ -56,4 +57,21 @@ add_filter(
 	},
 	10,
 	2
+);
+
+// No update checks: the shop has no way out to WordPress.org.
+add_action(
+	'init',
+	static function () {
+		remove_action( 'admin_init', '_maybe_update_core' );
+		remove_action( 'admin_init', '_maybe_update_plugins' );
+		remove_action( 'admin_init', '_maybe_update_themes' );
+		remove_action( 'wp_version_check', 'wp_version_check' );
+		remove_action( 'wp_update_plugins', 'wp_update_plugins' );
+		remove_action( 'wp_update_themes', 'wp_update_themes' );
+		remove_action( 'load-plugins.php', 'wp_update_plugins' );
+		remove_action( 'load-themes.php', 'wp_update_themes' );
+		remove_action( 'load-update-core.php', 'wp_update_plugins' );
+		remove_action( 'load-update.php', 'wp_update_plugins' );
+	}
 );

@@ -23,11 +23,12 @@ class OrderAdminTest extends PrintBridge_TestCase {
 		$this->responder = function () {
 			return self::response( 200, self::view() );
 		};
+		$id = wc_create_order()->get_id();
 		ob_start();
-		PrintBridge_Order_Admin::render_meta_box( new WC_Order( 42 ) );
+		PrintBridge_Order_Admin::render_meta_box( wc_get_order( $id ) );
 		$html = ob_get_clean();
 		$this->assertCount( 1, $this->requests );
-		$this->assertSame( 'https://bridge.test/v1/stores/shop/orders/42', $this->requests[0]['url'] );
+		$this->assertSame( 'https://bridge.test/v1/stores/shop/orders/' . $id, $this->requests[0]['url'] );
 		$this->assertSame( 'GET', $this->requests[0]['args']['method'] );
 		$this->assertSame( 'Bearer tok_secret_123', $this->requests[0]['args']['headers']['Authorization'] );
 		$this->assertSame( 5, $this->requests[0]['args']['timeout'] );
@@ -40,9 +41,9 @@ class OrderAdminTest extends PrintBridge_TestCase {
 		$this->assertStringContainsString( '<li>key2print proj_9: &lt;b&gt;ambiguous&lt;/b&gt; outcome</li>', $html );
 		$this->assertStringNotContainsString( '<script>', $html );
 		$this->assertStringNotContainsString( 'javascript:', $html );
-		$this->assertStringContainsString( 'class="button printbridge-retry" data-order-id="42"', $html );
+		$this->assertStringContainsString( 'class="button printbridge-retry" data-order-id="' . $id . '"', $html );
 		// The PDF goes through admin-ajax with a nonce; neither the bridge URL nor the token is in the page.
-		$this->assertMatchesRegularExpression( '#admin-ajax\.php\?action=printbridge_file&(amp;|\#038;)order_id=42&(amp;|\#038;)file_id=f_77&(amp;|\#038;)_wpnonce=[0-9a-f]{10}#', $html );
+		$this->assertMatchesRegularExpression( '#admin-ajax\.php\?action=printbridge_file&(amp;|\#038;)order_id=' . $id . '&(amp;|\#038;)file_id=f_77&(amp;|\#038;)_wpnonce=[0-9a-f]{10}#', $html );
 		$this->assertStringNotContainsString( 'bridge.test', $html );
 		$this->assertStringNotContainsString( 'tok_secret_123', $html );
 	}
@@ -96,13 +97,16 @@ class OrderAdminTest extends PrintBridge_TestCase {
 	public function test_meta_box_is_registered_on_the_order_screen_for_shop_managers() {
 		require_once ABSPATH . 'wp-admin/includes/template.php';
 		$this->connect();
+		// The order screen of the shop's order storage: woocommerce_page_wc-orders (HPOS) or shop_order.
+		$screen                   = PrintBridge_Order_Admin::screen_id();
+		$order                    = wc_create_order();
 		$GLOBALS['wp_meta_boxes'] = array();
-		do_action( 'add_meta_boxes', 'woocommerce_page_wc-orders', new WC_Order( 1 ) );
-		$this->assertArrayNotHasKey( 'woocommerce_page_wc-orders', $GLOBALS['wp_meta_boxes'] );
+		do_action( 'add_meta_boxes', $screen, $order );
+		$this->assertArrayNotHasKey( $screen, $GLOBALS['wp_meta_boxes'] );
 
 		$this->admin();
-		do_action( 'add_meta_boxes', 'woocommerce_page_wc-orders', new WC_Order( 1 ) );
-		$box = $GLOBALS['wp_meta_boxes']['woocommerce_page_wc-orders']['normal']['default']['printbridge-order'];
+		do_action( 'add_meta_boxes', $screen, $order );
+		$box = $GLOBALS['wp_meta_boxes'][ $screen ]['normal']['default']['printbridge-order'];
 		$this->assertSame( array( 'PrintBridge_Order_Admin', 'render_meta_box' ), $box['callback'] );
 		$this->assertTrue( wp_script_is( 'printbridge-admin', 'enqueued' ) );
 		$data = wp_scripts()->get_data( 'printbridge-admin', 'data' );

@@ -42,7 +42,7 @@ class SettingsTest extends PrintBridge_TestCase {
 		$this->assertTrue( PrintBridge_Settings::is_connected() );
 		$this->assertSame( 'tok_abc', PrintBridge_Settings::get( 'store_token' ) );
 
-		$hooks = WC_Webhook::all();
+		$hooks = self::webhooks();
 		$this->assertCount( 2, $hooks );
 		$topics = array();
 		foreach ( $hooks as $id => $h ) {
@@ -61,7 +61,7 @@ class SettingsTest extends PrintBridge_TestCase {
 	public function test_saving_again_updates_the_same_webhooks() {
 		$admin = $this->admin();
 		PrintBridge_Settings_Page::save( array( 'printbridge_connection_key' => self::good_key() ), $admin->ID );
-		$before = WC_Webhook::all();
+		$before = self::webhooks();
 		PrintBridge_Settings_Page::save(
 			array(
 				'printbridge_bridge_url'     => 'https://new-bridge.example.com',
@@ -71,7 +71,7 @@ class SettingsTest extends PrintBridge_TestCase {
 			),
 			$admin->ID
 		);
-		$after = WC_Webhook::all();
+		$after = self::webhooks();
 		$this->assertSame( array_keys( $before ), array_keys( $after ) );
 		foreach ( $after as $h ) {
 			$this->assertSame( 'https://new-bridge.example.com/v1/webhooks/woocommerce/shop', $h['delivery_url'] );
@@ -94,7 +94,7 @@ class SettingsTest extends PrintBridge_TestCase {
 		$this->assertSame( '', PrintBridge_Settings::get( 'bridge_url' ) );
 		$this->assertSame( '', PrintBridge_Settings::get( 'store_id' ) );
 		$this->assertSame( '800px', PrintBridge_Settings::get( 'k2p_editor_height' ) );
-		$this->assertSame( array(), WC_Webhook::all() );
+		$this->assertSame( array(), self::webhooks() );
 	}
 
 	public function test_settings_page_never_prints_the_token_or_secret() {
@@ -194,12 +194,16 @@ class SettingsTest extends PrintBridge_TestCase {
 		$_POST = array( 'printbridge_settings_nonce' => 'stale', 'printbridge_connection_key' => self::good_key() );
 		do_action( 'woocommerce_update_options_printbridge' );
 		$this->assertFalse( PrintBridge_Settings::is_connected() );
-		$this->assertCount( 1, WC_Admin_Settings::$errors );
+		$this->assertStringContainsString( 'expired', self::admin_settings_messages() );
 
+		self::reset_admin_settings_messages();
 		$_POST['printbridge_settings_nonce'] = wp_create_nonce( PrintBridge_Settings_Page::NONCE );
 		do_action( 'woocommerce_update_options_printbridge' );
 		$this->assertTrue( PrintBridge_Settings::is_connected() );
-		$this->assertSame( array( 'Connection key accepted.', 'Order webhooks to the bridge are set up.' ), WC_Admin_Settings::$messages );
-		$this->assertCount( 2, WC_Webhook::all() );
+		$messages = self::admin_settings_messages();
+		$this->assertStringContainsString( 'Connection key accepted.', $messages );
+		$this->assertStringContainsString( 'Order webhooks to the bridge are set up.', $messages );
+		$this->assertStringNotContainsString( 'expired', $messages );
+		$this->assertCount( 2, self::webhooks() );
 	}
 }

@@ -7,9 +7,7 @@ class UninstallTest extends PrintBridge_TestCase {
 		$admin = $this->admin();
 		$this->connect();
 		PrintBridge_Webhooks::sync( $admin->ID );
-		$other = new WC_Webhook();
-		$other->set_topic( 'product.created' );
-		$other->save();
+		$other = self::other_webhook();
 		$product = $this->product( array( '_printbridge_provider' => 'spiff', '_printbridge_spiff_integration_product_id' => 'ip', '_sku' => 'MUG-1' ) );
 
 		if ( ! defined( 'WP_UNINSTALL_PLUGIN' ) ) {
@@ -19,7 +17,7 @@ class UninstallTest extends PrintBridge_TestCase {
 
 		$this->assertFalse( get_option( PrintBridge_Settings::OPTION ) );
 		$this->assertFalse( get_option( PrintBridge_Webhooks::OPTION_IDS ) );
-		$this->assertSame( array( $other->get_id() ), array_keys( WC_Webhook::all() ) );
+		$this->assertSame( array( $other->get_id() ), array_keys( self::webhooks() ) );
 		$this->assertSame( '', get_post_meta( $product, '_printbridge_provider', true ) );
 		$this->assertSame( '', get_post_meta( $product, '_printbridge_spiff_integration_product_id', true ) );
 		$this->assertSame( 'MUG-1', get_post_meta( $product, '_sku', true ) );

@@ -14,15 +14,31 @@ class WebhooksTest extends PrintBridge_TestCase {
 	public function test_sync_refuses_without_a_complete_connection() {
 		$result = PrintBridge_Webhooks::sync( 1 );
 		$this->assertInstanceOf( WP_Error::class, $result );
-		$this->assertSame( array(), WC_Webhook::all() );
+		$this->assertSame( array(), self::webhooks() );
 	}
 
 	public function test_disabled_by_woocommerce_shows_a_notice_with_one_click_reenable() {
 		$ids     = $this->synced();
-		$webhook = new WC_Webhook( $ids['order.created'] );
-		for ( $i = 0; $i < 7; $i++ ) { // WooCommerce disables after more than 5 failures.
-			$webhook->failed_delivery();
+		// The bridge answers 500 to WooCommerce's real deliveries; the seventh failure in a row disables the webhook.
+		$order           = wc_create_order();
+		$this->responder = function () {
+			return self::response( 500, array( 'error' => 'internal' ) );
+		};
+		for ( $i = 0; $i < 7; $i++ ) {
+			wc_get_webhook( $ids['order.created'] )->deliver( $order->get_id() );
 		}
+		// WooCommerce also pings the delivery URL (a form body without the topic header) when it saves the failure count.
+		$deliveries = array_values(
+			array_filter(
+				$this->requests,
+				function ( $r ) {
+					return isset( $r['args']['headers']['X-WC-Webhook-Topic'] );
+				}
+			)
+		);
+		$this->assertCount( 7, $deliveries );
+		$this->assertSame( 'https://bridge.test/v1/webhooks/woocommerce/shop', $deliveries[0]['url'] );
+		$this->assertSame( 'order.created', $deliveries[0]['args']['headers']['X-WC-Webhook-Topic'] );
 		$this->assertSame( 'disabled', ( new WC_Webhook( $ids['order.created'] ) )->get_status() );
 		$this->assertSame( array( $ids['order.created'] ), PrintBridge_Webhooks::disabled() );
 
@@ -44,9 +60,7 @@ class WebhooksTest extends PrintBridge_TestCase {
 
 	public function test_other_webhooks_being_disabled_is_ignored() {
 		$this->synced();
-		$other = new WC_Webhook();
-		$other->set_topic( 'product.created' );
-		$other->save();
+		$other = self::other_webhook();
 		do_action( 'woocommerce_webhook_disabled_due_delivery_failures', $other->get_id() );
 		$this->assertSame( array(), PrintBridge_Webhooks::disabled() );
 	}
@@ -78,11 +92,9 @@ class WebhooksTest extends PrintBridge_TestCase {
 
 	public function test_delete_all_removes_only_our_webhooks() {
 		$this->synced();
-		$other = new WC_Webhook();
-		$other->set_topic( 'product.created' );
-		$other->save();
+		$other = self::other_webhook();
 		PrintBridge_Webhooks::delete_all();
-		$this->assertSame( array( $other->get_id() ), array_keys( WC_Webhook::all() ) );
+		$this->assertSame( array( $other->get_id() ), array_keys( self::webhooks() ) );
 		$this->assertSame( array(), PrintBridge_Webhooks::ids() );
 	}
 }
