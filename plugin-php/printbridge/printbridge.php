@@ -30,6 +30,7 @@ require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-product-settings.php'
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-webhooks.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-cart.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-product-page.php';
+require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-shop-loop.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-product-admin.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-settings-page.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-order-admin.php';

@@ -33,6 +33,7 @@ final class PrintBridge_Plugin {
 		}
 		PrintBridge_Cart::init();
 		PrintBridge_Product_Page::init();
+		PrintBridge_Shop_Loop::init();
 		PrintBridge_Webhooks::init();
 		if ( is_admin() || wp_doing_ajax() ) {
 			PrintBridge_Product_Admin::init();

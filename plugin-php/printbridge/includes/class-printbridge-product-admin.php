@@ -55,6 +55,7 @@ final class PrintBridge_Product_Admin {
 		wp_enqueue_script( 'printbridge-admin' );
 		echo '<div id="printbridge_product_data" class="panel woocommerce_options_panel hidden">';
 		wp_nonce_field( self::NONCE, 'printbridge_product_nonce' );
+		echo '<div class="options_group">';
 		woocommerce_wp_select(
 			array(
 				'id'          => 'printbridge_provider',
@@ -69,7 +70,7 @@ final class PrintBridge_Product_Admin {
 				'description' => __( 'Apliiq needs no setting here: products whose SKU is an Apliiq design SKU (APQ-...) go to Apliiq.', 'printbridge' ),
 			)
 		);
-		echo '<div class="options_group printbridge-spiff">';
+		echo '</div><div class="options_group printbridge-spiff">';
 		woocommerce_wp_text_input(
 			array(
 				'id'          => 'printbridge_spiff_integration_product_id',
