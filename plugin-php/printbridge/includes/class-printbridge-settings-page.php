@@ -32,6 +32,7 @@ final class PrintBridge_Settings_Page {
 		add_action( 'woocommerce_update_options_' . self::TAB, array( __CLASS__, 'save_from_request' ) );
 		add_action( 'wp_ajax_' . self::AJAX_TEST, array( __CLASS__, 'ajax_test_connection' ) );
 		add_action( 'admin_enqueue_scripts', array( __CLASS__, 'enqueue' ) );
+		add_action( 'admin_notices', array( __CLASS__, 'editor_scripts_notice' ) );
 	}
 
 	/**
@@ -122,7 +123,7 @@ final class PrintBridge_Settings_Page {
 		printf(
 			'<p><button type="button" class="button" id="printbridge-test-connection">%1$s</button> <span id="printbridge-test-result" role="status" aria-live="polite"></span></p><p class="description">%2$s</p>',
 			esc_html__( 'Test connection', 'printbridge' ),
-			esc_html__( 'The test uses the saved settings: save changes first.', 'printbridge' )
+			esc_html__( 'The test uses a connection key pasted above (or the connection fields as typed) before it is saved, else the saved settings.', 'printbridge' )
 		);
 		$ids = PrintBridge_Webhooks::ids();
 		if ( $ids ) {
@@ -282,16 +283,21 @@ final class PrintBridge_Settings_Page {
 	}
 
 	/**
-	 * Calls the bridge's status endpoint and describes the outcome in plain words.
+	 * Calls the bridge's status endpoint and describes the outcome in plain words, followed by a
+	 * line per editor script that is not configured or does not load.
 	 *
+	 * @param array $connection Connection values to test instead of the saved ones (bridge_url,
+	 *                          store_id, store_token; from an unsaved connection key or fields).
 	 * @return array{ok:bool,message:string}
 	 */
-	public static function test_connection() {
-		$status = PrintBridge_Bridge_Client::from_settings()->status();
+	public static function test_connection( array $connection = array() ) {
+		$s      = array_merge( PrintBridge_Settings::all(), array_intersect_key( $connection, array_flip( array( 'bridge_url', 'store_id', 'store_token' ) ) ) );
+		$client = new PrintBridge_Bridge_Client( $s['bridge_url'], $s['store_id'], $s['store_token'] );
+		$status = $client->status();
 		if ( is_wp_error( $status ) ) {
 			return array(
 				'ok'      => false,
-				'message' => $status->get_error_message(),
+				'message' => implode( ' ', array_merge( array( $status->get_error_message() ), self::editor_script_problems( true ) ) ),
 			);
 		}
 		$version   = isset( $status['version'] ) && is_scalar( $status['version'] ) ? (string) $status['version'] : '?';
@@ -303,7 +309,7 @@ final class PrintBridge_Settings_Page {
 			/* translators: %s: provider names */
 			$providers ? sprintf( __( 'Providers: %s.', 'printbridge' ), implode( ', ', $providers ) ) : __( 'No provider is configured on the bridge for this store.', 'printbridge' ),
 		);
-		$expected = PrintBridge_Settings::webhook_delivery_url();
+		$expected = untrailingslashit( $s['bridge_url'] ) . '/v1/webhooks/woocommerce/' . rawurlencode( $s['store_id'] );
 		if ( isset( $status['webhook_url'] ) && is_string( $status['webhook_url'] ) && untrailingslashit( $status['webhook_url'] ) !== $expected ) {
 			/* translators: %s: webhook URL the bridge expects */
 			$parts[] = sprintf( __( 'Warning: the bridge expects webhooks at %s - check the bridge URL.', 'printbridge' ), $status['webhook_url'] );
@@ -315,10 +321,144 @@ final class PrintBridge_Settings_Page {
 			/* translators: %s: date and time */
 			? sprintf( __( 'Last webhook delivery: %s.', 'printbridge' ), $status['last_delivery_at'] )
 			: __( 'No webhook delivery has arrived yet.', 'printbridge' );
+		$problems = self::editor_script_problems( true );
 		return array(
-			'ok'      => true,
-			'message' => implode( ' ', $parts ),
+			'ok'      => ! $problems,
+			'message' => implode( ' ', array_merge( $parts, $problems ) ),
 		);
+	}
+
+	/**
+	 * Whether a published product is personalised with a provider.
+	 *
+	 * @param string $provider Provider id.
+	 * @return bool
+	 */
+	private static function provider_in_use( $provider ) {
+		$ids = get_posts(
+			array(
+				'post_type'        => 'product',
+				'post_status'      => 'publish',
+				'fields'           => 'ids',
+				'posts_per_page'   => 1,
+				'no_found_rows'    => true,
+				'suppress_filters' => true,
+				'meta_query'       => array( // phpcs:ignore WordPress.DB.SlowDBQuery.slow_db_query_meta_query -- one indexed key, admin only.
+					array(
+						'key'   => PrintBridge_Product_Settings::META_PROVIDER,
+						'value' => $provider,
+					),
+				),
+			)
+		);
+		return ! empty( $ids );
+	}
+
+	/**
+	 * Plain sentences about the editor scripts of the providers products use: the Key2print
+	 * wrapper URL unset, or (with $fetch) a script URL that does not answer 200.
+	 *
+	 * @param bool $fetch Whether to request the configured script URLs.
+	 * @return string[]
+	 */
+	public static function editor_script_problems( $fetch = false ) {
+		$problems = array();
+		$scripts  = array(
+			PrintBridge_Design_Id::PROVIDER_SPIFF     => array( PrintBridge_Settings::spiff_api_js_url(), __( 'Spiff api.js URL', 'printbridge' ) ),
+			PrintBridge_Design_Id::PROVIDER_KEY2PRINT => array( PrintBridge_Settings::get( 'k2p_wrapper_url' ), __( 'Key2print editor wrapper URL', 'printbridge' ) ),
+		);
+		foreach ( $scripts as $provider => $script ) {
+			list( $url, $setting ) = $script;
+			// Products are only looked up when there is something to report or to fetch.
+			if ( ( '' !== $url && ! $fetch ) || ! self::provider_in_use( $provider ) ) {
+				continue;
+			}
+			$label = PrintBridge_Design_Id::provider_label( $provider );
+			if ( '' === $url ) {
+				/* translators: 1: provider name, 2: setting name */
+				$problems[] = sprintf( __( '%1$s editor: the %2$s is not set, so customers cannot personalise the products that use %1$s.', 'printbridge' ), $label, $setting );
+				continue;
+			}
+			$response = wp_safe_remote_get(
+				$url,
+				array(
+					'timeout'     => 5,
+					'redirection' => 3,
+				)
+			);
+			$code     = is_wp_error( $response ) ? 0 : (int) wp_remote_retrieve_response_code( $response );
+			if ( 200 !== $code ) {
+				$problems[] = sprintf(
+					/* translators: 1: provider name, 2: script URL, 3: HTTP status or error message */
+					__( '%1$s editor: its script %2$s does not load (%3$s), so customers cannot personalise the products that use %1$s.', 'printbridge' ),
+					$label,
+					$url,
+					is_wp_error( $response ) ? $response->get_error_message() : 'HTTP ' . $code
+				);
+			}
+		}
+		return $problems;
+	}
+
+	/**
+	 * Admin notice for shop managers when products use a provider whose editor script is not set.
+	 *
+	 * @return void
+	 */
+	public static function editor_scripts_notice() {
+		if ( ! current_user_can( 'manage_woocommerce' ) ) {
+			return;
+		}
+		$problems = self::editor_script_problems();
+		if ( ! $problems ) {
+			return;
+		}
+		$settings = admin_url( 'admin.php?page=wc-settings&tab=' . self::TAB );
+		echo '<div class="notice notice-warning printbridge-editor-notice">';
+		foreach ( $problems as $problem ) {
+			echo '<p>' . esc_html( 'PrintBridge: ' . $problem ) . '</p>';
+		}
+		echo '<p><a href="' . esc_url( $settings ) . '">' . esc_html__( 'Open the PrintBridge settings', 'printbridge' ) . '</a></p></div>';
+	}
+
+	/**
+	 * Connection values typed in the settings form but not saved, from an AJAX request: a
+	 * connection key, else the bridge URL / store id / store token fields that are filled in.
+	 *
+	 * @param array $input Unslashed request values.
+	 * @return array|WP_Error
+	 */
+	public static function unsaved_connection( array $input ) {
+		$str = static function ( $key ) use ( $input ) {
+			return isset( $input[ $key ] ) && is_string( $input[ $key ] ) ? trim( $input[ $key ] ) : '';
+		};
+		$key = $str( 'connection_key' );
+		if ( '' !== $key ) {
+			return PrintBridge_Settings::parse_connection_key( $key );
+		}
+		$values = array();
+		$url    = $str( 'bridge_url' );
+		if ( '' !== $url ) {
+			$values['bridge_url'] = PrintBridge_Settings::sanitize_bridge_url( $url );
+			if ( '' === $values['bridge_url'] ) {
+				return new WP_Error( 'printbridge_bridge_url', __( 'The bridge URL must be an http(s) URL without query string.', 'printbridge' ) );
+			}
+		}
+		$store = $str( 'store_id' );
+		if ( '' !== $store ) {
+			if ( ! PrintBridge_Settings::is_valid_store_id( $store ) ) {
+				return new WP_Error( 'printbridge_store_id', __( 'The store id may only hold letters, digits, "-" and "_".', 'printbridge' ) );
+			}
+			$values['store_id'] = $store;
+		}
+		$token = $str( 'store_token' );
+		if ( '' !== $token ) {
+			if ( ! PrintBridge_Settings::is_valid_secret( $token ) ) {
+				return new WP_Error( 'printbridge_store_token', __( 'The store token and the webhook secret may only hold printable characters without spaces.', 'printbridge' ) );
+			}
+			$values['store_token'] = $token;
+		}
+		return $values;
 	}
 
 	/**
@@ -331,7 +471,11 @@ final class PrintBridge_Settings_Page {
 			wp_send_json_error( array( 'message' => __( 'You are not allowed to do this.', 'printbridge' ) ), 403 );
 		}
 		check_ajax_referer( self::AJAX_TEST, 'nonce' );
-		$result = self::test_connection();
+		$connection = self::unsaved_connection( wp_unslash( $_POST ) ); // phpcs:ignore WordPress.Security.ValidatedSanitizedInput.InputNotSanitized -- validated field by field.
+		if ( is_wp_error( $connection ) ) {
+			wp_send_json_error( array( 'ok' => false, 'message' => $connection->get_error_message() ) );
+		}
+		$result = self::test_connection( $connection );
 		if ( $result['ok'] ) {
 			wp_send_json_success( $result );
 		}

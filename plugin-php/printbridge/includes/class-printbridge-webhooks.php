@@ -23,6 +23,8 @@ final class PrintBridge_Webhooks {
 	const TOPICS = array( 'order.created', 'order.updated' );
 	/** REST API version of the payload: v3 keeps `_`-prefixed line-item meta. */
 	const API_VERSION = 'wp_api_v3';
+	/** Query argument of the re-enable confirmation (the number of webhooks re-enabled). */
+	const QUERY_REENABLED = 'printbridge_reenabled';
 
 	/**
 	 * Registers hooks.
@@ -32,7 +34,40 @@ final class PrintBridge_Webhooks {
 	public static function init() {
 		add_action( 'woocommerce_webhook_disabled_due_delivery_failures', array( __CLASS__, 'on_disabled' ) );
 		add_action( 'admin_notices', array( __CLASS__, 'admin_notice' ) );
+		add_action( 'admin_notices', array( __CLASS__, 'reenabled_notice' ) );
 		add_action( 'admin_post_' . self::ACTION_REENABLE, array( __CLASS__, 'handle_reenable' ) );
+		add_filter( 'removable_query_args', array( __CLASS__, 'removable_query_args' ) );
+	}
+
+	/**
+	 * The confirmation's query argument is dropped from the address bar after the redirect.
+	 *
+	 * @param string[] $args Query arguments.
+	 * @return string[]
+	 */
+	public static function removable_query_args( $args ) {
+		$args   = is_array( $args ) ? $args : array();
+		$args[] = self::QUERY_REENABLED;
+		return $args;
+	}
+
+	/**
+	 * Confirms, after the re-enable redirect, that the webhooks are active again.
+	 *
+	 * @return void
+	 */
+	public static function reenabled_notice() {
+		// phpcs:ignore WordPress.Security.NonceVerification.Recommended -- only selects a message; the action itself was nonce-checked.
+		if ( ! isset( $_GET[ self::QUERY_REENABLED ] ) || ! current_user_can( 'manage_woocommerce' ) ) {
+			return;
+		}
+		// phpcs:ignore WordPress.Security.NonceVerification.Recommended
+		$count = absint( wp_unslash( $_GET[ self::QUERY_REENABLED ] ) );
+		$text  = $count > 0
+			/* translators: %d: number of webhooks */
+			? sprintf( _n( 'PrintBridge: %d webhook to the bridge is active again.', 'PrintBridge: %d webhooks to the bridge are active again.', $count, 'printbridge' ), $count )
+			: __( 'PrintBridge: the webhooks to the bridge are active.', 'printbridge' );
+		echo '<div class="notice notice-success is-dismissible printbridge-reenabled"><p>' . esc_html( $text ) . '</p></div>';
 	}
 
 	/**
@@ -154,8 +189,10 @@ final class PrintBridge_Webhooks {
 			wp_die( esc_html__( 'You are not allowed to do this.', 'printbridge' ), 403 );
 		}
 		check_admin_referer( self::ACTION_REENABLE );
-		self::reenable();
-		wp_safe_redirect( add_query_arg( 'printbridge_reenabled', '1', wp_get_referer() ? wp_get_referer() : admin_url() ) );
+		$count    = self::reenable();
+		$referer  = wp_get_referer();
+		$back     = $referer ? remove_query_arg( self::QUERY_REENABLED, $referer ) : admin_url();
+		wp_safe_redirect( add_query_arg( self::QUERY_REENABLED, (string) $count, $back ) );
 		exit;
 	}
 

@@ -206,4 +206,104 @@ class SettingsTest extends PrintBridge_TestCase {
 		$this->assertStringNotContainsString( 'expired', $messages );
 		$this->assertCount( 2, self::webhooks() );
 	}
+
+	public function test_test_connection_uses_a_pasted_unsaved_key() {
+		$this->admin();
+		$this->responder = function () {
+			return self::response( 200, array( 'store' => 'shop', 'version' => '0.1.0', 'providers' => array( 'spiff' ), 'webhook_url' => 'https://bridge.example.com/v1/webhooks/woocommerce/shop', 'last_delivery_at' => null ) );
+		};
+		$_POST = $_REQUEST = array( 'nonce' => wp_create_nonce( PrintBridge_Settings_Page::AJAX_TEST ), 'connection_key' => "  " . self::good_key() . "\n" );
+		list( $json, $raw ) = printbridge_run_ajax( array( 'PrintBridge_Settings_Page', 'ajax_test_connection' ) );
+		$this->assertTrue( $json['success'], $raw );
+		$this->assertStringStartsWith( 'Connected to PrintBridge 0.1.0 as store "shop".', $json['data']['message'] );
+		$this->assertStringNotContainsString( 'Warning', $json['data']['message'] );
+		$this->assertCount( 1, $this->requests );
+		$this->assertSame( 'https://bridge.example.com/v1/stores/shop/status', $this->requests[0]['url'] );
+		$this->assertSame( 'Bearer tok_abc', $this->requests[0]['args']['headers']['Authorization'] );
+		$this->assertStringNotContainsString( 'tok_abc', $raw );
+		// Testing saves nothing.
+		$this->assertFalse( PrintBridge_Settings::is_connected() );
+		$this->assertSame( array(), self::webhooks() );
+	}
+
+	public function test_test_connection_uses_typed_fields_over_saved_ones_and_refuses_bad_input() {
+		$this->admin();
+		$this->connect();
+		$this->responder = function () {
+			return self::response( 200, array( 'store' => 'shop2', 'version' => '0.1.0', 'providers' => array(), 'last_delivery_at' => null ) );
+		};
+		$nonce = wp_create_nonce( PrintBridge_Settings_Page::AJAX_TEST );
+		$_POST = $_REQUEST = array( 'nonce' => $nonce, 'bridge_url' => 'https://other.example/', 'store_id' => 'shop2', 'store_token' => '' );
+		list( $json ) = printbridge_run_ajax( array( 'PrintBridge_Settings_Page', 'ajax_test_connection' ) );
+		$this->assertTrue( $json['success'] );
+		$this->assertSame( 'https://other.example/v1/stores/shop2/status', $this->requests[0]['url'] );
+		$this->assertSame( 'Bearer tok_secret_123', $this->requests[0]['args']['headers']['Authorization'] ); // The saved token.
+
+		foreach ( array( array( 'connection_key' => 'pbk1_***' ), array( 'bridge_url' => 'javascript:alert(1)' ), array( 'store_id' => 'a/b' ) ) as $bad ) {
+			$_POST = $_REQUEST = array( 'nonce' => $nonce ) + $bad;
+			list( $json ) = printbridge_run_ajax( array( 'PrintBridge_Settings_Page', 'ajax_test_connection' ) );
+			$this->assertFalse( $json['success'] );
+			$this->assertNotSame( '', $json['data']['message'] );
+		}
+		$this->assertCount( 1, $this->requests );
+		$this->assertSame( 'https://bridge.test', PrintBridge_Settings::get( 'bridge_url' ) );
+	}
+
+	public function test_unset_key2print_wrapper_is_named_in_a_notice_and_in_test_connection() {
+		$this->admin();
+		$this->connect();
+		$this->responder = function ( $url ) {
+			return self::response( 200, array( 'store' => 'shop', 'version' => '0.1.0', 'providers' => array( 'key2print' ), 'last_delivery_at' => null ) );
+		};
+		ob_start();
+		PrintBridge_Settings_Page::editor_scripts_notice();
+		$this->assertSame( '', ob_get_clean(), 'no product uses Key2print yet' );
+
+		$this->product( array( '_printbridge_provider' => 'key2print', '_printbridge_key2print_template_id' => 'tpl-7' ) );
+		$expected = 'Key2print editor: the Key2print editor wrapper URL is not set, so customers cannot personalise the products that use Key2print.';
+		set_current_screen( 'dashboard' ); // As on an admin page.
+		ob_start();
+		do_action( 'admin_notices' );
+		$html = ob_get_clean();
+		$this->assertStringContainsString( '<p>PrintBridge: ' . $expected . '</p>', $html );
+		$this->assertStringContainsString( 'page=wc-settings&#038;tab=printbridge', $html );
+
+		$result = PrintBridge_Settings_Page::test_connection();
+		$this->assertFalse( $result['ok'] );
+		$this->assertStringStartsWith( 'Connected to PrintBridge 0.1.0', $result['message'] );
+		$this->assertStringEndsWith( $expected, $result['message'] );
+
+		// Only shop managers see the notice.
+		wp_set_current_user( 0 );
+		ob_start();
+		PrintBridge_Settings_Page::editor_scripts_notice();
+		$this->assertSame( '', ob_get_clean() );
+	}
+
+	public function test_an_editor_script_that_does_not_load_is_named_by_test_connection() {
+		$this->connect();
+		PrintBridge_Settings::update( array( 'k2p_wrapper_url' => 'https://editor.example/js/wrapper.js' ) );
+		$this->product( array( '_printbridge_provider' => 'key2print' ) );
+		$this->product( array( '_printbridge_provider' => 'spiff' ) );
+		$this->responder = function ( $url ) {
+			if ( 'https://editor.example/js/wrapper.js' === $url ) {
+				return self::response( 404, 'not found', 'text/html' );
+			}
+			if ( PrintBridge_Settings::spiff_api_js_url() === $url ) {
+				return self::response( 200, '/* api.js */', 'application/javascript' );
+			}
+			return self::response( 200, array( 'store' => 'shop', 'version' => '0.1.0', 'providers' => array( 'spiff', 'key2print' ), 'last_delivery_at' => null ) );
+		};
+		$result = PrintBridge_Settings_Page::test_connection();
+		$this->assertFalse( $result['ok'] );
+		$this->assertStringEndsWith( 'Key2print editor: its script https://editor.example/js/wrapper.js does not load (HTTP 404), so customers cannot personalise the products that use Key2print.', $result['message'] );
+		$this->assertStringNotContainsString( 'Spiff editor', $result['message'] );
+		$this->assertSame( array( 'https://bridge.test/v1/stores/shop/status', PrintBridge_Settings::spiff_api_js_url(), 'https://editor.example/js/wrapper.js' ), wp_list_pluck( $this->requests, 'url' ) );
+		// The admin notice does not fetch anything: a set URL is not its business.
+		$this->requests = array();
+		ob_start();
+		PrintBridge_Settings_Page::editor_scripts_notice();
+		$this->assertSame( '', ob_get_clean() );
+		$this->assertSame( array(), $this->requests );
+	}
 }

@@ -97,4 +97,48 @@ class WebhooksTest extends PrintBridge_TestCase {
 		$this->assertSame( array( $other->get_id() ), array_keys( self::webhooks() ) );
 		$this->assertSame( array(), PrintBridge_Webhooks::ids() );
 	}
+
+	public function test_reenable_redirects_back_with_a_confirmation() {
+		$ids = $this->synced();
+		PrintBridge_Webhooks::on_disabled( $ids['order.created'] );
+		wc_get_webhook( $ids['order.created'] )->set_status( 'disabled' );
+		$hook = wc_get_webhook( $ids['order.created'] );
+		$hook->set_status( 'disabled' );
+		$hook->save();
+
+		$back                          = admin_url( 'edit.php?post_type=product' );
+		$_REQUEST['_wpnonce']          = wp_create_nonce( PrintBridge_Webhooks::ACTION_REENABLE );
+		$_REQUEST['_wp_http_referer']  = wp_make_link_relative( $back );
+		$location                      = null;
+		$capture                       = function ( $to ) use ( &$location ) {
+			$location = $to;
+			throw new PrintBridge_Die( 'redirect' );
+		};
+		add_filter( 'wp_redirect', $capture );
+		try {
+			list( , , $die ) = printbridge_run_ajax( array( 'PrintBridge_Webhooks', 'handle_reenable' ) );
+		} finally {
+			remove_filter( 'wp_redirect', $capture );
+		}
+		$this->assertSame( 'redirect', $die );
+		$this->assertSame( 'active', wc_get_webhook( $ids['order.created'] )->get_status() );
+		parse_str( (string) parse_url( $location, PHP_URL_QUERY ), $query );
+		$this->assertSame( '1', $query['printbridge_reenabled'] );
+		$this->assertSame( 'product', $query['post_type'] );
+
+		// The page it lands on confirms, and WordPress drops the argument from the address bar.
+		$_GET = $query;
+		set_current_screen( 'dashboard' ); // As on an admin page.
+		ob_start();
+		do_action( 'admin_notices' );
+		$html = ob_get_clean();
+		$this->assertStringContainsString( '<div class="notice notice-success is-dismissible printbridge-reenabled"><p>PrintBridge: 1 webhook to the bridge is active again.</p></div>', $html );
+		$this->assertStringNotContainsString( 'WooCommerce disabled the webhooks', $html );
+		$this->assertContains( 'printbridge_reenabled', wp_removable_query_args() );
+
+		wp_set_current_user( 0 );
+		ob_start();
+		PrintBridge_Webhooks::reenabled_notice();
+		$this->assertSame( '', ob_get_clean() );
+	}
 }

@@ -57,7 +57,20 @@
 			e.preventDefault();
 			var out = document.getElementById( 'printbridge-test-result' );
 			out.textContent = cfg.i18n.testing;
-			post( { action: 'printbridge_test_connection', nonce: cfg.testNonce } )
+			// What is typed in the form counts before it is saved: a pasted connection key, else the fields.
+			var fields = { action: 'printbridge_test_connection', nonce: cfg.testNonce };
+			[
+				[ 'connection_key', 'printbridge_connection_key' ],
+				[ 'bridge_url', 'printbridge_bridge_url' ],
+				[ 'store_id', 'printbridge_store_id' ],
+				[ 'store_token', 'printbridge_store_token' ],
+			].forEach( function ( pair ) {
+				var input = document.getElementById( pair[ 1 ] );
+				if ( input && input.value.trim() !== '' ) {
+					fields[ pair[ 0 ] ] = input.value;
+				}
+			} );
+			post( fields )
 				.then( function ( json ) {
 					show( out, json );
 				} )
