@@ -56,6 +56,16 @@ ARCHIVES="${PRINTBRIDGE_WP_ARCHIVES:-$(cd .. && pwd)/../shared/wordpress}"
 SHOP_PAIRS="${PRINTBRIDGE_SHOP_PAIRS:-7.1.0:11.0.1:on 6.8.8:9.9.5:off}"
 SHOPS_DIR="$(cd .. && pwd)/target/shops"
 
+# The first archive in $ARCHIVES named NAME.tar.xz, NAME.tar.gz or NAME.zip for one of the NAMEs.
+archive() {
+  local name ext
+  for name in "$@"; do
+    for ext in tar.xz tar.gz zip; do
+      if [ -f "$ARCHIVES/$name.$ext" ]; then echo "$ARCHIVES/$name.$ext"; return; fi
+    done
+  done
+}
+
 echo "== phpunit (real WordPress + WooCommerce)"
 if ! command -v php >/dev/null 2>&1 || ! command -v phpunit >/dev/null 2>&1; then
   missing "php and phpunit are needed for the plugin's test suite"
@@ -64,9 +74,9 @@ elif ! db_up; then
 else
   for pair in $SHOP_PAIRS; do
     IFS=: read -r wp_version wc_version hpos <<<"$pair"
-    wp_archive="$ARCHIVES/wordpress-$wp_version.tar.xz"
-    wc_archive="$ARCHIVES/woocommerce-$wc_version.tar.xz"
-    if [ ! -f "$wp_archive" ] || [ ! -f "$wc_archive" ]; then
+    wp_archive="$(archive "wordpress-$wp_version")"
+    wc_archive="$(archive "woocommerce-$wc_version" "woocommerce.$wc_version")"
+    if [ -z "$wp_archive" ] || [ -z "$wc_archive" ]; then
       missing "WordPress $wp_version / WooCommerce $wc_version archives not found in $ARCHIVES (PRINTBRIDGE_WP_ARCHIVES)"
       continue
     fi
