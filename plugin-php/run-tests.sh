@@ -53,7 +53,7 @@ db_up() {
 # archives by tests/shop/install-shop.sh, on each pair "WORDPRESS WOOCOMMERCE HPOS" below, then
 # the shop's debug.log must hold nothing from the plugin.
 ARCHIVES="${PRINTBRIDGE_WP_ARCHIVES:-$(cd .. && pwd)/../shared/wordpress}"
-SHOP_PAIRS="${PRINTBRIDGE_SHOP_PAIRS:-7.1.0:11.0.1:on 6.8.8:9.9.5:off}"
+SHOP_PAIRS="${PRINTBRIDGE_SHOP_PAIRS:-7.1.0:11.0.1:on 7.1.0:11.0.1:off 6.8.8:9.9.5:off}"
 SHOPS_DIR="$(cd .. && pwd)/target/shops"
 
 # The first archive in $ARCHIVES named NAME.tar.xz, NAME.tar.gz or NAME.zip for one of the NAMEs.
@@ -81,9 +81,9 @@ else
       continue
     fi
     echo "-- WordPress $wp_version + WooCommerce $wc_version, HPOS $hpos"
-    shop="$SHOPS_DIR/phpunit-$wp_version"
+    shop="$SHOPS_DIR/phpunit-$wp_version-hpos-$hpos"
     bash tests/shop/install-shop.sh --wordpress "$wp_archive" --woocommerce "$wc_archive" \
-      --dir "$shop" --db "printbridge_phpunit_${wp_version//./_}" --url http://127.0.0.1:8899 --hpos "$hpos"
+      --dir "$shop" --db "printbridge_phpunit_${wp_version//./_}_$hpos" --url http://127.0.0.1:8899 --hpos "$hpos"
     PRINTBRIDGE_TEST_SHOP_DIR="$shop" phpunit -c tests/phpunit.xml.dist
     bash tests/shop/check-debug-log.sh "$shop"
   done

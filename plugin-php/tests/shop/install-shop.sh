@@ -101,8 +101,9 @@ unpacked() {
       *) tar -xf "$archive" -C "$tmp" ;;
     esac
     [ -d "$tmp/$name" ] || { rm -rf "$tmp"; die "$archive does not hold a $name/ folder"; }
-    rm -rf "$target"
-    mv "$tmp" "$target"
+    # Another installation may have cached the same archive meanwhile: its copy is kept.
+    mv -T "$tmp" "$target" 2>/dev/null || rm -rf "$tmp"
+    [ -d "$target/$name" ] || die "$target holds no $name/: remove it and run again"
   fi
   echo "$target/$name"
 }
