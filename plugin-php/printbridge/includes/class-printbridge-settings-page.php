@@ -416,7 +416,8 @@ final class PrintBridge_Settings_Page {
 		$settings = admin_url( 'admin.php?page=wc-settings&tab=' . self::TAB );
 		echo '<div class="notice notice-warning printbridge-editor-notice">';
 		foreach ( $problems as $problem ) {
-			echo '<p>' . esc_html( 'PrintBridge: ' . $problem ) . '</p>';
+			/* translators: %s: what is wrong with an editor script */
+			echo '<p>' . esc_html( sprintf( __( 'PrintBridge: %s', 'printbridge' ), $problem ) ) . '</p>';
 		}
 		echo '<p><a href="' . esc_url( $settings ) . '">' . esc_html__( 'Open the PrintBridge settings', 'printbridge' ) . '</a></p></div>';
 	}
@@ -473,7 +474,12 @@ final class PrintBridge_Settings_Page {
 		check_ajax_referer( self::AJAX_TEST, 'nonce' );
 		$connection = self::unsaved_connection( wp_unslash( $_POST ) ); // phpcs:ignore WordPress.Security.ValidatedSanitizedInput.InputNotSanitized -- validated field by field.
 		if ( is_wp_error( $connection ) ) {
-			wp_send_json_error( array( 'ok' => false, 'message' => $connection->get_error_message() ) );
+			wp_send_json_error(
+				array(
+					'ok'      => false,
+					'message' => $connection->get_error_message(),
+				)
+			);
 		}
 		$result = self::test_connection( $connection );
 		if ( $result['ok'] ) {

@@ -189,9 +189,9 @@ final class PrintBridge_Webhooks {
 			wp_die( esc_html__( 'You are not allowed to do this.', 'printbridge' ), 403 );
 		}
 		check_admin_referer( self::ACTION_REENABLE );
-		$count    = self::reenable();
-		$referer  = wp_get_referer();
-		$back     = $referer ? remove_query_arg( self::QUERY_REENABLED, $referer ) : admin_url();
+		$count   = self::reenable();
+		$referer = wp_get_referer();
+		$back    = $referer ? remove_query_arg( self::QUERY_REENABLED, $referer ) : admin_url();
 		wp_safe_redirect( add_query_arg( self::QUERY_REENABLED, (string) $count, $back ) );
 		exit;
 	}

@@ -101,16 +101,15 @@ class WebhooksTest extends PrintBridge_TestCase {
 	public function test_reenable_redirects_back_with_a_confirmation() {
 		$ids = $this->synced();
 		PrintBridge_Webhooks::on_disabled( $ids['order.created'] );
-		wc_get_webhook( $ids['order.created'] )->set_status( 'disabled' );
 		$hook = wc_get_webhook( $ids['order.created'] );
 		$hook->set_status( 'disabled' );
 		$hook->save();
 
-		$back                          = admin_url( 'edit.php?post_type=product' );
-		$_REQUEST['_wpnonce']          = wp_create_nonce( PrintBridge_Webhooks::ACTION_REENABLE );
-		$_REQUEST['_wp_http_referer']  = wp_make_link_relative( $back );
-		$location                      = null;
-		$capture                       = function ( $to ) use ( &$location ) {
+		$back                         = admin_url( 'edit.php?post_type=product' );
+		$_REQUEST['_wpnonce']         = wp_create_nonce( PrintBridge_Webhooks::ACTION_REENABLE );
+		$_REQUEST['_wp_http_referer'] = wp_make_link_relative( $back );
+		$location                     = null;
+		$capture                      = function ( $to ) use ( &$location ) {
 			$location = $to;
 			throw new PrintBridge_Die( 'redirect' );
 		};
