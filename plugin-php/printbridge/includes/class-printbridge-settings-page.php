@@ -297,7 +297,7 @@ final class PrintBridge_Settings_Page {
 		if ( is_wp_error( $status ) ) {
 			return array(
 				'ok'      => false,
-				'message' => implode( ' ', array_merge( array( $status->get_error_message() ), self::editor_script_problems( true ) ) ),
+				'message' => implode( ' ', array_merge( array( self::sentence( $status->get_error_message() ) ), self::editor_script_problems( true ) ) ),
 			);
 		}
 		$version   = isset( $status['version'] ) && is_scalar( $status['version'] ) ? (string) $status['version'] : '?';
@@ -326,6 +326,17 @@ final class PrintBridge_Settings_Page {
 			'ok'      => ! $problems,
 			'message' => implode( ' ', array_merge( $parts, $problems ) ),
 		);
+	}
+
+	/**
+	 * A message as a sentence: with a full stop unless it ends in punctuation already.
+	 *
+	 * @param string $message Message.
+	 * @return string
+	 */
+	private static function sentence( $message ) {
+		$message = rtrim( (string) $message );
+		return '' === $message || 1 === preg_match( '/[.!?:]$/u', $message ) ? $message : $message . '.';
 	}
 
 	/**

@@ -144,7 +144,7 @@ class SettingsTest extends PrintBridge_TestCase {
 			return new WP_Error( 'http_request_failed', 'cURL error 7: Connection refused' );
 		};
 		$result = PrintBridge_Settings_Page::test_connection();
-		$this->assertSame( 'Could not reach the bridge: cURL error 7: Connection refused', $result['message'] );
+		$this->assertSame( 'Could not reach the bridge: cURL error 7: Connection refused.', $result['message'] );
 
 		$this->responder = function () {
 			return self::response( 200, array( 'store' => 'shop', 'version' => '0.1.0', 'providers' => array(), 'webhook_url' => 'https://elsewhere/v1/webhooks/woocommerce/shop', 'rest_keys' => false, 'last_delivery_at' => null ) );
