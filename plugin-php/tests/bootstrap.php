@@ -29,6 +29,10 @@ if ( ! class_exists( 'PrintBridge_Plugin' ) || ! function_exists( 'WC' ) ) {
 	fwrite( STDERR, "The shop at $pb_shop does not load WooCommerce and PrintBridge.\n" );
 	exit( 1 );
 }
+if ( realpath( PRINTBRIDGE_DIR ) !== realpath( dirname( __DIR__ ) . '/printbridge' ) ) {
+	fwrite( STDERR, "The shop at $pb_shop runs another copy of PrintBridge (" . PRINTBRIDGE_DIR . "): install it with --plugin link.\n" );
+	exit( 1 );
+}
 fwrite( STDERR, sprintf( "shop: WordPress %s, WooCommerce %s, HPOS %s\n", $GLOBALS['wp_version'], WC()->version, \Automattic\WooCommerce\Utilities\OrderUtil::custom_orders_table_usage_is_enabled() ? 'on' : 'off' ) );
 
 // The admin parts boot only in wp-admin; the tests use them directly.
