@@ -35,7 +35,6 @@ use crate::store::Store;
 use crate::store::bulk::{Backlog, ORDER_ID_MARKER};
 use crate::store::job_reads::JobFilter;
 use crate::store::jobs::ClaimedJob;
-use crate::store::journal::{SyncCounters, SyncStats};
 use crate::store::reads::Table;
 
 const STORE: &str = "bench";
@@ -118,10 +117,10 @@ pub struct LoadStats {
     /// `write_bytes`, counted as pages are dirtied; a PostgreSQL server's writes are its own).
     pub disk_bytes_per_request: f64,
     /// Intake: how long after the run the last acknowledged delivery was applied to the
-    /// ledger (deliveries answered `received` in a burst are applied right after).
+    /// ledger (deliveries answered `stored` in a burst are applied right after).
     pub applied_after: Option<Duration>,
-    /// The syncs of the intake journal (or of the durable floor's file) during the run:
-    /// how long a group of requests waited for the disk, and how many shared a sync.
+    /// The durable floor's syncs during the run: how long a group of requests waited for the
+    /// disk, and how many shared a sync.
     pub syncs: Option<SyncStats>,
 }
 
@@ -527,7 +526,7 @@ async fn open_loop(
 async fn applied(state: &crate::http::AppState) -> anyhow::Result<Duration> {
     let start = Instant::now();
     let deadline = start + Duration::from_secs(600);
-    while state.intake.journal_backlog() > 0 || state.store.has_unapplied_deliveries().await? {
+    while state.store.has_unapplied_deliveries().await? {
         anyhow::ensure!(
             Instant::now() < deadline,
             "deliveries were still waiting to be applied 10 minutes after the run"
@@ -548,6 +547,75 @@ type Reference = (String, tokio::sync::oneshot::Sender<()>);
 /// A poem server that answers 200 to any POST, for the baseline.
 async fn start_bare() -> anyhow::Result<Reference> {
     serve_reference(poem::Route::new().at("/*path", poem::post(bare_ok))).await
+}
+
+/// What groups of appends to the durable floor's file waited for the disk: kept by its
+/// writer, read at any time without a lock.
+#[derive(Debug, Default)]
+struct SyncCounters {
+    syncs: AtomicU64,
+    appended: AtomicU64,
+    micros: AtomicU64,
+}
+
+impl SyncCounters {
+    /// Counts one group of `appended` bodies written and synced in `took`.
+    fn record(&self, appended: usize, took: Duration) {
+        self.appended.fetch_add(appended as u64, Ordering::Relaxed);
+        self.micros.fetch_add(
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> SyncStats {
+        SyncStats {
+            syncs: self.syncs.load(Ordering::Relaxed),
+            appended: self.appended.load(Ordering::Relaxed),
+            seconds: self.micros.load(Ordering::Relaxed) as f64 / 1e6,
+        }
+    }
+}
+
+/// The durable floor's syncs (see [`SyncCounters`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SyncStats {
+    /// Groups written and synced.
+    pub syncs: u64,
+    /// Bodies in them.
+    pub appended: u64,
+    /// Time spent writing and syncing them, in all.
+    pub seconds: f64,
+}
+
+impl SyncStats {
+    /// What happened between `earlier` and `self`.
+    fn since(&self, earlier: &SyncStats) -> SyncStats {
+        SyncStats {
+            syncs: self.syncs.saturating_sub(earlier.syncs),
+            appended: self.appended.saturating_sub(earlier.appended),
+            seconds: (self.seconds - earlier.seconds).max(0.0),
+        }
+    }
+
+    /// Mean time of a sync, in seconds (0 without one).
+    pub fn mean_seconds(&self) -> f64 {
+        if self.syncs == 0 {
+            0.0
+        } else {
+            self.seconds / self.syncs as f64
+        }
+    }
+
+    /// Mean bodies per sync (0 without one).
+    pub fn mean_group(&self) -> f64 {
+        if self.syncs == 0 {
+            0.0
+        } else {
+            self.appended as f64 / self.syncs as f64
+        }
+    }
 }
 
 /// What the durable floor's handlers hand to its writer: a body, and where to say whether
@@ -649,7 +717,7 @@ fn bench_store(sb: &Sandbox) -> Result<StoreConfig, String> {
 /// A fresh database for one run, dropped by [`FreshDb::drop_db`].
 struct FreshDb {
     url: String,
-    /// Names this run's data directory (and intake journal), unique in the bench's directory.
+    /// Names this run's data directory, unique in the bench's directory.
     tag: String,
     /// PostgreSQL: (admin URL, database name).
     pg: Option<(String, String)>,
@@ -746,10 +814,8 @@ impl Bridge {
         let mut config = Config {
             listen: "127.0.0.1:0".to_owned(),
             database_url: fresh.url.clone(),
-            // A data directory (and so an intake journal) per database.
+            // A data directory per database.
             data_dir: dir.join(format!("data-{}", fresh.tag)),
-            // On both databases: intake answers once a delivery is in the journal.
-            intake_journal: Some(true),
             ..Config::default()
         };
         // The benchmark runs its own dispatcher (to count calls); nothing else polls.
@@ -1111,9 +1177,7 @@ async fn run_db(
     report.floor_sustained = closed_loop(client, &floor, opts.connections, opts.duration).await;
     report.floor_sustained.syncs = Some(floor_syncs.snapshot().since(&before));
     fresh.settle(&bridge.state.store).await;
-    let before = bridge.state.intake.journal_sync_stats();
     report.intake_sustained = closed_loop(client, &intake, opts.connections, opts.duration).await;
-    report.intake_sustained.syncs = journal_since(&bridge.state, before);
     report.intake_sustained.applied_after = Some(applied(&bridge.state).await?);
     writeln!(
         progress,
@@ -1125,9 +1189,7 @@ async fn run_db(
     for &rate in &opts.rates {
         let b = open_loop(client, &bare, rate, opts.duration).await;
         fresh.settle(&bridge.state.store).await;
-        let before = bridge.state.intake.journal_sync_stats();
         let mut i = open_loop(client, &intake, rate, opts.duration).await;
-        i.syncs = journal_since(&bridge.state, before);
         i.applied_after = Some(applied(&bridge.state).await?);
         writeln!(
             progress,
@@ -1329,13 +1391,9 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
         let calls = r.dispatch.calls as f64 / r.dispatch.drain.as_secs_f64().max(1e-9);
         let idle = r.process_idle_rss_kb.unwrap_or(r.idle_rss_kb);
         let mark = |ok: bool| if ok { "met" } else { "MISSED" };
-        // What a burst's answers waited for the disk, beside the floor's.
-        let syncs = match (r.floor_sustained.syncs, r.intake_sustained.syncs) {
-            (Some(f), Some(i)) if f.syncs > 0 && i.syncs > 0 => format!(
-                ", a sync {:.2} ms against intake's {:.2} ms",
-                f.mean_seconds() * 1000.0,
-                i.mean_seconds() * 1000.0
-            ),
+        // What the floor's answers waited for the disk.
+        let syncs = match r.floor_sustained.syncs {
+            Some(f) if f.syncs > 0 => format!(", a sync {:.2} ms", f.mean_seconds() * 1000.0),
             _ => String::new(),
         };
         // The process's CPU per request beside the bare handler's: where the bare handler
@@ -1373,12 +1431,6 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
         );
     }
     out
-}
-
-/// The intake journal's syncs since `before`.
-fn journal_since(state: &crate::http::AppState, before: Option<SyncStats>) -> Option<SyncStats> {
-    let now = state.intake.journal_sync_stats()?;
-    Some(now.since(&before.unwrap_or_default()))
 }
 
 /// A run's notes: `note`, its errors, its CPU per request, when its deliveries were all

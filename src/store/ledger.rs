@@ -33,10 +33,10 @@ pub enum DeliveryOutcome {
     Ignored,
     /// Authentic but not understood; kept raw for the operator.
     Unparsed,
-    /// Stored and acknowledged, not yet applied to the ledger: the bridge answered before
-    /// applying it because other deliveries were waiting. It is applied in order of arrival
-    /// (see [`super::intake`]).
-    Received,
+    /// Stored and acknowledged, not yet applied to the ledger: the transaction that stored
+    /// it did not apply it (a backlog, a failure, another replica applying). It is applied in
+    /// order of arrival (see [`super::intake`]).
+    Stored,
     /// Stored, but applying it failed repeatedly; `detail` says why.
     Failed,
 }
@@ -51,7 +51,7 @@ impl DeliveryOutcome {
         "signal",
         "ignored",
         "unparsed",
-        "received",
+        "stored",
         "failed",
     ];
 
@@ -64,7 +64,7 @@ impl DeliveryOutcome {
             DeliveryOutcome::Signal => "signal",
             DeliveryOutcome::Ignored => "ignored",
             DeliveryOutcome::Unparsed => "unparsed",
-            DeliveryOutcome::Received => "received",
+            DeliveryOutcome::Stored => "stored",
             DeliveryOutcome::Failed => "failed",
         }
     }
@@ -235,7 +235,7 @@ pub(super) struct Stored<'a> {
 }
 
 /// Stores a group's deliveries, one statement per chunk of [`ROWS_PER_INSERT`] rows, on
-/// `$tx`, each with its outcome in `$outcomes` if it is there (else `received`); evaluates
+/// `$tx`, each with its outcome in `$outcomes` if it is there (else `stored`); evaluates
 /// to their ids in the group's order. Both backends number the rows of one insert in the
 /// order of its `VALUES` (SQLite's `AUTOINCREMENT`, PostgreSQL's identity sequence), while
 /// `RETURNING` promises no order, so the ids are sorted. With `$numbered` (PostgreSQL: ids
@@ -278,13 +278,13 @@ macro_rules! insert_deliveries {
 }
 
 /// Pushes onto `$q` the insert of deliveries, each with its outcome in `$outcomes` if it is
-/// there (else `received`), under the ids in `$numbered` if there are any (else the table
+/// there (else `stored`), under the ids in `$numbered` if there are any (else the table
 /// numbers them); the caller adds `RETURNING id` where it wants the ids as rows.
 macro_rules! push_deliveries {
     ($q:ident, $group:expr) => {{ push_deliveries!($q, $group, &[], &[]) }};
     ($q:ident, $group:expr, $outcomes:expr, $numbered:expr) => {{
         let group: &[Stored<'_>] = $group;
-        // Per delivery, its outcome if it is known; `received` for the others.
+        // Per delivery, its outcome if it is known; `stored` for the others.
         let outcomes: &[Option<&IntakeResult>] = $outcomes;
         let numbered: &[i64] = $numbered;
         $q.push(if numbered.is_empty() {
@@ -313,7 +313,7 @@ macro_rules! push_deliveries {
                 .push_bind(i.packed.bytes(&d.body))
                 .push_bind(t.get(i.packed.encoding()))
                 .push_bind(i64::try_from(d.body.len()).unwrap_or(i64::MAX))
-                .push_bind(t.get(result.map_or("received", |r| r.outcome.as_str())))
+                .push_bind(t.get(result.map_or("stored", |r| r.outcome.as_str())))
                 .push_bind(result.and_then(|r| r.order_id))
                 .push_bind(t.opt(result.and_then(|r| r.detail.as_deref())));
         });
@@ -1187,9 +1187,6 @@ pub(crate) use plan_note;
 pub(super) struct Cycle<'a> {
     /// Deliveries to store, in order of arrival.
     pub new: &'a [Stored<'a>],
-    /// The intake journal's id and the highest sequence number among `new`, recorded in
-    /// the same transaction (see [`super::journal`]).
-    pub journal: Option<(&'a str, i64)>,
     /// Most deliveries to apply; 0 stores only.
     pub limit: usize,
     /// Whether deliveries stored by earlier transactions may wait to be applied.
@@ -1247,11 +1244,6 @@ fn stored_as_numbered(numbered: &[i64], stored: &[i64]) -> Result<(), StoreError
     )))
 }
 
-/// Records an intake journal's position: `$1` the journal's id, `$2` the highest sequence
-/// number stored (see [`super::journal`]).
-pub(super) const SET_JOURNAL_POSITION: &str = "INSERT INTO intake_journals (journal_id, seq) \
-     VALUES ($1, $2) ON CONFLICT (journal_id) DO UPDATE SET seq = excluded.seq";
-
 /// The PostgreSQL advisory lock (transaction scope) held by the replica applying
 /// deliveries, so replicas apply one at a time, in order: this key with a hash of the
 /// schema. Advisory locks belong to the whole database, and bridges with schemas of their
@@ -1259,7 +1251,7 @@ pub(super) const SET_JOURNAL_POSITION: &str = "INSERT INTO intake_journals (jour
 pub const APPLY_LOCK: i32 = 0x5072_4231;
 
 impl Store {
-    /// One intake transaction: stores `cycle.new` (outcome `received`), then applies at most
+    /// One intake transaction: stores `cycle.new` (outcome `stored`), then applies at most
     /// `cycle.limit` stored deliveries, oldest first (those stored earlier before the new
     /// ones), sets their outcomes and commits. `applying` is left holding the id of the first
     /// delivery of the step being applied if a statement fails.
@@ -1285,12 +1277,12 @@ impl Store {
             let numbered_with_lock =
                 apply_lock && !cycle.new.is_empty() && cycle.new.len() <= ROWS_PER_INSERT;
             // Applying: the new deliveries are numbered first and stored once they are
-            // applied, with their outcomes, instead of stored `received` and then rewritten
+            // applied, with their outcomes, instead of written `stored` and then rewritten
             // (on PostgreSQL a new version of the row and of its index entries) with their
             // outcomes. With no new deliveries there is nothing to number. SQLite's single
             // writer knows the ids its table gives next; PostgreSQL takes them from the
             // table's sequence (where the statement below numbers them) and stores the rows
-            // under them, applied or, when another bridge holds the apply lock, `received`.
+            // under them, applied or, when another bridge holds the apply lock, `stored`.
             let store_after = if postgres {
                 numbered_with_lock
             } else {
@@ -1314,7 +1306,7 @@ impl Store {
                      SELECT l.locked, d.id, d.store_id, d.topic, d.body, d.body_encoding FROM l \
                      LEFT JOIN LATERAL (SELECT id, store_id, topic, body, body_encoding \
                       FROM deliveries \
-                      WHERE l.locked AND outcome = 'received' ORDER BY id LIMIT ",
+                      WHERE l.locked AND outcome = 'stored' ORDER BY id LIMIT ",
                 );
                 q.push_bind(most);
                 q.push(") AS d ON true");
@@ -1361,7 +1353,7 @@ impl Store {
                       AS locked) AS l \
                      LEFT JOIN LATERAL (SELECT id, store_id, topic, body, body_encoding \
                       FROM deliveries \
-                      WHERE l.locked AND outcome = 'received' AND id < $2 \
+                      WHERE l.locked AND outcome = 'stored' AND id < $2 \
                       ORDER BY id LIMIT $3) AS d ON true",
                 )
                 .bind(APPLY_LOCK)
@@ -1379,7 +1371,7 @@ impl Store {
             } else if limit > 0 && cycle.read_older {
                 rows = sqlx::query_as(
                     "SELECT id, store_id, topic, body, body_encoding FROM deliveries \
-                     WHERE outcome = 'received' AND id < $1 ORDER BY id LIMIT $2",
+                     WHERE outcome = 'stored' AND id < $1 ORDER BY id LIMIT $2",
                 )
                 .bind(first_new)
                 .bind(most)
@@ -1505,13 +1497,6 @@ impl Store {
                 // Another bridge applies: stored under the ids taken, to be applied by it.
                 let stored = insert_deliveries!(tx, cycle.new, &[], &ids);
                 stored_as_numbered(&ids, &stored)?;
-            }
-            if let Some((journal, seq)) = cycle.journal {
-                sqlx::query(SET_JOURNAL_POSITION)
-                    .bind(journal)
-                    .bind(seq)
-                    .execute(&mut *tx)
-                    .await?;
             }
             CycleOutcome {
                 ids,
