@@ -815,6 +815,89 @@ async fn health_docs_and_metrics(backend: Backend) {
 }
 on_both_backends!(health, health_docs_and_metrics);
 
+/// `/readyz` fails with a problem naming the intake writer once it has stopped: deliveries
+/// are then neither stored nor applied, and a webhook is answered 503, not 200.
+async fn a_stopped_intake_writer_fails_readiness(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| {
+        c.stores = vec![support::store_config("shop", "s3cret")]
+    })
+    .await;
+    let r = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    app.state.intake.stop().await;
+    let (status, problem) = problem(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!(status, 503, "{problem}");
+    assert_eq!(problem["error"], json!("intake_stopped"), "{problem}");
+    assert!(
+        problem["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("intake writer")),
+        "{problem}"
+    );
+    let body = order_body(4, "processing", "2026-11-23T10:00:00", "");
+    let (status, ack) = app
+        .post_webhook("shop", "order.created", &body, "s3cret")
+        .await;
+    assert_eq!(status, 503, "{ack}");
+    assert_eq!(app.store.count(Table::Deliveries).await.unwrap(), 0);
+    app.stop().await;
+}
+on_both_backends!(readiness, a_stopped_intake_writer_fails_readiness);
+
+/// `/metrics` gives the age in seconds of the oldest delivery stored and not applied, by the
+/// bridge's clock: 0 with none, then that of the oldest (the writer is stopped, so nothing
+/// applies them meanwhile).
+async fn metrics_give_the_oldest_unapplied_delivery_age(backend: Backend) {
+    let now = 1_800_000_000_000;
+    let clock = printbridge::clock::ManualClock::new(now);
+    let app = TestApp::spawn_with_clock(
+        backend,
+        |c| c.stores = vec![support::store_config("shop", "s3cret")],
+        Some(clock.clone()),
+    )
+    .await;
+    app.state.intake.stop().await;
+    let gauge = |metrics: &str, name: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+    };
+    let metrics = app.metrics().await;
+    let age = "printbridge_oldest_unapplied_delivery_age_seconds";
+    assert_eq!(gauge(&metrics, age), Some(0.0), "{metrics}");
+    for received_at in [now - 42_000, now - 5_000] {
+        on_pool!(&app.store, |pool| sqlx::query(
+            "INSERT INTO deliveries (store_id, received_at, source, topic, body, body_encoding, \
+             outcome) VALUES ('shop', $1, 'webhook', 'order.updated', $2, 'identity', 'stored')"
+        )
+        .bind(received_at)
+        .bind(b"{}".to_vec())
+        .execute(pool)
+        .await
+        .map(|_| ()))
+        .expect("stored delivery");
+    }
+    let metrics = app.metrics().await;
+    assert_eq!(gauge(&metrics, age), Some(42.0), "{metrics}");
+    assert_eq!(
+        gauge(&metrics, "printbridge_deliveries_unapplied"),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("# TYPE {age} gauge")),
+        "{metrics}"
+    );
+    clock.advance(8_000);
+    let metrics = app.metrics().await;
+    assert_eq!(gauge(&metrics, age), Some(50.0), "{metrics}");
+    app.stop().await;
+}
+on_both_backends!(
+    unapplied_age,
+    metrics_give_the_oldest_unapplied_delivery_age
+);
+
 /// A data directory that holds an intake journal (written by a version that answered
 /// deliveries from it) is refused at start with a message naming it, before the database is
 /// touched: what it holds may not be stored.

@@ -70,7 +70,10 @@ impl HealthApi {
 
     /// Readiness
     ///
-    /// 200 when the database answers, 503 otherwise.
+    /// 200 when the database answers and the intake writer runs; 503 with a problem saying
+    /// which is not the case otherwise: `database_unavailable`, or `intake_stopped` when the
+    /// writer that stores deliveries and applies them to the ledger has stopped (deliveries
+    /// are then neither stored nor applied).
     #[oai(
         path = "/readyz",
         method = "get",
@@ -78,7 +81,19 @@ impl HealthApi {
         operation_id = "readyz"
     )]
     async fn readyz(&self, state: Data<&Arc<AppState>>) -> Result<HealthResponse, ApiError> {
-        state.store.ping().await?;
+        if state.intake.stopped() {
+            return Err(ApiError::Unavailable(Json(Problem::new(
+                "intake_stopped",
+                "the intake writer, which stores deliveries and applies them to the ledger, has stopped",
+            ))));
+        }
+        if let Err(e) = state.store.ping().await {
+            tracing::error!(error = %e, "readiness: the database does not answer");
+            return Err(ApiError::Unavailable(Json(Problem::new(
+                "database_unavailable",
+                "the bridge's database does not answer",
+            ))));
+        }
         Ok(HealthResponse::Ok(Json(Health {
             status: "ok".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),

@@ -186,6 +186,12 @@ impl IntakeQueue {
         })
     }
 
+    /// Whether the writer, which stores deliveries and applies them to the ledger, has
+    /// stopped (stopped on purpose, or ended by a fault). Before its start it has not.
+    pub fn stopped(&self) -> bool {
+        self.writer.get().is_some_and(|h| h.queue.is_closed())
+    }
+
     /// Stops the writer after its current transaction; deliveries it has not applied yet
     /// stay stored and are applied at the next start.
     pub async fn stop(&self) {
