@@ -1233,134 +1233,11 @@ fn ms(d: Duration) -> String {
 /// Renders the figures as one markdown table, then the targets.
 pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
     let mut rows: Vec<[String; 9]> = Vec::new();
-    let lat = |s: &LoadStats| {
-        [
-            format!("{:.2}", s.p50_ms),
-            format!("{:.2}", s.p99_ms),
-            format!("{:.2}", s.max_ms),
-        ]
-    };
     for (db, r) in reports {
-        let name = db.name().to_owned();
-        rows.push([
-            name.clone(),
-            "in-process: Application::build to /readyz 200".to_owned(),
-            String::new(),
-            ms(r.cold_start),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            format!("idle RSS {} (whole bench process)", mb(r.idle_rss_kb)),
-        ]);
-        if let (Some(cold), Some(rss)) = (r.process_cold_start, r.process_idle_rss_kb) {
-            rows.push([
-                name.clone(),
-                "`printbridge serve` process: start to /readyz 200".to_owned(),
-                String::new(),
-                ms(cold),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                format!("idle RSS {}", mb(rss)),
-            ]);
-        }
-        for (what, s, note) in [
-            (
-                "bare handler, closed loop",
-                &r.bare_sustained,
-                String::new(),
-            ),
-            (
-                "durable floor (verify, append, fdatasync), closed loop",
-                &r.floor_sustained,
-                format!("{:.0} % of bare", r.of_bare(&r.floor_sustained) * 100.0),
-            ),
-            (
-                "intake, closed loop",
-                &r.intake_sustained,
-                format!(
-                    "{:.0} % of bare, {:.0} % of the durable floor{}",
-                    r.of_bare(&r.intake_sustained) * 100.0,
-                    r.intake_of_floor() * 100.0,
-                    match r.stored {
-                        Some((bytes, n)) if n > 0 => format!(
-                            "; the intake runs' {n} deliveries grew the database by {:.1} KB each",
-                            bytes as f64 / n as f64 / 1024.0
-                        ),
-                        _ => String::new(),
-                    }
-                ),
-            ),
-        ] {
-            let [p50, p99, max] = lat(s);
-            rows.push([
-                name.clone(),
-                format!("{what} ({} conns)", opts.connections),
-                "max".to_owned(),
-                format!("{:.0} req/s", s.throughput),
-                p50,
-                p99,
-                max,
-                mb(s.peak_rss_kb),
-                join_note(note, s),
-            ]);
-        }
-        for (rate, b, i) in &r.rates {
-            for (what, s) in [("bare handler", b), ("intake", i)] {
-                let [p50, p99, max] = lat(s);
-                rows.push([
-                    name.clone(),
-                    format!("{what}, open loop"),
-                    format!("{rate} req/s"),
-                    format!("{:.0} req/s", s.throughput),
-                    p50,
-                    p99,
-                    max,
-                    mb(s.peak_rss_kb),
-                    join_note(String::new(), s),
-                ]);
-            }
-        }
-        let d = &r.dispatch;
-        let secs = d.drain.as_secs_f64().max(1e-9);
-        let slices = d
-            .slices
-            .iter()
-            .map(|s| format!("{:.2}", s.as_secs_f64()))
-            .collect::<Vec<_>>()
-            .join(" / ");
-        let last_calls = d
-            .provider_last
-            .iter()
-            .map(|(provider, at)| format!("{provider} {:.1} s", at.as_secs_f64()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        rows.push([
-            name.clone(),
-            format!(
-                "dispatch {} jobs, concurrency {}/provider",
-                d.jobs, opts.concurrency
-            ),
-            "backlog".to_owned(),
-            format!("{:.0} calls/s", d.calls as f64 / secs),
-            String::new(),
-            String::new(),
-            String::new(),
-            mb(d.peak_rss_kb),
-            format!(
-                "drain {:.1} s ({:.0} jobs/s, {} done, {} not done), planned in {:.1} s; s per {} jobs: {slices}; each provider's last call at {last_calls}; a /metrics scrape then {:.1} ms, the dead letters' first page {:.1} ms",
-                secs,
-                d.jobs as f64 / secs,
-                d.done,
-                d.failed,
-                d.insert.as_secs_f64(),
-                d.slice_jobs,
-                d.metrics_scrape.as_secs_f64() * 1e3,
-                d.dead_letters_page.as_secs_f64() * 1e3
-            ),
-        ]);
+        let name = db.name();
+        rows.extend(start_rows(name, r));
+        rows.extend(load_rows(opts, name, r));
+        rows.push(dispatch_row(opts, name, r));
     }
     let headers = [
         "database",
@@ -1381,55 +1258,210 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
     }
     let _ = writeln!(out);
     for (db, r) in reports {
-        let ratio = r.of_bare(&r.intake_sustained);
-        let floor = r.of_bare(&r.floor_sustained);
-        let p99_500 = r
-            .rates
-            .iter()
-            .find(|(rate, _, _)| *rate == 500)
-            .map(|(_, _, i)| i.p99_ms);
-        let calls = r.dispatch.calls as f64 / r.dispatch.drain.as_secs_f64().max(1e-9);
-        let idle = r.process_idle_rss_kb.unwrap_or(r.idle_rss_kb);
-        let mark = |ok: bool| if ok { "met" } else { "MISSED" };
-        // What the floor's answers waited for the disk.
-        let syncs = match r.floor_sustained.syncs {
-            Some(f) if f.syncs > 0 => format!(", a sync {:.2} ms", f.mean_seconds() * 1000.0),
-            _ => String::new(),
-        };
-        // The process's CPU per request beside the bare handler's: where the bare handler
-        // fills the cores, a run that needs k times its CPU per request reaches at most 1/k
-        // of its throughput, whatever it waits for. (A PostgreSQL server's CPU is not the
-        // process's, so there intake's bound is looser.)
-        let cpu = [&r.bare_sustained, &r.floor_sustained, &r.intake_sustained]
-            .map(|s| s.cpu_us_per_request);
-        let cpu = match cpu {
-            [bare, floor, intake] if bare > 0.0 && floor > 0.0 && intake > 0.0 => format!(
-                "; CPU per request: the floor {:.1}x the bare handler's, intake {:.1}x, so at most \
-                 {:.0} and {:.0} % of its throughput on the cores it fills",
-                floor / bare,
-                intake / bare,
-                bare / floor * 100.0,
-                bare / intake * 100.0
-            ),
-            _ => String::new(),
-        };
-        let _ = writeln!(
-            out,
-            "{}: intake {:.0} % of bare (target >= 50 %: {}; the durable floor: {:.0} %{syncs}{cpu}); p99 at 500 req/s {} (target < 10 ms: {}); {:.0} provider calls/s (target >= 1,000: {}); idle RSS of printbridge serve {} (target < 20 MB: {})",
-            db.name(),
-            ratio * 100.0,
-            mark(ratio >= 0.5),
-            floor * 100.0,
-            p99_500
-                .map(|p| format!("{p:.2} ms"))
-                .unwrap_or_else(|| "not run".to_owned()),
-            p99_500.map(|p| mark(p < 10.0)).unwrap_or("-"),
-            calls,
-            mark(calls >= 1000.0),
-            mb(idle),
-            mark(idle < 20 * 1024),
-        );
+        out.push_str(&targets_line(*db, r));
     }
+    out
+}
+
+/// A table row: database, run, offered, throughput, p50, p99, max, peak RSS, notes.
+type Row = [String; 9];
+
+/// The rows of the bridge's start: in-process, and as a `printbridge serve` process.
+fn start_rows(name: &str, r: &DbReport) -> Vec<Row> {
+    let name = name.to_owned();
+    let mut rows = Vec::new();
+    rows.push([
+        name.clone(),
+        "in-process: Application::build to /readyz 200".to_owned(),
+        String::new(),
+        ms(r.cold_start),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        format!("idle RSS {} (whole bench process)", mb(r.idle_rss_kb)),
+    ]);
+    if let (Some(cold), Some(rss)) = (r.process_cold_start, r.process_idle_rss_kb) {
+        rows.push([
+            name.clone(),
+            "`printbridge serve` process: start to /readyz 200".to_owned(),
+            String::new(),
+            ms(cold),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            format!("idle RSS {}", mb(rss)),
+        ]);
+    }
+    rows
+}
+
+/// The closed-loop and open-loop rows of the bare handler, the durable floor and intake.
+fn load_rows(opts: &BenchOptions, name: &str, r: &DbReport) -> Vec<Row> {
+    let name = name.to_owned();
+    let mut rows = Vec::new();
+    let lat = |s: &LoadStats| {
+        [
+            format!("{:.2}", s.p50_ms),
+            format!("{:.2}", s.p99_ms),
+            format!("{:.2}", s.max_ms),
+        ]
+    };
+    for (what, s, note) in [
+        (
+            "bare handler, closed loop",
+            &r.bare_sustained,
+            String::new(),
+        ),
+        (
+            "durable floor (verify, append, fdatasync), closed loop",
+            &r.floor_sustained,
+            format!("{:.0} % of bare", r.of_bare(&r.floor_sustained) * 100.0),
+        ),
+        (
+            "intake, closed loop",
+            &r.intake_sustained,
+            format!(
+                "{:.0} % of bare, {:.0} % of the durable floor{}",
+                r.of_bare(&r.intake_sustained) * 100.0,
+                r.intake_of_floor() * 100.0,
+                match r.stored {
+                    Some((bytes, n)) if n > 0 => format!(
+                        "; the intake runs' {n} deliveries grew the database by {:.1} KB each",
+                        bytes as f64 / n as f64 / 1024.0
+                    ),
+                    _ => String::new(),
+                }
+            ),
+        ),
+    ] {
+        let [p50, p99, max] = lat(s);
+        rows.push([
+            name.clone(),
+            format!("{what} ({} conns)", opts.connections),
+            "max".to_owned(),
+            format!("{:.0} req/s", s.throughput),
+            p50,
+            p99,
+            max,
+            mb(s.peak_rss_kb),
+            join_note(note, s),
+        ]);
+    }
+    for (rate, b, i) in &r.rates {
+        for (what, s) in [("bare handler", b), ("intake", i)] {
+            let [p50, p99, max] = lat(s);
+            rows.push([
+                name.clone(),
+                format!("{what}, open loop"),
+                format!("{rate} req/s"),
+                format!("{:.0} req/s", s.throughput),
+                p50,
+                p99,
+                max,
+                mb(s.peak_rss_kb),
+                join_note(String::new(), s),
+            ]);
+        }
+    }
+    rows
+}
+
+/// The dispatch row: calls per second while draining the backlog, and how it went.
+fn dispatch_row(opts: &BenchOptions, name: &str, r: &DbReport) -> Row {
+    let d = &r.dispatch;
+    let secs = d.drain.as_secs_f64().max(1e-9);
+    let slices = d
+        .slices
+        .iter()
+        .map(|s| format!("{:.2}", s.as_secs_f64()))
+        .collect::<Vec<_>>()
+        .join(" / ");
+    let last_calls = d
+        .provider_last
+        .iter()
+        .map(|(provider, at)| format!("{provider} {:.1} s", at.as_secs_f64()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    [
+        name.to_owned(),
+        format!(
+            "dispatch {} jobs, concurrency {}/provider",
+            d.jobs, opts.concurrency
+        ),
+        "backlog".to_owned(),
+        format!("{:.0} calls/s", d.calls as f64 / secs),
+        String::new(),
+        String::new(),
+        String::new(),
+        mb(d.peak_rss_kb),
+        format!(
+            "drain {:.1} s ({:.0} jobs/s, {} done, {} not done), planned in {:.1} s; s per {} jobs: {slices}; each provider's last call at {last_calls}; a /metrics scrape then {:.1} ms, the dead letters' first page {:.1} ms",
+            secs,
+            d.jobs as f64 / secs,
+            d.done,
+            d.failed,
+            d.insert.as_secs_f64(),
+            d.slice_jobs,
+            d.metrics_scrape.as_secs_f64() * 1e3,
+            d.dead_letters_page.as_secs_f64() * 1e3
+        ),
+    ]
+}
+
+/// One database's line under the table: each target, met or missed, and the CPU per request
+/// of each closed-loop run against the bare handler's.
+fn targets_line(db: BenchDb, r: &DbReport) -> String {
+    let mut out = String::new();
+    let ratio = r.of_bare(&r.intake_sustained);
+    let floor = r.of_bare(&r.floor_sustained);
+    let p99_500 = r
+        .rates
+        .iter()
+        .find(|(rate, _, _)| *rate == 500)
+        .map(|(_, _, i)| i.p99_ms);
+    let calls = r.dispatch.calls as f64 / r.dispatch.drain.as_secs_f64().max(1e-9);
+    let idle = r.process_idle_rss_kb.unwrap_or(r.idle_rss_kb);
+    let mark = |ok: bool| if ok { "met" } else { "MISSED" };
+    // What the floor's answers waited for the disk.
+    let syncs = match r.floor_sustained.syncs {
+        Some(f) if f.syncs > 0 => format!(", a sync {:.2} ms", f.mean_seconds() * 1000.0),
+        _ => String::new(),
+    };
+    // The process's CPU per request beside the bare handler's: where the bare handler
+    // fills the cores, a run that needs k times its CPU per request reaches at most 1/k
+    // of its throughput, whatever it waits for. (A PostgreSQL server's CPU is not the
+    // process's, so there intake's bound is looser.)
+    let cpu =
+        [&r.bare_sustained, &r.floor_sustained, &r.intake_sustained].map(|s| s.cpu_us_per_request);
+    let cpu = match cpu {
+        [bare, floor, intake] if bare > 0.0 && floor > 0.0 && intake > 0.0 => format!(
+            "; CPU per request: the floor {:.1}x the bare handler's, intake {:.1}x, so at most \
+             {:.0} and {:.0} % of its throughput on the cores it fills",
+            floor / bare,
+            intake / bare,
+            bare / floor * 100.0,
+            bare / intake * 100.0
+        ),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "{}: intake {:.0} % of bare (target >= 50 %: {}; the durable floor: {:.0} %{syncs}{cpu}); p99 at 500 req/s {} (target < 10 ms: {}); {:.0} provider calls/s (target >= 1,000: {}); idle RSS of printbridge serve {} (target < 20 MB: {})",
+        db.name(),
+        ratio * 100.0,
+        mark(ratio >= 0.5),
+        floor * 100.0,
+        p99_500
+            .map(|p| format!("{p:.2} ms"))
+            .unwrap_or_else(|| "not run".to_owned()),
+        p99_500.map(|p| mark(p < 10.0)).unwrap_or("-"),
+        calls,
+        mark(calls >= 1000.0),
+        mb(idle),
+        mark(idle < 20 * 1024),
+    );
     out
 }
 

@@ -437,31 +437,14 @@ async fn unparsed_deliveries_are_kept(backend: Backend) {
 }
 on_both_backends!(unparsed, unparsed_deliveries_are_kept);
 
-/// 50 snapshots of one order posted at once, in shuffled order and each twice: the order ends
-/// in its newest state, every state stored once.
-async fn concurrent_out_of_order_deliveries(backend: Backend) {
-    let app = TestApp::spawn(backend, |c| {
-        c.stores = vec![support::store_config("shop", "s3cret")]
-    })
-    .await;
-    let mut bodies: Vec<Vec<u8>> = (0..50)
-        .map(|i| {
-            let status = if i < 10 { "pending" } else { "processing" };
-            order_body(
-                77,
-                status,
-                &format!("2026-11-23T08:{:02}:00", i),
-                &format!("v{i}"),
-            )
-        })
-        .collect();
-    bodies.extend(bodies.clone());
-    // A fixed permutation that interleaves old and new states.
-    let mut order: Vec<usize> = (0..bodies.len()).collect();
-    order.sort_by_key(|i| (i * 37) % 101);
+/// Posts each body to store `shop` as a signed `order.updated` delivery, all at once; returns
+/// each answer (all 200) with its body.
+async fn post_concurrently(
+    app: &TestApp,
+    bodies: impl Iterator<Item = Vec<u8>>,
+) -> Vec<(Value, Vec<u8>)> {
     let mut tasks = Vec::new();
-    for i in order {
-        let body = bodies[i].clone();
+    for body in bodies {
         let client = app.client.clone();
         let url = app.url("/v1/webhooks/woocommerce/shop");
         tasks.push(tokio::spawn(async move {
@@ -486,6 +469,32 @@ async fn concurrent_out_of_order_deliveries(backend: Backend) {
         assert_eq!(status, 200, "{ack}");
         answered.push((ack, body));
     }
+    answered
+}
+
+/// 50 snapshots of one order posted at once, in shuffled order and each twice: the order ends
+/// in its newest state, every state stored once.
+async fn concurrent_out_of_order_deliveries(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| {
+        c.stores = vec![support::store_config("shop", "s3cret")]
+    })
+    .await;
+    let mut bodies: Vec<Vec<u8>> = (0..50)
+        .map(|i| {
+            let status = if i < 10 { "pending" } else { "processing" };
+            order_body(
+                77,
+                status,
+                &format!("2026-11-23T08:{:02}:00", i),
+                &format!("v{i}"),
+            )
+        })
+        .collect();
+    bodies.extend(bodies.clone());
+    // A fixed permutation that interleaves old and new states.
+    let mut order: Vec<usize> = (0..bodies.len()).collect();
+    order.sort_by_key(|i| (i * 37) % 101);
+    let answered = post_concurrently(&app, order.into_iter().map(|i| bodies[i].clone())).await;
     // Every answer names its stored delivery, whether it was applied before the answer
     // (its outcome) or after it (`stored`).
     app.applied().await;

@@ -100,6 +100,32 @@ fn is_ping(body: &[u8]) -> bool {
         .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Refuses a content type WooCommerce does not send (it sends JSON, and its ping a form).
+fn check_media_type(content_type: Option<&str>) -> Result<(), ApiError> {
+    let mime = content_type
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    if matches!(
+        mime.as_str(),
+        "" | "application/json" | "application/x-www-form-urlencoded"
+    ) {
+        return Ok(());
+    }
+    Err(ApiError::UnsupportedMediaType(Json(
+        Problem::new(
+            "unsupported_media_type",
+            format!("WooCommerce sends application/json; got {mime}"),
+        )
+        .field("Content-Type"),
+    )))
+}
+
 #[OpenApi]
 impl WebhookApi {
     /// Receive a WooCommerce webhook
@@ -138,28 +164,7 @@ impl WebhookApi {
             return Err(ApiError::unknown_store(&store.0));
         };
         let content_type = body.content_type.clone();
-        let mime = content_type
-            .as_deref()
-            .map(|ct| {
-                ct.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .unwrap_or_default();
-        if !matches!(
-            mime.as_str(),
-            "" | "application/json" | "application/x-www-form-urlencoded"
-        ) {
-            return Err(ApiError::UnsupportedMediaType(Json(
-                Problem::new(
-                    "unsupported_media_type",
-                    format!("WooCommerce sends application/json; got {mime}"),
-                )
-                .field("Content-Type"),
-            )));
-        }
+        check_media_type(content_type.as_deref())?;
         let raw = body.read_limited(state.config.max_body_bytes).await?;
 
         let Some(sig) = signature.0.as_deref().filter(|s| !s.trim().is_empty()) else {
