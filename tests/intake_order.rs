@@ -1,7 +1,7 @@
-//! Intake answers once a delivery is stored and applies stored deliveries to the ledger in
-//! order of arrival: a burst is answered without waiting for the ledger, deliveries left
-//! stored by a restart are applied when the bridge starts, and one that cannot be applied
-//! is set aside without holding up the others.
+//! Intake answers once a delivery is committed, with its id, and applies stored deliveries to
+//! the ledger in order of arrival: every delivery of a burst is answered with its own id,
+//! deliveries left stored by a restart are applied when the bridge starts, and one that
+//! cannot be applied is set aside without holding up the others.
 
 mod support;
 
