@@ -14,9 +14,8 @@ if ! out=$(PRINTBRIDGE_LOG="${PRINTBRIDGE_LOG:-warn,sqlx=error}" cargo run --loc
   exit 1
 fi
 printf '%s\n' "$out"
-# The table's content, not its timings: intake ran through the journal, its syncs were
-# counted beside the floor's, and the summary weighs each run's CPU per request against the
-# bare handler's.
+# The table's content, not its timings: intake ran, the durable floor's syncs were counted,
+# and the summary weighs each run's CPU per request against the bare handler's.
 for want in "intake, closed loop" "syncs of" "a sync " "CPU per request"; do
   if ! grep -qF "$want" <<<"$out"; then
     echo "bench smoke: the output lacks \"$want\"" >&2

@@ -32,12 +32,12 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot open the intake journal in {path}: {source}")]
-    Journal {
-        path: String,
-        #[source]
-        source: crate::store::StoreError,
-    },
+    #[error(
+        "{path} holds an intake journal, which this version does not read: deliveries in it \
+         may have been answered and not stored yet. Start the version that wrote it until \
+         printbridge_intake_journal_backlog in /metrics is 0, stop it, then remove {path}"
+    )]
+    IntakeJournalLeft { path: String },
     #[error("cannot create data_dir {path}: {source}")]
     DataDir {
         path: String,
@@ -76,6 +76,7 @@ impl Application {
         listener: Option<TcpListener>,
         clock: Option<Arc<dyn Clock>>,
     ) -> Result<Application, StartError> {
+        refuse_intake_journal(&config)?;
         store
             .migrate()
             .await
@@ -121,22 +122,10 @@ impl Application {
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::new());
         let dispatch_wakeup = Arc::new(Notify::new());
-        let journal = match config.intake_journal_dir() {
-            Some(dir) => Some(
-                crate::store::intake::open_journal(&store, &dir)
-                    .await
-                    .map_err(|source| StartError::Journal {
-                        path: dir.display().to_string(),
-                        source,
-                    })?,
-            ),
-            None => None,
-        };
         let intake = IntakeQueue::new(
             config.clone(),
             clock.clone(),
             on_applied(metrics.clone(), dispatch_wakeup.clone()),
-            journal,
         );
         let state = Arc::new(AppState {
             config,
@@ -204,6 +193,20 @@ impl Application {
         self.state.store.close().await;
         result
     }
+}
+
+/// Refuses to start beside an intake journal (`data_dir/intake-journal`, kept by versions
+/// that answered deliveries once they were in it): what it holds beyond the database's last
+/// position was answered 200 and is stored only by the version that reads it.
+fn refuse_intake_journal(config: &Config) -> Result<(), StartError> {
+    let dir = config.data_dir.join("intake-journal");
+    let holds_files = std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some());
+    if holds_files {
+        return Err(StartError::IntakeJournalLeft {
+            path: dir.display().to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// What follows a delivery's application to the ledger: its metric, a log line for one

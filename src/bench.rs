@@ -35,7 +35,6 @@ use crate::store::Store;
 use crate::store::bulk::{Backlog, ORDER_ID_MARKER};
 use crate::store::job_reads::JobFilter;
 use crate::store::jobs::ClaimedJob;
-use crate::store::journal::{SyncCounters, SyncStats};
 use crate::store::reads::Table;
 
 const STORE: &str = "bench";
@@ -118,10 +117,10 @@ pub struct LoadStats {
     /// `write_bytes`, counted as pages are dirtied; a PostgreSQL server's writes are its own).
     pub disk_bytes_per_request: f64,
     /// Intake: how long after the run the last acknowledged delivery was applied to the
-    /// ledger (deliveries answered `received` in a burst are applied right after).
+    /// ledger (deliveries answered `stored` in a burst are applied right after).
     pub applied_after: Option<Duration>,
-    /// The syncs of the intake journal (or of the durable floor's file) during the run:
-    /// how long a group of requests waited for the disk, and how many shared a sync.
+    /// The durable floor's syncs during the run: how long a group of requests waited for the
+    /// disk, and how many shared a sync.
     pub syncs: Option<SyncStats>,
 }
 
@@ -527,7 +526,7 @@ async fn open_loop(
 async fn applied(state: &crate::http::AppState) -> anyhow::Result<Duration> {
     let start = Instant::now();
     let deadline = start + Duration::from_secs(600);
-    while state.intake.journal_backlog() > 0 || state.store.has_unapplied_deliveries().await? {
+    while state.store.has_unapplied_deliveries().await? {
         anyhow::ensure!(
             Instant::now() < deadline,
             "deliveries were still waiting to be applied 10 minutes after the run"
@@ -548,6 +547,75 @@ type Reference = (String, tokio::sync::oneshot::Sender<()>);
 /// A poem server that answers 200 to any POST, for the baseline.
 async fn start_bare() -> anyhow::Result<Reference> {
     serve_reference(poem::Route::new().at("/*path", poem::post(bare_ok))).await
+}
+
+/// What groups of appends to the durable floor's file waited for the disk: kept by its
+/// writer, read at any time without a lock.
+#[derive(Debug, Default)]
+struct SyncCounters {
+    syncs: AtomicU64,
+    appended: AtomicU64,
+    micros: AtomicU64,
+}
+
+impl SyncCounters {
+    /// Counts one group of `appended` bodies written and synced in `took`.
+    fn record(&self, appended: usize, took: Duration) {
+        self.appended.fetch_add(appended as u64, Ordering::Relaxed);
+        self.micros.fetch_add(
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> SyncStats {
+        SyncStats {
+            syncs: self.syncs.load(Ordering::Relaxed),
+            appended: self.appended.load(Ordering::Relaxed),
+            seconds: self.micros.load(Ordering::Relaxed) as f64 / 1e6,
+        }
+    }
+}
+
+/// The durable floor's syncs (see [`SyncCounters`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SyncStats {
+    /// Groups written and synced.
+    pub syncs: u64,
+    /// Bodies in them.
+    pub appended: u64,
+    /// Time spent writing and syncing them, in all.
+    pub seconds: f64,
+}
+
+impl SyncStats {
+    /// What happened between `earlier` and `self`.
+    fn since(&self, earlier: &SyncStats) -> SyncStats {
+        SyncStats {
+            syncs: self.syncs.saturating_sub(earlier.syncs),
+            appended: self.appended.saturating_sub(earlier.appended),
+            seconds: (self.seconds - earlier.seconds).max(0.0),
+        }
+    }
+
+    /// Mean time of a sync, in seconds (0 without one).
+    pub fn mean_seconds(&self) -> f64 {
+        if self.syncs == 0 {
+            0.0
+        } else {
+            self.seconds / self.syncs as f64
+        }
+    }
+
+    /// Mean bodies per sync (0 without one).
+    pub fn mean_group(&self) -> f64 {
+        if self.syncs == 0 {
+            0.0
+        } else {
+            self.appended as f64 / self.syncs as f64
+        }
+    }
 }
 
 /// What the durable floor's handlers hand to its writer: a body, and where to say whether
@@ -649,7 +717,7 @@ fn bench_store(sb: &Sandbox) -> Result<StoreConfig, String> {
 /// A fresh database for one run, dropped by [`FreshDb::drop_db`].
 struct FreshDb {
     url: String,
-    /// Names this run's data directory (and intake journal), unique in the bench's directory.
+    /// Names this run's data directory, unique in the bench's directory.
     tag: String,
     /// PostgreSQL: (admin URL, database name).
     pg: Option<(String, String)>,
@@ -746,10 +814,8 @@ impl Bridge {
         let mut config = Config {
             listen: "127.0.0.1:0".to_owned(),
             database_url: fresh.url.clone(),
-            // A data directory (and so an intake journal) per database.
+            // A data directory per database.
             data_dir: dir.join(format!("data-{}", fresh.tag)),
-            // On both databases: intake answers once a delivery is in the journal.
-            intake_journal: Some(true),
             ..Config::default()
         };
         // The benchmark runs its own dispatcher (to count calls); nothing else polls.
@@ -1111,9 +1177,7 @@ async fn run_db(
     report.floor_sustained = closed_loop(client, &floor, opts.connections, opts.duration).await;
     report.floor_sustained.syncs = Some(floor_syncs.snapshot().since(&before));
     fresh.settle(&bridge.state.store).await;
-    let before = bridge.state.intake.journal_sync_stats();
     report.intake_sustained = closed_loop(client, &intake, opts.connections, opts.duration).await;
-    report.intake_sustained.syncs = journal_since(&bridge.state, before);
     report.intake_sustained.applied_after = Some(applied(&bridge.state).await?);
     writeln!(
         progress,
@@ -1125,9 +1189,7 @@ async fn run_db(
     for &rate in &opts.rates {
         let b = open_loop(client, &bare, rate, opts.duration).await;
         fresh.settle(&bridge.state.store).await;
-        let before = bridge.state.intake.journal_sync_stats();
         let mut i = open_loop(client, &intake, rate, opts.duration).await;
-        i.syncs = journal_since(&bridge.state, before);
         i.applied_after = Some(applied(&bridge.state).await?);
         writeln!(
             progress,
@@ -1171,134 +1233,11 @@ fn ms(d: Duration) -> String {
 /// Renders the figures as one markdown table, then the targets.
 pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
     let mut rows: Vec<[String; 9]> = Vec::new();
-    let lat = |s: &LoadStats| {
-        [
-            format!("{:.2}", s.p50_ms),
-            format!("{:.2}", s.p99_ms),
-            format!("{:.2}", s.max_ms),
-        ]
-    };
     for (db, r) in reports {
-        let name = db.name().to_owned();
-        rows.push([
-            name.clone(),
-            "in-process: Application::build to /readyz 200".to_owned(),
-            String::new(),
-            ms(r.cold_start),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            format!("idle RSS {} (whole bench process)", mb(r.idle_rss_kb)),
-        ]);
-        if let (Some(cold), Some(rss)) = (r.process_cold_start, r.process_idle_rss_kb) {
-            rows.push([
-                name.clone(),
-                "`printbridge serve` process: start to /readyz 200".to_owned(),
-                String::new(),
-                ms(cold),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                format!("idle RSS {}", mb(rss)),
-            ]);
-        }
-        for (what, s, note) in [
-            (
-                "bare handler, closed loop",
-                &r.bare_sustained,
-                String::new(),
-            ),
-            (
-                "durable floor (verify, append, fdatasync), closed loop",
-                &r.floor_sustained,
-                format!("{:.0} % of bare", r.of_bare(&r.floor_sustained) * 100.0),
-            ),
-            (
-                "intake, closed loop",
-                &r.intake_sustained,
-                format!(
-                    "{:.0} % of bare, {:.0} % of the durable floor{}",
-                    r.of_bare(&r.intake_sustained) * 100.0,
-                    r.intake_of_floor() * 100.0,
-                    match r.stored {
-                        Some((bytes, n)) if n > 0 => format!(
-                            "; the intake runs' {n} deliveries grew the database by {:.1} KB each",
-                            bytes as f64 / n as f64 / 1024.0
-                        ),
-                        _ => String::new(),
-                    }
-                ),
-            ),
-        ] {
-            let [p50, p99, max] = lat(s);
-            rows.push([
-                name.clone(),
-                format!("{what} ({} conns)", opts.connections),
-                "max".to_owned(),
-                format!("{:.0} req/s", s.throughput),
-                p50,
-                p99,
-                max,
-                mb(s.peak_rss_kb),
-                join_note(note, s),
-            ]);
-        }
-        for (rate, b, i) in &r.rates {
-            for (what, s) in [("bare handler", b), ("intake", i)] {
-                let [p50, p99, max] = lat(s);
-                rows.push([
-                    name.clone(),
-                    format!("{what}, open loop"),
-                    format!("{rate} req/s"),
-                    format!("{:.0} req/s", s.throughput),
-                    p50,
-                    p99,
-                    max,
-                    mb(s.peak_rss_kb),
-                    join_note(String::new(), s),
-                ]);
-            }
-        }
-        let d = &r.dispatch;
-        let secs = d.drain.as_secs_f64().max(1e-9);
-        let slices = d
-            .slices
-            .iter()
-            .map(|s| format!("{:.2}", s.as_secs_f64()))
-            .collect::<Vec<_>>()
-            .join(" / ");
-        let last_calls = d
-            .provider_last
-            .iter()
-            .map(|(provider, at)| format!("{provider} {:.1} s", at.as_secs_f64()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        rows.push([
-            name.clone(),
-            format!(
-                "dispatch {} jobs, concurrency {}/provider",
-                d.jobs, opts.concurrency
-            ),
-            "backlog".to_owned(),
-            format!("{:.0} calls/s", d.calls as f64 / secs),
-            String::new(),
-            String::new(),
-            String::new(),
-            mb(d.peak_rss_kb),
-            format!(
-                "drain {:.1} s ({:.0} jobs/s, {} done, {} not done), planned in {:.1} s; s per {} jobs: {slices}; each provider's last call at {last_calls}; a /metrics scrape then {:.1} ms, the dead letters' first page {:.1} ms",
-                secs,
-                d.jobs as f64 / secs,
-                d.done,
-                d.failed,
-                d.insert.as_secs_f64(),
-                d.slice_jobs,
-                d.metrics_scrape.as_secs_f64() * 1e3,
-                d.dead_letters_page.as_secs_f64() * 1e3
-            ),
-        ]);
+        let name = db.name();
+        rows.extend(start_rows(name, r));
+        rows.extend(load_rows(opts, name, r));
+        rows.push(dispatch_row(opts, name, r));
     }
     let headers = [
         "database",
@@ -1319,66 +1258,211 @@ pub fn render(opts: &BenchOptions, reports: &[(BenchDb, DbReport)]) -> String {
     }
     let _ = writeln!(out);
     for (db, r) in reports {
-        let ratio = r.of_bare(&r.intake_sustained);
-        let floor = r.of_bare(&r.floor_sustained);
-        let p99_500 = r
-            .rates
-            .iter()
-            .find(|(rate, _, _)| *rate == 500)
-            .map(|(_, _, i)| i.p99_ms);
-        let calls = r.dispatch.calls as f64 / r.dispatch.drain.as_secs_f64().max(1e-9);
-        let idle = r.process_idle_rss_kb.unwrap_or(r.idle_rss_kb);
-        let mark = |ok: bool| if ok { "met" } else { "MISSED" };
-        // What a burst's answers waited for the disk, beside the floor's.
-        let syncs = match (r.floor_sustained.syncs, r.intake_sustained.syncs) {
-            (Some(f), Some(i)) if f.syncs > 0 && i.syncs > 0 => format!(
-                ", a sync {:.2} ms against intake's {:.2} ms",
-                f.mean_seconds() * 1000.0,
-                i.mean_seconds() * 1000.0
-            ),
-            _ => String::new(),
-        };
-        // The process's CPU per request beside the bare handler's: where the bare handler
-        // fills the cores, a run that needs k times its CPU per request reaches at most 1/k
-        // of its throughput, whatever it waits for. (A PostgreSQL server's CPU is not the
-        // process's, so there intake's bound is looser.)
-        let cpu = [&r.bare_sustained, &r.floor_sustained, &r.intake_sustained]
-            .map(|s| s.cpu_us_per_request);
-        let cpu = match cpu {
-            [bare, floor, intake] if bare > 0.0 && floor > 0.0 && intake > 0.0 => format!(
-                "; CPU per request: the floor {:.1}x the bare handler's, intake {:.1}x, so at most \
-                 {:.0} and {:.0} % of its throughput on the cores it fills",
-                floor / bare,
-                intake / bare,
-                bare / floor * 100.0,
-                bare / intake * 100.0
-            ),
-            _ => String::new(),
-        };
-        let _ = writeln!(
-            out,
-            "{}: intake {:.0} % of bare (target >= 50 %: {}; the durable floor: {:.0} %{syncs}{cpu}); p99 at 500 req/s {} (target < 10 ms: {}); {:.0} provider calls/s (target >= 1,000: {}); idle RSS of printbridge serve {} (target < 20 MB: {})",
-            db.name(),
-            ratio * 100.0,
-            mark(ratio >= 0.5),
-            floor * 100.0,
-            p99_500
-                .map(|p| format!("{p:.2} ms"))
-                .unwrap_or_else(|| "not run".to_owned()),
-            p99_500.map(|p| mark(p < 10.0)).unwrap_or("-"),
-            calls,
-            mark(calls >= 1000.0),
-            mb(idle),
-            mark(idle < 20 * 1024),
-        );
+        out.push_str(&targets_line(*db, r));
     }
     out
 }
 
-/// The intake journal's syncs since `before`.
-fn journal_since(state: &crate::http::AppState, before: Option<SyncStats>) -> Option<SyncStats> {
-    let now = state.intake.journal_sync_stats()?;
-    Some(now.since(&before.unwrap_or_default()))
+/// A table row: database, run, offered, throughput, p50, p99, max, peak RSS, notes.
+type Row = [String; 9];
+
+/// The rows of the bridge's start: in-process, and as a `printbridge serve` process.
+fn start_rows(name: &str, r: &DbReport) -> Vec<Row> {
+    let name = name.to_owned();
+    let mut rows = Vec::new();
+    rows.push([
+        name.clone(),
+        "in-process: Application::build to /readyz 200".to_owned(),
+        String::new(),
+        ms(r.cold_start),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        format!("idle RSS {} (whole bench process)", mb(r.idle_rss_kb)),
+    ]);
+    if let (Some(cold), Some(rss)) = (r.process_cold_start, r.process_idle_rss_kb) {
+        rows.push([
+            name.clone(),
+            "`printbridge serve` process: start to /readyz 200".to_owned(),
+            String::new(),
+            ms(cold),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            format!("idle RSS {}", mb(rss)),
+        ]);
+    }
+    rows
+}
+
+/// The closed-loop and open-loop rows of the bare handler, the durable floor and intake.
+fn load_rows(opts: &BenchOptions, name: &str, r: &DbReport) -> Vec<Row> {
+    let name = name.to_owned();
+    let mut rows = Vec::new();
+    let lat = |s: &LoadStats| {
+        [
+            format!("{:.2}", s.p50_ms),
+            format!("{:.2}", s.p99_ms),
+            format!("{:.2}", s.max_ms),
+        ]
+    };
+    for (what, s, note) in [
+        (
+            "bare handler, closed loop",
+            &r.bare_sustained,
+            String::new(),
+        ),
+        (
+            "durable floor (verify, append, fdatasync), closed loop",
+            &r.floor_sustained,
+            format!("{:.0} % of bare", r.of_bare(&r.floor_sustained) * 100.0),
+        ),
+        (
+            "intake, closed loop",
+            &r.intake_sustained,
+            format!(
+                "{:.0} % of bare, {:.0} % of the durable floor{}",
+                r.of_bare(&r.intake_sustained) * 100.0,
+                r.intake_of_floor() * 100.0,
+                match r.stored {
+                    Some((bytes, n)) if n > 0 => format!(
+                        "; the intake runs' {n} deliveries grew the database by {:.1} KB each",
+                        bytes as f64 / n as f64 / 1024.0
+                    ),
+                    _ => String::new(),
+                }
+            ),
+        ),
+    ] {
+        let [p50, p99, max] = lat(s);
+        rows.push([
+            name.clone(),
+            format!("{what} ({} conns)", opts.connections),
+            "max".to_owned(),
+            format!("{:.0} req/s", s.throughput),
+            p50,
+            p99,
+            max,
+            mb(s.peak_rss_kb),
+            join_note(note, s),
+        ]);
+    }
+    for (rate, b, i) in &r.rates {
+        for (what, s) in [("bare handler", b), ("intake", i)] {
+            let [p50, p99, max] = lat(s);
+            rows.push([
+                name.clone(),
+                format!("{what}, open loop"),
+                format!("{rate} req/s"),
+                format!("{:.0} req/s", s.throughput),
+                p50,
+                p99,
+                max,
+                mb(s.peak_rss_kb),
+                join_note(String::new(), s),
+            ]);
+        }
+    }
+    rows
+}
+
+/// The dispatch row: calls per second while draining the backlog, and how it went.
+fn dispatch_row(opts: &BenchOptions, name: &str, r: &DbReport) -> Row {
+    let d = &r.dispatch;
+    let secs = d.drain.as_secs_f64().max(1e-9);
+    let slices = d
+        .slices
+        .iter()
+        .map(|s| format!("{:.2}", s.as_secs_f64()))
+        .collect::<Vec<_>>()
+        .join(" / ");
+    let last_calls = d
+        .provider_last
+        .iter()
+        .map(|(provider, at)| format!("{provider} {:.1} s", at.as_secs_f64()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    [
+        name.to_owned(),
+        format!(
+            "dispatch {} jobs, concurrency {}/provider",
+            d.jobs, opts.concurrency
+        ),
+        "backlog".to_owned(),
+        format!("{:.0} calls/s", d.calls as f64 / secs),
+        String::new(),
+        String::new(),
+        String::new(),
+        mb(d.peak_rss_kb),
+        format!(
+            "drain {:.1} s ({:.0} jobs/s, {} done, {} not done), planned in {:.1} s; s per {} jobs: {slices}; each provider's last call at {last_calls}; a /metrics scrape then {:.1} ms, the dead letters' first page {:.1} ms",
+            secs,
+            d.jobs as f64 / secs,
+            d.done,
+            d.failed,
+            d.insert.as_secs_f64(),
+            d.slice_jobs,
+            d.metrics_scrape.as_secs_f64() * 1e3,
+            d.dead_letters_page.as_secs_f64() * 1e3
+        ),
+    ]
+}
+
+/// One database's line under the table: each target, met or missed, and the CPU per request
+/// of each closed-loop run against the bare handler's.
+fn targets_line(db: BenchDb, r: &DbReport) -> String {
+    let mut out = String::new();
+    let ratio = r.of_bare(&r.intake_sustained);
+    let floor = r.of_bare(&r.floor_sustained);
+    let p99_500 = r
+        .rates
+        .iter()
+        .find(|(rate, _, _)| *rate == 500)
+        .map(|(_, _, i)| i.p99_ms);
+    let calls = r.dispatch.calls as f64 / r.dispatch.drain.as_secs_f64().max(1e-9);
+    let idle = r.process_idle_rss_kb.unwrap_or(r.idle_rss_kb);
+    let mark = |ok: bool| if ok { "met" } else { "MISSED" };
+    // What the floor's answers waited for the disk.
+    let syncs = match r.floor_sustained.syncs {
+        Some(f) if f.syncs > 0 => format!(", a sync {:.2} ms", f.mean_seconds() * 1000.0),
+        _ => String::new(),
+    };
+    // The process's CPU per request beside the bare handler's: where the bare handler
+    // fills the cores, a run that needs k times its CPU per request reaches at most 1/k
+    // of its throughput, whatever it waits for. (A PostgreSQL server's CPU is not the
+    // process's, so there intake's bound is looser.)
+    let cpu =
+        [&r.bare_sustained, &r.floor_sustained, &r.intake_sustained].map(|s| s.cpu_us_per_request);
+    let cpu = match cpu {
+        [bare, floor, intake] if bare > 0.0 && floor > 0.0 && intake > 0.0 => format!(
+            "; CPU per request: the floor {:.1}x the bare handler's, intake {:.1}x, so at most \
+             {:.0} and {:.0} % of its throughput on the cores it fills",
+            floor / bare,
+            intake / bare,
+            bare / floor * 100.0,
+            bare / intake * 100.0
+        ),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "{}: intake {:.0} % of bare (target >= 50 %: {}; the durable floor: {:.0} %{syncs}{cpu}); p99 at 500 req/s {} (target < 10 ms: {}); {:.0} provider calls/s (target >= 1,000: {}); idle RSS of printbridge serve {} (target < 20 MB: {})",
+        db.name(),
+        ratio * 100.0,
+        mark(ratio >= 0.5),
+        floor * 100.0,
+        p99_500
+            .map(|p| format!("{p:.2} ms"))
+            .unwrap_or_else(|| "not run".to_owned()),
+        p99_500.map(|p| mark(p < 10.0)).unwrap_or("-"),
+        calls,
+        mark(calls >= 1000.0),
+        mb(idle),
+        mark(idle < 20 * 1024),
+    );
+    out
 }
 
 /// A run's notes: `note`, its errors, its CPU per request, when its deliveries were all

@@ -19,6 +19,14 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://printbridge.db";
 pub const DEFAULT_DATA_DIR: &str = "./printbridge-data";
 pub const DEFAULT_CONFIG_FILE: &str = "printbridge.toml";
 
+/// Keys of the intake journal, which the bridge does not have: every delivery is committed in
+/// the database before its answer. A file that sets one is refused with a message naming it.
+pub const REMOVED_KEYS: [&str; 2] = ["intake_journal", "intake_journal_dir"];
+/// The environment variable of the intake journal, refused like [`REMOVED_KEYS`].
+pub const REMOVED_ENV: &str = "PRINTBRIDGE_INTAKE_JOURNAL";
+const INTAKE_JOURNAL_GONE: &str = "the intake journal is gone (every delivery is committed in \
+     the database before its answer, with no setting to choose)";
+
 /// What went wrong with the configuration; `key` names the offending key as a TOML path.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -69,12 +77,6 @@ pub struct Config {
     /// Largest webhook body accepted, in bytes (default 2 MiB).
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
-    /// Answer webhooks once they are on disk in the intake journal (`data_dir/intake-journal`)
-    /// and store them in the database right after, in order. Default: on with SQLite (the
-    /// journal sits on the same machine as the database), off with PostgreSQL, where a
-    /// bridge without a persistent `data_dir` (a container) would lose what its journal held.
-    #[serde(default)]
-    pub intake_journal: Option<bool>,
     #[serde(default)]
     pub dispatch: DispatchConfig,
     #[serde(default)]
@@ -353,7 +355,6 @@ impl Default for Config {
             admin_token: None,
             data_dir: default_data_dir(),
             max_body_bytes: default_max_body_bytes(),
-            intake_journal: None,
             dispatch: DispatchConfig::default(),
             stores: Vec::new(),
         }
@@ -389,6 +390,12 @@ impl Config {
             }
             None => Config::default(),
         };
+        if env.var(REMOVED_ENV).is_some() {
+            return Err(ConfigError::invalid(
+                REMOVED_ENV,
+                format!("{INTAKE_JOURNAL_GONE}; unset this variable"),
+            ));
+        }
         config.apply_env(env);
         config.resolve_references(env)?;
         config.validate()?;
@@ -406,14 +413,19 @@ impl Config {
         })
     }
 
-    /// Parses TOML text; the error message names the key and line.
+    /// Parses TOML text; the error message names the key and line. A key of the intake
+    /// journal is refused by name (see [`REMOVED_KEYS`]).
     pub fn parse(text: &str) -> Result<Config, String> {
+        if let Ok(table) = text.parse::<toml::Table>()
+            && let Some(key) = REMOVED_KEYS.iter().find(|k| table.contains_key(**k))
+        {
+            return Err(format!("{key}: {INTAKE_JOURNAL_GONE}; remove this key"));
+        }
         toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())
     }
 
     /// `PRINTBRIDGE_LISTEN`, `PRINTBRIDGE_DATABASE_URL`, `PRINTBRIDGE_ADMIN_TOKEN`,
-    /// `PRINTBRIDGE_PUBLIC_URL`, `PRINTBRIDGE_DATA_DIR` and `PRINTBRIDGE_INTAKE_JOURNAL`
-    /// (`true`/`false`) override the file.
+    /// `PRINTBRIDGE_PUBLIC_URL` and `PRINTBRIDGE_DATA_DIR` override the file.
     pub fn apply_env(&mut self, env: &dyn Environment) {
         if let Some(v) = env.var("PRINTBRIDGE_LISTEN") {
             self.listen = v;
@@ -430,22 +442,6 @@ impl Config {
         if let Some(v) = env.var("PRINTBRIDGE_DATA_DIR") {
             self.data_dir = PathBuf::from(v);
         }
-        if let Some(v) = env.var("PRINTBRIDGE_INTAKE_JOURNAL") {
-            match v.trim() {
-                "1" | "true" | "on" | "yes" => self.intake_journal = Some(true),
-                "0" | "false" | "off" | "no" => self.intake_journal = Some(false),
-                _ => {}
-            }
-        }
-    }
-
-    /// Where the intake journal is kept, if the bridge keeps one (see `intake_journal`).
-    pub fn intake_journal_dir(&self) -> Option<PathBuf> {
-        let sqlite_file =
-            self.database_url.starts_with("sqlite:") && !self.database_url.contains(":memory:");
-        self.intake_journal
-            .unwrap_or(sqlite_file)
-            .then(|| self.data_dir.join("intake-journal"))
     }
 
     /// Replaces every `env:NAME` / `file:/path` string value by what it refers to.

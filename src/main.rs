@@ -198,12 +198,9 @@ async fn serve(config: Option<PathBuf>) -> anyhow::Result<i32> {
 fn check_config(config: Option<PathBuf>, out: &mut dyn Write) -> anyhow::Result<i32> {
     match Config::load(config.as_deref(), &ProcessEnv) {
         Ok(c) => {
-            let journal = c
-                .intake_journal_dir()
-                .map_or_else(|| "off".to_owned(), |dir| dir.display().to_string());
             writeln!(
                 out,
-                "configuration is valid: {} store(s), listen {}, database {}, intake journal {journal}",
+                "configuration is valid: {} store(s), listen {}, database {}",
                 c.stores.len(),
                 c.listen,
                 printbridge::store::redact_url(&c.database_url)

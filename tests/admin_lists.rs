@@ -130,7 +130,7 @@ on_both_backends!(jobs_list, jobs_by_every_filter);
 async fn deliveries_by_every_filter(backend: Backend) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = migrated(backend, dir.path()).await;
-    let outcomes = ["applied", "failed", "received", "unparsed"];
+    let outcomes = ["applied", "failed", "stored", "unparsed"];
     let mut rows: Vec<(i64, String, String, Option<i64>)> = Vec::new();
     for n in 0..40_i64 {
         let s = STORES[(n % 2) as usize];

@@ -104,10 +104,6 @@ fn readme_configuration_example_is_valid() {
         text.contains("configuration is valid: 1 store(s)"),
         "{text}"
     );
-    assert!(
-        text.contains("intake journal ./printbridge-data/intake-journal"),
-        "{text}"
-    );
     assert!(!text.contains("whs") && !text.contains("adm"), "{text}");
 }
 
@@ -145,6 +141,50 @@ fn check_config_names_the_bad_key() {
         assert_eq!(out.status.code(), Some(2), "{report}");
         assert!(report.contains(key), "{key} not named in: {report}");
     }
+}
+
+/// A file or an environment that still sets the intake journal's key is refused, naming it
+/// and saying the journal is gone.
+#[test]
+fn check_config_refuses_the_intake_journal_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, key) in [
+        ("intake_journal = true\n", "intake_journal"),
+        ("intake_journal = false\n", "intake_journal"),
+        (
+            "intake_journal_dir = \"/var/lib/pb/journal\"\n",
+            "intake_journal_dir",
+        ),
+    ] {
+        let path = dir.path().join("old.toml");
+        std::fs::write(&path, text).unwrap();
+        let out = bin()
+            .args(["check-config", "--config"])
+            .arg(&path)
+            .env_remove("PRINTBRIDGE_INTAKE_JOURNAL")
+            .output()
+            .unwrap();
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{report}");
+        assert!(
+            report.contains(&format!("{key}: the intake journal is gone")),
+            "{report}"
+        );
+    }
+    let path = dir.path().join("fine.toml");
+    std::fs::write(&path, "listen = \"127.0.0.1:8080\"\n").unwrap();
+    let out = bin()
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .env("PRINTBRIDGE_INTAKE_JOURNAL", "false")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{report}");
+    assert!(
+        report.contains("PRINTBRIDGE_INTAKE_JOURNAL: the intake journal is gone"),
+        "{report}"
+    );
 }
 
 /// `printbridge openapi` prints the committed spec.

@@ -272,27 +272,45 @@ async fn sigkill_during_dispatch_loses_and_doubles_nothing() {
 }
 
 /// Killed with SIGKILL during a burst of webhooks, then restarted: every delivery answered
-/// 200 is stored exactly once (those answered from the intake journal are replayed at the
-/// start), and none is stored twice.
+/// 200 is stored exactly once under the id its answer named, and applied exactly once (its
+/// order in the ledger, one job planned); none is stored twice. On SQLite and PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_a_webhook_burst_loses_and_doubles_no_delivery() {
-    let sb = Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0)
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("bridge.db").display());
+    sigkill_during_a_burst(&dir, &db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_a_webhook_burst_on_postgres_loses_and_doubles_no_delivery() {
+    let Some(url) = support::postgres_url() else {
+        return;
+    };
+    let name = format!("pb_burst_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
         .await
         .unwrap();
+    let (base, _) = url.rsplit_once('/').unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("bridge.toml");
-    let db_path = dir.path().join("bridge.db");
-    let db = format!("sqlite://{}", db_path.display());
-    write_config(&config, &sb, &db, 2);
-    let bridge = Bridge::start(&config).await;
-    let base = bridge.base.clone();
+    sigkill_during_a_burst(&dir, &format!("{base}/{name}")).await;
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await;
+}
 
-    let n: i64 = 1200;
+/// Posts a burst of paid orders (one Apliiq item each) from 16 clients until `n` are sent
+/// or the bridge goes; returns each answered order with its answer. `kill` is called once
+/// 300 are answered.
+async fn burst(base: &str, n: i64, kill: impl FnOnce()) -> Vec<(i64, Value)> {
     let answered = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(i64, Value)>::new()));
     let next = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
     let mut senders = Vec::new();
     for _ in 0..16 {
-        let (answered, next, base) = (answered.clone(), next.clone(), base.clone());
+        let (answered, next, base) = (answered.clone(), next.clone(), base.to_owned());
         senders.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             loop {
@@ -316,70 +334,111 @@ async fn sigkill_during_a_webhook_burst_loses_and_doubles_no_delivery() {
         }));
     }
     // Killed once a few hundred deliveries were answered, in the middle of the burst.
-    support::eventually(Duration::from_secs(60), "300 answers", || async {
+    support::eventually(Duration::from_secs(120), "300 answers", || async {
         (answered.lock().unwrap().len() >= 300).then_some(())
     })
     .await;
-    bridge.kill();
+    kill();
     for s in senders {
         s.await.unwrap();
     }
-    let answered = std::mem::take(&mut *answered.lock().unwrap());
+    std::mem::take(&mut *answered.lock().unwrap())
+}
+
+async fn sigkill_during_a_burst(dir: &tempfile::TempDir, db: &str) {
+    let sb = Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0)
+        .await
+        .unwrap();
+    let config = dir.path().join("bridge.toml");
+    write_config(&config, &sb, db, 2);
+    let bridge = Bridge::start(&config).await;
+    let base = bridge.base.clone();
+    let n: i64 = 1200;
+    let answered = burst(&base, n, move || bridge.kill()).await;
     assert!(answered.len() >= 300 && (answered.len() as i64) < n);
-    let journaled = answered
-        .iter()
-        .filter(|(_, ack)| ack["delivery_id"].is_null())
-        .count();
-    eprintln!(
-        "{} deliveries answered before the kill, {journaled} of them from the intake journal",
-        answered.len()
-    );
-    for (_, ack) in &answered {
+    eprintln!("{} deliveries answered before the kill", answered.len());
+    let mut ids = std::collections::HashSet::new();
+    for (order, ack) in &answered {
         assert_eq!(ack["received"], json!(true), "{ack}");
+        let id = ack["delivery_id"]
+            .as_i64()
+            .expect("every answer has a delivery_id");
+        assert!(
+            ids.insert(id),
+            "order {order}: delivery {id} answered twice"
+        );
     }
-    assert!(
-        journaled > 0,
-        "the burst was not answered from the intake journal"
-    );
 
     let bridge = Bridge::start(&config).await;
     support::eventually(
-        Duration::from_secs(60),
-        "journal and ledger caught up",
+        Duration::from_secs(120),
+        "every delivery applied",
         || async {
             let text =
                 support::try_text(&bridge.client, &format!("{}/metrics", bridge.base)).await?;
-            (text.contains("\nprintbridge_intake_journal_backlog 0\n")
-                && text.contains("\nprintbridge_deliveries_unapplied 0\n"))
-            .then_some(())
+            text.contains("\nprintbridge_deliveries_unapplied 0\n")
+                .then_some(())
         },
     )
     .await;
     bridge.kill();
+    check_stored_and_applied_once(db, &answered).await;
+    sb.stop();
+}
 
-    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
-    let rows: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT order_id, COUNT(*) FROM deliveries WHERE order_id IS NOT NULL GROUP BY order_id",
+/// Every answered delivery is stored once, under its id, and applied once: its outcome is
+/// `applied`, its order is in the ledger with one snapshot and one Apliiq job.
+async fn check_stored_and_applied_once(db: &str, answered: &[(i64, Value)]) {
+    let store = printbridge::store::Store::connect(db).await.unwrap();
+    let deliveries: Vec<(i64, i64, String)> = on_pool!(&store, |pool| sqlx::query_as(
+        "SELECT id, order_id, outcome FROM deliveries WHERE order_id IS NOT NULL"
     )
-    .fetch_all(&pool)
+    .fetch_all(pool)
     .await
-    .unwrap();
-    let stored: std::collections::HashMap<i64, i64> = rows.into_iter().collect();
-    for (order, ack) in &answered {
-        assert_eq!(stored.get(order), Some(&1), "order {order} answered {ack}");
+    .unwrap());
+    let per_order = |order: i64| deliveries.iter().filter(|d| d.1 == order).count();
+    let by_id: std::collections::HashMap<i64, (i64, String)> = deliveries
+        .iter()
+        .map(|(id, order, outcome)| (*id, (*order, outcome.clone())))
+        .collect();
+    let counts = |sql: &'static str| {
+        let store = store.clone();
+        async move {
+            let rows: Vec<(i64, i64)> = on_pool!(&store, |pool| sqlx::query_as(sql)
+                .fetch_all(pool)
+                .await
+                .unwrap());
+            rows.into_iter()
+                .collect::<std::collections::HashMap<i64, i64>>()
+        }
+    };
+    let snapshots =
+        counts("SELECT order_id, COUNT(*) FROM order_snapshots GROUP BY order_id").await;
+    let jobs =
+        counts("SELECT order_id, COUNT(*) FROM jobs WHERE provider = 'apliiq' GROUP BY order_id")
+            .await;
+    let orders = counts("SELECT order_id, COUNT(*) FROM orders GROUP BY order_id").await;
+    for (order, ack) in answered {
+        let id = ack["delivery_id"].as_i64().unwrap();
+        assert_eq!(
+            by_id.get(&id),
+            Some(&(*order, "applied".to_owned())),
+            "delivery {id} answered {ack}"
+        );
+        assert_eq!(per_order(*order), 1, "order {order} stored more than once");
+        assert_eq!(
+            orders.get(order),
+            Some(&1),
+            "order {order} not in the ledger"
+        );
+        assert_eq!(snapshots.get(order), Some(&1), "order {order}'s snapshots");
+        assert_eq!(jobs.get(order), Some(&1), "order {order}'s Apliiq jobs");
     }
     assert!(
-        stored.values().all(|c| *c == 1),
-        "a delivery was stored twice"
+        deliveries.iter().all(|d| d.2 == "applied"),
+        "a delivery is not applied"
     );
-    let outcomes: Vec<String> =
-        sqlx::query_scalar("SELECT DISTINCT outcome FROM deliveries ORDER BY outcome")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-    assert_eq!(outcomes, vec!["applied".to_owned()]);
-    pool.close().await;
-    sb.stop();
+    store.close().await;
 }
 
 /// Two bridge processes on one PostgreSQL database dispatching 1,000 jobs: none doubled, and

@@ -437,31 +437,14 @@ async fn unparsed_deliveries_are_kept(backend: Backend) {
 }
 on_both_backends!(unparsed, unparsed_deliveries_are_kept);
 
-/// 50 snapshots of one order posted at once, in shuffled order and each twice: the order ends
-/// in its newest state, every state stored once.
-async fn concurrent_out_of_order_deliveries(backend: Backend) {
-    let app = TestApp::spawn(backend, |c| {
-        c.stores = vec![support::store_config("shop", "s3cret")]
-    })
-    .await;
-    let mut bodies: Vec<Vec<u8>> = (0..50)
-        .map(|i| {
-            let status = if i < 10 { "pending" } else { "processing" };
-            order_body(
-                77,
-                status,
-                &format!("2026-11-23T08:{:02}:00", i),
-                &format!("v{i}"),
-            )
-        })
-        .collect();
-    bodies.extend(bodies.clone());
-    // A fixed permutation that interleaves old and new states.
-    let mut order: Vec<usize> = (0..bodies.len()).collect();
-    order.sort_by_key(|i| (i * 37) % 101);
+/// Posts each body to store `shop` as a signed `order.updated` delivery, all at once; returns
+/// each answer (all 200) with its body.
+async fn post_concurrently(
+    app: &TestApp,
+    bodies: impl Iterator<Item = Vec<u8>>,
+) -> Vec<(Value, Vec<u8>)> {
     let mut tasks = Vec::new();
-    for i in order {
-        let body = bodies[i].clone();
+    for body in bodies {
         let client = app.client.clone();
         let url = app.url("/v1/webhooks/woocommerce/shop");
         tasks.push(tokio::spawn(async move {
@@ -486,55 +469,51 @@ async fn concurrent_out_of_order_deliveries(backend: Backend) {
         assert_eq!(status, 200, "{ack}");
         answered.push((ack, body));
     }
-    // Answered as soon as stored (or, on SQLite, as soon as in the intake journal) when
-    // others were waiting: stored and applied right after, in order.
+    answered
+}
+
+/// 50 snapshots of one order posted at once, in shuffled order and each twice: the order ends
+/// in its newest state, every state stored once.
+async fn concurrent_out_of_order_deliveries(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| {
+        c.stores = vec![support::store_config("shop", "s3cret")]
+    })
+    .await;
+    let mut bodies: Vec<Vec<u8>> = (0..50)
+        .map(|i| {
+            let status = if i < 10 { "pending" } else { "processing" };
+            order_body(
+                77,
+                status,
+                &format!("2026-11-23T08:{:02}:00", i),
+                &format!("v{i}"),
+            )
+        })
+        .collect();
+    bodies.extend(bodies.clone());
+    // A fixed permutation that interleaves old and new states.
+    let mut order: Vec<usize> = (0..bodies.len()).collect();
+    order.sort_by_key(|i| (i * 37) % 101);
+    let answered = post_concurrently(&app, order.into_iter().map(|i| bodies[i].clone())).await;
+    // Every answer names its stored delivery, whether it was applied before the answer
+    // (its outcome) or after it (`stored`).
     app.applied().await;
-    // `/metrics` counts every delivery answered from the journal, and the syncs they shared.
-    let journaled = answered
-        .iter()
-        .filter(|(ack, _)| ack["delivery_id"].is_null())
-        .count() as f64;
-    let metrics = app.metrics().await;
-    let value = |name: &str| {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
-    };
-    match value("printbridge_intake_journal_appended_total") {
-        Some(appended) => {
-            assert_eq!(appended, journaled, "{metrics}");
-            let syncs = value("printbridge_intake_journal_sync_seconds_count").expect("count");
-            assert_eq!(
-                value("printbridge_intake_journal_sync_seconds_bucket{le=\"+Inf\"}"),
-                Some(syncs),
-                "{metrics}"
-            );
-            assert!(
-                syncs <= journaled && (syncs >= 1.0 || journaled == 0.0),
-                "{metrics}"
-            );
-            assert!(value("printbridge_intake_journal_sync_seconds_sum").is_some());
-        }
-        None => {
-            assert!(matches!(backend, Backend::Postgres), "{metrics}");
-            assert_eq!(journaled, 0.0, "{metrics}");
-        }
-    }
     let mut planned = 0;
+    let mut ids = std::collections::BTreeSet::new();
     for (ack, body) in &answered {
         planned += ack["jobs_planned"].as_u64().unwrap();
-        // Answered from the journal: no id yet, and nothing planned yet.
-        let Some(id) = ack["delivery_id"].as_i64() else {
-            assert_eq!(ack["outcome"], json!("received"), "{ack}");
-            assert_eq!(ack["jobs_planned"], json!(0), "{ack}");
-            continue;
-        };
+        let id = ack["delivery_id"]
+            .as_i64()
+            .expect("every answer has a delivery_id");
+        assert!(ids.insert(id), "delivery {id} answered twice");
         // Deliveries stored together keep their own ids: the id answered holds the body
         // sent, and the outcome answered unless it was answered before being applied.
         let stored = app.store.delivery(id).await.unwrap().expect("delivery");
         assert_eq!(stored.body.as_bytes(), &body[..], "delivery {id}");
-        assert_ne!(stored.delivery.outcome, "received", "delivery {id}");
-        if ack["outcome"] != json!("received") {
+        assert_ne!(stored.delivery.outcome, "stored", "delivery {id}");
+        if ack["outcome"] == json!("stored") {
+            assert_eq!(ack["jobs_planned"], json!(0), "{ack}");
+        } else {
             assert_eq!(
                 json!(stored.delivery.outcome),
                 ack["outcome"],
@@ -844,3 +823,128 @@ async fn health_docs_and_metrics(backend: Backend) {
     app.stop().await;
 }
 on_both_backends!(health, health_docs_and_metrics);
+
+/// `/readyz` fails with a problem naming the intake writer once it has stopped: deliveries
+/// are then neither stored nor applied, and a webhook is answered 503, not 200.
+async fn a_stopped_intake_writer_fails_readiness(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| {
+        c.stores = vec![support::store_config("shop", "s3cret")]
+    })
+    .await;
+    let r = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    app.state.intake.stop().await;
+    let (status, problem) = problem(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!(status, 503, "{problem}");
+    assert_eq!(problem["error"], json!("intake_stopped"), "{problem}");
+    assert!(
+        problem["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("intake writer")),
+        "{problem}"
+    );
+    let body = order_body(4, "processing", "2026-11-23T10:00:00", "");
+    let (status, ack) = app
+        .post_webhook("shop", "order.created", &body, "s3cret")
+        .await;
+    assert_eq!(status, 503, "{ack}");
+    assert_eq!(app.store.count(Table::Deliveries).await.unwrap(), 0);
+    app.stop().await;
+}
+on_both_backends!(readiness, a_stopped_intake_writer_fails_readiness);
+
+/// `/metrics` gives the age in seconds of the oldest delivery stored and not applied, by the
+/// bridge's clock: 0 with none, then that of the oldest (the writer is stopped, so nothing
+/// applies them meanwhile).
+async fn metrics_give_the_oldest_unapplied_delivery_age(backend: Backend) {
+    let now = 1_800_000_000_000;
+    let clock = printbridge::clock::ManualClock::new(now);
+    let app = TestApp::spawn_with_clock(
+        backend,
+        |c| c.stores = vec![support::store_config("shop", "s3cret")],
+        Some(clock.clone()),
+    )
+    .await;
+    app.state.intake.stop().await;
+    let gauge = |metrics: &str, name: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+    };
+    let metrics = app.metrics().await;
+    let age = "printbridge_oldest_unapplied_delivery_age_seconds";
+    assert_eq!(gauge(&metrics, age), Some(0.0), "{metrics}");
+    for received_at in [now - 42_000, now - 5_000] {
+        on_pool!(&app.store, |pool| sqlx::query(
+            "INSERT INTO deliveries (store_id, received_at, source, topic, body, body_encoding, \
+             outcome) VALUES ('shop', $1, 'webhook', 'order.updated', $2, 'identity', 'stored')"
+        )
+        .bind(received_at)
+        .bind(b"{}".to_vec())
+        .execute(pool)
+        .await
+        .map(|_| ()))
+        .expect("stored delivery");
+    }
+    let metrics = app.metrics().await;
+    assert_eq!(gauge(&metrics, age), Some(42.0), "{metrics}");
+    assert_eq!(
+        gauge(&metrics, "printbridge_deliveries_unapplied"),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("# TYPE {age} gauge")),
+        "{metrics}"
+    );
+    clock.advance(8_000);
+    let metrics = app.metrics().await;
+    assert_eq!(gauge(&metrics, age), Some(50.0), "{metrics}");
+    app.stop().await;
+}
+on_both_backends!(
+    unapplied_age,
+    metrics_give_the_oldest_unapplied_delivery_age
+);
+
+/// A data directory that holds an intake journal (written by a version that answered
+/// deliveries from it) is refused at start with a message naming it, before the database is
+/// touched: what it holds may not be stored.
+#[tokio::test]
+async fn a_data_dir_with_an_intake_journal_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("data").join("intake-journal");
+    std::fs::create_dir_all(&journal).unwrap();
+    std::fs::write(journal.join("00000000000000000001.seg"), b"x").unwrap();
+    let (store, url) = support::open_store(Backend::Sqlite, dir.path()).await;
+    let config = printbridge::config::Config {
+        database_url: url,
+        data_dir: dir.path().join("data"),
+        listen: "127.0.0.1:0".to_owned(),
+        ..Default::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let refused = printbridge::app::Application::build_with_store(
+        config,
+        store.clone(),
+        Some(listener),
+        None,
+    )
+    .await
+    .err()
+    .expect("refused");
+    let message = refused.to_string();
+    assert!(
+        message.contains(&journal.display().to_string())
+            && message.contains("printbridge_intake_journal_backlog"),
+        "{message}"
+    );
+    // Nothing was migrated.
+    let tables: i64 = on_pool!(&store, |pool| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM sqlite_master WHERE name = 'deliveries'"
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap());
+    assert_eq!(tables, 0);
+}

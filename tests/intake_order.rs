@@ -1,7 +1,7 @@
-//! Intake answers once a delivery is stored and applies stored deliveries to the ledger in
-//! order of arrival: a burst is answered without waiting for the ledger, deliveries left
-//! stored by a restart are applied when the bridge starts, and one that cannot be applied
-//! is set aside without holding up the others.
+//! Intake answers once a delivery is committed, with its id, and applies stored deliveries to
+//! the ledger in order of arrival: every delivery of a burst is answered with its own id,
+//! deliveries left stored by a restart are applied when the bridge starts, and one that
+//! cannot be applied is set aside without holding up the others.
 
 mod support;
 
@@ -66,7 +66,7 @@ async fn outcome(store: &Store, delivery_id: i64) -> (String, Option<String>) {
 /// set-up); returns its id.
 async fn store_unapplied(store: &Store, store_id: &str, topic: &str, body: &[u8]) -> i64 {
     let sql = "INSERT INTO deliveries (store_id, received_at, source, topic, body, outcome) \
-               VALUES ($1, 1, 'webhook', $2, $3, 'received') RETURNING id";
+               VALUES ($1, 1, 'webhook', $2, $3, 'stored') RETURNING id";
     on_pool!(store, |pool| {
         sqlx::query_scalar(sql)
             .bind(store_id)
@@ -88,7 +88,7 @@ async fn store_unapplied_packed(store: &Store, store_id: &str, topic: &str, body
     assert_eq!(packed.encoding(), "lz4");
     let sql = "INSERT INTO deliveries (store_id, received_at, source, topic, body, \
                body_encoding, body_size, outcome) \
-               VALUES ($1, 1, 'webhook', $2, $3, $4, $5, 'received') RETURNING id";
+               VALUES ($1, 1, 'webhook', $2, $3, $4, $5, 'stored') RETURNING id";
     on_pool!(store, |pool| {
         sqlx::query_scalar(sql)
             .bind(store_id)
@@ -111,10 +111,9 @@ async fn execute(store: &Store, sql: &'static str) {
     .expect(sql);
 }
 
-/// 300 paid orders posted 48 at a time: every one answered 200 (with its own delivery id,
-/// unless it was answered from the intake journal), and every one applied (one job each),
-/// whether its answer carried the outcome or said `received`; the metrics count each
-/// application once.
+/// 300 paid orders posted 48 at a time: every one answered 200 with its own delivery id,
+/// and every one applied (one job each), whether its answer carried the outcome or said
+/// `stored`; the metrics count each application once.
 async fn a_burst_is_answered_then_applied(backend: Backend) {
     let app = TestApp::spawn(backend, one_shop).await;
     let n = 300i64;
@@ -154,22 +153,19 @@ async fn a_burst_is_answered_then_applied(backend: Backend) {
         assert_eq!(*status, 200, "order {id}: {ack}");
         let outcome_answered = ack["outcome"].as_str().expect("outcome");
         assert!(
-            ["applied", "received"].contains(&outcome_answered),
+            ["applied", "stored"].contains(&outcome_answered),
             "order {id}: {ack}"
         );
-        let Some(delivery_id) = ack["delivery_id"].as_i64() else {
-            // Answered from the intake journal, before it was stored.
-            assert_eq!(outcome_answered, "received", "order {id}: {ack}");
-            assert_eq!(ack["jobs_planned"], json!(0), "{ack}");
-            continue;
-        };
+        let delivery_id = ack["delivery_id"]
+            .as_i64()
+            .expect("every answer has a delivery_id");
         assert!(
             delivery_ids.insert(delivery_id),
             "delivery id {delivery_id} twice"
         );
         let (stored, _) = outcome(&app.store, delivery_id).await;
         assert_eq!(stored, "applied", "order {id}");
-        if outcome_answered == "received" {
+        if outcome_answered == "stored" {
             assert_eq!(ack["jobs_planned"], json!(0), "{ack}");
         } else {
             assert_eq!(ack["order_id"], json!(id), "{ack}");
@@ -234,6 +230,54 @@ async fn stored_deliveries_are_applied_in_order_at_start(backend: Backend) {
 }
 on_both_backends!(restart, stored_deliveries_are_applied_in_order_at_start);
 
+/// A database whose stored, unapplied deliveries say `received` (the schema before migration
+/// 0009): the migration renames them `stored`, and the bridge applies them at its start.
+async fn received_deliveries_are_stored_ones_after_migration(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, url) = support::open_store(backend, dir.path()).await;
+    let backend_dir = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let earlier = dir.path().join("migrations");
+    std::fs::create_dir(&earlier).expect("dir");
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend_dir);
+    for entry in std::fs::read_dir(&all).expect("migrations") {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        if name.as_str() < "0009" {
+            std::fs::copy(&path, earlier.join(&name)).expect("copy");
+        }
+    }
+    let migrator = sqlx::migrate::Migrator::new(earlier.as_path())
+        .await
+        .expect("migrator");
+    on_pool!(&store, |pool| migrator.run(pool).await).expect("migrate to 0008");
+    let sql = "INSERT INTO deliveries (store_id, received_at, source, topic, body, outcome) \
+               VALUES ('shop', 1, 'webhook', 'order.updated', $1, 'received') RETURNING id";
+    let body = paid_order(601, "processing", "2026-12-02T10:00:00");
+    let id: i64 = on_pool!(&store, |pool| sqlx::query_scalar(sql)
+        .bind(&body)
+        .fetch_one(pool)
+        .await)
+    .expect("insert");
+    let app = TestApp::spawn_on(dir, store, url, one_shop, None).await;
+    app.applied().await;
+    assert_eq!(outcome(&app.store, id).await.0, "applied");
+    assert_eq!(ledger_status(&app, 601).await, json!("processing"));
+    app.stop().await;
+}
+on_both_backends!(
+    received_rows,
+    received_deliveries_are_stored_ones_after_migration
+);
+
 /// A delivery whose application fails (here a trigger refuses its snapshot) is still
 /// answered 200 and kept; after a few attempts it is set aside as `failed` with the error,
 /// and the deliveries after it are applied.
@@ -266,7 +310,7 @@ async fn a_delivery_that_cannot_be_applied_is_set_aside(backend: Backend) {
     }
     let (status, refused) = post_paid(&app, "order.updated", 666).await;
     assert_eq!(status, 200, "{refused}");
-    assert_eq!(refused["outcome"], json!("received"), "{refused}");
+    assert_eq!(refused["outcome"], json!("stored"), "{refused}");
     let (status, next) = post_paid(&app, "order.updated", 667).await;
     assert_eq!(status, 200, "{next}");
     app.applied().await;
@@ -300,7 +344,7 @@ async fn a_delivery_that_cannot_be_read_back_is_set_aside(backend: Backend) {
         sqlx::query_scalar(
             "INSERT INTO deliveries (store_id, received_at, source, topic, body, \
              body_encoding, body_size, outcome) \
-             VALUES ('shop', 1, 'webhook', 'order.updated', $1, 'lz4', 900, 'received') \
+             VALUES ('shop', 1, 'webhook', 'order.updated', $1, 'lz4', 900, 'stored') \
              RETURNING id",
         )
         .bind(&[0x84u8, 0x03, 0, 0, 0xf0, 0x01][..])
@@ -349,7 +393,7 @@ async fn deliveries_stored_before_the_digest_was_dropped_are_kept(backend: Backe
         sqlx::query_scalar(
             "INSERT INTO deliveries (store_id, received_at, source, topic, body, body_sha256, \
              outcome) VALUES ('shop', 1, 'webhook', 'order.updated', $1, 'a digest', \
-             'received') RETURNING id",
+             'stored') RETURNING id",
         )
         .bind(&body)
         .fetch_one(pool)
@@ -446,7 +490,7 @@ async fn postgres_bodies_are_compressed_with_lz4_where_offered() {
 }
 
 /// On PostgreSQL one bridge of a schema applies at a time (an advisory lock): while another
-/// holds the lock, a delivery is stored and answered `received`, and applied once the lock
+/// holds the lock, a delivery is stored and answered `stored`, and applied once the lock
 /// is free. A bridge on another schema of the same database does not wait for it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_of_one_schema_apply_one_at_a_time() {
@@ -472,9 +516,9 @@ async fn replicas_of_one_schema_apply_one_at_a_time() {
 
     let (status, ack) = post_paid(&held, "order.created", 802).await;
     assert_eq!(status, 200, "{ack}");
-    assert_eq!(ack["outcome"], json!("received"), "lock held: {ack}");
+    assert_eq!(ack["outcome"], json!("stored"), "lock held: {ack}");
     let id = ack["delivery_id"].as_i64().expect("delivery id");
-    assert_eq!(outcome(&held.store, id).await.0, "received");
+    assert_eq!(outcome(&held.store, id).await.0, "stored");
 
     replica.rollback().await.expect("release");
     held.applied().await;
@@ -688,7 +732,7 @@ async fn applied_one_at_a_time(
     for (topic, body) in state_changes() {
         let (status, ack) = app.post_webhook("shop2", &topic, &body, SECRET).await;
         assert_eq!(status, 200, "{ack}");
-        assert_ne!(ack["outcome"], json!("received"), "{ack}");
+        assert_ne!(ack["outcome"], json!("stored"), "{ack}");
         deliveries.push(("shop2", topic, body));
     }
     app.applied().await;

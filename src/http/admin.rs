@@ -146,15 +146,15 @@ impl AdminApi {
     /// List deliveries
     ///
     /// Every authentic delivery, newest first. `outcome=unparsed` lists those the bridge
-    /// stored but could not read, `outcome=received` those stored and not yet applied to the
-    /// ledger, `outcome=failed` those that could not be applied.
+    /// stored but could not read, `outcome=stored` those stored and not yet applied to the
+    /// ledger (`received` is read as `stored`), `outcome=failed` those that could not be applied.
     #[oai(path = "/deliveries", method = "get", operation_id = "listDeliveries")]
     async fn list_deliveries(
         &self,
         _auth: AdminAuth,
         state: Data<&Arc<AppState>>,
         store: Query<Option<String>>,
-        /// applied, duplicate, stale, deleted, signal, ignored, unparsed, received or failed.
+        /// applied, duplicate, stale, deleted, signal, ignored, unparsed, stored or failed.
         outcome: Query<Option<String>>,
         /// A WooCommerce order id; with `store`, its deliveries are found through an index
         /// (alone, every stored delivery is read).
@@ -163,7 +163,15 @@ impl AdminApi {
         limit: Query<Option<i64>>,
     ) -> Result<AdminResponse<DeliveryPage>, ApiError> {
         let (offset, limit) = page(offset.0, limit.0)?;
-        if let Some(o) = outcome.0.as_deref()
+        // `received` names `stored` too, for operators' scripts that filter by it.
+        let outcome = outcome.0.map(|o| {
+            if o == "received" {
+                "stored".to_owned()
+            } else {
+                o
+            }
+        });
+        if let Some(o) = outcome.as_deref()
             && !DeliveryOutcome::NAMES.contains(&o)
         {
             return Err(ApiError::bad_request(
@@ -179,7 +187,7 @@ impl AdminApi {
             .store
             .list_deliveries(&DeliveryFilter {
                 store: store.0,
-                outcome: outcome.0,
+                outcome,
                 order_id: order_id.0,
                 offset,
                 limit,

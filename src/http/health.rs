@@ -9,8 +9,6 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::problem::{ApiError, Problem, bad_request_problem};
 use super::{ApiTags, AppState};
-use crate::metrics::write_histogram;
-use crate::store::journal::{SYNC_BUCKETS, SyncStats};
 
 #[derive(Debug, Object)]
 pub struct Health {
@@ -72,7 +70,10 @@ impl HealthApi {
 
     /// Readiness
     ///
-    /// 200 when the database answers, 503 otherwise.
+    /// 200 when the database answers and the intake writer runs; 503 with a problem saying
+    /// which is not the case otherwise: `database_unavailable`, or `intake_stopped` when the
+    /// writer that stores deliveries and applies them to the ledger has stopped (deliveries
+    /// are then neither stored nor applied).
     #[oai(
         path = "/readyz",
         method = "get",
@@ -80,7 +81,19 @@ impl HealthApi {
         operation_id = "readyz"
     )]
     async fn readyz(&self, state: Data<&Arc<AppState>>) -> Result<HealthResponse, ApiError> {
-        state.store.ping().await?;
+        if state.intake.stopped() {
+            return Err(ApiError::Unavailable(Json(Problem::new(
+                "intake_stopped",
+                "the intake writer, which stores deliveries and applies them to the ledger, has stopped",
+            ))));
+        }
+        if let Err(e) = state.store.ping().await {
+            tracing::error!(error = %e, "readiness: the database does not answer");
+            return Err(ApiError::Unavailable(Json(Problem::new(
+                "database_unavailable",
+                "the bridge's database does not answer",
+            ))));
+        }
         Ok(HealthResponse::Ok(Json(Health {
             status: "ok".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -90,11 +103,10 @@ impl HealthApi {
 
     /// Metrics
     ///
-    /// Deliveries by topic and outcome, deliveries waiting to be applied and the oldest one's
-    /// age, deliveries in the intake journal not yet stored and how long its syncs took, jobs
-    /// not finished or waiting for an operator by provider and state (pending, retrying,
-    /// running, needs-review, dead; done and cancelled jobs show as provider attempts), queue
-    /// depth and oldest due job age, provider attempts and latency by provider and outcome,
+    /// Deliveries by topic and outcome, deliveries stored and waiting to be applied and the
+    /// oldest one's age in seconds, jobs not finished or waiting for an operator by provider
+    /// and state (pending, retrying, running, needs-review, dead; done and cancelled jobs show
+    /// as provider attempts), queue depth and oldest due job age, provider attempts and latency by provider and outcome,
     /// dead letters.
     #[oai(
         path = "/metrics",
@@ -140,37 +152,6 @@ impl HealthApi {
              # HELP printbridge_oldest_unapplied_delivery_age_seconds Age of the oldest delivery waiting to be applied.\n# TYPE printbridge_oldest_unapplied_delivery_age_seconds gauge\nprintbridge_oldest_unapplied_delivery_age_seconds {}",
             age_ms as f64 / 1000.0
         );
-        let _ = writeln!(
-            out,
-            "# HELP printbridge_intake_journal_backlog Deliveries answered from the intake journal and not yet stored in the database.\n# TYPE printbridge_intake_journal_backlog gauge\nprintbridge_intake_journal_backlog {}",
-            state.intake.journal_backlog()
-        );
-        if let Some(syncs) = state.intake.journal_sync_stats() {
-            render_journal_syncs(&mut out, &syncs);
-        }
         Ok(MetricsResponse::Ok(PlainText(out)))
     }
-}
-
-/// The intake journal's syncs: how long a group of deliveries waited for the disk, and how
-/// many deliveries shared a sync (`_appended_total` over `_count`).
-fn render_journal_syncs(out: &mut String, syncs: &SyncStats) {
-    let name = "printbridge_intake_journal_sync_seconds";
-    let _ = writeln!(
-        out,
-        "# HELP {name} Time to write and sync one group of deliveries to the intake journal; each delivery in the group was answered after it.\n# TYPE {name} histogram"
-    );
-    write_histogram(
-        out,
-        name,
-        &[],
-        (&SYNC_BUCKETS, &syncs.within),
-        syncs.seconds,
-        syncs.syncs,
-    );
-    let _ = writeln!(
-        out,
-        "# HELP printbridge_intake_journal_appended_total Deliveries written and synced to the intake journal.\n# TYPE printbridge_intake_journal_appended_total counter\nprintbridge_intake_journal_appended_total {}",
-        syncs.appended
-    );
 }

@@ -102,12 +102,6 @@ impl ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        if let crate::store::StoreError::Journal(e) = &e {
-            tracing::error!(error = %e, "intake journal error");
-            return ApiError::unavailable(
-                "the bridge cannot write its intake journal; the delivery was not stored",
-            );
-        }
         tracing::error!(error = %e, "database error");
         ApiError::unavailable("the bridge's database is unavailable; nothing was changed")
     }

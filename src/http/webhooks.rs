@@ -15,7 +15,6 @@ use super::problem::{ApiError, Problem, bad_request_problem};
 use super::raw::RawJson;
 use super::{ApiTags, AppState};
 use crate::ledger::intake::{Delivery, Source};
-use crate::store::intake::Recorded;
 use crate::woo::signature;
 
 /// How a WooCommerce order looks in a webhook (REST API v3). Only the fields PrintBridge
@@ -55,22 +54,22 @@ pub struct WebhookAck {
     /// True for WooCommerce's unsigned ping when a webhook is saved.
     #[oai(skip_serializing_if_is_none)]
     pub ping: Option<bool>,
-    /// The stored delivery (see `/v1/admin/deliveries/{id}`). Absent when the delivery was
-    /// answered from the intake journal, before the database numbered it.
+    /// The stored delivery (see `/v1/admin/deliveries/{id}`). Every stored delivery's answer
+    /// has one; only the ping's has none.
     #[oai(skip_serializing_if_is_none)]
     pub delivery_id: Option<i64>,
     /// What the ledger did with it: applied, duplicate, stale, deleted, signal, ignored or
-    /// unparsed. `received` when the bridge answered as soon as the delivery was durable (in
-    /// the intake journal, or stored) because other deliveries were waiting: it is stored
-    /// and applied right after, in order of arrival, and `/v1/admin/deliveries` shows its
-    /// outcome then.
+    /// unparsed when it was applied before the answer (the usual case); `stored` when it was
+    /// stored and not yet applied (a backlog, a failure to apply, another replica applying):
+    /// it is applied in order of arrival, and `/v1/admin/deliveries/{id}` shows its outcome
+    /// then.
     #[oai(skip_serializing_if_is_none)]
     pub outcome: Option<String>,
     #[oai(skip_serializing_if_is_none)]
     pub order_id: Option<i64>,
     #[oai(skip_serializing_if_is_none)]
     pub detail: Option<String>,
-    /// Provider jobs newly planned by this delivery (0 while it is `received`).
+    /// Provider jobs newly planned by this delivery (0 while it is `stored`).
     #[oai(skip_serializing_if_is_none)]
     pub jobs_planned: Option<u32>,
 }
@@ -101,6 +100,32 @@ fn is_ping(body: &[u8]) -> bool {
         .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Refuses a content type WooCommerce does not send (it sends JSON, and its ping a form).
+fn check_media_type(content_type: Option<&str>) -> Result<(), ApiError> {
+    let mime = content_type
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    if matches!(
+        mime.as_str(),
+        "" | "application/json" | "application/x-www-form-urlencoded"
+    ) {
+        return Ok(());
+    }
+    Err(ApiError::UnsupportedMediaType(Json(
+        Problem::new(
+            "unsupported_media_type",
+            format!("WooCommerce sends application/json; got {mime}"),
+        )
+        .field("Content-Type"),
+    )))
+}
+
 #[OpenApi]
 impl WebhookApi {
     /// Receive a WooCommerce webhook
@@ -108,10 +133,9 @@ impl WebhookApi {
     /// Point the shop's order webhooks here (topics order.created, order.updated,
     /// order.deleted, order.restored and `action.*`; API version v3, never v1). Each delivery
     /// is verified with `X-WC-Webhook-Signature` (base64 HMAC-SHA256 of the raw body under
-    /// the webhook secret) and made durable before the 200: in the intake journal (SQLite's
-    /// default, see `intake_journal`) or in the database. It is applied to the ledger in
-    /// order of arrival, before the answer when it arrives alone; right after it when other
-    /// deliveries are waiting.
+    /// the webhook secret) and committed in the database before the 200, whose
+    /// `delivery_id` names it. Deliveries arriving together are stored in one transaction,
+    /// which normally applies them to the ledger too, in order of arrival.
     /// The unsigned ping `webhook_id=N` is answered 200 and not stored.
     #[oai(
         path = "/v1/webhooks/woocommerce/:store",
@@ -140,28 +164,7 @@ impl WebhookApi {
             return Err(ApiError::unknown_store(&store.0));
         };
         let content_type = body.content_type.clone();
-        let mime = content_type
-            .as_deref()
-            .map(|ct| {
-                ct.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .unwrap_or_default();
-        if !matches!(
-            mime.as_str(),
-            "" | "application/json" | "application/x-www-form-urlencoded"
-        ) {
-            return Err(ApiError::UnsupportedMediaType(Json(
-                Problem::new(
-                    "unsupported_media_type",
-                    format!("WooCommerce sends application/json; got {mime}"),
-                )
-                .field("Content-Type"),
-            )));
-        }
+        check_media_type(content_type.as_deref())?;
         let raw = body.read_limited(state.config.max_body_bytes).await?;
 
         let Some(sig) = signature.0.as_deref().filter(|s| !s.trim().is_empty()) else {
@@ -211,27 +214,10 @@ impl WebhookApi {
             body: raw,
         };
         let now = state.clock.now_ms();
-        // Answered once stored; applied to the ledger before the answer unless other
-        // deliveries are waiting (see `store::intake`). Metrics and the dispatcher follow
-        // the application.
-        let result = match state.intake.record(&state.store, delivery, now).await? {
-            Recorded::Stored(result) => result,
-            Recorded::Journaled { seq } => {
-                tracing::info!(store = %store.0, journal_seq = seq, "webhook journaled");
-                return Ok(WebhookResponse::Ok(Json(WebhookAck {
-                    received: true,
-                    ping: None,
-                    delivery_id: None,
-                    outcome: Some("received".to_owned()),
-                    order_id: None,
-                    detail: Some(format!(
-                        "on disk in the intake journal (#{seq}); stored and applied in order of arrival right after, \
-                         /v1/admin/deliveries shows its outcome then"
-                    )),
-                    jobs_planned: Some(0),
-                })));
-            }
-        };
+        // Answered once committed; applied to the ledger in the same transaction unless a
+        // backlog waits (see `store::intake`). Metrics and the dispatcher follow the
+        // application.
+        let result = state.intake.record(&state.store, delivery, now).await?;
         tracing::info!(
             store = %store.0,
             delivery_id = result.delivery_id,

@@ -1,12 +1,12 @@
-//! Webhook intake: a delivery is answered once it is stored, and applied to the ledger in
-//! order of arrival, normally in the same transaction.
+//! Webhook intake: a delivery is answered once it is committed in the database, and applied
+//! to the ledger in order of arrival, normally in the same transaction.
 //!
 //! WooCommerce never re-sends a failed delivery and disables a webhook after repeated
 //! failures, so what matters most on a sale day is that every delivery is stored and answered
 //! quickly. One writer task takes every delivery queued since its last transaction (each
 //! already verified and read by its caller) and, in one transaction (one commit, one sync):
 //!
-//! 1. stores them (outcome `received`);
+//! 1. stores them (outcome `stored`);
 //! 2. applies stored deliveries oldest first, those left from earlier transactions before
 //!    the new ones, at most [`MAX_APPLY`]: runs of order states with one statement per table
 //!    for the whole run (see [`Store::intake_cycle`]), so applying a burst's deliveries costs
@@ -16,30 +16,22 @@
 //! When the transaction applies, the new deliveries are numbered first (SQLite's one writer
 //! knows the ids the table gives next; PostgreSQL takes them from the table's sequence) and
 //! stored after they are applied, with their outcomes, so that a 6 KB row is not written
-//! `received` and rewritten in the same transaction. On SQLite their bodies are compressed
+//! `stored` and rewritten in the same transaction. On SQLite their bodies are compressed
 //! by their callers (see [`super::body`]), not by the writer.
 //!
-//! Each caller is answered after that commit: with its delivery's outcome when it was
-//! applied in the transaction (the usual case, in a burst too), else with `received`; it is
-//! then applied by a later transaction, in order, and its outcome shows under
-//! `/v1/admin/deliveries`. Deliveries left `received` by a restart are applied when the
-//! bridge starts; on PostgreSQL one replica at a time applies (an advisory lock), taking
-//! every replica's deliveries in order, and each replica looks for left-over ones every
-//! second.
-//!
-//! With the intake journal (see [`super::journal`]) only a delivery that finds the bridge
-//! idle is queued by its caller as above. Every other one is answered once it is on disk in
-//! the journal, and the journal's feeder reads it back (and parses and compresses it) and
-//! queues it, in order; each transaction also records the journal's position (the highest
-//! sequence number it stored), so a restart replays exactly what the journal holds beyond it.
-//! A journaled group that cannot be stored is kept and stored first after a pause.
+//! Each caller is answered after that commit with its delivery's id, and its outcome when it
+//! was applied in the transaction (the usual case, in a burst too), else `stored`; it is then
+//! applied by a later transaction, in order, and its outcome shows under
+//! `/v1/admin/deliveries`. Stored deliveries not yet applied are the queue: those a restart
+//! left are applied when the bridge starts; on PostgreSQL one replica at a time applies (an
+//! advisory lock), taking every replica's deliveries in order, and each replica looks for
+//! left-over ones every second.
 //!
 //! A transaction that fails is retried storing only, so the new deliveries are answered;
 //! stored deliveries are then applied one per transaction, and one that fails
 //! [`MAX_APPLY_ATTEMPTS`] times is set aside as `failed` with the error as its detail.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -48,7 +40,6 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::body::Packed;
-use super::journal::{Journal, JournalError, Payload, Record};
 use super::ledger::{Cycle, CycleApplied, CycleOutcome, DeliveryOutcome, IntakeResult, Stored};
 use super::{Store, StoreError, on_pool, on_pool_write};
 use crate::clock::Clock;
@@ -88,56 +79,8 @@ pub type OnApplied = Arc<dyn Fn(&[Applied]) + Send + Sync>;
 
 type Reply = oneshot::Sender<Result<IntakeResult, StoreError>>;
 
-/// Deliveries queued for the writer at most (the feeder of the journal waits beyond it).
+/// Deliveries queued for the writer at most; callers beyond it wait for room.
 const QUEUE_DEPTH: usize = 4 * MAX_GROUP;
-
-/// The intake journal of a bridge (see [`super::journal`]).
-pub type IntakeJournal = Arc<Journal>;
-
-/// What became of a delivery handed to [`IntakeQueue::record`].
-#[derive(Debug)]
-pub enum Recorded {
-    /// Stored in the database, with its outcome (`received` if not applied yet).
-    Stored(IntakeResult),
-    /// On disk in the intake journal; stored and applied right after, in order of arrival.
-    Journaled { seq: u64 },
-}
-
-/// Opens the intake journal in `dir` for `store`: the position the database stored last,
-/// and what follows it is replayed. A journal that holds deliveries this database has no
-/// position for belongs to another database and is refused.
-pub async fn open_journal(
-    store: &Store,
-    dir: &std::path::Path,
-) -> Result<IntakeJournal, StoreError> {
-    let (opened, files) = Journal::open(dir)?;
-    let stored = match store.journal_position(&opened.id).await? {
-        Some(seq) => u64::try_from(seq).unwrap_or(0),
-        None if !opened.has_records => {
-            store
-                .set_journal_position(&opened.id, opened.last_seq)
-                .await?;
-            opened.last_seq
-        }
-        None => {
-            return Err(JournalError::Invalid {
-                path: dir.display().to_string(),
-                detail: "it holds deliveries, but this database has never stored from it (another \
-                         database's journal?); point intake_journal_dir at an empty directory, or the \
-                         database_url at the database it fed"
-                    .to_owned(),
-            }
-            .into());
-        }
-    };
-    if opened.last_seq > stored {
-        tracing::info!(
-            deliveries = opened.last_seq - stored,
-            "intake journal: replaying deliveries answered before the last stop and not yet stored"
-        );
-    }
-    Ok(Arc::new(Journal::start(files, &opened, stored)?))
-}
 
 /// A verified delivery waiting to be stored.
 struct NewDelivery {
@@ -147,18 +90,15 @@ struct NewDelivery {
     /// Read by the caller, so the writer (one at a time) does not have to.
     parsed: Parsed,
     now: i64,
-    /// Its sequence number in the intake journal, if it came through it.
-    seq: Option<u64>,
 }
 
 impl NewDelivery {
-    fn new(store: &Store, delivery: Delivery, now: i64, seq: Option<u64>) -> Self {
+    fn new(store: &Store, delivery: Delivery, now: i64) -> Self {
         NewDelivery {
             packed: Packed::for_store(store, &delivery.body),
             parsed: parse_delivery(delivery.topic.as_deref(), &delivery.body),
             delivery,
             now,
-            seq,
         }
     }
 }
@@ -168,13 +108,10 @@ pub struct IntakeQueue {
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
     on_applied: OnApplied,
-    journal: Option<IntakeJournal>,
-    /// Deliveries recorded without the journal and not answered yet.
-    direct: AtomicUsize,
     writer: OnceLock<WriterHandle>,
 }
 
-type Queued = (NewDelivery, Option<Reply>);
+type Queued = (NewDelivery, Reply);
 
 struct WriterHandle {
     queue: mpsc::Sender<Queued>,
@@ -183,18 +120,11 @@ struct WriterHandle {
 }
 
 impl IntakeQueue {
-    pub fn new(
-        config: Arc<Config>,
-        clock: Arc<dyn Clock>,
-        on_applied: OnApplied,
-        journal: Option<IntakeJournal>,
-    ) -> Self {
+    pub fn new(config: Arc<Config>, clock: Arc<dyn Clock>, on_applied: OnApplied) -> Self {
         IntakeQueue {
             config,
             clock,
             on_applied,
-            journal,
-            direct: AtomicUsize::new(0),
             writer: OnceLock::new(),
         }
     }
@@ -216,9 +146,6 @@ impl IntakeQueue {
                 config: self.config.clone(),
                 clock: self.clock.clone(),
                 on_applied: self.on_applied.clone(),
-                journal: self.journal.clone(),
-                held: Vec::new(),
-                halted: false,
                 queue: receiver,
                 stopped,
                 maybe_unapplied: true,
@@ -227,22 +154,6 @@ impl IntakeQueue {
                 failures: HashMap::new(),
             };
             let task = super::writer::spawn(writer.run());
-            if let Some(journal) = &self.journal {
-                let feed = queue.clone();
-                let store = store.clone();
-                let fed = journal.feed(move |record: Record| {
-                    let item = NewDelivery::new(
-                        &store,
-                        record.delivery,
-                        record.received_at,
-                        Some(record.seq),
-                    );
-                    feed.blocking_send((item, None)).is_ok()
-                });
-                if let Err(e) = fed {
-                    tracing::error!(error = %e, "intake journal: cannot start its feeder");
-                }
-            }
             WriterHandle {
                 queue,
                 stop,
@@ -251,57 +162,34 @@ impl IntakeQueue {
         })
     }
 
-    /// Makes a verified webhook delivery durable and returns once it is.
-    ///
-    /// A delivery that finds the bridge idle (with the journal: nothing being appended or
-    /// waiting to be stored, and no other delivery being recorded) goes straight to the
-    /// database, and returns once it is committed, with its outcome if it was applied in the
-    /// same transaction (it normally is), else with outcome `received`. With the intake
-    /// journal, every other delivery returns once it is on disk in the journal, and is
-    /// stored and applied right after, in order.
+    /// Stores a verified webhook delivery and returns once it is committed: with its id,
+    /// and its outcome if it was applied in the same transaction (it normally is), else
+    /// outcome `stored` (it is applied by a later transaction, in order of arrival).
     pub async fn record(
         &self,
         store: &Store,
         delivery: Delivery,
         now: i64,
-    ) -> Result<Recorded, StoreError> {
+    ) -> Result<IntakeResult, StoreError> {
         let writer = self.handle(store);
-        let _direct = match &self.journal {
-            None => None,
-            Some(journal) => match Direct::claim(&self.direct, journal) {
-                Some(direct) => Some(direct),
-                None => {
-                    let seq = journal.append(Payload::new(delivery, now)).await?;
-                    return Ok(Recorded::Journaled { seq });
-                }
-            },
-        };
-        let item = NewDelivery::new(store, delivery, now, None);
+        let item = NewDelivery::new(store, delivery, now);
         let (reply, answer) = oneshot::channel();
-        if writer.queue.send((item, Some(reply))).await.is_err() {
+        if writer.queue.send((item, reply)).await.is_err() {
             return Err(StoreError::Conflict(
                 "the intake writer has stopped".to_owned(),
             ));
         }
-        answer
-            .await
-            .unwrap_or_else(|_| {
-                Err(StoreError::Conflict(
-                    "the delivery was interrupted before it was stored".to_owned(),
-                ))
-            })
-            .map(Recorded::Stored)
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Conflict(
+                "the delivery was interrupted before it was stored".to_owned(),
+            ))
+        })
     }
 
-    /// Deliveries on disk in the intake journal that the database has not stored yet (0
-    /// without a journal).
-    pub fn journal_backlog(&self) -> u64 {
-        self.journal.as_ref().map_or(0, |j| j.backlog())
-    }
-
-    /// The intake journal's writes and syncs since it started (`None` without a journal).
-    pub fn journal_sync_stats(&self) -> Option<super::journal::SyncStats> {
-        self.journal.as_ref().map(|j| j.sync_stats())
+    /// Whether the writer, which stores deliveries and applies them to the ledger, has
+    /// stopped (stopped on purpose, or ended by a fault). Before its start it has not.
+    pub fn stopped(&self) -> bool {
+        self.writer.get().is_some_and(|h| h.queue.is_closed())
     }
 
     /// Stops the writer after its current transaction; deliveries it has not applied yet
@@ -314,38 +202,12 @@ impl IntakeQueue {
                 let _ = task.await;
             }
         }
-        // After the writer: its queue is closed, so the feeder stops too.
-        if let Some(journal) = self.journal.clone() {
-            let _ = tokio::task::spawn_blocking(move || journal.stop()).await;
-        }
-    }
-}
-
-/// A delivery recorded without the journal: counted in [`IntakeQueue::direct`] until it is
-/// answered, so that deliveries arriving meanwhile go to the journal instead of waiting.
-struct Direct<'a>(&'a AtomicUsize);
-
-impl<'a> Direct<'a> {
-    fn claim(direct: &'a AtomicUsize, journal: &Journal) -> Option<Self> {
-        if !journal.idle() {
-            return None;
-        }
-        direct
-            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
-            .ok()
-            .map(|_| Direct(direct))
-    }
-}
-
-impl Drop for Direct<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 /// What one transaction did.
 struct Written {
-    /// Per new delivery: its result (outcome `received` when it was not applied).
+    /// Per new delivery: its result (outcome `stored` when it was not applied).
     answers: Vec<IntakeResult>,
     applied: Vec<Applied>,
     /// Whether stored deliveries may remain unapplied.
@@ -354,14 +216,14 @@ struct Written {
     locked_out: bool,
 }
 
+/// A failed transaction: the error, and the id of the delivery being applied, if any.
+type Failed = (StoreError, Option<i64>);
+
 struct Writer {
     store: Store,
     config: Arc<Config>,
     clock: Arc<dyn Clock>,
     on_applied: OnApplied,
-    journal: Option<IntakeJournal>,
-    /// Journaled deliveries a failed transaction could not store, stored first next.
-    held: Vec<Queued>,
     queue: mpsc::Receiver<Queued>,
     stopped: watch::Receiver<bool>,
     /// Whether stored deliveries may be waiting to be applied (true at start).
@@ -372,8 +234,6 @@ struct Writer {
     paused_until: Option<Instant>,
     /// Failed attempts per delivery id, while applying one at a time.
     failures: HashMap<i64, u32>,
-    /// A transaction panicked in journal mode: the writer stops (see [`Writer::cycle`]).
-    halted: bool,
     /// The server's runtime, where the deliveries written are dropped (see [`Writer::cycle`]).
     server: Option<tokio::runtime::Handle>,
 }
@@ -390,9 +250,7 @@ impl Writer {
             if self.paused_until.is_some_and(|t| Instant::now() >= t) {
                 self.paused_until = None;
             }
-            let can_apply = self.paused_until.is_none();
-            let retry_held = can_apply && !self.held.is_empty();
-            if !(retry_held || self.maybe_unapplied && can_apply) {
+            if !(self.maybe_unapplied && self.paused_until.is_none()) {
                 let resume = self.paused_until;
                 tokio::select! {
                     biased;
@@ -417,22 +275,13 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            if !self.held.is_empty() {
-                batch.splice(0..0, std::mem::take(&mut self.held));
-            }
-            let group = std::mem::take(&mut batch);
-            self.cycle(group).await;
-            if self.halted {
-                break;
-            }
+            self.cycle(std::mem::take(&mut batch)).await;
         }
     }
 
     /// One transaction, and what follows from its outcome.
     async fn cycle(&mut self, group: Vec<Queued>) {
-        let (new, replies): (Vec<NewDelivery>, Vec<Option<Reply>>) = group.into_iter().unzip();
-        let waiting: Vec<bool> = replies.iter().map(Option::is_some).collect();
-        let last_seq = new.iter().filter_map(|n| n.seq).max();
+        let (new, replies): (Vec<NewDelivery>, Vec<Reply>) = group.into_iter().unzip();
         let limit = if self.paused_until.is_some() {
             0
         } else if self.careful {
@@ -440,22 +289,9 @@ impl Writer {
         } else {
             MAX_APPLY
         };
-        let count = new.len();
-        let (new, result) = self.write(new, limit, waiting.clone(), last_seq).await;
-        if new.len() != count && self.journal.is_some() {
-            // A panic took the group: storing later deliveries would move the journal's
-            // position past it, so the writer stops, and the next start replays it.
-            tracing::error!(
-                "intake transaction panicked; deliveries stay in the intake journal and are stored at the next start"
-            );
-            self.halted = true;
-            return;
-        }
+        let (new, result) = self.write(new, limit).await;
         match result {
             Ok(written) => {
-                if let (Some(journal), Some(seq)) = (&self.journal, last_seq) {
-                    journal.committed(seq);
-                }
                 self.careful = self.careful && written.applied.is_empty();
                 self.maybe_unapplied = written.more;
                 if written.locked_out {
@@ -475,44 +311,27 @@ impl Writer {
                     server.spawn(async move { drop(new) });
                 }
             }
-            Err((error, applying)) => {
-                tracing::warn!(error = %error, delivery_id = ?applying, "intake transaction failed; storing only, then applying one at a time");
-                // The new deliveries are stored on their own, so they can be answered.
-                if !new.is_empty() {
-                    let (new, stored) = self.write(new, 0, waiting, last_seq).await;
-                    match (stored, &self.journal) {
-                        (Ok(written), journal) => {
-                            if let (Some(journal), Some(seq)) = (journal, last_seq) {
-                                journal.committed(seq);
-                            }
-                            answer(replies, Ok(written.answers));
-                        }
-                        (Err((e, _)), Some(_)) if new.len() == count => {
-                            // Journaled, so kept and stored first once the pause is over;
-                            // their callers are answered that they are in the journal.
-                            answer(replies, Err(e));
-                            self.held = new.into_iter().map(|n| (n, None)).collect();
-                            self.paused_until = Some(Instant::now() + RETRY_PAUSE);
-                        }
-                        (Err((e, _)), Some(_)) => {
-                            tracing::error!(error = %e, "intake transaction panicked; deliveries stay in the intake journal and are stored at the next start");
-                            answer(replies, Err(e));
-                            self.halted = true;
-                            return;
-                        }
-                        (Err((e, _)), None) => answer(replies, Err(e)),
-                    }
+            Err(failed) => self.recover(new, replies, failed).await,
+        }
+    }
+
+    /// After a failed transaction: stores its new deliveries on their own, so that they are
+    /// answered, and applies one delivery per transaction from then on.
+    async fn recover(&mut self, new: Vec<NewDelivery>, replies: Vec<Reply>, failed: Failed) {
+        let (error, applying) = failed;
+        tracing::warn!(error = %error, delivery_id = ?applying, "intake transaction failed; storing only, then applying one at a time");
+        if !new.is_empty() {
+            let (_, stored) = self.write(new, 0).await;
+            answer(replies, stored.map(|w| w.answers).map_err(|(e, _)| e));
+        }
+        self.maybe_unapplied = true;
+        match applying.filter(|_| self.careful) {
+            Some(id) => self.failed_once(id, &error).await,
+            None => {
+                if self.careful {
+                    self.paused_until = Some(Instant::now() + RETRY_PAUSE);
                 }
-                self.maybe_unapplied = true;
-                match applying.filter(|_| self.careful) {
-                    Some(id) => self.failed_once(id, &error).await,
-                    None => {
-                        if self.careful {
-                            self.paused_until = Some(Instant::now() + RETRY_PAUSE);
-                        }
-                        self.careful = true;
-                    }
-                }
+                self.careful = true;
             }
         }
     }
@@ -556,16 +375,13 @@ impl Writer {
     }
 
     /// One transaction (see [`Store::intake_cycle`]) in a task of its own, so that a panic
-    /// fails this transaction's callers, not the writer. `last_seq` is the highest journal
-    /// sequence number among `new`, recorded as the journal's position. Returns `new` again,
-    /// and on failure the id of the delivery being applied, if any.
+    /// fails this transaction's callers, not the writer. Returns `new` again (empty after a
+    /// panic), and on failure the id of the delivery being applied, if any.
     async fn write(
         &self,
         new: Vec<NewDelivery>,
         limit: usize,
-        waiting: Vec<bool>,
-        last_seq: Option<u64>,
-    ) -> (Vec<NewDelivery>, Result<Written, (StoreError, Option<i64>)>) {
+    ) -> (Vec<NewDelivery>, Result<Written, Failed>) {
         let store = self.store.clone();
         let config = self.config.clone();
         let postgres = matches!(store, Store::Postgres(_));
@@ -574,24 +390,11 @@ impl Writer {
         let read_older = self.maybe_unapplied || postgres;
         let maybe_unapplied = self.maybe_unapplied;
         let now = self.clock.now_ms();
-        let journal = self.journal.clone();
         let task = tokio::spawn(async move {
             let mut applying = None;
-            let position = journal
-                .as_ref()
-                .zip(last_seq)
-                .and_then(|(j, seq)| Some((j.id(), i64::try_from(seq).ok()?)));
-            let result = write(
-                &store,
-                &config,
-                &new,
-                (limit, position),
-                read_older,
-                now,
-                &mut applying,
-            )
-            .await
-            .map(|outcome| written(outcome, limit, maybe_unapplied, &waiting));
+            let result = write(&store, &config, &new, limit, read_older, now, &mut applying)
+                .await
+                .map(|outcome| written(outcome, limit, maybe_unapplied));
             (new, result.map_err(|e| (e, applying)))
         });
         match task.await {
@@ -607,12 +410,11 @@ impl Writer {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn write(
     store: &Store,
     config: &Config,
     new: &[NewDelivery],
-    (limit, journal): (usize, Option<(&str, i64)>),
+    limit: usize,
     read_older: bool,
     now: i64,
     applying: &mut Option<i64>,
@@ -628,7 +430,6 @@ async fn write(
         .collect();
     let cycle = Cycle {
         new: &stored,
-        journal,
         limit,
         read_older,
         now,
@@ -637,19 +438,17 @@ async fn write(
     store.intake_cycle(&cycle, applying).await
 }
 
-/// Answers the callers of a transaction's new deliveries that wait, in order.
-fn answer(replies: Vec<Option<Reply>>, answers: Result<Vec<IntakeResult>, StoreError>) {
+/// Answers the callers of a transaction's new deliveries, in order.
+fn answer(replies: Vec<Reply>, answers: Result<Vec<IntakeResult>, StoreError>) {
     match answers {
         Ok(answers) => {
             for (reply, answer) in replies.into_iter().zip(answers) {
-                if let Some(reply) = reply {
-                    let _ = reply.send(Ok(answer));
-                }
+                let _ = reply.send(Ok(answer));
             }
         }
         Err(e) => {
             let message = e.to_string();
-            for reply in replies.into_iter().flatten() {
+            for reply in replies {
                 let _ = reply.send(Err(StoreError::Conflict(message.clone())));
             }
         }
@@ -657,12 +456,7 @@ fn answer(replies: Vec<Option<Reply>>, answers: Result<Vec<IntakeResult>, StoreE
 }
 
 /// What a transaction's outcome means for its callers and the writer.
-fn written(
-    outcome: CycleOutcome,
-    limit: usize,
-    maybe_unapplied: bool,
-    waiting: &[bool],
-) -> Written {
+fn written(outcome: CycleOutcome, limit: usize, maybe_unapplied: bool) -> Written {
     let CycleOutcome {
         ids,
         results,
@@ -673,7 +467,7 @@ fn written(
         .iter()
         .map(|&delivery_id| IntakeResult {
             delivery_id,
-            outcome: DeliveryOutcome::Received,
+            outcome: DeliveryOutcome::Stored,
             order_id: None,
             detail: None,
             jobs_planned: 0,
@@ -693,14 +487,16 @@ fn written(
                  store_id,
                  topic,
              }| {
-                if let Some(answer) = new_index.and_then(|i| answers.get_mut(i)) {
+                let answer = new_index.and_then(|i| answers.get_mut(i));
+                let answered = answer.is_some();
+                if let Some(answer) = answer {
                     *answer = result.clone();
                 }
                 Applied {
                     store_id,
                     topic,
                     result,
-                    answered: new_index.is_some_and(|i| waiting.get(i).copied().unwrap_or(false)),
+                    answered,
                 }
             },
         )
@@ -714,36 +510,11 @@ fn written(
 }
 
 impl Store {
-    /// The highest sequence number of intake journal `id` this database has stored.
-    pub async fn journal_position(&self, id: &str) -> Result<Option<i64>, StoreError> {
-        let seq: Option<i64> = on_pool!(self, |pool| {
-            sqlx::query_scalar("SELECT seq FROM intake_journals WHERE journal_id = $1")
-                .bind(id)
-                .fetch_optional(pool)
-                .await?
-        });
-        Ok(seq)
-    }
-
-    /// Records that intake journal `id` starts after `seq` (a new journal).
-    async fn set_journal_position(&self, id: &str, seq: u64) -> Result<(), StoreError> {
-        let seq = i64::try_from(seq).unwrap_or(i64::MAX);
-        on_pool_write!(self, |pool| {
-            sqlx::query(super::ledger::SET_JOURNAL_POSITION)
-                .bind(id)
-                .bind(seq)
-                .execute(pool)
-                .await?
-                .rows_affected()
-        });
-        Ok(())
-    }
-
     /// Whether any stored delivery waits to be applied to the ledger.
     pub async fn has_unapplied_deliveries(&self) -> Result<bool, StoreError> {
         let found: Option<i64> = on_pool!(self, |pool| {
             sqlx::query_scalar(
-                "SELECT id FROM deliveries WHERE outcome = 'received' ORDER BY id LIMIT 1",
+                "SELECT id FROM deliveries WHERE outcome = 'stored' ORDER BY id LIMIT 1",
             )
             .fetch_optional(pool)
             .await?
@@ -755,7 +526,7 @@ impl Store {
     pub async fn unapplied_deliveries(&self) -> Result<(i64, Option<i64>), StoreError> {
         let row: (i64, Option<i64>) = on_pool!(self, |pool| {
             sqlx::query_as(
-                "SELECT COUNT(*), MIN(received_at) FROM deliveries WHERE outcome = 'received'",
+                "SELECT COUNT(*), MIN(received_at) FROM deliveries WHERE outcome = 'stored'",
             )
             .fetch_one(pool)
             .await?
@@ -773,7 +544,7 @@ impl Store {
         let row = on_pool_write!(self, |pool| {
             sqlx::query_as(
                 "UPDATE deliveries SET outcome = 'failed', detail = $2 \
-                 WHERE id = $1 AND outcome = 'received' RETURNING store_id, topic",
+                 WHERE id = $1 AND outcome = 'stored' RETURNING store_id, topic",
             )
             .bind(id)
             .bind(detail)

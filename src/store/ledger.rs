@@ -33,10 +33,10 @@ pub enum DeliveryOutcome {
     Ignored,
     /// Authentic but not understood; kept raw for the operator.
     Unparsed,
-    /// Stored and acknowledged, not yet applied to the ledger: the bridge answered before
-    /// applying it because other deliveries were waiting. It is applied in order of arrival
-    /// (see [`super::intake`]).
-    Received,
+    /// Stored and acknowledged, not yet applied to the ledger: the transaction that stored
+    /// it did not apply it (a backlog, a failure, another replica applying). It is applied in
+    /// order of arrival (see [`super::intake`]).
+    Stored,
     /// Stored, but applying it failed repeatedly; `detail` says why.
     Failed,
 }
@@ -51,7 +51,7 @@ impl DeliveryOutcome {
         "signal",
         "ignored",
         "unparsed",
-        "received",
+        "stored",
         "failed",
     ];
 
@@ -64,7 +64,7 @@ impl DeliveryOutcome {
             DeliveryOutcome::Signal => "signal",
             DeliveryOutcome::Ignored => "ignored",
             DeliveryOutcome::Unparsed => "unparsed",
-            DeliveryOutcome::Received => "received",
+            DeliveryOutcome::Stored => "stored",
             DeliveryOutcome::Failed => "failed",
         }
     }
@@ -235,7 +235,7 @@ pub(super) struct Stored<'a> {
 }
 
 /// Stores a group's deliveries, one statement per chunk of [`ROWS_PER_INSERT`] rows, on
-/// `$tx`, each with its outcome in `$outcomes` if it is there (else `received`); evaluates
+/// `$tx`, each with its outcome in `$outcomes` if it is there (else `stored`); evaluates
 /// to their ids in the group's order. Both backends number the rows of one insert in the
 /// order of its `VALUES` (SQLite's `AUTOINCREMENT`, PostgreSQL's identity sequence), while
 /// `RETURNING` promises no order, so the ids are sorted. With `$numbered` (PostgreSQL: ids
@@ -278,13 +278,13 @@ macro_rules! insert_deliveries {
 }
 
 /// Pushes onto `$q` the insert of deliveries, each with its outcome in `$outcomes` if it is
-/// there (else `received`), under the ids in `$numbered` if there are any (else the table
+/// there (else `stored`), under the ids in `$numbered` if there are any (else the table
 /// numbers them); the caller adds `RETURNING id` where it wants the ids as rows.
 macro_rules! push_deliveries {
     ($q:ident, $group:expr) => {{ push_deliveries!($q, $group, &[], &[]) }};
     ($q:ident, $group:expr, $outcomes:expr, $numbered:expr) => {{
         let group: &[Stored<'_>] = $group;
-        // Per delivery, its outcome if it is known; `received` for the others.
+        // Per delivery, its outcome if it is known; `stored` for the others.
         let outcomes: &[Option<&IntakeResult>] = $outcomes;
         let numbered: &[i64] = $numbered;
         $q.push(if numbered.is_empty() {
@@ -313,7 +313,7 @@ macro_rules! push_deliveries {
                 .push_bind(i.packed.bytes(&d.body))
                 .push_bind(t.get(i.packed.encoding()))
                 .push_bind(i64::try_from(d.body.len()).unwrap_or(i64::MAX))
-                .push_bind(t.get(result.map_or("received", |r| r.outcome.as_str())))
+                .push_bind(t.get(result.map_or("stored", |r| r.outcome.as_str())))
                 .push_bind(result.and_then(|r| r.order_id))
                 .push_bind(t.opt(result.and_then(|r| r.detail.as_deref())));
         });
@@ -1187,9 +1187,6 @@ pub(crate) use plan_note;
 pub(super) struct Cycle<'a> {
     /// Deliveries to store, in order of arrival.
     pub new: &'a [Stored<'a>],
-    /// The intake journal's id and the highest sequence number among `new`, recorded in
-    /// the same transaction (see [`super::journal`]).
-    pub journal: Option<(&'a str, i64)>,
     /// Most deliveries to apply; 0 stores only.
     pub limit: usize,
     /// Whether deliveries stored by earlier transactions may wait to be applied.
@@ -1247,19 +1244,182 @@ fn stored_as_numbered(numbered: &[i64], stored: &[i64]) -> Result<(), StoreError
     )))
 }
 
-/// Records an intake journal's position: `$1` the journal's id, `$2` the highest sequence
-/// number stored (see [`super::journal`]).
-pub(super) const SET_JOURNAL_POSITION: &str = "INSERT INTO intake_journals (journal_id, seq) \
-     VALUES ($1, $2) ON CONFLICT (journal_id) DO UPDATE SET seq = excluded.seq";
-
 /// The PostgreSQL advisory lock (transaction scope) held by the replica applying
 /// deliveries, so replicas apply one at a time, in order: this key with a hash of the
 /// schema. Advisory locks belong to the whole database, and bridges with schemas of their
 /// own in one database (a `search_path` in the URL) must not wait for each other.
 pub const APPLY_LOCK: i32 = 0x5072_4231;
 
+/// PostgreSQL: numbers `$count` new deliveries from the table's sequence, takes the apply
+/// lock and reads at most `$most` deliveries stored before them, in one round trip. A
+/// delivery committed before this statement took its id from the sequence before these.
+/// Evaluates to (the new ids, the rows read, whether another bridge holds the lock).
+macro_rules! numbered_with_lock {
+    ($tx:ident, $count:expr, $most:expr) => {{
+        let count: usize = $count;
+        let mut q = sqlx::QueryBuilder::new(
+            "WITH n AS (SELECT nextval(pg_get_serial_sequence('deliveries', 'id')) \
+             AS id FROM generate_series(1, ",
+        );
+        q.push_bind(i64::try_from(count).unwrap_or(i64::MAX));
+        q.push(")), l AS (SELECT pg_try_advisory_xact_lock(");
+        q.push_bind(APPLY_LOCK);
+        q.push(
+            ", hashtext(current_schema())) AS locked) \
+             SELECT NULL::boolean, n.id, NULL::text, NULL::text, NULL::bytea, NULL::text \
+             FROM n UNION ALL \
+             SELECT l.locked, d.id, d.store_id, d.topic, d.body, d.body_encoding FROM l \
+             LEFT JOIN LATERAL (SELECT id, store_id, topic, body, body_encoding \
+              FROM deliveries \
+              WHERE l.locked AND outcome = 'stored' ORDER BY id LIMIT ",
+        );
+        q.push_bind($most);
+        q.push(") AS d ON true");
+        let found: Vec<NewOrLockedRow> = q.build_query_as().fetch_all(&mut *$tx).await?;
+        let mut new_ids = Vec::with_capacity(count);
+        let mut rows: Vec<StoredRow> = Vec::new();
+        let mut locked_out = false;
+        for (locked, id, store_id, topic, body, encoding) in found {
+            match (locked, id) {
+                (None, Some(id)) => new_ids.push(id),
+                (Some(locked), id) => {
+                    locked_out = !locked;
+                    if let (Some(id), Some(store_id), Some(body), Some(encoding)) =
+                        (id, store_id, body, encoding)
+                    {
+                        rows.push((id, store_id, topic, body, encoding));
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        rows.sort_unstable_by_key(|row| row.0);
+        (delivery_ids(count, new_ids)?, rows, locked_out)
+    }};
+}
+
+/// PostgreSQL: the apply lock and at most `$most` deliveries stored before `$first_new`, in
+/// one round trip: one row of NULLs besides the lock's answer when it is held elsewhere or
+/// nothing older waits. Evaluates to (the rows read, whether another bridge holds the lock).
+macro_rules! older_with_lock {
+    ($tx:ident, $first_new:expr, $most:expr) => {{
+        let found: Vec<NewOrLockedRow> = sqlx::query_as(
+            "SELECT l.locked, d.id, d.store_id, d.topic, d.body, d.body_encoding FROM \
+             (SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema())) \
+              AS locked) AS l \
+             LEFT JOIN LATERAL (SELECT id, store_id, topic, body, body_encoding \
+              FROM deliveries \
+              WHERE l.locked AND outcome = 'stored' AND id < $2 \
+              ORDER BY id LIMIT $3) AS d ON true",
+        )
+        .bind(APPLY_LOCK)
+        .bind($first_new)
+        .bind($most)
+        .fetch_all(&mut *$tx)
+        .await?;
+        let locked_out = found.first().is_none_or(|row| row.0 != Some(true));
+        let rows: Vec<StoredRow> = found
+            .into_iter()
+            .filter_map(|(_, id, store_id, topic, body, encoding)| {
+                Some((id?, store_id?, topic, body?, encoding?))
+            })
+            .collect();
+        (rows, locked_out)
+    }};
+}
+
+/// The first steps of an intake transaction on `$tx`: numbers or stores `$cycle.new` and
+/// reads the deliveries stored before them that it applies. Evaluates to (the new ids, the
+/// older rows, whether another bridge holds the apply lock, whether the new deliveries are
+/// stored after they are applied).
+///
+/// Applying, the new deliveries are numbered first and stored once they are applied, with
+/// their outcomes, instead of written `stored` and then rewritten (on PostgreSQL a new
+/// version of the row and of its index entries) with their outcomes. With no new deliveries
+/// there is nothing to number. SQLite's single writer knows the ids its table gives next;
+/// PostgreSQL takes them from the table's sequence and stores the rows under them, applied
+/// or, when another bridge holds the apply lock, `stored`.
+macro_rules! number_and_read {
+    ($tx:ident, $cycle:expr, $postgres:expr) => {{
+        let cycle: &Cycle<'_> = $cycle;
+        let postgres: bool = $postgres;
+        let most = i64::try_from(cycle.limit).unwrap_or(i64::MAX);
+        let apply_lock = cycle.limit > 0 && postgres;
+        let numbered_with_lock =
+            apply_lock && !cycle.new.is_empty() && cycle.new.len() <= ROWS_PER_INSERT;
+        let store_after = if postgres {
+            numbered_with_lock
+        } else {
+            cycle.limit > 0 && !cycle.new.is_empty()
+        };
+        let mut rows: Vec<StoredRow> = Vec::new();
+        let mut locked_out = false;
+        let ids = if numbered_with_lock {
+            let (ids, read, locked) = numbered_with_lock!($tx, cycle.new.len(), most);
+            (rows, locked_out) = (read, locked);
+            ids
+        } else if store_after {
+            // SQLite's single writer knows the ids the table gives next.
+            let last: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'deliveries'",
+            )
+            .fetch_one(&mut *$tx)
+            .await?;
+            let count = i64::try_from(cycle.new.len()).unwrap_or(i64::MAX);
+            (last + 1..=last + count).collect()
+        } else {
+            insert_deliveries!($tx, cycle.new)
+        };
+        let first_new = ids.first().copied().unwrap_or(i64::MAX);
+        if numbered_with_lock {
+            // Read above.
+        } else if apply_lock {
+            (rows, locked_out) = older_with_lock!($tx, first_new, most);
+        } else if cycle.limit > 0 && cycle.read_older {
+            rows = sqlx::query_as(
+                "SELECT id, store_id, topic, body, body_encoding FROM deliveries \
+                 WHERE outcome = 'stored' AND id < $1 ORDER BY id LIMIT $2",
+            )
+            .bind(first_new)
+            .bind(most)
+            .fetch_all(&mut *$tx)
+            .await?;
+        }
+        (ids, rows, locked_out, store_after)
+    }};
+}
+
+/// Stores the new deliveries of `$cycle` under the ids `$ids` they were applied under, each
+/// with its outcome among `$applied` (the results of `$picked`, in order), and sets the
+/// outcomes of the older deliveries applied.
+macro_rules! store_applied {
+    ($tx:ident, $cycle:expr, $ids:expr, $applied:expr, $picked:expr, $postgres:expr) => {{
+        let cycle: &Cycle<'_> = $cycle;
+        let ids: &[i64] = $ids;
+        let applied: &[IntakeResult] = $applied;
+        let picked: &[Picked<'_>] = $picked;
+        let mut outcomes: Vec<Option<&IntakeResult>> = vec![None; cycle.new.len()];
+        for (result, (_, _, new_index, _)) in applied.iter().zip(picked) {
+            if let Some(slot) = new_index.and_then(|i| outcomes.get_mut(i)) {
+                *slot = Some(result);
+            }
+        }
+        // Stored under the ids they were applied under, or not at all.
+        let numbered: &[i64] = if $postgres { ids } else { &[] };
+        let stored = insert_deliveries!($tx, cycle.new, &outcomes, numbered);
+        stored_as_numbered(ids, &stored)?;
+        let older_results: Vec<IntakeResult> = applied
+            .iter()
+            .zip(picked)
+            .filter(|(_, (_, _, new_index, _))| new_index.is_none())
+            .map(|(result, _)| result.clone())
+            .collect();
+        set_outcomes!($tx, &older_results);
+    }};
+}
+
 impl Store {
-    /// One intake transaction: stores `cycle.new` (outcome `received`), then applies at most
+    /// One intake transaction: stores `cycle.new` (outcome `stored`), then applies at most
     /// `cycle.limit` stored deliveries, oldest first (those stored earlier before the new
     /// ones), sets their outcomes and commits. `applying` is left holding the id of the first
     /// delivery of the step being applied if a statement fails.
@@ -1274,164 +1434,14 @@ impl Store {
         applying: &mut Option<i64>,
     ) -> Result<CycleOutcome, StoreError> {
         let postgres = matches!(self, Store::Postgres(_));
-        let limit = cycle.limit;
         let outcome = in_tx!(self, |tx| {
+            let (ids, rows, locked_out, store_after) = number_and_read!(tx, cycle, postgres);
             let mut results: Vec<CycleApplied> = Vec::new();
             let mut older: Vec<(i64, Delivery)> = Vec::new();
-            let mut locked_out = false;
-            let most = i64::try_from(limit).unwrap_or(i64::MAX);
-            let mut rows: Vec<StoredRow> = Vec::new();
-            let apply_lock = limit > 0 && postgres;
-            let numbered_with_lock =
-                apply_lock && !cycle.new.is_empty() && cycle.new.len() <= ROWS_PER_INSERT;
-            // Applying: the new deliveries are numbered first and stored once they are
-            // applied, with their outcomes, instead of stored `received` and then rewritten
-            // (on PostgreSQL a new version of the row and of its index entries) with their
-            // outcomes. With no new deliveries there is nothing to number. SQLite's single
-            // writer knows the ids its table gives next; PostgreSQL takes them from the
-            // table's sequence (where the statement below numbers them) and stores the rows
-            // under them, applied or, when another bridge holds the apply lock, `received`.
-            let store_after = if postgres {
-                numbered_with_lock
-            } else {
-                limit > 0 && !cycle.new.is_empty()
-            };
-            let ids = if numbered_with_lock {
-                // The new deliveries' ids, the apply lock and the deliveries stored before
-                // them, in one round trip. A delivery committed before this statement took its
-                // id from the sequence before these.
-                let mut q = sqlx::QueryBuilder::new(
-                    "WITH n AS (SELECT nextval(pg_get_serial_sequence('deliveries', 'id')) \
-                     AS id FROM generate_series(1, ",
-                );
-                q.push_bind(i64::try_from(cycle.new.len()).unwrap_or(i64::MAX));
-                q.push(")), l AS (SELECT pg_try_advisory_xact_lock(");
-                q.push_bind(APPLY_LOCK);
-                q.push(
-                    ", hashtext(current_schema())) AS locked) \
-                     SELECT NULL::boolean, n.id, NULL::text, NULL::text, NULL::bytea, NULL::text \
-                     FROM n UNION ALL \
-                     SELECT l.locked, d.id, d.store_id, d.topic, d.body, d.body_encoding FROM l \
-                     LEFT JOIN LATERAL (SELECT id, store_id, topic, body, body_encoding \
-                      FROM deliveries \
-                      WHERE l.locked AND outcome = 'received' ORDER BY id LIMIT ",
-                );
-                q.push_bind(most);
-                q.push(") AS d ON true");
-                let found: Vec<NewOrLockedRow> = q.build_query_as().fetch_all(&mut *tx).await?;
-                let mut new_ids = Vec::with_capacity(cycle.new.len());
-                for (locked, id, store_id, topic, body, encoding) in found {
-                    match (locked, id) {
-                        (None, Some(id)) => new_ids.push(id),
-                        (Some(locked), id) => {
-                            locked_out = !locked;
-                            if let (Some(id), Some(store_id), Some(body), Some(encoding)) =
-                                (id, store_id, body, encoding)
-                            {
-                                rows.push((id, store_id, topic, body, encoding));
-                            }
-                        }
-                        (None, None) => {}
-                    }
-                }
-                rows.sort_unstable_by_key(|row| row.0);
-                delivery_ids(cycle.new.len(), new_ids)?
-            } else if store_after {
-                // SQLite's single writer knows the ids the table gives next.
-                let last: i64 = sqlx::query_scalar(
-                    "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'deliveries'",
-                )
-                .fetch_one(&mut *tx)
-                .await?;
-                let count = i64::try_from(cycle.new.len()).unwrap_or(i64::MAX);
-                (last + 1..=last + count).collect()
-            } else {
-                insert_deliveries!(tx, cycle.new)
-            };
-            let first_new = ids.first().copied().unwrap_or(i64::MAX);
-            if numbered_with_lock {
-                // Read above.
-            } else if apply_lock {
-                // The apply lock and the deliveries stored before, in one round trip: one row
-                // of NULLs besides the lock's answer when it is held elsewhere or nothing
-                // older waits.
-                let found: Vec<NewOrLockedRow> = sqlx::query_as(
-                    "SELECT l.locked, d.id, d.store_id, d.topic, d.body, d.body_encoding FROM \
-                     (SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema())) \
-                      AS locked) AS l \
-                     LEFT JOIN LATERAL (SELECT id, store_id, topic, body, body_encoding \
-                      FROM deliveries \
-                      WHERE l.locked AND outcome = 'received' AND id < $2 \
-                      ORDER BY id LIMIT $3) AS d ON true",
-                )
-                .bind(APPLY_LOCK)
-                .bind(first_new)
-                .bind(most)
-                .fetch_all(&mut *tx)
-                .await?;
-                locked_out = found.first().is_none_or(|row| row.0 != Some(true));
-                rows = found
-                    .into_iter()
-                    .filter_map(|(_, id, store_id, topic, body, encoding)| {
-                        Some((id?, store_id?, topic, body?, encoding?))
-                    })
-                    .collect();
-            } else if limit > 0 && cycle.read_older {
-                rows = sqlx::query_as(
-                    "SELECT id, store_id, topic, body, body_encoding FROM deliveries \
-                     WHERE outcome = 'received' AND id < $1 ORDER BY id LIMIT $2",
-                )
-                .bind(first_new)
-                .bind(most)
-                .fetch_all(&mut *tx)
-                .await?;
-            }
-            if limit > 0 && !locked_out {
-                older = rows
-                    .into_iter()
-                    .map(|(id, store_id, topic, stored, encoding)| {
-                        // One that cannot be read back is set aside like one that cannot
-                        // be applied.
-                        let body = body::decode(&encoding, stored).inspect_err(|_| {
-                            *applying = Some(id);
-                        })?;
-                        let delivery = Delivery {
-                            store_id,
-                            source: Source::Webhook,
-                            topic,
-                            webhook_id: None,
-                            delivery_ref: None,
-                            content_type: None,
-                            body,
-                        };
-                        Ok((id, delivery))
-                    })
-                    .collect::<Result<_, StoreError>>()?;
-                // (id, delivery, index in `cycle.new`, time it is applied)
-                let picked: Vec<(i64, &Delivery, Option<usize>, i64)> = older
-                    .iter()
-                    .map(|(id, d)| (*id, d, None, cycle.now))
-                    .chain(
-                        ids.iter()
-                            .zip(cycle.new)
-                            .enumerate()
-                            .map(|(i, (id, n))| (*id, n.delivery, Some(i), n.now)),
-                    )
-                    .take(limit)
-                    .collect();
-                // Read here unless the caller read it already.
-                let parsed: Vec<Cow<'_, Parsed>> = picked
-                    .iter()
-                    .map(|(_, d, new_index, _)| {
-                        match new_index
-                            .and_then(|i| cycle.new.get(i))
-                            .and_then(|n| n.parsed)
-                        {
-                            Some(given) => Cow::Borrowed(given),
-                            None => Cow::Owned(parse_delivery(d.topic.as_deref(), &d.body)),
-                        }
-                    })
-                    .collect();
+            if cycle.limit > 0 && !locked_out {
+                older = read_back(rows, applying)?;
+                let picked = pick(&older, &ids, cycle);
+                let parsed = parse_picked(&picked, cycle);
                 let stores: Vec<Option<&StoreConfig>> = picked
                     .iter()
                     .map(|(_, d, _, _)| cycle.config.store(&d.store_id))
@@ -1441,52 +1451,11 @@ impl Store {
                     .zip(&parsed)
                     .map(|(store, parsed)| store.and_then(|s| plan_of(s, parsed)))
                     .collect();
-                let pending: Vec<(i64, Pending<'_>)> = picked
-                    .iter()
-                    .zip(parsed.iter().zip(stores.iter().zip(&plans)))
-                    .map(|((id, delivery, _, at), (parsed, (store, plan)))| {
-                        let pending = match store {
-                            None => Pending::Decided(IntakeResult {
-                                delivery_id: *id,
-                                outcome: DeliveryOutcome::Ignored,
-                                order_id: None,
-                                detail: Some(format!(
-                                    "store {} is no longer in the configuration",
-                                    delivery.store_id
-                                )),
-                                jobs_planned: 0,
-                            }),
-                            Some(cfg) => Pending::Apply(Intake {
-                                delivery,
-                                parsed,
-                                plan,
-                                can_fetch: cfg.has_rest_keys(),
-                                now: *at,
-                            }),
-                        };
-                        (*id, pending)
-                    })
-                    .collect();
+                let pending = pending_of(&picked, &parsed, &stores, &plans);
                 let (applied, outcomes_written) =
                     apply_pending!(tx, &pending, applying, !store_after);
                 if store_after {
-                    let mut outcomes: Vec<Option<&IntakeResult>> = vec![None; cycle.new.len()];
-                    for (result, (_, _, new_index, _)) in applied.iter().zip(&picked) {
-                        if let Some(slot) = new_index.and_then(|i| outcomes.get_mut(i)) {
-                            *slot = Some(result);
-                        }
-                    }
-                    // Stored under the ids they were applied under, or not at all.
-                    let numbered: &[i64] = if postgres { &ids } else { &[] };
-                    let stored = insert_deliveries!(tx, cycle.new, &outcomes, numbered);
-                    stored_as_numbered(&ids, &stored)?;
-                    let older_results: Vec<IntakeResult> = applied
-                        .iter()
-                        .zip(&picked)
-                        .filter(|(_, (_, _, new_index, _))| new_index.is_none())
-                        .map(|(result, _)| result.clone())
-                        .collect();
-                    set_outcomes!(tx, &older_results);
+                    store_applied!(tx, cycle, &ids, &applied, &picked, postgres);
                 } else if !outcomes_written {
                     set_outcomes!(tx, &applied);
                 }
@@ -1506,13 +1475,6 @@ impl Store {
                 let stored = insert_deliveries!(tx, cycle.new, &[], &ids);
                 stored_as_numbered(&ids, &stored)?;
             }
-            if let Some((journal, seq)) = cycle.journal {
-                sqlx::query(SET_JOURNAL_POSITION)
-                    .bind(journal)
-                    .bind(seq)
-                    .execute(&mut *tx)
-                    .await?;
-            }
             CycleOutcome {
                 ids,
                 results,
@@ -1522,4 +1484,101 @@ impl Store {
         });
         Ok(outcome)
     }
+}
+
+/// A delivery picked to be applied by an intake transaction: its id, itself, its index in
+/// [`Cycle::new`] if it is new, and the time it is applied.
+type Picked<'a> = (i64, &'a Delivery, Option<usize>, i64);
+
+/// Stored deliveries read back to be applied. One that cannot be read back is set aside like
+/// one that cannot be applied (`applying` names it).
+fn read_back(
+    rows: Vec<StoredRow>,
+    applying: &mut Option<i64>,
+) -> Result<Vec<(i64, Delivery)>, StoreError> {
+    rows.into_iter()
+        .map(|(id, store_id, topic, stored, encoding)| {
+            let body = body::decode(&encoding, stored).inspect_err(|_| {
+                *applying = Some(id);
+            })?;
+            let delivery = Delivery {
+                store_id,
+                source: Source::Webhook,
+                topic,
+                webhook_id: None,
+                delivery_ref: None,
+                content_type: None,
+                body,
+            };
+            Ok((id, delivery))
+        })
+        .collect()
+}
+
+/// The deliveries a transaction applies, oldest first: those stored earlier, then the new
+/// ones under `ids`, at most `cycle.limit`.
+fn pick<'a>(older: &'a [(i64, Delivery)], ids: &[i64], cycle: &Cycle<'a>) -> Vec<Picked<'a>> {
+    older
+        .iter()
+        .map(|(id, d)| (*id, d, None, cycle.now))
+        .chain(
+            ids.iter()
+                .zip(cycle.new)
+                .enumerate()
+                .map(|(i, (id, n))| (*id, n.delivery, Some(i), n.now)),
+        )
+        .take(cycle.limit)
+        .collect()
+}
+
+/// What each picked delivery says: read by its caller for a new one, read here otherwise.
+fn parse_picked<'a>(picked: &[Picked<'a>], cycle: &Cycle<'a>) -> Vec<Cow<'a, Parsed>> {
+    picked
+        .iter()
+        .map(|(_, d, new_index, _)| {
+            match new_index
+                .and_then(|i| cycle.new.get(i))
+                .and_then(|n| n.parsed)
+            {
+                Some(given) => Cow::Borrowed(given),
+                None => Cow::Owned(parse_delivery(d.topic.as_deref(), &d.body)),
+            }
+        })
+        .collect()
+}
+
+/// The picked deliveries as [`Pending`]: to apply, or ignored when their store left the
+/// configuration.
+fn pending_of<'a>(
+    picked: &[Picked<'a>],
+    parsed: &'a [Cow<'a, Parsed>],
+    stores: &[Option<&StoreConfig>],
+    plans: &'a [Option<Plan>],
+) -> Vec<(i64, Pending<'a>)> {
+    picked
+        .iter()
+        .zip(parsed.iter().zip(stores.iter().zip(plans)))
+        .map(|((id, delivery, _, at), (parsed, (store, plan)))| {
+            let pending = match store {
+                None => Pending::Decided(IntakeResult {
+                    delivery_id: *id,
+                    outcome: DeliveryOutcome::Ignored,
+                    order_id: None,
+                    detail: Some(format!(
+                        "store {} is no longer in the configuration",
+                        delivery.store_id
+                    )),
+                    jobs_planned: 0,
+                }),
+                Some(cfg) => Pending::Apply(Intake {
+                    delivery,
+                    parsed,
+                    plan,
+                    can_fetch: cfg.has_rest_keys(),
+                    now: *at,
+                }),
+            };
+            (*id, pending)
+        })
+        .collect()
 }

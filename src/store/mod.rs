@@ -18,7 +18,6 @@ pub mod gateway_errors;
 pub mod intake;
 pub mod job_reads;
 pub mod jobs;
-pub mod journal;
 pub mod ledger;
 pub mod reads;
 pub mod sqlite_alloc;
@@ -35,8 +34,6 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("{0}")]
     Conflict(String),
-    #[error(transparent)]
-    Journal(#[from] journal::JournalError),
 }
 
 #[derive(Clone, Debug)]

@@ -89,7 +89,7 @@ pub struct DeliveryView {
     pub delivery_ref: Option<String>,
     pub content_type: Option<String>,
     pub order_id: Option<i64>,
-    /// applied, duplicate, stale, deleted, signal, ignored or unparsed; `received` while
+    /// applied, duplicate, stale, deleted, signal, ignored or unparsed; `stored` while
     /// it waits to be applied, `failed` if applying it failed repeatedly (`detail` says why).
     pub outcome: String,
     pub detail: Option<String>,
