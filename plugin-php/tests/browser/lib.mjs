@@ -121,11 +121,11 @@ export async function httpOk(url) {
  * Installs a shop with the repository's installer (tests/shop/install-shop.sh) and serves it.
  * Returns { dir, url, db, server }.
  */
-export async function installShop({ wordpress, woocommerce, dir, db, plugin = 'none', workers = 4 }) {
+export async function installShop({ wordpress, woocommerce, dir, db, hpos = 'on', plugin = 'none', workers = 4 }) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   execFileSync('bash', [path.join(shopScripts, 'install-shop.sh'), '--wordpress', wordpress, '--woocommerce', woocommerce,
-    '--dir', dir, '--db', db, '--url', url, '--plugin', plugin, '--webhooks', 'async'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    '--dir', dir, '--db', db, '--url', url, '--hpos', hpos, '--plugin', plugin, '--webhooks', 'async'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const server = start(`shop ${url}`, 'bash', [path.join(shopScripts, 'serve.sh'), dir, String(port), String(workers)]);
   await until(`the shop at ${url}`, () => httpOk(`${url}/wp-login.php`), 30000);
   return { dir, url, db, server };
