@@ -32,7 +32,7 @@ fi
 
 echo "== node --check"
 if command -v node >/dev/null 2>&1; then
-  for f in printbridge/assets/js/*.js tests/browser/stand-ins/*.js; do node --check "$f"; done
+  for f in printbridge/assets/js/*.js tests/browser/stand-ins/*.js tests/browser/*.mjs; do node --check "$f"; done
   echo "scripts clean"
 else
   missing "node is not installed"
