@@ -349,7 +349,7 @@ async function failingEditor(browser, shop, product, routes, name) {
   }
 }
 
-async function editorFailures(browser, shop, spiff, k2p, sandbox) {
+async function editorFailures(browser, owner, shop, spiff, k2p, sandbox) {
   // The deadline comes from the printbridge_editor_timeout_ms filter (a must-use plugin of the test).
   const abort = (route) => route.abort('connectionrefused');
   const hang = () => {}; // never answered
@@ -380,6 +380,14 @@ async function editorFailures(browser, shop, spiff, k2p, sandbox) {
   // The wrapper URL unset: the same message, and no Key2print user or session.
   wp(shop, `PrintBridge_Settings::update( array( 'k2p_wrapper_url' => '' ) ); return true;`);
   await check('key2print-unset', k2p, {});
+  // The owner is told too.
+  await owner.goto(`${shop.url}/wp-admin/edit.php?post_type=product`);
+  const notice = owner.locator('.notice', { hasText: /Key2print editor: the .* is not set/ });
+  if (await notice.count()) {
+    await shot(owner, `${prefix}-owner-notice-key2print-unset`);
+  } else {
+    problems.push('no admin notice tells the owner the Key2print wrapper URL is not set');
+  }
   wp(shop, `PrintBridge_Settings::update( array( 'k2p_wrapper_url' => ${JSON.stringify(K2P_JS)} ) ); return true;`);
   const s = await sandbox.stats();
   if (s.key2print_sessions.length !== sessions0) problems.push(`${s.key2print_sessions.length - sessions0} Key2print session(s) created for an editor that could not load`);
@@ -535,7 +543,7 @@ async function main() {
 
     if (!args.smoke) {
       await step('Store API: 400 without a design id, extensions.printbridge with one', () => storeApi(shop, spiff.id));
-      await step('editor load failures: a message, no cart line, no Key2print session', () => editorFailures(browser, shop, spiff, k2p, sandbox));
+      await step('editor load failures: a message, no cart line, no Key2print session', () => editorFailures(browser, owner, shop, spiff, k2p, sandbox));
       await step('disabled webhooks: the notice and re-enable', () => disabledWebhooks(owner, shop, bridge, orderUrl));
     }
     // No PHP warning, notice or deprecation from the plugin over the whole run.
