@@ -436,6 +436,7 @@ async function disabledWebhooks(page, shop, bridge, orderUrl) {
   await shot(page, `${prefix}-webhooks-disabled`);
   await submit(page, () => notice.getByText('Re-enable the webhooks').click());
   await until('the notice gone', async () => (await page.locator('.notice-error', { hasText: 'PrintBridge: WooCommerce disabled the webhooks' }).count()) === 0, 10000);
+  await page.getByText(/PrintBridge: \d+ webhooks? to the bridge (is|are) active again\./).waitFor();
   await shot(page, `${prefix}-webhooks-reenabled`);
   const after = wp(shop, `return array_map( function ( $id ) { $w = wc_get_webhook( $id ); return array( $w->get_status(), $w->get_failure_count() ); }, array_values( PrintBridge_Webhooks::ids() ) );`);
   assert.deepEqual(after, [['active', 0], ['active', 0]]);
