@@ -32,7 +32,7 @@ fi
 
 echo "== node --check"
 if command -v node >/dev/null 2>&1; then
-  for f in printbridge/assets/js/*.js tests/browser/stand-ins/*.js; do node --check "$f"; done
+  for f in printbridge/assets/js/*.js tests/browser/stand-ins/*.js tests/browser/*.mjs; do node --check "$f"; done
   echo "scripts clean"
 else
   missing "node is not installed"
@@ -89,18 +89,32 @@ else
   done
 fi
 
-WP_DIR="${PRINTBRIDGE_WP_DIR:-/usr/share/wordpress}"
-wp_ready=1
-if ! command -v php >/dev/null 2>&1; then wp_ready=0;
-elif [ ! -f "$WP_DIR/wp-settings.php" ]; then missing "WordPress core not found at $WP_DIR"; wp_ready=0;
-elif ! db_up; then missing "MariaDB is not reachable on 127.0.0.1:3306"; wp_ready=0;
-fi
-
-echo "== browser test (headless Chromium)"
-if [ "$wp_ready" = 1 ] && command -v node >/dev/null 2>&1 && [ -x "$CHROMIUM" ] && [ -d node_modules/playwright-core ]; then
-  node tests/browser/product-page.test.mjs
-elif [ "$wp_ready" = 1 ]; then
-  missing "the browser test needs node, node_modules/playwright-core (bash plugin-php/install-deps.sh) and $CHROMIUM"
+# The browser tests: headless Chromium in a real shop installed from the archives, the owner's and
+# the customer's flows against the real bridge (PRINTBRIDGE_BIN) and the provider sandboxes; the
+# newer pair in full, the older one as a smoke run. Screenshots: target/plugin-artifacts/.
+BIN="${PRINTBRIDGE_BIN:-$(cd .. && pwd)/target/debug/printbridge}"
+BROWSER_PAIRS="${PRINTBRIDGE_BROWSER_PAIRS:-7.1.0:11.0.1:full 6.8.8:9.9.5:smoke}"
+echo "== browser tests (headless Chromium, real shop, real bridge)"
+if ! command -v node >/dev/null 2>&1 || [ ! -x "$CHROMIUM" ] || [ ! -d node_modules/playwright-core ]; then
+  missing "the browser tests need node, node_modules/playwright-core (bash plugin-php/install-deps.sh) and $CHROMIUM"
+elif [ ! -x "$BIN" ]; then
+  missing "the browser tests need the bridge binary at $BIN (cargo build, or set PRINTBRIDGE_BIN)"
+elif ! db_up; then
+  missing "MariaDB is not reachable on 127.0.0.1:3306"
+else
+  for pair in $BROWSER_PAIRS; do
+    IFS=: read -r wp_version wc_version mode <<<"$pair"
+    wp_archive="$(archive "wordpress-$wp_version")"
+    wc_archive="$(archive "woocommerce-$wc_version" "woocommerce.$wc_version")"
+    if [ -z "$wp_archive" ] || [ -z "$wc_archive" ]; then
+      missing "WordPress $wp_version / WooCommerce $wc_version archives not found in $ARCHIVES (PRINTBRIDGE_WP_ARCHIVES)"
+      continue
+    fi
+    echo "-- WordPress $wp_version + WooCommerce $wc_version ($mode)"
+    flags=()
+    [ "$mode" = smoke ] && flags=(--smoke)
+    PRINTBRIDGE_BIN="$BIN" node tests/browser/shop.test.mjs --wordpress "$wp_archive" --woocommerce "$wc_archive" "${flags[@]}"
+  done
 fi
 
 echo "== zip"

@@ -25,6 +25,7 @@ final class PrintBridge_Product_Page {
 	 */
 	public static function init() {
 		add_action( 'wp_enqueue_scripts', array( __CLASS__, 'enqueue' ) );
+		add_filter( 'script_loader_tag', array( __CLASS__, 'async_provider_script' ), 10, 2 );
 		add_action( 'woocommerce_before_add_to_cart_button', array( __CLASS__, 'render_fields' ) );
 		add_action( 'wp_ajax_' . self::AJAX_K2P_SESSION, array( __CLASS__, 'ajax_k2p_session' ) );
 		add_action( 'wp_ajax_nopriv_' . self::AJAX_K2P_SESSION, array( __CLASS__, 'ajax_k2p_session' ) );
@@ -56,18 +57,81 @@ final class PrintBridge_Product_Page {
 		if ( null === $config ) {
 			return false;
 		}
-		$deps = array();
-		if ( PrintBridge_Design_Id::PROVIDER_SPIFF === $config['provider'] ) {
-			wp_register_script( 'printbridge-spiff-api', PrintBridge_Settings::spiff_api_js_url(), array(), null, true ); // phpcs:ignore WordPress.WP.EnqueuedResourceParameters.MissingVersion -- third-party URL.
-			$deps[] = 'printbridge-spiff-api';
-		} elseif ( '' !== PrintBridge_Settings::get( 'k2p_wrapper_url' ) ) {
-			wp_register_script( 'printbridge-k2p-wrapper', PrintBridge_Settings::get( 'k2p_wrapper_url' ), array(), null, true ); // phpcs:ignore WordPress.WP.EnqueuedResourceParameters.MissingVersion -- third-party URL.
-			$deps[] = 'printbridge-k2p-wrapper';
+		$deps   = array();
+		$handle = self::provider_script_handle( $config['provider'] );
+		$url    = self::provider_script_url( $config['provider'] );
+		if ( '' !== $url ) {
+			wp_register_script( $handle, $url, array(), null, true ); // phpcs:ignore WordPress.WP.EnqueuedResourceParameters.MissingVersion -- third-party URL.
+			// Printed just before the provider's script: records whether it loaded or failed
+			// (load and error events of script elements do not bubble, so the listeners capture
+			// them on the document).
+			wp_add_inline_script(
+				$handle,
+				sprintf(
+					'window.printbridgeScriptState="loading";["load","error"].forEach(function(t){document.addEventListener(t,function(e){if(e.target&&e.target.id===%s){window.printbridgeScriptState=t==="load"?"loaded":"failed";}},true);});',
+					wp_json_encode( $handle . '-js' )
+				),
+				'before'
+			);
+			$deps[] = $handle;
 		}
 		wp_enqueue_style( 'printbridge-product', plugins_url( 'assets/css/printbridge.css', PRINTBRIDGE_FILE ), array(), PRINTBRIDGE_VERSION );
 		wp_enqueue_script( 'printbridge-product', plugins_url( 'assets/js/printbridge-product.js', PRINTBRIDGE_FILE ), $deps, PRINTBRIDGE_VERSION, true );
 		wp_localize_script( 'printbridge-product', 'printbridgeProduct', $config );
 		return true;
+	}
+
+	/**
+	 * Loads the provider's script asynchronously: a provider host that is slow or down never
+	 * holds up the page, and the product script waits for it with a deadline.
+	 *
+	 * @param string $tag    Script tag(s) of a handle.
+	 * @param string $handle Script handle.
+	 * @return string
+	 */
+	public static function async_provider_script( $tag, $handle ) {
+		if ( ! in_array( $handle, array( 'printbridge-spiff-api', 'printbridge-k2p-wrapper' ), true ) || ! is_string( $tag ) ) {
+			return $tag;
+		}
+		$id = preg_quote( $handle . '-js', '/' );
+		return (string) preg_replace( '/<script(?=[^>]*\\sid=(["\'])' . $id . '\\1)(?![^>]*\\sasync)/', '<script async', $tag, 1 );
+	}
+
+	/**
+	 * Script handle of a provider's editor script.
+	 *
+	 * @param string $provider Provider.
+	 * @return string
+	 */
+	public static function provider_script_handle( $provider ) {
+		return PrintBridge_Design_Id::PROVIDER_SPIFF === $provider ? 'printbridge-spiff-api' : 'printbridge-k2p-wrapper';
+	}
+
+	/**
+	 * URL of a provider's editor script, or '' when none is configured.
+	 *
+	 * @param string $provider Provider.
+	 * @return string
+	 */
+	public static function provider_script_url( $provider ) {
+		return PrintBridge_Design_Id::PROVIDER_SPIFF === $provider ? PrintBridge_Settings::spiff_api_js_url() : PrintBridge_Settings::get( 'k2p_wrapper_url' );
+	}
+
+	/**
+	 * How long the product page waits for the editor to load or answer before telling the
+	 * customer it cannot open, in milliseconds.
+	 *
+	 * @return int
+	 */
+	public static function editor_timeout_ms() {
+		/**
+		 * Filters how long (ms) the product page waits for a provider's editor script, its
+		 * readiness answer and the editor session before giving up with a message.
+		 *
+		 * @param int $ms Milliseconds (1000 to 120000).
+		 */
+		$ms = (int) apply_filters( 'printbridge_editor_timeout_ms', 15000 );
+		return max( 1000, min( 120000, $ms ) );
 	}
 
 	/**
@@ -93,6 +157,12 @@ final class PrintBridge_Product_Page {
 				'invalid'    => __( 'This product cannot be personalised right now.', 'printbridge' ),
 				'badDesign'  => __( 'The editor returned no usable design. Please try again.', 'printbridge' ),
 				'addingCart' => __( 'Design saved - adding to cart...', 'printbridge' ),
+				'noEditor'   => __( 'Personalisation is not available for this product right now, so it cannot be added to the cart. Please try again later or contact the shop.', 'printbridge' ),
+			),
+			'editor'    => array(
+				'scriptId'   => self::provider_script_handle( $provider ) . '-js',
+				'configured' => '' !== self::provider_script_url( $provider ),
+				'timeoutMs'  => self::editor_timeout_ms(),
 			),
 		);
 		if ( PrintBridge_Design_Id::PROVIDER_SPIFF === $provider ) {
@@ -138,7 +208,8 @@ final class PrintBridge_Product_Page {
 			esc_attr( PrintBridge_Design_Id::FIELD )
 		);
 		printf(
-			'<button type="button" id="printbridge-personalise" class="button alt printbridge-personalise" data-provider="%1$s">%2$s</button>',
+			'<button type="button" id="printbridge-personalise" class="%1$s" data-provider="%2$s">%3$s</button>',
+			esc_attr( self::button_class() ),
 			esc_attr( $provider ),
 			esc_html__( 'Personalise', 'printbridge' )
 		);
@@ -146,6 +217,22 @@ final class PrintBridge_Product_Page {
 		if ( PrintBridge_Design_Id::PROVIDER_KEY2PRINT === $provider ) {
 			echo '<div id="printbridge-k2p-editor" class="printbridge-k2p-editor" hidden></div>';
 		}
+	}
+
+	/**
+	 * Classes of the Personalise button: WooCommerce's own button classes, with the theme's
+	 * element class (`wp-element-button` in block themes) as WooCommerce adds it.
+	 *
+	 * @return string
+	 */
+	public static function button_class() {
+		$classes = array( 'button', 'alt' );
+		$theme   = function_exists( 'wc_wp_theme_get_element_class_name' ) ? wc_wp_theme_get_element_class_name( 'button' ) : '';
+		if ( is_string( $theme ) && '' !== $theme ) {
+			$classes[] = $theme;
+		}
+		$classes[] = 'printbridge-personalise';
+		return implode( ' ', $classes );
 	}
 
 	/**

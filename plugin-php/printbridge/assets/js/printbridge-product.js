@@ -31,6 +31,7 @@
 		}
 		var form = field.form;
 		var busy = false;
+		var editor = cfg.editor || { configured: true, timeoutMs: 15000 };
 
 		function say( text, isError ) {
 			if ( status ) {
@@ -66,43 +67,143 @@
 			}
 		}
 
-		// Spiff: IntegrationProduct -> confirmActive -> Transaction -> execute -> complete.
-		function whenSpiff( fn ) {
-			if ( window.Spiff && window.Spiff.IntegrationProduct ) {
-				fn();
-			} else {
-				window.addEventListener( 'SpiffApiReady', fn, { once: true } );
+		// Ends a wait after the configured time: the customer gets a message, never an
+		// endless "Opening the editor...". Returns a function that cancels the wait.
+		function deadline( onTimeout ) {
+			var timer = window.setTimeout( onTimeout, editor.timeoutMs );
+			return function () {
+				window.clearTimeout( timer );
+			};
+		}
+
+		function fail( message ) {
+			busy = false;
+			say( message || cfg.i18n.failed, true );
+		}
+
+		// Calls back with whether the provider's script (loaded asynchronously, its state
+		// recorded by a snippet printed before it) is there, within the deadline.
+		function whenScript( fn ) {
+			var state = window.printbridgeScriptState;
+			var el = document.getElementById( editor.scriptId );
+			if ( ! editor.configured || ! el || state === 'failed' ) {
+				fn( false );
+				return;
 			}
+			if ( state === 'loaded' ) {
+				fn( true );
+				return;
+			}
+			var settled = false;
+			var settle = function ( ok ) {
+				if ( settled ) {
+					return;
+				}
+				settled = true;
+				cancel();
+				el.removeEventListener( 'load', onLoad );
+				el.removeEventListener( 'error', onError );
+				fn( ok );
+			};
+			var onLoad = function () {
+				settle( true );
+			};
+			var onError = function () {
+				settle( false );
+			};
+			var cancel = deadline( onError );
+			el.addEventListener( 'load', onLoad );
+			el.addEventListener( 'error', onError );
+		}
+
+		// Spiff's api.js announces itself with SpiffApiReady (possibly after it has loaded).
+		function whenSpiff( fn ) {
+			var have = function () {
+				return window.Spiff && typeof window.Spiff.IntegrationProduct === 'function';
+			};
+			whenScript( function ( loaded ) {
+				if ( ! loaded ) {
+					fail( cfg.i18n.noEditor );
+					return;
+				}
+				if ( have() ) {
+					fn();
+					return;
+				}
+				var done = false;
+				var ready = function () {
+					if ( done || ! have() ) {
+						return;
+					}
+					done = true;
+					cancel();
+					fn();
+				};
+				var cancel = deadline( function () {
+					done = true;
+					window.removeEventListener( 'SpiffApiReady', ready );
+					fail( cfg.i18n.noEditor );
+				} );
+				window.addEventListener( 'SpiffApiReady', ready );
+			} );
+		}
+
+		function startSpiffTransaction( product ) {
+			var transaction = new window.Spiff.Transaction( {
+				presentmentCurrency: cfg.spiff.currency,
+				integrationProduct: product
+			} );
+			transaction.on( 'complete', function ( result ) {
+				submitWithDesign( result && result.transactionId );
+			} );
+			transaction.on( 'quit', function () {
+				busy = false;
+				say( '', false );
+			} );
+			var started = transaction.execute();
+			if ( started && typeof started.catch === 'function' ) {
+				started.catch( function () {
+					fail( cfg.i18n.failed );
+				} );
+			}
+			say( '', false );
 		}
 
 		function openSpiff() {
 			whenSpiff( function () {
-				var product = new window.Spiff.IntegrationProduct( cfg.spiff.integrationProductId );
-				product.on( 'ready', function () {
-					var transaction = new window.Spiff.Transaction( {
-						presentmentCurrency: cfg.spiff.currency,
-						integrationProduct: product
-					} );
-					transaction.on( 'complete', function ( result ) {
-						submitWithDesign( result && result.transactionId );
-					} );
-					transaction.on( 'quit', function () {
-						busy = false;
-						say( '', false );
-					} );
-					var started = transaction.execute();
-					if ( started && typeof started.catch === 'function' ) {
-						started.catch( function () {
-							busy = false;
-							say( cfg.i18n.failed, true );
-						} );
-					}
+				var answered = false;
+				var cancel = deadline( function () {
+					answered = true;
+					fail( cfg.i18n.noEditor );
 				} );
-				product.on( 'invalid', function () {
-					busy = false;
-					say( cfg.i18n.invalid, true );
-				} );
-				product.confirmActive();
+				var answer = function ( fn ) {
+					return function () {
+						if ( answered ) {
+							return;
+						}
+						answered = true;
+						cancel();
+						try {
+							fn();
+						} catch ( e ) {
+							fail( cfg.i18n.failed );
+						}
+					};
+				};
+				try {
+					var product = new window.Spiff.IntegrationProduct( cfg.spiff.integrationProductId );
+					product.on( 'ready', answer( function () {
+						startSpiffTransaction( product );
+					} ) );
+					product.on( 'invalid', answer( function () {
+						fail( cfg.i18n.invalid );
+					} ) );
+					product.confirmActive();
+				} catch ( e ) {
+					answered = true;
+					cancel();
+					fail( cfg.i18n.noEditor );
+				}
 			} );
 		}
 
@@ -137,45 +238,84 @@
 			} );
 		}
 
-		function openKey2print() {
-			var k = cfg.key2print;
+		function requestSession( k ) {
 			var body = new FormData();
 			body.append( 'action', k.action );
 			body.append( 'nonce', k.nonce );
 			body.append( 'product_id', String( cfg.productId ) );
-			fetch( k.ajaxUrl, { method: 'POST', body: body, credentials: 'same-origin' } )
+			var controller = typeof window.AbortController === 'function' ? new window.AbortController() : null;
+			var timedOut = false;
+			var cancel = deadline( function () {
+				timedOut = true;
+				if ( controller ) {
+					controller.abort();
+				}
+			} );
+			return fetch( k.ajaxUrl, { method: 'POST', body: body, credentials: 'same-origin', signal: controller ? controller.signal : undefined } )
 				.then( function ( r ) {
 					return r.json();
 				} )
 				.then( function ( json ) {
+					cancel();
+					if ( timedOut ) {
+						throw new Error( cfg.i18n.failed );
+					}
 					if ( ! json || ! json.success || ! json.data || ! json.data.token ) {
 						throw new Error( json && json.data && json.data.message ? json.data.message : cfg.i18n.failed );
 					}
-					var container = document.getElementById( k.containerId );
-					container.hidden = false;
-					var options = {
-						sessionToken: json.data.token,
-						width: k.width,
-						height: k.height,
-						onEditorFinishCallback: function ( projectId ) {
-							try {
-								wrapper.close();
-							} catch ( e ) {}
-							container.hidden = true;
-							submitWithDesign( projectId );
-						}
-					};
-					if ( k.gateway ) {
-						options.onProductUpdateCallback = syncOptions;
-					}
-					var wrapper = new window.K2PEditorWrapper( k.containerId, options );
-					wrapper.open();
-					say( '', false );
-				} )
-				.catch( function ( err ) {
-					busy = false;
-					say( err && err.message ? err.message : cfg.i18n.failed, true );
+					return json.data.token;
+				}, function () {
+					cancel();
+					throw new Error( cfg.i18n.failed );
 				} );
+		}
+
+		function openWrapper( k, token ) {
+			var container = document.getElementById( k.containerId );
+			var wrapper = null;
+			var options = {
+				sessionToken: token,
+				width: k.width,
+				height: k.height,
+				onEditorFinishCallback: function ( projectId ) {
+					try {
+						wrapper.close();
+					} catch ( e ) {}
+					container.hidden = true;
+					submitWithDesign( projectId );
+				}
+			};
+			if ( k.gateway ) {
+				options.onProductUpdateCallback = syncOptions;
+			}
+			try {
+				container.hidden = false;
+				wrapper = new window.K2PEditorWrapper( k.containerId, options );
+				wrapper.open();
+				say( '', false );
+			} catch ( e ) {
+				container.hidden = true;
+				fail( cfg.i18n.noEditor );
+			}
+		}
+
+		// The session is started only once the wrapper is there to use it: no Key2print user
+		// or session is created for an editor that cannot open.
+		function openKey2print() {
+			var k = cfg.key2print;
+			whenScript( function ( loaded ) {
+				if ( ! loaded || typeof window.K2PEditorWrapper !== 'function' ) {
+					fail( cfg.i18n.noEditor );
+					return;
+				}
+				requestSession( k )
+					.then( function ( token ) {
+						openWrapper( k, token );
+					} )
+					.catch( function ( err ) {
+						fail( err && err.message ? err.message : cfg.i18n.failed );
+					} );
+			} );
 		}
 
 		function open() {
@@ -191,8 +331,7 @@
 					openKey2print();
 				}
 			} catch ( e ) {
-				busy = false;
-				say( cfg.i18n.failed, true );
+				fail( cfg.i18n.noEditor );
 			}
 		}
 

@@ -1,0 +1,578 @@
+// Browser tests of PrintBridge in a real WooCommerce shop (headless Chromium, playwright-core).
+//
+//   node shop.test.mjs --wordpress WP_ARCHIVE --woocommerce WC_ARCHIVE [--smoke]
+//
+// A shop is installed from the archives by tests/shop/install-shop.sh and served by `php -S`;
+// the real bridge (PRINTBRIDGE_BIN) runs against the provider sandboxes (`printbridge sandbox`).
+// The full run: the owner uploads the plugin zip, activates it, pastes the connection key, tests
+// the connection and creates one new product per provider; a customer personalises (local
+// stand-ins of Spiff's api.js and the Key2print wrapper), adds to the classic and the block cart
+// and checks out with the block checkout (cash on delivery: the order is processing, i.e.
+// paid); the shop delivers its webhooks to the bridge; exactly one order per provider reaches the
+// sandboxes; the order notes and the PrintBridge box show on the order screen; the Store API
+// carries the design id; editor load failures end in a message with nothing added to the cart;
+// a webhook disabled by WooCommerce after failed deliveries is re-enabled from the notice.
+// --smoke: upload, connect, one Spiff product, checkout, one Spiff order.
+// Screenshots: target/plugin-artifacts/<pair>-*.png.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  here, pluginRoot, shopScripts, installShop, wp, startSandbox, startBridge, launchBrowser, newContext,
+  shot, until, stop, stopAll, processReport, tmpDir, failureShots, runQueue,
+} from './lib.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    wordpress: { type: 'string' },
+    woocommerce: { type: 'string' },
+    smoke: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+  },
+});
+assert.ok(args.wordpress && args.woocommerce, 'usage: shop.test.mjs --wordpress ARCHIVE --woocommerce ARCHIVE [--smoke]');
+const bin = process.env.PRINTBRIDGE_BIN;
+assert.ok(bin && fs.existsSync(bin), 'PRINTBRIDGE_BIN must name the printbridge binary');
+const label = `${path.basename(args.wordpress).replace(/\.tar.*|\.zip$/, '')}+${path.basename(args.woocommerce).replace(/\.tar.*|\.zip$/, '')}`;
+const prefix = args.smoke ? 'smoke' : 'full';
+
+// Stand-ins of the provider scripts, served by the browser in place of the real URLs.
+const SPIFF_JS = 'https://assets.spiff.com.au/api.js';
+const K2P_JS = 'https://editor.key2print.test/js/wrapper.js';
+const standIn = (file) => (route) => route.fulfill({ status: 200, contentType: 'application/javascript', body: fs.readFileSync(path.join(here, 'stand-ins', file)) });
+const providerRoutes = { [SPIFF_JS]: standIn('spiff-api.js'), [K2P_JS]: standIn('k2p-wrapper.js') };
+
+const SPIFF_PRODUCT = '649dfe36-bd0a-447e-a9f9-67bff7bc9a96';
+const SPIFF_TRANSACTION = 'e3ac7f3a-a117-46d7-a5f0-232fbc7cfe38';
+const K2P_PROJECT = 'proj_42-A';
+const APLIIQ_SKU = 'APQ-1998244S7A1';
+
+const steps = [];
+async function step(name, fn) {
+  const t0 = Date.now();
+  process.stdout.write(`[${label}] ${name} ... `);
+  const r = await fn();
+  const ms = Date.now() - t0;
+  steps.push({ name, ms });
+  console.log(`ok (${(ms / 1000).toFixed(1)} s)`);
+  return r;
+}
+
+/** Clicks something that submits a form and waits for the next page to have loaded. */
+async function submit(page, click) {
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load', timeout: 60000 }), click()]);
+}
+
+// --- the store owner --------------------------------------------------------------------------
+
+async function login(page, shop) {
+  await page.goto(`${shop.url}/wp-login.php`);
+  await page.fill('#user_login', 'admin');
+  await page.fill('#user_pass', 'admin-password');
+  await Promise.all([page.waitForURL(/\/wp-admin\//), page.click('#wp-submit')]);
+}
+
+async function uploadPlugin(page, shop, zip) {
+  await page.goto(`${shop.url}/wp-admin/plugin-install.php?tab=upload`);
+  await page.setInputFiles('#pluginzip', zip);
+  await Promise.all([page.waitForURL(/update\.php\?action=upload-plugin/), page.click('#install-plugin-submit')]);
+  await page.getByText('Plugin installed successfully.').waitFor();
+  await shot(page, `${prefix}-plugin-uploaded`);
+  await Promise.all([page.waitForURL(/plugins\.php/), page.locator('a.button-primary', { hasText: 'Activate Plugin' }).click()]);
+  await page.locator('#message, .notice-success').filter({ hasText: 'Plugin activated.' }).first().waitFor();
+  assert.equal(await page.locator('tr[data-slug="printbridge"].active').count(), 1, 'PrintBridge is active');
+}
+
+async function connect(page, shop, bridge) {
+  await page.goto(`${shop.url}/wp-admin/admin.php?page=wc-settings&tab=printbridge`);
+  await page.fill('#printbridge_connection_key', bridge.key);
+  await page.fill('#printbridge_k2p_wrapper_url', K2P_JS);
+  await page.fill('#printbridge_k2p_editor_height', '480px');
+  await submit(page, () => page.click('.woocommerce-save-button'));
+  await page.getByText('Connection key accepted.').waitFor();
+  await page.getByText('Order webhooks to the bridge are set up.').waitFor();
+  const html = await page.content();
+  assert.ok(!html.includes(bridge.token), 'the store token is never printed into the settings page');
+  await page.click('#printbridge-test-connection');
+  const result = page.locator('#printbridge-test-result');
+  await until('the Test connection answer', async () => /Connected to PrintBridge/.test(await result.textContent()), 20000);
+  const text = await result.textContent();
+  assert.match(text, /as store "shop"/);
+  assert.match(text, /Spiff/);
+  assert.match(text, /Key2print/);
+  await shot(page, `${prefix}-connected`);
+  const hooks = wp(shop, `return array_map( function ( $id ) { $w = wc_get_webhook( $id ); return array( $w->get_topic(), $w->get_status(), $w->get_delivery_url(), $w->get_api_version() ); }, array_values( PrintBridge_Webhooks::ids() ) );`);
+  assert.deepEqual(hooks.map((h) => h[0]).sort(), ['order.created', 'order.updated']);
+  for (const h of hooks) {
+    assert.equal(h[1], 'active');
+    assert.equal(h[2], `${bridge.url}/v1/webhooks/woocommerce/shop`);
+    assert.equal(h[3], 'wp_api_v3');
+  }
+}
+
+/** Creates a new simple product in the product editor; `printbridge` fills the PrintBridge tab. */
+async function createProduct(page, shop, { name, price, sku, printbridge }) {
+  await page.goto(`${shop.url}/wp-admin/post-new.php?post_type=product`);
+  await page.fill('#title', name);
+  await page.fill('#_regular_price', price);
+  if (sku) {
+    await page.click('.product_data_tabs li.inventory_options a');
+    await page.fill('#_sku', sku);
+  }
+  if (printbridge) {
+    const tab = page.locator('.product_data_tabs li.printbridge_options');
+    assert.ok(await tab.isVisible(), 'the PrintBridge tab is visible on a new product');
+    await tab.locator('a').click();
+    await page.selectOption('#printbridge_provider', printbridge.provider);
+    for (const [field, value] of Object.entries(printbridge.fields)) {
+      const input = page.locator(`#${field}`);
+      assert.ok(await input.isVisible(), `${field} shows once ${printbridge.provider} is chosen`);
+      await input.fill(value);
+    }
+    await shot(page, `${prefix}-product-${printbridge.provider}`);
+  }
+  // WordPress ignores Publish while an autosave runs (its buttons carry .disabled then), and
+  // post.js rewrites the address on Publish (wp-post-new-reload): press it when enabled, until
+  // the saved product's screen loads.
+  const saved = /post\.php\?post=\d+&action=edit/;
+  await until('the product saved', async () => {
+    if (saved.test(page.url())) return true;
+    await page.locator('#publish:not(.disabled)').waitFor();
+    await page.click('#publish');
+    await page.waitForURL(saved, { waitUntil: 'load', timeout: 10000 }).catch(() => {});
+    return saved.test(page.url());
+  }, 60000);
+  await page.locator('#message').filter({ hasText: 'Product published.' }).waitFor();
+  const id = Number(new URL(page.url()).searchParams.get('post'));
+  const meta = wp(shop, `$p = wc_get_product( ${id} ); return array( 'provider' => $p->get_meta( '_printbridge_provider' ), 'spiff' => $p->get_meta( '_printbridge_spiff_integration_product_id' ), 'tpl' => $p->get_meta( '_printbridge_key2print_template_id' ), 'sku' => $p->get_sku(), 'url' => get_permalink( ${id} ) );`);
+  if (printbridge) assert.equal(meta.provider, printbridge.provider);
+  return { id, url: meta.url, meta };
+}
+
+// --- the customer -----------------------------------------------------------------------------
+
+async function storeCart(page) {
+  return page.evaluate(async () => (await fetch('/wp-json/wc/store/v1/cart', { credentials: 'same-origin' })).json());
+}
+
+async function personaliseSpiff(page, product, quantity) {
+  await page.goto(product.url);
+  const personalise = page.locator('#printbridge-personalise');
+  await personalise.waitFor();
+  await page.fill('form.cart input.qty', String(quantity));
+  await personalise.click();
+  await page.locator('#spiff-standin-finish').waitFor();
+  await shot(page, `${prefix}-spiff-editor`);
+  const log = await page.evaluate(() => window.__spiffLog);
+  assert.deepEqual(log[0], { call: 'IntegrationProduct', id: SPIFF_PRODUCT });
+  await submit(page, () => page.click('#spiff-standin-finish'));
+}
+
+async function personaliseKey2print(page, product, sandbox) {
+  const before = await sandbox.stats();
+  await page.goto(product.url);
+  await page.locator('#printbridge-personalise').click();
+  await page.locator('#k2p-standin-frame').waitFor();
+  const after = await sandbox.stats();
+  assert.equal(after.key2print_sessions.length, before.key2print_sessions.length + 1, 'one Key2print session started through the bridge');
+  const log = await page.evaluate(() => window.__k2pLog);
+  assert.equal(log.length, 1);
+  assert.equal(log[0].containerId, 'printbridge-k2p-editor');
+  assert.match(log[0].sessionToken, /^[0-9a-f]{32}$/);
+  await shot(page, `${prefix}-key2print-editor`);
+  await submit(page, () => page.click('#k2p-standin-finish'));
+}
+
+function cartLine(cart, productId) {
+  return cart.items.find((i) => i.id === productId);
+}
+
+async function classicCart(page, shop, lines) {
+  await page.goto(`${shop.url}/classic-cart/`);
+  const form = page.locator('form.woocommerce-cart-form');
+  await form.waitFor();
+  for (const [name, text] of lines) {
+    const row = form.locator('tr.cart_item', { hasText: name });
+    await row.waitFor();
+    if (text) assert.match(await row.textContent(), text);
+  }
+  await shot(page, `${prefix}-classic-cart`);
+}
+
+async function blockCart(page, shop, lines) {
+  await page.goto(`${shop.url}/cart/`);
+  for (const [name, text] of lines) {
+    const row = page.locator('.wc-block-cart-items__row', { hasText: name });
+    await row.waitFor();
+    if (text) await row.getByText(text.source.includes('Spiff') ? 'Spiff · e3ac7f3a' : 'Key2print · proj_42-').waitFor();
+  }
+  await shot(page, `${prefix}-block-cart`);
+}
+
+async function blockCheckout(page, shop) {
+  await page.goto(`${shop.url}/checkout/`);
+  await page.locator('#email').waitFor();
+  await page.fill('#email', 'customer@example.org');
+  const fill = async (sel, value) => {
+    const f = page.locator(sel);
+    if (await f.count()) await f.fill(value);
+  };
+  await fill('#shipping-first_name', 'Ada');
+  await fill('#shipping-last_name', 'Lovelace');
+  await fill('#shipping-address_1', 'Rue Neuve 12');
+  await fill('#shipping-city', 'Brussels');
+  await fill('#shipping-postcode', '1000');
+  await fill('#shipping-phone', '+3220000000');
+  await shot(page, `${prefix}-block-checkout`);
+  // The checkout block recalculates after each field (Store API batch requests) and ignores
+  // Place Order meanwhile: press it once the page is idle, until the order is received.
+  const received = /order-received\/\d+/;
+  let inFlight = 0;
+  const isStoreApi = (r) => r.url().includes('/wc/store/');
+  page.on('request', (r) => { if (isStoreApi(r)) inFlight += 1; });
+  const done = (r) => { if (isStoreApi(r)) inFlight -= 1; };
+  page.on('requestfinished', done);
+  page.on('requestfailed', done);
+  const last = page.locator('#shipping-phone, #shipping-postcode').first();
+  await last.press('Tab'); // leaves the last field: the block sends the address
+  await until('the order received page', async () => {
+    if (received.test(page.url())) return true;
+    await until('the checkout\'s Store API requests finished', () => inFlight <= 0, 20000, 50);
+    if (received.test(page.url())) return true;
+    await page.locator('.wc-block-components-checkout-place-order-button:not([disabled]):not([aria-disabled="true"])').click();
+    await page.waitForURL(received, { timeout: 8000 }).catch(() => {});
+    return received.test(page.url());
+  }, 90000);
+  const orderId = Number(page.url().match(/order-received\/(\d+)/)[1]);
+  await page.getByText('Thank you').first().waitFor();
+  await shot(page, `${prefix}-order-received`);
+  return orderId;
+}
+
+// --- the bridge and the order screen ----------------------------------------------------------
+
+async function providerOrders(shop, sandbox, want) {
+  return until('one provider order per provider at the sandboxes', async () => {
+    runQueue(shop);
+    const s = await sandbox.stats();
+    const got = {
+      spiff: Object.values(s.spiff_orders).reduce((a, b) => a + b, 0),
+      apliiq: Object.values(s.apliiq_orders).reduce((a, b) => a + b, 0),
+      key2print: Object.values(s.key2print_downloads).reduce((a, b) => a + b, 0),
+    };
+    return Object.entries(want).every(([k, v]) => got[k] >= v) ? s : false;
+  }, 60000, 250);
+}
+
+async function jobsSettled(bridge, orderId) {
+  return until(`the bridge's jobs of order ${orderId} done`, async () => {
+    const o = await bridge.admin(`/v1/admin/orders/shop/${orderId}`);
+    const jobs = o.jobs || [];
+    return jobs.length && jobs.every((j) => j.state === 'done') ? o : false;
+  }, 60000, 250);
+}
+
+async function orderScreen(page, shop, orderId, providers) {
+  const hpos = wp(shop, `return \\Automattic\\WooCommerce\\Utilities\\OrderUtil::custom_orders_table_usage_is_enabled();`);
+  const url = hpos ? `${shop.url}/wp-admin/admin.php?page=wc-orders&action=edit&id=${orderId}` : `${shop.url}/wp-admin/post.php?post=${orderId}&action=edit`;
+  // The bridge writes its notes through the REST API after each provider call: reload until
+  // they are all there.
+  await until('the bridge\'s order notes on the order screen', async () => {
+    runQueue(shop);
+    await page.goto(url);
+    const notes = await page.locator('ul.order_notes').textContent();
+    return providers.every((p) => new RegExp(p, 'i').test(notes));
+  }, 60000, 500);
+  const box = page.locator('#printbridge-order');
+  await box.waitFor();
+  const text = await box.textContent();
+  for (const p of providers) assert.match(text, new RegExp(p, 'i'), `the PrintBridge box names ${p}`);
+  await box.scrollIntoViewIfNeeded();
+  await shot(page, `${prefix}-order-screen`);
+  return url;
+}
+
+// --- the Store API ----------------------------------------------------------------------------
+
+async function storeApi(shop, spiffId) {
+  const base = `${shop.url}/wp-json/wc/store/v1`;
+  const first = await fetch(`${base}/cart`);
+  assert.equal(first.status, 200);
+  const headers = { 'content-type': 'application/json', Nonce: first.headers.get('nonce'), 'Cart-Token': first.headers.get('cart-token') };
+  const refused = await fetch(`${base}/cart/add-item`, { method: 'POST', headers, body: JSON.stringify({ id: spiffId, quantity: 1 }) });
+  const refusedBody = await refused.json();
+  assert.equal(refused.status, 400, JSON.stringify(refusedBody));
+  assert.match(refusedBody.message, /personalis/i);
+  const added = await fetch(`${base}/cart/add-item`, {
+    method: 'POST', headers, body: JSON.stringify({ id: spiffId, quantity: 1, extensions: { printbridge: { design_id: SPIFF_TRANSACTION } } }),
+  });
+  const cart = await added.json();
+  assert.equal(added.status, 201, JSON.stringify(cart));
+  const line = cart.items.find((i) => i.id === spiffId);
+  assert.ok(line, 'the line is in the cart');
+  assert.equal(line.extensions?.printbridge?.design_id, SPIFF_TRANSACTION, `extensions.printbridge on the cart item: ${JSON.stringify(line.extensions)}`);
+  assert.equal(line.extensions.printbridge.provider, 'spiff');
+  return cart;
+}
+
+// --- the editor failing to load ---------------------------------------------------------------
+
+/** The product page of `product` with the provider script answered by `route`; returns what happened. */
+async function failingEditor(browser, shop, product, routes, name) {
+  const { context } = await newContext(browser, { routes });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const ajax = [];
+  page.on('request', (r) => {
+    if (r.url().includes('admin-ajax.php')) ajax.push(r.postData() || '');
+  });
+  try {
+    await page.goto(product.url, { waitUntil: 'domcontentloaded' });
+    const status = page.locator('#printbridge-status');
+    await page.locator('#printbridge-personalise').click();
+    await until(`a message for the customer (${name})`, async () => /not available/.test(await status.textContent()), 15000);
+    const message = await status.textContent();
+    assert.ok(await status.evaluate((el) => el.classList.contains('is-error')));
+    await shot(page, `${prefix}-editor-${name}`);
+    // The add-to-cart button does not put the product in the cart without a design: it tries
+    // the editor again and ends with the message again, on the same page.
+    await status.evaluate((el) => { el.textContent = ''; });
+    await page.locator('button.single_add_to_cart_button').click();
+    await until('the message again after Add to cart', async () => /not available/.test(await status.textContent()), 15000);
+    const cart = await storeCart(page);
+    return { message, errors, ajax, cart };
+  } finally {
+    await context.close();
+  }
+}
+
+async function editorFailures(browser, owner, shop, spiff, k2p, sandbox) {
+  // The deadline comes from the printbridge_editor_timeout_ms filter (a must-use plugin of the test).
+  const abort = (route) => route.abort('connectionrefused');
+  const hang = () => {}; // never answered
+  const throwing = (route) => route.fulfill({ status: 200, contentType: 'application/javascript', body: 'throw new Error("Spiff SDK exploded");' });
+  const cases = [
+    ['spiff-unreachable', spiff, { [SPIFF_JS]: abort }],
+    ['spiff-never-loads', spiff, { [SPIFF_JS]: hang }],
+    ['spiff-throws', spiff, { [SPIFF_JS]: throwing }],
+    ['key2print-unreachable', k2p, { [K2P_JS]: abort }],
+  ];
+  const sessions0 = (await sandbox.stats()).key2print_sessions.length;
+  const users0 = (await sandbox.stats()).key2print_users;
+  // Every case runs; the failures are reported together.
+  const problems = [];
+  const check = async (name, product, routes) => {
+    try {
+      const r = await failingEditor(browser, shop, product, routes, name);
+      assert.doesNotMatch(r.message, /TypeError|not a constructor|undefined|Opening the editor/, name);
+      assert.equal(r.cart.items_count, 0, `${name}: nothing was added to the cart`);
+      assert.deepEqual(r.ajax.filter((d) => d.includes('printbridge_k2p_session')), [], `${name}: no Key2print session was asked for`);
+      const unexpected = r.errors.filter((e) => !e.includes('Spiff SDK exploded'));
+      assert.deepEqual(unexpected, [], `${name}: no JavaScript error from the plugin`);
+    } catch (e) {
+      problems.push(`${name}: ${e.message.split('\n')[0]}`);
+    }
+  };
+  for (const [name, product, routes] of cases) await check(name, product, routes);
+  // The wrapper URL unset: the same message, and no Key2print user or session.
+  wp(shop, `PrintBridge_Settings::update( array( 'k2p_wrapper_url' => '' ) ); return true;`);
+  await check('key2print-unset', k2p, {});
+  // The owner is told too.
+  await owner.goto(`${shop.url}/wp-admin/edit.php?post_type=product`);
+  const notice = owner.locator('.notice', { hasText: /Key2print editor: the .* is not set/ });
+  if (await notice.count()) {
+    await shot(owner, `${prefix}-owner-notice-key2print-unset`);
+  } else {
+    problems.push('no admin notice tells the owner the Key2print wrapper URL is not set');
+  }
+  wp(shop, `PrintBridge_Settings::update( array( 'k2p_wrapper_url' => ${JSON.stringify(K2P_JS)} ) ); return true;`);
+  const s = await sandbox.stats();
+  if (s.key2print_sessions.length !== sessions0) problems.push(`${s.key2print_sessions.length - sessions0} Key2print session(s) created for an editor that could not load`);
+  if (s.key2print_users !== users0) problems.push(`${s.key2print_users - users0} Key2print user(s) created for an editor that could not load`);
+  assert.deepEqual(problems, [], 'editor load failures');
+}
+
+/** The Personalise button looks like the theme's buttons and keeps its own width. */
+async function buttonStyle(page, product) {
+  await page.goto(product.url);
+  const personalise = page.locator('#printbridge-personalise');
+  const addToCart = page.locator('button.single_add_to_cart_button');
+  const cls = await personalise.getAttribute('class');
+  assert.match(cls, /\bbutton\b/);
+  assert.match(cls, /\bwp-element-button\b/, 'the theme\'s element class, as WooCommerce\'s own buttons carry');
+  const style = (loc) => loc.evaluate((el) => {
+    const s = getComputedStyle(el);
+    return { bg: s.backgroundColor, radius: s.borderRadius, font: s.fontFamily, width: el.getBoundingClientRect().width, form: el.form.getBoundingClientRect().width };
+  });
+  const p = await style(personalise);
+  const a = await style(addToCart);
+  assert.equal(p.bg, a.bg, 'same background as the add-to-cart button');
+  assert.equal(p.radius, a.radius);
+  assert.equal(p.font, a.font);
+  assert.ok(p.width < p.form * 0.6, `the Personalise button keeps its own width (${p.width} of ${p.form})`);
+}
+
+// --- the disabled webhooks --------------------------------------------------------------------
+
+async function disabledWebhooks(page, shop, bridge, orderUrl) {
+  // WooCommerce disables a webhook on its next failed delivery once failure_count is above 5:
+  // the bridge is stopped and the order updated from the order screen.
+  await stop(bridge.proc);
+  wp(shop, `foreach ( PrintBridge_Webhooks::ids() as $id ) { $w = wc_get_webhook( $id ); $w->set_failure_count( 6 ); $w->save(); } return true;`);
+  await page.goto(orderUrl);
+  await page.selectOption('#order_status', 'wc-completed');
+  await submit(page, () => page.locator('button.save_order').click());
+  const notice = page.locator('.notice-error', { hasText: 'PrintBridge: WooCommerce disabled the webhooks' });
+  await until('the disabled-webhooks notice', async () => {
+    runQueue(shop);
+    await page.goto(`${shop.url}/wp-admin/admin.php?page=wc-settings&tab=printbridge`);
+    return notice.isVisible();
+  }, 20000, 250);
+  const states = wp(shop, `return array_map( function ( $id ) { return wc_get_webhook( $id )->get_status(); }, array_values( PrintBridge_Webhooks::ids() ) );`);
+  assert.ok(states.includes('disabled'), `WooCommerce disabled a webhook: ${states}`);
+  await shot(page, `${prefix}-webhooks-disabled`);
+  await submit(page, () => notice.getByText('Re-enable the webhooks').click());
+  await until('the notice gone', async () => (await page.locator('.notice-error', { hasText: 'PrintBridge: WooCommerce disabled the webhooks' }).count()) === 0, 10000);
+  await page.getByText(/PrintBridge: \d+ webhooks? to the bridge (is|are) active again\./).waitFor();
+  await shot(page, `${prefix}-webhooks-reenabled`);
+  const after = wp(shop, `return array_map( function ( $id ) { $w = wc_get_webhook( $id ); return array( $w->get_status(), $w->get_failure_count() ); }, array_values( PrintBridge_Webhooks::ids() ) );`);
+  assert.deepEqual(after, [['active', 0], ['active', 0]]);
+}
+
+// --- the run ----------------------------------------------------------------------------------
+
+async function main() {
+  const work = tmpDir('pb-shop-');
+  const db = `pb_browser_${prefix}_${process.pid}`;
+  const zip = execFileSync('bash', [path.join(pluginRoot, 'build-zip.sh')]).toString().trim().split('\n').pop();
+  const shop = await step('install the shop', () => installShop({
+    wordpress: args.wordpress, woocommerce: args.woocommerce, dir: path.join(work, 'shop'), db, hpos: args.smoke ? 'off' : 'on',
+  }));
+  // Test-only settings: a short editor deadline, and a page holding the classic cart shortcode.
+  fs.mkdirSync(path.join(shop.dir, 'wp-content', 'mu-plugins'), { recursive: true });
+  fs.copyFileSync(path.join(here, 'browser-test-shop.php'), path.join(shop.dir, 'wp-content', 'mu-plugins', 'printbridge-browser-test.php'));
+  const rest = wp(shop, `
+    wp_insert_post( array( 'post_type' => 'page', 'post_status' => 'publish', 'post_title' => 'Classic cart', 'post_name' => 'classic-cart', 'post_content' => '<!-- wp:shortcode -->[woocommerce_cart]<!-- /wp:shortcode -->' ) );
+    global $wpdb;
+    $ck = 'ck_' . wc_rand_hash(); $cs = 'cs_' . wc_rand_hash();
+    $wpdb->insert( $wpdb->prefix . 'woocommerce_api_keys', array( 'user_id' => 1, 'description' => 'PrintBridge bridge', 'permissions' => 'read_write', 'consumer_key' => wc_api_hash( $ck ), 'consumer_secret' => $cs, 'truncated_key' => substr( $ck, -7 ) ) );
+    return array( 'key' => $ck, 'secret' => $cs );`);
+  const sandbox = await step('start the provider sandboxes', () => startSandbox(bin));
+  const bridge = await step('start the bridge', () => startBridge(bin, { dir: path.join(work, 'bridge'), shopUrl: shop.url, sandbox, rest }));
+  bridge.token = JSON.parse(Buffer.from(bridge.key.slice(5), 'base64url').toString()).token;
+
+  const browser = await launchBrowser();
+  try {
+    const { context: ownerContext } = await newContext(browser);
+    const owner = await ownerContext.newPage();
+    await step('owner logs in', () => login(owner, shop));
+    await step('owner uploads and activates the plugin zip', () => uploadPlugin(owner, shop, zip));
+    await step('owner pastes the connection key and tests the connection', () => connect(owner, shop, bridge));
+    const spiff = await step('owner creates a Spiff product', () => createProduct(owner, shop, {
+      name: 'Personalised mug', price: '12.50', printbridge: { provider: 'spiff', fields: { printbridge_spiff_integration_product_id: SPIFF_PRODUCT } },
+    }));
+    let k2p;
+    let apliiq;
+    if (!args.smoke) {
+      k2p = await step('owner creates a Key2print product', () => createProduct(owner, shop, {
+        name: 'Business cards', price: '30', printbridge: { provider: 'key2print', fields: { printbridge_k2p_template_id: 'tpl-7' } },
+      }));
+      apliiq = await step('owner creates an Apliiq product', () => createProduct(owner, shop, { name: 'Hoodie', price: '40', sku: APLIIQ_SKU }));
+      assert.equal(apliiq.meta.sku, APLIIQ_SKU);
+      assert.ok((await sandbox.stats()).key2print_flushes.includes(String(k2p.id)), 'saving a Key2print product flushed the editor cache');
+    }
+
+    const { context: customerContext, foreign } = await newContext(browser, { routes: providerRoutes });
+    const customer = await customerContext.newPage();
+    const pageErrors = [];
+    customer.on('pageerror', (e) => pageErrors.push(String(e)));
+    const products = [['Personalised mug', /Personalised design:\s*Spiff · e3ac7f3a/]];
+    await step('the Personalise button follows the theme', () => buttonStyle(customer, spiff));
+    await step('customer personalises the Spiff product and adds it to the cart', async () => {
+      await personaliseSpiff(customer, spiff, 2);
+      const line = cartLine(await storeCart(customer), spiff.id);
+      assert.ok(line, 'the Spiff line is in the cart');
+      assert.equal(line.quantity, 2);
+    });
+    if (!args.smoke) {
+      await step('customer personalises the Key2print product and adds it to the cart', async () => {
+        await personaliseKey2print(customer, k2p, sandbox);
+        assert.ok(cartLine(await storeCart(customer), k2p.id), 'the Key2print line is in the cart');
+      });
+      await step('customer adds the Apliiq product', async () => {
+        await customer.goto(apliiq.url);
+        assert.equal(await customer.locator('#printbridge-personalise').count(), 0);
+        await submit(customer, () => customer.locator('button.single_add_to_cart_button').click());
+        assert.ok(cartLine(await storeCart(customer), apliiq.id));
+      });
+      products.push(['Business cards', /Personalised design:\s*Key2print · proj_42-/], ['Hoodie', null]);
+      await step('the Store API carries the design (extensions.printbridge)', async () => {
+        const cart = await storeCart(customer);
+        const line = cartLine(cart, spiff.id);
+        assert.equal(line.extensions?.printbridge?.design_id, SPIFF_TRANSACTION, `extensions on the Spiff line: ${JSON.stringify(line.extensions)}`);
+        assert.equal(cartLine(cart, k2p.id).extensions.printbridge.design_id, K2P_PROJECT);
+      });
+      await step('classic cart shows the personalised lines', () => classicCart(customer, shop, products));
+    }
+    await step('block cart shows the lines', () => blockCart(customer, shop, products));
+    const orderId = await step('customer checks out with the block checkout', () => blockCheckout(customer, shop));
+    const order = wp(shop, `$o = wc_get_order( ${orderId} ); return array( 'status' => $o->get_status(), 'items' => array_values( array_map( function ( $i ) { return array( 'product' => $i->get_product_id(), 'spiff' => $i->get_meta( '_printbridge_spiff_transaction_id' ), 'k2p' => $i->get_meta( '_printbridge_key2print_project_id' ) ); }, $o->get_items() ) ) );`);
+    assert.equal(order.status, 'processing', 'cash on delivery leaves the order processing (paid for the bridge)');
+    assert.equal(order.items.find((i) => i.product === spiff.id).spiff, SPIFF_TRANSACTION);
+    if (k2p) assert.equal(order.items.find((i) => i.product === k2p.id).k2p, K2P_PROJECT);
+
+    const want = args.smoke ? { spiff: 1 } : { spiff: 1, apliiq: 1, key2print: 1 };
+    await step('the webhooks reach the bridge; one order per provider reaches the sandboxes', async () => {
+      await providerOrders(shop, sandbox, want);
+      const o = await jobsSettled(bridge, orderId);
+      const s = await sandbox.stats();
+      assert.deepEqual(s.spiff_orders, { [SPIFF_TRANSACTION]: 1 });
+      if (!args.smoke) {
+        assert.deepEqual(s.apliiq_orders, { [String(orderId)]: 1 });
+        assert.deepEqual(s.key2print_downloads, { [K2P_PROJECT]: 1 });
+      }
+      assert.equal(s.rejected_signatures, 0);
+      const providerJobs = o.jobs.filter((j) => j.provider !== 'woocommerce');
+      assert.deepEqual(providerJobs.map((j) => j.provider).sort(), Object.keys(want).sort(), JSON.stringify(o.jobs));
+    });
+    const orderUrl = await step('the order screen shows the notes and the PrintBridge box', () => orderScreen(owner, shop, orderId, Object.keys(want)));
+    assert.deepEqual(pageErrors, [], 'no JavaScript error on the customer\'s pages');
+    assert.deepEqual(foreign, [], 'the customer\'s pages load nothing from other hosts but the provider scripts');
+
+    if (!args.smoke) {
+      await step('Store API: 400 without a design id, extensions.printbridge with one', () => storeApi(shop, spiff.id));
+      await step('editor load failures: a message, no cart line, no Key2print session', () => editorFailures(browser, owner, shop, spiff, k2p, sandbox));
+      await step('disabled webhooks: the notice and re-enable', () => disabledWebhooks(owner, shop, bridge, orderUrl));
+    }
+    // No PHP warning, notice or deprecation from the plugin over the whole run.
+    execFileSync('bash', [path.join(shopScripts, 'check-debug-log.sh'), shop.dir], { stdio: 'inherit' });
+  } catch (e) {
+    await failureShots(prefix);
+    throw e;
+  } finally {
+    await browser.close().catch(() => {});
+    if (args.keep) {
+      console.log(`kept: ${work} (database ${db})`);
+    } else try {
+      fs.rmSync(work, { recursive: true, force: true });
+      execFileSync('php', ['-r', `$m = new mysqli('127.0.0.1', 'root', '', '', 3306); $m->query('DROP DATABASE IF EXISTS \`${db}\`');`]);
+    } catch { /* the database is dropped on the next install anyway */ }
+  }
+}
+
+let failed = false;
+const t0 = Date.now();
+try {
+  await main();
+  console.log(`[${label}] browser tests passed in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+} catch (e) {
+  failed = true;
+  console.error(e);
+  console.error(processReport());
+} finally {
+  await stopAll();
+}
+process.exit(failed ? 1 : 0);
