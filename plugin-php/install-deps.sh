@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the plugin's tests need on Debian (idempotent): PHP with the mysql/xml/mbstring/curl
 # extensions, PHPUnit, xz-utils and unzip (to unpack the WordPress and WooCommerce archives the
-# test shops are installed from), Debian's WordPress core (the product-page browser test's
-# renderer), Chromium, and the npm packages of package-lock.json (playwright-core only; it drives
+# test shops are installed from), Chromium, and the npm packages of package-lock.json (playwright-core only; it drives
 # the system Chromium and downloads no browser).
 # MariaDB is expected on 127.0.0.1:3306 (root, empty password); it is started if installed but down.
 set -euo pipefail
@@ -11,7 +10,7 @@ cd "$(dirname "$0")"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-packages=(php-cli php-mysql php-xml php-mbstring php-curl phpunit xz-utils unzip wordpress chromium gettext python3 nodejs npm)
+packages=(php-cli php-mysql php-xml php-mbstring php-curl phpunit xz-utils unzip chromium gettext python3 nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

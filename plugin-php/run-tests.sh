@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 
 REQUIRE_ALL="${PRINTBRIDGE_REQUIRE_ALL:-0}"
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
-export PRINTBRIDGE_WP_DIR="${PRINTBRIDGE_WP_DIR:-/usr/share/wordpress}" CHROMIUM
+export CHROMIUM
 
 missing() {
   if [ "$REQUIRE_ALL" = "1" ]; then
