@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::http::AppState;
 use crate::store::jobs::{AttemptRecord, ClaimedJob, Finish, FollowUp};
@@ -287,6 +288,8 @@ impl Dispatcher {
     }
 
     /// Runs one claimed job; `order` is its order's current body, read with the claim.
+    /// Every line it logs carries the job's span, and only it: the span is entered only
+    /// while this job's future is polled ([`Instrument`]), never held across an `.await`.
     async fn run_job(&self, job: ClaimedJob, order: Option<String>) {
         let span = tracing::info_span!(
             "job",
@@ -296,7 +299,11 @@ impl Dispatcher {
             provider = %job.provider,
             target = %job.target
         );
-        let _enter = span.enter();
+        self.attempt(job, order).instrument(span).await
+    }
+
+    /// One attempt of a claimed job: the call, its outcome, and the record of both.
+    async fn attempt(&self, job: ClaimedJob, order: Option<String>) {
         let started_at = self.state.clock.now_ms();
         let started = Instant::now();
         let order = order.and_then(|b| serde_json::from_str::<Value>(&b).ok());
