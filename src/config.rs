@@ -75,6 +75,10 @@ pub struct Config {
     /// bridge without a persistent `data_dir` (a container) would lose what its journal held.
     #[serde(default)]
     pub intake_journal: Option<bool>,
+    /// On SIGTERM, how long the server may take to answer the requests it accepted before
+    /// it closes what is still open, in seconds.
+    #[serde(default = "default_shutdown_grace_secs")]
+    pub shutdown_grace_secs: u64,
     #[serde(default)]
     pub dispatch: DispatchConfig,
     #[serde(default)]
@@ -298,6 +302,9 @@ fn default_data_dir() -> PathBuf {
 fn default_max_body_bytes() -> usize {
     2 * 1024 * 1024
 }
+fn default_shutdown_grace_secs() -> u64 {
+    10
+}
 fn default_paid_statuses() -> Vec<String> {
     vec!["processing".to_owned(), "completed".to_owned()]
 }
@@ -354,6 +361,7 @@ impl Default for Config {
             data_dir: default_data_dir(),
             max_body_bytes: default_max_body_bytes(),
             intake_journal: None,
+            shutdown_grace_secs: default_shutdown_grace_secs(),
             dispatch: DispatchConfig::default(),
             stores: Vec::new(),
         }
@@ -437,6 +445,11 @@ impl Config {
                 _ => {}
             }
         }
+    }
+
+    /// How long a shutdown waits for the requests the server accepted.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
     }
 
     /// Where the intake journal is kept, if the bridge keeps one (see `intake_journal`).
@@ -529,6 +542,12 @@ impl Config {
             return Err(ConfigError::invalid(
                 "max_body_bytes",
                 "must be at least 1024",
+            ));
+        }
+        if !(1..=3600).contains(&self.shutdown_grace_secs) {
+            return Err(ConfigError::invalid(
+                "shutdown_grace_secs",
+                "must be between 1 and 3600",
             ));
         }
         let d = &self.dispatch;
@@ -834,6 +853,7 @@ api_secret = "s"
         let cases = [
             ("listen = \"nope\"", "listen"),
             ("database_url = \"mysql://x\"", "database_url"),
+            ("shutdown_grace_secs = 0", "shutdown_grace_secs"),
             (
                 "[[stores]]\nid = \"Bad Id\"\nwebhook_secret = \"s\"",
                 "stores[0].id",
