@@ -85,6 +85,16 @@ impl Application {
             path: config.data_dir.display().to_string(),
             source,
         })?;
+        match crate::outbox::exec::remove_interrupted_downloads(&config.data_dir) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                removed = n,
+                "temporary files of interrupted downloads removed"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot remove temporary files of interrupted downloads")
+            }
+        }
         let listener =
             match listener {
                 Some(l) => l,

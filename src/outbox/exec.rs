@@ -546,6 +546,38 @@ fn parent_dir(p: &Path) -> Option<PathBuf> {
     })
 }
 
+/// Whether `name` is a temporary file of [`write_atomically`]: `<stem>.tmp-<32 hex digits>`.
+fn is_temporary(name: &str) -> bool {
+    name.rsplit_once(".tmp-")
+        .is_some_and(|(_, id)| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Removes the temporary files that downloads cut off by a crash left under
+/// `data_dir/key2print` (a finished download is renamed into place, so none of them is ever
+/// read); returns how many. Run at start, before any download.
+pub fn remove_interrupted_downloads(data_dir: &Path) -> std::io::Result<usize> {
+    let mut removed = 0;
+    let mut dirs = vec![data_dir.join("key2print")];
+    while let Some(dir) = dirs.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                dirs.push(entry.path());
+            } else if kind.is_file() && entry.file_name().to_str().is_some_and(is_temporary) {
+                std::fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
+
 /// Keeps `bytes` at `path` so that they survive a crash once this returns: written to a
 /// temporary file and synced, renamed into place, then the directory synced, with every
 /// directory created for it up to the one that already existed, so the name survives too.
@@ -583,6 +615,14 @@ async fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_names_of_interrupted_downloads_are_temporary() {
+        assert!(is_temporary("p.tmp-0123456789abcdef0123456789abcdef"));
+        assert!(!is_temporary("p.pdf"));
+        assert!(!is_temporary("p.tmp-notes"));
+        assert!(!is_temporary("p.tmp-0123456789abcdef0123456789abcde"));
+    }
 
     #[test]
     fn parent_of_a_relative_top_directory_is_the_working_directory() {
