@@ -121,10 +121,10 @@ pub struct FileRow {
     pub sha256: String,
 }
 
-const JOB_COLUMNS: &str = "id, store_id, order_id, provider, target, kind, state, attempts, run_at, \
+pub(super) const JOB_COLUMNS: &str = "id, store_id, order_id, provider, target, kind, state, attempts, run_at, \
      provider_ref, last_error, last_status, created_at, updated_at";
 
-fn job_from_row<R: Row>(r: &R) -> Result<JobView, sqlx::Error>
+pub(super) fn job_from_row<R: Row>(r: &R) -> Result<JobView, sqlx::Error>
 where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
     String: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,

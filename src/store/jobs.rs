@@ -218,7 +218,7 @@ fn snapshot_text((body, raw, encoding): CurrentBody) -> Result<String, StoreErro
 }
 
 /// A replayed job starts afresh: queued, no attempts counted, no lease.
-const REQUEUE: &str = "state = 'pending', attempts = 0, started = 0, sent_at = NULL, \
+pub(super) const REQUEUE: &str = "state = 'pending', attempts = 0, started = 0, sent_at = NULL, \
      locked_by = NULL, locked_until = NULL";
 
 const CLAIM_COLUMNS: &str = "id, store_id, order_id, provider, target, kind, payload, attempts, \

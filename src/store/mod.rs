@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod journal;
 pub mod ledger;
 pub mod reads;
+pub mod replay;
 pub mod sqlite_alloc;
 mod texts;
 pub mod writer;
