@@ -269,3 +269,33 @@ async fn a_known_outcome_is_recorded_again(backend: Backend) {
     sb.stop();
 }
 on_both_backends!(recorded_again, a_known_outcome_is_recorded_again);
+
+/// A Spiff 500 after the request went out stays for review (Spiff documents no way to ask),
+/// and the reason says that Spiff may have received it; a 503 is retried.
+async fn a_spiff_500_waits_for_review_with_its_reason(backend: Backend) {
+    let sb = sandbox().await;
+    sb.state.push_faults("spiff", [status(503), status(500)]);
+    let store = sandbox_store(&sb, "shop", SECRET);
+    let app = TestApp::spawn(backend, |c| {
+        fast_dispatch(c);
+        c.stores = vec![store];
+    })
+    .await;
+    let tx = "77777777-0000-4000-8000-000000000001";
+    let order = order_json(31, "processing", "2026-11-23T08:00:00", &[Item::Spiff(tx)]);
+    app.post_order("shop", SECRET, &order).await;
+    let jobs = app.settled_jobs(Duration::from_secs(60)).await;
+    let job = of_order(&jobs, 31, "spiff");
+    assert_eq!(job["state"], json!("needs-review"), "{job}");
+    assert_eq!(job["attempts"], json!(2), "{job}");
+    let reason = job["last_error"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("HTTP 500")
+            && reason.contains("Spiff may have received the request")
+            && reason.contains(tx),
+        "{reason}"
+    );
+    app.stop().await;
+    sb.stop();
+}
+on_both_backends!(spiff_500, a_spiff_500_waits_for_review_with_its_reason);

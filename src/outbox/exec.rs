@@ -306,7 +306,7 @@ async fn spiff_order(client: &SpiffClient, job: &ClaimedJob, sent: &dyn SendMark
             let mut report = from_error(&e);
             if let Outcome::Ambiguous { reason } = &mut report.outcome {
                 *reason = format!(
-                    "{reason}; the request reached Spiff, which may have created the order. {check}"
+                    "{reason}; Spiff may have received the request and created the order. {check}"
                 );
             }
             report
