@@ -28,8 +28,9 @@ use tokio::sync::{Notify, watch};
 const DRAIN_QUEUED: Duration = Duration::from_secs(1);
 /// A pause with no queued connection after which the queue counts as empty.
 const QUIET: Duration = Duration::from_millis(5);
-/// How long an accepted connection that has sent nothing yet is waited for.
-pub const FIRST_REQUEST: Duration = Duration::from_secs(1);
+/// How long an accepted connection that has sent nothing yet is waited for (a client whose
+/// connection the kernel completed may send its request a moment later), at most.
+pub const FIRST_REQUEST: Duration = Duration::from_secs(5);
 
 /// What the server, its acceptor and its connections share about a shutdown.
 struct Shared {
