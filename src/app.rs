@@ -2,10 +2,8 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use poem::Server;
-use poem::listener::TcpAcceptor;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
@@ -88,6 +86,16 @@ impl Application {
             path: config.data_dir.display().to_string(),
             source,
         })?;
+        match crate::outbox::exec::remove_interrupted_downloads(&config.data_dir) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                removed = n,
+                "temporary files of interrupted downloads removed"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot remove temporary files of interrupted downloads")
+            }
+        }
         let listener =
             match listener {
                 Some(l) => l,
@@ -152,7 +160,9 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests (up to 10 s).
+    /// Serves until `shutdown` completes; then stops accepting, answers the requests it
+    /// accepted and closes idle connections within `shutdown_grace_secs`, and stops the
+    /// dispatcher and the intake writer.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -174,18 +184,33 @@ impl Application {
                 stop_rx.clone(),
             )));
         }
-        let result = Server::new_with_acceptor(TcpAcceptor::from_tokio(self.listener)?)
+        let drain = crate::drain::Drain::new();
+        let acceptor = drain.acceptor(self.listener)?;
+        let grace = self.state.config.shutdown_grace();
+        let began = Arc::new(std::sync::OnceLock::new());
+        let signalled = began.clone();
+        let result = Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(
                 app,
                 async move {
                     shutdown.await;
-                    // Stop claiming at once; in-flight provider calls finish while the
-                    // server drains its requests.
-                    let _ = stop_tx.send(true);
+                    // Queued connections are taken and the listener closed before the
+                    // server drains the connections it holds (crate::drain).
+                    drain.stop_accepting(grace).await;
+                    let _ = signalled.set(tokio::time::Instant::now());
                 },
-                Some(Duration::from_secs(10)),
+                Some(grace),
             )
             .await;
+        if began.get().is_some_and(|t| t.elapsed() >= grace) {
+            tracing::warn!(
+                grace_secs = grace.as_secs_f64(),
+                "connections still open at the end of the shutdown grace period were closed"
+            );
+        }
+        // Every accepted request is answered: the dispatcher stops claiming now and lets
+        // its in-flight provider calls finish.
+        let _ = stop_tx.send(true);
         for w in workers {
             let _ = w.await;
         }

@@ -938,9 +938,10 @@ impl Executor for CountingExecutor {
         &'a self,
         job: &'a ClaimedJob,
         order: Option<&'a Value>,
+        sent: &'a dyn crate::outbox::SendMark,
     ) -> BoxFuture<'a, Report> {
         Box::pin(async move {
-            let report = self.inner.execute(job, order).await;
+            let report = self.inner.execute(job, order, sent).await;
             let at = self.started.elapsed();
             if let Ok(mut last) = self.last.lock() {
                 last.insert(job.provider.clone(), at);

@@ -77,6 +77,10 @@ pub struct Config {
     /// Largest webhook body accepted, in bytes (default 2 MiB).
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// On SIGTERM, how long the server may take to answer the requests it accepted before
+    /// it closes what is still open, in seconds.
+    #[serde(default = "default_shutdown_grace_secs")]
+    pub shutdown_grace_secs: u64,
     #[serde(default)]
     pub dispatch: DispatchConfig,
     #[serde(default)]
@@ -300,6 +304,9 @@ fn default_data_dir() -> PathBuf {
 fn default_max_body_bytes() -> usize {
     2 * 1024 * 1024
 }
+fn default_shutdown_grace_secs() -> u64 {
+    10
+}
 fn default_paid_statuses() -> Vec<String> {
     vec!["processing".to_owned(), "completed".to_owned()]
 }
@@ -355,6 +362,7 @@ impl Default for Config {
             admin_token: None,
             data_dir: default_data_dir(),
             max_body_bytes: default_max_body_bytes(),
+            shutdown_grace_secs: default_shutdown_grace_secs(),
             dispatch: DispatchConfig::default(),
             stores: Vec::new(),
         }
@@ -444,6 +452,11 @@ impl Config {
         }
     }
 
+    /// How long a shutdown waits for the requests the server accepted.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
     /// Replaces every `env:NAME` / `file:/path` string value by what it refers to.
     pub fn resolve_references(&mut self, env: &dyn Environment) -> Result<(), ConfigError> {
         let r = |key: &str, v: &mut String| resolve(key, v, env);
@@ -525,6 +538,12 @@ impl Config {
             return Err(ConfigError::invalid(
                 "max_body_bytes",
                 "must be at least 1024",
+            ));
+        }
+        if !(1..=3600).contains(&self.shutdown_grace_secs) {
+            return Err(ConfigError::invalid(
+                "shutdown_grace_secs",
+                "must be between 1 and 3600",
             ));
         }
         let d = &self.dispatch;
@@ -830,6 +849,7 @@ api_secret = "s"
         let cases = [
             ("listen = \"nope\"", "listen"),
             ("database_url = \"mysql://x\"", "database_url"),
+            ("shutdown_grace_secs = 0", "shutdown_grace_secs"),
             (
                 "[[stores]]\nid = \"Bad Id\"\nwebhook_secret = \"s\"",
                 "stores[0].id",

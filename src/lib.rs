@@ -5,6 +5,7 @@ pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod drain;
 pub mod gateway;
 pub mod http;
 pub mod ledger;

@@ -68,6 +68,9 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// List, and unless --dry-run replay, the jobs waiting for review and the dead letters of
+    /// one provider, store and time window (after an outage), oldest first.
+    ReplayJobs(ReplayJobsArgs),
     /// Fetch a store's paid orders changed since a time from its REST API and take them in,
     /// as if their webhooks had arrived.
     Backfill {
@@ -89,6 +92,32 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+}
+
+#[derive(clap::Args)]
+struct ReplayJobsArgs {
+    /// needs-review or dead (default: both).
+    #[arg(long)]
+    state: Option<String>,
+    /// spiff, apliiq, key2print or woocommerce.
+    #[arg(long)]
+    provider: Option<String>,
+    #[arg(long)]
+    store: Option<String>,
+    /// Jobs stopped at or after this moment: naive UTC (`2026-11-20T00:00:00`) or RFC 3339.
+    #[arg(long)]
+    since: Option<String>,
+    /// Jobs stopped before this moment.
+    #[arg(long)]
+    until: Option<String>,
+    /// At most this many jobs.
+    #[arg(long, default_value_t = 500)]
+    limit: i64,
+    /// List what would be sent; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long, short)]
+    config: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -248,6 +277,81 @@ async fn replay(job_id: i64, config: Option<PathBuf>, out: &mut dyn Write) -> an
     Ok(code)
 }
 
+async fn replay_jobs(args: ReplayJobsArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    use printbridge::store::replay::{STOPPED_STATES, StoppedFilter, parse_instant};
+    if let Some(s) = args.state.as_deref() {
+        anyhow::ensure!(
+            STOPPED_STATES.contains(&s),
+            "--state: expected {}, got {s}",
+            STOPPED_STATES.join(" or ")
+        );
+    }
+    if let Some(p) = args.provider.as_deref() {
+        anyhow::ensure!(
+            printbridge::outbox::PROVIDERS.contains(&p),
+            "--provider: expected one of {}, got {p}",
+            printbridge::outbox::PROVIDERS.join(", ")
+        );
+    }
+    anyhow::ensure!(args.limit >= 1, "--limit: at least 1");
+    let instant = |text: Option<&str>, flag: &str| -> anyhow::Result<Option<i64>> {
+        text.map(|t| {
+            parse_instant(t).ok_or_else(|| {
+                anyhow::anyhow!("{flag}: expected 2026-11-20T00:00:00 (UTC) or RFC 3339, got {t}")
+            })
+        })
+        .transpose()
+    };
+    let filter = StoppedFilter {
+        since: instant(args.since.as_deref(), "--since")?,
+        until: instant(args.until.as_deref(), "--until")?,
+        state: args.state,
+        provider: args.provider,
+        store: args.store,
+        limit: args.limit,
+    };
+    let config = Config::load(args.config.as_deref(), &ProcessEnv)?;
+    let store = open_store(&config).await?;
+    let jobs = if args.dry_run {
+        store.stopped_jobs(&filter).await?
+    } else {
+        store
+            .replay_stopped(&filter, chrono::Utc::now().timestamp_millis())
+            .await?
+    };
+    store.close().await;
+    for j in &jobs {
+        writeln!(
+            out,
+            "job {}\t{}\torder {}\t{}\t{}\t{}",
+            j.id,
+            j.store,
+            j.order_id,
+            j.provider,
+            if args.dry_run {
+                j.state.as_str()
+            } else {
+                "queued"
+            },
+            j.last_error.as_deref().unwrap_or("")
+        )?;
+    }
+    if args.dry_run {
+        writeln!(
+            out,
+            "{} job(s) would be replayed (dry run: nothing changed)",
+            jobs.len()
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{} job(s) queued again; a running bridge sends them within a second",
+            jobs.len()
+        )?;
+    }
+    Ok(0)
+}
+
 fn parse_since(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&chrono::Utc));
@@ -394,6 +498,9 @@ fn main() -> ExitCode {
         }
         Command::Replay { job_id, config } => {
             runtime().and_then(|rt| rt.block_on(replay(job_id, config, &mut stdout)))
+        }
+        Command::ReplayJobs(args) => {
+            runtime().and_then(|rt| rt.block_on(replay_jobs(args, &mut stdout)))
         }
         Command::Backfill {
             store,

@@ -11,11 +11,12 @@ use poem_openapi::{Object, OpenApi, SecurityScheme};
 
 use super::problem::{ApiError, Problem};
 use super::{ApiTags, AppState};
-use crate::store::job_reads::{JOB_STATES, JobDetail, JobFilter, JobPage};
+use crate::store::job_reads::{JOB_STATES, JobDetail, JobFilter, JobPage, JobView};
 use crate::store::ledger::DeliveryOutcome;
 use crate::store::reads::{
     DeliveryDetail, DeliveryFilter, DeliveryPage, OrderFilter, OrderLedger, OrderPage,
 };
+use crate::store::replay::{STOPPED_STATES, StoppedFilter, parse_instant};
 
 /// The admin token (`admin_token` in the configuration) as a bearer token.
 #[derive(SecurityScheme)]
@@ -74,6 +75,81 @@ pub(super) fn page(offset: Option<i64>, limit: Option<i64>) -> Result<(i64, i64)
 }
 
 pub struct AdminApi;
+
+/// What a bulk replay did, or with `dry_run` would do.
+#[derive(Debug, Object)]
+pub struct ReplayOutcome {
+    pub dry_run: bool,
+    /// How many jobs were queued again (or would be).
+    pub count: i64,
+    /// Those jobs, oldest first: as they are now, or with `dry_run` as they would be sent.
+    pub jobs: Vec<JobView>,
+}
+
+/// The filters of a bulk replay as given, before they are checked.
+struct StoppedQuery {
+    state: Option<String>,
+    provider: Option<String>,
+    store: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: Option<i64>,
+}
+
+const MAX_REPLAY: i64 = 5000;
+
+/// Checks a bulk replay's filters; a bad one is a 400 naming it.
+fn stopped_filter(q: StoppedQuery) -> Result<StoppedFilter, ApiError> {
+    if let Some(s) = q.state.as_deref()
+        && !STOPPED_STATES.contains(&s)
+    {
+        return Err(ApiError::bad_request(
+            "bad_state",
+            format!("state must be one of {}", STOPPED_STATES.join(", ")),
+            "state",
+        ));
+    }
+    if let Some(p) = q.provider.as_deref()
+        && !crate::outbox::PROVIDERS.contains(&p)
+    {
+        return Err(ApiError::bad_request(
+            "bad_provider",
+            format!(
+                "provider must be one of {}",
+                crate::outbox::PROVIDERS.join(", ")
+            ),
+            "provider",
+        ));
+    }
+    let instant = |text: Option<String>, field: &'static str| {
+        text.map(|t| {
+            parse_instant(&t).ok_or_else(|| {
+                ApiError::bad_request(
+                    "bad_time",
+                    format!("{field} must be RFC 3339 or UTC as 2026-11-20T00:00:00"),
+                    field,
+                )
+            })
+        })
+        .transpose()
+    };
+    let limit = q.limit.unwrap_or(500);
+    if !(1..=MAX_REPLAY).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "bad_limit",
+            format!("limit must be between 1 and {MAX_REPLAY}"),
+            "limit",
+        ));
+    }
+    Ok(StoppedFilter {
+        state: q.state,
+        provider: q.provider,
+        store: q.store,
+        since: instant(q.since, "since")?,
+        until: instant(q.until, "until")?,
+        limit,
+    })
+}
 
 fn job_not_found(id: i64) -> ApiError {
     ApiError::not_found("job_not_found", format!("no job {id}"), "id")
@@ -303,6 +379,63 @@ impl AdminApi {
                 Ok(AdminResponse::Ok(Json(detail)))
             }
         }
+    }
+
+    /// Replay stopped jobs in bulk
+    ///
+    /// After an outage: puts every job waiting for review and every dead letter that the
+    /// filters name (provider, store, state, and when it stopped) back in the queue in one
+    /// call, oldest first, up to `limit`. With `dry_run=true` nothing changes and the answer
+    /// lists the jobs that would be sent. Check a job waiting for review at its provider
+    /// first: its request may have been received.
+    #[oai(path = "/jobs/replay", method = "post", operation_id = "replayJobs")]
+    #[allow(clippy::too_many_arguments)]
+    async fn replay_jobs(
+        &self,
+        _auth: AdminAuth,
+        state: Data<&Arc<AppState>>,
+        /// needs-review or dead; both when absent.
+        #[oai(name = "state")]
+        job_state: Query<Option<String>>,
+        /// spiff, apliiq, key2print or woocommerce.
+        provider: Query<Option<String>>,
+        store: Query<Option<String>>,
+        /// Jobs stopped at or after this moment (RFC 3339, or UTC as 2026-11-20T00:00:00).
+        since: Query<Option<String>>,
+        /// Jobs stopped before this moment (RFC 3339, or UTC as 2026-11-20T00:00:00).
+        until: Query<Option<String>>,
+        /// List what would be sent and change nothing.
+        dry_run: Query<Option<bool>>,
+        /// 1 to 5000, default 500.
+        limit: Query<Option<i64>>,
+    ) -> Result<AdminResponse<ReplayOutcome>, ApiError> {
+        let filter = stopped_filter(StoppedQuery {
+            state: job_state.0,
+            provider: provider.0,
+            store: store.0,
+            since: since.0,
+            until: until.0,
+            limit: limit.0,
+        })?;
+        let dry_run = dry_run.0.unwrap_or(false);
+        let jobs = if dry_run {
+            state.store.stopped_jobs(&filter).await?
+        } else {
+            let jobs = state
+                .store
+                .replay_stopped(&filter, state.clock.now_ms())
+                .await?;
+            if !jobs.is_empty() {
+                tracing::info!(replayed = jobs.len(), "stopped jobs replayed in bulk");
+                state.wake_dispatcher();
+            }
+            jobs
+        };
+        Ok(AdminResponse::Ok(Json(ReplayOutcome {
+            dry_run,
+            count: i64::try_from(jobs.len()).unwrap_or(i64::MAX),
+            jobs,
+        })))
     }
 
     /// A kept file

@@ -1,6 +1,7 @@
 //! `POST /v1/callbacks/apliiq/{store}`: Apliiq's fulfilment callback (the "Fulfillment URL"
 //! of the custom store). Verified with `x-apliiq-hmac` (base64 HMAC-SHA256 of the base64 of
-//! the body under the shared secret); tracking numbers are recorded and noted on the order.
+//! the body under the shared secret); tracking numbers are recorded and, in the same
+//! transaction, noted on the order.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use super::problem::{ApiError, Problem, bad_request_problem};
 use super::raw::RawJson;
 use super::{ApiTags, AppState};
 use crate::providers::apliiq::verify_callback;
+use crate::store::job_reads::{Shipment, ShipmentNote};
 
 /// The fulfilment Apliiq reports.
 #[derive(Debug, Object)]
@@ -128,19 +130,20 @@ impl CallbackApi {
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
         let now = state.clock.now_ms();
-        let mut added = Vec::new();
-        for (i, number) in numbers.iter().enumerate() {
-            let url = urls.get(i).copied();
-            if state
-                .store
-                .add_tracking(&cfg.id, order_id, "apliiq", (&carrier, number, url), now)
-                .await?
-            {
-                added.push(*number);
-            }
-        }
-        if !added.is_empty() && cfg.has_rest_keys() {
-            let note = format!(
+        let tracking: Vec<(&str, Option<&str>)> = numbers
+            .iter()
+            .enumerate()
+            .map(|(i, number)| (*number, urls.get(i).copied()))
+            .collect();
+        let shipment = Shipment {
+            store_id: &cfg.id,
+            order_id,
+            provider: "apliiq",
+            carrier: &carrier,
+            tracking: &tracking,
+        };
+        let note = |added: &[&str]| {
+            format!(
                 "PrintBridge: Apliiq shipped the order{}: {}.",
                 if carrier.is_empty() {
                     String::new()
@@ -148,20 +151,18 @@ impl CallbackApi {
                     format!(" with {carrier}")
                 },
                 added.join(", ")
-            );
-            if state
-                .store
-                .plan_order_note(
-                    &cfg.id,
-                    order_id,
-                    &format!("shipped:apliiq:{}", added.join(",")),
-                    &note,
-                    now,
-                )
-                .await?
-            {
-                state.wake_dispatcher();
-            }
+            )
+        };
+        let added = state
+            .store
+            .record_shipment(
+                &shipment,
+                cfg.has_rest_keys().then_some(&note as ShipmentNote<'_>),
+                now,
+            )
+            .await?;
+        if !added.is_empty() && cfg.has_rest_keys() {
+            state.wake_dispatcher();
         }
         tracing::info!(store = %cfg.id, order_id, tracking_added = added.len(), "Apliiq fulfilment");
         Ok(CallbackResponse::Ok(Json(CallbackAck {

@@ -1,7 +1,8 @@
 //! The real executor: turns a job into the provider call it stands for.
 //!
-//! - Spiff `place_order`: one `orderCreate` with all Spiff items. Spiff cannot be asked
-//!   whether an order exists, so an interrupted earlier attempt parks the job for review.
+//! - Spiff `place_order`: one `orderCreate` with all Spiff items. Spiff documents no way to
+//!   ask whether an order exists, so an earlier attempt interrupted after its request was
+//!   handed to the network parks the job for review (one interrupted before is sent again).
 //! - Apliiq `place_order`: `POST /v1/Order`, preceded by a `GET /v1/Order` for the shop's
 //!   order id unless this is the job's first claim (a replay, or an earlier attempt cut off
 //!   or uncertain, may have placed it); an ambiguous answer is resolved by a lookup.
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{BoxFuture, Executor, Outcome, Report};
+use super::{BoxFuture, Executor, Outcome, Report, SendMark};
 use crate::clock::Clock;
 use crate::config::{ApliiqConfig, Config};
 use crate::providers::apliiq::{
@@ -80,18 +81,18 @@ impl ProviderExecutor {
         }
     }
 
-    async fn run(&self, job: &ClaimedJob, order: Option<&Value>) -> Report {
+    async fn run(&self, job: &ClaimedJob, order: Option<&Value>, sent: &dyn SendMark) -> Report {
         let Some(clients) = self.stores.get(&job.store_id) else {
             return permanent(format!("store {} is no longer configured", job.store_id));
         };
         match (job.provider.as_str(), job.kind.as_str()) {
             ("spiff", "place_order") => match &clients.spiff {
-                Some(Ok(c)) => spiff_order(c, job).await,
+                Some(Ok(c)) => spiff_order(c, job, sent).await,
                 Some(Err(e)) => permanent(e.clone()),
                 None => not_configured("Spiff", "[stores.spiff]"),
             },
             ("apliiq", "place_order") => match &clients.apliiq {
-                Some((Ok(c), cfg)) => apliiq_order(c, cfg, job, order).await,
+                Some((Ok(c), cfg)) => apliiq_order(c, cfg, job, order, sent).await,
                 Some((Err(e), _)) => permanent(e.clone()),
                 None => not_configured("Apliiq", "[stores.apliiq]"),
             },
@@ -165,8 +166,9 @@ impl Executor for ProviderExecutor {
         &'a self,
         job: &'a ClaimedJob,
         order: Option<&'a Value>,
+        sent: &'a dyn SendMark,
     ) -> BoxFuture<'a, Report> {
-        Box::pin(self.run(job, order))
+        Box::pin(self.run(job, order, sent))
     }
 }
 
@@ -230,7 +232,25 @@ fn placed(
     }
 }
 
-async fn spiff_order(client: &SpiffClient, job: &ClaimedJob) -> Report {
+/// Records that a request is about to leave; when that cannot be recorded, nothing is sent
+/// and the attempt is retried.
+async fn mark_sent(sent: &dyn SendMark) -> Result<(), Report> {
+    sent.mark().await.map_err(|error| {
+        Report::new(Outcome::Retryable {
+            retry_after: None,
+            error,
+        })
+    })
+}
+
+/// The time of a millisecond timestamp, for reasons shown to the operator.
+fn at(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+async fn spiff_order(client: &SpiffClient, job: &ClaimedJob, sent: &dyn SendMark) -> Report {
     let items: Vec<SpiffOrderItem> = job.payload["items"]
         .as_array()
         .map(|items| {
@@ -249,14 +269,24 @@ async fn spiff_order(client: &SpiffClient, job: &ClaimedJob) -> Report {
         return permanent("the job holds no Spiff items".to_owned());
     }
     let transactions: Vec<&str> = items.iter().map(|i| i.transaction_id.as_str()).collect();
-    if job.interrupted {
+    let check = format!(
+        "Spiff documents no way to ask whether it created the order: check the Spiff hub for \
+         transactions {}, then replay only if no order exists",
+        transactions.join(", ")
+    );
+    // An attempt interrupted before its request left sent nothing: it is simply sent now.
+    if let Some(sent_at) = job.sent_unrecorded {
         return Report::new(Outcome::Ambiguous {
             reason: format!(
-                "an earlier attempt was interrupted while calling Spiff, and Spiff cannot be asked whether it created the order; \
-                 check the Spiff hub for transactions {}, then replay only if no order exists",
-                transactions.join(", ")
+                "an earlier attempt was interrupted after its order request was handed to Spiff \
+                 ({}), before its answer was recorded (the bridge stopped, or could not reach \
+                 its database); {check}",
+                at(sent_at)
             ),
         });
+    }
+    if let Err(report) = mark_sent(sent).await {
+        return report;
     }
     match client.create_order(&items).await {
         Ok(id) => placed(
@@ -272,7 +302,15 @@ async fn spiff_order(client: &SpiffClient, job: &ClaimedJob) -> Report {
             ),
             false,
         ),
-        Err(e) => from_error(&e),
+        Err(e) => {
+            let mut report = from_error(&e);
+            if let Outcome::Ambiguous { reason } = &mut report.outcome {
+                *reason = format!(
+                    "{reason}; Spiff may have received the request and created the order. {check}"
+                );
+            }
+            report
+        }
     }
 }
 
@@ -365,11 +403,43 @@ pub fn apliiq_order_for(
     })
 }
 
+/// Asks Apliiq whether an earlier attempt placed order `shop_id`: a report when it did or
+/// when the lookup failed (asked again later), `None` when it did not.
+async fn look_up_first(
+    client: &ApliiqClient,
+    shop_id: &str,
+    review: &(dyn Fn(&str) -> String + Sync),
+) -> Option<Report> {
+    match client.find_order(shop_id).await {
+        Ok(Some(found)) => Some(placed(
+            found.order_id.clone(),
+            json!({ "apliiq_order_id": found.order_id, "found_by_lookup": true }),
+            (
+                "placed:apliiq:order".to_owned(),
+                format!(
+                    "PrintBridge: Apliiq order {} placed.",
+                    found.order_id.as_deref().unwrap_or("(id not given)")
+                ),
+            ),
+            true,
+        )),
+        Ok(None) => None,
+        Err(e) => Some(Report {
+            outcome: Outcome::Unresolved {
+                error: format!("{e}; looked up again later"),
+                review: review("an earlier attempt may have placed the order"),
+            },
+            ..from_error(&e)
+        }),
+    }
+}
+
 async fn apliiq_order(
     client: &ApliiqClient,
     cfg: &ApliiqConfig,
     job: &ClaimedJob,
     order: Option<&Value>,
+    sent: &dyn SendMark,
 ) -> Report {
     let Some(order) = order.and_then(|o| serde_json::from_value::<Order>(o.clone()).ok()) else {
         return permanent("the order's current state cannot be read from the ledger".to_owned());
@@ -389,21 +459,20 @@ async fn apliiq_order(
             ),
         )
     };
+    let review = |what: &str| {
+        format!(
+            "{what}, and looking up Apliiq order {shop_id} kept failing: check Apliiq for order {shop_id} before replaying"
+        )
+    };
     // An earlier attempt (one cut off, an uncertain one, or one before a replay) may
     // already have placed it: ask first. A job's first claim follows no earlier call.
-    if !job.first_claim {
-        match client.find_order(&shop_id).await {
-            Ok(Some(found)) => {
-                return placed(
-                    found.order_id.clone(),
-                    json!({ "apliiq_order_id": found.order_id, "found_by_lookup": true }),
-                    found_note(&found.order_id),
-                    true,
-                );
-            }
-            Ok(None) => {}
-            Err(e) => return from_error(&e),
-        }
+    if !job.first_claim
+        && let Some(report) = look_up_first(client, &shop_id, &review).await
+    {
+        return report;
+    }
+    if let Err(report) = mark_sent(sent).await {
+        return report;
     }
     match client.create_order(&body).await {
         Ok(ApliiqPlacement::Placed { order_id }) => placed(
@@ -450,10 +519,11 @@ async fn apliiq_order(
                     ..first
                 },
                 Err(lookup) => Report {
-                    outcome: Outcome::Ambiguous {
-                        reason: format!(
-                            "{e}; the lookup failed too ({lookup}): check Apliiq for order {shop_id} before replaying"
+                    outcome: Outcome::Unresolved {
+                        error: format!(
+                            "{e}; the lookup failed too ({lookup}); looked up again later"
                         ),
+                        review: review(&format!("Apliiq answered {e}")),
                     },
                     ..first
                 },
@@ -546,6 +616,38 @@ fn parent_dir(p: &Path) -> Option<PathBuf> {
     })
 }
 
+/// Whether `name` is a temporary file of [`write_atomically`]: `<stem>.tmp-<32 hex digits>`.
+fn is_temporary(name: &str) -> bool {
+    name.rsplit_once(".tmp-")
+        .is_some_and(|(_, id)| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Removes the temporary files that downloads cut off by a crash left under
+/// `data_dir/key2print` (a finished download is renamed into place, so none of them is ever
+/// read); returns how many. Run at start, before any download.
+pub fn remove_interrupted_downloads(data_dir: &Path) -> std::io::Result<usize> {
+    let mut removed = 0;
+    let mut dirs = vec![data_dir.join("key2print")];
+    while let Some(dir) = dirs.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                dirs.push(entry.path());
+            } else if kind.is_file() && entry.file_name().to_str().is_some_and(is_temporary) {
+                std::fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
+}
+
 /// Keeps `bytes` at `path` so that they survive a crash once this returns: written to a
 /// temporary file and synced, renamed into place, then the directory synced, with every
 /// directory created for it up to the one that already existed, so the name survives too.
@@ -583,6 +685,14 @@ async fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_names_of_interrupted_downloads_are_temporary() {
+        assert!(is_temporary("p.tmp-0123456789abcdef0123456789abcdef"));
+        assert!(!is_temporary("p.pdf"));
+        assert!(!is_temporary("p.tmp-notes"));
+        assert!(!is_temporary("p.tmp-0123456789abcdef0123456789abcde"));
+    }
 
     #[test]
     fn parent_of_a_relative_top_directory_is_the_working_directory() {

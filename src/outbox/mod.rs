@@ -6,9 +6,15 @@
 //! - retryable (the request surely did not take effect, or the provider asked us to retry):
 //!   exponential backoff with jitter, capped, `Retry-After` honoured; a dead letter after
 //!   `max_attempts` attempts or `max_age_secs`;
+//! - unresolved (it may have taken effect and asking the provider failed): asked again with
+//!   backoff, parked as needing review when the attempts run out;
 //! - ambiguous (it may have taken effect and the provider cannot be asked): parked as
 //!   needing review with the reason, never re-sent blindly;
 //! - permanent: a dead letter with the provider's message.
+//!
+//! The moment a request that changes something leaves is recorded first ([`SendMark`]), so an
+//! attempt interrupted before it is tried again and only one interrupted after it is treated
+//! as possibly effective. A known outcome is recorded again until the database takes it.
 //!
 //! Replay (`POST /v1/admin/jobs/{id}/replay`, `printbridge replay`) puts a stopped job back.
 
@@ -21,6 +27,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::http::AppState;
 use crate::store::jobs::{AttemptRecord, ClaimedJob, Finish, FollowUp};
@@ -44,6 +51,13 @@ pub enum Outcome {
     Retryable {
         retry_after: Option<Duration>,
         error: String,
+    },
+    /// It may have taken effect and the provider could not be asked this time (Apliiq's
+    /// lookup failed): asked again with backoff; when the attempts run out the job waits for
+    /// review with `review` as its reason, never a dead letter.
+    Unresolved {
+        error: String,
+        review: String,
     },
     Ambiguous {
         reason: String,
@@ -73,13 +87,50 @@ impl Report {
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Runs one job's call. Never sees the database; gets what it needs in the job and the order.
+/// Records, right before a request that changes something at a provider is handed to the
+/// network, that it is being sent: an attempt interrupted before that point sent nothing
+/// and is simply tried again, one interrupted after it may have taken effect.
+pub trait SendMark: Send + Sync {
+    /// `Err` (with the reason) when the moment cannot be recorded: nothing may be sent then.
+    fn mark(&self) -> BoxFuture<'_, Result<(), String>>;
+}
+
+/// Runs one job's call. Never sees the database; gets what it needs in the job and the
+/// order, and records the moment its request leaves through `sent`.
 pub trait Executor: Send + Sync + 'static {
     fn execute<'a>(
         &'a self,
         job: &'a ClaimedJob,
         order: Option<&'a Value>,
+        sent: &'a dyn SendMark,
     ) -> BoxFuture<'a, Report>;
+}
+
+/// The dispatcher's [`SendMark`]: `sent_at` on the job row, fenced by the worker's lease.
+struct JobSendMark<'a> {
+    state: &'a AppState,
+    job_id: i64,
+    worker: &'a str,
+}
+
+impl SendMark for JobSendMark<'_> {
+    fn mark(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            let now = self.state.clock.now_ms();
+            match self
+                .state
+                .store
+                .mark_sent(self.job_id, self.worker, now)
+                .await
+            {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("the job's lease was lost before its request was sent".into()),
+                Err(e) => Err(format!(
+                    "cannot record that the request is being sent ({e}); nothing was sent"
+                )),
+            }
+        })
+    }
 }
 
 /// Backoff before retry number `attempt` (1-based): `min(cap, base·2^(attempt-1))` with
@@ -287,6 +338,8 @@ impl Dispatcher {
     }
 
     /// Runs one claimed job; `order` is its order's current body, read with the claim.
+    /// Every line it logs carries the job's span, and only it: the span is entered only
+    /// while this job's future is polled ([`Instrument`]), never held across an `.await`.
     async fn run_job(&self, job: ClaimedJob, order: Option<String>) {
         let span = tracing::info_span!(
             "job",
@@ -296,11 +349,20 @@ impl Dispatcher {
             provider = %job.provider,
             target = %job.target
         );
-        let _enter = span.enter();
+        self.attempt(job, order).instrument(span).await
+    }
+
+    /// One attempt of a claimed job: the call, its outcome, and the record of both.
+    async fn attempt(&self, job: ClaimedJob, order: Option<String>) {
         let started_at = self.state.clock.now_ms();
         let started = Instant::now();
         let order = order.and_then(|b| serde_json::from_str::<Value>(&b).ok());
-        let mut report = self.executor.execute(&job, order.as_ref()).await;
+        let mark = JobSendMark {
+            state: &self.state,
+            job_id: job.id,
+            worker: &self.worker,
+        };
+        let mut report = self.executor.execute(&job, order.as_ref(), &mark).await;
         if job.kind == "fetch_order" {
             report = self.ingest_fetched(&job, report).await;
         }
@@ -321,7 +383,9 @@ impl Dispatcher {
             excerpt: report.excerpt.clone(),
             error: match &report.outcome {
                 Outcome::Success { .. } => None,
-                Outcome::Retryable { error, .. } => Some(error.clone()),
+                Outcome::Retryable { error, .. } | Outcome::Unresolved { error, .. } => {
+                    Some(error.clone())
+                }
                 Outcome::Ambiguous { reason } | Outcome::Permanent { reason } => {
                     Some(reason.clone())
                 }
@@ -329,17 +393,9 @@ impl Dispatcher {
         };
         let state = finish.state();
         let has_notes = !follow_up.notes.is_empty();
+        let lease_ends = started_at + self.lease_ms();
         match self
-            .finishes
-            .record(
-                &self.state.store,
-                job,
-                &self.worker,
-                now,
-                attempt,
-                finish,
-                follow_up,
-            )
+            .record_until_stored(job, now, attempt, finish, follow_up, lease_ends)
             .await
         {
             Ok(true) => {
@@ -352,8 +408,48 @@ impl Dispatcher {
                 tracing::warn!("lease lost before completion; another worker owns the job")
             }
             Err(e) => {
-                tracing::error!(error = %e, "cannot record the attempt; the job is retried as interrupted")
+                tracing::error!(error = %e, "cannot record the attempt before its lease ends; the job is retried as interrupted")
             }
+        }
+    }
+
+    /// Records an attempt whose outcome is known, again and again (the database may be
+    /// unreachable for a moment) until it is stored, the lease is lost, or the lease runs
+    /// out (another worker may take the job then; its next claim sees what was sent).
+    async fn record_until_stored(
+        &self,
+        job: ClaimedJob,
+        now: i64,
+        attempt: AttemptRecord,
+        finish: Finish,
+        follow_up: FollowUp,
+        lease_ends: i64,
+    ) -> Result<bool, crate::store::StoreError> {
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let result = self
+                .finishes
+                .record(
+                    &self.state.store,
+                    job.clone(),
+                    &self.worker,
+                    now,
+                    attempt.clone(),
+                    finish.clone(),
+                    follow_up.clone(),
+                )
+                .await;
+            let Err(e) = result else {
+                return result;
+            };
+            let left = lease_ends - self.state.clock.now_ms();
+            let pause_ms = i64::try_from(pause.as_millis()).unwrap_or(i64::MAX);
+            if left <= pause_ms {
+                return Err(e);
+            }
+            tracing::warn!(error = %e, "cannot record the attempt yet; trying again");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
         }
     }
 
@@ -398,6 +494,41 @@ impl Dispatcher {
         }
     }
 
+    /// A retry after backoff, or `stop(attempts)` once the attempts or the job's age run out.
+    fn retry_or(
+        &self,
+        job: &ClaimedJob,
+        now: i64,
+        error: &str,
+        retry_after: Option<Duration>,
+        stop: impl FnOnce(i64) -> (Finish, FollowUp),
+    ) -> (&'static str, Finish, FollowUp) {
+        let cfg = &self.state.config.dispatch;
+        let attempts = job.attempts + 1;
+        let age_ms = now - job.created_at;
+        let max_age_ms = i64::try_from(cfg.max_age_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        if attempts >= i64::from(cfg.max_attempts) || age_ms > max_age_ms {
+            let (finish, follow) = stop(attempts);
+            return ("retryable", finish, follow);
+        }
+        let delay = retry_delay(
+            attempts,
+            Duration::from_secs(cfg.backoff_base_secs),
+            Duration::from_secs(cfg.backoff_cap_secs),
+            retry_after,
+            rand::random::<f64>(),
+        );
+        let run_at = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+        (
+            "retryable",
+            Finish::Retry {
+                run_at,
+                error: error.to_owned(),
+            },
+            FollowUp::default(),
+        )
+    }
+
     /// Maps an outcome to the job's next state and the follow-ups to record with it.
     fn decide(
         &self,
@@ -405,7 +536,6 @@ impl Dispatcher {
         outcome: &Outcome,
         now: i64,
     ) -> (&'static str, Finish, FollowUp) {
-        let cfg = &self.state.config.dispatch;
         let can_note = job.provider != "woocommerce"
             && self
                 .state
@@ -455,32 +585,18 @@ impl Dispatcher {
                 )
             }
             Outcome::Retryable { retry_after, error } => {
-                let attempts = job.attempts + 1;
-                let age_ms = now - job.created_at;
-                let max_age_ms =
-                    i64::try_from(cfg.max_age_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-                if attempts >= i64::from(cfg.max_attempts) || age_ms > max_age_ms {
+                self.retry_or(job, now, error, *retry_after, |attempts| {
                     let reason = format!("gave up after {attempts} attempts: {error}");
                     let follow = stopped(&reason, "dead letter");
-                    ("retryable", Finish::Dead { reason }, follow)
-                } else {
-                    let delay = retry_delay(
-                        attempts,
-                        Duration::from_secs(cfg.backoff_base_secs),
-                        Duration::from_secs(cfg.backoff_cap_secs),
-                        *retry_after,
-                        rand::random::<f64>(),
-                    );
-                    let run_at = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
-                    (
-                        "retryable",
-                        Finish::Retry {
-                            run_at,
-                            error: error.clone(),
-                        },
-                        FollowUp::default(),
-                    )
-                }
+                    (Finish::Dead { reason }, follow)
+                })
+            }
+            Outcome::Unresolved { error, review } => {
+                self.retry_or(job, now, error, None, |attempts| {
+                    let reason = format!("{review} (asked {attempts} times; last: {error})");
+                    let follow = stopped(&reason, "needs review");
+                    (Finish::NeedsReview { reason }, follow)
+                })
             }
             Outcome::Ambiguous { reason } => {
                 let follow = stopped(reason, "needs review");

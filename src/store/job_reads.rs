@@ -7,7 +7,20 @@ use sqlx::Row;
 
 use super::jobs::{in_jobs_due, in_jobs_state};
 use super::reads::{rfc3339, where_terms};
-use super::{Store, StoreError, on_pool, on_pool_write};
+use super::{Store, StoreError, in_tx, on_pool};
+
+/// Writes a shipment note's text from the tracking numbers it names.
+pub type ShipmentNote<'a> = &'a (dyn Fn(&[&str]) -> String + Sync);
+
+/// A shipment a provider reported: its order and tracking numbers (with their URLs).
+#[derive(Debug, Clone)]
+pub struct Shipment<'a> {
+    pub store_id: &'a str,
+    pub order_id: i64,
+    pub provider: &'a str,
+    pub carrier: &'a str,
+    pub tracking: &'a [(&'a str, Option<&'a str>)],
+}
 
 /// A provider order (or write-back) job.
 #[derive(Debug, Clone, Serialize, Object)]
@@ -108,10 +121,10 @@ pub struct FileRow {
     pub sha256: String,
 }
 
-const JOB_COLUMNS: &str = "id, store_id, order_id, provider, target, kind, state, attempts, run_at, \
+pub(super) const JOB_COLUMNS: &str = "id, store_id, order_id, provider, target, kind, state, attempts, run_at, \
      provider_ref, last_error, last_status, created_at, updated_at";
 
-fn job_from_row<R: Row>(r: &R) -> Result<JobView, sqlx::Error>
+pub(super) fn job_from_row<R: Row>(r: &R) -> Result<JobView, sqlx::Error>
 where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
     String: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
@@ -311,33 +324,53 @@ impl Store {
         Ok(rows)
     }
 
-    /// Records a shipment; returns false when it was already known.
-    pub async fn add_tracking(
+    /// Records a shipment's tracking numbers and, in the same transaction, plans the order
+    /// note that names the ones not known before (`note` writes its text from them; `None`:
+    /// no note). A callback retried after a failure between the two finds neither stored,
+    /// so the note is planned exactly once. Returns the new numbers.
+    pub async fn record_shipment(
         &self,
-        store_id: &str,
-        order_id: i64,
-        provider: &str,
-        t: (&str, &str, Option<&str>),
+        shipment: &Shipment<'_>,
+        note: Option<ShipmentNote<'_>>,
         now: i64,
-    ) -> Result<bool, StoreError> {
-        let n = on_pool_write!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO tracking (store_id, order_id, provider, carrier, number, url, received_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (store_id, order_id, provider, number) DO NOTHING",
-            )
-            .bind(store_id)
-            .bind(order_id)
-            .bind(provider)
-            .bind(t.0)
-            .bind(t.1)
-            .bind(t.2)
-            .bind(now)
-            .execute(pool)
-            .await?
-            .rows_affected()
+    ) -> Result<Vec<String>, StoreError> {
+        let added = in_tx!(self, |tx| {
+            let mut added: Vec<&str> = Vec::new();
+            for (number, url) in shipment.tracking {
+                let n = sqlx::query(
+                    "INSERT INTO tracking (store_id, order_id, provider, carrier, number, url, received_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (store_id, order_id, provider, number) DO NOTHING",
+                )
+                .bind(shipment.store_id)
+                .bind(shipment.order_id)
+                .bind(shipment.provider)
+                .bind(shipment.carrier)
+                .bind(*number)
+                .bind(*url)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if n == 1 {
+                    added.push(number);
+                }
+            }
+            if let Some(note) = note.filter(|_| !added.is_empty()) {
+                let key = format!("shipped:{}:{}", shipment.provider, added.join(","));
+                let text = note(&added);
+                let _planned: bool = super::ledger::plan_note!(
+                    &mut *tx,
+                    shipment.store_id,
+                    shipment.order_id,
+                    key,
+                    text,
+                    now
+                );
+            }
+            added.into_iter().map(str::to_owned).collect::<Vec<_>>()
         });
-        Ok(n == 1)
+        Ok(added)
     }
 
     pub async fn file(&self, id: i64) -> Result<Option<FileRow>, StoreError> {

@@ -114,6 +114,9 @@ pub struct ClaimedJob {
     /// This is the job's first claim ever (replays included): no call for it was made
     /// before, so nothing it asks for can exist at the provider yet.
     pub first_claim: bool,
+    /// When an earlier attempt handed its request to the provider and its outcome was never
+    /// recorded (milliseconds): the request may have taken effect.
+    pub sent_unrecorded: Option<i64>,
     pub created_at: i64,
 }
 
@@ -215,11 +218,11 @@ fn snapshot_text((body, raw, encoding): CurrentBody) -> Result<String, StoreErro
 }
 
 /// A replayed job starts afresh: queued, no attempts counted, no lease.
-const REQUEUE: &str =
-    "state = 'pending', attempts = 0, started = 0, locked_by = NULL, locked_until = NULL";
+pub(super) const REQUEUE: &str = "state = 'pending', attempts = 0, started = 0, sent_at = NULL, \
+     locked_by = NULL, locked_until = NULL";
 
 const CLAIM_COLUMNS: &str = "id, store_id, order_id, provider, target, kind, payload, attempts, \
-     started, claims, created_at";
+     started, claims, sent_at, created_at";
 
 fn claimed_from_row<R>(r: &R) -> Result<ClaimedJob, sqlx::Error>
 where
@@ -245,6 +248,7 @@ where
         interrupted: started - 1 > attempts,
         // `claims` already counts this claim.
         first_claim: claims == 1,
+        sent_unrecorded: r.try_get("sent_at")?,
         created_at: r.try_get("created_at")?,
     })
 }
@@ -366,6 +370,24 @@ impl Store {
         Ok(jobs)
     }
 
+    /// Records that `worker`'s attempt of job `id` is handing its request to the provider;
+    /// false when the worker no longer holds the job (nothing may be sent then).
+    pub async fn mark_sent(&self, id: i64, worker: &str, now: i64) -> Result<bool, StoreError> {
+        let n = on_pool_write!(self, |pool| {
+            sqlx::query(
+                "UPDATE jobs SET sent_at = $3 WHERE id = $1 AND locked_by = $2 \
+                 AND state = 'running'",
+            )
+            .bind(id)
+            .bind(worker)
+            .bind(now)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(n == 1)
+    }
+
     /// Returns jobs whose lease expired (their worker died) to the queue; the next claim
     /// sees them as interrupted.
     pub async fn reap_expired_leases(&self, now: i64) -> Result<u64, StoreError> {
@@ -478,7 +500,7 @@ impl Store {
                          provider_ref = COALESCE(v.column4, provider_ref), \
                          result = COALESCE(v.column5, result), last_error = v.column6, \
                          last_status = v.column7, run_at = COALESCE(v.column8, run_at), \
-                         updated_at = v.column9 FROM (",
+                         sent_at = NULL, updated_at = v.column9 FROM (",
                     );
                     let columns: Vec<FinishColumns> = chunk
                         .iter()

@@ -20,6 +20,7 @@ pub mod job_reads;
 pub mod jobs;
 pub mod ledger;
 pub mod reads;
+pub mod replay;
 pub mod sqlite_alloc;
 mod texts;
 pub mod writer;
