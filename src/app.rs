@@ -83,9 +83,11 @@ impl Application {
                 url: crate::store::redact_url(&config.database_url),
                 source,
             })?;
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
-            path: config.data_dir.display().to_string(),
-            source,
+        crate::store::create_private_dir(&config.data_dir).map_err(|source| {
+            StartError::DataDir {
+                path: config.data_dir.display().to_string(),
+                source,
+            }
         })?;
         let listener =
             match listener {
@@ -168,7 +170,9 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = routes(self.state.clone());
+        // Header, body and idle timeouts on every connection (see `http::conn`).
+        let limits = crate::http::conn::ConnLimits::new(&self.state.config);
+        let app = limits.endpoint(routes(self.state.clone()));
         // Applies what a restart left stored but not applied, then every new delivery.
         self.state.intake.start(&self.state.store);
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -185,18 +189,19 @@ impl Application {
                 stop_rx.clone(),
             )));
         }
-        let result = Server::new_with_acceptor(TcpAcceptor::from_tokio(self.listener)?)
-            .run_with_graceful_shutdown(
-                app,
-                async move {
-                    shutdown.await;
-                    // Stop claiming at once; in-flight provider calls finish while the
-                    // server drains its requests.
-                    let _ = stop_tx.send(true);
-                },
-                Some(Duration::from_secs(10)),
-            )
-            .await;
+        let result =
+            Server::new_with_acceptor(limits.acceptor(TcpAcceptor::from_tokio(self.listener)?))
+                .run_with_graceful_shutdown(
+                    app,
+                    async move {
+                        shutdown.await;
+                        // Stop claiming at once; in-flight provider calls finish while the
+                        // server drains its requests.
+                        let _ = stop_tx.send(true);
+                    },
+                    Some(Duration::from_secs(10)),
+                )
+                .await;
         for w in workers {
             let _ = w.await;
         }

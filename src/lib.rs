@@ -8,6 +8,7 @@ pub mod demo;
 pub mod gateway;
 pub mod http;
 pub mod ledger;
+pub mod logging;
 pub mod metrics;
 pub mod net;
 pub mod outbox;

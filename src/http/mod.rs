@@ -14,6 +14,7 @@ use crate::store::Store;
 
 pub mod admin;
 pub mod callbacks;
+pub mod conn;
 pub mod gateway;
 pub mod health;
 pub mod key2print;

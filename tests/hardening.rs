@@ -1,0 +1,286 @@
+//! Limits that keep a hostile or careless sender from growing the bridge's memory, rows or
+//! connections, tried from outside through the real app (SQLite file, and PostgreSQL when
+//! configured).
+
+mod support;
+
+use support::{Backend, TestApp};
+
+const SECRET: &str = "hardening-secret";
+
+fn shop(config: &mut printbridge::config::Config) {
+    config.stores = vec![support::store_config("shop", SECRET)];
+}
+
+/// The number of `printbridge_deliveries_total` series in `/metrics`.
+fn delivery_series(metrics: &str) -> usize {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("printbridge_deliveries_total{"))
+        .count()
+}
+
+/// Many distinct topics on badly signed requests add no series: the topic label comes
+/// from a fixed set, anything else is `other`.
+async fn rejected_topics_add_no_series(backend: Backend) {
+    let app = TestApp::spawn(backend, shop).await;
+    for n in 0..200 {
+        let resp = app
+            .client
+            .post(app.url("/v1/webhooks/woocommerce/shop"))
+            .header("Content-Type", "application/json")
+            .header(
+                "X-WC-Webhook-Topic",
+                format!("topic.{n}.{}", "x".repeat(1000)),
+            )
+            .header("X-WC-Webhook-Signature", "bm90IGEgc2lnbmF0dXJl")
+            .body(r#"{"id":1}"#)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status().as_u16(), 401);
+    }
+    let metrics = app.metrics().await;
+    assert_eq!(delivery_series(&metrics), 1, "{metrics}");
+    assert!(
+        metrics.contains("printbridge_deliveries_total{topic=\"other\",outcome=\"rejected\"} 200"),
+        "{metrics}"
+    );
+    assert!(metrics.len() < 20_000, "{} bytes", metrics.len());
+    app.stop().await;
+}
+on_both_backends!(rejected_topics_are_bounded, rejected_topics_add_no_series);
+
+mod timeouts {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::*;
+
+    /// Far beyond every timeout the tests set: a connection still open then is held.
+    const WITHIN: Duration = Duration::from_secs(20);
+
+    async fn app(header: u64, body: u64, idle: u64) -> TestApp {
+        TestApp::spawn(Backend::Sqlite, |c| {
+            shop(c);
+            c.header_read_timeout_secs = header;
+            c.body_read_timeout_secs = body;
+            c.idle_timeout_secs = idle;
+        })
+        .await
+    }
+
+    async fn connect(app: &TestApp) -> TcpStream {
+        let addr = app.base.trim_start_matches("http://");
+        TcpStream::connect(addr).await.expect("connect")
+    }
+
+    /// Reads until the server closes the connection; `None` if it is still open after
+    /// [`WITHIN`].
+    async fn read_to_close(stream: &mut TcpStream) -> Option<String> {
+        let mut got = Vec::new();
+        let read = async {
+            let mut buf = [0u8; 4096];
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+        };
+        tokio::time::timeout(WITHIN, read).await.ok()?;
+        Some(String::from_utf8_lossy(&got).into_owned())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_connection_that_sends_nothing_is_closed() {
+        let app = app(1, 60, 60).await;
+        let mut stream = connect(&app).await;
+        let answer = read_to_close(&mut stream).await;
+        assert_eq!(answer.as_deref(), Some(""), "closed without an answer");
+        app.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn headers_trickled_a_byte_at_a_time_are_cut_off() {
+        let app = app(1, 60, 60).await;
+        let stream = connect(&app).await;
+        let (mut reader, mut writer) = stream.into_split();
+        let closed = tokio::spawn(async move {
+            let mut got = Vec::new();
+            let _ = reader.read_to_end(&mut got).await;
+            got
+        });
+        writer
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: bridge\r\n")
+            .await
+            .expect("write");
+        let start = std::time::Instant::now();
+        // One header byte every 100 ms: the connection is never inactive for long.
+        while !closed.is_finished() && start.elapsed() < WITHIN {
+            if writer.write_all(b"X").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let got = tokio::time::timeout(WITHIN, closed)
+            .await
+            .expect("the server closed the connection")
+            .expect("reader");
+        assert!(
+            !String::from_utf8_lossy(&got).contains("200 OK"),
+            "{:?}",
+            String::from_utf8_lossy(&got)
+        );
+        app.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_idle_kept_alive_connection_is_closed() {
+        // The header deadline is longer than the test waits: only the idle one can close.
+        let app = app(60, 60, 1).await;
+        let mut stream = connect(&app).await;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: bridge\r\n\r\n")
+            .await
+            .expect("write");
+        let answer = read_to_close(&mut stream).await.expect("closed when idle");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(!answer.contains("onnection: close"), "{answer}");
+        app.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_body_that_never_comes_is_answered_408() {
+        let app = app(60, 1, 60).await;
+        let mut stream = connect(&app).await;
+        stream
+            .write_all(
+                b"POST /v1/webhooks/woocommerce/shop HTTP/1.1\r\nHost: bridge\r\n\
+                  Content-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+            )
+            .await
+            .expect("write");
+        let answer = read_to_close(&mut stream).await.expect("closed");
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("\"error\":\"body_timeout\""), "{answer}");
+        assert!(answer.contains("body_read_timeout_secs"), "{answer}");
+        app.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_body_trickled_a_byte_at_a_time_is_answered_408() {
+        let app = app(60, 1, 60).await;
+        let stream = connect(&app).await;
+        let (mut reader, mut writer) = stream.into_split();
+        let closed = tokio::spawn(async move {
+            let mut got = Vec::new();
+            let _ = reader.read_to_end(&mut got).await;
+            got
+        });
+        writer
+            .write_all(
+                b"POST /v1/webhooks/woocommerce/shop HTTP/1.1\r\nHost: bridge\r\n\
+                  Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+            )
+            .await
+            .expect("write");
+        let start = std::time::Instant::now();
+        while !closed.is_finished() && start.elapsed() < WITHIN {
+            if writer.write_all(b" ").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let got = tokio::time::timeout(WITHIN, closed)
+            .await
+            .expect("the server closed the connection")
+            .expect("reader");
+        let answer = String::from_utf8_lossy(&got);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        let (count,): (i64,) = on_pool!(&app.store, |pool| {
+            sqlx::query_as("SELECT COUNT(*) FROM deliveries")
+                .fetch_one(pool)
+                .await
+                .expect("count")
+        });
+        assert_eq!(count, 0);
+        app.stop().await;
+    }
+}
+
+/// `check-config` and `serve` both refuse a secret that would open the webhook, with the
+/// key and the reason; `serve` never starts listening.
+#[test]
+fn empty_webhook_secrets_are_refused_by_check_config_and_serve() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bridge.toml");
+    let db = dir.path().join("bridge.db");
+    for (text, env, want) in [
+        (
+            "[[stores]]\nid = \"shop\"\nwebhook_secret = \"s3cret\"\nwebhook_secrets = [\"\"]\n",
+            None,
+            "stores[0].webhook_secrets[0]: is empty",
+        ),
+        (
+            "[[stores]]\nid = \"shop\"\nwebhook_secret = \"env:PB_HARDENING_EMPTY\"\n",
+            Some(("PB_HARDENING_EMPTY", "")),
+            "stores[0].webhook_secret: is empty",
+        ),
+        (
+            "[[stores]]\nid = \"shop\"\nwebhook_secret = \" \t \"\n",
+            None,
+            "stores[0].webhook_secret: is only whitespace",
+        ),
+    ] {
+        std::fs::write(
+            &path,
+            format!("database_url = \"sqlite://{}\"\n{text}", db.display()),
+        )
+        .expect("write");
+        let run = |args: &[&str]| {
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_printbridge"));
+            cmd.args(args).arg("--config").arg(&path);
+            if let Some((k, v)) = env {
+                cmd.env(k, v);
+            }
+            cmd.output().expect("run")
+        };
+        let out = run(&["check-config"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{stdout}");
+        assert_eq!(stdout.trim(), format!("configuration is invalid: {want}"));
+        let out = run(&["serve"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.lines().any(|l| l == format!("printbridge: {want}")),
+            "{stderr}"
+        );
+        assert!(!db.exists(), "serve opened the database");
+    }
+}
+
+/// The database (customers' addresses and e-mails) and `data_dir` (raw deliveries, PDFs)
+/// are created for their owner only.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_and_data_dir_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn(Backend::Sqlite, shop).await;
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let dir = app.dir.path().to_owned();
+    assert_eq!(mode(&dir.join("bridge.db")), 0o600);
+    assert_eq!(mode(&dir.join("data")), 0o700);
+    // SQLite gives its write-ahead log the database file's mode.
+    assert_eq!(mode(&dir.join("bridge.db-wal")), 0o600);
+    app.stop().await;
+}
