@@ -284,3 +284,110 @@ async fn database_and_data_dir_are_private() {
     assert_eq!(mode(&dir.join("bridge.db-wal")), 0o600);
     app.stop().await;
 }
+
+/// Every 401 says how to authenticate, and an unknown store is answered exactly like a
+/// known one with wrong credentials: store ids cannot be enumerated.
+async fn every_401_challenges_and_unknown_stores_look_like_wrong_credentials(backend: Backend) {
+    let app = TestApp::spawn(backend, shop).await;
+    let send = |req: reqwest::RequestBuilder| async move {
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let challenge = resp
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        (status, challenge, body)
+    };
+    let c = &app.client;
+    let body = br#"{"id":1}"#.to_vec();
+    let cases = [
+        (
+            c.post(app.url("/v1/webhooks/woocommerce/shop"))
+                .header("Content-Type", "application/json")
+                .body(body.clone()),
+            "WC-Webhook-Signature",
+        ),
+        (
+            c.post(app.url("/v1/callbacks/apliiq/shop"))
+                .header("Content-Type", "application/json")
+                .header("x-apliiq-hmac", "bm9wZQ==")
+                .body(body.clone()),
+            "Apliiq-HMAC",
+        ),
+        (c.get(app.url("/v1/stores/shop/status")), "Bearer"),
+        (
+            c.get(app.url("/v1/stores/shop/status"))
+                .bearer_auth("wrong-token"),
+            "Bearer",
+        ),
+        (c.get(app.url("/v1/admin/orders")), "Bearer"),
+        (c.get(app.url("/metrics")).bearer_auth("x"), ""),
+    ];
+    for (req, scheme) in cases {
+        let (status, challenge, body) = send(req).await;
+        if scheme.is_empty() {
+            assert_eq!(status, 200);
+            continue;
+        }
+        assert_eq!(status, 401, "{body}");
+        let challenge = challenge.expect("WWW-Authenticate");
+        assert!(challenge.starts_with(scheme), "{challenge}");
+    }
+
+    // A signed delivery, a callback and a plugin call to an unknown store.
+    let sig = printbridge::woo::signature::sign(SECRET, &body);
+    let webhook = |store: &str| {
+        c.post(app.url(&format!("/v1/webhooks/woocommerce/{store}")))
+            .header("Content-Type", "application/json")
+            .header("X-WC-Webhook-Signature", "bm9wZQ==")
+            .body(body.clone())
+    };
+    let (known, _, known_body) = send(webhook("shop")).await;
+    let (unknown, _, unknown_body) = send(webhook("nope")).await;
+    assert_eq!((known, &known_body), (unknown, &unknown_body));
+    let (status, _, _) = send(
+        c.post(app.url("/v1/webhooks/woocommerce/nope"))
+            .header("Content-Type", "application/json")
+            .header("X-WC-Webhook-Signature", sig)
+            .body(body.clone()),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let status_of = |store: &str| {
+        c.get(app.url(&format!("/v1/stores/{store}/status")))
+            .bearer_auth("wrong-token")
+    };
+    let (known, _, known_body) = send(status_of("shop")).await;
+    let (unknown, _, unknown_body) = send(status_of("nope")).await;
+    assert_eq!(known, unknown);
+    assert_eq!(known_body["error"], unknown_body["error"]);
+    assert_eq!(
+        known_body["message"]
+            .as_str()
+            .map(|m| m.replace("shop", "nope")),
+        unknown_body["message"].as_str().map(str::to_owned)
+    );
+    let (status, _, gateway) = send(c.get(
+        app.url("/v1/key2print/nope/gateway/price?productIdentifier=1&key=k&tstamp=1&sign=x"),
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        gateway["details"],
+        serde_json::json!("key is not this store's Key2print api key")
+    );
+    assert_eq!(
+        app.store
+            .count(printbridge::store::reads::Table::Deliveries)
+            .await
+            .expect("count"),
+        0
+    );
+    app.stop().await;
+}
+on_both_backends!(
+    unauthenticated_answers_challenge_and_hide_stores,
+    every_401_challenges_and_unknown_stores_look_like_wrong_credentials
+);

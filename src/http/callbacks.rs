@@ -75,16 +75,6 @@ impl CallbackApi {
         hmac: Header<Option<String>>,
         body: RawJson<ApliiqFulfillmentBody>,
     ) -> Result<CallbackResponse, ApiError> {
-        let Some(cfg) = state.config.store(&store.0) else {
-            return Err(ApiError::unknown_store(&store.0));
-        };
-        let Some(apliiq) = cfg.apliiq.as_ref() else {
-            return Err(ApiError::not_found(
-                "apliiq_not_configured",
-                format!("store {} has no [stores.apliiq] section", cfg.id),
-                "store",
-            ));
-        };
         let raw = body.read_limited(state.config.max_body_bytes).await?;
         let Some(sig) = hmac.0.as_deref().filter(|s| !s.trim().is_empty()) else {
             return Err(ApiError::Unauthorized(Json(
@@ -92,7 +82,15 @@ impl CallbackApi {
                     .field("x-apliiq-hmac"),
             )));
         };
-        if !verify_callback(&apliiq.shared_secret, &raw, sig.trim()) {
+        // An unknown store, or one without Apliiq, is answered like a wrong signature, so
+        // store ids and their providers cannot be enumerated.
+        let found = state
+            .config
+            .store(&store.0)
+            .and_then(|cfg| cfg.apliiq.as_ref().map(|a| (cfg, a)));
+        let authentic =
+            found.is_some_and(|(_, a)| verify_callback(&a.shared_secret, &raw, sig.trim()));
+        let (Some((cfg, _)), true) = (found, authentic) else {
             return Err(ApiError::Unauthorized(Json(
                 Problem::new(
                     "invalid_signature",
@@ -100,7 +98,7 @@ impl CallbackApi {
                 )
                 .field("x-apliiq-hmac"),
             )));
-        }
+        };
         let json: Value = serde_json::from_slice(&raw).map_err(|e| {
             ApiError::bad_request("invalid_json", format!("the body is not JSON: {e}"), "body")
         })?;

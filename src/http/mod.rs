@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use poem::{Endpoint, EndpointExt, Route, get, handler};
+use poem::{Endpoint, EndpointExt, IntoResponse, Route, get, handler};
 use poem_openapi::{OpenApiService, Tags};
 use tokio::sync::Notify;
 
@@ -125,4 +125,31 @@ pub fn routes(state: Arc<AppState>) -> impl Endpoint {
         .nest("/", api)
         .data(state)
         .catch_all_error(problem::problem_from_error)
+        .around(challenge)
+}
+
+/// Adds `WWW-Authenticate` to every 401 that lacks one, naming what the endpoint checks:
+/// the WooCommerce or Apliiq signature header, else a bearer token.
+async fn challenge<E: Endpoint>(ep: Arc<E>, req: poem::Request) -> poem::Result<poem::Response> {
+    let scheme = match req.uri().path() {
+        p if p.starts_with("/v1/webhooks/") => {
+            "WC-Webhook-Signature realm=\"printbridge\", header=\"X-WC-Webhook-Signature\""
+        }
+        p if p.starts_with("/v1/callbacks/") => {
+            "Apliiq-HMAC realm=\"printbridge\", header=\"x-apliiq-hmac\""
+        }
+        _ => "Bearer realm=\"printbridge\"",
+    };
+    let mut resp = ep.call(req).await?.into_response();
+    if resp.status() == poem::http::StatusCode::UNAUTHORIZED
+        && !resp
+            .headers()
+            .contains_key(poem::http::header::WWW_AUTHENTICATE)
+    {
+        resp.headers_mut().insert(
+            poem::http::header::WWW_AUTHENTICATE,
+            poem::http::HeaderValue::from_static(scheme),
+        );
+    }
+    Ok(resp)
 }

@@ -82,7 +82,8 @@ impl ApiError {
     pub fn internal(message: impl Into<String>) -> Self {
         ApiError::Internal(Json(Problem::new("internal", message)))
     }
-    /// A provider call made for the caller failed; the message names provider and call.
+    /// A provider call made for the caller failed; the message names provider and call
+    /// and holds no URL (transport errors are recorded without one, excerpts are redacted).
     pub fn provider(e: &crate::providers::ProviderError) -> Self {
         ApiError::BadGateway(Json(Problem::new("provider_error", e.to_string())))
     }

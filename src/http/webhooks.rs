@@ -15,8 +15,13 @@ use super::problem::{ApiError, Problem, bad_request_problem};
 use super::raw::RawJson;
 use super::{ApiTags, AppState};
 use crate::ledger::intake::{Delivery, Source};
+use crate::secret::Secret;
 use crate::store::intake::Recorded;
 use crate::woo::signature;
+
+/// The key a delivery to an unknown store is checked under, for the timing only: the
+/// answer is 401 whatever the result.
+const UNKNOWN_STORE_KEY: &str = "printbridge-unknown-store";
 
 /// How a WooCommerce order looks in a webhook (REST API v3). Only the fields PrintBridge
 /// reads are listed; every other field is accepted and kept.
@@ -136,9 +141,9 @@ impl WebhookApi {
         delivery_ref: Header<Option<String>>,
         body: RawJson<WebhookOrder>,
     ) -> Result<WebhookResponse, ApiError> {
-        let Some(store_cfg) = state.config.store(&store.0) else {
-            return Err(ApiError::unknown_store(&store.0));
-        };
+        // An unknown store is answered as one whose secret never matches (its ping gets
+        // 200, a signed delivery 401), so store ids cannot be enumerated.
+        let store_cfg = state.config.store(&store.0);
         let content_type = body.content_type.clone();
         let mime = content_type
             .as_deref()
@@ -186,7 +191,19 @@ impl WebhookApi {
                 .field("X-WC-Webhook-Signature"),
             )));
         };
-        if !signature::verify(store_cfg.webhook_secrets(), &raw, sig) {
+        let authentic = match store_cfg {
+            Some(cfg) => signature::verify(cfg.webhook_secrets(), &raw, sig),
+            // The same work as for a store, so the answer's timing does not tell either.
+            None => {
+                std::hint::black_box(signature::verify(
+                    [&Secret::new(UNKNOWN_STORE_KEY)],
+                    &raw,
+                    sig,
+                ));
+                false
+            }
+        };
+        if !authentic {
             tracing::warn!(store = %store.0, "webhook signature mismatch");
             state
                 .metrics
