@@ -391,3 +391,124 @@ on_both_backends!(
     unauthenticated_answers_challenge_and_hide_stores,
     every_401_challenges_and_unknown_stores_look_like_wrong_credentials
 );
+
+/// Numbers beyond what an order can hold are not clamped: an order id beyond i64 leaves the
+/// delivery unparsed (stored, answered 200), a quantity of 0 or 2.5 flags the order and
+/// sends nothing for that item.
+async fn out_of_range_numbers_are_flagged_not_clamped(backend: Backend) {
+    use support::{Item, order_json};
+    let app = TestApp::spawn(backend, shop).await;
+    let order = order_json(
+        7,
+        "processing",
+        "2026-11-23T08:00:00",
+        &[Item::Spiff("tx-1")],
+    );
+    let text = serde_json::to_string(&order).expect("json");
+    let huge = text.replacen("\"id\":7,", "\"id\":1180591620717411303424,", 1);
+    assert_ne!(huge, text);
+    let (status, ack) = app
+        .post_webhook("shop", "order.updated", huge.as_bytes(), SECRET)
+        .await;
+    assert_eq!(status, 200, "{ack}");
+    let delivery = ack["delivery_id"].as_i64();
+    app.applied().await;
+    let (_, listed) = app.admin_get("/v1/admin/deliveries?outcome=unparsed").await;
+    assert_eq!(listed["total"], serde_json::json!(1), "{listed}");
+    let detail = listed["deliveries"][0]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        detail.contains("not a whole number within the range of order ids"),
+        "{detail}"
+    );
+    if let Some(id) = delivery {
+        assert_eq!(listed["deliveries"][0]["id"].as_i64(), Some(id));
+    }
+    let (status, _) = app
+        .admin_get(&format!("/v1/admin/orders/shop/{}", i64::MAX))
+        .await;
+    assert_eq!(status, 404, "no order was made of the clamped id");
+
+    for (n, quantity) in [(8, "0"), (9, "2.5"), (10, "1e30")] {
+        let mut order = order_json(
+            n,
+            "processing",
+            "2026-11-23T08:00:00",
+            &[Item::Spiff("tx-2")],
+        );
+        let text = serde_json::to_string(&order["line_items"][0]).expect("json");
+        let item = text.replacen("\"quantity\":1,", &format!("\"quantity\":{quantity},"), 1);
+        order["line_items"][0] = serde_json::from_str(&item).expect("item");
+        let ack = app.post_order("shop", SECRET, &order).await;
+        app.applied().await;
+        assert_ne!(ack["jobs_planned"], serde_json::json!(1), "{ack}");
+        let (status, view) = app.admin_get(&format!("/v1/admin/orders/shop/{n}")).await;
+        assert_eq!(status, 200, "{view}");
+        assert_eq!(view["items"][0]["classification"], "invalid", "{view}");
+        let detail = view["items"][0]["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains("has a quantity that is not a whole number of at least 1"),
+            "{quantity}: {view}"
+        );
+    }
+    let (_, flagged) = app.admin_get("/v1/admin/orders?attention=true").await;
+    assert_eq!(flagged["total"], serde_json::json!(3), "{flagged}");
+    let (_, jobs) = app.admin_get("/v1/admin/jobs").await;
+    assert_eq!(jobs["total"], serde_json::json!(0), "{jobs}");
+    app.stop().await;
+}
+on_both_backends!(
+    out_of_range_numbers,
+    out_of_range_numbers_are_flagged_not_clamped
+);
+
+/// An order above the line-item cap is stored and answered 200, stands flagged for the
+/// operator, and plans nothing.
+async fn orders_above_the_line_item_cap_are_flagged_not_planned(backend: Backend) {
+    use printbridge::ledger::intake::MAX_LINE_ITEMS;
+    use support::{Item, order_json};
+    let app = TestApp::spawn(backend, |c| {
+        shop(c);
+        c.max_body_bytes = 8 * 1024 * 1024;
+    })
+    .await;
+    let ids: Vec<String> = (0..=MAX_LINE_ITEMS).map(|n| format!("p-{n}")).collect();
+    let items: Vec<Item<'_>> = ids.iter().map(|p| Item::Key2print(p)).collect();
+    let order = order_json(21, "processing", "2026-11-23T08:00:00", &items);
+    let ack = app.post_order("shop", SECRET, &order).await;
+    app.applied().await;
+    let (status, view) = app.admin_get("/v1/admin/orders/shop/21").await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(view["items"].as_array().map(Vec::len), Some(1), "{ack}");
+    let detail = view["items"][0]["detail"].as_str().unwrap_or_default();
+    assert_eq!(
+        detail,
+        format!(
+            "the order has {} line items, more than the {MAX_LINE_ITEMS} the bridge plans; \
+             nothing is sent, place it with the providers by hand",
+            MAX_LINE_ITEMS + 1
+        )
+    );
+    let (_, jobs) = app.admin_get("/v1/admin/jobs").await;
+    assert_eq!(jobs["total"], serde_json::json!(0), "{jobs}");
+    let (_, flagged) = app.admin_get("/v1/admin/orders?attention=true").await;
+    assert_eq!(flagged["total"], serde_json::json!(1), "{flagged}");
+
+    // At the cap, every item is planned.
+    let items: Vec<Item<'_>> = ids[..MAX_LINE_ITEMS]
+        .iter()
+        .map(|p| Item::Key2print(p))
+        .collect();
+    let order = order_json(22, "processing", "2026-11-23T08:00:00", &items);
+    app.post_order("shop", SECRET, &order).await;
+    app.applied().await;
+    let (_, jobs) = app.admin_get("/v1/admin/jobs?limit=1").await;
+    assert_eq!(jobs["total"], serde_json::json!(MAX_LINE_ITEMS), "{jobs}");
+    app.stop().await;
+}
+on_both_backends!(
+    line_item_cap,
+    orders_above_the_line_item_cap_are_flagged_not_planned
+);
