@@ -149,6 +149,7 @@ impl Application {
             key2print,
             catalog: Arc::new(crate::gateway::CatalogCache::new()),
             intake: Arc::new(intake),
+            recent: crate::http::replays::RecentDeliveries::new(),
         });
         Ok(Application {
             state,

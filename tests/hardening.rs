@@ -512,3 +512,49 @@ on_both_backends!(
     line_item_cap,
     orders_above_the_line_item_cap_are_flagged_not_planned
 );
+
+/// Replays of one authentic delivery (the same bytes) add no row after the first; the same
+/// body under another topic, or another body, is stored.
+async fn identical_replays_add_no_rows(backend: Backend) {
+    use printbridge::store::reads::Table;
+    use support::{Item, order_json};
+    let app = TestApp::spawn(backend, shop).await;
+    let order = order_json(
+        31,
+        "processing",
+        "2026-11-23T08:00:00",
+        &[Item::Spiff("tx-31")],
+    );
+    let body = serde_json::to_vec(&order).expect("json");
+    let (status, first) = app
+        .post_webhook("shop", "order.updated", &body, SECRET)
+        .await;
+    assert_eq!(status, 200, "{first}");
+    for _ in 0..50 {
+        let (status, ack) = app
+            .post_webhook("shop", "order.updated", &body, SECRET)
+            .await;
+        assert_eq!(status, 200, "{ack}");
+        assert_eq!(ack["outcome"], "duplicate", "{ack}");
+    }
+    app.applied().await;
+    assert_eq!(app.store.count(Table::Deliveries).await.expect("count"), 1);
+    let (status, ack) = app
+        .post_webhook("shop", "order.created", &body, SECRET)
+        .await;
+    assert_eq!(status, 200, "{ack}");
+    let mut later = order.clone();
+    later["date_modified_gmt"] = serde_json::json!("2026-11-23T09:00:00");
+    app.post_order("shop", SECRET, &later).await;
+    app.applied().await;
+    assert_eq!(app.store.count(Table::Deliveries).await.expect("count"), 3);
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains(
+            "printbridge_deliveries_total{topic=\"order.updated\",outcome=\"duplicate\"} 50"
+        ),
+        "{metrics}"
+    );
+    app.stop().await;
+}
+on_both_backends!(identical_replays, identical_replays_add_no_rows);

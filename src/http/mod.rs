@@ -20,6 +20,7 @@ pub mod health;
 pub mod key2print;
 pub mod problem;
 pub mod raw;
+pub mod replays;
 pub mod stores;
 pub mod webhooks;
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub catalog: Arc<crate::gateway::CatalogCache>,
     /// Webhook deliveries: stored, answered, applied to the ledger in order.
     pub intake: Arc<crate::store::intake::IntakeQueue>,
+    /// Recently stored deliveries, so that an identical replay is not stored again.
+    pub recent: replays::RecentDeliveries,
 }
 
 impl AppState {

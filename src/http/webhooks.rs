@@ -106,6 +106,103 @@ fn is_ping(body: &[u8]) -> bool {
         .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Refuses a Content-Type WooCommerce does not send (415).
+fn check_content_type(content_type: Option<&str>) -> Result<(), ApiError> {
+    let mime = content_type
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    if matches!(
+        mime.as_str(),
+        "" | "application/json" | "application/x-www-form-urlencoded"
+    ) {
+        return Ok(());
+    }
+    Err(ApiError::UnsupportedMediaType(Json(
+        Problem::new(
+            "unsupported_media_type",
+            format!("WooCommerce sends application/json; got {mime}"),
+        )
+        .field("Content-Type"),
+    )))
+}
+
+/// What a delivery's signature check found.
+enum Checked<'a> {
+    /// WooCommerce's unsigned ping.
+    Ping,
+    /// Signed under the store's secret; the signature as sent.
+    Authentic(&'a str),
+}
+
+/// Checks the signature (401 when missing or wrong). An unknown store is answered as one
+/// whose secret never matches (its ping gets 200, a signed delivery 401), so store ids
+/// cannot be enumerated.
+fn authenticate<'a>(
+    state: &AppState,
+    store: &str,
+    topic_label: &str,
+    signature: Option<&'a str>,
+    raw: &[u8],
+) -> Result<Checked<'a>, ApiError> {
+    let Some(sig) = signature.filter(|s| !s.trim().is_empty()) else {
+        if is_ping(raw) {
+            return Ok(Checked::Ping);
+        }
+        state.metrics.delivery("unsigned", "rejected");
+        return Err(ApiError::Unauthorized(Json(
+            Problem::new(
+                "missing_signature",
+                "X-WC-Webhook-Signature is missing; only WooCommerce's ping may be unsigned",
+            )
+            .field("X-WC-Webhook-Signature"),
+        )));
+    };
+    let authentic = match state.config.store(store) {
+        Some(cfg) => signature::verify(cfg.webhook_secrets(), raw, sig),
+        // The same work as for a store, so the answer's timing does not tell either.
+        None => {
+            std::hint::black_box(signature::verify(
+                [&Secret::new(UNKNOWN_STORE_KEY)],
+                raw,
+                sig,
+            ));
+            false
+        }
+    };
+    if authentic {
+        return Ok(Checked::Authentic(sig));
+    }
+    tracing::warn!(store = %store, "webhook signature mismatch");
+    state.metrics.delivery(topic_label, "rejected");
+    Err(ApiError::Unauthorized(Json(
+        Problem::new(
+            "invalid_signature",
+            "X-WC-Webhook-Signature does not match the body under this store's webhook secret; \
+             check that the webhook's secret equals webhook_secret (printbridge sign --verify woocommerce helps)",
+        )
+        .field("X-WC-Webhook-Signature"),
+    )))
+}
+
+/// A 200 for a delivery that has no row (yet): a ping, a replay, or one in the journal.
+fn unstored_ack(ping: bool, outcome: Option<&str>, detail: Option<String>) -> WebhookResponse {
+    WebhookResponse::Ok(Json(WebhookAck {
+        received: true,
+        ping: ping.then_some(true),
+        delivery_id: None,
+        outcome: outcome.map(str::to_owned),
+        order_id: None,
+        detail,
+        jobs_planned: (!ping).then_some(0),
+    }))
+}
+
 #[OpenApi]
 impl WebhookApi {
     /// Receive a WooCommerce webhook
@@ -141,83 +238,31 @@ impl WebhookApi {
         delivery_ref: Header<Option<String>>,
         body: RawJson<WebhookOrder>,
     ) -> Result<WebhookResponse, ApiError> {
-        // An unknown store is answered as one whose secret never matches (its ping gets
-        // 200, a signed delivery 401), so store ids cannot be enumerated.
-        let store_cfg = state.config.store(&store.0);
+        check_content_type(body.content_type.as_deref())?;
         let content_type = body.content_type.clone();
-        let mime = content_type
-            .as_deref()
-            .map(|ct| {
-                ct.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .unwrap_or_default();
-        if !matches!(
-            mime.as_str(),
-            "" | "application/json" | "application/x-www-form-urlencoded"
-        ) {
-            return Err(ApiError::UnsupportedMediaType(Json(
-                Problem::new(
-                    "unsupported_media_type",
-                    format!("WooCommerce sends application/json; got {mime}"),
-                )
-                .field("Content-Type"),
-            )));
-        }
         let raw = body.read_limited(state.config.max_body_bytes).await?;
-
-        let Some(sig) = signature.0.as_deref().filter(|s| !s.trim().is_empty()) else {
-            if is_ping(&raw) {
+        let topic_label = topic.0.as_deref().unwrap_or("none");
+        let sig = match authenticate(&state, &store.0, topic_label, signature.0.as_deref(), &raw)? {
+            Checked::Ping => {
                 tracing::info!(store = %store.0, "webhook ping");
-                return Ok(WebhookResponse::Ok(Json(WebhookAck {
-                    received: true,
-                    ping: Some(true),
-                    delivery_id: None,
-                    outcome: None,
-                    order_id: None,
-                    detail: None,
-                    jobs_planned: None,
-                })));
+                return Ok(unstored_ack(true, None, None));
             }
-            state.metrics.delivery("unsigned", "rejected");
-            return Err(ApiError::Unauthorized(Json(
-                Problem::new(
-                    "missing_signature",
-                    "X-WC-Webhook-Signature is missing; only WooCommerce's ping may be unsigned",
-                )
-                .field("X-WC-Webhook-Signature"),
-            )));
+            Checked::Authentic(sig) => sig,
         };
-        let authentic = match store_cfg {
-            Some(cfg) => signature::verify(cfg.webhook_secrets(), &raw, sig),
-            // The same work as for a store, so the answer's timing does not tell either.
-            None => {
-                std::hint::black_box(signature::verify(
-                    [&Secret::new(UNKNOWN_STORE_KEY)],
-                    &raw,
-                    sig,
-                ));
-                false
-            }
-        };
-        if !authentic {
-            tracing::warn!(store = %store.0, "webhook signature mismatch");
-            state
-                .metrics
-                .delivery(topic.0.as_deref().unwrap_or("none"), "rejected");
-            return Err(ApiError::Unauthorized(Json(
-                Problem::new(
-                    "invalid_signature",
-                    "X-WC-Webhook-Signature does not match the body under this store's webhook secret; \
-                     check that the webhook's secret equals webhook_secret (printbridge sign --verify woocommerce helps)",
-                )
-                .field("X-WC-Webhook-Signature"),
-            )));
+        // An identical delivery stored moments ago (a replay, a re-send): answered as the
+        // ledger would answer it, without adding a row (see `replays`).
+        if state.recent.contains(&store.0, topic.0.as_deref(), sig) {
+            state.metrics.delivery(topic_label, "duplicate");
+            tracing::info!(store = %store.0, "webhook identical to a stored one");
+            return Ok(unstored_ack(
+                false,
+                Some("duplicate"),
+                Some(
+                    "identical to a delivery stored moments ago (same topic and body); not stored again"
+                        .to_owned(),
+                ),
+            ));
         }
-
         let delivery = Delivery {
             store_id: store.0.clone(),
             source: Source::Webhook,
@@ -231,22 +276,20 @@ impl WebhookApi {
         // Answered once stored; applied to the ledger before the answer unless other
         // deliveries are waiting (see `store::intake`). Metrics and the dispatcher follow
         // the application.
-        let result = match state.intake.record(&state.store, delivery, now).await? {
+        let recorded = state.intake.record(&state.store, delivery, now).await?;
+        state.recent.remember(&store.0, topic.0.as_deref(), sig);
+        let result = match recorded {
             Recorded::Stored(result) => result,
             Recorded::Journaled { seq } => {
                 tracing::info!(store = %store.0, journal_seq = seq, "webhook journaled");
-                return Ok(WebhookResponse::Ok(Json(WebhookAck {
-                    received: true,
-                    ping: None,
-                    delivery_id: None,
-                    outcome: Some("received".to_owned()),
-                    order_id: None,
-                    detail: Some(format!(
+                return Ok(unstored_ack(
+                    false,
+                    Some("received"),
+                    Some(format!(
                         "on disk in the intake journal (#{seq}); stored and applied in order of arrival right after, \
                          /v1/admin/deliveries shows its outcome then"
                     )),
-                    jobs_planned: Some(0),
-                })));
+                ));
             }
         };
         tracing::info!(
