@@ -150,6 +150,7 @@ impl Application {
             catalog: Arc::new(crate::gateway::CatalogCache::new()),
             intake: Arc::new(intake),
             recent: crate::http::replays::RecentDeliveries::new(),
+            session_limits: crate::http::ratelimit::RateLimits::new(),
         });
         Ok(Application {
             state,

@@ -296,6 +296,10 @@ pub struct Key2printConfig {
     /// Seconds a catalog read is cached for the gateway.
     #[serde(default = "default_catalog_cache_secs")]
     pub catalog_cache_secs: u64,
+    /// Work sessions the plugin may start per minute (a burst of as many, refilled evenly);
+    /// beyond, 429. 0 = no limit.
+    #[serde(default = "default_sessions_per_minute")]
+    pub sessions_per_minute: u32,
 }
 
 fn yes() -> bool {
@@ -362,6 +366,9 @@ fn default_shipping_code() -> String {
     "standard".to_owned()
 }
 fn default_gateway_window_secs() -> u64 {
+    300
+}
+fn default_sessions_per_minute() -> u32 {
     300
 }
 fn default_catalog_cache_secs() -> u64 {

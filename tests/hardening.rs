@@ -558,3 +558,55 @@ async fn identical_replays_add_no_rows(backend: Backend) {
     app.stop().await;
 }
 on_both_backends!(identical_replays, identical_replays_add_no_rows);
+
+/// Key2print sessions are limited per store: beyond `sessions_per_minute` the plugin gets a
+/// 429 problem with `Retry-After`, and Key2print is not asked.
+async fn key2print_sessions_are_rate_limited(backend: Backend) {
+    use printbridge::sandbox::{Sandbox, SandboxCredentials};
+    let sb = Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0)
+        .await
+        .expect("sandbox");
+    let mut store = support::sandbox_store(&sb, "shop", SECRET);
+    if let Some(k) = store.key2print.as_mut() {
+        k.sessions_per_minute = 3;
+    }
+    let app = TestApp::spawn(backend, |c| c.stores = vec![store]).await;
+    let session = |guest: usize| {
+        app.client
+            .post(app.url("/v1/stores/shop/key2print/sessions"))
+            .bearer_auth(support::STORE_TOKEN)
+            .json(&serde_json::json!({"mode": "user", "customer": {"guest_key": format!("guest-{guest}")}}))
+            .send()
+    };
+    for guest in 0..3 {
+        let resp = session(guest).await.expect("request");
+        assert_eq!(resp.status().as_u16(), 200);
+    }
+    let resp = session(3).await.expect("request");
+    assert_eq!(resp.status().as_u16(), 429);
+    let retry_after: u64 = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=20).contains(&retry_after), "{retry_after}");
+    let problem: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(problem["error"], "too_many_sessions", "{problem}");
+    assert!(
+        problem["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("key2print.sessions_per_minute")),
+        "{problem}"
+    );
+    let stats = sb.state.stats();
+    assert_eq!(
+        stats.key2print_sessions.len(),
+        3,
+        "Key2print was asked three times"
+    );
+    assert_eq!(stats.key2print_users, 3);
+    app.stop().await;
+    sb.stop();
+}
+on_both_backends!(session_rate_limit, key2print_sessions_are_rate_limited);

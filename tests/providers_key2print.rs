@@ -25,6 +25,7 @@ fn client(base: &str, timeout: Duration) -> Key2printClient {
         api_secret: Secret::new(SECRET),
         gateway_tstamp_window_secs: 300,
         catalog_cache_secs: 300,
+        sessions_per_minute: 0,
     };
     Key2printClient::new(&config, timeout).expect("client")
 }

@@ -19,6 +19,7 @@ pub mod gateway;
 pub mod health;
 pub mod key2print;
 pub mod problem;
+pub mod ratelimit;
 pub mod raw;
 pub mod replays;
 pub mod stores;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub intake: Arc<crate::store::intake::IntakeQueue>,
     /// Recently stored deliveries, so that an identical replay is not stored again.
     pub recent: replays::RecentDeliveries,
+    /// Key2print session creation per store (`key2print.sessions_per_minute`).
+    pub session_limits: ratelimit::RateLimits,
 }
 
 impl AppState {

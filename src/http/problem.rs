@@ -55,6 +55,9 @@ pub enum ApiError {
     /// The Content-Type is not one this endpoint reads.
     #[oai(status = 415)]
     UnsupportedMediaType(Json<Problem>),
+    /// Too many requests of this kind for the store; retry after `Retry-After` seconds.
+    #[oai(status = 429)]
+    TooManyRequests(Json<Problem>, #[oai(header = "Retry-After")] u64),
     /// Something failed on our side; nothing was acknowledged.
     #[oai(status = 500)]
     Internal(Json<Problem>),
