@@ -22,6 +22,7 @@ pub mod problem;
 pub mod ratelimit;
 pub mod raw;
 pub mod replays;
+pub mod spec;
 pub mod stores;
 pub mod webhooks;
 
@@ -95,9 +96,34 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
         .license("Apache-2.0")
 }
 
-/// The generated OpenAPI document as YAML (what `openapi/openapi.yaml` must contain).
+/// The published OpenAPI document (see [`spec`]).
+fn openapi_document() -> &'static serde_yaml::Value {
+    static DOC: std::sync::OnceLock<serde_yaml::Value> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| spec::refine(&api_service().spec()))
+}
+
+/// The OpenAPI document as YAML (what `openapi/openapi.yaml` must contain).
 pub fn openapi_yaml() -> String {
-    api_service().spec_yaml()
+    serde_yaml::to_string(openapi_document()).unwrap_or_default()
+}
+
+/// The OpenAPI document as JSON.
+pub fn openapi_json() -> String {
+    serde_json::to_string_pretty(openapi_document()).unwrap_or_default()
+}
+
+#[handler]
+fn spec_json() -> poem::Response {
+    poem::Response::builder()
+        .content_type("application/json; charset=utf-8")
+        .body(openapi_json())
+}
+
+#[handler]
+fn spec_yaml() -> poem::Response {
+    poem::Response::builder()
+        .content_type("application/x-yaml; charset=utf-8")
+        .body(openapi_yaml())
 }
 
 #[handler]
@@ -112,20 +138,21 @@ fn index() -> poem::web::Redirect {
 #[handler]
 fn docs() -> poem::web::Html<&'static str> {
     static PAGE: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
-    poem::web::Html(
-        PAGE.get_or_init(|| Box::leak(api_service().swagger_ui_html().into_boxed_str())),
-    )
+    poem::web::Html(PAGE.get_or_init(|| {
+        // The page inlines poem-openapi's document; it shows the published one.
+        let api = api_service();
+        let html = api.swagger_ui_html().replace(&api.spec(), &openapi_json());
+        Box::leak(html.into_boxed_str())
+    }))
 }
 
 /// The whole HTTP application.
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let api = api_service();
-    let spec_json = api.spec_endpoint();
-    let spec_yaml = api.spec_endpoint_yaml();
     Route::new()
         .at("/", get(index))
-        .at("/openapi.json", spec_json)
-        .at("/openapi.yaml", spec_yaml)
+        .at("/openapi.json", get(spec_json))
+        .at("/openapi.yaml", get(spec_yaml))
         .at("/docs", get(docs))
         .at("/docs/", get(docs))
         .nest("/", api)
