@@ -610,3 +610,83 @@ async fn key2print_sessions_are_rate_limited(backend: Backend) {
     sb.stop();
 }
 on_both_backends!(session_rate_limit, key2print_sessions_are_rate_limited);
+
+/// `serve`'s log on a pipe: plain text with no escape codes by default, JSON lines with
+/// `PRINTBRIDGE_LOG_FORMAT=json`, and `RUST_LOG` decides what is logged.
+#[test]
+fn logs_follow_rust_log_and_the_chosen_format() {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let run = |envs: &[(&str, &str)]| -> String {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("port")
+            .port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_printbridge"));
+        cmd.arg("serve")
+            .current_dir(dir.path())
+            .env("PRINTBRIDGE_LISTEN", format!("127.0.0.1:{port}"))
+            .env_remove("PRINTBRIDGE_DATABASE_URL")
+            .env_remove("RUST_LOG")
+            .env_remove("PRINTBRIDGE_LOG")
+            .env_remove("PRINTBRIDGE_LOG_FORMAT")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = std::net::TcpStream::connect(("127.0.0.1", port))
+                .ok()
+                .and_then(|mut s| {
+                    s.write_all(b"GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                        .ok()?;
+                    let mut out = String::new();
+                    s.read_to_string(&mut out).ok()?;
+                    out.starts_with("HTTP/1.1 200").then_some(())
+                });
+            if ready.is_some() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "bridge not ready in 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let mut log = String::new();
+        if let Some(mut err) = child.stderr.take() {
+            let _ = err.read_to_string(&mut log);
+        }
+        let _ = child.wait();
+        log
+    };
+    let text = run(&[]);
+    assert!(text.contains("PrintBridge listening"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "escape codes in a piped log: {text:?}"
+    );
+    let json = run(&[
+        ("PRINTBRIDGE_LOG_FORMAT", "json"),
+        ("RUST_LOG", "info"),
+        ("PRINTBRIDGE_LOG", "error"),
+    ]);
+    let first = json.lines().next().expect("a line");
+    let line: serde_json::Value = serde_json::from_str(first).expect("a JSON line");
+    assert_eq!(
+        line["level"], "INFO",
+        "RUST_LOG wins over PRINTBRIDGE_LOG: {json}"
+    );
+    assert!(
+        json.lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "{json}"
+    );
+    let quiet = run(&[("RUST_LOG", "warn"), ("PRINTBRIDGE_LOG", "info")]);
+    assert!(!quiet.contains("PrintBridge listening"), "{quiet}");
+}
