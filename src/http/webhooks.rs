@@ -61,7 +61,8 @@ pub struct WebhookAck {
     #[oai(skip_serializing_if_is_none)]
     pub ping: Option<bool>,
     /// The stored delivery (see `/v1/admin/deliveries/{id}`). Absent when the delivery was
-    /// answered from the intake journal, before the database numbered it.
+    /// answered from the intake journal, before the database numbered it, and for a replay
+    /// of a delivery stored moments ago (`duplicate`, not stored again).
     #[oai(skip_serializing_if_is_none)]
     pub delivery_id: Option<i64>,
     /// What the ledger did with it: applied, duplicate, stale, deleted, signal, ignored or
