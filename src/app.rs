@@ -82,9 +82,11 @@ impl Application {
                 url: crate::store::redact_url(&config.database_url),
                 source,
             })?;
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
-            path: config.data_dir.display().to_string(),
-            source,
+        crate::store::create_private_dir(&config.data_dir).map_err(|source| {
+            StartError::DataDir {
+                path: config.data_dir.display().to_string(),
+                source,
+            }
         })?;
         match crate::outbox::exec::remove_interrupted_downloads(&config.data_dir) {
             Ok(0) => {}
@@ -144,6 +146,8 @@ impl Application {
             key2print,
             catalog: Arc::new(crate::gateway::CatalogCache::new()),
             intake: Arc::new(intake),
+            recent: crate::http::replays::RecentDeliveries::new(),
+            session_limits: crate::http::ratelimit::RateLimits::new(),
         });
         Ok(Application {
             state,
@@ -167,7 +171,9 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = routes(self.state.clone());
+        // Header, body and idle timeouts on every connection (see `http::conn`).
+        let limits = crate::http::conn::ConnLimits::new(&self.state.config);
+        let app = limits.endpoint(routes(self.state.clone()));
         // Applies what a restart left stored but not applied, then every new delivery.
         self.state.intake.start(&self.state.store);
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -185,7 +191,7 @@ impl Application {
             )));
         }
         let drain = crate::drain::Drain::new();
-        let acceptor = drain.acceptor(self.listener)?;
+        let acceptor = limits.acceptor(drain.acceptor(self.listener)?);
         let grace = self.state.config.shutdown_grace();
         let began = Arc::new(std::sync::OnceLock::new());
         let signalled = began.clone();

@@ -18,6 +18,11 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://printbridge.db";
 pub const DEFAULT_DATA_DIR: &str = "./printbridge-data";
 pub const DEFAULT_CONFIG_FILE: &str = "printbridge.toml";
+/// The shortest `admin_token` accepted: it guards every order and delivery of every store.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
+/// The largest `max_body_bytes` accepted (64 MiB): a WooCommerce order is a few KB, a
+/// hundred-line order well under 1 MiB, and every body is held in memory while it is read.
+pub const MAX_BODY_BYTES_CAP: usize = 64 * 1024 * 1024;
 
 /// Keys of the intake journal, which the bridge does not have: every delivery is committed in
 /// the database before its answer. A file that sets one is refused with a message naming it.
@@ -81,6 +86,16 @@ pub struct Config {
     /// it closes what is still open, in seconds.
     #[serde(default = "default_shutdown_grace_secs")]
     pub shutdown_grace_secs: u64,
+    /// Seconds a client has to send a request's head, from the connection's opening or
+    /// from the first byte of a further request on a kept-alive connection.
+    #[serde(default = "default_header_read_timeout_secs")]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a client has to send a request's whole body (408 after).
+    #[serde(default = "default_body_read_timeout_secs")]
+    pub body_read_timeout_secs: u64,
+    /// Seconds a kept-alive connection may wait for its next request before it is closed.
+    #[serde(default = "default_idle_timeout_secs")]
+    pub idle_timeout_secs: u64,
     #[serde(default)]
     pub dispatch: DispatchConfig,
     #[serde(default)]
@@ -287,6 +302,10 @@ pub struct Key2printConfig {
     /// Seconds a catalog read is cached for the gateway.
     #[serde(default = "default_catalog_cache_secs")]
     pub catalog_cache_secs: u64,
+    /// Work sessions the plugin may start per minute (a burst of as many, refilled evenly);
+    /// beyond, 429. 0 = no limit.
+    #[serde(default = "default_sessions_per_minute")]
+    pub sessions_per_minute: u32,
 }
 
 fn yes() -> bool {
@@ -306,6 +325,15 @@ fn default_max_body_bytes() -> usize {
 }
 fn default_shutdown_grace_secs() -> u64 {
     10
+}
+fn default_header_read_timeout_secs() -> u64 {
+    10
+}
+fn default_body_read_timeout_secs() -> u64 {
+    30
+}
+fn default_idle_timeout_secs() -> u64 {
+    75
 }
 fn default_paid_statuses() -> Vec<String> {
     vec!["processing".to_owned(), "completed".to_owned()]
@@ -349,6 +377,9 @@ fn default_shipping_code() -> String {
 fn default_gateway_window_secs() -> u64 {
     300
 }
+fn default_sessions_per_minute() -> u32 {
+    300
+}
 fn default_catalog_cache_secs() -> u64 {
     300
 }
@@ -363,6 +394,9 @@ impl Default for Config {
             data_dir: default_data_dir(),
             max_body_bytes: default_max_body_bytes(),
             shutdown_grace_secs: default_shutdown_grace_secs(),
+            header_read_timeout_secs: default_header_read_timeout_secs(),
+            body_read_timeout_secs: default_body_read_timeout_secs(),
+            idle_timeout_secs: default_idle_timeout_secs(),
             dispatch: DispatchConfig::default(),
             stores: Vec::new(),
         }
@@ -421,15 +455,16 @@ impl Config {
         })
     }
 
-    /// Parses TOML text; the error message names the key and line. A key of the intake
-    /// journal is refused by name (see [`REMOVED_KEYS`]).
+    /// Parses TOML text; the error message names the line, column and what is wrong, but
+    /// never quotes the text (the line may hold a secret). A key of the intake journal is
+    /// refused by name (see [`REMOVED_KEYS`]).
     pub fn parse(text: &str) -> Result<Config, String> {
         if let Ok(table) = text.parse::<toml::Table>()
             && let Some(key) = REMOVED_KEYS.iter().find(|k| table.contains_key(**k))
         {
             return Err(format!("{key}: {INTAKE_JOURNAL_GONE}; remove this key"));
         }
-        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())
+        toml::from_str(text).map_err(|e| parse_error(text, &e))
     }
 
     /// `PRINTBRIDGE_LISTEN`, `PRINTBRIDGE_DATABASE_URL`, `PRINTBRIDGE_ADMIN_TOKEN`,
@@ -531,20 +566,32 @@ impl Config {
         if let Some(u) = &self.public_url {
             check_url("public_url", u)?;
         }
-        if self.admin_token.as_ref().is_some_and(|t| t.is_empty()) {
-            return Err(ConfigError::invalid("admin_token", "is empty"));
+        if let Some(t) = &self.admin_token {
+            check_secret("admin_token", t)?;
+            if t.expose().chars().count() < MIN_ADMIN_TOKEN_CHARS {
+                return Err(ConfigError::invalid(
+                    "admin_token",
+                    format!(
+                        "must be at least {MIN_ADMIN_TOKEN_CHARS} characters; use a long random token (openssl rand -hex 32)"
+                    ),
+                ));
+            }
         }
-        if self.max_body_bytes < 1024 {
+        if !(1024..=MAX_BODY_BYTES_CAP).contains(&self.max_body_bytes) {
             return Err(ConfigError::invalid(
                 "max_body_bytes",
-                "must be at least 1024",
+                format!("must be between 1024 and {MAX_BODY_BYTES_CAP} (64 MiB)"),
             ));
         }
-        if !(1..=3600).contains(&self.shutdown_grace_secs) {
-            return Err(ConfigError::invalid(
-                "shutdown_grace_secs",
-                "must be between 1 and 3600",
-            ));
+        for (key, secs) in [
+            ("shutdown_grace_secs", self.shutdown_grace_secs),
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("body_read_timeout_secs", self.body_read_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+        ] {
+            if !(1..=3600).contains(&secs) {
+                return Err(ConfigError::invalid(key, "must be between 1 and 3600"));
+            }
         }
         let d = &self.dispatch;
         if d.max_attempts == 0 {
@@ -579,110 +626,13 @@ impl Config {
         }
         let mut seen = HashSet::new();
         for (i, s) in self.stores.iter().enumerate() {
-            let k = |name: &str| format!("stores[{i}].{name}");
-            if !valid_store_id(&s.id) {
-                return Err(ConfigError::invalid(
-                    k("id"),
-                    "use 1-64 characters a-z, 0-9, '-' or '_', starting with a letter or digit",
-                ));
-            }
             if !seen.insert(s.id.as_str()) {
                 return Err(ConfigError::invalid(
-                    k("id"),
+                    format!("stores[{i}].id"),
                     format!("store id {:?} is used twice", s.id),
                 ));
             }
-            if s.webhook_secret.is_empty() {
-                return Err(ConfigError::invalid(k("webhook_secret"), "is empty"));
-            }
-            for (class, t) in &s.tax_rates {
-                let ok = t
-                    .rate
-                    .trim()
-                    .parse::<f64>()
-                    .is_ok_and(|r| (0.0..=100.0).contains(&r));
-                if !ok {
-                    return Err(ConfigError::invalid(
-                        k(&format!("tax_rates.{class}.rate")),
-                        "must be a percentage between 0 and 100, e.g. \"20\"",
-                    ));
-                }
-            }
-            if s.api_token.as_ref().is_some_and(|t| t.is_empty()) {
-                return Err(ConfigError::invalid(k("api_token"), "is empty"));
-            }
-            if s.paid_statuses.is_empty() {
-                return Err(ConfigError::invalid(
-                    k("paid_statuses"),
-                    "name at least one status",
-                ));
-            }
-            if let Some(u) = &s.woocommerce_url {
-                check_url(&k("woocommerce_url"), u)?;
-            }
-            match (&s.woocommerce_consumer_key, &s.woocommerce_consumer_secret) {
-                (Some(_), None) => {
-                    return Err(ConfigError::invalid(
-                        k("woocommerce_consumer_secret"),
-                        "required when woocommerce_consumer_key is set",
-                    ));
-                }
-                (None, Some(_)) => {
-                    return Err(ConfigError::invalid(
-                        k("woocommerce_consumer_key"),
-                        "required when woocommerce_consumer_secret is set",
-                    ));
-                }
-                (Some(_), Some(_)) if s.woocommerce_url.is_none() => {
-                    return Err(ConfigError::invalid(
-                        k("woocommerce_url"),
-                        "required when REST keys are set",
-                    ));
-                }
-                _ => {}
-            }
-            if let Some(sp) = &s.spiff {
-                check_url(&k("spiff.base_url"), &sp.base_url)?;
-                match sp.api {
-                    SpiffApi::Graphql if sp.application_key.is_none() => {
-                        return Err(ConfigError::invalid(
-                            k("spiff.application_key"),
-                            "required when api = \"graphql\"",
-                        ));
-                    }
-                    SpiffApi::Rest if sp.access_key.is_none() => {
-                        return Err(ConfigError::invalid(
-                            k("spiff.access_key"),
-                            "required when api = \"rest\"",
-                        ));
-                    }
-                    SpiffApi::Rest if sp.secret_key.is_none() => {
-                        return Err(ConfigError::invalid(
-                            k("spiff.secret_key"),
-                            "required when api = \"rest\"",
-                        ));
-                    }
-                    _ => {}
-                }
-            }
-            if let Some(ap) = &s.apliiq {
-                check_url(&k("apliiq.base_url"), &ap.base_url)?;
-                if ap.app_id.is_empty() {
-                    return Err(ConfigError::invalid(k("apliiq.app_id"), "is empty"));
-                }
-                if ap.shared_secret.is_empty() {
-                    return Err(ConfigError::invalid(k("apliiq.shared_secret"), "is empty"));
-                }
-            }
-            if let Some(kp) = &s.key2print {
-                check_url(&k("key2print.base_url"), &kp.base_url)?;
-                if kp.api_key.is_empty() {
-                    return Err(ConfigError::invalid(k("key2print.api_key"), "is empty"));
-                }
-                if kp.api_secret.is_empty() {
-                    return Err(ConfigError::invalid(k("key2print.api_secret"), "is empty"));
-                }
-            }
+            validate_store(i, s)?;
         }
         Ok(())
     }
@@ -697,6 +647,154 @@ impl Config {
             .parse()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
     }
+}
+
+/// `line L, column C: message` for a TOML error, without the source excerpt that the
+/// error's own `Display` shows.
+fn parse_error(text: &str, e: &toml::de::Error) -> String {
+    let message = redact_quoted_value(e.message().trim_end());
+    match e.span() {
+        Some(span) => {
+            let before = text.get(..span.start).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("TOML parse error at line {line}, column {column}: {message}")
+        }
+        None => format!("TOML parse error: {message}"),
+    }
+}
+
+/// serde's `invalid type: string "…", expected …` quotes the value; it may be a secret
+/// written under the wrong key, so it is left out.
+fn redact_quoted_value(message: &str) -> String {
+    match message.split_once("string \"") {
+        Some((head, rest)) => match rest.rsplit_once('"') {
+            Some((_, tail)) => format!("{head}string{tail}"),
+            None => format!("{head}string"),
+        },
+        None => message.to_owned(),
+    }
+}
+
+/// The checks of one `[[stores]]` entry (`i` its index); names the bad key.
+fn validate_store(i: usize, s: &StoreConfig) -> Result<(), ConfigError> {
+    let k = |name: &str| format!("stores[{i}].{name}");
+    if !valid_store_id(&s.id) {
+        return Err(ConfigError::invalid(
+            k("id"),
+            "use 1-64 characters a-z, 0-9, '-' or '_', starting with a letter or digit",
+        ));
+    }
+    check_secret(&k("webhook_secret"), &s.webhook_secret)?;
+    for (j, secret) in s.webhook_secrets.iter().enumerate() {
+        check_secret(&k(&format!("webhook_secrets[{j}]")), secret)?;
+    }
+    for (class, t) in &s.tax_rates {
+        let ok = t
+            .rate
+            .trim()
+            .parse::<f64>()
+            .is_ok_and(|r| (0.0..=100.0).contains(&r));
+        if !ok {
+            return Err(ConfigError::invalid(
+                k(&format!("tax_rates.{class}.rate")),
+                "must be a percentage between 0 and 100, e.g. \"20\"",
+            ));
+        }
+    }
+    if let Some(t) = &s.api_token {
+        check_secret(&k("api_token"), t)?;
+    }
+    if s.paid_statuses.is_empty() {
+        return Err(ConfigError::invalid(
+            k("paid_statuses"),
+            "name at least one status",
+        ));
+    }
+    if let Some(u) = &s.woocommerce_url {
+        check_url(&k("woocommerce_url"), u)?;
+    }
+    match (&s.woocommerce_consumer_key, &s.woocommerce_consumer_secret) {
+        (Some(_), None) => {
+            return Err(ConfigError::invalid(
+                k("woocommerce_consumer_secret"),
+                "required when woocommerce_consumer_key is set",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::invalid(
+                k("woocommerce_consumer_key"),
+                "required when woocommerce_consumer_secret is set",
+            ));
+        }
+        (Some(key), Some(secret)) => {
+            check_text(&k("woocommerce_consumer_key"), key)?;
+            check_secret(&k("woocommerce_consumer_secret"), secret)?;
+            if s.woocommerce_url.is_none() {
+                return Err(ConfigError::invalid(
+                    k("woocommerce_url"),
+                    "required when REST keys are set",
+                ));
+            }
+        }
+        (None, None) => {}
+    }
+    validate_providers(&k, s)
+}
+
+/// The checks of a store's provider sections; `k` turns a key into its TOML path.
+fn validate_providers(k: &dyn Fn(&str) -> String, s: &StoreConfig) -> Result<(), ConfigError> {
+    if let Some(sp) = &s.spiff {
+        check_url(&k("spiff.base_url"), &sp.base_url)?;
+        let required = |key: &str, api: &str| {
+            ConfigError::invalid(k(key), format!("required when api = \"{api}\""))
+        };
+        match sp.api {
+            SpiffApi::Graphql => match &sp.application_key {
+                None => return Err(required("spiff.application_key", "graphql")),
+                Some(key) => check_secret(&k("spiff.application_key"), key)?,
+            },
+            SpiffApi::Rest => {
+                match &sp.access_key {
+                    None => return Err(required("spiff.access_key", "rest")),
+                    Some(key) => check_text(&k("spiff.access_key"), key)?,
+                }
+                match &sp.secret_key {
+                    None => return Err(required("spiff.secret_key", "rest")),
+                    Some(key) => check_secret(&k("spiff.secret_key"), key)?,
+                }
+            }
+        }
+    }
+    if let Some(ap) = &s.apliiq {
+        check_url(&k("apliiq.base_url"), &ap.base_url)?;
+        check_text(&k("apliiq.app_id"), &ap.app_id)?;
+        check_secret(&k("apliiq.shared_secret"), &ap.shared_secret)?;
+    }
+    if let Some(kp) = &s.key2print {
+        check_url(&k("key2print.base_url"), &kp.base_url)?;
+        check_text(&k("key2print.api_key"), &kp.api_key)?;
+        check_secret(&k("key2print.api_secret"), &kp.api_secret)?;
+    }
+    Ok(())
+}
+
+/// Refuses an empty or whitespace-only secret: an HMAC under an empty key is one anybody
+/// can compute, so such a secret would open what it guards.
+fn check_secret(key: &str, secret: &Secret) -> Result<(), ConfigError> {
+    check_text(key, secret.expose())
+}
+
+/// Refuses an empty or whitespace-only value (also when an `env:` or `file:` reference
+/// resolved to one).
+fn check_text(key: &str, value: &str) -> Result<(), ConfigError> {
+    if value.is_empty() {
+        return Err(ConfigError::invalid(key, "is empty"));
+    }
+    if value.trim().is_empty() {
+        return Err(ConfigError::invalid(key, "is only whitespace"));
+    }
+    Ok(())
 }
 
 fn resolve(key: &str, value: &mut String, env: &dyn Environment) -> Result<(), ConfigError> {
@@ -810,14 +908,17 @@ api_secret = "s"
     fn parses_every_documented_key_and_resolves_references() {
         let mut c = Config::parse(FULL).expect("parses");
         let e = env(&[
-            ("PRINTBRIDGE_ADMIN_TOKEN", "adm"),
+            ("PRINTBRIDGE_ADMIN_TOKEN", "admin-token-0123456789"),
             ("SHOP_WEBHOOK_SECRET", "whs"),
             ("file:/run/secrets/shop_token", "tok\n"),
         ]);
         c.resolve_references(&e).expect("resolves");
         c.validate().expect("valid");
         let s = c.store("shop").expect("store");
-        assert_eq!(c.admin_token.as_ref().map(Secret::expose), Some("adm"));
+        assert_eq!(
+            c.admin_token.as_ref().map(Secret::expose),
+            Some("admin-token-0123456789")
+        );
         assert_eq!(s.webhook_secret.expose(), "whs");
         assert_eq!(s.api_token.as_ref().map(Secret::expose), Some("tok"));
         let sp = s.spiff.as_ref().expect("spiff");
@@ -876,6 +977,85 @@ api_secret = "s"
             let err = c.validate().expect_err(text);
             assert_eq!(err.key(), Some(key), "{text}: {err}");
         }
+    }
+
+    /// Secrets that would open what they guard, and limits beyond reason, are refused with
+    /// the key and the reason, whether written in the file or resolved from the environment.
+    #[test]
+    fn open_doors_are_refused_with_the_exact_message() {
+        let store = "[[stores]]\nid = \"a\"\nwebhook_secret = \"s\"\n";
+        let cases = [
+            (
+                "[[stores]]\nid = \"a\"\nwebhook_secret = \"  \"".to_owned(),
+                "stores[0].webhook_secret: is only whitespace",
+            ),
+            (
+                format!("{store}webhook_secrets = [\"\"]"),
+                "stores[0].webhook_secrets[0]: is empty",
+            ),
+            (
+                format!("{store}webhook_secrets = [\"env:PB_EMPTY\"]"),
+                "stores[0].webhook_secrets[0]: is empty",
+            ),
+            (
+                "admin_token = \"x\"".to_owned(),
+                "admin_token: must be at least 16 characters; use a long random token (openssl rand -hex 32)",
+            ),
+            (
+                "admin_token = \"env:PB_EMPTY\"".to_owned(),
+                "admin_token: is empty",
+            ),
+            (
+                format!("{store}[stores.spiff]\napi = \"graphql\"\napplication_key = \"\""),
+                "stores[0].spiff.application_key: is empty",
+            ),
+            (
+                format!(
+                    "{store}[stores.spiff]\napi = \"rest\"\naccess_key = \"ak\"\nsecret_key = \" \""
+                ),
+                "stores[0].spiff.secret_key: is only whitespace",
+            ),
+            (
+                format!(
+                    "{store}woocommerce_url = \"https://shop.example.com\"\n\
+                     woocommerce_consumer_key = \"ck\"\nwoocommerce_consumer_secret = \"env:PB_EMPTY\""
+                ),
+                "stores[0].woocommerce_consumer_secret: is empty",
+            ),
+            (
+                "max_body_bytes = 107374182400".to_owned(),
+                "max_body_bytes: must be between 1024 and 67108864 (64 MiB)",
+            ),
+            (
+                "idle_timeout_secs = 0".to_owned(),
+                "idle_timeout_secs: must be between 1 and 3600",
+            ),
+        ];
+        let e = env(&[("PB_EMPTY", "")]);
+        for (text, want) in cases {
+            let mut c = Config::parse(&text).expect(&text);
+            let err = c
+                .resolve_references(&e)
+                .and_then(|()| c.validate())
+                .expect_err(&text);
+            assert_eq!(err.to_string(), want, "{text}");
+        }
+    }
+
+    /// A TOML error names line and column but never shows the line: it may hold a secret.
+    #[test]
+    fn parse_errors_do_not_echo_the_text() {
+        let text = "listen = \"127.0.0.1:8080\"\nadmin_token = \"hunter2-secret-token\n";
+        let err = Config::parse(text).expect_err("unterminated string");
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(
+            err.starts_with("TOML parse error at line 2, column "),
+            "{err}"
+        );
+        let err = Config::parse("max_body_bytes = \"hunter2-secret-token\"\n").expect_err("type");
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(err.contains("line 1"), "{err}");
+        assert!(err.contains("expected usize"), "{err}");
     }
 
     #[test]

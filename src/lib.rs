@@ -9,6 +9,7 @@ pub mod drain;
 pub mod gateway;
 pub mod http;
 pub mod ledger;
+pub mod logging;
 pub mod metrics;
 pub mod net;
 pub mod outbox;

@@ -193,25 +193,14 @@ fn bench_options(args: BenchArgs) -> anyhow::Result<printbridge::bench::BenchOpt
     Ok(opts)
 }
 
+/// Logs at info (sqlx at warn) unless `RUST_LOG` or `PRINTBRIDGE_LOG` says otherwise.
 fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("PRINTBRIDGE_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    printbridge::logging::init("info,sqlx=warn");
 }
 
 /// Logs only warnings, so the demo's table stays readable.
 fn init_tracing_quiet() {
-    use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("PRINTBRIDGE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    printbridge::logging::init("warn");
 }
 
 async fn serve(config: Option<PathBuf>) -> anyhow::Result<i32> {

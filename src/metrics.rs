@@ -13,6 +13,33 @@ const BUCKETS: &[f64] = &[
 
 type Labels = Vec<(&'static str, String)>;
 
+/// The topic labels of `printbridge_deliveries_total`: WooCommerce's order topics, the
+/// actions it sends about orders, `none` (no topic header) and `unsigned` (a request
+/// without a signature). Any other topic is counted as `other`: a label value taken from a
+/// request as it is would add a series per distinct header, without bound.
+pub const KNOWN_TOPICS: &[&str] = &[
+    "order.created",
+    "order.updated",
+    "order.deleted",
+    "order.restored",
+    "action.woocommerce_payment_complete",
+    "action.woocommerce_order_status_changed",
+    "action.woocommerce_new_order",
+    "none",
+    "unsigned",
+];
+
+/// The label a delivery's topic is counted under: the topic if it is one of
+/// [`KNOWN_TOPICS`] (ignoring case and surrounding space), else `other`.
+pub fn topic_label(topic: &str) -> &'static str {
+    let topic = topic.trim();
+    KNOWN_TOPICS
+        .iter()
+        .find(|known| known.eq_ignore_ascii_case(topic))
+        .copied()
+        .unwrap_or("other")
+}
+
 #[derive(Default)]
 struct Histogram {
     counts: Vec<u64>,
@@ -54,11 +81,15 @@ impl Metrics {
         }
     }
 
-    /// A webhook delivery by topic and what the ledger did with it.
+    /// A webhook delivery by topic and what the ledger did with it. The topic label is one
+    /// of [`KNOWN_TOPICS`] or `other` (see [`topic_label`]), so no sender can add series.
     pub fn delivery(&self, topic: &str, outcome: &str) {
         self.inc(
             "printbridge_deliveries_total",
-            vec![("topic", topic.to_owned()), ("outcome", outcome.to_owned())],
+            vec![
+                ("topic", topic_label(topic).to_owned()),
+                ("outcome", outcome.to_owned()),
+            ],
         );
     }
 
@@ -183,6 +214,16 @@ mod tests {
             "printbridge_deliveries_total{topic=\"order.updated\",outcome=\"applied\"} 2"
         ));
         assert!(out.contains("# TYPE printbridge_attempt_duration_seconds histogram"));
+        m.delivery("Order.Updated ", "applied");
+        m.delivery("x".repeat(1000).as_str(), "rejected");
+        let mut out = String::new();
+        m.render(&mut out);
+        assert!(out.contains(
+            "printbridge_deliveries_total{topic=\"order.updated\",outcome=\"applied\"} 3"
+        ));
+        assert!(
+            out.contains("printbridge_deliveries_total{topic=\"other\",outcome=\"rejected\"} 1")
+        );
         assert!(out.contains(
             "printbridge_attempt_duration_seconds_bucket{provider=\"spiff\",outcome=\"success\",le=\"0.025\"} 1"
         ));

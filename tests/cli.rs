@@ -88,7 +88,7 @@ fn readme_configuration_example_is_valid() {
     let out = bin()
         .args(["check-config", "--config"])
         .arg(&path)
-        .env("PRINTBRIDGE_ADMIN_TOKEN", "adm")
+        .env("PRINTBRIDGE_ADMIN_TOKEN", "admin-token-0123456789")
         .env("SHOP_WEBHOOK_SECRET", "whs")
         .env("SHOP_API_TOKEN", "tok")
         .env("SHOP_WC_SECRET", "cs_x")
@@ -104,7 +104,10 @@ fn readme_configuration_example_is_valid() {
         text.contains("configuration is valid: 1 store(s)"),
         "{text}"
     );
-    assert!(!text.contains("whs") && !text.contains("adm"), "{text}");
+    assert!(
+        !text.contains("whs") && !text.contains("admin-token-0123456789"),
+        "{text}"
+    );
 }
 
 /// A bad file is refused with exit code 2 and the name of the bad key.

@@ -322,8 +322,17 @@ async fn bad_input_is_refused_and_not_stored(backend: Backend) {
         .send()
         .await
         .unwrap();
+    // An unknown store is answered like a wrong signature: store ids cannot be enumerated.
     let (status, p) = problem(r).await;
-    assert_eq!((status, p["field"].as_str()), (404, Some("store")), "{p}");
+    assert_eq!(
+        (status, p["error"].as_str(), p["field"].as_str()),
+        (
+            401,
+            Some("invalid_signature"),
+            Some("X-WC-Webhook-Signature")
+        ),
+        "{p}"
+    );
 
     let r = post("/v1/webhooks/woocommerce/shop")
         .header("Content-Type", "application/json")
@@ -499,13 +508,14 @@ async fn concurrent_out_of_order_deliveries(backend: Backend) {
     // (its outcome) or after it (`stored`).
     app.applied().await;
     let mut planned = 0;
-    let mut ids = std::collections::BTreeSet::new();
+    // Each stored delivery's body, by the id its answers named.
+    let mut sent = std::collections::BTreeMap::new();
     for (ack, body) in &answered {
         planned += ack["jobs_planned"].as_u64().unwrap();
         let id = ack["delivery_id"]
             .as_i64()
             .expect("every answer has a delivery_id");
-        assert!(ids.insert(id), "delivery {id} answered twice");
+        sent.insert(id, body.clone());
         // Deliveries stored together keep their own ids: the id answered holds the body
         // sent, and the outcome answered unless it was answered before being applied.
         let stored = app.store.delivery(id).await.unwrap().expect("delivery");
@@ -513,18 +523,21 @@ async fn concurrent_out_of_order_deliveries(backend: Backend) {
         assert_ne!(stored.delivery.outcome, "stored", "delivery {id}");
         if ack["outcome"] == json!("stored") {
             assert_eq!(ack["jobs_planned"], json!(0), "{ack}");
-        } else {
-            assert_eq!(
-                json!(stored.delivery.outcome),
-                ack["outcome"],
-                "delivery {id}"
-            );
+        } else if json!(stored.delivery.outcome) != ack["outcome"] {
+            // A copy arriving once the first is stored is answered as a replay, under the
+            // first copy's id, and not stored again.
+            assert_eq!(ack["outcome"], json!("duplicate"), "{ack}");
+            assert_eq!(ack["jobs_planned"], json!(0), "{ack}");
         }
     }
     assert!(planned <= 1, "the order's job was planned {planned} times");
-    assert_eq!(app.store.count(Table::Deliveries).await.unwrap(), 100);
-    // Every body sent is stored, once.
-    let mut sent: Vec<Vec<u8>> = answered.iter().map(|(_, body)| body.clone()).collect();
+    // Every body sent is stored, once per copy not answered as a replay.
+    assert_eq!(
+        app.store.count(Table::Deliveries).await.unwrap(),
+        sent.len() as i64
+    );
+    assert!(sent.len() >= 50, "{} deliveries stored", sent.len());
+    let mut sent: Vec<Vec<u8>> = sent.into_values().collect();
     let (_, page) = app.admin_get("/v1/admin/deliveries?limit=100").await;
     let mut stored = Vec::new();
     for d in page["deliveries"].as_array().expect("deliveries") {

@@ -25,6 +25,7 @@ fn client(base: &str, timeout: Duration) -> Key2printClient {
         api_secret: Secret::new(SECRET),
         gateway_tstamp_window_secs: 300,
         catalog_cache_secs: 300,
+        sessions_per_minute: 0,
     };
     Key2printClient::new(&config, timeout).expect("client")
 }
@@ -567,12 +568,69 @@ async fn project_download_accepts_a_direct_pdf_and_refuses_anything_else() {
         .await
         .expect_err("not a PDF");
     assert!(err.to_string().contains("not a PDF"), "{err}");
+    // What the file host answered is not Key2print's API answer: none of it is shown.
+    assert!(!err.to_string().contains("expired"), "{err}");
 
     let err = client(&server.uri(), Duration::from_secs(5))
         .download_project("../user/list")
         .await
         .expect_err("bad id");
     assert!(matches!(err.kind, ErrorKind::Config(_)));
+}
+
+/// A `download_url` over plain http to a host other than the WEBAPI's is not fetched: an
+/// answer must not point the bridge at internal services.
+#[tokio::test]
+async fn project_download_fetches_only_https_or_the_webapi_origin() {
+    let internal = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("%PDF-1.7 internal admin page"))
+        .mount(&internal)
+        .await;
+    let link = format!(
+        "{}/admin?token=abc",
+        internal.uri().replace("127.0.0.1", "localhost")
+    );
+    let s = server_with(
+        "GET",
+        "/api/v1/project/download/p3",
+        ok(json!({"download_url": link})),
+    )
+    .await;
+    let err = client(&s.uri(), Duration::from_secs(5))
+        .download_project("p3")
+        .await
+        .expect_err("not fetched");
+    let text = err.to_string();
+    assert!(
+        text.contains("is neither https nor on the WEBAPI's own origin"),
+        "{text}"
+    );
+    assert!(!text.contains("token=abc"), "{text}");
+    assert!(
+        requests(&internal).await.is_empty(),
+        "the internal host was asked"
+    );
+}
+
+/// A provider answer larger than the cap is not read whole.
+#[tokio::test]
+async fn provider_answers_are_read_up_to_a_cap() {
+    let huge = "x".repeat(printbridge::providers::MAX_ANSWER_BYTES + 1);
+    let s = server_with(
+        "POST",
+        "/api/v1/session/start",
+        ResponseTemplate::new(200).set_body_string(huge),
+    )
+    .await;
+    let err = client(&s.uri(), Duration::from_secs(5))
+        .start_session(&SessionStart::merchant())
+        .await
+        .expect_err("too large");
+    assert!(
+        err.to_string().contains("larger than 4194304 bytes"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -713,4 +771,21 @@ async fn timeouts_are_ambiguous_for_writes_and_retryable_for_reads() {
         .await
         .expect_err("timeout");
     assert_eq!(err.class(), FailureClass::Retryable { retry_after: None });
+}
+
+/// A failed send names no URL: errors reach the plugin's 502 answers and the job list.
+#[tokio::test]
+async fn transport_errors_name_no_url() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    let base = format!("http://{addr}/internal-webapi");
+    let err = client(&base, Duration::from_secs(5))
+        .start_session(&SessionStart::merchant())
+        .await
+        .expect_err("refused");
+    let text = err.to_string();
+    assert!(text.contains("could not connect"), "{text}");
+    assert!(!text.contains(&addr.to_string()), "{text}");
+    assert!(!text.contains("internal-webapi"), "{text}");
 }

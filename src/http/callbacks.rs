@@ -56,6 +56,37 @@ fn bad_request(err: poem::Error) -> CallbackResponse {
 
 pub struct CallbackApi;
 
+/// Checks `x-apliiq-hmac` (401 when missing or wrong). An unknown store, or one without
+/// Apliiq, is answered like a wrong signature, so store ids and their providers cannot be
+/// enumerated.
+fn authenticate<'a>(
+    state: &'a AppState,
+    store: &str,
+    hmac: Option<&str>,
+    raw: &[u8],
+) -> Result<&'a crate::config::StoreConfig, ApiError> {
+    let Some(sig) = hmac.filter(|s| !s.trim().is_empty()) else {
+        return Err(ApiError::Unauthorized(Json(
+            Problem::new("missing_signature", "x-apliiq-hmac is missing").field("x-apliiq-hmac"),
+        )));
+    };
+    let found = state
+        .config
+        .store(store)
+        .and_then(|cfg| cfg.apliiq.as_ref().map(|a| (cfg, a)));
+    let authentic = found.is_some_and(|(_, a)| verify_callback(&a.shared_secret, raw, sig.trim()));
+    let (Some((cfg, _)), true) = (found, authentic) else {
+        return Err(ApiError::Unauthorized(Json(
+            Problem::new(
+                "invalid_signature",
+                "x-apliiq-hmac does not match the body under this store's Apliiq shared_secret",
+            )
+            .field("x-apliiq-hmac"),
+        )));
+    };
+    Ok(cfg)
+}
+
 #[OpenApi]
 impl CallbackApi {
     /// Apliiq fulfilment callback
@@ -77,32 +108,8 @@ impl CallbackApi {
         hmac: Header<Option<String>>,
         body: RawJson<ApliiqFulfillmentBody>,
     ) -> Result<CallbackResponse, ApiError> {
-        let Some(cfg) = state.config.store(&store.0) else {
-            return Err(ApiError::unknown_store(&store.0));
-        };
-        let Some(apliiq) = cfg.apliiq.as_ref() else {
-            return Err(ApiError::not_found(
-                "apliiq_not_configured",
-                format!("store {} has no [stores.apliiq] section", cfg.id),
-                "store",
-            ));
-        };
         let raw = body.read_limited(state.config.max_body_bytes).await?;
-        let Some(sig) = hmac.0.as_deref().filter(|s| !s.trim().is_empty()) else {
-            return Err(ApiError::Unauthorized(Json(
-                Problem::new("missing_signature", "x-apliiq-hmac is missing")
-                    .field("x-apliiq-hmac"),
-            )));
-        };
-        if !verify_callback(&apliiq.shared_secret, &raw, sig.trim()) {
-            return Err(ApiError::Unauthorized(Json(
-                Problem::new(
-                    "invalid_signature",
-                    "x-apliiq-hmac does not match the body under this store's Apliiq shared_secret",
-                )
-                .field("x-apliiq-hmac"),
-            )));
-        }
+        let cfg = authenticate(&state, &store.0, hmac.0.as_deref(), &raw)?;
         let json: Value = serde_json::from_slice(&raw).map_err(|e| {
             ApiError::bad_request("invalid_json", format!("the body is not JSON: {e}"), "body")
         })?;

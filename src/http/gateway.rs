@@ -100,7 +100,8 @@ async fn callback(state: &AppState, store: &str, req: &Request, method: Method) 
         return GatewayEnvelope {
             success: false,
             data: None,
-            details: Some(format!("no store {store:?} is configured on this bridge")),
+            // The answer to a wrong key: store ids cannot be enumerated.
+            details: Some(crate::gateway::auth::AuthError::ForeignKey.to_string()),
         };
     };
     let now_ms = state.clock.now_ms();

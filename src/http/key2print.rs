@@ -240,6 +240,32 @@ async fn user_for(
         .await?)
 }
 
+/// Takes one of the store's Key2print sessions for this minute, or answers 429.
+fn take_session_token(state: &AppState, cfg: &StoreConfig) -> Result<(), ApiError> {
+    let per_minute = cfg.key2print.as_ref().map_or(0, |k| k.sessions_per_minute);
+    let Err(retry_after) = state
+        .session_limits
+        .take(&cfg.id, per_minute, state.clock.now_ms())
+    else {
+        return Ok(());
+    };
+    tracing::warn!(store = %cfg.id, "Key2print session rate limit reached");
+    Err(ApiError::TooManyRequests(
+        Json(
+            Problem::new(
+                "too_many_sessions",
+                format!(
+                    "more than {per_minute} Key2print sessions a minute for store {} \
+                     (key2print.sessions_per_minute); retry in {retry_after} s",
+                    cfg.id
+                ),
+            )
+            .field("store"),
+        ),
+        retry_after,
+    ))
+}
+
 pub struct Key2printApi;
 
 #[OpenApi(prefix_path = "/v1/stores", tag = "ApiTags::Stores")]
@@ -265,6 +291,7 @@ impl Key2printApi {
     ) -> Result<StoreResponse<SessionAnswer>, ApiError> {
         let cfg = authorize(&state, &store.0, &token)?;
         let k2p = client(&state, cfg)?;
+        take_session_token(&state, cfg)?;
         let mut req = body.0;
         // The plugin sends "" for a setting the shop owner left empty.
         for v in [&mut req.project_id, &mut req.template_id] {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use poem::{Endpoint, EndpointExt, Route, get, handler};
+use poem::{Endpoint, EndpointExt, IntoResponse, Route, get, handler};
 use poem_openapi::{OpenApiService, Tags};
 use tokio::sync::Notify;
 
@@ -14,11 +14,15 @@ use crate::store::Store;
 
 pub mod admin;
 pub mod callbacks;
+pub mod conn;
 pub mod gateway;
 pub mod health;
 pub mod key2print;
 pub mod problem;
+pub mod ratelimit;
 pub mod raw;
+pub mod replays;
+pub mod spec;
 pub mod stores;
 pub mod webhooks;
 
@@ -36,6 +40,10 @@ pub struct AppState {
     pub catalog: Arc<crate::gateway::CatalogCache>,
     /// Webhook deliveries: stored, answered, applied to the ledger in order.
     pub intake: Arc<crate::store::intake::IntakeQueue>,
+    /// Recently stored deliveries, so that an identical replay is not stored again.
+    pub recent: replays::RecentDeliveries,
+    /// Key2print session creation per store (`key2print.sessions_per_minute`).
+    pub session_limits: ratelimit::RateLimits,
 }
 
 impl AppState {
@@ -88,9 +96,34 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
         .license("Apache-2.0")
 }
 
-/// The generated OpenAPI document as YAML (what `openapi/openapi.yaml` must contain).
+/// The published OpenAPI document (see [`spec`]).
+fn openapi_document() -> &'static serde_yaml::Value {
+    static DOC: std::sync::OnceLock<serde_yaml::Value> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| spec::refine(&api_service().spec()))
+}
+
+/// The OpenAPI document as YAML (what `openapi/openapi.yaml` must contain).
 pub fn openapi_yaml() -> String {
-    api_service().spec_yaml()
+    serde_yaml::to_string(openapi_document()).unwrap_or_default()
+}
+
+/// The OpenAPI document as JSON.
+pub fn openapi_json() -> String {
+    serde_json::to_string_pretty(openapi_document()).unwrap_or_default()
+}
+
+#[handler]
+fn spec_json() -> poem::Response {
+    poem::Response::builder()
+        .content_type("application/json; charset=utf-8")
+        .body(openapi_json())
+}
+
+#[handler]
+fn spec_yaml() -> poem::Response {
+    poem::Response::builder()
+        .content_type("application/x-yaml; charset=utf-8")
+        .body(openapi_yaml())
 }
 
 #[handler]
@@ -105,23 +138,51 @@ fn index() -> poem::web::Redirect {
 #[handler]
 fn docs() -> poem::web::Html<&'static str> {
     static PAGE: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
-    poem::web::Html(
-        PAGE.get_or_init(|| Box::leak(api_service().swagger_ui_html().into_boxed_str())),
-    )
+    poem::web::Html(PAGE.get_or_init(|| {
+        // The page inlines poem-openapi's document; it shows the published one.
+        let api = api_service();
+        let html = api.swagger_ui_html().replace(&api.spec(), &openapi_json());
+        Box::leak(html.into_boxed_str())
+    }))
 }
 
 /// The whole HTTP application.
 pub fn routes(state: Arc<AppState>) -> impl Endpoint {
     let api = api_service();
-    let spec_json = api.spec_endpoint();
-    let spec_yaml = api.spec_endpoint_yaml();
     Route::new()
         .at("/", get(index))
-        .at("/openapi.json", spec_json)
-        .at("/openapi.yaml", spec_yaml)
+        .at("/openapi.json", get(spec_json))
+        .at("/openapi.yaml", get(spec_yaml))
         .at("/docs", get(docs))
         .at("/docs/", get(docs))
         .nest("/", api)
         .data(state)
         .catch_all_error(problem::problem_from_error)
+        .around(challenge)
+}
+
+/// Adds `WWW-Authenticate` to every 401 that lacks one, naming what the endpoint checks:
+/// the WooCommerce or Apliiq signature header, else a bearer token.
+async fn challenge<E: Endpoint>(ep: Arc<E>, req: poem::Request) -> poem::Result<poem::Response> {
+    let scheme = match req.uri().path() {
+        p if p.starts_with("/v1/webhooks/") => {
+            "WC-Webhook-Signature realm=\"printbridge\", header=\"X-WC-Webhook-Signature\""
+        }
+        p if p.starts_with("/v1/callbacks/") => {
+            "Apliiq-HMAC realm=\"printbridge\", header=\"x-apliiq-hmac\""
+        }
+        _ => "Bearer realm=\"printbridge\"",
+    };
+    let mut resp = ep.call(req).await?.into_response();
+    if resp.status() == poem::http::StatusCode::UNAUTHORIZED
+        && !resp
+            .headers()
+            .contains_key(poem::http::header::WWW_AUTHENTICATE)
+    {
+        resp.headers_mut().insert(
+            poem::http::header::WWW_AUTHENTICATE,
+            poem::http::HeaderValue::from_static(scheme),
+        );
+    }
+    Ok(resp)
 }

@@ -55,6 +55,9 @@ pub enum ApiError {
     /// The Content-Type is not one this endpoint reads.
     #[oai(status = 415)]
     UnsupportedMediaType(Json<Problem>),
+    /// Too many requests of this kind for the store; retry after `Retry-After` seconds.
+    #[oai(status = 429)]
+    TooManyRequests(Json<Problem>, #[oai(header = "Retry-After")] u64),
     /// Something failed on our side; nothing was acknowledged.
     #[oai(status = 500)]
     Internal(Json<Problem>),
@@ -82,7 +85,8 @@ impl ApiError {
     pub fn internal(message: impl Into<String>) -> Self {
         ApiError::Internal(Json(Problem::new("internal", message)))
     }
-    /// A provider call made for the caller failed; the message names provider and call.
+    /// A provider call made for the caller failed; the message names provider and call
+    /// and holds no URL (transport errors are recorded without one, excerpts are redacted).
     pub fn provider(e: &crate::providers::ProviderError) -> Self {
         ApiError::BadGateway(Json(Problem::new("provider_error", e.to_string())))
     }

@@ -20,17 +20,17 @@ use crate::store::reads::rfc3339;
 #[oai(ty = "bearer", rename = "StoreToken")]
 pub struct StoreToken(Bearer);
 
-/// Resolves the store and checks its token in constant time.
+/// Resolves the store and checks its token in constant time; an unknown store gets the
+/// same 401 as a wrong token.
 pub fn authorize<'a>(
     state: &'a AppState,
     store: &str,
     token: &StoreToken,
 ) -> Result<&'a StoreConfig, ApiError> {
-    let Some(cfg) = state.config.store(store) else {
-        return Err(ApiError::unknown_store(store));
-    };
-    match &cfg.api_token {
-        Some(expected) if expected.matches(&token.0.token) => Ok(cfg),
+    // An unknown store is answered like a wrong token, so store ids cannot be enumerated.
+    let cfg = state.config.store(store);
+    match cfg.and_then(|c| c.api_token.as_ref().map(|t| (c, t))) {
+        Some((cfg, expected)) if expected.matches(&token.0.token) => Ok(cfg),
         _ => Err(ApiError::Unauthorized(Json(
             Problem::new(
                 "unauthorized",

@@ -15,7 +15,12 @@ use super::problem::{ApiError, Problem, bad_request_problem};
 use super::raw::RawJson;
 use super::{ApiTags, AppState};
 use crate::ledger::intake::{Delivery, Source};
+use crate::secret::Secret;
 use crate::woo::signature;
+
+/// The key a delivery to an unknown store is checked under, for the timing only: the
+/// answer is 401 whatever the result.
+const UNKNOWN_STORE_KEY: &str = "printbridge-unknown-store";
 
 /// How a WooCommerce order looks in a webhook (REST API v3). Only the fields PrintBridge
 /// reads are listed; every other field is accepted and kept.
@@ -55,7 +60,8 @@ pub struct WebhookAck {
     #[oai(skip_serializing_if_is_none)]
     pub ping: Option<bool>,
     /// The stored delivery (see `/v1/admin/deliveries/{id}`). Every stored delivery's answer
-    /// has one; only the ping's has none.
+    /// has one, and a replay answered `duplicate` names the delivery it repeats; only the
+    /// ping's has none.
     #[oai(skip_serializing_if_is_none)]
     pub delivery_id: Option<i64>,
     /// What the ledger did with it: applied, duplicate, stale, deleted, signal, ignored or
@@ -100,8 +106,8 @@ fn is_ping(body: &[u8]) -> bool {
         .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// Refuses a content type WooCommerce does not send (it sends JSON, and its ping a form).
-fn check_media_type(content_type: Option<&str>) -> Result<(), ApiError> {
+/// Refuses a Content-Type WooCommerce does not send (415).
+fn check_content_type(content_type: Option<&str>) -> Result<(), ApiError> {
     let mime = content_type
         .map(|ct| {
             ct.split(';')
@@ -124,6 +130,83 @@ fn check_media_type(content_type: Option<&str>) -> Result<(), ApiError> {
         )
         .field("Content-Type"),
     )))
+}
+
+/// What a delivery's signature check found.
+enum Checked<'a> {
+    /// WooCommerce's unsigned ping.
+    Ping,
+    /// Signed under the store's secret; the signature as sent.
+    Authentic(&'a str),
+}
+
+/// Checks the signature (401 when missing or wrong). An unknown store is answered as one
+/// whose secret never matches (its ping gets 200, a signed delivery 401), so store ids
+/// cannot be enumerated.
+fn authenticate<'a>(
+    state: &AppState,
+    store: &str,
+    topic_label: &str,
+    signature: Option<&'a str>,
+    raw: &[u8],
+) -> Result<Checked<'a>, ApiError> {
+    let Some(sig) = signature.filter(|s| !s.trim().is_empty()) else {
+        if is_ping(raw) {
+            return Ok(Checked::Ping);
+        }
+        state.metrics.delivery("unsigned", "rejected");
+        return Err(ApiError::Unauthorized(Json(
+            Problem::new(
+                "missing_signature",
+                "X-WC-Webhook-Signature is missing; only WooCommerce's ping may be unsigned",
+            )
+            .field("X-WC-Webhook-Signature"),
+        )));
+    };
+    let authentic = match state.config.store(store) {
+        Some(cfg) => signature::verify(cfg.webhook_secrets(), raw, sig),
+        // The same work as for a store, so the answer's timing does not tell either.
+        None => {
+            std::hint::black_box(signature::verify(
+                [&Secret::new(UNKNOWN_STORE_KEY)],
+                raw,
+                sig,
+            ));
+            false
+        }
+    };
+    if authentic {
+        return Ok(Checked::Authentic(sig));
+    }
+    tracing::warn!(store = %store, "webhook signature mismatch");
+    state.metrics.delivery(topic_label, "rejected");
+    Err(ApiError::Unauthorized(Json(
+        Problem::new(
+            "invalid_signature",
+            "X-WC-Webhook-Signature does not match the body under this store's webhook secret; \
+             check that the webhook's secret equals webhook_secret (printbridge sign --verify woocommerce helps)",
+        )
+        .field("X-WC-Webhook-Signature"),
+    )))
+}
+
+/// A 200 for a delivery not stored again: the ping (no id), or a replay (the id of the
+/// delivery it repeats).
+fn unstored_ack(
+    ping: bool,
+    delivery_id: Option<i64>,
+    outcome: Option<&str>,
+    detail: Option<String>,
+) -> WebhookResponse {
+    WebhookResponse::Ok(Json(WebhookAck {
+        received: true,
+        ping: ping.then_some(true),
+        delivery_id,
+        outcome: outcome.map(str::to_owned),
+        order_id: None,
+        detail,
+        jobs_planned: (!ping).then_some(0),
+    }))
 }
 
 #[OpenApi]
@@ -160,50 +243,32 @@ impl WebhookApi {
         delivery_ref: Header<Option<String>>,
         body: RawJson<WebhookOrder>,
     ) -> Result<WebhookResponse, ApiError> {
-        let Some(store_cfg) = state.config.store(&store.0) else {
-            return Err(ApiError::unknown_store(&store.0));
-        };
+        check_content_type(body.content_type.as_deref())?;
         let content_type = body.content_type.clone();
-        check_media_type(content_type.as_deref())?;
         let raw = body.read_limited(state.config.max_body_bytes).await?;
-
-        let Some(sig) = signature.0.as_deref().filter(|s| !s.trim().is_empty()) else {
-            if is_ping(&raw) {
+        let topic_label = topic.0.as_deref().unwrap_or("none");
+        let sig = match authenticate(&state, &store.0, topic_label, signature.0.as_deref(), &raw)? {
+            Checked::Ping => {
                 tracing::info!(store = %store.0, "webhook ping");
-                return Ok(WebhookResponse::Ok(Json(WebhookAck {
-                    received: true,
-                    ping: Some(true),
-                    delivery_id: None,
-                    outcome: None,
-                    order_id: None,
-                    detail: None,
-                    jobs_planned: None,
-                })));
+                return Ok(unstored_ack(true, None, None, None));
             }
-            state.metrics.delivery("unsigned", "rejected");
-            return Err(ApiError::Unauthorized(Json(
-                Problem::new(
-                    "missing_signature",
-                    "X-WC-Webhook-Signature is missing; only WooCommerce's ping may be unsigned",
-                )
-                .field("X-WC-Webhook-Signature"),
-            )));
+            Checked::Authentic(sig) => sig,
         };
-        if !signature::verify(store_cfg.webhook_secrets(), &raw, sig) {
-            tracing::warn!(store = %store.0, "webhook signature mismatch");
-            state
-                .metrics
-                .delivery(topic.0.as_deref().unwrap_or("none"), "rejected");
-            return Err(ApiError::Unauthorized(Json(
-                Problem::new(
-                    "invalid_signature",
-                    "X-WC-Webhook-Signature does not match the body under this store's webhook secret; \
-                     check that the webhook's secret equals webhook_secret (printbridge sign --verify woocommerce helps)",
-                )
-                .field("X-WC-Webhook-Signature"),
-            )));
+        // An identical delivery stored moments ago (a replay, a re-send): answered as the
+        // ledger would answer it, without adding a row (see `replays`).
+        if let Some(stored_id) = state.recent.find(&store.0, topic.0.as_deref(), sig) {
+            state.metrics.delivery(topic_label, "duplicate");
+            tracing::info!(store = %store.0, delivery_id = stored_id, "webhook identical to a stored one");
+            return Ok(unstored_ack(
+                false,
+                Some(stored_id),
+                Some("duplicate"),
+                Some(
+                    "identical to a delivery stored moments ago (same topic and body); not stored again"
+                        .to_owned(),
+                ),
+            ));
         }
-
         let delivery = Delivery {
             store_id: store.0.clone(),
             source: Source::Webhook,
@@ -218,6 +283,9 @@ impl WebhookApi {
         // backlog waits (see `store::intake`). Metrics and the dispatcher follow the
         // application.
         let result = state.intake.record(&state.store, delivery, now).await?;
+        state
+            .recent
+            .remember(&store.0, topic.0.as_deref(), sig, result.delivery_id);
         tracing::info!(
             store = %store.0,
             delivery_id = result.delivery_id,

@@ -138,6 +138,13 @@ pub fn classify(item: &LineItem) -> Classification {
     match claims.len() {
         0 => Classification::None,
         1 => match claims.remove(0) {
+            Ok(_) if item.quantity < 1 => Classification::Invalid {
+                detail: format!(
+                    "line item {} ({}) has a quantity that is not a whole number of at least 1; \
+                     it is not sent",
+                    item.id, item.name
+                ),
+            },
             Ok(c) => c,
             Err(detail) => Classification::Invalid { detail },
         },

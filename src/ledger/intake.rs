@@ -124,14 +124,18 @@ fn order_from_slice(raw: &[u8]) -> Result<OrderSnapshot, String> {
     if modified_gmt.is_empty() {
         return Err(format!("order {} has no date_modified_gmt", order.id));
     }
-    let items = order
-        .line_items
-        .iter()
-        .map(|item| ClassifiedItem {
-            item: item.clone(),
-            classification: classify(item),
-        })
-        .collect();
+    let items = if order.line_items.len() > MAX_LINE_ITEMS {
+        vec![over_cap(order.line_items.len())]
+    } else {
+        order
+            .line_items
+            .iter()
+            .map(|item| ClassifiedItem {
+                item: item.clone(),
+                classification: classify(item),
+            })
+            .collect()
+    };
     Ok(OrderSnapshot {
         order,
         lossy_json: std::str::from_utf8(raw)
@@ -140,6 +144,29 @@ fn order_from_slice(raw: &[u8]) -> Result<OrderSnapshot, String> {
         modified_gmt,
         items,
     })
+}
+
+/// The most line items an order may have to be planned. An order with more is stored and
+/// answered like any other, but stands in the ledger as one flagged item and nothing is
+/// sent: an operator decides (no shop sells a thousand personalised lines in one order,
+/// and each line is a row and possibly a provider job).
+pub const MAX_LINE_ITEMS: usize = 1000;
+
+/// The one item an order above [`MAX_LINE_ITEMS`] stands as: flagged, never sent.
+fn over_cap(count: usize) -> ClassifiedItem {
+    ClassifiedItem {
+        item: LineItem {
+            name: format!("({count} line items)"),
+            quantity: i64::try_from(count).unwrap_or(i64::MAX),
+            ..LineItem::default()
+        },
+        classification: Classification::Invalid {
+            detail: format!(
+                "the order has {count} line items, more than the {MAX_LINE_ITEMS} the bridge plans; \
+                 nothing is sent, place it with the providers by hand"
+            ),
+        },
+    }
 }
 
 /// The top-level fields [`parse_delivery`] looks at before it knows what the body is;

@@ -25,7 +25,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Answer, CallInfo, ErrorKind, Plumbing, Provider, ProviderError, join_url, send};
+use super::{
+    Answer, CallInfo, ErrorKind, Plumbing, Provider, ProviderError, join_url, send, send_capped,
+};
 use crate::clock::Clock;
 use crate::config::Key2printConfig;
 use crate::secret::Secret;
@@ -491,6 +493,19 @@ pub struct ProjectPdf {
     pub download_url: Option<String>,
 }
 
+/// The largest project PDF fetched (print-ready PDFs with images run to tens of MB); a
+/// larger file fails the download, which is retried and then becomes a dead letter.
+pub const MAX_PDF_BYTES: usize = 256 * 1024 * 1024;
+
+/// `scheme://host[:port]` of `url`, for messages (never its path or query, which may hold
+/// a token).
+fn origin(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => u.origin().ascii_serialization(),
+        Err(_) => "(not a URL)".to_owned(),
+    }
+}
+
 /// Whether `bytes` look like a PDF (`%PDF-` after optional leading whitespace).
 pub fn looks_like_pdf(bytes: &[u8]) -> bool {
     let start = bytes
@@ -544,6 +559,20 @@ impl Key2printClient {
         self
     }
 
+    /// Whether a `download_url` may be fetched: over https from any host (Key2print serves
+    /// files from its own storage), or from the configured WEBAPI's own origin (a sandbox
+    /// on plain http). Nothing else: an `http` URL to another host would let an answer
+    /// point the bridge at internal services.
+    fn may_fetch(&self, url: &str) -> bool {
+        let Ok(target) = reqwest::Url::parse(url) else {
+            return false;
+        };
+        let base = reqwest::Url::parse(&self.base_url).ok();
+        let same_origin =
+            base.is_some_and(|b| b.origin().is_tuple() && b.origin() == target.origin());
+        (target.scheme() == "https" && target.host().is_some()) || same_origin
+    }
+
     fn secrets(&self) -> [&str; 2] {
         [self.api_secret.expose(), self.hashed_secret.expose()]
     }
@@ -553,6 +582,17 @@ impl Key2printClient {
         info: &CallInfo<'_>,
         path: &str,
         query: &[(&'static str, String)],
+    ) -> Result<Answer, ProviderError> {
+        self.get_answer_capped(info, path, query, super::MAX_ANSWER_BYTES)
+            .await
+    }
+
+    async fn get_answer_capped(
+        &self,
+        info: &CallInfo<'_>,
+        path: &str,
+        query: &[(&'static str, String)],
+        cap: usize,
     ) -> Result<Answer, ProviderError> {
         let request = self
             .plumbing
@@ -565,7 +605,7 @@ impl Key2printClient {
                 "api-sign",
                 webapi_sign(self.api_secret.expose(), "GET", b""),
             );
-        send(info, self.plumbing.clock.as_ref(), request).await
+        send_capped(info, self.plumbing.clock.as_ref(), request, cap).await
     }
 
     async fn get<T: DeserializeOwned>(
@@ -872,7 +912,9 @@ impl Key2printClient {
             ))));
         }
         let path = format!("/api/v1/project/download/{project_id}");
-        let answer = self.get_answer(&info, &path, &[]).await?;
+        let answer = self
+            .get_answer_capped(&info, &path, &[], MAX_PDF_BYTES)
+            .await?;
         if (200..300).contains(&answer.status) && looks_like_pdf(&answer.body) {
             return Ok(ProjectPdf {
                 bytes: answer.body,
@@ -890,14 +932,33 @@ impl Key2printClient {
             call: "project/download (file)",
             ..info
         };
-        let request = self.plumbing.http.get(&url);
-        let file = send(&file_info, self.plumbing.clock.as_ref(), request).await?;
-        if !(200..300).contains(&file.status) {
-            return Err(file_info.status_error(&file));
+        if !self.may_fetch(&url) {
+            return Err(file_info.err(ErrorKind::Unexpected {
+                status: answer.status,
+                detail: format!(
+                    "download_url {} is neither https nor on the WEBAPI's own origin; not fetched",
+                    origin(&url)
+                ),
+                excerpt: String::new(),
+            }));
         }
-        if !looks_like_pdf(&file.body) {
+        let request = self.plumbing.http.get(&url);
+        let file = send_capped(
+            &file_info,
+            self.plumbing.clock.as_ref(),
+            request,
+            MAX_PDF_BYTES,
+        )
+        .await?;
+        // The file's bytes never go into an error: they are not Key2print's API answer,
+        // and the error is shown to the store's token holder.
+        if !(200..300).contains(&file.status) || !looks_like_pdf(&file.body) {
             let ct = file.content_type.clone().unwrap_or_default();
-            return Err(file_info.unexpected(&file, format!("not a PDF (content-type {ct:?})")));
+            return Err(file_info.err(ErrorKind::Unexpected {
+                status: file.status,
+                detail: format!("not a PDF (content-type {ct:?}, {} bytes)", file.body.len()),
+                excerpt: "(not shown)".to_owned(),
+            }));
         }
         Ok(ProjectPdf {
             bytes: file.body,

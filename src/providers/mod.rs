@@ -288,13 +288,28 @@ impl CallInfo<'_> {
     }
 }
 
-/// Sends `request` and reads the whole answer; transport failures become [`ProviderError`]s.
+/// The largest answer body read from a provider's API (JSON answers are a few KB).
+pub const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
+/// Sends `request` and reads the whole answer, up to [`MAX_ANSWER_BYTES`]; transport
+/// failures become [`ProviderError`]s.
 pub(crate) async fn send(
     info: &CallInfo<'_>,
     clock: &dyn Clock,
     request: reqwest::RequestBuilder,
 ) -> Result<Answer, ProviderError> {
-    let response = request.send().await.map_err(|e| info.err(transport(&e)))?;
+    send_capped(info, clock, request, MAX_ANSWER_BYTES).await
+}
+
+/// Like [`send`], reading at most `cap` bytes of the body: a longer answer is an error
+/// (transport, so an idempotent call is retried), never held in memory whole.
+pub(crate) async fn send_capped(
+    info: &CallInfo<'_>,
+    clock: &dyn Clock,
+    request: reqwest::RequestBuilder,
+    cap: usize,
+) -> Result<Answer, ProviderError> {
+    let mut response = request.send().await.map_err(|e| info.err(transport(e)))?;
     let status = response.status().as_u16();
     let headers = response.headers();
     let retry_after = headers
@@ -305,11 +320,21 @@ pub(crate) async fn send(
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| info.err(transport(&e)))?
-        .to_vec();
+    let too_large = || {
+        info.err(ErrorKind::Transport(format!(
+            "the answer is larger than {cap} bytes; it was not read"
+        )))
+    };
+    if response.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| info.err(transport(e)))? {
+        if body.len() + chunk.len() > cap {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
     Ok(Answer {
         status,
         retry_after,
@@ -318,14 +343,18 @@ pub(crate) async fn send(
     })
 }
 
-fn transport(e: &reqwest::Error) -> ErrorKind {
+/// The kind of a failed send, without the URL: errors reach the plugin's answers and the
+/// store's job list, and the URL (a provider's internal address, a download token) is
+/// configuration or provider data, not an error's detail.
+fn transport(e: reqwest::Error) -> ErrorKind {
+    let e = e.without_url();
     // A connect error (also a connect timeout) means nothing was sent.
     if e.is_connect() {
-        ErrorKind::Connect(error_chain(e))
+        ErrorKind::Connect(error_chain(&e))
     } else if e.is_timeout() {
         ErrorKind::Timeout
     } else {
-        ErrorKind::Transport(error_chain(e))
+        ErrorKind::Transport(error_chain(&e))
     }
 }
 

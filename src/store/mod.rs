@@ -121,12 +121,47 @@ pub const PING_IDLE_AFTER: Duration = Duration::from_secs(1);
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// Creates `path` empty, readable and writable by its owner only (0600), unless it exists:
+/// the database holds customers' addresses and e-mails,
+/// and SQLite gives its `-wal` and `-shm` files the database file's mode.
+fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    if path.as_os_str().is_empty() || path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates `path` and any missing parents, accessible to their owner only (0700); an
+/// existing directory keeps its mode. `data_dir` holds Key2print PDFs and the intake
+/// journal's raw deliveries.
+pub fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
+}
+
 impl Store {
     /// Connects to `database_url` (`sqlite://file.db` or `postgres://…`), creating a SQLite
     /// file if missing (WAL, synchronous=FULL: a commit survives power loss).
     pub async fn connect(database_url: &str) -> Result<Store, StoreError> {
         if database_url.starts_with("sqlite:") {
-            let opts = SqliteConnectOptions::from_str(database_url)?
+            let opts = SqliteConnectOptions::from_str(database_url)?;
+            let in_memory =
+                database_url.contains(":memory:") || database_url.contains("mode=memory");
+            if !in_memory {
+                create_private_file(opts.get_filename()).map_err(sqlx::Error::Io)?;
+            }
+            let opts = opts
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)

@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Order {
-    #[serde(deserialize_with = "lenient_i64")]
+    #[serde(deserialize_with = "order_id")]
     pub id: i64,
     #[serde(deserialize_with = "lenient_i64")]
     pub parent_id: i64,
@@ -139,7 +139,9 @@ pub struct LineItem {
     pub product_id: i64,
     #[serde(deserialize_with = "lenient_i64")]
     pub variation_id: i64,
-    #[serde(deserialize_with = "lenient_i64")]
+    /// A whole number; anything else (a fraction, beyond i64) reads as 0, which no provider
+    /// is sent (see `ledger::classify`).
+    #[serde(deserialize_with = "quantity")]
     pub quantity: i64,
     #[serde(deserialize_with = "lenient_string")]
     pub sku: String,
@@ -240,6 +242,30 @@ fn lenient_opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>,
 
 fn lenient_opt_display<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     lenient_opt_string(d)
+}
+
+/// An order id: a whole number within i64, as a JSON number or text. Anything else fails
+/// the order (stored, answered, listed as unparsed), rather than being rounded or clamped
+/// into another order's id.
+fn order_id<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Number(n) => n.as_i64().ok_or_else(|| {
+            de::Error::custom(format!(
+                "order id {n} is not a whole number within the range of order ids"
+            ))
+        }),
+        Value::String(s) => Ok(s.trim().parse().unwrap_or(0)),
+        _ => Ok(0),
+    }
+}
+
+/// A line item's quantity: a whole number (as a JSON number or text), else 0.
+fn quantity<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Number(n) => n.as_i64().unwrap_or(0),
+        Value::String(s) => s.trim().parse().unwrap_or(0),
+        _ => 0,
+    })
 }
 
 fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {

@@ -741,7 +741,8 @@ impl WooClient {
         let bytes = resp.bytes().await.map_err(fail)?;
         tracing::debug!(method = %method_name, endpoint, status, "WooCommerce REST call");
         if !(200..300).contains(&status) {
-            return Err(api_error(status, &headers, &bytes, &method_name));
+            let secrets = [self.consumer_secret.expose(), self.consumer_key.as_str()];
+            return Err(api_error(status, &headers, &bytes, &method_name, &secrets));
         }
         Ok(RawResponse {
             status,
@@ -819,8 +820,15 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Maps an error answer: WooCommerce's `{"code","message","data":{"status"}}` when present,
-/// else the start of the body.
-fn api_error(status: u16, headers: &HeaderMap, body: &[u8], method: &str) -> WooError {
+/// else the start of the body; as a provider's excerpt, on one line, at most 200
+/// characters, with the REST keys (`secrets`) blanked out.
+fn api_error(
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    method: &str,
+    secrets: &[&str],
+) -> WooError {
     #[derive(Deserialize)]
     struct ErrorBody {
         #[serde(default, deserialize_with = "lenient_string")]
@@ -834,11 +842,14 @@ fn api_error(status: u16, headers: &HeaderMap, body: &[u8], method: &str) -> Woo
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
     let (code, message) = match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(b) => (b.code, b.message),
-        Err(_) => {
-            let text = String::from_utf8_lossy(body);
-            (String::new(), text.chars().take(200).collect())
+        Ok(b) => {
+            let redact = |t: String| match t.is_empty() {
+                true => t,
+                false => crate::providers::excerpt(t.as_bytes(), secrets),
+            };
+            (redact(b.code), redact(b.message))
         }
+        Err(_) => (String::new(), crate::providers::excerpt(body, secrets)),
     };
     WooError::Api {
         status,
@@ -954,6 +965,32 @@ mod tests {
         );
         assert!(shop_root("ftp://x").is_err());
         assert!(shop_root("http://x/?rest_route=/wc/v3").is_err());
+    }
+
+    #[test]
+    fn error_excerpts_are_flat_short_and_redacted() {
+        let headers = HeaderMap::new();
+        let body = format!("<h1>Fatal</h1>\nkey cs_secret1 {}", "x".repeat(500));
+        let WooError::Api { code, message, .. } = api_error(
+            500,
+            &headers,
+            body.as_bytes(),
+            "GET",
+            &["cs_secret1", "ck_1"],
+        ) else {
+            panic!("an API error");
+        };
+        assert_eq!(code, "");
+        assert!(message.starts_with("<h1>Fatal</h1> key *** x"), "{message}");
+        assert!(message.chars().count() <= 201, "{message}");
+        let body = br#"{"code":"woocommerce_rest_cannot_view","message":"Sorry ck_1 cs_secret1"}"#;
+        let WooError::Api { code, message, .. } =
+            api_error(401, &headers, body, "GET", &["cs_secret1", "ck_1"])
+        else {
+            panic!("an API error");
+        };
+        assert_eq!(code, "woocommerce_rest_cannot_view");
+        assert_eq!(message, "Sorry *** ***");
     }
 
     #[test]
