@@ -32,6 +32,7 @@ pub const ERROR_STATUSES: &[(&str, &[u16])] = &[
     ("listJobs", &[400, 401, 503]),
     ("getJob", &[400, 401, 404, 503]),
     ("replayJob", &[400, 401, 404, 409, 503]),
+    ("replayJobs", &[400, 401, 503]),
     ("getFile", &[400, 401, 404, 500, 503]),
     ("listStores", &[401]),
 ];
