@@ -435,3 +435,88 @@ async fn key2print_serves_all_17_methods_to_the_bridge_client_and_checks_their_f
     assert_eq!(stats.key2print_flushes, vec!["11".to_owned()]);
     sb.stop();
 }
+
+/// `POST /_sandbox/apliiq/fulfil` sends the fulfilment callback of an order placed there,
+/// signed so that the bridge's verifier accepts it; an order it never saw is refused.
+#[tokio::test]
+async fn apliiq_sends_the_signed_fulfilment_callback_when_asked() {
+    use wiremock::matchers::{method, path};
+    let (sb, _) = sandbox().await;
+    let placed = apliiq_client(&sb, NOW_MS)
+        .with_nonce(Arc::new(RandomNonce))
+        .create_order(&apliiq_order("5000"))
+        .await;
+    assert!(placed.is_ok(), "{placed:?}");
+    let shop = wiremock::MockServer::start().await;
+    wiremock::Mock::given(method("POST"))
+        .and(path("/v1/callbacks/apliiq/shop"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"received": true})),
+        )
+        .mount(&shop)
+        .await;
+    let ask = |order_id: &str| {
+        http()
+            .post(format!("{}/_sandbox/apliiq/fulfil", sb.apliiq_url()))
+            .json(&serde_json::json!({
+                "callback_url": format!("{}/v1/callbacks/apliiq/shop", shop.uri()),
+                "order_id": order_id,
+                "tracking_number": "1Z999",
+            }))
+            .send()
+    };
+    let r = ask("5000").await.expect("send");
+    assert_eq!(r.status().as_u16(), 200);
+    let report: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(report["status"], 200, "{report}");
+    assert_eq!(report["tracking_number"], "1Z999");
+    let received = shop.received_requests().await.expect("recorded");
+    assert_eq!(received.len(), 1);
+    let hmac = received[0]
+        .headers
+        .get("x-apliiq-hmac")
+        .and_then(|v| v.to_str().ok())
+        .expect("x-apliiq-hmac");
+    let secret = Secret::new(sb.state.credentials.apliiq_shared_secret.clone());
+    assert!(printbridge::providers::apliiq::verify_callback(
+        &secret,
+        &received[0].body,
+        hmac
+    ));
+    let body: serde_json::Value = serde_json::from_slice(&received[0].body).expect("json");
+    assert_eq!(body["fulfillment"]["order_id"], "5000");
+    assert_eq!(body["fulfillment"]["tracking_numbers"][0], "1Z999");
+    assert_eq!(ask("4999").await.expect("send").status().as_u16(), 409);
+    // The editor has no work session with a gateway to open yet.
+    let r = http()
+        .post(format!("{}/_sandbox/key2print/editor", sb.key2print_url()))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 409);
+    sb.stop();
+}
+
+#[test]
+fn sandbox_help_documents_its_endpoints_and_flags() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_printbridge"))
+        .args(["sandbox", "--help"])
+        .output()
+        .expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for needle in [
+        "--host",
+        "--port",
+        "--spiff-body-hash",
+        "POST /api/v2/orders",
+        "POST /_sandbox/apliiq/fulfil",
+        "POST /_sandbox/key2print/editor",
+        "the 17 WEBAPI methods",
+        "GET /_sandbox/stats",
+        "POST /_sandbox/faults",
+    ] {
+        assert!(text.contains(needle), "{needle} in {text}");
+    }
+}

@@ -28,6 +28,8 @@ pub struct GatewayStep {
     pub ok: bool,
     /// What was wrong, when not ok.
     pub problem: Option<String>,
+    /// The answer in a few words, when ok (the product's name, the price, ...).
+    pub summary: Option<String>,
     pub took_ms: u64,
 }
 
@@ -146,6 +148,34 @@ async fn call(
     Ok((status, body))
 }
 
+fn summarise(method: &str, data: &Value) -> String {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "none".to_owned(),
+        other => other.to_string(),
+    };
+    match method {
+        "product-details" => format!(
+            "{}, {} options",
+            text(&data["name"]),
+            data["options"].as_array().map_or(0, Vec::len)
+        ),
+        "available-options" => format!("valid setup {}", data["validSetup"]),
+        "price" if data["priceOptionTree"].is_object() => "a price option tree".to_owned(),
+        "price" => format!(
+            "{} {} gross ({})",
+            text(&data["grossPrice"]),
+            text(&data["currency"]),
+            text(&data["taxRate"])
+        ),
+        _ => format!(
+            "page count {}, template format {}",
+            text(&data["pageCount"]),
+            text(&data["templateFormatId"])
+        ),
+    }
+}
+
 fn step(method: &str, outcome: &Result<(u16, Value), String>, took: Duration) -> GatewayStep {
     let (status, problem) = match outcome {
         Err(e) => (0, Some(e.clone())),
@@ -159,11 +189,16 @@ fn step(method: &str, outcome: &Result<(u16, Value), String>, took: Duration) ->
         ),
         Ok((status, body)) => (*status, check_shape(method, &body["data"]).err()),
     };
+    let summary = match (&problem, outcome) {
+        (None, Ok((_, body))) => Some(summarise(method, &body["data"])),
+        _ => None,
+    };
     GatewayStep {
         method: method.to_owned(),
         status,
         ok: problem.is_none(),
         problem,
+        summary,
         took_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
     }
 }

@@ -16,6 +16,7 @@ pub mod apliiq;
 pub mod key2print;
 pub mod key2print_editor;
 mod key2print_store;
+pub mod shop;
 pub mod spiff;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
