@@ -102,6 +102,8 @@ struct Inner {
     apliiq_orders: BTreeMap<String, (String, u32)>,
     /// Apliiq `STATE` nonces seen, with their `RTS`, kept for the time window.
     apliiq_nonces: HashMap<String, i64>,
+    /// When (Unix seconds) `apliiq_nonces` was last pruned.
+    apliiq_nonces_pruned_at: i64,
     /// Key2print project id -> downloads.
     key2print_downloads: BTreeMap<String, u32>,
     key2print_users: u32,

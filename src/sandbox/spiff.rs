@@ -248,7 +248,7 @@ async fn graphql(req: &Request, body: Body, state: Data<&Arc<SandboxState>>) -> 
     after(&state, "spiff", CALL, fault, r).await
 }
 
-/// Authenticates a REST order request as Spiff does.
+/// Authenticates a REST order request as Spiff does (signature, then the date).
 pub fn check_rest(state: &SandboxState, req: &Request, body: &[u8]) -> Result<(), SpiffRefusal> {
     let creds = &state.credentials;
     let content_type = header(req, "Content-Type");
@@ -267,11 +267,7 @@ pub fn check_rest(state: &SandboxState, req: &Request, body: &[u8]) -> Result<()
             authorization: &authorization,
         },
     )?;
-    check_date(&date, state.clock.now_ms())?;
-    if content_type != "application/json" {
-        return Err(SpiffRefusal::ContentType);
-    }
-    Ok(())
+    check_date(&date, state.clock.now_ms())
 }
 
 #[handler]
@@ -287,6 +283,10 @@ async fn rest_orders(req: &Request, body: Body, state: Data<&Arc<SandboxState>>)
         return r;
     }
     let r = match rest_items(&body) {
+        _ if header(req, "Content-Type") != "application/json" => json_response(
+            415,
+            &json!({ "error": SpiffRefusal::ContentType.to_string() }),
+        ),
         Err(message) => json_response(400, &json!({ "error": message })),
         Ok(items) => {
             let id = create(&state, &items);
