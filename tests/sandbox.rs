@@ -301,14 +301,8 @@ fn k2p_client(sb: &Sandbox, secret: &str) -> Key2printClient {
     Key2printClient::new(&config, TIMEOUT).expect("client")
 }
 
-#[tokio::test]
-async fn key2print_serves_all_17_methods_to_the_bridge_client_and_checks_their_fields() {
-    let (sb, _) = sandbox().await;
-    let k = k2p_client(&sb, &sb.state.credentials.key2print_api_secret.clone());
-    let page = PageRequest {
-        limit: 30,
-        offset: 0,
-    };
+/// The user and template format methods; returns the user's id.
+async fn users_and_template_formats(k: &Key2printClient, page: PageRequest) -> String {
     let user = k
         .add_user(&NewUser {
             username: "Ada".into(),
@@ -354,6 +348,18 @@ async fn key2print_serves_all_17_methods_to_the_bridge_client_and_checks_their_f
     k.remove_template_format(&format.id)
         .await
         .expect("template_format/remove");
+    user.id
+}
+
+#[tokio::test]
+async fn key2print_serves_all_17_methods_to_the_bridge_client() {
+    let (sb, _) = sandbox().await;
+    let k = k2p_client(&sb, &sb.state.credentials.key2print_api_secret.clone());
+    let page = PageRequest {
+        limit: 30,
+        offset: 0,
+    };
+    let user_id = users_and_template_formats(&k, page).await;
     k.list_projects(page, &Default::default())
         .await
         .expect("project/list");
@@ -383,7 +389,7 @@ async fn key2print_serves_all_17_methods_to_the_bridge_client_and_checks_their_f
     k.remove_placeholder(&ph.id)
         .await
         .expect("placeholder/remove");
-    k.start_session(&SessionStart::user(user.id.clone()))
+    k.start_session(&SessionStart::user(user_id.clone()))
         .await
         .expect("session/start user");
     k.start_session(&SessionStart::merchant())
@@ -396,19 +402,46 @@ async fn key2print_serves_all_17_methods_to_the_bridge_client_and_checks_their_f
         .await
         .expect("error_log/list");
     k.flush_cache("11").await.expect("cache/flush");
-    k.remove_user(&user.id).await.expect("user/remove");
+    k.remove_user(&user_id).await.expect("user/remove");
 
+    let stats = sb.state.stats();
+    assert_eq!(stats.rejected_signatures, 0, "{stats:?}");
+    assert_eq!(stats.key2print_flushes, vec!["11".to_owned()]);
+    sb.stop();
+}
+
+#[tokio::test]
+async fn key2print_refuses_a_wrong_signer_and_session_start_without_its_mode_fields() {
+    let (sb, _) = sandbox().await;
+    let k = k2p_client(&sb, &sb.state.credentials.key2print_api_secret.clone());
+    let page = PageRequest {
+        limit: 30,
+        offset: 0,
+    };
     // User mode without userId, and a user id in merchant mode, are refused.
     let no_user = SessionStart {
         mode: SessionMode::User,
         ..SessionStart::merchant()
     };
-    assert!(k.start_session(&no_user).await.is_err());
+    let err = k.start_session(&no_user).await.expect_err("no userId");
+    assert_eq!(err.status(), Some(400), "{err}");
+    assert!(
+        err.to_string().contains("userId is required in user mode"),
+        "{err}"
+    );
     let merchant_with_user = SessionStart {
         mode: SessionMode::Merchant,
         ..SessionStart::user("u-1")
     };
-    assert!(k.start_session(&merchant_with_user).await.is_err());
+    let err = k
+        .start_session(&merchant_with_user)
+        .await
+        .expect_err("userId in merchant mode");
+    assert!(
+        err.to_string()
+            .contains("userId is not available in merchant mode"),
+        "{err}"
+    );
     // A signer with the wrong secret is refused on GET and POST.
     let wrong = k2p_client(&sb, "not-the-secret");
     assert_eq!(
@@ -432,7 +465,6 @@ async fn key2print_serves_all_17_methods_to_the_bridge_client_and_checks_their_f
     assert_eq!(r.status().as_u16(), 401);
     let stats = sb.state.stats();
     assert_eq!(stats.rejected_signatures, 3, "{stats:?}");
-    assert_eq!(stats.key2print_flushes, vec!["11".to_owned()]);
     sb.stop();
 }
 
