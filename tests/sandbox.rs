@@ -552,3 +552,32 @@ fn sandbox_help_documents_its_endpoints_and_flags() {
         assert!(text.contains(needle), "{needle} in {text}");
     }
 }
+
+/// The sandboxes' verifiers are their own: no sandbox source names the bridge's provider code
+/// (its signers `spiff::soa_authorization`, `apliiq::signature`, `key2print::webapi_sign` and
+/// the helpers they use), so the bridge's signing mistakes cannot pass unseen.
+#[test]
+fn sandbox_sources_share_nothing_with_the_provider_signers() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sandbox");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).expect("src/sandbox") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("source");
+        files += 1;
+        for forbidden in [
+            "crate::providers",
+            "printbridge::providers",
+            "super::super::providers",
+            "soa_authorization",
+            "webapi_sign",
+            "apliiq::signature",
+        ] {
+            assert!(
+                !text.contains(forbidden),
+                "{} uses {forbidden}",
+                path.display()
+            );
+        }
+    }
+    assert!(files >= 4, "the sandbox modules were not found");
+}
