@@ -23,6 +23,31 @@ struct Cli {
     command: Command,
 }
 
+const SANDBOX_HELP: &str = "\
+Endpoints (the credentials are printed at start):
+  Spiff (port):        POST /graphql          X-Application-Key; the documented orderCreate mutation,
+                                              orderItems as [OrderItemInput] (transactionId, amountToOrder)
+                       POST /api/v2/orders    SOA signature with the chosen body digest only, Date as
+                                              `D, d M Y H:i:s GMT` within 15 minutes, application/json
+  Apliiq (port+1):     POST /v1/Order, GET /v1/Order
+                                              x-apliiq-auth RTS:SIG:APPID:STATE, RTS within 5 minutes,
+                                              each STATE once
+                       POST /_sandbox/apliiq/fulfil
+                                              sends the signed fulfilment callback (x-apliiq-hmac) of an
+                                              order placed here: {\"callback_url\": \"<public_url>/v1/
+                                              callbacks/apliiq/<store>\", \"order_id\": \"1234\"}; answers
+                                              the bridge's status and answer
+  Key2print (port+2):  the 17 WEBAPI methods under /api/v1/ (api-key, api-sign; documented fields,
+                                              required fields per session mode)
+                       POST /_sandbox/key2print/editor
+                                              plays the editor for the newest work session started with
+                                              a productGatewaySetup ({\"session_id\": …} for another):
+                                              calls its four gateway URLs signed as documented and
+                                              answers a report of the answers' shapes
+  Every port:          GET /_sandbox/stats    what each sandbox received
+                       POST /_sandbox/faults  queue failures: {\"provider\": \"apliiq\", \"faults\":
+                                              [{\"status\": 500, \"after_effect\": true}]}";
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the bridge (HTTP API and dispatcher). Without a config file: embedded defaults.
@@ -52,14 +77,18 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-    /// Run the provider sandboxes (Spiff, Apliiq, Key2print) that check signatures exactly
-    /// as the providers document them.
+    /// Run the provider sandboxes (Spiff, Apliiq, Key2print): they check every request as the
+    /// providers document it, with verification code of their own.
+    #[command(after_long_help = SANDBOX_HELP)]
     Sandbox {
         #[arg(long, default_value = "127.0.0.1")]
         host: String,
         /// Spiff on this port, Apliiq on the next, Key2print on the one after.
         #[arg(long, default_value_t = 9101)]
         port: u16,
+        /// The body digest Spiff REST signatures must use (the store's spiff.body_hash).
+        #[arg(long, value_parser = ["sha512", "md5"], default_value = "sha512")]
+        spiff_body_hash: String,
     },
     /// Put a stopped job (dead letter, needing review, cancelled) back in the queue.
     Replay {
@@ -420,18 +449,26 @@ fn connection_key(
     Ok(0)
 }
 
-async fn sandbox(host: &str, port: u16, out: &mut dyn Write) -> anyhow::Result<i32> {
-    let sb = printbridge::sandbox::Sandbox::start(
-        printbridge::sandbox::SandboxCredentials::default(),
-        host,
-        port,
-    )
-    .await?;
+async fn sandbox(
+    host: &str,
+    port: u16,
+    body_hash: &str,
+    out: &mut dyn Write,
+) -> anyhow::Result<i32> {
+    let credentials = printbridge::sandbox::SandboxCredentials {
+        spiff_body_hash: if body_hash == "md5" {
+            printbridge::config::SpiffBodyHash::Md5
+        } else {
+            printbridge::config::SpiffBodyHash::Sha512
+        },
+        ..Default::default()
+    };
+    let sb = printbridge::sandbox::Sandbox::start(credentials, host, port).await?;
     let c = &sb.state.credentials;
     writeln!(
         out,
-        "PrintBridge provider sandboxes (signatures checked as documented; GET /_sandbox/stats on each port)\n\n\
-         [stores.spiff]\nbase_url = \"{}\"\napi = \"graphql\"        # or \"rest\"\napplication_key = \"{}\"\naccess_key = \"{}\"\nsecret_key = \"{}\"\n\n\
+        "PrintBridge provider sandboxes (requests checked as documented; `printbridge sandbox --help` lists the endpoints)\n\n\
+         [stores.spiff]\nbase_url = \"{}\"\napi = \"graphql\"        # or \"rest\"\napplication_key = \"{}\"\naccess_key = \"{}\"\nsecret_key = \"{}\"\nbody_hash = \"{body_hash}\"\n\n\
          [stores.apliiq]\nbase_url = \"{}\"\napp_id = \"{}\"\nshared_secret = \"{}\"\n\n\
          [stores.key2print]\nbase_url = \"{}\"\napi_key = \"{}\"\napi_secret = \"{}\"\n\nCtrl-C to stop.",
         sb.spiff_url(),
@@ -482,9 +519,12 @@ fn main() -> ExitCode {
                 ))
             })
         }
-        Command::Sandbox { host, port } => {
-            runtime().and_then(|rt| rt.block_on(sandbox(&host, port, &mut stdout)))
-        }
+        Command::Sandbox {
+            host,
+            port,
+            spiff_body_hash,
+        } => runtime()
+            .and_then(|rt| rt.block_on(sandbox(&host, port, &spiff_body_hash, &mut stdout))),
         Command::Replay { job_id, config } => {
             runtime().and_then(|rt| rt.block_on(replay(job_id, config, &mut stdout)))
         }

@@ -76,7 +76,7 @@ async fn graphql_order_create_sends_application_key_and_returns_the_id() {
         .create_order(&items())
         .await
         .expect("placed");
-    assert_eq!(id, "ord-77");
+    assert_eq!(id.order_id.as_deref(), Some("ord-77"));
     let req = only_request(&server).await;
     assert_eq!(header(&req, "x-application-key"), APP_KEY);
     assert_eq!(header(&req, "content-type"), "application/json");
@@ -138,7 +138,8 @@ async fn rest_case(hash: SpiffBodyHash, prefix: &str, auto_print: Option<bool>) 
     .create_order(&items())
     .await
     .expect("placed");
-    assert_eq!(id, "4242");
+    assert_eq!(id.order_id.as_deref(), Some("4242"));
+    assert_eq!(id.answer, json!({"id": 4242}));
     let req = only_request(&server).await;
     let expected_body = match auto_print {
         Some(b) => format!(
@@ -294,4 +295,45 @@ fn missing_keys_are_reported_at_construction() {
     c.secret_key = None;
     let err = SpiffClient::new(&c, Duration::from_secs(1)).expect_err("no secret");
     assert!(err.to_string().contains("secret_key"), "{err}");
+}
+
+/// A REST 2xx is a placed order: Spiff accepted it, with or without an id in the answer; the
+/// answer is kept. Only a timeout after sending is ambiguous.
+#[tokio::test]
+async fn rest_2xx_without_an_order_id_is_placed_and_keeps_the_answer() {
+    for (status, body) in [
+        (200, json!({"status": "accepted", "transactions": 2})),
+        (201, json!({})),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/api/v2/orders"))
+            .respond_with(ResponseTemplate::new(status).set_body_json(body.clone()))
+            .mount(&server)
+            .await;
+        let placed = client(
+            &rest_config(&server.uri(), SpiffBodyHash::Sha512, None),
+            Duration::from_secs(5),
+        )
+        .create_order(&items())
+        .await
+        .expect("a 2xx is placed");
+        assert_eq!(placed.order_id, None);
+        assert_eq!(placed.answer, body);
+    }
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v2/orders"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    let placed = client(
+        &rest_config(&server.uri(), SpiffBodyHash::Sha512, None),
+        Duration::from_secs(5),
+    )
+    .create_order(&items())
+    .await
+    .expect("204 is placed");
+    assert_eq!(placed.order_id, None);
+    assert_eq!(placed.answer, json!(""));
 }

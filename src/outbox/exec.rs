@@ -289,19 +289,26 @@ async fn spiff_order(client: &SpiffClient, job: &ClaimedJob, sent: &dyn SendMark
         return report;
     }
     match client.create_order(&items).await {
-        Ok(id) => placed(
-            Some(id.clone()),
-            json!({ "spiff_order_id": id, "transactions": transactions }),
-            (
-                "placed:spiff:order".to_owned(),
-                format!(
-                    "PrintBridge: Spiff order {id} placed ({} design{}).",
-                    items.len(),
-                    if items.len() == 1 { "" } else { "s" }
+        Ok(placement) => {
+            let id = placement.order_id;
+            let order = id.as_deref().map_or_else(
+                || "a Spiff order".to_owned(),
+                |i| format!("Spiff order {i}"),
+            );
+            placed(
+                id.clone(),
+                json!({ "spiff_order_id": id, "transactions": transactions, "answer": placement.answer }),
+                (
+                    "placed:spiff:order".to_owned(),
+                    format!(
+                        "PrintBridge: {order} placed ({} design{}).",
+                        items.len(),
+                        if items.len() == 1 { "" } else { "s" }
+                    ),
                 ),
-            ),
-            false,
-        ),
+                false,
+            )
+        }
         Err(e) => {
             let mut report = from_error(&e);
             if let Outcome::Ambiguous { reason } = &mut report.outcome {

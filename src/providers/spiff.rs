@@ -7,7 +7,8 @@
 //!   but still served). The signature is base64 of the raw HMAC-SHA1, keyed with the secret key,
 //!   over `METHOD\nhex(digest(body))\ncontent-type\ndate\npath`, where the body digest is SHA-512
 //!   in the current docs and MD5 in the legacy docs and Spiff's own WooCommerce plugin
-//!   (`spiff.body_hash`). `Date` is an IMF-fixdate and is part of the signature.
+//!   (`spiff.body_hash`). `Date` is an IMF-fixdate and is part of the signature. Any 2xx is a
+//!   placed order; Spiff's id is recorded when the answer names one, and the answer is kept.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -132,6 +133,14 @@ enum Auth {
     },
 }
 
+/// A Spiff order placed: Spiff's order id when its answer names one, and the answer itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpiffPlacement {
+    pub order_id: Option<String>,
+    /// The answer's JSON (its text as a JSON string when it is not JSON).
+    pub answer: Value,
+}
+
 /// Places Spiff orders for one store.
 #[derive(Clone)]
 pub struct SpiffClient {
@@ -205,8 +214,12 @@ impl SpiffClient {
         self
     }
 
-    /// Creates one Spiff order holding `items`; returns the Spiff order id.
-    pub async fn create_order(&self, items: &[SpiffOrderItem]) -> Result<String, ProviderError> {
+    /// Creates one Spiff order holding `items`. A GraphQL answer must name the order id; a
+    /// REST 2xx is a placed order whether or not its body names one.
+    pub async fn create_order(
+        &self,
+        items: &[SpiffOrderItem],
+    ) -> Result<SpiffPlacement, ProviderError> {
         let date = super::imf_fixdate(self.plumbing.clock.now_ms());
         match &self.auth {
             Auth::Graphql { application_key } => {
@@ -230,7 +243,11 @@ impl SpiffClient {
                 if !(200..300).contains(&answer.status) {
                     return Err(info.status_error(&answer));
                 }
-                parse_graphql_answer(&info, &answer)
+                let order_id = parse_graphql_answer(&info, &answer)?;
+                Ok(SpiffPlacement {
+                    order_id: Some(order_id),
+                    answer: answer_json(&answer),
+                })
             }
             Auth::Rest {
                 access_key,
@@ -275,7 +292,7 @@ impl SpiffClient {
                 if !(200..300).contains(&answer.status) {
                     return Err(info.status_error(&answer));
                 }
-                parse_rest_answer(&info, &answer)
+                Ok(rest_placement(&answer))
             }
         }
     }
@@ -317,13 +334,21 @@ fn parse_graphql_answer(
         .ok_or_else(|| info.unexpected(answer, "no data.orderCreate.id"))
 }
 
-fn parse_rest_answer(info: &CallInfo<'_>, answer: &super::Answer) -> Result<String, ProviderError> {
-    let json: Value = serde_json::from_slice(&answer.body)
-        .map_err(|e| info.unexpected(answer, format!("not JSON ({e})")))?;
-    ["/id", "/orderId", "/order/id", "/data/id"]
+fn answer_json(answer: &super::Answer) -> Value {
+    serde_json::from_slice(&answer.body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&answer.body).into_owned()))
+}
+
+/// A REST 2xx: placed, with the id when the answer names one where Spiff puts it.
+fn rest_placement(answer: &super::Answer) -> SpiffPlacement {
+    let json = answer_json(answer);
+    let order_id = ["/id", "/orderId", "/order/id", "/data/id"]
         .iter()
-        .find_map(|p| json.pointer(p).and_then(id_string))
-        .ok_or_else(|| info.unexpected(answer, "no order id in the answer"))
+        .find_map(|p| json.pointer(p).and_then(id_string));
+    SpiffPlacement {
+        order_id,
+        answer: json,
+    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,23 @@
 //! Provider sandboxes: local stand-ins for Spiff (GraphQL and REST), Apliiq and Key2print
-//! that check every signature exactly as the providers document it and answer like them.
+//! that check every request as the providers document it and answer like them.
 //! `printbridge demo` and `printbridge sandbox` run them; the tests use them to count what
 //! reached each provider, and to make a provider fail for a while.
+//!
+//! Each sandbox verifies with its own code, written from the provider's document and sharing
+//! nothing with the bridge's signing code in `providers/`, so a signing mistake in the bridge is
+//! refused here as the provider would refuse it ([`spiff`], [`apliiq`], [`key2print`]).
 //!
 //! Each provider listens on its own loopback port, so its base URL has no path prefix.
 //! `GET /_sandbox/stats` (on every port) shows what each sandbox received; `POST
 //! /_sandbox/faults` queues failures (`{"provider": "apliiq", "faults": [{"status": 500,
 //! "after_effect": true}]}`) for tests that drive a bridge in another process.
+
+pub mod apliiq;
+pub mod key2print;
+pub mod key2print_editor;
+mod key2print_store;
+pub mod shop;
+pub mod spiff;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -15,15 +26,15 @@ use std::time::Duration;
 
 use poem::http::StatusCode;
 use poem::listener::TcpAcceptor;
-use poem::web::{Data, Path};
+use poem::web::Data;
 use poem::{Body, EndpointExt, IntoResponse, Request, Response, Route, Server, get, handler, post};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+use crate::clock::{Clock, SystemClock};
 use crate::config::SpiffBodyHash;
-use crate::providers::{apliiq, key2print, spiff};
 
 /// The credentials the sandboxes accept (not secrets: they are printed by `printbridge sandbox`).
 #[derive(Debug, Clone, Serialize)]
@@ -31,6 +42,9 @@ pub struct SandboxCredentials {
     pub spiff_application_key: String,
     pub spiff_access_key: String,
     pub spiff_secret_key: String,
+    /// The body digest Spiff REST signatures must use (the store's `spiff.body_hash`).
+    #[serde(skip)]
+    pub spiff_body_hash: SpiffBodyHash,
     pub apliiq_app_id: String,
     pub apliiq_shared_secret: String,
     pub key2print_api_key: String,
@@ -43,6 +57,7 @@ impl Default for SandboxCredentials {
             spiff_application_key: "sandbox-spiff-application-key".to_owned(),
             spiff_access_key: "sandbox-spiff-access-key".to_owned(),
             spiff_secret_key: "sandbox-spiff-secret-key".to_owned(),
+            spiff_body_hash: SpiffBodyHash::Sha512,
             apliiq_app_id: "sandbox-apliiq-app".to_owned(),
             apliiq_shared_secret: "sandbox-apliiq-shared-secret".to_owned(),
             key2print_api_key: "sandbox-key2print-key".to_owned(),
@@ -85,16 +100,26 @@ struct Inner {
     spiff_orders: BTreeMap<String, u32>,
     /// Shop order id -> (Apliiq order id, orders created for it).
     apliiq_orders: BTreeMap<String, (String, u32)>,
+    /// Apliiq `STATE` nonces seen, with their `RTS`, kept for the time window.
+    apliiq_nonces: HashMap<String, i64>,
+    /// When (Unix seconds) `apliiq_nonces` was last pruned.
+    apliiq_nonces_pruned_at: i64,
     /// Key2print project id -> downloads.
     key2print_downloads: BTreeMap<String, u32>,
     key2print_users: u32,
     key2print_sessions: Vec<Value>,
+    /// Key2print work sessions started: (session id, `session/start` body).
+    key2print_open_sessions: Vec<(String, Value)>,
     key2print_flushes: Vec<String>,
+    /// Key2print's stored entities (users, template formats, placeholders) by list name.
+    key2print_entities: BTreeMap<&'static str, Vec<Value>>,
 }
 
 /// Shared state of the three sandboxes.
 pub struct SandboxState {
     pub credentials: SandboxCredentials,
+    /// The provider's clock: Spiff's `Date` and Apliiq's `RTS` must lie within a window of it.
+    pub clock: Arc<dyn Clock>,
     inner: Mutex<Inner>,
 }
 
@@ -180,31 +205,32 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Starts the three sandboxes on `host` (ports chosen by the system when `base_port` is 0,
-    /// else `base_port`, `base_port+1`, `base_port+2`).
+    /// else `base_port`, `base_port+1`, `base_port+2`), on the system clock.
     pub async fn start(
         credentials: SandboxCredentials,
         host: &str,
         base_port: u16,
     ) -> std::io::Result<Sandbox> {
+        Sandbox::start_with_clock(credentials, host, base_port, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`Sandbox::start`], with the providers' clock given.
+    pub async fn start_with_clock(
+        credentials: SandboxCredentials,
+        host: &str,
+        base_port: u16,
+        clock: Arc<dyn Clock>,
+    ) -> std::io::Result<Sandbox> {
         let state = Arc::new(SandboxState {
             credentials,
+            clock,
             inner: Mutex::new(Inner::default()),
         });
         let port = |n: u16| if base_port == 0 { 0 } else { base_port + n };
         let mut stops = Vec::new();
-        let spiff = Route::new()
-            .at("/graphql", post(spiff_graphql))
-            .at("/api/v2/orders", post(spiff_rest));
-        let spiff_addr = serve(spiff, &state, host, port(0), &mut stops).await?;
-        let apliiq = Route::new().at("/v1/Order", get(apliiq_find).post(apliiq_create));
-        let apliiq_addr = serve(apliiq, &state, host, port(1), &mut stops).await?;
-        let key2print = Route::new()
-            .at("/api/v1/project/download/:id", get(k2p_download))
-            .at("/files/:name", get(k2p_file))
-            .at("/api/v1/user/add", post(k2p_user_add))
-            .at("/api/v1/session/start", post(k2p_session))
-            .at("/api/v1/cache/flush", post(k2p_flush));
-        let key2print_addr = serve(key2print, &state, host, port(2), &mut stops).await?;
+        let spiff_addr = serve(spiff::routes(), &state, host, port(0), &mut stops).await?;
+        let apliiq_addr = serve(apliiq::routes(), &state, host, port(1), &mut stops).await?;
+        let key2print_addr = serve(key2print::routes(), &state, host, port(2), &mut stops).await?;
         Ok(Sandbox {
             state,
             spiff_addr,
@@ -287,14 +313,14 @@ async fn serve(
     Ok(addr)
 }
 
-fn json_response(status: u16, body: &Value) -> Response {
+pub(crate) fn json_response(status: u16, body: &Value) -> Response {
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .content_type("application/json")
         .body(body.to_string())
 }
 
-fn header(req: &Request, name: &str) -> String {
+pub(crate) fn header(req: &Request, name: &str) -> String {
     req.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -303,7 +329,7 @@ fn header(req: &Request, name: &str) -> String {
 }
 
 /// Applies a queued fault: `Some(response)` answers instead of the normal handler.
-async fn before(
+pub(crate) async fn before(
     state: &SandboxState,
     provider: &'static str,
     call: &str,
@@ -343,7 +369,7 @@ fn fault_response(fault: &Fault) -> Response {
 }
 
 /// After the effect: a fault queued with `after_effect` answers now.
-async fn after(
+pub(crate) async fn after(
     state: &SandboxState,
     provider: &'static str,
     call: &str,
@@ -367,213 +393,6 @@ async fn after(
             normal
         }
     }
-}
-
-fn spiff_items(body: &Value) -> Vec<String> {
-    body.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|i| i["transactionId"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn spiff_create(state: &SandboxState, items: &[String]) -> String {
-    state.with(|i| {
-        for t in items {
-            *i.spiff_orders.entry(t.clone()).or_default() += 1;
-        }
-    });
-    uuid::Uuid::new_v4().to_string()
-}
-
-#[handler]
-async fn spiff_graphql(req: &Request, body: Body, state: Data<&Arc<SandboxState>>) -> Response {
-    let body = body.into_vec().await.unwrap_or_default();
-    if header(req, "X-Application-Key") != state.credentials.spiff_application_key {
-        state.record("spiff", "orderCreate", false, 401);
-        return json_response(
-            401,
-            &json!({ "errors": [{ "message": "Invalid application key" }] }),
-        );
-    }
-    let (early, fault) = before(&state, "spiff", "orderCreate").await;
-    if let Some(r) = early {
-        return r;
-    }
-    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let items = spiff_items(&parsed["variables"]["orderItems"]);
-    if !parsed["query"]
-        .as_str()
-        .unwrap_or("")
-        .contains("orderCreate")
-        || items.is_empty()
-    {
-        let r = json_response(
-            200,
-            &json!({ "errors": [{ "message": "orderItems must name at least one transactionId" }] }),
-        );
-        return after(&state, "spiff", "orderCreate", fault, r).await;
-    }
-    let id = spiff_create(&state, &items);
-    let r = json_response(200, &json!({ "data": { "orderCreate": { "id": id } } }));
-    after(&state, "spiff", "orderCreate", fault, r).await
-}
-
-#[handler]
-async fn spiff_rest(req: &Request, body: Body, state: Data<&Arc<SandboxState>>) -> Response {
-    let body = body.into_vec().await.unwrap_or_default();
-    let auth = header(req, "Authorization");
-    let date = header(req, "Date");
-    let content_type = header(req, "Content-Type");
-    let creds = &state.credentials;
-    let expected = |hash| {
-        spiff::soa_authorization(
-            &creds.spiff_access_key,
-            &creds.spiff_secret_key,
-            hash,
-            &spiff::SoaRequest {
-                method: "POST",
-                body: &body,
-                content_type: &content_type,
-                date: &date,
-                path: req.uri().path(),
-            },
-        )
-    };
-    let ok = !date.is_empty()
-        && [SpiffBodyHash::Sha512, SpiffBodyHash::Md5]
-            .into_iter()
-            .any(|h| crate::secret::Secret::new(expected(h)).matches(&auth));
-    if !ok {
-        state.record("spiff", "POST /api/v2/orders", false, 401);
-        return json_response(401, &json!({ "error": "Invalid signature" }));
-    }
-    let (early, fault) = before(&state, "spiff", "POST /api/v2/orders").await;
-    if let Some(r) = early {
-        return r;
-    }
-    let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let items = spiff_items(&parsed["orderItems"]);
-    if items.is_empty() {
-        let r = json_response(
-            400,
-            &json!({ "error": "orderItems must name at least one transactionId" }),
-        );
-        return after(&state, "spiff", "POST /api/v2/orders", fault, r).await;
-    }
-    let id = spiff_create(&state, &items);
-    let r = json_response(200, &json!({ "id": id }));
-    after(&state, "spiff", "POST /api/v2/orders", fault, r).await
-}
-
-fn apliiq_verified(state: &SandboxState, req: &Request, body: &[u8]) -> bool {
-    let auth = header(req, "Authorization");
-    let Some(parts) = apliiq::parse_authorization(&auth) else {
-        return false;
-    };
-    let creds = &state.credentials;
-    if parts.app_id != creds.apliiq_app_id {
-        return false;
-    }
-    let expected = apliiq::signature(
-        &creds.apliiq_shared_secret,
-        &parts.app_id,
-        &parts.rts,
-        &parts.state,
-        body,
-    );
-    crate::secret::Secret::new(expected).matches(&parts.signature)
-}
-
-fn apliiq_denied() -> Response {
-    json_response(
-        401,
-        &json!({ "Message": "Authorization has been denied for this request." }),
-    )
-}
-
-#[handler]
-async fn apliiq_create(req: &Request, body: Body, state: Data<&Arc<SandboxState>>) -> Response {
-    let body = body.into_vec().await.unwrap_or_default();
-    if !apliiq_verified(&state, req, &body) {
-        state.record("apliiq", "POST /v1/Order", false, 401);
-        return apliiq_denied();
-    }
-    let (early, fault) = before(&state, "apliiq", "POST /v1/Order").await;
-    if let Some(r) = early {
-        return r;
-    }
-    let order: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let Some(shop_id) = order["id"].as_str().map(str::to_owned) else {
-        let r = json_response(400, &json!({ "Message": "id is required" }));
-        return after(&state, "apliiq", "POST /v1/Order", fault, r).await;
-    };
-    if order["line_items"].as_array().is_none_or(Vec::is_empty) {
-        let r = json_response(400, &json!({ "Message": "line_items is required" }));
-        return after(&state, "apliiq", "POST /v1/Order", fault, r).await;
-    }
-    let held = order["shipping_lines"][0]["code"].as_str() == Some("hold");
-    let apliiq_id = state.with(|i| {
-        let next = 70000 + i.apliiq_orders.len();
-        let entry = i
-            .apliiq_orders
-            .entry(shop_id.clone())
-            .or_insert_with(|| (format!("{next}"), 0));
-        entry.1 += 1;
-        entry.0.clone()
-    });
-    let r = if held {
-        json_response(
-            202,
-            &json!({ "reason": "held for review: address needs confirmation" }),
-        )
-    } else {
-        json_response(
-            200,
-            &json!({ "OrderId": apliiq_id, "StoreOrderId": shop_id }),
-        )
-    };
-    after(&state, "apliiq", "POST /v1/Order", fault, r).await
-}
-
-#[handler]
-async fn apliiq_find(req: &Request, state: Data<&Arc<SandboxState>>) -> Response {
-    if !apliiq_verified(&state, req, b"") {
-        state.record("apliiq", "GET /v1/Order", false, 401);
-        return apliiq_denied();
-    }
-    let (early, fault) = before(&state, "apliiq", "GET /v1/Order").await;
-    if let Some(r) = early {
-        return r;
-    }
-    let list: Vec<Value> = state.with(|i| {
-        i.apliiq_orders
-            .iter()
-            .map(|(shop, (id, _))| json!({ "OrderId": id, "StoreOrderId": shop, "Status": "received" }))
-            .collect()
-    });
-    let r = json_response(200, &Value::Array(list));
-    after(&state, "apliiq", "GET /v1/Order", fault, r).await
-}
-
-fn k2p_verified(state: &SandboxState, req: &Request, method: &str, body: &[u8]) -> bool {
-    let creds = &state.credentials;
-    header(req, "api-key") == creds.key2print_api_key
-        && crate::secret::Secret::new(key2print::webapi_sign(
-            &creds.key2print_api_secret,
-            method,
-            body,
-        ))
-        .matches(&header(req, "api-sign"))
-}
-
-fn k2p_denied() -> Response {
-    json_response(
-        401,
-        &json!({ "success": false, "error_message": "Invalid api-key or api-sign" }),
-    )
 }
 
 /// A small, valid one-page PDF naming the project.
@@ -611,101 +430,6 @@ pub fn sample_pdf(project: &str) -> Vec<u8> {
         .as_bytes(),
     );
     out
-}
-
-#[handler]
-async fn k2p_download(
-    req: &Request,
-    Path(id): Path<String>,
-    state: Data<&Arc<SandboxState>>,
-) -> Response {
-    if !k2p_verified(&state, req, "GET", b"") {
-        state.record("key2print", "project/download", false, 401);
-        return k2p_denied();
-    }
-    let (early, fault) = before(&state, "key2print", "project/download").await;
-    if let Some(r) = early {
-        return r;
-    }
-    state.with(|i| *i.key2print_downloads.entry(id.clone()).or_default() += 1);
-    let host = header(req, "Host");
-    let r = json_response(
-        200,
-        &json!({ "success": true, "data": { "download_url": format!("http://{host}/files/{id}.pdf") } }),
-    );
-    after(&state, "key2print", "project/download", fault, r).await
-}
-
-#[handler]
-async fn k2p_file(Path(name): Path<String>) -> Response {
-    let project = name.trim_end_matches(".pdf");
-    Response::builder()
-        .content_type("application/pdf")
-        .body(sample_pdf(project))
-}
-
-async fn k2p_post(
-    req: &Request,
-    body: Body,
-    state: &SandboxState,
-    call: &str,
-) -> Result<Value, Response> {
-    let body = body.into_vec().await.unwrap_or_default();
-    if !k2p_verified(state, req, "POST", &body) {
-        state.record("key2print", call, false, 401);
-        return Err(k2p_denied());
-    }
-    let (early, _) = before(state, "key2print", call).await;
-    if let Some(r) = early {
-        return Err(r);
-    }
-    state.record("key2print", call, true, 200);
-    Ok(serde_json::from_slice(&body).unwrap_or(Value::Null))
-}
-
-#[handler]
-async fn k2p_user_add(req: &Request, body: Body, state: Data<&Arc<SandboxState>>) -> Response {
-    match k2p_post(req, body, &state, "user/add").await {
-        Err(r) => r,
-        Ok(user) => {
-            state.with(|i| i.key2print_users += 1);
-            json_response(
-                200,
-                &json!({ "success": true, "data": { "id": uuid::Uuid::new_v4().to_string(), "username": user["username"], "email": user["email"] } }),
-            )
-        }
-    }
-}
-
-#[handler]
-async fn k2p_session(req: &Request, body: Body, state: Data<&Arc<SandboxState>>) -> Response {
-    match k2p_post(req, body, &state, "session/start").await {
-        Err(r) => r,
-        Ok(start) => {
-            state.with(|i| i.key2print_sessions.push(start.clone()));
-            json_response(
-                200,
-                &json!({ "success": true, "data": {
-                    "id": uuid::Uuid::new_v4().to_string(),
-                    "token": uuid::Uuid::new_v4().simple().to_string(),
-                    "mode": start["mode"],
-                    "project": { "id": start["projectId"].as_str().map(str::to_owned).unwrap_or_else(|| uuid::Uuid::new_v4().to_string()) }
-                } }),
-            )
-        }
-    }
-}
-
-#[handler]
-async fn k2p_flush(req: &Request, body: Body, state: Data<&Arc<SandboxState>>) -> Response {
-    match k2p_post(req, body, &state, "cache/flush").await {
-        Err(r) => r,
-        Ok(b) => {
-            let id = b["productIdentifier"].as_str().unwrap_or("").to_owned();
-            state.with(|i| i.key2print_flushes.push(id));
-            json_response(200, &json!({ "success": true }))
-        }
-    }
 }
 
 #[handler]

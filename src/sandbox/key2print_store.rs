@@ -1,0 +1,150 @@
+//! What the Key2print sandbox keeps: users, template formats, placeholders and work sessions,
+//! and the answers of the WEBAPI methods over them (the document's response shapes).
+
+use serde_json::{Map, Value, json};
+
+use super::{SandboxState, json_response};
+
+fn ok(data: Value) -> Value {
+    json!({ "success": true, "data": data })
+}
+
+fn not_found(what: &str) -> Value {
+    json!({ "success": false, "error_message": format!("{what} not found") })
+}
+
+fn list_name(method: &str) -> Option<&'static str> {
+    match method.split('/').next() {
+        Some("user") => Some("users"),
+        Some("template_format") => Some("template_formats"),
+        Some("placeholder") => Some("placeholders"),
+        Some("project") => Some("projects"),
+        Some("error_log") => Some("error_log"),
+        _ => None,
+    }
+}
+
+/// Answers a GET list method: a page of the stored entities.
+pub(super) fn list(
+    state: &SandboxState,
+    method: &str,
+    query: &[(String, String)],
+) -> poem::Response {
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.parse::<usize>().ok())
+    };
+    let limit = param("limit").unwrap_or(30);
+    let offset = param("offset").unwrap_or(0);
+    let all = list_name(method)
+        .map(|l| state.with(|i| i.key2print_entities.get(l).cloned().unwrap_or_default()))
+        .unwrap_or_default();
+    let page: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
+    json_response(
+        200,
+        &ok(json!({ "entities": page, "limit": limit, "offset": offset, "total": all.len() })),
+    )
+}
+
+fn add(state: &SandboxState, list: &'static str, mut obj: Map<String, Value>) -> Value {
+    obj.insert("id".into(), json!(uuid::Uuid::new_v4().to_string()));
+    if list == "placeholders" {
+        obj.insert("acceptedParameters".into(), json!(["value"]));
+    }
+    if list == "template_formats" {
+        obj.insert("projects".into(), json!([]));
+    }
+    let entity = Value::Object(obj);
+    state.with(|i| {
+        if list == "users" {
+            i.key2print_users += 1;
+        }
+        i.key2print_entities
+            .entry(list)
+            .or_default()
+            .push(entity.clone())
+    });
+    ok(entity)
+}
+
+fn update(state: &SandboxState, list: &'static str, obj: Map<String, Value>) -> Value {
+    let id = obj.get("id").cloned().unwrap_or(Value::Null);
+    state.with(|i| {
+        let entities = i.key2print_entities.entry(list).or_default();
+        match entities.iter_mut().find(|e| e["id"] == id) {
+            None => not_found(list),
+            Some(e) => {
+                for (k, v) in obj {
+                    e[k] = v;
+                }
+                ok(e.clone())
+            }
+        }
+    })
+}
+
+fn remove(state: &SandboxState, list: &'static str, obj: &Map<String, Value>) -> Value {
+    let id = obj.get("id").cloned().unwrap_or(Value::Null);
+    state.with(|i| {
+        let entities = i.key2print_entities.entry(list).or_default();
+        let before = entities.len();
+        entities.retain(|e| e["id"] != id);
+        if entities.len() == before {
+            not_found(list)
+        } else {
+            ok(json!({}))
+        }
+    })
+}
+
+fn session(state: &SandboxState, obj: Map<String, Value>) -> Value {
+    let start = Value::Object(obj);
+    let id = uuid::Uuid::new_v4().to_string();
+    let user = start["userId"].as_str().map(|u| json!({ "id": u }));
+    let project = start["projectId"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let mut data = json!({
+        "id": id,
+        "token": uuid::Uuid::new_v4().simple().to_string(),
+        "mode": start["mode"],
+        "merchant": { "id": "sandbox-merchant", "name": "PrintBridge sandbox" },
+        "user": user,
+        "productGatewayEnabled": start.get("productGatewaySetup").is_some(),
+        "editorSetup": start.get("editorSetup").cloned().unwrap_or(json!({})),
+        "hasExpired": false,
+    });
+    if start["mode"] == json!("user") {
+        data["project"] = json!({ "id": project });
+    }
+    state.with(|i| {
+        i.key2print_sessions.push(start.clone());
+        i.key2print_open_sessions.push((id, start));
+    });
+    ok(data)
+}
+
+/// Answers a POST method whose body passed the document's checks.
+pub(super) fn post(state: &SandboxState, method: &str, obj: Map<String, Value>) -> poem::Response {
+    let answer = match (method, list_name(method)) {
+        ("session/start", _) => session(state, obj),
+        ("cache/flush", _) => {
+            let id = obj["productIdentifier"].as_str().unwrap_or("").to_owned();
+            state.with(|i| i.key2print_flushes.push(id));
+            ok(json!({}))
+        }
+        (m, Some(list)) if m.ends_with("/add") => add(state, list, obj),
+        (m, Some(list)) if m.ends_with("/update") => update(state, list, obj),
+        (m, Some(list)) if m.ends_with("/remove") => remove(state, list, &obj),
+        _ => json!({ "success": false, "error_message": "unknown method" }),
+    };
+    let status = if answer["success"] == json!(true) {
+        200
+    } else {
+        404
+    };
+    json_response(status, &answer)
+}
