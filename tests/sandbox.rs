@@ -297,6 +297,7 @@ fn k2p_client(sb: &Sandbox, secret: &str) -> Key2printClient {
         api_secret: Secret::new(secret),
         gateway_tstamp_window_secs: 300,
         catalog_cache_secs: 300,
+        sessions_per_minute: 0,
     };
     Key2printClient::new(&config, TIMEOUT).expect("client")
 }
