@@ -1,6 +1,7 @@
 <?php
 /**
- * Uninstall: removes the plugin's settings, its webhooks and its product settings. The design
+ * Uninstall: removes the plugin's settings, its webhooks, its product settings and the counters
+ * of the Key2print session limits. The design
  * ids on order line items stay: they are part of the orders' history.
  *
  * @package PrintBridge
@@ -36,3 +37,14 @@ foreach ( array(
 ) as $printbridge_meta_key ) {
 	delete_post_meta_by_key( $printbridge_meta_key );
 }
+
+// The Key2print session limit counters (transients; with an external object cache they expire
+// on their own within the hour).
+global $wpdb;
+$wpdb->query( // phpcs:ignore WordPress.DB.DirectDatabaseQuery.DirectQuery,WordPress.DB.DirectDatabaseQuery.NoCaching -- one-off cleanup of the plugin's own transients.
+	$wpdb->prepare(
+		"DELETE FROM {$wpdb->options} WHERE option_name LIKE %s OR option_name LIKE %s",
+		$wpdb->esc_like( '_transient_printbridge_k2p_rl_' ) . '%',
+		$wpdb->esc_like( '_transient_timeout_printbridge_k2p_rl_' ) . '%'
+	)
+);

@@ -183,6 +183,24 @@ class PrintBridge_Bridge_Client {
 	}
 
 	/**
+	 * Seconds to wait from a 429 answer's Retry-After (delta-seconds or an HTTP date), 1 to
+	 * 3600; 60 when it is absent or unreadable.
+	 *
+	 * @param array $response HTTP response.
+	 * @return int
+	 */
+	private static function retry_after( $response ) {
+		$value = trim( (string) wp_remote_retrieve_header( $response, 'retry-after' ) );
+		if ( 1 === preg_match( '/^\d{1,10}$/D', $value ) ) {
+			$wait = (int) $value;
+		} else {
+			$at   = '' !== $value ? strtotime( $value ) : false;
+			$wait = false !== $at ? $at - time() : 60;
+		}
+		return max( 1, min( 3600, $wait ) );
+	}
+
+	/**
 	 * Turns a non-2xx answer into a plain WP_Error.
 	 *
 	 * @param array $response HTTP response.
@@ -198,6 +216,19 @@ class PrintBridge_Bridge_Client {
 		}
 		if ( 401 === $code || 403 === $code ) {
 			return new WP_Error( 'printbridge_unauthorized', __( 'The bridge refused the store token. Check the store id and token (or paste a fresh connection key).', 'printbridge' ), array( 'status' => $code ) );
+		}
+		if ( 429 === $code ) {
+			$wait = self::retry_after( $response );
+			return new WP_Error(
+				'printbridge_rate_limited',
+				/* translators: %d: seconds */
+				sprintf( __( 'The bridge is taking no more of these requests for now; retry in %d seconds.', 'printbridge' ), $wait ),
+				array(
+					'status'      => 429,
+					'error'       => $err,
+					'retry_after' => $wait,
+				)
+			);
 		}
 		if ( 404 === $code ) {
 			return new WP_Error( 'printbridge_http_404', __( 'The bridge does not know this store or address (404). Check the bridge URL and store id.', 'printbridge' ), array( 'status' => 404 ) );

@@ -165,10 +165,13 @@ final class PrintBridge_Order_Admin {
 			}
 			$html .= '</tbody></table>';
 		}
+		$explained = self::explain_jobs( $order_id, $provider_orders );
+		$html     .= $explained['html'];
 		$attention = isset( $view['attention'] ) && is_array( $view['attention'] ) ? array_filter( $view['attention'], 'is_string' ) : array();
-		if ( $attention ) {
+		$shown     = self::uncovered_attention( $attention, $explained['reasons'] );
+		if ( $shown ) {
 			$html .= '<div class="printbridge-attention"><p><strong>' . esc_html__( 'Needs attention:', 'printbridge' ) . '</strong></p><ul>';
-			foreach ( $attention as $line ) {
+			foreach ( $shown as $line ) {
 				$html .= '<li>' . esc_html( $line ) . '</li>';
 			}
 			$html .= '</ul></div>';
@@ -178,6 +181,207 @@ final class PrintBridge_Order_Admin {
 				. esc_html__( 'Retry', 'printbridge' ) . '</button> <span class="printbridge-retry-result" role="status" aria-live="polite"></span></p>';
 		}
 		return $html . '</div>';
+	}
+
+	/**
+	 * The explanations of the provider orders the bridge parked (`needs-review`) or gave up
+	 * on (`dead`), and their reasons.
+	 *
+	 * @param int   $order_id        Order id.
+	 * @param array $provider_orders Provider orders.
+	 * @return array{html:string,reasons:string[]}
+	 */
+	private static function explain_jobs( $order_id, array $provider_orders ) {
+		$html    = '';
+		$reasons = array();
+		foreach ( $provider_orders as $po ) {
+			$explanation = is_array( $po ) ? self::explain( $order_id, $po ) : null;
+			if ( null === $explanation ) {
+				continue;
+			}
+			// WordPress' inline notice look: a warning to check first, an error to retry.
+			$notice = 'review' === $explanation['kind'] ? 'notice-warning' : 'notice-error';
+			$html  .= '<div class="notice ' . $notice . ' inline printbridge-explain printbridge-explain-' . esc_attr( $explanation['kind'] ) . '">'
+				. '<p><strong>' . esc_html( $explanation['title'] ) . '</strong></p>'
+				. '<p>' . esc_html( $explanation['what'] ) . '</p>'
+				. '<p><strong>' . esc_html__( 'What to do:', 'printbridge' ) . '</strong> ' . esc_html( $explanation['todo'] ) . '</p>'
+				. '</div>';
+			if ( isset( $po['last_error'] ) && is_string( $po['last_error'] ) && '' !== $po['last_error'] ) {
+				$reasons[] = $po['last_error'];
+			}
+		}
+		return array(
+			'html'    => $html,
+			'reasons' => $reasons,
+		);
+	}
+
+	/**
+	 * The bridge's attention lines an explanation does not already cover (a line that ends with
+	 * an explained job's reason says the same thing in the bridge's words).
+	 *
+	 * @param string[] $attention Attention lines.
+	 * @param string[] $reasons   Reasons of the explained jobs.
+	 * @return string[]
+	 */
+	private static function uncovered_attention( array $attention, array $reasons ) {
+		return array_values(
+			array_filter(
+				$attention,
+				static function ( $line ) use ( $reasons ) {
+					foreach ( $reasons as $reason ) {
+						$tail = ': ' . $reason;
+						if ( strlen( $line ) >= strlen( $tail ) && substr( $line, -strlen( $tail ) ) === $tail ) {
+							return false;
+						}
+					}
+					return true;
+				}
+			)
+		);
+	}
+
+	/**
+	 * What happened to a parked provider order and what the shop owner should do, in plain
+	 * words; null for a provider order in any other state.
+	 *
+	 * A job needing review may have reached the provider (the bridge cannot tell), so the
+	 * owner checks the provider's dashboard before retrying; a dead job never took effect at
+	 * the provider, so a retry is safe.
+	 *
+	 * @param int   $order_id Order id.
+	 * @param array $po       Provider order from the bridge.
+	 * @return array{kind:string,title:string,what:string,todo:string}|null
+	 */
+	public static function explain( $order_id, array $po ) {
+		$state    = isset( $po['state'] ) && is_string( $po['state'] ) ? $po['state'] : '';
+		$reason   = isset( $po['last_error'] ) && is_string( $po['last_error'] ) ? $po['last_error'] : '';
+		$provider = isset( $po['provider'] ) && is_string( $po['provider'] ) ? $po['provider'] : '';
+		$known    = array( PrintBridge_Design_Id::PROVIDER_SPIFF, PrintBridge_Design_Id::PROVIDER_KEY2PRINT, 'apliiq' );
+		$label    = in_array( $provider, $known, true ) ? PrintBridge_Design_Id::provider_label( $provider ) : $provider;
+		if ( 'needs-review' === $state ) {
+			return array(
+				'kind'  => 'review',
+				/* translators: %s: provider name */
+				'title' => sprintf( __( '%s: check before retrying', 'printbridge' ), $label ),
+				'what'  => self::review_what( $reason, $label ),
+				'todo'  => self::review_todo( $order_id, $provider, $label ),
+			);
+		}
+		if ( 'dead' === $state ) {
+			$attempts = isset( $po['attempts'] ) && is_numeric( $po['attempts'] ) ? (int) $po['attempts'] : 0;
+			return self::dead_explanation( $reason, $label, $attempts );
+		}
+		return null;
+	}
+
+	/**
+	 * What happened to a job needing review, from the bridge's reason.
+	 *
+	 * @param string $reason Bridge's reason.
+	 * @param string $label  Provider name.
+	 * @return string
+	 */
+	private static function review_what( $reason, $label ) {
+		if ( false !== stripos( $reason, 'interrupted after' ) ) {
+			/* translators: %1$s: provider name */
+			return sprintf( __( 'PrintBridge was stopped while it was sending this order to %1$s: the request had already left, but the answer was never recorded. %1$s may or may not have created the order.', 'printbridge' ), $label );
+		}
+		if ( false !== stripos( $reason, 'may have received the request' ) ) {
+			/* translators: %s: provider name */
+			return sprintf( __( '%s gave no clear answer when PrintBridge sent this order (the connection broke or timed out, or it reported an error of its own). It may have received the request and created the order.', 'printbridge' ), $label );
+		}
+		if ( false !== stripos( $reason, 'kept failing' ) ) {
+			/* translators: %1$s: provider name */
+			return sprintf( __( 'An earlier attempt may have placed this order with %1$s, and PrintBridge could not find out: asking %1$s about the order kept failing.', 'printbridge' ), $label );
+		}
+		/* translators: %s: provider name */
+		return sprintf( __( 'PrintBridge cannot tell whether %s received this order.', 'printbridge' ), $label );
+	}
+
+	/**
+	 * What the owner does about a job needing review: check the provider first.
+	 *
+	 * @param int    $order_id Order id.
+	 * @param string $provider Provider.
+	 * @param string $label    Provider name.
+	 * @return string
+	 */
+	private static function review_todo( $order_id, $provider, $label ) {
+		/* translators: %s: provider name */
+		$todo = sprintf( __( 'Check your %s dashboard for this order before you press Retry. If the order is there, do not retry: it would be made twice. If it is not there, press Retry.', 'printbridge' ), $label );
+		$look = '';
+		if ( PrintBridge_Design_Id::PROVIDER_SPIFF === $provider ) {
+			$transactions = self::spiff_transactions( $order_id );
+			if ( $transactions ) {
+				/* translators: %s: comma-separated Spiff transaction ids */
+				$look = sprintf( __( 'Look for these transactions: %s.', 'printbridge' ), implode( ', ', $transactions ) );
+			}
+		} elseif ( 'apliiq' === $provider ) {
+			/* translators: %d: WooCommerce order id */
+			$look = sprintf( __( 'Look for order %d.', 'printbridge' ), (int) $order_id );
+		}
+		return '' !== $look ? $todo . ' ' . $look : $todo;
+	}
+
+	/**
+	 * What happened to a dead job and how to retry it.
+	 *
+	 * @param string $reason   Bridge's reason.
+	 * @param string $label    Provider name.
+	 * @param int    $attempts Attempts made.
+	 * @return array{kind:string,title:string,what:string,todo:string}
+	 */
+	private static function dead_explanation( $reason, $label, $attempts ) {
+		/* translators: %s: provider name */
+		$safe = sprintf( __( '%s did not act on the request, so retrying is safe.', 'printbridge' ), $label );
+		if ( false !== stripos( $reason, 'is not configured for this store' ) ) {
+			/* translators: %s: provider name */
+			$what = sprintf( __( '%s is not set up for this store in PrintBridge, so nothing was sent to it.', 'printbridge' ), $label );
+			/* translators: %s: provider name */
+			$fix = sprintf( __( 'Ask whoever runs your PrintBridge bridge to set up %s, then press Retry.', 'printbridge' ), $label );
+		} elseif ( 0 === stripos( $reason, 'gave up after' ) ) {
+			$what = sprintf(
+				/* translators: 1: provider name, 2: number of attempts */
+				_n( 'PrintBridge could not get through to %1$s: it was unreachable or busy, and PrintBridge stopped after %2$d attempt.', 'PrintBridge could not get through to %1$s: it was unreachable or busy each time, and PrintBridge stopped after %2$d attempts.', max( 1, $attempts ), 'printbridge' ),
+				$label,
+				max( 1, $attempts )
+			);
+			/* translators: %s: provider name */
+			$fix = sprintf( __( 'Press Retry; if %s is still unavailable, PrintBridge keeps trying for a while.', 'printbridge' ), $label );
+		} else {
+			/* translators: %s: provider name */
+			$what = sprintf( __( '%s refused the request; its answer is shown under State above.', 'printbridge' ), $label );
+			$fix  = __( 'Fix what the answer points at (for example the shipping address or the product\'s PrintBridge settings), then press Retry.', 'printbridge' );
+		}
+		return array(
+			'kind'  => 'dead',
+			/* translators: %s: provider name */
+			'title' => sprintf( __( '%s: failed, safe to retry', 'printbridge' ), $label ),
+			'what'  => $what,
+			'todo'  => $safe . ' ' . $fix,
+		);
+	}
+
+	/**
+	 * The Spiff transaction ids of an order's line items.
+	 *
+	 * @param int $order_id Order id.
+	 * @return string[]
+	 */
+	private static function spiff_transactions( $order_id ) {
+		$order = function_exists( 'wc_get_order' ) ? wc_get_order( (int) $order_id ) : false;
+		if ( ! $order ) {
+			return array();
+		}
+		$ids = array();
+		foreach ( $order->get_items() as $item ) {
+			$id = (string) $item->get_meta( PrintBridge_Design_Id::META_SPIFF, true );
+			if ( '' !== $id && PrintBridge_Design_Id::is_valid( PrintBridge_Design_Id::PROVIDER_SPIFF, $id ) ) {
+				$ids[] = $id;
+			}
+		}
+		return array_values( array_unique( $ids ) );
 	}
 
 	/**

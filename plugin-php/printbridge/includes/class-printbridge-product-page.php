@@ -17,6 +17,10 @@ final class PrintBridge_Product_Page {
 	const AJAX_K2P_SESSION = 'printbridge_k2p_session';
 	/** Cookie holding a guest's stable Key2print key. */
 	const GUEST_COOKIE = 'printbridge_guest';
+	/** WooCommerce session key holding a guest's stable Key2print key. */
+	const GUEST_SESSION_KEY = 'printbridge_guest_key';
+	/** Prefix of the transients counting a visitor's Key2print sessions. */
+	const RATE_PREFIX = 'printbridge_k2p_rl_';
 
 	/**
 	 * Registers hooks.
@@ -287,18 +291,36 @@ final class PrintBridge_Product_Page {
 	}
 
 	/**
-	 * Starts a Key2print work session for the current visitor.
+	 * Starts a Key2print work session for the current visitor, within the visitor's session
+	 * limits (see session_limits()).
 	 *
 	 * @param int $product_id Product id.
-	 * @return array{token:string,expires_at:string}|WP_Error
+	 * @return array{token:string,expires_at:string}|WP_Error WP_Error code `printbridge_rate_limited`
+	 *         (data: status 429, retry_after seconds) when the visitor or the store has started
+	 *         too many sessions.
 	 */
 	public static function start_key2print_session( $product_id ) {
 		$product = wc_get_product( (int) $product_id );
 		if ( ! $product || PrintBridge_Design_Id::PROVIDER_KEY2PRINT !== PrintBridge_Product_Settings::provider( $product ) ) {
 			return new WP_Error( 'printbridge_not_key2print', __( 'This product is not personalised with Key2print.', 'printbridge' ), array( 'status' => 400 ) );
 		}
-		$user   = is_user_logged_in() ? wp_get_current_user() : null;
-		$body   = self::key2print_session_request( $product, $user, $user ? '' : self::guest_key() );
+		$user      = is_user_logged_in() ? wp_get_current_user() : null;
+		$guest_key = $user ? '' : self::known_guest_key();
+		$wait      = self::take_session_slot( self::client_id( $user ), ! $user && '' === $guest_key );
+		if ( $wait > 0 ) {
+			return new WP_Error(
+				'printbridge_rate_limited',
+				__( 'Too many editor sessions from this visitor.', 'printbridge' ),
+				array(
+					'status'      => 429,
+					'retry_after' => $wait,
+				)
+			);
+		}
+		if ( ! $user && '' === $guest_key ) {
+			$guest_key = self::new_guest_key();
+		}
+		$body   = self::key2print_session_request( $product, $user, $guest_key );
 		$result = PrintBridge_Bridge_Client::from_settings()->key2print_session( $body );
 		if ( is_wp_error( $result ) ) {
 			return $result;
@@ -313,23 +335,181 @@ final class PrintBridge_Product_Page {
 	}
 
 	/**
-	 * A guest's stable key (a random UUID kept in a cookie).
+	 * How many Key2print sessions one visitor may start: per minute, per hour, and (guests)
+	 * how many new guest keys, each of which makes the bridge create a Key2print user, per hour.
+	 * 0 turns a limit off.
+	 *
+	 * @return array{per_minute:int,per_hour:int,new_guests_per_hour:int}
+	 */
+	public static function session_limits() {
+		$defaults = array(
+			'per_minute'          => 5,
+			'per_hour'            => 30,
+			'new_guests_per_hour' => 5,
+		);
+		/**
+		 * Filters how many Key2print editor sessions one visitor (a logged-in customer, or a
+		 * guest's IP address) may start. 0 turns a limit off.
+		 *
+		 * @param array $limits per_minute, per_hour, new_guests_per_hour.
+		 */
+		$limits = apply_filters( 'printbridge_key2print_session_limits', $defaults );
+		$out    = array();
+		foreach ( $defaults as $name => $default ) {
+			$out[ $name ] = is_array( $limits ) && isset( $limits[ $name ] ) && is_numeric( $limits[ $name ] ) ? max( 0, (int) $limits[ $name ] ) : $default;
+		}
+		return $out;
+	}
+
+	/**
+	 * The visitor the session limits count for: a logged-in customer by id, a guest by IP
+	 * address (an IPv6 address by its /64 network, which one client usually holds whole).
+	 *
+	 * @param WP_User|null $user Logged-in customer, or null for a guest.
+	 * @return string
+	 */
+	public static function client_id( $user ) {
+		if ( $user instanceof WP_User && $user->ID ) {
+			return 'user:' . (int) $user->ID;
+		}
+		$ip = isset( $_SERVER['REMOTE_ADDR'] ) ? sanitize_text_field( wp_unslash( $_SERVER['REMOTE_ADDR'] ) ) : '';
+		/**
+		 * Filters a guest's IP address for the Key2print session limits (behind a trusted
+		 * reverse proxy, return the client address it forwards).
+		 *
+		 * @param string $ip REMOTE_ADDR.
+		 */
+		$ip = (string) apply_filters( 'printbridge_client_ip', $ip );
+		if ( false !== filter_var( $ip, FILTER_VALIDATE_IP, FILTER_FLAG_IPV6 ) ) {
+			$packed = inet_pton( $ip );
+			$ip     = false !== $packed ? inet_ntop( substr( $packed, 0, 8 ) . str_repeat( "\0", 8 ) ) . '/64' : $ip;
+		} elseif ( false === filter_var( $ip, FILTER_VALIDATE_IP ) ) {
+			$ip = 'unknown';
+		}
+		return 'ip:' . $ip;
+	}
+
+	/**
+	 * Counts one session for a visitor in each limit window (fixed minute and hour windows kept
+	 * as transients that expire with their window), unless a window is full.
+	 *
+	 * @param string $client    Visitor (client_id()).
+	 * @param bool   $new_guest Whether the session needs a new guest key (a new Key2print user).
+	 * @return int 0 when the session may start, else seconds until it may.
+	 */
+	public static function take_session_slot( $client, $new_guest ) {
+		$limits  = self::session_limits();
+		$windows = array(
+			'minute' => array( MINUTE_IN_SECONDS, $limits['per_minute'] ),
+			'hour'   => array( HOUR_IN_SECONDS, $limits['per_hour'] ),
+		);
+		if ( $new_guest ) {
+			$windows['new_guest'] = array( HOUR_IN_SECONDS, $limits['new_guests_per_hour'] );
+		}
+		/**
+		 * Filters the Unix time the session limits count with (their windows are fixed
+		 * minutes and hours of this clock).
+		 *
+		 * @param int $now time().
+		 */
+		$now    = (int) apply_filters( 'printbridge_key2print_session_limit_time', time() );
+		$wait   = 0;
+		$counts = array();
+		foreach ( $windows as $name => $window ) {
+			list( $length, $limit ) = $window;
+			if ( $limit <= 0 ) {
+				continue;
+			}
+			$start           = $now - ( $now % $length );
+			$key             = self::RATE_PREFIX . md5( $name . '|' . $client . '|' . $start );
+			$count           = (int) get_transient( $key );
+			$counts[ $key ]  = array( $count, $start + $length - $now );
+			if ( $count >= $limit ) {
+				$wait = max( $wait, $start + $length - $now );
+			}
+		}
+		if ( $wait > 0 ) {
+			return $wait;
+		}
+		foreach ( $counts as $key => $entry ) {
+			set_transient( $key, $entry[0] + 1, $entry[1] + 1 );
+		}
+		return 0;
+	}
+
+	/**
+	 * The guest's key when the shop already knows it: from the guest cookie, else from the
+	 * WooCommerce session (so a guest whose browser drops the cookie keeps one Key2print user
+	 * while the WooCommerce session lasts). '' when there is none.
 	 *
 	 * @return string
 	 */
-	public static function guest_key() {
+	public static function known_guest_key() {
 		$key = isset( $_COOKIE[ self::GUEST_COOKIE ] ) ? sanitize_text_field( wp_unslash( $_COOKIE[ self::GUEST_COOKIE ] ) ) : '';
-		if ( 1 !== preg_match( '/^[0-9a-f-]{36}$/D', $key ) ) {
-			$key = wp_generate_uuid4();
-			if ( ! headers_sent() ) {
-				setcookie( self::GUEST_COOKIE, $key, time() + YEAR_IN_SECONDS, COOKIEPATH ? COOKIEPATH : '/', COOKIE_DOMAIN, is_ssl(), true );
-			}
+		if ( ! self::is_guest_key( $key ) && function_exists( 'WC' ) && WC()->session ) {
+			$key = (string) WC()->session->get( self::GUEST_SESSION_KEY, '' );
+		}
+		if ( ! self::is_guest_key( $key ) ) {
+			return '';
+		}
+		self::remember_guest_key( $key );
+		return $key;
+	}
+
+	/**
+	 * A new guest key, remembered in the WooCommerce session and the guest cookie.
+	 *
+	 * @return string
+	 */
+	public static function new_guest_key() {
+		$key = wp_generate_uuid4();
+		self::remember_guest_key( $key );
+		if ( ! headers_sent() ) {
+			setcookie( self::GUEST_COOKIE, $key, time() + YEAR_IN_SECONDS, COOKIEPATH ? COOKIEPATH : '/', COOKIE_DOMAIN, is_ssl(), true );
 		}
 		return $key;
 	}
 
 	/**
+	 * A guest's stable key: the known one, else a new one.
+	 *
+	 * @return string
+	 */
+	public static function guest_key() {
+		$key = self::known_guest_key();
+		return '' !== $key ? $key : self::new_guest_key();
+	}
+
+	/**
+	 * Whether a string is a guest key (a UUID).
+	 *
+	 * @param string $key Candidate.
+	 * @return bool
+	 */
+	private static function is_guest_key( $key ) {
+		return is_string( $key ) && 1 === preg_match( '/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/D', $key );
+	}
+
+	/**
+	 * Keeps a guest key in the WooCommerce session (started for the guest when it has none).
+	 *
+	 * @param string $key Guest key.
+	 * @return void
+	 */
+	private static function remember_guest_key( $key ) {
+		if ( ! function_exists( 'WC' ) || ! WC()->session ) {
+			return;
+		}
+		if ( ! WC()->session->has_session() && method_exists( WC()->session, 'set_customer_session_cookie' ) ) {
+			WC()->session->set_customer_session_cookie( true );
+		}
+		WC()->session->set( self::GUEST_SESSION_KEY, $key );
+	}
+
+	/**
 	 * AJAX: starts a Key2print work session; answers only the session token and its expiry.
+	 * Too many sessions (the visitor's limits or the bridge's per-store limit) answer 429 with
+	 * Retry-After and a plain message.
 	 *
 	 * @return void
 	 */
@@ -340,9 +520,41 @@ final class PrintBridge_Product_Page {
 		$product_id = isset( $_POST['product_id'] ) ? absint( wp_unslash( $_POST['product_id'] ) ) : 0;
 		$result     = self::start_key2print_session( $product_id );
 		if ( is_wp_error( $result ) ) {
-			$data = $result->get_error_data();
-			wp_send_json_error( array( 'message' => __( 'The editor could not be opened. Please try again.', 'printbridge' ) ), is_array( $data ) && isset( $data['status'] ) && 400 === $data['status'] ? 400 : 502 );
+			$data   = $result->get_error_data();
+			$status = is_array( $data ) && isset( $data['status'] ) ? (int) $data['status'] : 0;
+			if ( 429 === $status ) {
+				$wait = isset( $data['retry_after'] ) ? max( 1, min( HOUR_IN_SECONDS, (int) $data['retry_after'] ) ) : MINUTE_IN_SECONDS;
+				if ( ! headers_sent() ) {
+					header( 'Retry-After: ' . $wait );
+				}
+				wp_send_json_error(
+					array(
+						'message'     => self::busy_message( $wait ),
+						'retry_after' => $wait,
+					),
+					429
+				);
+			}
+			wp_send_json_error( array( 'message' => __( 'The editor could not be opened. Please try again.', 'printbridge' ) ), 400 === $status ? 400 : 502 );
 		}
 		wp_send_json_success( $result );
+	}
+
+	/**
+	 * The customer's message when no editor session can start for a while.
+	 *
+	 * @param int $wait Seconds until one may.
+	 * @return string
+	 */
+	public static function busy_message( $wait ) {
+		if ( $wait <= MINUTE_IN_SECONDS ) {
+			return __( 'The editor is busy right now. Please wait a minute and try again.', 'printbridge' );
+		}
+		$minutes = (int) ceil( $wait / MINUTE_IN_SECONDS );
+		return sprintf(
+			/* translators: %d: number of minutes */
+			_n( 'The editor is busy right now. Please try again in %d minute.', 'The editor is busy right now. Please try again in %d minutes.', $minutes, 'printbridge' ),
+			$minutes
+		);
 	}
 }

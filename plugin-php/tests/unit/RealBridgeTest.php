@@ -59,7 +59,10 @@ class RealBridgeTest extends PrintBridge_TestCase {
 			'public_url = "http://127.0.0.1:' . self::$port . "\"\n" .
 			"[dispatch]\nenabled = false\n" .
 			"[[stores]]\nid = \"shop\"\nwebhook_secret = \"w\"\napi_token = \"tok_live\"\n" .
-			"[stores.key2print]\nbase_url = \"http://127.0.0.1:" . ( $sandbox + 2 ) . "\"\napi_key = \"sandbox-key2print-key\"\napi_secret = \"sandbox-key2print-secret\"\n"
+			"[stores.key2print]\nbase_url = \"http://127.0.0.1:" . ( $sandbox + 2 ) . "\"\napi_key = \"sandbox-key2print-key\"\napi_secret = \"sandbox-key2print-secret\"\n" .
+			// A store whose Key2print sessions the bridge limits to one a minute.
+			"[[stores]]\nid = \"busy\"\nwebhook_secret = \"w2\"\napi_token = \"tok_busy\"\n" .
+			"[stores.key2print]\nbase_url = \"http://127.0.0.1:" . ( $sandbox + 2 ) . "\"\napi_key = \"sandbox-key2print-key\"\napi_secret = \"sandbox-key2print-secret\"\nsessions_per_minute = 1\n"
 		);
 		self::start( array( $bin, 'serve', '--config', $config ) );
 		self::wait_for( self::$port );
@@ -115,6 +118,33 @@ class RealBridgeTest extends PrintBridge_TestCase {
 		$this->assertIsArray( $session, is_wp_error( $session ) ? $session->get_error_message() : '' );
 		$this->assertNotEmpty( $session['token'] );
 		$this->assertNotEmpty( $session['user_id'] );
+	}
+
+	public function test_the_bridges_session_limit_reaches_the_customer_as_a_plain_message() {
+		PrintBridge_Settings::update( array( 'store_id' => 'busy', 'store_token' => 'tok_busy', 'webhook_secret' => 'w2' ) );
+		$id  = $this->product( array( '_printbridge_provider' => 'key2print', '_printbridge_key2print_gateway' => 'no' ) );
+		$ask = static function () use ( $id ) {
+			$_POST = $_REQUEST = array(
+				'nonce'      => wp_create_nonce( PrintBridge_Product_Page::AJAX_K2P_SESSION ),
+				'product_id' => (string) $id,
+			);
+			$answer = printbridge_run_ajax( array( 'PrintBridge_Product_Page', 'ajax_k2p_session' ) );
+			$_POST  = $_REQUEST = array();
+			return $answer;
+		};
+		list( $first ) = $ask();
+		list( $second, $raw ) = $ask();
+		if ( WC()->session ) {
+			WC()->session->set( PrintBridge_Product_Page::GUEST_SESSION_KEY, null );
+		}
+
+		$this->assertTrue( $first['success'], wp_json_encode( $first ) );
+		$this->assertFalse( $second['success'] );
+		$this->assertStringStartsWith( 'The editor is busy right now. Please ', $second['data']['message'] );
+		$this->assertGreaterThanOrEqual( 1, $second['data']['retry_after'] );
+		$this->assertLessThanOrEqual( 60, $second['data']['retry_after'] );
+		$this->assertStringNotContainsString( 'sessions_per_minute', $raw );
+		$this->assertStringNotContainsString( 'tok_busy', $raw );
 	}
 
 	public function test_unknown_order_retry_and_file() {

@@ -9,6 +9,8 @@ class UninstallTest extends PrintBridge_TestCase {
 		PrintBridge_Webhooks::sync( $admin->ID );
 		$other = self::other_webhook();
 		$product = $this->product( array( '_printbridge_provider' => 'spiff', '_printbridge_spiff_integration_product_id' => 'ip', '_sku' => 'MUG-1' ) );
+		$this->assertSame( 0, PrintBridge_Product_Page::take_session_slot( 'ip:192.0.2.1', true ) );
+		set_transient( 'someone_elses_counter', 3, 60 );
 
 		if ( ! defined( 'WP_UNINSTALL_PLUGIN' ) ) {
 			define( 'WP_UNINSTALL_PLUGIN', 'printbridge/printbridge.php' );
@@ -21,5 +23,8 @@ class UninstallTest extends PrintBridge_TestCase {
 		$this->assertSame( '', get_post_meta( $product, '_printbridge_provider', true ) );
 		$this->assertSame( '', get_post_meta( $product, '_printbridge_spiff_integration_product_id', true ) );
 		$this->assertSame( 'MUG-1', get_post_meta( $product, '_sku', true ) );
+		global $wpdb;
+		$this->assertSame( '0', $wpdb->get_var( "SELECT COUNT(*) FROM {$wpdb->options} WHERE option_name LIKE '%printbridge\\_k2p\\_rl\\_%'" ) );
+		$this->assertSame( 3, (int) get_transient( 'someone_elses_counter' ) );
 	}
 }
