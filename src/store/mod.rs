@@ -140,8 +140,8 @@ fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
 }
 
 /// Creates `path` and any missing parents, accessible to their owner only (0700); an
-/// existing directory keeps its mode. `data_dir` holds Key2print PDFs and the intake
-/// journal's raw deliveries.
+/// existing directory keeps its mode. `data_dir` holds Key2print PDFs, which carry
+/// customers' designs.
 pub fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
