@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use printbridge::sandbox::{Fault, Sandbox, SandboxCredentials};
+use printbridge::sandbox::{Fault, Sandbox};
 use serde_json::{Value, json};
 use support::{ADMIN_TOKEN, Item, order_json};
 
@@ -176,9 +176,7 @@ impl Bridge {
 /// whose call was cut off waits for review instead of being sent again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_dispatch_loses_and_doubles_nothing() {
-    let sb = Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0)
-        .await
-        .unwrap();
+    let sb = support::start_sandbox().await;
     // Slow providers, so that kills land during calls.
     let slow = || Fault {
         delay_ms: 60,
@@ -346,9 +344,7 @@ async fn burst(base: &str, n: i64, kill: impl FnOnce()) -> Vec<(i64, Value)> {
 }
 
 async fn sigkill_during_a_burst(dir: &tempfile::TempDir, db: &str) {
-    let sb = Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0)
-        .await
-        .unwrap();
+    let sb = support::start_sandbox().await;
     let config = dir.path().join("bridge.toml");
     write_config(&config, &sb, db, 2);
     let bridge = Bridge::start(&config).await;
@@ -457,9 +453,7 @@ async fn two_replicas_on_postgres_double_nothing() {
     let (base, _) = url.rsplit_once('/').unwrap();
     let db_url = format!("{base}/{name}");
 
-    let sb = Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0)
-        .await
-        .unwrap();
+    let sb = support::start_sandbox().await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bridge.toml");
     write_config(&config, &sb, &db_url, 4);
@@ -514,9 +508,7 @@ async fn two_replicas_on_postgres_double_nothing() {
 /// records it before it exits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_in_flight_calls_finish() {
-    let sb = Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0)
-        .await
-        .unwrap();
+    let sb = support::start_sandbox().await;
     sb.state.push_faults(
         "spiff",
         [Fault {

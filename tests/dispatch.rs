@@ -5,27 +5,12 @@ mod support;
 
 use std::time::Duration;
 
-use printbridge::config::Config;
-use printbridge::sandbox::{Fault, Sandbox, SandboxCredentials};
+use printbridge::sandbox::Fault;
 use serde_json::{Value, json};
 use support::woo_standin::WooStandin;
 use support::{Backend, Item, TestApp, order_json, sandbox_store};
 
 const SECRET: &str = "dispatch-secret";
-
-fn fast_dispatch(c: &mut Config) {
-    c.dispatch.enabled = true;
-    c.dispatch.request_timeout_secs = 1;
-    c.dispatch.backoff_base_secs = 1;
-    c.dispatch.backoff_cap_secs = 1;
-    c.dispatch.reconcile_interval_secs = 0;
-}
-
-async fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0)
-        .await
-        .expect("sandbox")
-}
 
 fn job<'a>(jobs: &'a [Value], provider: &str) -> &'a Value {
     jobs.iter()
@@ -36,7 +21,7 @@ fn job<'a>(jobs: &'a [Value], provider: &str) -> &'a Value {
 /// A paid order with a Spiff, an Apliiq and a Key2print item: one signed call per provider
 /// order, the PDF kept and served, notes written back, duplicates and an older state harmless.
 async fn paid_order_reaches_each_provider_once(backend: Backend) {
-    let sb = sandbox().await;
+    let sb = support::start_sandbox().await;
     let woo = WooStandin::start().await;
     let mut store = sandbox_store(&sb, "shop", SECRET);
     let rest = woo.store_config("shop");
@@ -44,7 +29,7 @@ async fn paid_order_reaches_each_provider_once(backend: Backend) {
     store.woocommerce_consumer_key = rest.woocommerce_consumer_key;
     store.woocommerce_consumer_secret = rest.woocommerce_consumer_secret;
     let app = TestApp::spawn(backend, |c| {
-        fast_dispatch(c);
+        support::fast_dispatch(c);
         c.stores = vec![store];
     })
     .await;
@@ -166,10 +151,10 @@ on_both_backends!(full_order, paid_order_reaches_each_provider_once);
 /// Outages, throttling, an ambiguous Apliiq answer, a permanent refusal and a timeout, each
 /// handled as DESIGN.md says.
 async fn provider_failures_are_classified(backend: Backend) {
-    let sb = sandbox().await;
+    let sb = support::start_sandbox().await;
     let store = sandbox_store(&sb, "shop", SECRET);
     let app = TestApp::spawn(backend, |c| {
-        fast_dispatch(c);
+        support::fast_dispatch(c);
         c.stores = vec![store];
     })
     .await;
@@ -308,10 +293,10 @@ on_both_backends!(failures, provider_failures_are_classified);
 /// be asked: the job waits for review instead of being sent again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spiff_timeout_is_parked_for_review_not_resent() {
-    let sb = sandbox().await;
+    let sb = support::start_sandbox().await;
     let store = sandbox_store(&sb, "shop", SECRET);
     let app = TestApp::spawn(Backend::Sqlite, |c| {
-        fast_dispatch(c);
+        support::fast_dispatch(c);
         c.stores = vec![store];
     })
     .await;
@@ -360,10 +345,10 @@ async fn spiff_timeout_is_parked_for_review_not_resent() {
 
 /// 1,000 orders, 30 % of them delivered twice and out of order: one Spiff order each.
 async fn thousand_orders_with_duplicates(backend: Backend) {
-    let sb = sandbox().await;
+    let sb = support::start_sandbox().await;
     let store = sandbox_store(&sb, "shop", SECRET);
     let app = TestApp::spawn(backend, |c| {
-        fast_dispatch(c);
+        support::fast_dispatch(c);
         c.dispatch.concurrency = 8;
         c.stores = vec![store];
     })

@@ -562,10 +562,7 @@ on_both_backends!(identical_replays, identical_replays_add_no_rows);
 /// Key2print sessions are limited per store: beyond `sessions_per_minute` the plugin gets a
 /// 429 problem with `Retry-After`, and Key2print is not asked.
 async fn key2print_sessions_are_rate_limited(backend: Backend) {
-    use printbridge::sandbox::{Sandbox, SandboxCredentials};
-    let sb = Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0)
-        .await
-        .expect("sandbox");
+    let sb = support::start_sandbox().await;
     let mut store = support::sandbox_store(&sb, "shop", SECRET);
     if let Some(k) = store.key2print.as_mut() {
         k.sessions_per_minute = 3;

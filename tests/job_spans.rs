@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use printbridge::config::Config;
-use printbridge::sandbox::{Fault, Sandbox, SandboxCredentials};
+use printbridge::sandbox::Fault;
 use support::{Backend, Item, TestApp, order_json, sandbox_store};
 
 const SECRET: &str = "spans-secret";
@@ -66,9 +66,7 @@ async fn each_line_names_its_own_job(backend: Backend) {
         Backend::Sqlite => "spans-sqlite",
         Backend::Postgres => "spans-postgres",
     };
-    let sb = Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0)
-        .await
-        .expect("sandbox");
+    let sb = support::start_sandbox().await;
     // Slow answers keep many calls in flight at once; every third Spiff order is refused,
     // so jobs end in different states and a line naming the wrong job shows.
     let slow = |status| Fault {

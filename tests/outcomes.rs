@@ -7,27 +7,12 @@ mod support;
 
 use std::time::Duration;
 
-use printbridge::config::Config;
 use printbridge::ledger::intake::Source;
-use printbridge::sandbox::{Fault, Sandbox, SandboxCredentials};
+use printbridge::sandbox::Fault;
 use serde_json::{Value, json};
 use support::{Backend, Item, TestApp, open_store, order_json, sandbox_store};
 
 const SECRET: &str = "outcomes-secret";
-
-fn fast_dispatch(c: &mut Config) {
-    c.dispatch.enabled = true;
-    c.dispatch.request_timeout_secs = 1;
-    c.dispatch.backoff_base_secs = 1;
-    c.dispatch.backoff_cap_secs = 1;
-    c.dispatch.reconcile_interval_secs = 0;
-}
-
-async fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0)
-        .await
-        .expect("sandbox")
-}
 
 fn of_order(jobs: &[Value], order_id: i64, provider: &str) -> Value {
     jobs.iter()
@@ -47,7 +32,7 @@ fn status(code: u16) -> Fault {
 /// request to the network. The first is sent at the next claim; the second waits for review
 /// with a reason that says so, and Spiff never gets it twice.
 async fn interrupted_before_sending_is_sent_again(backend: Backend) {
-    let sb = sandbox().await;
+    let sb = support::start_sandbox().await;
     let cfg = sandbox_store(&sb, "shop", SECRET);
     let dir = tempfile::tempdir().expect("tempdir");
     let (store, url) = open_store(backend, dir.path()).await;
@@ -99,7 +84,7 @@ async fn interrupted_before_sending_is_sent_again(backend: Backend) {
         store,
         url,
         |c| {
-            fast_dispatch(c);
+            support::fast_dispatch(c);
             c.stores = vec![cfg];
         },
         None,
@@ -127,7 +112,7 @@ on_both_backends!(interrupted, interrupted_before_sending_is_sent_again);
 /// Apliiq creates the order but answers 500, and the lookup that should tell fails too: the
 /// job is looked up again after a backoff, found, and done; Apliiq has it once.
 async fn failed_lookup_is_repeated_before_parking(backend: Backend) {
-    let sb = sandbox().await;
+    let sb = support::start_sandbox().await;
     sb.state.push_faults(
         "apliiq",
         [
@@ -141,7 +126,7 @@ async fn failed_lookup_is_repeated_before_parking(backend: Backend) {
     );
     let store = sandbox_store(&sb, "shop", SECRET);
     let app = TestApp::spawn(backend, |c| {
-        fast_dispatch(c);
+        support::fast_dispatch(c);
         c.stores = vec![store];
     })
     .await;
@@ -179,12 +164,12 @@ on_both_backends!(lookup_retried, failed_lookup_is_repeated_before_parking);
 /// When every lookup fails until the attempts run out, the job waits for review (the order
 /// may exist), not as a dead letter, and the reason names the lookups.
 async fn lookups_that_keep_failing_park_the_job(backend: Backend) {
-    let sb = sandbox().await;
+    let sb = support::start_sandbox().await;
     sb.state
         .push_faults("apliiq", [status(500), status(500), status(500)]);
     let store = sandbox_store(&sb, "shop", SECRET);
     let app = TestApp::spawn(backend, |c| {
-        fast_dispatch(c);
+        support::fast_dispatch(c);
         c.dispatch.max_attempts = 2;
         c.stores = vec![store];
     })
@@ -213,10 +198,10 @@ on_both_backends!(lookup_exhausted, lookups_that_keep_failing_park_the_job);
 /// The database refuses to record attempts while Spiff places an order: the known outcome
 /// is recorded once the database takes it again, and the order is done, not parked.
 async fn a_known_outcome_is_recorded_again(backend: Backend) {
-    let sb = sandbox().await;
+    let sb = support::start_sandbox().await;
     let store = sandbox_store(&sb, "shop", SECRET);
     let app = TestApp::spawn(backend, |c| {
-        fast_dispatch(c);
+        support::fast_dispatch(c);
         c.dispatch.lease_secs = Some(5);
         c.stores = vec![store];
     })
@@ -273,11 +258,11 @@ on_both_backends!(recorded_again, a_known_outcome_is_recorded_again);
 /// A Spiff 500 after the request went out stays for review (Spiff documents no way to ask),
 /// and the reason says that Spiff may have received it; a 503 is retried.
 async fn a_spiff_500_waits_for_review_with_its_reason(backend: Backend) {
-    let sb = sandbox().await;
+    let sb = support::start_sandbox().await;
     sb.state.push_faults("spiff", [status(503), status(500)]);
     let store = sandbox_store(&sb, "shop", SECRET);
     let app = TestApp::spawn(backend, |c| {
-        fast_dispatch(c);
+        support::fast_dispatch(c);
         c.stores = vec![store];
     })
     .await;

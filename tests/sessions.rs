@@ -3,14 +3,12 @@
 
 mod support;
 
-use printbridge::sandbox::{Sandbox, SandboxCredentials};
+use printbridge::sandbox::Sandbox;
 use serde_json::{Value, json};
 use support::{Backend, STORE_TOKEN, TestApp, sandbox_store};
 
 async fn start(backend: Backend) -> (TestApp, Sandbox) {
-    let sb = Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0)
-        .await
-        .unwrap();
+    let sb = support::start_sandbox().await;
     let store = sandbox_store(&sb, "shop", "s3cret");
     let app = TestApp::spawn(backend, |c| {
         c.public_url = Some("https://bridge.example.com/".to_owned());

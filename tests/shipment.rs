@@ -4,7 +4,6 @@
 
 mod support;
 
-use printbridge::sandbox::{Sandbox, SandboxCredentials};
 use serde_json::{Value, json};
 use support::woo_standin::WooStandin;
 use support::{Backend, TestApp, sandbox_store};
@@ -76,9 +75,7 @@ async fn recorded(store: &printbridge::store::Store) -> (i64, i64) {
 }
 
 async fn retried_callback_writes_the_note_once(backend: Backend) {
-    let sb = Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0)
-        .await
-        .expect("sandbox");
+    let sb = support::start_sandbox().await;
     let woo = WooStandin::start().await;
     let mut store = sandbox_store(&sb, "shop", SECRET);
     let rest = woo.store_config("shop");

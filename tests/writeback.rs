@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use printbridge::config::{Config, StoreConfig};
-use printbridge::sandbox::{Sandbox, SandboxCredentials};
+use printbridge::sandbox::Sandbox;
 use serde_json::{Value, json};
 use support::woo_standin::WooStandin;
 use support::{Backend, Item, TestApp, order_json, sandbox_store};
@@ -37,9 +37,7 @@ fn dispatching(c: &mut Config) {
 }
 
 async fn setup(backend: Backend, reconcile: bool) -> (TestApp, Sandbox, WooStandin) {
-    let sb = Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0)
-        .await
-        .unwrap();
+    let sb = support::start_sandbox().await;
     let woo = WooStandin::start().await;
     let store = with_rest(sandbox_store(&sb, "shop", SECRET), &woo);
     let app = TestApp::spawn(backend, |c| {

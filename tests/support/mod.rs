@@ -411,6 +411,27 @@ impl TestApp {
     }
 }
 
+/// The provider sandboxes on a free loopback port, with their default credentials.
+pub async fn start_sandbox() -> printbridge::sandbox::Sandbox {
+    printbridge::sandbox::Sandbox::start(
+        printbridge::sandbox::SandboxCredentials::default(),
+        "127.0.0.1",
+        0,
+    )
+    .await
+    .expect("sandbox")
+}
+
+/// A dispatcher that retries within a second and does not reconcile, for tests that wait
+/// for jobs to end.
+pub fn fast_dispatch(c: &mut Config) {
+    c.dispatch.enabled = true;
+    c.dispatch.request_timeout_secs = 1;
+    c.dispatch.backoff_base_secs = 1;
+    c.dispatch.backoff_cap_secs = 1;
+    c.dispatch.reconcile_interval_secs = 0;
+}
+
 /// A store `id` whose providers are the sandboxes (Spiff over GraphQL, Apliiq, Key2print).
 pub fn sandbox_store(sb: &printbridge::sandbox::Sandbox, id: &str, secret: &str) -> StoreConfig {
     sb.store_config(id, secret, STORE_TOKEN)
