@@ -27,7 +27,10 @@ use std::time::Duration;
 use poem::http::StatusCode;
 use poem::listener::TcpAcceptor;
 use poem::web::Data;
-use poem::{Body, EndpointExt, IntoResponse, Request, Response, Route, Server, get, handler, post};
+use poem::{
+    Body, EndpointExt, IntoEndpoint, IntoResponse, Request, Response, Route, Server, get, handler,
+    post,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -296,12 +299,26 @@ async fn serve(
         .at("/_sandbox/stats", get(sandbox_stats))
         .at("/_sandbox/faults", post(queue_faults))
         .data(state.clone());
+    stops.push(spawn_server(listener, app)?);
+    Ok(addr)
+}
+
+/// Serves `endpoint` on `listener` in a task of its own until the returned sender is used
+/// or dropped.
+pub(crate) fn spawn_server<E>(
+    listener: TcpListener,
+    endpoint: E,
+) -> std::io::Result<oneshot::Sender<()>>
+where
+    E: IntoEndpoint + Send + 'static,
+    E::Endpoint: 'static,
+{
     let (tx, rx) = oneshot::channel::<()>();
     let acceptor = TcpAcceptor::from_tokio(listener)?;
     tokio::spawn(async move {
         let _ = Server::new_with_acceptor(acceptor)
             .run_with_graceful_shutdown(
-                app,
+                endpoint,
                 async move {
                     let _ = rx.await;
                 },
@@ -309,8 +326,7 @@ async fn serve(
             )
             .await;
     });
-    stops.push(tx);
-    Ok(addr)
+    Ok(tx)
 }
 
 pub(crate) fn json_response(status: u16, body: &Value) -> Response {

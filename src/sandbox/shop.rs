@@ -6,8 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use poem::listener::TcpAcceptor;
-use poem::{Endpoint, Request, Response, Server};
+use poem::{Endpoint, Request, Response};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -146,19 +145,7 @@ impl DemoShop {
             terms: captured(TERMS),
             notes: notes.clone(),
         };
-        let (stop, rx) = oneshot::channel::<()>();
-        let acceptor = TcpAcceptor::from_tokio(listener)?;
-        tokio::spawn(async move {
-            let _ = Server::new_with_acceptor(acceptor)
-                .run_with_graceful_shutdown(
-                    endpoint,
-                    async move {
-                        let _ = rx.await;
-                    },
-                    Some(std::time::Duration::from_secs(1)),
-                )
-                .await;
-        });
+        let stop = super::spawn_server(listener, endpoint)?;
         Ok(DemoShop { addr, notes, stop })
     }
 
