@@ -14,20 +14,12 @@ fn repo_file(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 /// `printbridge serve` with no configuration file: SQLite in the working directory, ready,
 /// and a clean stop on SIGTERM.
 #[test]
 fn serve_starts_on_embedded_defaults_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = support::free_port();
     let mut child = bin()
         .arg("serve")
         .current_dir(dir.path())

@@ -4,7 +4,7 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use printbridge::sandbox::{Fault, Sandbox};
@@ -12,14 +12,6 @@ use serde_json::{Value, json};
 use support::{ADMIN_TOKEN, Item, order_json};
 
 const SECRET: &str = "crash-secret";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn write_config(path: &Path, sb: &Sandbox, database_url: &str, concurrency: usize) {
     let c = &sb.state.credentials;
@@ -88,16 +80,8 @@ struct Bridge {
 
 impl Bridge {
     async fn start(config: &Path) -> Bridge {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_printbridge"))
-            .args(["serve", "--config"])
-            .arg(config)
-            .env("PRINTBRIDGE_LISTEN", format!("127.0.0.1:{port}"))
-            .env("PRINTBRIDGE_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn printbridge");
+        let port = support::free_port();
+        let child = support::spawn_serve(config, port);
         let bridge = Bridge {
             child,
             base: format!("http://127.0.0.1:{port}"),

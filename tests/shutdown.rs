@@ -7,7 +7,7 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,14 +22,6 @@ const FIRST_ORDER: i64 = 70_000;
 /// listen queue when SIGTERM arrives.
 const SENDERS: usize = 256;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 fn write_config(path: &Path, database_url: &str) {
     let text = format!(
         "database_url = {database_url:?}\nadmin_token = {ADMIN_TOKEN:?}\ndata_dir = {data:?}\n\
@@ -38,18 +30,6 @@ fn write_config(path: &Path, database_url: &str) {
         data = path.with_extension("data").display().to_string(),
     );
     std::fs::write(path, text).expect("config");
-}
-
-fn start(config: &Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_printbridge"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("PRINTBRIDGE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("PRINTBRIDGE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn printbridge")
 }
 
 async fn ready(client: &reqwest::Client, base: &str) {
@@ -171,8 +151,8 @@ async fn sigterm_mid_burst(database_url: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("bridge.toml");
     write_config(&config, database_url);
-    let port = free_port();
-    let mut child = start(&config, port);
+    let port = support::free_port();
+    let mut child = support::spawn_serve(&config, port);
     printbridge::net::ensure_crypto_provider();
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
@@ -287,8 +267,8 @@ async fn sigterm_mid_burst(database_url: &str) {
     assert!(refused > 0, "the burst outlived the server");
 
     // A delivery answered from the intake journal is stored at the latest by the next start.
-    let port = free_port();
-    let mut child = start(&config, port);
+    let port = support::free_port();
+    let mut child = support::spawn_serve(&config, port);
     let base = format!("http://127.0.0.1:{port}");
     ready(&client, &base).await;
     support::eventually(Duration::from_secs(60), "journal caught up", || async {

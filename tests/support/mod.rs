@@ -411,6 +411,29 @@ impl TestApp {
     }
 }
 
+/// A loopback port free at the time of the call.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// `printbridge serve --config CONFIG` on 127.0.0.1:`port`, logging warnings only, its
+/// output discarded.
+pub fn spawn_serve(config: &std::path::Path, port: u16) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_printbridge"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("PRINTBRIDGE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PRINTBRIDGE_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn printbridge")
+}
+
 /// The provider sandboxes on a free loopback port, with their default credentials.
 pub async fn start_sandbox() -> printbridge::sandbox::Sandbox {
     printbridge::sandbox::Sandbox::start(
