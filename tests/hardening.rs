@@ -94,6 +94,30 @@ mod timeouts {
         Some(String::from_utf8_lossy(&got).into_owned())
     }
 
+    /// Sends `head`, then `byte` every 100 ms until the server closes the connection
+    /// (at most [`WITHIN`]); returns what the server sent.
+    async fn trickle_until_closed(app: &TestApp, head: &[u8], byte: &[u8]) -> Vec<u8> {
+        let stream = connect(app).await;
+        let (mut reader, mut writer) = stream.into_split();
+        let closed = tokio::spawn(async move {
+            let mut got = Vec::new();
+            let _ = reader.read_to_end(&mut got).await;
+            got
+        });
+        writer.write_all(head).await.expect("write");
+        let start = std::time::Instant::now();
+        while !closed.is_finished() && start.elapsed() < WITHIN {
+            if writer.write_all(byte).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::timeout(WITHIN, closed)
+            .await
+            .expect("the server closed the connection")
+            .expect("reader")
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_connection_that_sends_nothing_is_closed() {
         let app = app(1, 60, 60).await;
@@ -106,29 +130,9 @@ mod timeouts {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn headers_trickled_a_byte_at_a_time_are_cut_off() {
         let app = app(1, 60, 60).await;
-        let stream = connect(&app).await;
-        let (mut reader, mut writer) = stream.into_split();
-        let closed = tokio::spawn(async move {
-            let mut got = Vec::new();
-            let _ = reader.read_to_end(&mut got).await;
-            got
-        });
-        writer
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: bridge\r\n")
-            .await
-            .expect("write");
-        let start = std::time::Instant::now();
         // One header byte every 100 ms: the connection is never inactive for long.
-        while !closed.is_finished() && start.elapsed() < WITHIN {
-            if writer.write_all(b"X").await.is_err() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let got = tokio::time::timeout(WITHIN, closed)
-            .await
-            .expect("the server closed the connection")
-            .expect("reader");
+        let got =
+            trickle_until_closed(&app, b"GET /healthz HTTP/1.1\r\nHost: bridge\r\n", b"X").await;
         assert!(
             !String::from_utf8_lossy(&got).contains("200 OK"),
             "{:?}",
@@ -173,31 +177,13 @@ mod timeouts {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_body_trickled_a_byte_at_a_time_is_answered_408() {
         let app = app(60, 1, 60).await;
-        let stream = connect(&app).await;
-        let (mut reader, mut writer) = stream.into_split();
-        let closed = tokio::spawn(async move {
-            let mut got = Vec::new();
-            let _ = reader.read_to_end(&mut got).await;
-            got
-        });
-        writer
-            .write_all(
-                b"POST /v1/webhooks/woocommerce/shop HTTP/1.1\r\nHost: bridge\r\n\
-                  Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
-            )
-            .await
-            .expect("write");
-        let start = std::time::Instant::now();
-        while !closed.is_finished() && start.elapsed() < WITHIN {
-            if writer.write_all(b" ").await.is_err() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let got = tokio::time::timeout(WITHIN, closed)
-            .await
-            .expect("the server closed the connection")
-            .expect("reader");
+        let got = trickle_until_closed(
+            &app,
+            b"POST /v1/webhooks/woocommerce/shop HTTP/1.1\r\nHost: bridge\r\n\
+              Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+            b" ",
+        )
+        .await;
         let answer = String::from_utf8_lossy(&got);
         assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
         let (count,): (i64,) = on_pool!(&app.store, |pool| {
