@@ -66,6 +66,17 @@ archive() {
   done
 }
 
+# Sets wp_archive and wc_archive for WordPress $1 + WooCommerce $2; when either is not found,
+# says so (a failure with PRINTBRIDGE_REQUIRE_ALL=1) and returns 1.
+pair_archives() {
+  wp_archive="$(archive "wordpress-$1")"
+  wc_archive="$(archive "woocommerce-$2" "woocommerce.$2")"
+  if [ -z "$wp_archive" ] || [ -z "$wc_archive" ]; then
+    missing "WordPress $1 / WooCommerce $2 archives not found in $ARCHIVES (PRINTBRIDGE_WP_ARCHIVES)"
+    return 1
+  fi
+}
+
 echo "== phpunit (real WordPress + WooCommerce)"
 if ! command -v php >/dev/null 2>&1 || ! command -v phpunit >/dev/null 2>&1; then
   missing "php and phpunit are needed for the plugin's test suite"
@@ -74,12 +85,7 @@ elif ! db_up; then
 else
   for pair in $SHOP_PAIRS; do
     IFS=: read -r wp_version wc_version hpos <<<"$pair"
-    wp_archive="$(archive "wordpress-$wp_version")"
-    wc_archive="$(archive "woocommerce-$wc_version" "woocommerce.$wc_version")"
-    if [ -z "$wp_archive" ] || [ -z "$wc_archive" ]; then
-      missing "WordPress $wp_version / WooCommerce $wc_version archives not found in $ARCHIVES (PRINTBRIDGE_WP_ARCHIVES)"
-      continue
-    fi
+    pair_archives "$wp_version" "$wc_version" || continue
     echo "-- WordPress $wp_version + WooCommerce $wc_version, HPOS $hpos"
     shop="$SHOPS_DIR/phpunit-$wp_version-hpos-$hpos"
     bash tests/shop/install-shop.sh --wordpress "$wp_archive" --woocommerce "$wc_archive" \
@@ -104,12 +110,7 @@ elif ! db_up; then
 else
   for pair in $BROWSER_PAIRS; do
     IFS=: read -r wp_version wc_version mode <<<"$pair"
-    wp_archive="$(archive "wordpress-$wp_version")"
-    wc_archive="$(archive "woocommerce-$wc_version" "woocommerce.$wc_version")"
-    if [ -z "$wp_archive" ] || [ -z "$wc_archive" ]; then
-      missing "WordPress $wp_version / WooCommerce $wc_version archives not found in $ARCHIVES (PRINTBRIDGE_WP_ARCHIVES)"
-      continue
-    fi
+    pair_archives "$wp_version" "$wc_version" || continue
     echo "-- WordPress $wp_version + WooCommerce $wc_version ($mode)"
     flags=()
     [ "$mode" = smoke ] && flags=(--smoke)
