@@ -26,8 +26,9 @@ use tokio::sync::{Notify, watch};
 
 /// How long the acceptor keeps taking queued connections once draining began, at most.
 const DRAIN_QUEUED: Duration = Duration::from_secs(1);
-/// A pause with no queued connection after which the queue counts as empty.
-const QUIET: Duration = Duration::from_millis(5);
+/// A pause with no queued connection after which the queue counts as empty: long enough
+/// for a handshake under way when draining began to complete on a busy machine.
+const QUIET: Duration = Duration::from_millis(50);
 /// How long an accepted connection that has sent nothing yet is waited for (a client whose
 /// connection the kernel completed may send its request a moment later), at most.
 pub const FIRST_REQUEST: Duration = Duration::from_secs(5);
@@ -193,15 +194,32 @@ pub struct DrainingAcceptor {
 }
 
 impl DrainingAcceptor {
-    /// Drops every packet that would open a new connection on the listening socket (a
-    /// socket filter that accepts nothing). Connections already in its queue have sockets
-    /// of their own and stay untouched, so the queue can be emptied; a client connecting
-    /// now retries its SYN and is refused once the socket is closed.
+    /// Drops every packet that would open a new connection on the listening socket: a
+    /// socket filter that drops a segment with SYN set and ACK unset, and keeps every other
+    /// one. A handshake already under way (SYN answered, the client's ACK still on its way)
+    /// completes and joins the queue, so the client whose `connect` has returned is served;
+    /// a client connecting now retries its SYN and is refused once the socket is closed.
+    /// A listening socket sees each segment from its TCP header on (byte 13: the flags).
     #[cfg(target_os = "linux")]
     fn gate(listener: &TcpListener) {
-        /// `BPF_RET | BPF_K` with k = 0: keep no byte of any packet.
-        const DROP_ALL: u16 = 0x06;
-        let filter = [socket2::SockFilter::new(DROP_ALL, 0, 0, 0)];
+        /// `BPF_LD | BPF_B | BPF_ABS`: load one byte at offset k.
+        const LOAD_BYTE: u16 = 0x30;
+        /// `BPF_ALU | BPF_AND | BPF_K`: A &= k.
+        const AND: u16 = 0x54;
+        /// `BPF_JMP | BPF_JEQ | BPF_K`: jump jt if A == k, else jf.
+        const JUMP_IF_EQUAL: u16 = 0x15;
+        /// `BPF_RET | BPF_K`: keep k bytes of the packet (0: drop it).
+        const RETURN: u16 = 0x06;
+        const TCP_FLAGS: u32 = 13;
+        const SYN: u32 = 0x02;
+        const ACK: u32 = 0x10;
+        let filter = [
+            socket2::SockFilter::new(LOAD_BYTE, 0, 0, TCP_FLAGS),
+            socket2::SockFilter::new(AND, 0, 0, SYN | ACK),
+            socket2::SockFilter::new(JUMP_IF_EQUAL, 0, 1, SYN),
+            socket2::SockFilter::new(RETURN, 0, 0, 0),
+            socket2::SockFilter::new(RETURN, 0, 0, u32::MAX),
+        ];
         if let Err(e) = socket2::SockRef::from(listener).attach_filter(&filter) {
             tracing::warn!(error = %e, "cannot hold off new connections while draining");
         }
@@ -275,5 +293,37 @@ impl Acceptor for DrainingAcceptor {
                 Err(_) => self.close(),
             }
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// Once gated, the listening socket completes no new handshake: the client's SYN is
+    /// dropped (so its `connect` waits for a retry), while a connection the kernel had
+    /// queued before the gate is still accepted and its bytes read.
+    #[tokio::test]
+    async fn gate_holds_off_new_connections_and_keeps_queued_ones() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut queued = TcpStream::connect(addr)
+            .await
+            .expect("connect before the gate");
+        DrainingAcceptor::gate(&listener);
+
+        let held_off =
+            tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(addr)).await;
+        assert!(held_off.is_err(), "a handshake completed after the gate");
+
+        tokio::io::AsyncWriteExt::write_all(&mut queued, b"ping")
+            .await
+            .expect("write");
+        let (mut accepted, _) = listener.accept().await.expect("accept the queued one");
+        let mut got = [0u8; 4];
+        tokio::io::AsyncReadExt::read_exact(&mut accepted, &mut got)
+            .await
+            .expect("read");
+        assert_eq!(&got, b"ping");
     }
 }

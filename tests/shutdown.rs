@@ -47,7 +47,8 @@ enum Fate {
     Answered,
     /// The connection was refused (the listener was closed) or reset while connecting.
     Refused,
-    /// Reset or closed before any byte of an answer.
+    /// Reset or closed before any byte of an answer: must not happen (a connection whose
+    /// handshake completed was accepted, so its request is read and answered).
     NoAnswer,
     /// Some of an answer, or another status: must not happen.
     Broken(String),
@@ -265,21 +266,7 @@ async fn sigterm_mid_burst(database_url: &str) {
     );
     assert!(answered.len() >= 300, "{}", answered.len());
     assert!(refused > 0, "the burst outlived the server");
-
-    // A delivery answered from the intake journal is stored at the latest by the next start.
-    let port = support::free_port();
-    let mut child = support::spawn_serve(&config, port);
-    let base = format!("http://127.0.0.1:{port}");
-    ready(&client, &base).await;
-    support::eventually(Duration::from_secs(60), "journal caught up", || async {
-        let text = support::try_text(&client, &format!("{base}/metrics")).await?;
-        (!text.contains("\nprintbridge_intake_journal_backlog ")
-            || text.contains("\nprintbridge_intake_journal_backlog 0\n"))
-        .then_some(())
-    })
-    .await;
-    let _ = child.kill();
-    let _ = child.wait();
+    assert_eq!(no_answer, 0, "connections closed before an answer");
 
     let stored = stored_orders(database_url).await;
     let unanswered: Vec<&i64> = stored.difference(&answered).collect();
