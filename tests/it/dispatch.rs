@@ -1,14 +1,13 @@
 //! Exactly-once dispatch against the provider sandboxes, which verify every signature and
 //! count every order they receive.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support;
+use crate::support::woo_standin::WooStandin;
+use crate::support::{Backend, Item, TestApp, order_json, sandbox_store};
 use printbridge::sandbox::Fault;
 use serde_json::{Value, json};
-use support::woo_standin::WooStandin;
-use support::{Backend, Item, TestApp, order_json, sandbox_store};
 
 const SECRET: &str = "dispatch-secret";
 
