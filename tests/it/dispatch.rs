@@ -148,7 +148,7 @@ async fn paid_order_reaches_each_provider_once(backend: Backend) {
 on_both_backends!(full_order, paid_order_reaches_each_provider_once);
 
 /// Outages, throttling, an ambiguous Apliiq answer, a permanent refusal and a timeout, each
-/// handled as DESIGN.md says.
+/// handled as docs/ARCHITECTURE.md ("Delivery semantics") says.
 async fn provider_failures_are_classified(backend: Backend) {
     let sb = support::start_sandbox().await;
     let store = sandbox_store(&sb, "shop", SECRET);
