@@ -577,6 +577,17 @@ impl Dispatcher {
         )
     }
 
+    /// Whether a stopped or placed job may leave an order note: its shop has REST keys, and
+    /// the job is not itself a write-back to the shop.
+    fn can_note(&self, job: &ClaimedJob) -> bool {
+        job.provider != "woocommerce"
+            && self
+                .state
+                .config
+                .store(&job.store_id)
+                .is_some_and(|s| s.has_rest_keys())
+    }
+
     /// Maps an outcome to the job's next state and the follow-ups to record with it.
     fn decide(
         &self,
@@ -584,12 +595,7 @@ impl Dispatcher {
         outcome: &Outcome,
         now: i64,
     ) -> (&'static str, Finish, FollowUp) {
-        let can_note = job.provider != "woocommerce"
-            && self
-                .state
-                .config
-                .store(&job.store_id)
-                .is_some_and(|s| s.has_rest_keys());
+        let can_note = self.can_note(job);
         match outcome {
             Outcome::Success {
                 provider_ref,
