@@ -259,6 +259,44 @@ where
     })
 }
 
+fn item_from_row<R: Row>(r: &R) -> Result<ItemView, sqlx::Error>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(ItemView {
+        item_id: r.try_get("item_id")?,
+        name: r.try_get("name")?,
+        sku: r.try_get("sku")?,
+        product_id: r.try_get("product_id")?,
+        variation_id: r.try_get("variation_id")?,
+        quantity: r.try_get("quantity")?,
+        price: r.try_get("price")?,
+        classification: r.try_get("classification")?,
+        design_id: r.try_get("design_id")?,
+        detail: r.try_get("detail")?,
+    })
+}
+
+fn snapshot_from_row<R: Row>(r: &R) -> Result<SnapshotView, sqlx::Error>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i32: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(SnapshotView {
+        id: r.try_get("id")?,
+        modified_gmt: r.try_get("modified_gmt")?,
+        status: r.try_get("status")?,
+        delivery_id: r.try_get("delivery_id")?,
+        received_at: rfc3339(r.try_get("received_at")?),
+        current: r.try_get::<i32, _>("current")? != 0,
+    })
+}
+
 const DELIVERY_COLUMNS: &str = "id, store_id, received_at, source, topic, webhook_id, delivery_ref, \
      content_type, order_id, outcome, detail, \
      CAST(COALESCE(body_size, LENGTH(body)) AS BIGINT) AS size";
@@ -374,20 +412,7 @@ impl Store {
             .fetch_all(pool)
             .await?
             .iter()
-            .map(|r| {
-                Ok::<_, sqlx::Error>(ItemView {
-                    item_id: r.try_get("item_id")?,
-                    name: r.try_get("name")?,
-                    sku: r.try_get("sku")?,
-                    product_id: r.try_get("product_id")?,
-                    variation_id: r.try_get("variation_id")?,
-                    quantity: r.try_get("quantity")?,
-                    price: r.try_get("price")?,
-                    classification: r.try_get("classification")?,
-                    design_id: r.try_get("design_id")?,
-                    detail: r.try_get("detail")?,
-                })
-            })
+            .map(item_from_row)
             .collect::<Result<Vec<_>, _>>()?;
             let snapshots = sqlx::query(
                 "SELECT s.id, s.modified_gmt, s.status, s.delivery_id, s.received_at, \
@@ -401,16 +426,7 @@ impl Store {
             .fetch_all(pool)
             .await?
             .iter()
-            .map(|r| {
-                Ok::<_, sqlx::Error>(SnapshotView {
-                    id: r.try_get("id")?,
-                    modified_gmt: r.try_get("modified_gmt")?,
-                    status: r.try_get("status")?,
-                    delivery_id: r.try_get("delivery_id")?,
-                    received_at: rfc3339(r.try_get("received_at")?),
-                    current: r.try_get::<i32, _>("current")? != 0,
-                })
-            })
+            .map(snapshot_from_row)
             .collect::<Result<Vec<_>, _>>()?;
             let deliveries = sqlx::query(sqlx::AssertSqlSafe(delivery_sql))
                 .bind(store_id)
