@@ -297,6 +297,18 @@ where
     })
 }
 
+/// An order's items, by item id.
+const ORDER_ITEMS_SQL: &str = "SELECT item_id, name, sku, product_id, variation_id, quantity, \
+     price, classification, design_id, detail FROM order_items \
+     WHERE store_id = $1 AND order_id = $2 ORDER BY item_id";
+
+/// An order's snapshots, oldest first, marking the current one.
+const ORDER_SNAPSHOTS_SQL: &str = "SELECT s.id, s.modified_gmt, s.status, s.delivery_id, \
+     s.received_at, CASE WHEN s.id = o.snapshot_id THEN 1 ELSE 0 END AS current \
+     FROM order_snapshots s JOIN orders o \
+       ON o.store_id = s.store_id AND o.order_id = s.order_id \
+     WHERE s.store_id = $1 AND s.order_id = $2 ORDER BY s.modified_gmt, s.id";
+
 const DELIVERY_COLUMNS: &str = "id, store_id, received_at, source, topic, webhook_id, delivery_ref, \
      content_type, order_id, outcome, detail, \
      CAST(COALESCE(body_size, LENGTH(body)) AS BIGINT) AS size";
@@ -402,32 +414,22 @@ impl Store {
             "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE store_id = $1 AND order_id = $2 ORDER BY id"
         );
         let (items, snapshots, deliveries) = on_pool!(self, |pool| {
-            let items = sqlx::query(
-                "SELECT item_id, name, sku, product_id, variation_id, quantity, price, \
-                 classification, design_id, detail FROM order_items \
-                 WHERE store_id = $1 AND order_id = $2 ORDER BY item_id",
-            )
-            .bind(store_id)
-            .bind(order_id)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(item_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-            let snapshots = sqlx::query(
-                "SELECT s.id, s.modified_gmt, s.status, s.delivery_id, s.received_at, \
-                 CASE WHEN s.id = o.snapshot_id THEN 1 ELSE 0 END AS current \
-                 FROM order_snapshots s JOIN orders o \
-                   ON o.store_id = s.store_id AND o.order_id = s.order_id \
-                 WHERE s.store_id = $1 AND s.order_id = $2 ORDER BY s.modified_gmt, s.id",
-            )
-            .bind(store_id)
-            .bind(order_id)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(snapshot_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+            let items = sqlx::query(ORDER_ITEMS_SQL)
+                .bind(store_id)
+                .bind(order_id)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(item_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            let snapshots = sqlx::query(ORDER_SNAPSHOTS_SQL)
+                .bind(store_id)
+                .bind(order_id)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(snapshot_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
             let deliveries = sqlx::query(sqlx::AssertSqlSafe(delivery_sql))
                 .bind(store_id)
                 .bind(order_id)
