@@ -880,8 +880,7 @@ fn api_error(
 
 /// Splits a JSON array into its elements' bytes, exactly as sent (no re-serialisation).
 /// `None` when the text is not an array.
-// Stays whole: one pass of a byte scanner whose match arms share its state (depth, string,
-// escape, element start).
+// Stays whole: one pass of a byte scanner whose match arms share its depth and string state.
 pub fn split_json_array(bytes: &[u8]) -> Option<Vec<&[u8]>> {
     let is_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
     let skip_ws = |mut i: usize| {
