@@ -82,53 +82,10 @@ impl Application {
                 url: crate::store::redact_url(&config.database_url),
                 source,
             })?;
-        crate::store::create_private_dir(&config.data_dir).map_err(|source| {
-            StartError::DataDir {
-                path: config.data_dir.display().to_string(),
-                source,
-            }
-        })?;
-        match crate::outbox::exec::remove_interrupted_downloads(&config.data_dir) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                removed = n,
-                "temporary files of interrupted downloads removed"
-            ),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot remove temporary files of interrupted downloads")
-            }
-        }
-        let listener =
-            match listener {
-                Some(l) => l,
-                None => TcpListener::bind(&config.listen).await.map_err(|source| {
-                    StartError::Listen {
-                        addr: config.listen.clone(),
-                        source,
-                    }
-                })?,
-            };
-        let addr = listener.local_addr().map_err(|source| StartError::Listen {
-            addr: config.listen.clone(),
-            source,
-        })?;
+        prepare_data_dir(&config)?;
+        let (listener, addr) = bind(listener, &config).await?;
         let clock: Arc<dyn Clock> = clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let mut key2print = std::collections::HashMap::new();
-        for s in &config.stores {
-            if let Some(k) = &s.key2print {
-                match crate::providers::key2print::Key2printClient::new(
-                    k,
-                    config.dispatch.request_timeout(),
-                ) {
-                    Ok(c) => {
-                        key2print.insert(s.id.clone(), Arc::new(c.with_clock(clock.clone())));
-                    }
-                    Err(e) => {
-                        tracing::warn!(store = %s.id, error = %e, "Key2print client not available")
-                    }
-                }
-            }
-        }
+        let key2print = key2print_clients(&config, &clock);
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::new());
         let dispatch_wakeup = Arc::new(Notify::new());
@@ -229,6 +186,71 @@ impl Application {
 /// Refuses to start beside an intake journal (`data_dir/intake-journal`, kept by versions
 /// that answered deliveries once they were in it): what it holds beyond the database's last
 /// position was answered 200 and is stored only by the version that reads it.
+/// Creates the data directory and removes what interrupted downloads left in it.
+fn prepare_data_dir(config: &Config) -> Result<(), StartError> {
+    crate::store::create_private_dir(&config.data_dir).map_err(|source| StartError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    match crate::outbox::exec::remove_interrupted_downloads(&config.data_dir) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            removed = n,
+            "temporary files of interrupted downloads removed"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot remove temporary files of interrupted downloads")
+        }
+    }
+    Ok(())
+}
+
+/// The given listener, or one bound to `listen`, and its address.
+async fn bind(
+    listener: Option<TcpListener>,
+    config: &Config,
+) -> Result<(TcpListener, SocketAddr), StartError> {
+    let listener = match listener {
+        Some(l) => l,
+        None => TcpListener::bind(&config.listen)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: config.listen.clone(),
+                source,
+            })?,
+    };
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.listen.clone(),
+        source,
+    })?;
+    Ok((listener, addr))
+}
+
+/// A Key2print client per store that configures Key2print; a store whose client cannot be
+/// made is left out, with a warning.
+fn key2print_clients(
+    config: &Config,
+    clock: &Arc<dyn Clock>,
+) -> crate::http::key2print::Key2printClients {
+    let mut key2print = std::collections::HashMap::new();
+    for s in &config.stores {
+        if let Some(k) = &s.key2print {
+            match crate::providers::key2print::Key2printClient::new(
+                k,
+                config.dispatch.request_timeout(),
+            ) {
+                Ok(c) => {
+                    key2print.insert(s.id.clone(), Arc::new(c.with_clock(clock.clone())));
+                }
+                Err(e) => {
+                    tracing::warn!(store = %s.id, error = %e, "Key2print client not available")
+                }
+            }
+        }
+    }
+    key2print
+}
+
 fn refuse_intake_journal(config: &Config) -> Result<(), StartError> {
     let dir = config.data_dir.join("intake-journal");
     let holds_files = std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some());

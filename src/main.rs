@@ -296,38 +296,7 @@ async fn replay(job_id: i64, config: Option<PathBuf>, out: &mut dyn Write) -> an
 }
 
 async fn replay_jobs(args: ReplayJobsArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
-    use printbridge::store::replay::{STOPPED_STATES, StoppedFilter, parse_instant};
-    if let Some(s) = args.state.as_deref() {
-        anyhow::ensure!(
-            STOPPED_STATES.contains(&s),
-            "--state: expected {}, got {s}",
-            STOPPED_STATES.join(" or ")
-        );
-    }
-    if let Some(p) = args.provider.as_deref() {
-        anyhow::ensure!(
-            printbridge::outbox::PROVIDERS.contains(&p),
-            "--provider: expected one of {}, got {p}",
-            printbridge::outbox::PROVIDERS.join(", ")
-        );
-    }
-    anyhow::ensure!(args.limit >= 1, "--limit: at least 1");
-    let instant = |text: Option<&str>, flag: &str| -> anyhow::Result<Option<i64>> {
-        text.map(|t| {
-            parse_instant(t).ok_or_else(|| {
-                anyhow::anyhow!("{flag}: expected 2026-11-20T00:00:00 (UTC) or RFC 3339, got {t}")
-            })
-        })
-        .transpose()
-    };
-    let filter = StoppedFilter {
-        since: instant(args.since.as_deref(), "--since")?,
-        until: instant(args.until.as_deref(), "--until")?,
-        state: args.state,
-        provider: args.provider,
-        store: args.store,
-        limit: args.limit,
-    };
+    let filter = stopped_filter(&args)?;
     let config = Config::load(args.config.as_deref(), &ProcessEnv)?;
     let store = open_store(&config).await?;
     let jobs = if args.dry_run {
@@ -368,6 +337,44 @@ async fn replay_jobs(args: ReplayJobsArgs, out: &mut dyn Write) -> anyhow::Resul
         )?;
     }
     Ok(0)
+}
+
+/// The stopped jobs `printbridge replay-jobs` selects, its flags checked.
+fn stopped_filter(
+    args: &ReplayJobsArgs,
+) -> anyhow::Result<printbridge::store::replay::StoppedFilter> {
+    use printbridge::store::replay::{STOPPED_STATES, StoppedFilter, parse_instant};
+    if let Some(s) = args.state.as_deref() {
+        anyhow::ensure!(
+            STOPPED_STATES.contains(&s),
+            "--state: expected {}, got {s}",
+            STOPPED_STATES.join(" or ")
+        );
+    }
+    if let Some(p) = args.provider.as_deref() {
+        anyhow::ensure!(
+            printbridge::outbox::PROVIDERS.contains(&p),
+            "--provider: expected one of {}, got {p}",
+            printbridge::outbox::PROVIDERS.join(", ")
+        );
+    }
+    anyhow::ensure!(args.limit >= 1, "--limit: at least 1");
+    let instant = |text: Option<&str>, flag: &str| -> anyhow::Result<Option<i64>> {
+        text.map(|t| {
+            parse_instant(t).ok_or_else(|| {
+                anyhow::anyhow!("{flag}: expected 2026-11-20T00:00:00 (UTC) or RFC 3339, got {t}")
+            })
+        })
+        .transpose()
+    };
+    Ok(StoppedFilter {
+        since: instant(args.since.as_deref(), "--since")?,
+        until: instant(args.until.as_deref(), "--until")?,
+        state: args.state.clone(),
+        provider: args.provider.clone(),
+        store: args.store.clone(),
+        limit: args.limit,
+    })
 }
 
 fn parse_since(text: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {

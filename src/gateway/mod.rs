@@ -148,6 +148,43 @@ pub struct Gateway<'a> {
     pub timeout: Duration,
 }
 
+fn woo(e: crate::woo::rest::WooError) -> GatewayError {
+    GatewayError::Woo(e.to_string())
+}
+
+/// The terms of each attribute a variable product's variations are made of, by attribute id.
+async fn variation_terms(
+    client: &WooClient,
+    product: &Product,
+) -> Result<HashMap<i64, Vec<AttributeTerm>>, GatewayError> {
+    let mut terms = HashMap::new();
+    if product.is_variable() {
+        for a in product
+            .attributes
+            .iter()
+            .filter(|a| a.variation && a.id > 0)
+        {
+            terms.insert(a.id, client.attribute_terms(a.id).await.map_err(woo)?);
+        }
+    }
+    Ok(terms)
+}
+
+/// The shop's currency and its number of decimals (2 when not set, at most 8).
+async fn shop_money(client: &WooClient) -> Result<price::Money, GatewayError> {
+    let settings = client.settings_general().await.map_err(woo)?;
+    let currency = settings
+        .currency()
+        .filter(|c| !c.trim().is_empty())
+        .ok_or_else(|| GatewayError::Woo("the shop's settings name no currency".to_owned()))?
+        .trim()
+        .to_owned();
+    Ok(price::Money {
+        currency,
+        decimals: settings.price_decimals().unwrap_or(2).min(8),
+    })
+}
+
 impl Gateway<'_> {
     fn key2print(&self) -> Result<&Key2printConfig, GatewayError> {
         self.store
@@ -172,7 +209,6 @@ impl Gateway<'_> {
             .cache
             .client(self.store, self.timeout)
             .ok_or_else(|| GatewayError::NoRestKeys(self.store.id.clone()))?;
-        let woo = |e: crate::woo::rest::WooError| GatewayError::Woo(e.to_string());
         let product = client.get_product(product_id).await.map_err(|e| {
             if e.is_not_found() {
                 GatewayError::ProductNotFound(product_id)
@@ -188,32 +224,14 @@ impl Gateway<'_> {
         } else {
             Vec::new()
         };
-        let mut terms = HashMap::new();
-        if product.is_variable() {
-            for a in product
-                .attributes
-                .iter()
-                .filter(|a| a.variation && a.id > 0)
-            {
-                terms.insert(a.id, client.attribute_terms(a.id).await.map_err(woo)?);
-            }
-        }
-        let settings = client.settings_general().await.map_err(woo)?;
-        let currency = settings
-            .currency()
-            .filter(|c| !c.trim().is_empty())
-            .ok_or_else(|| GatewayError::Woo("the shop's settings name no currency".to_owned()))?
-            .trim()
-            .to_owned();
+        let terms = variation_terms(&client, &product).await?;
+        let money = shop_money(&client).await?;
         let cached = CachedProduct {
             read_at_ms: self.now_ms,
             product,
             variations,
             terms,
-            money: price::Money {
-                currency,
-                decimals: settings.price_decimals().unwrap_or(2).min(8),
-            },
+            money,
         };
         if max_age_ms > 0 {
             self.cache.put(&self.store.id, product_id, cached.clone());

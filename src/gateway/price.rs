@@ -383,77 +383,107 @@ fn tree_option(
     let mut out = Vec::with_capacity(values.len());
     for (i, v) in values.iter().enumerate() {
         let at = format!("{at} ({name}) value {}", i + 1);
-        let vo = v
-            .as_object()
-            .ok_or_else(|| GatewayError::PriceTree(format!("{at}: not an object")))?;
-        let id = tree_id(vo.get("id"), &at)?;
-        let vname = tree_name(vo.get("name"), &at)?;
-        let surcharge = match vo.get("surcharge") {
-            None | Some(Value::Null) => 0,
-            Some(s) => {
-                let text = match s {
-                    Value::String(t) => t.clone(),
-                    Value::Number(n) => n.to_string(),
-                    _ => String::new(),
-                };
-                parse_minor_units(&text, money.decimals).ok_or_else(|| {
-                    GatewayError::PriceTree(format!("{at}: surcharge {s} is not an amount"))
-                })?
-            }
-        };
-        let net = base_net
-            .checked_add(surcharge)
-            .ok_or_else(|| GatewayError::PriceTree(format!("{at}: surcharge out of range")))?;
-        let mut info = base_info.to_vec();
-        if let Some(extra) = vo.get("additionalInfo") {
-            let list = extra.as_array().ok_or_else(|| {
-                GatewayError::PriceTree(format!("{at}: additionalInfo must be a list"))
-            })?;
-            for e in list {
-                let (Some(n), Some(val)) = (e.get("name"), e.get("value")) else {
-                    return Err(GatewayError::PriceTree(format!(
-                        "{at}: additionalInfo entries need name and value"
-                    )));
-                };
-                let text = |x: &Value| match x {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                info.push(Info {
-                    name: text(n),
-                    value: text(val),
-                });
-            }
-        }
-        match vo.get("subOption") {
-            Some(sub) if !sub.is_null() => out.push(TreeValue {
-                id,
-                name: vname,
-                sub_option: Some(Box::new(tree_option(sub, depth + 1, net, p, money, &info)?)),
-                price: None,
-            }),
-            _ => {
-                if net < 0 {
-                    return Err(GatewayError::PriceTree(format!(
-                        "{at}: the price would be negative"
-                    )));
-                }
-                let available =
-                    p.available && vo.get("isAvailable").and_then(Value::as_bool) != Some(false);
-                out.push(TreeValue {
-                    id,
-                    name: vname,
-                    sub_option: None,
-                    price: Some(price(net, &p.rule, money, available, info)),
-                });
-            }
-        }
+        out.push(tree_value(v, &at, depth, base_net, p, money, base_info)?);
     }
     Ok(TreeOption {
         id,
         name,
         values: out,
     })
+}
+
+/// One value of a tree option (`at` names it in errors): priced when it is a leaf, with its
+/// own sub-option otherwise.
+fn tree_value(
+    v: &Value,
+    at: &str,
+    depth: usize,
+    base_net: i64,
+    p: &Priced<'_>,
+    money: &Money,
+    base_info: &[Info],
+) -> Result<TreeValue, GatewayError> {
+    let vo = v
+        .as_object()
+        .ok_or_else(|| GatewayError::PriceTree(format!("{at}: not an object")))?;
+    let id = tree_id(vo.get("id"), at)?;
+    let vname = tree_name(vo.get("name"), at)?;
+    let surcharge = tree_surcharge(vo.get("surcharge"), at, money)?;
+    let net = base_net
+        .checked_add(surcharge)
+        .ok_or_else(|| GatewayError::PriceTree(format!("{at}: surcharge out of range")))?;
+    let info = tree_info(vo.get("additionalInfo"), at, base_info)?;
+    match vo.get("subOption") {
+        Some(sub) if !sub.is_null() => Ok(TreeValue {
+            id,
+            name: vname,
+            sub_option: Some(Box::new(tree_option(sub, depth + 1, net, p, money, &info)?)),
+            price: None,
+        }),
+        _ => {
+            if net < 0 {
+                return Err(GatewayError::PriceTree(format!(
+                    "{at}: the price would be negative"
+                )));
+            }
+            let available =
+                p.available && vo.get("isAvailable").and_then(Value::as_bool) != Some(false);
+            Ok(TreeValue {
+                id,
+                name: vname,
+                sub_option: None,
+                price: Some(price(net, &p.rule, money, available, info)),
+            })
+        }
+    }
+}
+
+/// A tree value's surcharge in minor units; none is 0.
+fn tree_surcharge(v: Option<&Value>, at: &str, money: &Money) -> Result<i64, GatewayError> {
+    match v {
+        None | Some(Value::Null) => Ok(0),
+        Some(s) => {
+            let text = match s {
+                Value::String(t) => t.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => String::new(),
+            };
+            parse_minor_units(&text, money.decimals).ok_or_else(|| {
+                GatewayError::PriceTree(format!("{at}: surcharge {s} is not an amount"))
+            })
+        }
+    }
+}
+
+/// The inherited info lines followed by a tree value's own `additionalInfo` entries.
+fn tree_info(
+    extra: Option<&Value>,
+    at: &str,
+    base_info: &[Info],
+) -> Result<Vec<Info>, GatewayError> {
+    let mut info = base_info.to_vec();
+    let Some(extra) = extra else {
+        return Ok(info);
+    };
+    let list = extra
+        .as_array()
+        .ok_or_else(|| GatewayError::PriceTree(format!("{at}: additionalInfo must be a list")))?;
+    let text = |x: &Value| match x {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    for e in list {
+        let (Some(n), Some(val)) = (e.get("name"), e.get("value")) else {
+            return Err(GatewayError::PriceTree(format!(
+                "{at}: additionalInfo entries need name and value"
+            )));
+        };
+        info.push(Info {
+            name: text(n),
+            value: text(val),
+        });
+    }
+    Ok(info)
 }
 
 /// Get Setup Data of an item.

@@ -87,6 +87,53 @@ fn authenticate<'a>(
     Ok(cfg)
 }
 
+/// The shop's order id of an Apliiq fulfilment (a number, or a string holding one).
+fn fulfillment_order_id(f: &Value) -> Result<i64, ApiError> {
+    match &f["order_id"] {
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+    .filter(|id| *id > 0)
+    .ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_order_id",
+            "fulfillment.order_id must be the shop's order id",
+            "fulfillment.order_id",
+        )
+    })
+}
+
+/// The tracking numbers of an Apliiq fulfilment, each with the URL at the same place.
+fn fulfillment_tracking(f: &Value) -> Vec<(&str, Option<&str>)> {
+    let numbers: Vec<&str> = f["tracking_numbers"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let urls: Vec<&str> = f["tracking_urls"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    numbers
+        .iter()
+        .enumerate()
+        .map(|(i, number)| (*number, urls.get(i).copied()))
+        .collect()
+}
+
+/// The order note of an Apliiq shipment with the tracking numbers `added`.
+fn shipped_note(carrier: &str, added: &[&str]) -> String {
+    format!(
+        "PrintBridge: Apliiq shipped the order{}: {}.",
+        if carrier.is_empty() {
+            String::new()
+        } else {
+            format!(" with {carrier}")
+        },
+        added.join(", ")
+    )
+}
+
 #[OpenApi]
 impl CallbackApi {
     /// Apliiq fulfilment callback
@@ -114,34 +161,10 @@ impl CallbackApi {
             ApiError::bad_request("invalid_json", format!("the body is not JSON: {e}"), "body")
         })?;
         let f = &json["fulfillment"];
-        let order_id = match &f["order_id"] {
-            Value::String(s) => s.trim().parse::<i64>().ok(),
-            Value::Number(n) => n.as_i64(),
-            _ => None,
-        }
-        .filter(|id| *id > 0)
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_order_id",
-                "fulfillment.order_id must be the shop's order id",
-                "fulfillment.order_id",
-            )
-        })?;
+        let order_id = fulfillment_order_id(f)?;
         let carrier = f["tracking_company"].as_str().unwrap_or("").to_owned();
-        let numbers: Vec<&str> = f["tracking_numbers"]
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        let urls: Vec<&str> = f["tracking_urls"]
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
         let now = state.clock.now_ms();
-        let tracking: Vec<(&str, Option<&str>)> = numbers
-            .iter()
-            .enumerate()
-            .map(|(i, number)| (*number, urls.get(i).copied()))
-            .collect();
+        let tracking = fulfillment_tracking(f);
         let shipment = Shipment {
             store_id: &cfg.id,
             order_id,
@@ -149,17 +172,7 @@ impl CallbackApi {
             carrier: &carrier,
             tracking: &tracking,
         };
-        let note = |added: &[&str]| {
-            format!(
-                "PrintBridge: Apliiq shipped the order{}: {}.",
-                if carrier.is_empty() {
-                    String::new()
-                } else {
-                    format!(" with {carrier}")
-                },
-                added.join(", ")
-            )
-        };
+        let note = |added: &[&str]| shipped_note(&carrier, added);
         let added = state
             .store
             .record_shipment(

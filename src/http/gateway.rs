@@ -21,7 +21,7 @@ use super::admin::{AdminAuth, AdminResponse, page};
 use super::problem::ApiError;
 use super::{ApiTags, AppState};
 use crate::gateway::{Gateway, GatewayError, Method};
-use crate::providers::key2print::{ErrorLogFilter, parse_query};
+use crate::providers::key2print::{ErrorLogEntry, ErrorLogFilter, Key2printClient, parse_query};
 
 /// Longest wait for one WooCommerce call made for a callback (the editor is waiting).
 const WOO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -321,47 +321,12 @@ impl GatewayApi {
             .store
             .gateway_errors(&cfg.id, product.as_deref(), offset, limit)
             .await?;
-        let webapi_error_log = match state.key2print.get(&cfg.id) {
-            None => WebapiErrorLog {
-                available: false,
-                entries: Vec::new(),
-                error: Some(format!(
-                    "store {} has no [stores.key2print] section",
-                    cfg.id
-                )),
-            },
-            Some(client) => {
-                let filter = ErrorLogFilter {
-                    product_identifier: product.clone(),
-                    ..ErrorLogFilter::default()
-                };
-                match client.all_error_log(&filter).await {
-                    Ok(entries) => WebapiErrorLog {
-                        available: true,
-                        entries: entries
-                            .into_iter()
-                            .map(|e| WebapiErrorView {
-                                details: e.details,
-                                tstamp: e.tstamp,
-                                date: e.date,
-                                product_identifier: match e.product_identifier {
-                                    serde_json::Value::Null => None,
-                                    serde_json::Value::String(s) => Some(s),
-                                    other => Some(other.to_string()),
-                                },
-                                method: e.method,
-                            })
-                            .collect(),
-                        error: None,
-                    },
-                    Err(e) => WebapiErrorLog {
-                        available: false,
-                        entries: Vec::new(),
-                        error: Some(format!("Key2print's error log could not be read: {e}")),
-                    },
-                }
-            }
-        };
+        let webapi_error_log = webapi_error_log(
+            state.key2print.get(&cfg.id).map(AsRef::as_ref),
+            &cfg.id,
+            product,
+        )
+        .await;
         Ok(AdminResponse::Ok(Json(GatewayErrorsAnswer {
             store: cfg.id.clone(),
             errors: page
@@ -380,5 +345,50 @@ impl GatewayApi {
             limit,
             webapi_error_log,
         })))
+    }
+}
+
+/// Key2print's own error log of a store (of one product when given), or why it cannot be read.
+async fn webapi_error_log(
+    client: Option<&Key2printClient>,
+    store: &str,
+    product: Option<String>,
+) -> WebapiErrorLog {
+    let Some(client) = client else {
+        return WebapiErrorLog {
+            available: false,
+            entries: Vec::new(),
+            error: Some(format!("store {store} has no [stores.key2print] section")),
+        };
+    };
+    let filter = ErrorLogFilter {
+        product_identifier: product,
+        ..ErrorLogFilter::default()
+    };
+    match client.all_error_log(&filter).await {
+        Ok(entries) => WebapiErrorLog {
+            available: true,
+            entries: entries.into_iter().map(webapi_error_view).collect(),
+            error: None,
+        },
+        Err(e) => WebapiErrorLog {
+            available: false,
+            entries: Vec::new(),
+            error: Some(format!("Key2print's error log could not be read: {e}")),
+        },
+    }
+}
+
+fn webapi_error_view(e: ErrorLogEntry) -> WebapiErrorView {
+    WebapiErrorView {
+        details: e.details,
+        tstamp: e.tstamp,
+        date: e.date,
+        product_identifier: match e.product_identifier {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(s) => Some(s),
+            other => Some(other.to_string()),
+        },
+        method: e.method,
     }
 }

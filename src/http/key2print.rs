@@ -241,6 +241,79 @@ async fn user_for(
 }
 
 /// Takes one of the store's Key2print sessions for this minute, or answers 429.
+/// Rejects a project or template id that is not a plain token.
+fn check_ids(req: &SessionRequest) -> Result<(), ApiError> {
+    for (field, value) in [
+        ("project_id", &req.project_id),
+        ("template_id", &req.template_id),
+    ] {
+        if value.as_deref().is_some_and(|v| !valid_token(v)) {
+            return Err(bad(
+                &format!("invalid_{field}"),
+                format!("{field} must be 1-64 characters A-Z, a-z, 0-9, '-' or '_'"),
+                field,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A user-mode session start and the Key2print user it runs as (mapped from the customer).
+async fn user_start(
+    state: &AppState,
+    cfg: &StoreConfig,
+    k2p: &Key2printClient,
+    req: &SessionRequest,
+    editor: Option<EditorSetup>,
+) -> Result<(SessionStart, String), ApiError> {
+    let customer = req.customer.as_ref().ok_or_else(|| {
+        bad(
+            "missing_customer",
+            "a user session needs customer",
+            "customer",
+        )
+    })?;
+    let user_id = user_for(state, cfg, k2p, customer).await?;
+    let gateway = if req.gateway {
+        Some(product_gateway(state, cfg, req)?)
+    } else {
+        None
+    };
+    let start = SessionStart {
+        project_id: req.project_id.clone(),
+        project_template_id: req.template_id.clone(),
+        product_gateway_setup: gateway,
+        editor_setup: editor,
+        placeholder_values: (!req.placeholder_values.is_empty())
+            .then(|| req.placeholder_values.clone()),
+        ..SessionStart::user(user_id.clone())
+    };
+    Ok((start, user_id))
+}
+
+/// The product gateway a user session asks for: needs the product and the bridge's public URL.
+fn product_gateway(
+    state: &AppState,
+    cfg: &StoreConfig,
+    req: &SessionRequest,
+) -> Result<ProductGatewaySetup, ApiError> {
+    let product_id = req.product_id.filter(|p| *p > 0).ok_or_else(|| {
+        bad(
+            "missing_product_id",
+            "the product gateway needs product_id",
+            "product_id",
+        )
+    })?;
+    let public_url = state.config.public_url.as_deref().ok_or_else(|| {
+        ApiError::conflict(
+            "public_url_missing",
+            "set public_url so Key2print can reach the product gateway",
+            "gateway",
+        )
+    })?;
+    Ok(gateway_setup(public_url, &cfg.id, product_id))
+}
+
 fn take_session_token(state: &AppState, cfg: &StoreConfig) -> Result<(), ApiError> {
     let per_minute = cfg.key2print.as_ref().map_or(0, |k| k.sessions_per_minute);
     let Err(retry_after) = state
@@ -304,18 +377,7 @@ impl Key2printApi {
             Some(e) => editor_setup(e, &mut warnings)?,
             None => None,
         };
-        for (field, value) in [
-            ("project_id", &req.project_id),
-            ("template_id", &req.template_id),
-        ] {
-            if value.as_deref().is_some_and(|v| !valid_token(v)) {
-                return Err(bad(
-                    &format!("invalid_{field}"),
-                    format!("{field} must be 1-64 characters A-Z, a-z, 0-9, '-' or '_'"),
-                    field,
-                ));
-            }
-        }
+        check_ids(&req)?;
         let (start, user_id) = match req.mode {
             SessionModeParam::Merchant => (
                 SessionStart {
@@ -325,45 +387,8 @@ impl Key2printApi {
                 None,
             ),
             SessionModeParam::User => {
-                let customer = req.customer.as_ref().ok_or_else(|| {
-                    bad(
-                        "missing_customer",
-                        "a user session needs customer",
-                        "customer",
-                    )
-                })?;
-                let user_id = user_for(&state, cfg, k2p, customer).await?;
-                let gateway = if req.gateway {
-                    let product_id = req.product_id.filter(|p| *p > 0).ok_or_else(|| {
-                        bad(
-                            "missing_product_id",
-                            "the product gateway needs product_id",
-                            "product_id",
-                        )
-                    })?;
-                    let public_url = state.config.public_url.as_deref().ok_or_else(|| {
-                        ApiError::conflict(
-                            "public_url_missing",
-                            "set public_url so Key2print can reach the product gateway",
-                            "gateway",
-                        )
-                    })?;
-                    Some(gateway_setup(public_url, &cfg.id, product_id))
-                } else {
-                    None
-                };
-                (
-                    SessionStart {
-                        project_id: req.project_id.clone(),
-                        project_template_id: req.template_id.clone(),
-                        product_gateway_setup: gateway,
-                        editor_setup: editor,
-                        placeholder_values: (!req.placeholder_values.is_empty())
-                            .then(|| req.placeholder_values.clone()),
-                        ..SessionStart::user(user_id.clone())
-                    },
-                    Some(user_id),
-                )
+                let (start, user_id) = user_start(&state, cfg, k2p, &req, editor).await?;
+                (start, Some(user_id))
             }
         };
         let session = k2p

@@ -191,13 +191,7 @@ pub fn parse_delivery(topic: Option<&str>, body: &[u8]) -> Parsed {
     if order_topic && let Ok(snapshot) = order_from_slice(body) {
         return Parsed::Order(Box::new(snapshot));
     }
-    let head = if body.trim_ascii_start().first() == Some(&b'{') {
-        serde_json::from_slice::<Head>(body)
-    } else {
-        // JSON, but not an object: nothing to read at the top level.
-        serde_json::from_slice::<IgnoredAny>(body).map(|_| Head::default())
-    };
-    let head = match head {
+    let head = match read_head(body) {
         Ok(head) => head,
         Err(e) => {
             return Parsed::Unparsed {
@@ -210,17 +204,7 @@ pub fn parse_delivery(topic: Option<&str>, body: &[u8]) -> Parsed {
     // A WooCommerce REST error instead of a resource, e.g. a v1 webhook on an HPOS store.
     if let (Some(code), None) = (head.code.as_ref().and_then(Value::as_str), order_id) {
         let message = head.message.as_ref().and_then(Value::as_str).unwrap_or("");
-        let hint = if code.contains("invalid_shop_order_id") {
-            " This happens when the webhook uses the legacy API version v1; recreate it with API version v3."
-        } else {
-            ""
-        };
-        return Parsed::Ignored {
-            order_id: None,
-            reason: format!(
-                "WooCommerce sent an error instead of the order: {code} ({message}).{hint}"
-            ),
-        };
+        return rest_error(code, message);
     }
 
     let (resource, event) = topic.split_once('.').unwrap_or((topic.as_str(), ""));
@@ -247,6 +231,32 @@ pub fn parse_delivery(topic: Option<&str>, body: &[u8]) -> Parsed {
             order_id,
             reason: format!("topic {topic} is not about orders"),
         },
+    }
+}
+
+/// The top-level fields of a JSON body; none when it is JSON but not an object.
+fn read_head(body: &[u8]) -> Result<Head, serde_json::Error> {
+    if body.trim_ascii_start().first() == Some(&b'{') {
+        serde_json::from_slice::<Head>(body)
+    } else {
+        // JSON, but not an object: nothing to read at the top level.
+        serde_json::from_slice::<IgnoredAny>(body).map(|_| Head::default())
+    }
+}
+
+/// A WooCommerce REST error delivered instead of an order: ignored, with a hint when it is
+/// the one a legacy (v1) webhook gets.
+fn rest_error(code: &str, message: &str) -> Parsed {
+    let hint = if code.contains("invalid_shop_order_id") {
+        " This happens when the webhook uses the legacy API version v1; recreate it with API version v3."
+    } else {
+        ""
+    };
+    Parsed::Ignored {
+        order_id: None,
+        reason: format!(
+            "WooCommerce sent an error instead of the order: {code} ({message}).{hint}"
+        ),
     }
 }
 
@@ -313,6 +323,14 @@ fn payload_text(payload: &impl Serialize) -> String {
 /// as text straight away: the writer only binds them.
 pub fn plan_provider_jobs(snapshot: &OrderSnapshot) -> Vec<PlannedJob> {
     let mut jobs = Vec::new();
+    jobs.extend(spiff_job(snapshot));
+    jobs.extend(apliiq_job(snapshot));
+    jobs.extend(key2print_jobs(snapshot));
+    jobs
+}
+
+/// One Spiff order with all Spiff items, if any.
+fn spiff_job(snapshot: &OrderSnapshot) -> Option<PlannedJob> {
     let spiff: Vec<SpiffLine<'_>> = snapshot
         .items
         .iter()
@@ -326,14 +344,16 @@ pub fn plan_provider_jobs(snapshot: &OrderSnapshot) -> Vec<PlannedJob> {
             _ => None,
         })
         .collect();
-    if !spiff.is_empty() {
-        jobs.push(PlannedJob {
-            provider: "spiff",
-            target: "order".to_owned(),
-            kind: "place_order",
-            payload: payload_text(&Lines { items: spiff }),
-        });
-    }
+    (!spiff.is_empty()).then(|| PlannedJob {
+        provider: "spiff",
+        target: "order".to_owned(),
+        kind: "place_order",
+        payload: payload_text(&Lines { items: spiff }),
+    })
+}
+
+/// One Apliiq order with all APQ lines, if any.
+fn apliiq_job(snapshot: &OrderSnapshot) -> Option<PlannedJob> {
     let apliiq: Vec<ApliiqLine<'_>> = snapshot
         .items
         .iter()
@@ -348,14 +368,17 @@ pub fn plan_provider_jobs(snapshot: &OrderSnapshot) -> Vec<PlannedJob> {
             _ => None,
         })
         .collect();
-    if !apliiq.is_empty() {
-        jobs.push(PlannedJob {
-            provider: "apliiq",
-            target: "order".to_owned(),
-            kind: "place_order",
-            payload: payload_text(&Lines { items: apliiq }),
-        });
-    }
+    (!apliiq.is_empty()).then(|| PlannedJob {
+        provider: "apliiq",
+        target: "order".to_owned(),
+        kind: "place_order",
+        payload: payload_text(&Lines { items: apliiq }),
+    })
+}
+
+/// One PDF download per Key2print project, for the first item that names it.
+fn key2print_jobs(snapshot: &OrderSnapshot) -> Vec<PlannedJob> {
+    let mut jobs = Vec::new();
     let mut projects: Vec<&str> = Vec::new();
     for i in &snapshot.items {
         if let Classification::Key2print { project_id } = &i.classification {

@@ -24,7 +24,7 @@ use crate::providers::apliiq::{
     ApliiqAddress, ApliiqClient, ApliiqLineItem, ApliiqOrder, ApliiqPlacement, ApliiqShippingLine,
 };
 use crate::providers::key2print::Key2printClient;
-use crate::providers::spiff::{SpiffClient, SpiffOrderItem};
+use crate::providers::spiff::{SpiffClient, SpiffOrderItem, SpiffPlacement};
 use crate::providers::{ErrorKind, FailureClass, ProviderError};
 use crate::store::jobs::{ClaimedJob, FollowUp, NewFile};
 use crate::woo::model::{Address, Order};
@@ -251,20 +251,7 @@ fn at(ms: i64) -> String {
 }
 
 async fn spiff_order(client: &SpiffClient, job: &ClaimedJob, sent: &dyn SendMark) -> Report {
-    let items: Vec<SpiffOrderItem> = job.payload["items"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|i| {
-                    Some(SpiffOrderItem {
-                        amount_to_order: u32::try_from(i["quantity"].as_i64()?).ok()?.max(1),
-                        transaction_id: i["transaction_id"].as_str()?.to_owned(),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let items = spiff_items(job);
     if items.is_empty() {
         return permanent("the job holds no Spiff items".to_owned());
     }
@@ -289,26 +276,7 @@ async fn spiff_order(client: &SpiffClient, job: &ClaimedJob, sent: &dyn SendMark
         return report;
     }
     match client.create_order(&items).await {
-        Ok(placement) => {
-            let id = placement.order_id;
-            let order = id.as_deref().map_or_else(
-                || "a Spiff order".to_owned(),
-                |i| format!("Spiff order {i}"),
-            );
-            placed(
-                id.clone(),
-                json!({ "spiff_order_id": id, "transactions": transactions, "answer": placement.answer }),
-                (
-                    "placed:spiff:order".to_owned(),
-                    format!(
-                        "PrintBridge: {order} placed ({} design{}).",
-                        items.len(),
-                        if items.len() == 1 { "" } else { "s" }
-                    ),
-                ),
-                false,
-            )
-        }
+        Ok(placement) => spiff_placed(placement, &transactions),
         Err(e) => {
             let mut report = from_error(&e);
             if let Outcome::Ambiguous { reason } = &mut report.outcome {
@@ -319,6 +287,46 @@ async fn spiff_order(client: &SpiffClient, job: &ClaimedJob, sent: &dyn SendMark
             report
         }
     }
+}
+
+/// The Spiff items of a job's payload; entries without a quantity or a transaction are left out.
+fn spiff_items(job: &ClaimedJob) -> Vec<SpiffOrderItem> {
+    job.payload["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| {
+                    Some(SpiffOrderItem {
+                        amount_to_order: u32::try_from(i["quantity"].as_i64()?).ok()?.max(1),
+                        transaction_id: i["transaction_id"].as_str()?.to_owned(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The report of a placed Spiff order of `transactions` (one per design), with its note.
+fn spiff_placed(placement: SpiffPlacement, transactions: &[&str]) -> Report {
+    let id = placement.order_id;
+    let order = id.as_deref().map_or_else(
+        || "a Spiff order".to_owned(),
+        |i| format!("Spiff order {i}"),
+    );
+    let designs = transactions.len();
+    placed(
+        id.clone(),
+        json!({ "spiff_order_id": id, "transactions": transactions, "answer": placement.answer }),
+        (
+            "placed:spiff:order".to_owned(),
+            format!(
+                "PrintBridge: {order} placed ({designs} design{}).",
+                if designs == 1 { "" } else { "s" }
+            ),
+        ),
+        false,
+    )
 }
 
 fn address(a: &Address) -> ApliiqAddress {
@@ -412,29 +420,19 @@ pub fn apliiq_order_for(
 
 /// Asks Apliiq whether an earlier attempt placed order `shop_id`: a report when it did or
 /// when the lookup failed (asked again later), `None` when it did not.
-async fn look_up_first(
-    client: &ApliiqClient,
-    shop_id: &str,
-    review: &(dyn Fn(&str) -> String + Sync),
-) -> Option<Report> {
+async fn look_up_first(client: &ApliiqClient, shop_id: &str) -> Option<Report> {
     match client.find_order(shop_id).await {
         Ok(Some(found)) => Some(placed(
             found.order_id.clone(),
             json!({ "apliiq_order_id": found.order_id, "found_by_lookup": true }),
-            (
-                "placed:apliiq:order".to_owned(),
-                format!(
-                    "PrintBridge: Apliiq order {} placed.",
-                    found.order_id.as_deref().unwrap_or("(id not given)")
-                ),
-            ),
+            apliiq_placed_note(found.order_id.as_deref()),
             true,
         )),
         Ok(None) => None,
         Err(e) => Some(Report {
             outcome: Outcome::Unresolved {
                 error: format!("{e}; looked up again later"),
-                review: review("an earlier attempt may have placed the order"),
+                review: apliiq_review(shop_id, "an earlier attempt may have placed the order"),
             },
             ..from_error(&e)
         }),
@@ -457,24 +455,10 @@ async fn apliiq_order(
         Err(reason) => return permanent(reason),
     };
     let shop_id = order.id.to_string();
-    let found_note = |id: &Option<String>| {
-        (
-            "placed:apliiq:order".to_owned(),
-            format!(
-                "PrintBridge: Apliiq order {} placed.",
-                id.as_deref().unwrap_or("(id not given)")
-            ),
-        )
-    };
-    let review = |what: &str| {
-        format!(
-            "{what}, and looking up Apliiq order {shop_id} kept failing: check Apliiq for order {shop_id} before replaying"
-        )
-    };
     // An earlier attempt (one cut off, an uncertain one, or one before a replay) may
     // already have placed it: ask first. A job's first claim follows no earlier call.
     if !job.first_claim
-        && let Some(report) = look_up_first(client, &shop_id, &review).await
+        && let Some(report) = look_up_first(client, &shop_id).await
     {
         return report;
     }
@@ -485,57 +469,86 @@ async fn apliiq_order(
         Ok(ApliiqPlacement::Placed { order_id }) => placed(
             order_id.clone(),
             json!({ "apliiq_order_id": order_id }),
-            found_note(&order_id),
+            apliiq_placed_note(order_id.as_deref()),
             false,
         ),
-        Ok(ApliiqPlacement::Held { reason }) => {
-            let text = format!("PrintBridge: Apliiq accepted the order but holds it: {reason}");
-            Report {
-                outcome: Outcome::Success {
-                    provider_ref: None,
-                    result: json!({ "held": reason }),
-                    follow_up: FollowUp {
-                        notes: vec![("held:apliiq:order".to_owned(), text.clone())],
-                        file: None,
-                        attention: Some(text),
-                    },
-                    resolved: false,
-                },
-                status_code: Some(202),
-                excerpt: Some(reason),
-            }
-        }
+        Ok(ApliiqPlacement::Held { reason }) => apliiq_held(reason),
         Err(e) => {
             let first = from_error(&e);
             if !matches!(first.outcome, Outcome::Ambiguous { .. }) {
                 return first;
             }
-            // Resolve the uncertainty by asking Apliiq.
-            match client.find_order(&shop_id).await {
-                Ok(Some(found)) => placed(
-                    found.order_id.clone(),
-                    json!({ "apliiq_order_id": found.order_id, "found_by_lookup": true }),
-                    found_note(&found.order_id),
-                    true,
-                ),
-                Ok(None) => Report {
-                    outcome: Outcome::Retryable {
-                        retry_after: None,
-                        error: format!("{e}; Apliiq has no order {shop_id}, so it is sent again"),
-                    },
-                    ..first
-                },
-                Err(lookup) => Report {
-                    outcome: Outcome::Unresolved {
-                        error: format!(
-                            "{e}; the lookup failed too ({lookup}); looked up again later"
-                        ),
-                        review: review(&format!("Apliiq answered {e}")),
-                    },
-                    ..first
-                },
-            }
+            apliiq_resolve(client, &shop_id, &e, first).await
         }
+    }
+}
+
+/// The order note of a placed Apliiq order.
+fn apliiq_placed_note(order_id: Option<&str>) -> (String, String) {
+    (
+        "placed:apliiq:order".to_owned(),
+        format!(
+            "PrintBridge: Apliiq order {} placed.",
+            order_id.unwrap_or("(id not given)")
+        ),
+    )
+}
+
+/// The review reason of an Apliiq order whose lookup kept failing after `what`.
+fn apliiq_review(shop_id: &str, what: &str) -> String {
+    format!(
+        "{what}, and looking up Apliiq order {shop_id} kept failing: check Apliiq for order {shop_id} before replaying"
+    )
+}
+
+/// Apliiq accepted the order but holds it: done, with a note and an attention line.
+fn apliiq_held(reason: String) -> Report {
+    let text = format!("PrintBridge: Apliiq accepted the order but holds it: {reason}");
+    Report {
+        outcome: Outcome::Success {
+            provider_ref: None,
+            result: json!({ "held": reason }),
+            follow_up: FollowUp {
+                notes: vec![("held:apliiq:order".to_owned(), text.clone())],
+                file: None,
+                attention: Some(text),
+            },
+            resolved: false,
+        },
+        status_code: Some(202),
+        excerpt: Some(reason),
+    }
+}
+
+/// Resolves an order request whose outcome is uncertain (`e`, reported as `first`) by asking
+/// Apliiq for order `shop_id`.
+async fn apliiq_resolve(
+    client: &ApliiqClient,
+    shop_id: &str,
+    e: &ProviderError,
+    first: Report,
+) -> Report {
+    match client.find_order(shop_id).await {
+        Ok(Some(found)) => placed(
+            found.order_id.clone(),
+            json!({ "apliiq_order_id": found.order_id, "found_by_lookup": true }),
+            apliiq_placed_note(found.order_id.as_deref()),
+            true,
+        ),
+        Ok(None) => Report {
+            outcome: Outcome::Retryable {
+                retry_after: None,
+                error: format!("{e}; Apliiq has no order {shop_id}, so it is sent again"),
+            },
+            ..first
+        },
+        Err(lookup) => Report {
+            outcome: Outcome::Unresolved {
+                error: format!("{e}; the lookup failed too ({lookup}); looked up again later"),
+                review: apliiq_review(shop_id, &format!("Apliiq answered {e}")),
+            },
+            ..first
+        },
     }
 }
 

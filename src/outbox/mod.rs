@@ -161,6 +161,34 @@ fn provider_label(provider: &str) -> &str {
     }
 }
 
+/// The claim loop's running calls, per queue.
+#[derive(Default)]
+struct Pool {
+    /// Calls in flight per provider.
+    inflight: HashMap<&'static str, usize>,
+    tasks: JoinSet<&'static str>,
+    /// Queues whose last claim came back short: nothing more is due there until new jobs
+    /// are planned (a wake-up) or time passes (a timer), so they are not asked again on
+    /// every finished job.
+    drained: HashSet<&'static str>,
+}
+
+impl Pool {
+    /// Counts a finished call, and every other call that finished meanwhile, so one claim
+    /// refills them all.
+    fn settle(&mut self, done: Result<&'static str, tokio::task::JoinError>) {
+        let mut done = Some(done);
+        while let Some(d) = done {
+            if let Ok(provider) = d
+                && let Some(n) = self.inflight.get_mut(provider)
+            {
+                *n = n.saturating_sub(1);
+            }
+            done = self.tasks.try_join_next();
+        }
+    }
+}
+
 /// The outbox worker of one process.
 pub struct Dispatcher {
     state: Arc<AppState>,
@@ -192,14 +220,8 @@ impl Dispatcher {
     /// calls finish (up to the drain deadline) and returns.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let this = Arc::new(self);
-        let limit = this.state.config.dispatch.concurrency.max(1);
-        let mut inflight: HashMap<&'static str, usize> = HashMap::new();
-        let mut tasks: JoinSet<&'static str> = JoinSet::new();
+        let mut pool = Pool::default();
         let mut last_reap: Option<Instant> = None;
-        // Queues whose last claim came back short: nothing more is due there until new jobs
-        // are planned (a wake-up) or time passes (a timer), so they are not asked again on
-        // every finished job.
-        let mut drained: HashSet<&'static str> = HashSet::new();
         let mut last_probe: Option<Instant> = None;
         tracing::info!(worker = %this.worker, "dispatcher started");
         loop {
@@ -210,67 +232,15 @@ impl Dispatcher {
             // keeps a write off the path of every completed job.
             if last_reap.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
                 last_reap = Some(Instant::now());
-                drained.clear();
-                let now = this.state.clock.now_ms();
-                if let Err(e) = this.state.store.reap_expired_leases(now).await {
-                    tracing::warn!(error = %e, "cannot reap expired leases");
-                }
+                pool.drained.clear();
+                this.reap_expired_leases().await;
             }
             for provider in PROVIDERS {
-                let busy = inflight.get(provider).copied().unwrap_or(0);
-                if busy >= limit || drained.contains(provider) {
-                    continue;
-                }
-                let free = i64::try_from(limit - busy).unwrap_or(1);
-                let now = this.state.clock.now_ms();
-                let claimed = match this
-                    .state
-                    .store
-                    .claim_jobs(provider, &this.worker, now, now + this.lease_ms(), free)
-                    .await
-                {
-                    Ok(jobs) => jobs,
-                    Err(e) => {
-                        tracing::warn!(error = %e, provider, "cannot claim jobs");
-                        Vec::new()
-                    }
-                };
-                if i64::try_from(claimed.len()).unwrap_or(i64::MAX) < free {
-                    drained.insert(provider);
-                }
-                if claimed.is_empty() {
-                    continue;
-                }
-                let bodies = match this.state.store.claimed_order_bodies(&claimed).await {
-                    Ok(bodies) => bodies,
-                    Err(e) => {
-                        // No call was made: put them back (a second from now, so a database
-                        // that cannot answer is not asked again at once).
-                        tracing::warn!(error = %e, provider, "cannot read the claimed jobs' orders; they are queued again");
-                        if let Err(e) = this
-                            .state
-                            .store
-                            .unclaim(&claimed, &this.worker, now + 1_000)
-                            .await
-                        {
-                            tracing::warn!(error = %e, provider, "cannot queue them again; they are retried as interrupted when their leases expire");
-                        }
-                        continue;
-                    }
-                };
-                for job in claimed {
-                    let order = bodies.get(&(job.store_id.clone(), job.order_id)).cloned();
-                    *inflight.entry(provider).or_default() += 1;
-                    let me = this.clone();
-                    tasks.spawn(async move {
-                        me.run_job(job, order).await;
-                        provider
-                    });
-                }
+                this.fill(provider, &mut pool).await;
             }
             // While calls are in flight, their completions wake the loop; the next due time
             // is looked up at most five times a second.
-            let wait = if tasks.is_empty()
+            let wait = if pool.tasks.is_empty()
                 || last_probe.is_none_or(|t| t.elapsed() >= Duration::from_millis(200))
             {
                 last_probe = Some(Instant::now());
@@ -280,49 +250,127 @@ impl Dispatcher {
             };
             tokio::select! {
                 _ = shutdown.changed() => {}
-                _ = this.state.dispatch_wakeup.notified() => drained.clear(),
-                Some(done) = tasks.join_next() => {
-                    // Take every call that finished meanwhile, so one claim refills them all.
-                    let mut done = Some(done);
-                    while let Some(d) = done {
-                        if let Ok(provider) = d
-                            && let Some(n) = inflight.get_mut(provider) {
-                                *n = n.saturating_sub(1);
-                            }
-                        done = tasks.try_join_next();
-                    }
-                }
-                _ = tokio::time::sleep(wait) => drained.clear(),
+                _ = this.state.dispatch_wakeup.notified() => pool.drained.clear(),
+                Some(done) = pool.tasks.join_next() => pool.settle(done),
+                _ = tokio::time::sleep(wait) => pool.drained.clear(),
             }
         }
+        this.drain_calls(pool.tasks).await;
+        tracing::info!(worker = %this.worker, "dispatcher stopped");
+    }
+
+    async fn reap_expired_leases(&self) {
+        let now = self.state.clock.now_ms();
+        if let Err(e) = self.state.store.reap_expired_leases(now).await {
+            tracing::warn!(error = %e, "cannot reap expired leases");
+        }
+    }
+
+    /// Claims as many of `provider`'s due jobs as it has free slots and spawns a task for
+    /// each; a claim that comes back short marks the queue as drained.
+    async fn fill(self: &Arc<Self>, provider: &'static str, pool: &mut Pool) {
+        let limit = self.state.config.dispatch.concurrency.max(1);
+        let busy = pool.inflight.get(provider).copied().unwrap_or(0);
+        if busy >= limit || pool.drained.contains(provider) {
+            return;
+        }
+        let free = i64::try_from(limit - busy).unwrap_or(1);
+        let now = self.state.clock.now_ms();
+        let claimed = self.claim(provider, now, free).await;
+        if i64::try_from(claimed.len()).unwrap_or(i64::MAX) < free {
+            pool.drained.insert(provider);
+        }
+        if claimed.is_empty() {
+            return;
+        }
+        let Some(bodies) = self.claimed_bodies(provider, &claimed, now).await else {
+            return;
+        };
+        for job in claimed {
+            let order = bodies.get(&(job.store_id.clone(), job.order_id)).cloned();
+            *pool.inflight.entry(provider).or_default() += 1;
+            let me = self.clone();
+            pool.tasks.spawn(async move {
+                me.run_job(job, order).await;
+                provider
+            });
+        }
+    }
+
+    /// Up to `free` of `provider`'s due jobs, leased to this worker; none when the store fails.
+    async fn claim(&self, provider: &str, now: i64, free: i64) -> Vec<ClaimedJob> {
+        match self
+            .state
+            .store
+            .claim_jobs(provider, &self.worker, now, now + self.lease_ms(), free)
+            .await
+        {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!(error = %e, provider, "cannot claim jobs");
+                Vec::new()
+            }
+        }
+    }
+
+    /// The claimed jobs' order bodies; `None` when they cannot be read, after the jobs are
+    /// put back.
+    async fn claimed_bodies(
+        &self,
+        provider: &str,
+        claimed: &[ClaimedJob],
+        now: i64,
+    ) -> Option<HashMap<(String, i64), String>> {
+        match self.state.store.claimed_order_bodies(claimed).await {
+            Ok(bodies) => Some(bodies),
+            Err(e) => {
+                // No call was made: put them back (a second from now, so a database
+                // that cannot answer is not asked again at once).
+                tracing::warn!(error = %e, provider, "cannot read the claimed jobs' orders; they are queued again");
+                if let Err(e) = self
+                    .state
+                    .store
+                    .unclaim(claimed, &self.worker, now + 1_000)
+                    .await
+                {
+                    tracing::warn!(error = %e, provider, "cannot queue them again; they are retried as interrupted when their leases expire");
+                }
+                None
+            }
+        }
+    }
+
+    /// Waits for in-flight calls up to the drain deadline; past it, aborts them and releases
+    /// their leases.
+    async fn drain_calls(&self, mut tasks: JoinSet<&'static str>) {
         let n = tasks.len();
         if n > 0 {
             tracing::info!(in_flight = n, "dispatcher draining");
         }
-        let drained = tokio::time::timeout(this.drain, async {
+        let drained = tokio::time::timeout(self.drain, async {
             while tasks.join_next().await.is_some() {}
         })
         .await;
-        if drained.is_err() {
-            tracing::warn!(
-                abandoned = tasks.len(),
-                "calls still running at the drain deadline; their jobs are released as interrupted"
-            );
-            tasks.abort_all();
-            while tasks.join_next().await.is_some() {}
-            match this
-                .state
-                .store
-                .release_leases(&this.worker, this.state.clock.now_ms())
-                .await
-            {
-                Ok(n) => tracing::info!(released = n, "leases released"),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot release leases; they expire on their own")
-                }
+        if drained.is_ok() {
+            return;
+        }
+        tracing::warn!(
+            abandoned = tasks.len(),
+            "calls still running at the drain deadline; their jobs are released as interrupted"
+        );
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        match self
+            .state
+            .store
+            .release_leases(&self.worker, self.state.clock.now_ms())
+            .await
+        {
+            Ok(n) => tracing::info!(released = n, "leases released"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot release leases; they expire on their own")
             }
         }
-        tracing::info!(worker = %this.worker, "dispatcher stopped");
     }
 
     /// Sleeps until the next job is due, at most a second (other replicas plan jobs too).
@@ -529,6 +577,17 @@ impl Dispatcher {
         )
     }
 
+    /// Whether a stopped or placed job may leave an order note: its shop has REST keys, and
+    /// the job is not itself a write-back to the shop.
+    fn can_note(&self, job: &ClaimedJob) -> bool {
+        job.provider != "woocommerce"
+            && self
+                .state
+                .config
+                .store(&job.store_id)
+                .is_some_and(|s| s.has_rest_keys())
+    }
+
     /// Maps an outcome to the job's next state and the follow-ups to record with it.
     fn decide(
         &self,
@@ -536,34 +595,7 @@ impl Dispatcher {
         outcome: &Outcome,
         now: i64,
     ) -> (&'static str, Finish, FollowUp) {
-        let can_note = job.provider != "woocommerce"
-            && self
-                .state
-                .config
-                .store(&job.store_id)
-                .is_some_and(|s| s.has_rest_keys());
-        let who = provider_label(&job.provider);
-        let stopped = |reason: &str, what: &str| {
-            let text = format!("PrintBridge: {who} {what}: {reason}");
-            FollowUp {
-                notes: if can_note {
-                    vec![(
-                        format!(
-                            "{}:{}:{}:{}",
-                            what,
-                            job.provider,
-                            job.target,
-                            job.attempts + 1
-                        ),
-                        text.clone(),
-                    )]
-                } else {
-                    Vec::new()
-                },
-                file: None,
-                attention: Some(text),
-            }
-        };
+        let can_note = self.can_note(job);
         match outcome {
             Outcome::Success {
                 provider_ref,
@@ -587,38 +619,56 @@ impl Dispatcher {
             Outcome::Retryable { retry_after, error } => {
                 self.retry_or(job, now, error, *retry_after, |attempts| {
                     let reason = format!("gave up after {attempts} attempts: {error}");
-                    let follow = stopped(&reason, "dead letter");
+                    let follow = stopped(job, can_note, &reason, "dead letter");
                     (Finish::Dead { reason }, follow)
                 })
             }
             Outcome::Unresolved { error, review } => {
                 self.retry_or(job, now, error, None, |attempts| {
                     let reason = format!("{review} (asked {attempts} times; last: {error})");
-                    let follow = stopped(&reason, "needs review");
+                    let follow = stopped(job, can_note, &reason, "needs review");
                     (Finish::NeedsReview { reason }, follow)
                 })
             }
-            Outcome::Ambiguous { reason } => {
-                let follow = stopped(reason, "needs review");
-                (
-                    "ambiguous",
-                    Finish::NeedsReview {
-                        reason: reason.clone(),
-                    },
-                    follow,
-                )
-            }
-            Outcome::Permanent { reason } => {
-                let follow = stopped(reason, "dead letter");
-                (
-                    "permanent",
-                    Finish::Dead {
-                        reason: reason.clone(),
-                    },
-                    follow,
-                )
-            }
+            Outcome::Ambiguous { reason } => (
+                "ambiguous",
+                Finish::NeedsReview {
+                    reason: reason.clone(),
+                },
+                stopped(job, can_note, reason, "needs review"),
+            ),
+            Outcome::Permanent { reason } => (
+                "permanent",
+                Finish::Dead {
+                    reason: reason.clone(),
+                },
+                stopped(job, can_note, reason, "dead letter"),
+            ),
         }
+    }
+}
+
+/// The follow-ups of a job that stops (`what`: "dead letter" or "needs review"): an
+/// attention line, and the same text as an order note when the shop can take notes.
+fn stopped(job: &ClaimedJob, can_note: bool, reason: &str, what: &str) -> FollowUp {
+    let who = provider_label(&job.provider);
+    let text = format!("PrintBridge: {who} {what}: {reason}");
+    let notes = if can_note {
+        let key = format!(
+            "{}:{}:{}:{}",
+            what,
+            job.provider,
+            job.target,
+            job.attempts + 1
+        );
+        vec![(key, text.clone())]
+    } else {
+        Vec::new()
+    };
+    FollowUp {
+        notes,
+        file: None,
+        attention: Some(text),
     }
 }
 

@@ -115,51 +115,7 @@ pub async fn run(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
     }
     loop {
         for (cfg, client) in &clients {
-            let now = state.clock.now_ms();
-            let cursor = match state.store.reconcile_cursor(&cfg.id).await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(store = %cfg.id, error = %e, "cannot read the reconcile cursor");
-                    continue;
-                }
-            };
-            // First run: look back one day.
-            let since = cursor.as_deref().and_then(parse_gmt).unwrap_or_else(|| {
-                DateTime::from_timestamp_millis(now).unwrap_or_default() - chrono::Duration::days(1)
-            }) - chrono::Duration::from_std(OVERLAP).unwrap_or_default();
-            let clock = state.clock.clone();
-            let result = pass(&state.store, cfg, client, since, Source::Reconcile, || {
-                clock.now_ms()
-            })
-            .await;
-            let (newest, error) = match &result {
-                Ok(p) => {
-                    if p.jobs_planned > 0 {
-                        state.wake_dispatcher();
-                    }
-                    if p.applied > 0 {
-                        tracing::info!(store = %cfg.id, fetched = p.fetched, applied = p.applied, "reconciler found changes");
-                    }
-                    (p.newest.clone().or(cursor.clone()), None)
-                }
-                Err(e) => {
-                    tracing::warn!(store = %cfg.id, error = %e, "reconcile pass failed");
-                    (cursor.clone(), Some(e.to_string()))
-                }
-            };
-            let newest = newest.unwrap_or_else(|| {
-                (DateTime::from_timestamp_millis(now).unwrap_or_default()
-                    - chrono::Duration::days(1))
-                .format("%Y-%m-%dT%H:%M:%S")
-                .to_string()
-            });
-            if let Err(e) = state
-                .store
-                .save_reconcile_cursor(&cfg.id, &newest, now, error.as_deref())
-                .await
-            {
-                tracing::warn!(store = %cfg.id, error = %e, "cannot save the reconcile cursor");
-            }
+            reconcile_store(&state, cfg, client).await;
         }
         tokio::select! {
             _ = shutdown.changed() => return,
@@ -168,5 +124,54 @@ pub async fn run(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
         if *shutdown.borrow() {
             return;
         }
+    }
+}
+
+/// One reconcile pass over a store: from its cursor (a day back on the first run, less an
+/// overlap), and the cursor saved with the newest change seen and the pass's error if any.
+async fn reconcile_store(state: &AppState, cfg: &StoreConfig, client: &WooClient) {
+    let now = state.clock.now_ms();
+    let cursor = match state.store.reconcile_cursor(&cfg.id).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(store = %cfg.id, error = %e, "cannot read the reconcile cursor");
+            return;
+        }
+    };
+    // First run: look back one day.
+    let since = cursor.as_deref().and_then(parse_gmt).unwrap_or_else(|| {
+        DateTime::from_timestamp_millis(now).unwrap_or_default() - chrono::Duration::days(1)
+    }) - chrono::Duration::from_std(OVERLAP).unwrap_or_default();
+    let clock = state.clock.clone();
+    let result = pass(&state.store, cfg, client, since, Source::Reconcile, || {
+        clock.now_ms()
+    })
+    .await;
+    let (newest, error) = match &result {
+        Ok(p) => {
+            if p.jobs_planned > 0 {
+                state.wake_dispatcher();
+            }
+            if p.applied > 0 {
+                tracing::info!(store = %cfg.id, fetched = p.fetched, applied = p.applied, "reconciler found changes");
+            }
+            (p.newest.clone().or(cursor.clone()), None)
+        }
+        Err(e) => {
+            tracing::warn!(store = %cfg.id, error = %e, "reconcile pass failed");
+            (cursor.clone(), Some(e.to_string()))
+        }
+    };
+    let newest = newest.unwrap_or_else(|| {
+        (DateTime::from_timestamp_millis(now).unwrap_or_default() - chrono::Duration::days(1))
+            .format("%Y-%m-%dT%H:%M:%S")
+            .to_string()
+    });
+    if let Err(e) = state
+        .store
+        .save_reconcile_cursor(&cfg.id, &newest, now, error.as_deref())
+        .await
+    {
+        tracing::warn!(store = %cfg.id, error = %e, "cannot save the reconcile cursor");
     }
 }

@@ -932,9 +932,20 @@ impl Key2printClient {
             call: "project/download (file)",
             ..info
         };
+        self.fetch_pdf(&file_info, url, answer.status).await
+    }
+
+    /// Fetches the PDF at a project's `download_url` (named in an answer with `status`):
+    /// only over https or from the WEBAPI's own origin, and only a PDF is taken.
+    async fn fetch_pdf(
+        &self,
+        file_info: &CallInfo<'_>,
+        url: String,
+        status: u16,
+    ) -> Result<ProjectPdf, ProviderError> {
         if !self.may_fetch(&url) {
             return Err(file_info.err(ErrorKind::Unexpected {
-                status: answer.status,
+                status,
                 detail: format!(
                     "download_url {} is neither https nor on the WEBAPI's own origin; not fetched",
                     origin(&url)
@@ -944,7 +955,7 @@ impl Key2printClient {
         }
         let request = self.plumbing.http.get(&url);
         let file = send_capped(
-            &file_info,
+            file_info,
             self.plumbing.clock.as_ref(),
             request,
             MAX_PDF_BYTES,

@@ -345,6 +345,19 @@ fn spiff_rest(a: &SpiffRestArgs, verify: bool) -> Result<Report, Usage> {
             format!("# string to sign: {}", escaped(&to_sign)),
         ]));
     }
+    spiff_rest_verify(a, secret.expose(), hash, &req, &expected, &to_sign)
+}
+
+/// Checks `--authorization` against the SOA signature of `req`; when it differs, says which
+/// part most likely does (the body hash, a trailing newline, or something else).
+fn spiff_rest_verify(
+    a: &SpiffRestArgs,
+    secret: &str,
+    hash: SpiffBodyHash,
+    req: &spiff::SoaRequest<'_>,
+    expected: &str,
+    to_sign: &str,
+) -> Result<Report, Usage> {
     let Some(presented) = a.authorization.as_deref().map(str::trim) else {
         return usage("--verify spiff-rest needs --authorization");
     };
@@ -358,8 +371,8 @@ fn spiff_rest(a: &SpiffRestArgs, verify: bool) -> Result<Report, Usage> {
         ]));
     };
     let ok_with = |h: SpiffBodyHash, body: &[u8]| {
-        let r = spiff::SoaRequest { body, ..req };
-        let mine = spiff::soa_signature(secret.expose(), h, &r);
+        let r = spiff::SoaRequest { body, ..*req };
+        let mine = spiff::soa_signature(secret, h, &r);
         bool::from(subtle::ConstantTimeEq::ct_eq(
             mine.as_bytes(),
             sig.as_bytes(),
@@ -374,60 +387,50 @@ fn spiff_rest(a: &SpiffRestArgs, verify: bool) -> Result<Report, Usage> {
             format!("expected: {expected}"),
         ]));
     }
-    if ok_with(hash, &body) {
+    if ok_with(hash, req.body) {
         return Ok(Report::valid(format!("SOA signature ({})", a.body_hash)));
     }
-    let mut lines = Vec::new();
+    Ok(Report::invalid(vec![
+        spiff_difference(hash, req.body, ok_with),
+        format!("expected: {expected}"),
+        format!("string to sign: {}", escaped(to_sign)),
+    ]))
+}
+
+/// Why a Spiff signature that does not match `body` with `hash` differs, as far as
+/// `ok_with(hash, body)` can tell.
+fn spiff_difference(
+    hash: SpiffBodyHash,
+    body: &[u8],
+    ok_with: impl Fn(SpiffBodyHash, &[u8]) -> bool,
+) -> String {
     let other = if hash == SpiffBodyHash::Md5 {
         SpiffBodyHash::Sha512
     } else {
         SpiffBodyHash::Md5
     };
-    if ok_with(other, &body) {
-        lines.push(format!(
+    if ok_with(other, body) {
+        format!(
             "body hash differs: the signature was made with --body-hash {}",
             if other == SpiffBodyHash::Md5 {
                 "md5"
             } else {
                 "sha512"
             }
-        ));
-    } else if let Some(h) = trailing_newline_hint(&body, |b| ok_with(hash, b)) {
-        lines.push(h);
+        )
+    } else if let Some(h) = trailing_newline_hint(body, |b| ok_with(hash, b)) {
+        h
     } else {
-        lines.push(
-            "signature differs: check the secret key, method, body, content type, date and path"
-                .to_owned(),
-        );
+        "signature differs: check the secret key, method, body, content type, date and path"
+            .to_owned()
     }
-    lines.push(format!("expected: {expected}"));
-    lines.push(format!("string to sign: {}", escaped(&to_sign)));
-    Ok(Report::invalid(lines))
 }
 
 fn apliiq_request(a: &ApliiqArgs, verify: bool) -> Result<Report, Usage> {
     let secret = resolve_secret("shared-secret", &a.shared_secret)?;
     let body = read_body(&a.body)?;
     if !verify {
-        let rts = a
-            .rts
-            .clone()
-            .unwrap_or_else(|| now_ms().div_euclid(1000).to_string());
-        let state = a
-            .state
-            .clone()
-            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-        let auth = apliiq::authorization(secret.expose(), &a.app_id, &rts, &state, &body);
-        return Ok(Report::printed(vec![
-            format!("Authorization: {auth}"),
-            "Accept: application/json".to_owned(),
-            "Content-Type: application/json".to_owned(),
-            String::new(),
-            format!(
-                "# string to sign: {}",
-                escaped(&apliiq::string_to_sign(&a.app_id, &rts, &state, &body))
-            ),
-        ]));
+        return Ok(apliiq_printed(a, secret.expose(), &body));
     }
     let Some(presented) = a.authorization.as_deref() else {
         return usage("--verify apliiq needs --authorization");
@@ -466,6 +469,29 @@ fn apliiq_request(a: &ApliiqArgs, verify: bool) -> Result<Report, Usage> {
     })];
     lines.push(format!("expected: {expected}"));
     Ok(Report::invalid(lines))
+}
+
+/// The headers of a signed Apliiq request; RTS and STATE are made up when not given.
+fn apliiq_printed(a: &ApliiqArgs, secret: &str, body: &[u8]) -> Report {
+    let rts = a
+        .rts
+        .clone()
+        .unwrap_or_else(|| now_ms().div_euclid(1000).to_string());
+    let state = a
+        .state
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let auth = apliiq::authorization(secret, &a.app_id, &rts, &state, body);
+    Report::printed(vec![
+        format!("Authorization: {auth}"),
+        "Accept: application/json".to_owned(),
+        "Content-Type: application/json".to_owned(),
+        String::new(),
+        format!(
+            "# string to sign: {}",
+            escaped(&apliiq::string_to_sign(&a.app_id, &rts, &state, body))
+        ),
+    ])
 }
 
 fn apliiq_callback(a: &ApliiqCallbackArgs, verify: bool) -> Result<Report, Usage> {

@@ -223,31 +223,7 @@ impl SpiffClient {
         let date = super::imf_fixdate(self.plumbing.clock.now_ms());
         match &self.auth {
             Auth::Graphql { application_key } => {
-                let secrets = [application_key.expose()];
-                let info = CallInfo {
-                    provider: Provider::Spiff,
-                    call: CALL_GRAPHQL,
-                    idempotent: false,
-                    secrets: &secrets,
-                };
-                let request = self
-                    .plumbing
-                    .http
-                    .post(join_url(&self.base_url, GRAPHQL_PATH))
-                    .header("Content-Type", CONTENT_TYPE)
-                    .header("Accept", "application/json")
-                    .header("Date", &date)
-                    .header("X-Application-Key", application_key.expose())
-                    .body(graphql_order_body(items));
-                let answer = send(&info, self.plumbing.clock.as_ref(), request).await?;
-                if !(200..300).contains(&answer.status) {
-                    return Err(info.status_error(&answer));
-                }
-                let order_id = parse_graphql_answer(&info, &answer)?;
-                Ok(SpiffPlacement {
-                    order_id: Some(order_id),
-                    answer: answer_json(&answer),
-                })
+                self.create_graphql(application_key, items, &date).await
             }
             Auth::Rest {
                 access_key,
@@ -255,47 +231,103 @@ impl SpiffClient {
                 body_hash,
                 auto_print,
             } => {
-                let secrets = [secret_key.expose()];
-                let info = CallInfo {
-                    provider: Provider::Spiff,
-                    call: CALL_REST,
-                    idempotent: false,
-                    secrets: &secrets,
-                };
-                let url = join_url(&self.base_url, REST_ORDERS_PATH);
-                let path = reqwest::Url::parse(&url)
-                    .map(|u| u.path().to_owned())
-                    .map_err(|e| info.err(ErrorKind::Config(format!("spiff.base_url: {e}"))))?;
-                let body = rest_order_body(items, *auto_print);
-                let authorization = soa_authorization(
+                let signer = RestSigner {
                     access_key,
-                    secret_key.expose(),
-                    *body_hash,
-                    &SoaRequest {
-                        method: "POST",
-                        body: &body,
-                        content_type: CONTENT_TYPE,
-                        date: &date,
-                        path: &path,
-                    },
-                );
-                let request = self
-                    .plumbing
-                    .http
-                    .post(url)
-                    .header("Content-Type", CONTENT_TYPE)
-                    .header("Accept", "application/json")
-                    .header("Date", &date)
-                    .header("Authorization", authorization)
-                    .body(body);
-                let answer = send(&info, self.plumbing.clock.as_ref(), request).await?;
-                if !(200..300).contains(&answer.status) {
-                    return Err(info.status_error(&answer));
-                }
-                Ok(rest_placement(&answer))
+                    secret_key,
+                    body_hash: *body_hash,
+                };
+                self.create_rest(&signer, rest_order_body(items, *auto_print), &date)
+                    .await
             }
         }
     }
+
+    /// The GraphQL order mutation; its answer must name the order id.
+    async fn create_graphql(
+        &self,
+        application_key: &Secret,
+        items: &[SpiffOrderItem],
+        date: &str,
+    ) -> Result<SpiffPlacement, ProviderError> {
+        let secrets = [application_key.expose()];
+        let info = CallInfo {
+            provider: Provider::Spiff,
+            call: CALL_GRAPHQL,
+            idempotent: false,
+            secrets: &secrets,
+        };
+        let request = self
+            .plumbing
+            .http
+            .post(join_url(&self.base_url, GRAPHQL_PATH))
+            .header("Content-Type", CONTENT_TYPE)
+            .header("Accept", "application/json")
+            .header("Date", date)
+            .header("X-Application-Key", application_key.expose())
+            .body(graphql_order_body(items));
+        let answer = send(&info, self.plumbing.clock.as_ref(), request).await?;
+        if !(200..300).contains(&answer.status) {
+            return Err(info.status_error(&answer));
+        }
+        let order_id = parse_graphql_answer(&info, &answer)?;
+        Ok(SpiffPlacement {
+            order_id: Some(order_id),
+            answer: answer_json(&answer),
+        })
+    }
+
+    /// The REST order request (`body`), signed with the SOA scheme; any 2xx is a placed order.
+    async fn create_rest(
+        &self,
+        signer: &RestSigner<'_>,
+        body: Vec<u8>,
+        date: &str,
+    ) -> Result<SpiffPlacement, ProviderError> {
+        let secrets = [signer.secret_key.expose()];
+        let info = CallInfo {
+            provider: Provider::Spiff,
+            call: CALL_REST,
+            idempotent: false,
+            secrets: &secrets,
+        };
+        let url = join_url(&self.base_url, REST_ORDERS_PATH);
+        let path = reqwest::Url::parse(&url)
+            .map(|u| u.path().to_owned())
+            .map_err(|e| info.err(ErrorKind::Config(format!("spiff.base_url: {e}"))))?;
+        let authorization = soa_authorization(
+            signer.access_key,
+            signer.secret_key.expose(),
+            signer.body_hash,
+            &SoaRequest {
+                method: "POST",
+                body: &body,
+                content_type: CONTENT_TYPE,
+                date,
+                path: &path,
+            },
+        );
+        let request = self
+            .plumbing
+            .http
+            .post(url)
+            .header("Content-Type", CONTENT_TYPE)
+            .header("Accept", "application/json")
+            .header("Date", date)
+            .header("Authorization", authorization)
+            .body(body);
+        let answer = send(&info, self.plumbing.clock.as_ref(), request).await?;
+        if !(200..300).contains(&answer.status) {
+            return Err(info.status_error(&answer));
+        }
+        Ok(rest_placement(&answer))
+    }
+}
+
+/// The keys a REST order request is signed with.
+struct RestSigner<'a> {
+    access_key: &'a str,
+    secret_key: &'a Secret,
+    body_hash: SpiffBodyHash,
 }
 
 fn id_string(v: &Value) -> Option<String> {

@@ -259,6 +259,56 @@ where
     })
 }
 
+fn item_from_row<R: Row>(r: &R) -> Result<ItemView, sqlx::Error>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(ItemView {
+        item_id: r.try_get("item_id")?,
+        name: r.try_get("name")?,
+        sku: r.try_get("sku")?,
+        product_id: r.try_get("product_id")?,
+        variation_id: r.try_get("variation_id")?,
+        quantity: r.try_get("quantity")?,
+        price: r.try_get("price")?,
+        classification: r.try_get("classification")?,
+        design_id: r.try_get("design_id")?,
+        detail: r.try_get("detail")?,
+    })
+}
+
+fn snapshot_from_row<R: Row>(r: &R) -> Result<SnapshotView, sqlx::Error>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i32: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(SnapshotView {
+        id: r.try_get("id")?,
+        modified_gmt: r.try_get("modified_gmt")?,
+        status: r.try_get("status")?,
+        delivery_id: r.try_get("delivery_id")?,
+        received_at: rfc3339(r.try_get("received_at")?),
+        current: r.try_get::<i32, _>("current")? != 0,
+    })
+}
+
+/// An order's items, by item id.
+const ORDER_ITEMS_SQL: &str = "SELECT item_id, name, sku, product_id, variation_id, quantity, \
+     price, classification, design_id, detail FROM order_items \
+     WHERE store_id = $1 AND order_id = $2 ORDER BY item_id";
+
+/// An order's snapshots, oldest first, marking the current one.
+const ORDER_SNAPSHOTS_SQL: &str = "SELECT s.id, s.modified_gmt, s.status, s.delivery_id, \
+     s.received_at, CASE WHEN s.id = o.snapshot_id THEN 1 ELSE 0 END AS current \
+     FROM order_snapshots s JOIN orders o \
+       ON o.store_id = s.store_id AND o.order_id = s.order_id \
+     WHERE s.store_id = $1 AND s.order_id = $2 ORDER BY s.modified_gmt, s.id";
+
 const DELIVERY_COLUMNS: &str = "id, store_id, received_at, source, topic, webhook_id, delivery_ref, \
      content_type, order_id, outcome, detail, \
      CAST(COALESCE(body_size, LENGTH(body)) AS BIGINT) AS size";
@@ -364,54 +414,22 @@ impl Store {
             "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE store_id = $1 AND order_id = $2 ORDER BY id"
         );
         let (items, snapshots, deliveries) = on_pool!(self, |pool| {
-            let items = sqlx::query(
-                "SELECT item_id, name, sku, product_id, variation_id, quantity, price, \
-                 classification, design_id, detail FROM order_items \
-                 WHERE store_id = $1 AND order_id = $2 ORDER BY item_id",
-            )
-            .bind(store_id)
-            .bind(order_id)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok::<_, sqlx::Error>(ItemView {
-                    item_id: r.try_get("item_id")?,
-                    name: r.try_get("name")?,
-                    sku: r.try_get("sku")?,
-                    product_id: r.try_get("product_id")?,
-                    variation_id: r.try_get("variation_id")?,
-                    quantity: r.try_get("quantity")?,
-                    price: r.try_get("price")?,
-                    classification: r.try_get("classification")?,
-                    design_id: r.try_get("design_id")?,
-                    detail: r.try_get("detail")?,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-            let snapshots = sqlx::query(
-                "SELECT s.id, s.modified_gmt, s.status, s.delivery_id, s.received_at, \
-                 CASE WHEN s.id = o.snapshot_id THEN 1 ELSE 0 END AS current \
-                 FROM order_snapshots s JOIN orders o \
-                   ON o.store_id = s.store_id AND o.order_id = s.order_id \
-                 WHERE s.store_id = $1 AND s.order_id = $2 ORDER BY s.modified_gmt, s.id",
-            )
-            .bind(store_id)
-            .bind(order_id)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok::<_, sqlx::Error>(SnapshotView {
-                    id: r.try_get("id")?,
-                    modified_gmt: r.try_get("modified_gmt")?,
-                    status: r.try_get("status")?,
-                    delivery_id: r.try_get("delivery_id")?,
-                    received_at: rfc3339(r.try_get("received_at")?),
-                    current: r.try_get::<i32, _>("current")? != 0,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+            let items = sqlx::query(ORDER_ITEMS_SQL)
+                .bind(store_id)
+                .bind(order_id)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(item_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
+            let snapshots = sqlx::query(ORDER_SNAPSHOTS_SQL)
+                .bind(store_id)
+                .bind(order_id)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(snapshot_from_row)
+                .collect::<Result<Vec<_>, _>>()?;
             let deliveries = sqlx::query(sqlx::AssertSqlSafe(delivery_sql))
                 .bind(store_id)
                 .bind(order_id)

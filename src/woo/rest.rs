@@ -688,6 +688,44 @@ impl WooClient {
         query: &[(String, String)],
         body: Option<&Value>,
     ) -> Result<RawResponse, WooError> {
+        let (url, oauth_header) = self.signed_url(&method, endpoint, query);
+        let mut req = self
+            .http
+            .request(method.clone(), url)
+            .header(ACCEPT, "application/json");
+        match (self.auth, oauth_header) {
+            (AuthMode::Basic, _) => {
+                req = req.basic_auth(&self.consumer_key, Some(self.consumer_secret.expose()));
+            }
+            (_, Some(h)) => req = req.header(reqwest::header::AUTHORIZATION, h),
+            _ => {}
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let method_name = method.as_str().to_owned();
+        let fail = |e: reqwest::Error| classify_send_error(e, &method_name, endpoint);
+        let resp = req.send().await.map_err(fail)?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.map_err(fail)?;
+        tracing::debug!(method = %method_name, endpoint, status, "WooCommerce REST call");
+        if !(200..300).contains(&status) {
+            let secrets = [self.consumer_secret.expose(), self.consumer_key.as_str()];
+            return Err(api_error(status, &headers, &bytes, &method_name, &secrets));
+        }
+        Ok(RawResponse::new(status, &headers, bytes.to_vec()))
+    }
+
+    /// The URL of a request to `API_PREFIX + endpoint` with its query, and the
+    /// `Authorization` header when OAuth 1.0a signs in a header. With OAuth 1.0a in the
+    /// query, the signed query replaces the plain one.
+    fn signed_url(
+        &self,
+        method: &Method,
+        endpoint: &str,
+        query: &[(String, String)],
+    ) -> (String, Option<String>) {
         let path = format!("{API_PREFIX}{endpoint}");
         let mut query_string = oauth1::encode_query(query);
         let mut oauth_header = None;
@@ -719,42 +757,7 @@ impl WooClient {
         } else {
             format!("{}{path}?{query_string}", self.root)
         };
-        let mut req = self
-            .http
-            .request(method.clone(), url)
-            .header(ACCEPT, "application/json");
-        match (self.auth, oauth_header) {
-            (AuthMode::Basic, _) => {
-                req = req.basic_auth(&self.consumer_key, Some(self.consumer_secret.expose()));
-            }
-            (_, Some(h)) => req = req.header(reqwest::header::AUTHORIZATION, h),
-            _ => {}
-        }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let method_name = method.as_str().to_owned();
-        let fail = |e: reqwest::Error| classify_send_error(e, &method_name, endpoint);
-        let resp = req.send().await.map_err(fail)?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let bytes = resp.bytes().await.map_err(fail)?;
-        tracing::debug!(method = %method_name, endpoint, status, "WooCommerce REST call");
-        if !(200..300).contains(&status) {
-            let secrets = [self.consumer_secret.expose(), self.consumer_key.as_str()];
-            return Err(api_error(status, &headers, &bytes, &method_name, &secrets));
-        }
-        Ok(RawResponse {
-            status,
-            total: header_num(&headers, "x-wp-total"),
-            total_pages: header_num(&headers, "x-wp-totalpages")
-                .and_then(|n: u64| u32::try_from(n).ok()),
-            location: headers
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-            body: bytes.to_vec(),
-        })
+        (url, oauth_header)
     }
 }
 
@@ -767,6 +770,21 @@ struct RawResponse {
 }
 
 impl RawResponse {
+    /// A 2xx answer with its paging totals and `Location` header.
+    fn new(status: u16, headers: &HeaderMap, body: Vec<u8>) -> Self {
+        RawResponse {
+            status,
+            total: header_num(headers, "x-wp-total"),
+            total_pages: header_num(headers, "x-wp-totalpages")
+                .and_then(|n: u64| u32::try_from(n).ok()),
+            location: headers
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            body,
+        }
+    }
+
     fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, WooError> {
         serde_json::from_slice(&self.body).map_err(|e| WooError::Decode {
             status: self.status,
@@ -862,6 +880,7 @@ fn api_error(
 
 /// Splits a JSON array into its elements' bytes, exactly as sent (no re-serialisation).
 /// `None` when the text is not an array.
+// Stays whole: one pass of a byte scanner whose match arms share its depth and string state.
 pub fn split_json_array(bytes: &[u8]) -> Option<Vec<&[u8]>> {
     let is_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
     let skip_ws = |mut i: usize| {
