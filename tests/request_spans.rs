@@ -6,6 +6,7 @@
 //! A test binary of its own: it installs the process-wide tracing subscriber and reads every
 //! event that subscriber captures, so no other test may run (and log) in its process.
 
+#[path = "it/support/mod.rs"]
 mod support;
 
 use std::collections::{BTreeMap, HashMap};

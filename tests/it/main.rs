@@ -3,9 +3,10 @@
 //! e.g. `cargo test --test it intake::`.
 //!
 //! Tests that need a process of their own stay separate binaries in `tests/`:
-//! `job_spans.rs` installs the process-wide tracing subscriber and reads every line it
-//! captures, and `sqlite_allocator.rs` hands SQLite its allocator before SQLite first
-//! initialises in the process. Both use `support` from here by path.
+//! `job_spans.rs` and `request_spans.rs` install the process-wide tracing subscriber and
+//! read every line or event it captures, and `sqlite_allocator.rs` hands SQLite its
+//! allocator before SQLite first initialises in the process. They use `support` from here
+//! by path.
 
 #[macro_use]
 mod support;
