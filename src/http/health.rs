@@ -115,8 +115,16 @@ impl HealthApi {
         operation_id = "metrics"
     )]
     async fn metrics(&self, state: Data<&Arc<AppState>>) -> Result<MetricsResponse, ApiError> {
-        let jobs = state.store.job_gauges(state.clock.now_ms()).await?;
-        let (waiting, oldest) = state.store.unapplied_deliveries().await?;
+        let jobs = state
+            .store
+            .job_gauges(state.clock.now_ms())
+            .await
+            .map_err(ApiError::database_unavailable)?;
+        let (waiting, oldest) = state
+            .store
+            .unapplied_deliveries()
+            .await
+            .map_err(ApiError::database_unavailable)?;
         let age_ms = oldest.map_or(0, |at| (state.clock.now_ms() - at).max(0));
         let gauges = ScrapeGauges {
             jobs: jobs
