@@ -1,17 +1,23 @@
-//! Counters and latency histograms, rendered in the Prometheus text format by `GET /metrics`.
-//! Gauges that live in the database (jobs by state, queue age) are read at scrape time.
+//! Counters and latency histograms kept in a `prometheus-client` registry and rendered in the
+//! Prometheus text format (version 0.0.4) by `GET /metrics`. Gauges that live in the database
+//! (jobs by state, queue age, deliveries waiting) are read at scrape time and rendered from a
+//! registry built for that scrape.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::time::Duration;
+
+use prometheus_client::encoding::{
+    EncodeGaugeValue, EncodeLabelSet, GaugeValueEncoder, prometheus_text,
+};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
-
-type Labels = Vec<(&'static str, String)>;
 
 /// The topic labels of `printbridge_deliveries_total`: WooCommerce's order topics, the
 /// actions it sends about orders, `none` (no topic header) and `unsigned` (a request
@@ -40,167 +46,222 @@ pub fn topic_label(topic: &str) -> &'static str {
         .unwrap_or("other")
 }
 
-#[derive(Default)]
-struct Histogram {
-    counts: Vec<u64>,
-    sum: f64,
-    count: u64,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    topic: &'static str,
+    outcome: String,
 }
 
-#[derive(Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabels {
+    provider: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AttemptLabels {
+    provider: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    provider: String,
+    state: String,
+}
+
+/// A number of seconds as the exposition writes it: a whole number without a fraction
+/// (`42`, as scrapers and alerts have always read it), any other with one (`1.5`).
+#[derive(Debug, Clone, Copy)]
+struct Seconds(f64);
+
+/// Whole numbers below 2^53 are exact both as `f64` and as `i64`.
+const EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
+
+impl EncodeGaugeValue for Seconds {
+    fn encode(&self, encoder: &mut GaugeValueEncoder) -> Result<(), std::fmt::Error> {
+        let Seconds(v) = *self;
+        if v.fract() == 0.0 && v.abs() < EXACT_INTEGER {
+            (v as i64).encode(encoder)
+        } else {
+            v.encode(encoder)
+        }
+    }
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS.iter().copied())
+}
+
+/// The bridge's counters and histograms, updated as deliveries and provider calls happen.
 pub struct Metrics {
-    counters: Mutex<BTreeMap<(&'static str, Labels), u64>>,
-    histograms: Mutex<BTreeMap<(&'static str, Labels), Histogram>>,
+    registry: Registry,
+    deliveries: Family<DeliveryLabels, Counter>,
+    attempts: Family<AttemptLabels, Counter>,
+    attempt_duration: Family<AttemptLabels, Histogram, fn() -> Histogram>,
+    dead_letters: Family<ProviderLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Values read from the database at scrape time.
+#[derive(Debug, Clone, Default)]
+pub struct ScrapeGauges {
+    /// Unfinished jobs and jobs waiting for an operator: (provider, state, count).
+    pub jobs: Vec<(String, String, i64)>,
+    /// Jobs pending or retrying.
+    pub queue_depth: i64,
+    /// How long the oldest due job has waited past its run time, in seconds.
+    pub oldest_due_job_age_seconds: f64,
+    /// Jobs that are dead letters now.
+    pub dead_letters: i64,
+    /// Deliveries stored and answered, waiting to be applied to the ledger.
+    pub deliveries_unapplied: i64,
+    /// Age of the oldest delivery waiting to be applied, in seconds.
+    pub oldest_unapplied_delivery_age_seconds: f64,
 }
 
 impl Metrics {
     pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn inc(&self, name: &'static str, labels: Labels) {
-        if let Ok(mut c) = self.counters.lock() {
-            *c.entry((name, labels)).or_default() += 1;
-        }
-    }
-
-    pub fn observe(&self, name: &'static str, labels: Labels, value: Duration) {
-        let secs = value.as_secs_f64();
-        if let Ok(mut h) = self.histograms.lock() {
-            let hist = h.entry((name, labels)).or_default();
-            if hist.counts.is_empty() {
-                hist.counts = vec![0; BUCKETS.len()];
-            }
-            for (i, bound) in BUCKETS.iter().enumerate() {
-                if secs <= *bound {
-                    hist.counts[i] += 1;
-                }
-            }
-            hist.sum += secs;
-            hist.count += 1;
+        let mut registry = Registry::default();
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "printbridge_deliveries",
+            "Webhook deliveries received, by topic and outcome",
+            deliveries.clone(),
+        );
+        let attempts = Family::<AttemptLabels, Counter>::default();
+        registry.register(
+            "printbridge_attempts",
+            "Provider calls, by provider and outcome",
+            attempts.clone(),
+        );
+        let attempt_duration =
+            Family::<AttemptLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram,
+            );
+        registry.register(
+            "printbridge_attempt_duration_seconds",
+            "Provider call latency",
+            attempt_duration.clone(),
+        );
+        let dead_letters = Family::<ProviderLabels, Counter>::default();
+        registry.register(
+            "printbridge_dead_letters",
+            "Jobs that became dead letters",
+            dead_letters.clone(),
+        );
+        Self {
+            registry,
+            deliveries,
+            attempts,
+            attempt_duration,
+            dead_letters,
         }
     }
 
     /// A webhook delivery by topic and what the ledger did with it. The topic label is one
     /// of [`KNOWN_TOPICS`] or `other` (see [`topic_label`]), so no sender can add series.
     pub fn delivery(&self, topic: &str, outcome: &str) {
-        self.inc(
-            "printbridge_deliveries_total",
-            vec![
-                ("topic", topic_label(topic).to_owned()),
-                ("outcome", outcome.to_owned()),
-            ],
-        );
+        self.deliveries
+            .get_or_create(&DeliveryLabels {
+                topic: topic_label(topic),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    /// A job that became a dead letter.
+    pub fn dead_letter(&self, provider: &str) {
+        self.dead_letters
+            .get_or_create(&ProviderLabels {
+                provider: provider.to_owned(),
+            })
+            .inc();
     }
 
     /// One provider call: its provider, outcome class and duration.
-    /// A job that became a dead letter.
-    pub fn dead_letter(&self, provider: &str) {
-        self.inc(
-            "printbridge_dead_letters_total",
-            vec![("provider", provider.to_owned())],
-        );
-    }
-
     pub fn attempt(&self, provider: &str, outcome: &str, took: Duration) {
-        let labels = vec![
-            ("provider", provider.to_owned()),
-            ("outcome", outcome.to_owned()),
-        ];
-        self.inc("printbridge_attempts_total", labels.clone());
-        self.observe("printbridge_attempt_duration_seconds", labels, took);
-    }
-
-    /// Renders counters and histograms, with `HELP`/`TYPE` lines.
-    pub fn render(&self, out: &mut String) {
-        let help = |name: &str| match name {
-            "printbridge_deliveries_total" => "Webhook deliveries received, by topic and outcome.",
-            "printbridge_attempts_total" => "Provider calls, by provider and outcome.",
-            "printbridge_attempt_duration_seconds" => "Provider call latency.",
-            "printbridge_dead_letters_total" => "Jobs that became dead letters.",
-            _ => "PrintBridge metric.",
+        let labels = AttemptLabels {
+            provider: provider.to_owned(),
+            outcome: outcome.to_owned(),
         };
-        if let Ok(c) = self.counters.lock() {
-            let mut last = "";
-            for ((name, labels), v) in c.iter() {
-                if *name != last {
-                    let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} counter", help(name));
-                    last = name;
-                }
-                let _ = writeln!(out, "{name}{} {v}", fmt_labels(labels, None));
-            }
+        self.attempts.get_or_create(&labels).inc();
+        self.attempt_duration
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
+    }
+
+    /// The counters and histograms, then the gauges read at this scrape, with `HELP`/`TYPE`
+    /// lines. Writing to a `String` does not fail and none of these metrics' values fails to
+    /// encode; an encoding error is logged and the text written until then is returned.
+    pub fn render(&self, gauges: &ScrapeGauges) -> String {
+        let mut out = String::new();
+        let encoded = prometheus_text::encode(&mut out, &self.registry)
+            .and_then(|()| prometheus_text::encode(&mut out, &scrape_registry(gauges)));
+        if let Err(e) = encoded {
+            tracing::error!(error = %e, "metrics: encoding failed");
         }
-        if let Ok(h) = self.histograms.lock() {
-            let mut last = "";
-            for ((name, labels), hist) in h.iter() {
-                if *name != last {
-                    let _ = writeln!(out, "# HELP {name} {}\n# TYPE {name} histogram", help(name));
-                    last = name;
-                }
-                write_histogram(
-                    out,
-                    name,
-                    labels,
-                    (BUCKETS, &hist.counts),
-                    hist.sum,
-                    hist.count,
-                );
-            }
-        }
+        out
     }
 }
 
-/// One histogram's series: a bucket per bound (`within[i]` observations at most
-/// `bounds[i]`, cumulative), `+Inf`, `_sum` and `_count`; without `HELP`/`TYPE` lines.
-pub fn write_histogram(
-    out: &mut String,
-    name: &str,
-    labels: &[(&'static str, String)],
-    (bounds, within): (&[f64], &[u64]),
-    sum: f64,
-    count: u64,
-) {
-    for (bound, n) in bounds.iter().zip(within) {
-        let _ = writeln!(
-            out,
-            "{name}_bucket{} {n}",
-            fmt_labels(labels, Some(&bound.to_string()))
-        );
+/// A registry holding the gauges of one scrape.
+fn scrape_registry(g: &ScrapeGauges) -> Registry {
+    let mut registry = Registry::default();
+    let jobs = Family::<JobLabels, Gauge>::default();
+    for (provider, state, count) in &g.jobs {
+        jobs.get_or_create(&JobLabels {
+            provider: provider.clone(),
+            state: state.clone(),
+        })
+        .set(*count);
     }
-    let _ = writeln!(
-        out,
-        "{name}_bucket{} {count}",
-        fmt_labels(labels, Some("+Inf"))
+    registry.register(
+        "printbridge_jobs",
+        "Jobs in the outbox not finished (pending, retrying, running) or waiting for an operator (needs-review, dead), by provider and state",
+        jobs,
     );
-    let _ = writeln!(out, "{name}_sum{} {sum}", fmt_labels(labels, None));
-    let _ = writeln!(out, "{name}_count{} {count}", fmt_labels(labels, None));
-}
-
-/// `{a="x",b="y"}` with Prometheus escaping; `le` appended for histogram buckets.
-pub fn fmt_labels(labels: &[(&'static str, String)], le: Option<&str>) -> String {
-    let mut parts: Vec<String> = labels
-        .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-        .collect();
-    if let Some(le) = le {
-        parts.push(format!("le=\"{le}\""));
-    }
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("{{{}}}", parts.join(","))
-    }
-}
-
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    let gauge = ConstGauge::new;
+    let seconds = |v: f64| ConstGauge::new(Seconds(v));
+    registry.register(
+        "printbridge_queue_depth",
+        "Jobs due now or waiting to retry",
+        gauge(g.queue_depth),
+    );
+    registry.register(
+        "printbridge_oldest_due_job_age_seconds",
+        "Age of the oldest job that is due and not done",
+        seconds(g.oldest_due_job_age_seconds),
+    );
+    registry.register(
+        "printbridge_dead_letters",
+        "Jobs that are dead letters now",
+        gauge(g.dead_letters),
+    );
+    registry.register(
+        "printbridge_deliveries_unapplied",
+        "Deliveries stored and answered, waiting to be applied to the ledger",
+        gauge(g.deliveries_unapplied),
+    );
+    registry.register(
+        "printbridge_oldest_unapplied_delivery_age_seconds",
+        "Age of the oldest delivery waiting to be applied",
+        seconds(g.oldest_unapplied_delivery_age_seconds),
+    );
+    registry
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn render(m: &Metrics) -> String {
+        m.render(&ScrapeGauges::default())
+    }
 
     #[test]
     fn renders_prometheus_text() {
@@ -208,16 +269,14 @@ mod tests {
         m.delivery("order.updated", "applied");
         m.delivery("order.updated", "applied");
         m.attempt("spiff", "success", Duration::from_millis(20));
-        let mut out = String::new();
-        m.render(&mut out);
+        let out = render(&m);
         assert!(out.contains(
             "printbridge_deliveries_total{topic=\"order.updated\",outcome=\"applied\"} 2"
         ));
         assert!(out.contains("# TYPE printbridge_attempt_duration_seconds histogram"));
         m.delivery("Order.Updated ", "applied");
         m.delivery("x".repeat(1000).as_str(), "rejected");
-        let mut out = String::new();
-        m.render(&mut out);
+        let out = render(&m);
         assert!(out.contains(
             "printbridge_deliveries_total{topic=\"order.updated\",outcome=\"applied\"} 3"
         ));
@@ -230,5 +289,54 @@ mod tests {
         assert!(out.contains(
             "printbridge_attempt_duration_seconds_bucket{provider=\"spiff\",outcome=\"success\",le=\"0.01\"} 0"
         ));
+    }
+
+    /// Every metric keeps its name, type and help text: dashboards and alerts read them.
+    #[test]
+    fn names_types_and_help_are_stable() {
+        let m = Metrics::new();
+        m.delivery("order.created", "applied");
+        m.attempt("apliiq", "success", Duration::from_millis(3));
+        m.dead_letter("apliiq");
+        let out = m.render(&ScrapeGauges {
+            jobs: vec![("spiff".to_owned(), "dead".to_owned(), 2)],
+            queue_depth: 3,
+            oldest_due_job_age_seconds: 1.5,
+            dead_letters: 2,
+            deliveries_unapplied: 4,
+            oldest_unapplied_delivery_age_seconds: 42.0,
+        });
+        for line in [
+            "# HELP printbridge_deliveries_total Webhook deliveries received, by topic and outcome.",
+            "# TYPE printbridge_deliveries_total counter",
+            "# HELP printbridge_attempts_total Provider calls, by provider and outcome.",
+            "# TYPE printbridge_attempts_total counter",
+            "printbridge_attempts_total{provider=\"apliiq\",outcome=\"success\"} 1",
+            "# HELP printbridge_attempt_duration_seconds Provider call latency.",
+            "printbridge_attempt_duration_seconds_bucket{provider=\"apliiq\",outcome=\"success\",le=\"1\"} 1",
+            "printbridge_attempt_duration_seconds_bucket{provider=\"apliiq\",outcome=\"success\",le=\"+Inf\"} 1",
+            "printbridge_attempt_duration_seconds_count{provider=\"apliiq\",outcome=\"success\"} 1",
+            "# HELP printbridge_dead_letters_total Jobs that became dead letters.",
+            "# TYPE printbridge_dead_letters_total counter",
+            "printbridge_dead_letters_total{provider=\"apliiq\"} 1",
+            "# TYPE printbridge_jobs gauge",
+            "printbridge_jobs{provider=\"spiff\",state=\"dead\"} 2",
+            "# HELP printbridge_queue_depth Jobs due now or waiting to retry.",
+            "printbridge_queue_depth 3",
+            "# TYPE printbridge_oldest_due_job_age_seconds gauge",
+            "printbridge_oldest_due_job_age_seconds 1.5",
+            "printbridge_oldest_unapplied_delivery_age_seconds 42",
+            "# HELP printbridge_dead_letters Jobs that are dead letters now.",
+            "printbridge_dead_letters 2",
+            "printbridge_deliveries_unapplied 4",
+            "# TYPE printbridge_oldest_unapplied_delivery_age_seconds gauge",
+        ] {
+            assert!(out.lines().any(|l| l == line), "{line} missing in\n{out}");
+        }
+        let age = out
+            .lines()
+            .find_map(|l| l.strip_prefix("printbridge_oldest_unapplied_delivery_age_seconds "))
+            .and_then(|v| v.parse::<f64>().ok());
+        assert_eq!(age, Some(42.0), "{out}");
     }
 }

@@ -1,6 +1,5 @@
 //! `GET /healthz`, `GET /readyz`, `GET /metrics`.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use poem::web::Data;
@@ -9,6 +8,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::problem::{ApiError, Problem, bad_request_problem};
 use super::{ApiTags, AppState};
+use crate::metrics::ScrapeGauges;
 
 #[derive(Debug, Object)]
 pub struct Health {
@@ -115,43 +115,31 @@ impl HealthApi {
         operation_id = "metrics"
     )]
     async fn metrics(&self, state: Data<&Arc<AppState>>) -> Result<MetricsResponse, ApiError> {
-        let mut out = String::new();
-        state.metrics.render(&mut out);
-        let gauges = state.store.job_gauges(state.clock.now_ms()).await?;
-        let _ = writeln!(
-            out,
-            "# HELP printbridge_jobs Jobs in the outbox not finished (pending, retrying, running) or waiting for an operator (needs-review, dead), by provider and state.\n# TYPE printbridge_jobs gauge"
-        );
-        for g in &gauges.by_state {
-            let _ = writeln!(
-                out,
-                "printbridge_jobs{{provider=\"{}\",state=\"{}\"}} {}",
-                g.provider, g.state, g.count
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP printbridge_queue_depth Jobs due now or waiting to retry.\n# TYPE printbridge_queue_depth gauge\nprintbridge_queue_depth {}",
-            gauges.queue_depth
-        );
-        let _ = writeln!(
-            out,
-            "# HELP printbridge_oldest_due_job_age_seconds Age of the oldest job that is due and not done.\n# TYPE printbridge_oldest_due_job_age_seconds gauge\nprintbridge_oldest_due_job_age_seconds {}",
-            gauges.oldest_due_age_ms as f64 / 1000.0
-        );
-        let _ = writeln!(
-            out,
-            "# HELP printbridge_dead_letters Jobs that are dead letters now.\n# TYPE printbridge_dead_letters gauge\nprintbridge_dead_letters {}",
-            gauges.dead
-        );
-        let (waiting, oldest) = state.store.unapplied_deliveries().await?;
+        let jobs = state
+            .store
+            .job_gauges(state.clock.now_ms())
+            .await
+            .map_err(ApiError::database_unavailable)?;
+        let (waiting, oldest) = state
+            .store
+            .unapplied_deliveries()
+            .await
+            .map_err(ApiError::database_unavailable)?;
         let age_ms = oldest.map_or(0, |at| (state.clock.now_ms() - at).max(0));
-        let _ = writeln!(
-            out,
-            "# HELP printbridge_deliveries_unapplied Deliveries stored and answered, waiting to be applied to the ledger.\n# TYPE printbridge_deliveries_unapplied gauge\nprintbridge_deliveries_unapplied {waiting}\n\
-             # HELP printbridge_oldest_unapplied_delivery_age_seconds Age of the oldest delivery waiting to be applied.\n# TYPE printbridge_oldest_unapplied_delivery_age_seconds gauge\nprintbridge_oldest_unapplied_delivery_age_seconds {}",
-            age_ms as f64 / 1000.0
-        );
-        Ok(MetricsResponse::Ok(PlainText(out)))
+        let gauges = ScrapeGauges {
+            jobs: jobs
+                .by_state
+                .into_iter()
+                .map(|g| (g.provider, g.state, g.count))
+                .collect(),
+            queue_depth: jobs.queue_depth,
+            oldest_due_job_age_seconds: jobs.oldest_due_age_ms as f64 / 1000.0,
+            dead_letters: jobs.dead,
+            deliveries_unapplied: waiting,
+            oldest_unapplied_delivery_age_seconds: age_ms as f64 / 1000.0,
+        };
+        Ok(MetricsResponse::Ok(PlainText(
+            state.metrics.render(&gauges),
+        )))
     }
 }

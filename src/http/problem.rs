@@ -7,6 +7,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
 use serde::Serialize;
 
+use crate::store::StoreError;
+
 /// An error answer.
 #[derive(Debug, Clone, Serialize, Object)]
 pub struct Problem {
@@ -104,10 +106,39 @@ impl ApiError {
     }
 }
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> Self {
+impl ApiError {
+    /// 503 for any store error, for the operations that answer every failure to read the
+    /// database as "retry later" (`/metrics`).
+    pub fn database_unavailable(e: StoreError) -> Self {
         tracing::error!(error = %e, "database error");
-        ApiError::unavailable("the bridge's database is unavailable; nothing was changed")
+        ApiError::unavailable(DATABASE_UNAVAILABLE)
+    }
+}
+
+const DATABASE_UNAVAILABLE: &str = "the bridge's database is unavailable; nothing was changed";
+
+/// Each kind of store error to its status: a missing row 404, a conflicting state 409, an
+/// unavailable database (and a store writer that stopped) 503, anything else 500.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(message) => {
+                ApiError::NotFound(Json(Problem::new("not_found", message)))
+            }
+            StoreError::StateConflict(message) => {
+                ApiError::Conflict(Json(Problem::new("conflict", message)))
+            }
+            StoreError::Unavailable(_) | StoreError::Conflict(_) => {
+                ApiError::database_unavailable(e)
+            }
+            StoreError::Database(_)
+            | StoreError::Internal(_)
+            | StoreError::Migrate(_)
+            | StoreError::UnsupportedUrl(_) => {
+                tracing::error!(error = %e, "database error");
+                ApiError::internal("the bridge's database failed the request; nothing was changed")
+            }
+        }
     }
 }
 
@@ -207,4 +238,129 @@ fn authed_bad_request<T: poem_openapi::types::ToJSON + Send + Sync>(err: poem::E
         ));
     }
     Authed::BadRequest(bad_request_problem(err))
+}
+
+#[cfg(test)]
+mod tests {
+    use poem::IntoResponse;
+
+    use super::*;
+    use crate::store::Store;
+
+    /// The status and problem body an error is answered with.
+    async fn answer(e: ApiError) -> (u16, serde_json::Value) {
+        let resp = e.into_response();
+        let status = resp.status().as_u16();
+        let body = resp.into_body().into_vec().await.expect("body");
+        (status, serde_json::from_slice(&body).expect("problem"))
+    }
+
+    async fn sqlite_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("p.db").display());
+        let store = Store::connect(&url).await.expect("store");
+        (dir, store)
+    }
+
+    /// A closed pool is an unavailable database: 503 with a problem that says so.
+    #[tokio::test]
+    async fn a_closed_pool_is_answered_503() {
+        let (_dir, store) = sqlite_store().await;
+        store.ping().await.expect("ping");
+        store.close().await;
+        let err = store.ping().await.expect_err("a closed pool");
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        let (status, problem) = answer(err.into()).await;
+        assert_eq!(status, 503, "{problem}");
+        assert_eq!(problem["error"], "unavailable", "{problem}");
+        assert!(
+            problem["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("database is unavailable")),
+            "{problem}"
+        );
+    }
+
+    /// A refused connection is an unavailable database too.
+    #[tokio::test]
+    async fn a_refused_connection_is_answered_503() {
+        use sqlx::Connection as _;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let refused = sqlx::PgConnection::connect(&format!("postgres://u@127.0.0.1:{port}/db"))
+            .await
+            .expect_err("nothing listens");
+        let err = StoreError::from(refused);
+        assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+        assert_eq!(answer(err.into()).await.0, 503);
+    }
+
+    /// A statement the database refuses is not an outage: 500.
+    #[tokio::test]
+    async fn a_refused_statement_is_answered_500() {
+        let (_dir, store) = sqlite_store().await;
+        let Store::Sqlite(pool, _) = &store else {
+            panic!("a SQLite store");
+        };
+        let refused = sqlx::query("SELECT * FROM no_such_table")
+            .execute(pool)
+            .await
+            .expect_err("no such table");
+        let err = StoreError::from(refused);
+        assert!(matches!(err, StoreError::Database(_)), "{err:?}");
+        let (status, problem) = answer(err.into()).await;
+        assert_eq!(status, 500, "{problem}");
+        assert_eq!(problem["error"], "internal", "{problem}");
+    }
+
+    #[tokio::test]
+    async fn each_kind_has_its_status() {
+        for (err, status, code) in [
+            (StoreError::NotFound("no job 7".into()), 404, "not_found"),
+            (
+                StoreError::StateConflict("job 7 is running".into()),
+                409,
+                "conflict",
+            ),
+            (
+                StoreError::Internal("2 rows stored, 1 returned".into()),
+                500,
+                "internal",
+            ),
+            (
+                StoreError::from(sqlx::Error::PoolTimedOut),
+                503,
+                "unavailable",
+            ),
+            (
+                StoreError::from(sqlx::Error::PoolClosed),
+                503,
+                "unavailable",
+            ),
+            (
+                StoreError::from(sqlx::Error::Protocol("x".into())),
+                500,
+                "internal",
+            ),
+            (StoreError::from(sqlx::Error::RowNotFound), 500, "internal"),
+            (
+                StoreError::Conflict("the intake writer has stopped".into()),
+                503,
+                "unavailable",
+            ),
+        ] {
+            let shared = err.shared();
+            for e in [err, shared] {
+                let shown = e.to_string();
+                let (got, problem) = answer(e.into()).await;
+                assert_eq!(
+                    (got, problem["error"].as_str()),
+                    (status, Some(code)),
+                    "{shown}"
+                );
+            }
+        }
+    }
 }

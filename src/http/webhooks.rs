@@ -132,62 +132,154 @@ fn check_content_type(content_type: Option<&str>) -> Result<(), ApiError> {
     )))
 }
 
-/// What a delivery's signature check found.
-enum Checked<'a> {
-    /// WooCommerce's unsigned ping.
+/// A webhook request that passed the checks every delivery must pass before anything is
+/// stored: a Content-Type WooCommerce sends (else 415), a body within `max_body_bytes` (else
+/// 413) and, unless it is WooCommerce's unsigned ping, a signature that matches the body under
+/// one of the store's webhook secrets, compared in constant time (else 401).
+pub enum VerifiedWebhook {
+    /// WooCommerce's unsigned ping `webhook_id=N`, sent when a webhook is saved.
     Ping,
-    /// Signed under the store's secret; the signature as sent.
-    Authentic(&'a str),
+    /// A delivery signed under the store's secret.
+    Delivery {
+        /// The raw body, as signed.
+        body: Vec<u8>,
+        /// The Content-Type as sent, if any.
+        content_type: Option<String>,
+        /// The signature as sent.
+        signature: String,
+    },
 }
 
-/// Checks the signature (401 when missing or wrong). An unknown store is answered as one
-/// whose secret never matches (its ping gets 200, a signed delivery 401), so store ids
-/// cannot be enumerated.
-fn authenticate<'a>(
-    state: &AppState,
-    store: &str,
-    topic_label: &str,
-    signature: Option<&'a str>,
-    raw: &[u8],
-) -> Result<Checked<'a>, ApiError> {
-    let Some(sig) = signature.filter(|s| !s.trim().is_empty()) else {
-        if is_ping(raw) {
-            return Ok(Checked::Ping);
+impl VerifiedWebhook {
+    /// Checks a request to `store`, in the order of the answers: Content-Type, size, then
+    /// signature. An unknown store is answered as one whose secret never matches (its ping
+    /// gets 200, a signed delivery 401), so store ids cannot be enumerated. A refused
+    /// signature is counted under its topic (`unsigned` when there is none).
+    pub async fn verify(
+        state: &AppState,
+        store: &str,
+        topic: Option<&str>,
+        signature: Option<String>,
+        body: RawJson<WebhookOrder>,
+    ) -> Result<Self, ApiError> {
+        check_content_type(body.content_type.as_deref())?;
+        let content_type = body.content_type.clone();
+        let raw = body.read_limited(state.config.max_body_bytes).await?;
+        let Some(signature) = signature.filter(|s| !s.trim().is_empty()) else {
+            if is_ping(&raw) {
+                return Ok(VerifiedWebhook::Ping);
+            }
+            state.metrics.delivery("unsigned", "rejected");
+            return Err(ApiError::Unauthorized(Json(
+                Problem::new(
+                    "missing_signature",
+                    "X-WC-Webhook-Signature is missing; only WooCommerce's ping may be unsigned",
+                )
+                .field("X-WC-Webhook-Signature"),
+            )));
+        };
+        if signed_by_store(state, store, &raw, &signature) {
+            return Ok(VerifiedWebhook::Delivery {
+                body: raw,
+                content_type,
+                signature,
+            });
         }
-        state.metrics.delivery("unsigned", "rejected");
-        return Err(ApiError::Unauthorized(Json(
+        tracing::warn!(store = %store, "webhook signature mismatch");
+        state.metrics.delivery(topic.unwrap_or("none"), "rejected");
+        Err(ApiError::Unauthorized(Json(
             Problem::new(
-                "missing_signature",
-                "X-WC-Webhook-Signature is missing; only WooCommerce's ping may be unsigned",
+                "invalid_signature",
+                "X-WC-Webhook-Signature does not match the body under this store's webhook secret; \
+                 check that the webhook's secret equals webhook_secret (printbridge sign --verify woocommerce helps)",
             )
             .field("X-WC-Webhook-Signature"),
-        )));
-    };
-    let authentic = match state.config.store(store) {
-        Some(cfg) => signature::verify(cfg.webhook_secrets(), raw, sig),
-        // The same work as for a store, so the answer's timing does not tell either.
+        )))
+    }
+}
+
+/// Whether `signature` matches `raw` under one of the store's webhook secrets (the current
+/// one and any still accepted during a rotation). For an unknown store the same work is done
+/// under a key no store has, so the answer's timing does not tell whether the store exists.
+fn signed_by_store(state: &AppState, store: &str, raw: &[u8], signature: &str) -> bool {
+    match state.config.store(store) {
+        Some(cfg) => signature::verify(cfg.webhook_secrets(), raw, signature),
         None => {
             std::hint::black_box(signature::verify(
                 [&Secret::new(UNKNOWN_STORE_KEY)],
                 raw,
-                sig,
+                signature,
             ));
             false
         }
-    };
-    if authentic {
-        return Ok(Checked::Authentic(sig));
     }
-    tracing::warn!(store = %store, "webhook signature mismatch");
-    state.metrics.delivery(topic_label, "rejected");
-    Err(ApiError::Unauthorized(Json(
-        Problem::new(
-            "invalid_signature",
-            "X-WC-Webhook-Signature does not match the body under this store's webhook secret; \
-             check that the webhook's secret equals webhook_secret (printbridge sign --verify woocommerce helps)",
-        )
-        .field("X-WC-Webhook-Signature"),
-    )))
+}
+
+/// The headers WooCommerce sends with a delivery, stored with it.
+struct DeliveryHeaders {
+    topic: Option<String>,
+    webhook_id: Option<String>,
+    delivery_ref: Option<String>,
+}
+
+/// Stores a verified delivery and answers it: an identical delivery stored moments ago (a
+/// replay, a re-send) is answered as the ledger would answer it, without adding a row (see
+/// `replays`); any other is answered once committed, and applied to the ledger in the same
+/// transaction unless a backlog waits (see `store::intake`). Metrics and the dispatcher
+/// follow the application.
+async fn store_delivery(
+    state: &AppState,
+    store: String,
+    headers: DeliveryHeaders,
+    body: Vec<u8>,
+    content_type: Option<String>,
+    sig: &str,
+) -> Result<WebhookResponse, ApiError> {
+    let topic = headers.topic.as_deref();
+    if let Some(stored_id) = state.recent.find(&store, topic, sig) {
+        state.metrics.delivery(topic.unwrap_or("none"), "duplicate");
+        tracing::info!(store = %store, delivery_id = stored_id, "webhook identical to a stored one");
+        return Ok(unstored_ack(
+            false,
+            Some(stored_id),
+            Some("duplicate"),
+            Some(
+                "identical to a delivery stored moments ago (same topic and body); not stored again"
+                    .to_owned(),
+            ),
+        ));
+    }
+    let delivery = Delivery {
+        store_id: store.clone(),
+        source: Source::Webhook,
+        topic: headers.topic.clone(),
+        webhook_id: headers.webhook_id,
+        delivery_ref: headers.delivery_ref,
+        content_type,
+        body,
+    };
+    let now = state.clock.now_ms();
+    let result = state.intake.record(&state.store, delivery, now).await?;
+    state
+        .recent
+        .remember(&store, headers.topic.as_deref(), sig, result.delivery_id);
+    tracing::info!(
+        store = %store,
+        delivery_id = result.delivery_id,
+        order_id = ?result.order_id,
+        outcome = result.outcome.as_str(),
+        jobs_planned = result.jobs_planned,
+        "webhook stored"
+    );
+    Ok(WebhookResponse::Ok(Json(WebhookAck {
+        received: true,
+        ping: None,
+        delivery_id: Some(result.delivery_id),
+        outcome: Some(result.outcome.as_str().to_owned()),
+        order_id: result.order_id,
+        detail: result.detail,
+        jobs_planned: Some(result.jobs_planned),
+    })))
 }
 
 /// A 200 for a delivery not stored again: the ping (no id), or a replay (the id of the
@@ -243,66 +335,24 @@ impl WebhookApi {
         delivery_ref: Header<Option<String>>,
         body: RawJson<WebhookOrder>,
     ) -> Result<WebhookResponse, ApiError> {
-        check_content_type(body.content_type.as_deref())?;
-        let content_type = body.content_type.clone();
-        let raw = body.read_limited(state.config.max_body_bytes).await?;
-        let topic_label = topic.0.as_deref().unwrap_or("none");
-        let sig = match authenticate(&state, &store.0, topic_label, signature.0.as_deref(), &raw)? {
-            Checked::Ping => {
-                tracing::info!(store = %store.0, "webhook ping");
-                return Ok(unstored_ack(true, None, None, None));
-            }
-            Checked::Authentic(sig) => sig,
-        };
-        // An identical delivery stored moments ago (a replay, a re-send): answered as the
-        // ledger would answer it, without adding a row (see `replays`).
-        if let Some(stored_id) = state.recent.find(&store.0, topic.0.as_deref(), sig) {
-            state.metrics.delivery(topic_label, "duplicate");
-            tracing::info!(store = %store.0, delivery_id = stored_id, "webhook identical to a stored one");
-            return Ok(unstored_ack(
-                false,
-                Some(stored_id),
-                Some("duplicate"),
-                Some(
-                    "identical to a delivery stored moments ago (same topic and body); not stored again"
-                        .to_owned(),
-                ),
-            ));
-        }
-        let delivery = Delivery {
-            store_id: store.0.clone(),
-            source: Source::Webhook,
-            topic: topic.0.clone(),
-            webhook_id: webhook_id.0.clone(),
-            delivery_ref: delivery_ref.0.clone(),
+        let verified =
+            VerifiedWebhook::verify(&state, &store.0, topic.0.as_deref(), signature.0, body)
+                .await?;
+        let VerifiedWebhook::Delivery {
+            body,
             content_type,
-            body: raw,
+            signature,
+        } = verified
+        else {
+            tracing::info!(store = %store.0, "webhook ping");
+            return Ok(unstored_ack(true, None, None, None));
         };
-        let now = state.clock.now_ms();
-        // Answered once committed; applied to the ledger in the same transaction unless a
-        // backlog waits (see `store::intake`). Metrics and the dispatcher follow the
-        // application.
-        let result = state.intake.record(&state.store, delivery, now).await?;
-        state
-            .recent
-            .remember(&store.0, topic.0.as_deref(), sig, result.delivery_id);
-        tracing::info!(
-            store = %store.0,
-            delivery_id = result.delivery_id,
-            order_id = ?result.order_id,
-            outcome = result.outcome.as_str(),
-            jobs_planned = result.jobs_planned,
-            "webhook stored"
-        );
-        Ok(WebhookResponse::Ok(Json(WebhookAck {
-            received: true,
-            ping: None,
-            delivery_id: Some(result.delivery_id),
-            outcome: Some(result.outcome.as_str().to_owned()),
-            order_id: result.order_id,
-            detail: result.detail,
-            jobs_planned: Some(result.jobs_planned),
-        })))
+        let headers = DeliveryHeaders {
+            topic: topic.0,
+            webhook_id: webhook_id.0,
+            delivery_ref: delivery_ref.0,
+        };
+        store_delivery(&state, store.0, headers, body, content_type, &signature).await
     }
 }
 

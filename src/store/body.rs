@@ -72,7 +72,7 @@ pub fn decode(encoding: &str, stored: Vec<u8>) -> Result<Vec<u8>, StoreError> {
         IDENTITY => Ok(stored),
         LZ4 => {
             let damaged = |why: &str| {
-                StoreError::Conflict(format!("a stored body does not decompress (lz4): {why}"))
+                StoreError::Internal(format!("a stored body does not decompress (lz4): {why}"))
             };
             let (declared, block) =
                 lz4_flex::block::uncompressed_size(&stored).map_err(|e| damaged(&e.to_string()))?;
@@ -83,7 +83,7 @@ pub fn decode(encoding: &str, stored: Vec<u8>) -> Result<Vec<u8>, StoreError> {
             }
             lz4_flex::block::decompress(block, declared).map_err(|e| damaged(&e.to_string()))
         }
-        other => Err(StoreError::Conflict(format!(
+        other => Err(StoreError::Internal(format!(
             "a stored body has an unknown encoding {other:?}"
         ))),
     }

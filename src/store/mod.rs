@@ -25,16 +25,94 @@ pub mod sqlite_alloc;
 mod texts;
 pub mod writer;
 
+/// What a store operation failed with. The HTTP layer answers each kind with its own status
+/// (`From<StoreError> for ApiError`): not found 404, a conflicting state 409, an unavailable
+/// database 503, anything else 500.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database cannot be reached or does not answer: the pool timed out or is closed,
+    /// the connection failed or broke, the server is shutting down or refuses connections,
+    /// SQLite's file is busy past the busy timeout, cannot be opened or written. Retrying
+    /// later may succeed. Holds the error's text.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Any other error from the database or the driver.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database URL {0:?} is neither sqlite: nor postgres://")]
     UnsupportedUrl(String),
+    /// The row an operation names does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The operation conflicts with the current state of the rows it touches.
+    #[error("{0}")]
+    StateConflict(String),
+    /// The store found its own rows or writers in a state it does not expect: rows that
+    /// disagree with what was written, a stored body that does not decode, a task that failed.
+    #[error("{0}")]
+    Internal(String),
+    /// A failure the store reports in words: a writer that has stopped or dropped a request,
+    /// a transaction that failed, rows that disagree with what was written. Answered like an
+    /// unavailable database (503): nothing was acknowledged.
     #[error("{0}")]
     Conflict(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if is_unavailable(&e) {
+            StoreError::Unavailable(e.to_string())
+        } else {
+            StoreError::Database(e)
+        }
+    }
+}
+
+impl StoreError {
+    /// An error of the same kind with the same text, for each of several callers waiting on
+    /// one failed operation (a driver error is not `Clone`).
+    pub fn shared(&self) -> StoreError {
+        match self {
+            StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+            StoreError::NotFound(m) => StoreError::NotFound(m.clone()),
+            StoreError::StateConflict(m) => StoreError::StateConflict(m.clone()),
+            StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
+            StoreError::Internal(m) => StoreError::Internal(m.clone()),
+            other => StoreError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Whether a driver error says the database cannot be reached or does not answer now, rather
+/// than that the statement or the data is wrong.
+fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code();
+            let code = code.as_deref().unwrap_or("");
+            if db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some()
+            {
+                // Class 08: connection exception; 53300: too many connections; 57P01-57P03:
+                // the server is shutting down, crashed or not yet accepting connections.
+                code.starts_with("08") || matches!(code, "53300" | "57P01" | "57P02" | "57P03")
+            } else {
+                // SQLite's primary result code (the low byte of an extended one): BUSY (5)
+                // past the busy timeout, IOERR (10), FULL (13), CANTOPEN (14).
+                code.parse::<i32>()
+                    .is_ok_and(|c| matches!(c & 0xff, 5 | 10 | 13 | 14))
+            }
+        }
+        _ => false,
+    }
 }
 
 #[derive(Clone, Debug)]
