@@ -3,7 +3,8 @@
 //! With no file the bridge runs on embedded defaults (SQLite in the working directory,
 //! 127.0.0.1:8080). Any string value written `env:NAME` or `file:/path` is read from that
 //! environment variable or file, so secrets need not sit in the file. The key names are a
-//! contract with the plugin and the docs (see DESIGN.md); add keys, rename none.
+//! contract with the plugin and the docs (see docs/ARCHITECTURE.md, "Configuration keys"); add
+//! keys, rename none.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;

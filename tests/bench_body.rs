@@ -1,6 +1,7 @@
 //! The bench's order body against WooCommerce's own: what the bench measures of storing a
 //! delivery (bytes written, compression) holds only if its body is like a real one.
 
+#[path = "it/support/mod.rs"]
 mod support;
 
 use printbridge::store::body::Packed;

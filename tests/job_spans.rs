@@ -1,6 +1,10 @@
 //! Every log line a job writes carries that job's span and no other, also when many jobs of
 //! several providers run at once on a multi-threaded runtime.
+//!
+//! A test binary of its own: it installs the process-wide tracing subscriber and reads every
+//! line that subscriber captures, so no other test may run (and log) in its process.
 
+#[path = "it/support/mod.rs"]
 mod support;
 
 use std::collections::HashMap;

@@ -2,6 +2,7 @@
 //! own test binary, because SQLite takes an allocator only before it first initialises in a
 //! process.
 
+#[path = "it/support/mod.rs"]
 mod support;
 
 use std::ffi::{c_int, c_void};

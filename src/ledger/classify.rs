@@ -1,4 +1,5 @@
-//! Which provider makes a line item, by the meta-key contract of DESIGN.md:
+//! Which provider makes a line item, by the meta-key contract (docs/ARCHITECTURE.md, "The
+//! line-item meta-key contract"):
 //! Spiff by `_printbridge_spiff_transaction_id` (or Spiff's own `spiff_transaction_id`),
 //! Key2print by `_printbridge_key2print_project_id`, Apliiq by an `APQ-<design>S<size>A<n>` SKU.
 //! An item claimed by two providers is a conflict: it is never sent, the order is flagged.

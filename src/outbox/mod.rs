@@ -1,7 +1,7 @@
 //! The outbox worker: claims due jobs with a lease, runs each through an [`Executor`] outside
 //! any transaction, and records the outcome fenced by the lease.
 //!
-//! Outcome classes (DESIGN.md, "Delivery semantics"):
+//! Outcome classes (docs/ARCHITECTURE.md, "Delivery semantics"):
 //! - success: done, with the provider's reference and follow-ups (order note, kept file);
 //! - retryable (the request surely did not take effect, or the provider asked us to retry):
 //!   exponential backoff with jitter, capped, `Retry-After` honoured; a dead letter after

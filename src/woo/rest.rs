@@ -1,11 +1,11 @@
 //! A client for the shop's WooCommerce REST API v3: order notes (write-back), orders changed
 //! since a time (reconciliation), the catalog (Key2print Product Gateway) and webhooks.
 //!
-//! Authentication follows what WooCommerce accepts (see DESIGN.md, "Talking to the shop's REST
-//! API"): over **https** HTTP Basic with the consumer key and secret; over plain **http**
-//! WooCommerce ignores Basic and query keys, so requests are signed with OAuth 1.0a one-legged
-//! ([`crate::woo::oauth1`]), against the shop's home URL. Keys work only on `/wp-json/wc/...`
-//! URLs, so every request uses that form.
+//! Authentication follows what WooCommerce accepts (see docs/ARCHITECTURE.md, "Talking to the
+//! shop's REST API"): over **https** HTTP Basic with the consumer key and secret; over plain
+//! **http** WooCommerce ignores Basic and query keys, so requests are signed with OAuth 1.0a
+//! one-legged ([`crate::woo::oauth1`]), against the shop's home URL. Keys work only on
+//! `/wp-json/wc/...` URLs, so every request uses that form.
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,11 +1,13 @@
 //! The WooCommerce REST client against recorded WooCommerce 11.0.1 exchanges
 //! (`tests/fixtures/woocommerce-rest`) and against the local stand-in.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support;
+use crate::support::woo_standin::{
+    RO_KEY, RO_SECRET, RW_KEY, RW_SECRET, WooStandin, fixture, fixture_body, fixtures_dir,
+};
 use chrono::{DateTime, TimeZone, Utc};
 use printbridge::clock::ManualClock;
 use printbridge::secret::Secret;
@@ -14,9 +16,6 @@ use printbridge::woo::model::Order;
 use printbridge::woo::oauth1::{self, OAuthParams, Placement, SignatureMethod};
 use printbridge::woo::rest::{AuthMode, OrderNote, Webhook, WooClient, WooError};
 use serde_json::Value;
-use support::woo_standin::{
-    RO_KEY, RO_SECRET, RW_KEY, RW_SECRET, WooStandin, fixture, fixture_body, fixtures_dir,
-};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

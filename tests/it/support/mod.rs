@@ -60,14 +60,14 @@ macro_rules! on_both_backends {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                $body(support::Backend::Sqlite).await;
+                $body($crate::support::Backend::Sqlite).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if support::postgres_url().is_none() {
+                if $crate::support::postgres_url().is_none() {
                     return;
                 }
-                $body(support::Backend::Postgres).await;
+                $body($crate::support::Backend::Postgres).await;
             }
         }
     };

@@ -3,19 +3,17 @@
 //! coating, A4 + UV coating missing, A6 + Gloss out of stock, A5 + Gloss on sale) and the
 //! simple poster; callbacks are signed like Key2print signs them.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::woo_standin::{WooStandin, fixture_body};
+use crate::support::{Backend, STORE_TOKEN, TestApp, eventually};
 use printbridge::clock::{Clock, ManualClock};
 use printbridge::config::{Config, StoreConfig};
 use printbridge::gateway::auth::{self, AuthError};
 use printbridge::providers::key2print::{gateway_sign, webapi_sign};
 use printbridge::sandbox::{Sandbox, SandboxCredentials};
 use serde_json::{Value, json};
-use support::woo_standin::{WooStandin, fixture_body};
-use support::{Backend, STORE_TOKEN, TestApp, eventually};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -2,9 +2,8 @@
 //! connections, tried from outside through the real app (SQLite file, and PostgreSQL when
 //! configured).
 
-mod support;
-
-use support::{Backend, TestApp};
+use crate::support;
+use crate::support::{Backend, TestApp};
 
 const SECRET: &str = "hardening-secret";
 
@@ -382,7 +381,7 @@ on_both_backends!(
 /// delivery unparsed (stored, answered 200), a quantity of 0 or 2.5 flags the order and
 /// sends nothing for that item.
 async fn out_of_range_numbers_are_flagged_not_clamped(backend: Backend) {
-    use support::{Item, order_json};
+    use crate::support::{Item, order_json};
     let app = TestApp::spawn(backend, shop).await;
     let order = order_json(
         7,
@@ -453,8 +452,8 @@ on_both_backends!(
 /// An order above the line-item cap is stored and answered 200, stands flagged for the
 /// operator, and plans nothing.
 async fn orders_above_the_line_item_cap_are_flagged_not_planned(backend: Backend) {
+    use crate::support::{Item, order_json};
     use printbridge::ledger::intake::MAX_LINE_ITEMS;
-    use support::{Item, order_json};
     let app = TestApp::spawn(backend, |c| {
         shop(c);
         c.max_body_bytes = 8 * 1024 * 1024;
@@ -502,8 +501,8 @@ on_both_backends!(
 /// Replays of one authentic delivery (the same bytes) add no row after the first; the same
 /// body under another topic, or another body, is stored.
 async fn identical_replays_add_no_rows(backend: Backend) {
+    use crate::support::{Item, order_json};
     use printbridge::store::reads::Table;
-    use support::{Item, order_json};
     let app = TestApp::spawn(backend, shop).await;
     let order = order_json(
         31,

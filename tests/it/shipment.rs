@@ -2,11 +2,10 @@
 //! one transaction: a callback that fails between the two leaves neither, and its retry
 //! writes the note exactly once.
 
-mod support;
-
+use crate::support;
+use crate::support::woo_standin::WooStandin;
+use crate::support::{Backend, TestApp, sandbox_store};
 use serde_json::{Value, json};
-use support::woo_standin::WooStandin;
-use support::{Backend, TestApp, sandbox_store};
 
 const SECRET: &str = "shipment-secret";
 const ORDER: i64 = 906;

@@ -1,15 +1,13 @@
 //! Spiff client against a local server: exact headers, signature and body; error mapping.
 
-mod providers_support;
-
 use std::time::Duration;
 
+use crate::providers_support::*;
 use printbridge::clock::ManualClock;
 use printbridge::config::{SpiffApi, SpiffBodyHash, SpiffConfig};
 use printbridge::providers::spiff::{SpiffClient, SpiffOrderItem};
 use printbridge::providers::{ErrorKind, FailureClass, Provider};
 use printbridge::secret::Secret;
-use providers_support::*;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -3,8 +3,6 @@
 //! and stored, or refused before the bridge read it; none is cut off, and nothing unanswered
 //! is stored.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -12,7 +10,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::{ADMIN_TOKEN, Item, order_json};
+use crate::support;
+use crate::support::{ADMIN_TOKEN, Item, order_json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

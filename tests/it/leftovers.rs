@@ -1,9 +1,7 @@
 //! Temporary files of Key2print downloads cut off by a crash are removed at start; kept
 //! PDFs and other files stay.
 
-mod support;
-
-use support::{Backend, TestApp, open_store};
+use crate::support::{Backend, TestApp, open_store};
 
 async fn interrupted_downloads_are_removed_at_start(backend: Backend) {
     let dir = tempfile::tempdir().expect("tempdir");

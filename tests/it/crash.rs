@@ -1,15 +1,14 @@
 //! The real `printbridge` binary under crashes and beside a second replica: no provider order
 //! lost or doubled. The provider sandboxes run in the test process and count every order.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
 
+use crate::support;
+use crate::support::{ADMIN_TOKEN, Item, order_json};
 use printbridge::sandbox::{Fault, Sandbox};
 use serde_json::{Value, json};
-use support::{ADMIN_TOKEN, Item, order_json};
 
 const SECRET: &str = "crash-secret";
 

@@ -3,12 +3,11 @@
 //! built from the filters given (so that an index serves each), and these tests check that
 //! every combination still selects what it names.
 
-mod support;
-
+use crate::support;
+use crate::support::Backend;
 use printbridge::store::Store;
 use printbridge::store::job_reads::{JOB_STATES, JobFilter};
 use printbridge::store::reads::{DeliveryFilter, OrderFilter};
-use support::Backend;
 
 const STORES: [&str; 2] = ["shop", "other"];
 const PROVIDERS: [&str; 4] = ["spiff", "apliiq", "key2print", "woocommerce"];

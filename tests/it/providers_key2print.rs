@@ -1,16 +1,14 @@
 //! Key2print WEBAPI client against a local server: every method, its signature, headers,
 //! query and body; pagination; error mapping.
 
-mod providers_support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::providers_support::*;
 use printbridge::config::Key2printConfig;
 use printbridge::providers::key2print::*;
 use printbridge::providers::{ErrorKind, FailureClass, ProviderError};
 use printbridge::secret::Secret;
-use providers_support::*;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};

@@ -3,14 +3,13 @@
 //! Apliiq lookup is repeated with backoff before the job is parked; an outcome the database
 //! could not record at once is recorded again, not lost.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support;
+use crate::support::{Backend, Item, TestApp, open_store, order_json, sandbox_store};
 use printbridge::ledger::intake::Source;
 use printbridge::sandbox::Fault;
 use serde_json::{Value, json};
-use support::{Backend, Item, TestApp, open_store, order_json, sandbox_store};
 
 const SECRET: &str = "outcomes-secret";
 

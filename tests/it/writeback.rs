@@ -2,15 +2,14 @@
 //! the reconciler and backfill, `action.*` signals, Apliiq's fulfilment callback, orders
 //! cancelled after placement, and the metrics that show it.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support;
+use crate::support::woo_standin::WooStandin;
+use crate::support::{Backend, Item, TestApp, order_json, sandbox_store};
 use printbridge::config::{Config, StoreConfig};
 use printbridge::sandbox::Sandbox;
 use serde_json::{Value, json};
-use support::woo_standin::WooStandin;
-use support::{Backend, Item, TestApp, order_json, sandbox_store};
 
 const SECRET: &str = "writeback-secret";
 

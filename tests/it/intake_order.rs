@@ -3,14 +3,13 @@
 //! deliveries left stored by a restart are applied when the bridge starts, and one that
 //! cannot be applied is set aside without holding up the others.
 
-mod support;
-
+use crate::support;
+use crate::support::{Backend, TestApp};
 use printbridge::store::Store;
 use printbridge::store::body::Packed;
 use printbridge::store::intake::MAX_APPLY_ATTEMPTS;
 use printbridge::store::reads::Table;
 use serde_json::{Value, json};
-use support::{Backend, TestApp};
 
 const SECRET: &str = "s3cret";
 

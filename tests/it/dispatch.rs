@@ -1,14 +1,13 @@
 //! Exactly-once dispatch against the provider sandboxes, which verify every signature and
 //! count every order they receive.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support;
+use crate::support::woo_standin::WooStandin;
+use crate::support::{Backend, Item, TestApp, order_json, sandbox_store};
 use printbridge::sandbox::Fault;
 use serde_json::{Value, json};
-use support::woo_standin::WooStandin;
-use support::{Backend, Item, TestApp, order_json, sandbox_store};
 
 const SECRET: &str = "dispatch-secret";
 
@@ -149,7 +148,7 @@ async fn paid_order_reaches_each_provider_once(backend: Backend) {
 on_both_backends!(full_order, paid_order_reaches_each_provider_once);
 
 /// Outages, throttling, an ambiguous Apliiq answer, a permanent refusal and a timeout, each
-/// handled as DESIGN.md says.
+/// handled as docs/ARCHITECTURE.md ("Delivery semantics") says.
 async fn provider_failures_are_classified(backend: Backend) {
     let sb = support::start_sandbox().await;
     let store = sandbox_store(&sb, "shop", SECRET);

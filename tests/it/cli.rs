@@ -1,6 +1,6 @@
 //! The `printbridge` binary as users run it: the README's commands.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

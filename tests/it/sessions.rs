@@ -1,11 +1,10 @@
 //! `POST /v1/stores/{store}/key2print/sessions` and the cache flush, against the Key2print
 //! sandbox, which verifies the WEBAPI `api-sign` of every call.
 
-mod support;
-
+use crate::support;
+use crate::support::{Backend, STORE_TOKEN, TestApp, sandbox_store};
 use printbridge::sandbox::Sandbox;
 use serde_json::{Value, json};
-use support::{Backend, STORE_TOKEN, TestApp, sandbox_store};
 
 async fn start(backend: Backend) -> (TestApp, Sandbox) {
     let sb = support::start_sandbox().await;

@@ -1,10 +1,9 @@
 //! Apliiq client against a local server: exact signature, headers and body; outcomes and errors.
 
-mod providers_support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::providers_support::*;
 use printbridge::clock::ManualClock;
 use printbridge::config::ApliiqConfig;
 use printbridge::providers::apliiq::{
@@ -12,7 +11,6 @@ use printbridge::providers::apliiq::{
 };
 use printbridge::providers::{ErrorKind, FailureClass, FixedNonce};
 use printbridge::secret::Secret;
-use providers_support::*;
 use serde_json::json;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};

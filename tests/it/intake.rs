@@ -1,13 +1,12 @@
 //! Intake end to end: real captured WooCommerce deliveries through the real endpoint into a
 //! real database (SQLite file, and PostgreSQL when configured).
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support;
+use crate::support::{Backend, TestApp, captured_deliveries, captured_store};
 use printbridge::store::reads::Table;
 use serde_json::{Value, json};
-use support::{Backend, TestApp, captured_deliveries, captured_store};
 
 /// What the ledger must do with each captured delivery (same on both stacks): `ping`, or the
 /// ledger outcome.

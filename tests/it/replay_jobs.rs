@@ -2,12 +2,11 @@
 //! and time window listed (dry run) and replayed in one call, through the admin API and the
 //! CLI.
 
-mod support;
-
+use crate::support;
+use crate::support::{ADMIN_TOKEN, Backend, Item, TestApp, order_json};
 use printbridge::ledger::intake::Source;
 use printbridge::store::jobs::{Finish, FollowUp};
 use serde_json::{Value, json};
-use support::{ADMIN_TOKEN, Backend, Item, TestApp, order_json};
 
 const SPIFF_TX: &str = "66666666-0000-4000-8000-000000000001";
 
