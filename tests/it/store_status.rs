@@ -1,9 +1,7 @@
 //! `GET /v1/stores/{store}/status`: what the plugin's "Test connection" and its product pages
 //! learn from the bridge, through the real app.
 
-mod support;
-
-use support::{Backend, STORE_TOKEN, TestApp};
+use crate::support::{Backend, STORE_TOKEN, TestApp};
 
 const SECRET: &str = "status-secret";
 
