@@ -257,10 +257,76 @@ pub enum SpiffBodyHash {
     Md5,
 }
 
+/// The Spiff system a store's account lives in. It decides the API host the bridge places
+/// orders with and how the plugin loads Spiff's storefront script, so that a design made in
+/// the shop is ordered in the same system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum SpiffRegion {
+    #[default]
+    #[serde(rename = "us")]
+    Us,
+    #[serde(rename = "au")]
+    Au,
+    /// An account of Spiff's older Australian system (`api.spiff.com.au`).
+    #[serde(rename = "au-legacy")]
+    AuLegacy,
+}
+
+impl SpiffRegion {
+    pub const ALL: [SpiffRegion; 3] = [SpiffRegion::Us, SpiffRegion::Au, SpiffRegion::AuLegacy];
+
+    /// The name in the configuration and in the plugin's connection status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpiffRegion::Us => "us",
+            SpiffRegion::Au => "au",
+            SpiffRegion::AuLegacy => "au-legacy",
+        }
+    }
+
+    /// The region's API host.
+    pub fn api_base_url(self) -> &'static str {
+        match self {
+            SpiffRegion::Us => "https://api.us.spiffcommerce.com",
+            SpiffRegion::Au => "https://api.au.spiffcommerce.com",
+            SpiffRegion::AuLegacy => "https://api.spiff.com.au",
+        }
+    }
+
+    /// Spiff's storefront script (`api.js`) for the region: one script for the current
+    /// systems, which picks the region with `Spiff.setRegion`, and the older script of the
+    /// legacy Australian system.
+    pub fn storefront_script(self) -> &'static str {
+        match self {
+            SpiffRegion::Us | SpiffRegion::Au => "https://assets.us.spiffcommerce.com/api.js",
+            SpiffRegion::AuLegacy => "https://assets.spiff.com.au/api.js",
+        }
+    }
+
+    /// The region whose API host `url` is, if it is one of Spiff's.
+    pub fn of_api_host(url: &str) -> Option<SpiffRegion> {
+        let host = reqwest::Url::parse(url)
+            .ok()?
+            .host_str()?
+            .to_ascii_lowercase();
+        SpiffRegion::ALL.into_iter().find(|r| {
+            reqwest::Url::parse(r.api_base_url())
+                .ok()
+                .and_then(|u| u.host_str().map(|h| h == host))
+                .unwrap_or(false)
+        })
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpiffConfig {
-    #[serde(default = "default_spiff_base_url")]
+    /// The Spiff system of the store's account (`us`, `au` or `au-legacy`).
+    #[serde(default)]
+    pub region: SpiffRegion,
+    /// The API host; empty in the file means the region's host. Set it only for a sandbox
+    /// or a proxy: a Spiff host of another region than `region` is refused.
+    #[serde(default)]
     pub base_url: String,
     #[serde(default = "default_spiff_api")]
     pub api: SpiffApi,
@@ -275,6 +341,17 @@ pub struct SpiffConfig {
     /// REST only: ask Spiff to print at once (`autoPrint`).
     #[serde(default)]
     pub auto_print: Option<bool>,
+}
+
+impl SpiffConfig {
+    /// The API host orders are placed with: `base_url` when set, else the region's.
+    pub fn api_base_url(&self) -> &str {
+        if self.base_url.trim().is_empty() {
+            self.region.api_base_url()
+        } else {
+            &self.base_url
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -359,9 +436,6 @@ fn default_concurrency() -> usize {
 }
 fn default_reconcile_secs() -> u64 {
     300
-}
-fn default_spiff_base_url() -> String {
-    "https://api.us.spiffcommerce.com".to_owned()
 }
 fn default_spiff_api() -> SpiffApi {
     SpiffApi::Graphql
@@ -746,7 +820,22 @@ fn validate_store(i: usize, s: &StoreConfig) -> Result<(), ConfigError> {
 /// The checks of a store's provider sections; `k` turns a key into its TOML path.
 fn validate_providers(k: &dyn Fn(&str) -> String, s: &StoreConfig) -> Result<(), ConfigError> {
     if let Some(sp) = &s.spiff {
-        check_url(&k("spiff.base_url"), &sp.base_url)?;
+        check_url(&k("spiff.base_url"), sp.api_base_url())?;
+        if let Some(host_region) = SpiffRegion::of_api_host(sp.api_base_url())
+            && host_region != sp.region
+        {
+            return Err(ConfigError::invalid(
+                k("spiff.base_url"),
+                format!(
+                    "is Spiff's {} host but spiff.region is \"{}\": designs made in one Spiff \
+                     system cannot be ordered in another; set spiff.region = \"{}\" or leave \
+                     spiff.base_url out",
+                    host_region.as_str(),
+                    sp.region.as_str(),
+                    host_region.as_str()
+                ),
+            ));
+        }
         let required = |key: &str, api: &str| {
             ConfigError::invalid(k(key), format!("required when api = \"{api}\""))
         };
@@ -904,6 +993,43 @@ base_url = "https://editor-api.example.com"
 api_key = "k"
 api_secret = "s"
 "#;
+
+    /// A store's Spiff section with `lines`, parsed and validated.
+    fn spiff_store(lines: &str) -> Result<SpiffConfig, ConfigError> {
+        let text = format!(
+            "[[stores]]\nid = \"shop\"\nwebhook_secret = \"whs\"\n[stores.spiff]\n\
+             application_key = \"app\"\n{lines}"
+        );
+        let c = Config::parse(&text).expect("parses");
+        c.validate()?;
+        Ok(c.stores[0].spiff.clone().expect("spiff"))
+    }
+
+    #[test]
+    fn spiff_region_decides_the_api_host_and_refuses_another_regions_host() {
+        let us = spiff_store("").expect("valid");
+        assert_eq!(us.region, SpiffRegion::Us);
+        assert_eq!(us.api_base_url(), "https://api.us.spiffcommerce.com");
+        let au = spiff_store("region = \"au\"\n").expect("valid");
+        assert_eq!(au.api_base_url(), "https://api.au.spiffcommerce.com");
+        let legacy = spiff_store("region = \"au-legacy\"\n").expect("valid");
+        assert_eq!(legacy.api_base_url(), "https://api.spiff.com.au");
+        // A sandbox or proxy is not a Spiff host: any region goes with it.
+        let sandbox =
+            spiff_store("region = \"au\"\nbase_url = \"http://127.0.0.1:9100\"\n").expect("valid");
+        assert_eq!(sandbox.api_base_url(), "http://127.0.0.1:9100");
+        let mismatch = spiff_store("base_url = \"https://api.au.spiffcommerce.com\"\n")
+            .expect_err("another region's host");
+        let text = mismatch.to_string();
+        assert!(text.contains("spiff.base_url"), "{text}");
+        assert!(text.contains("spiff.region = \"au\""), "{text}");
+        assert!(
+            Config::parse(
+                "[[stores]]\nid = \"s\"\nwebhook_secret = \"w\"\n[stores.spiff]\nregion = \"eu\"\n"
+            )
+            .is_err()
+        );
+    }
 
     #[test]
     fn parses_every_documented_key_and_resolves_references() {

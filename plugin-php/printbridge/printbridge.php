@@ -48,3 +48,4 @@ add_action(
 );
 
 add_action( 'plugins_loaded', array( 'PrintBridge_Plugin', 'boot' ), 20 );
+register_deactivation_hook( PRINTBRIDGE_FILE, array( 'PrintBridge_Plugin', 'deactivate' ) );

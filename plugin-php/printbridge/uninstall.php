@@ -22,6 +22,8 @@ if ( class_exists( 'WC_Webhook' ) ) {
 }
 
 delete_option( 'printbridge_settings' );
+delete_option( 'printbridge_spiff' );
+wp_clear_scheduled_hook( 'printbridge_refresh_bridge_status' );
 delete_option( 'printbridge_webhook_ids' );
 delete_option( 'printbridge_webhooks_disabled' );
 

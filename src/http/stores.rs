@@ -68,6 +68,33 @@ pub struct StoreStatus {
     pub rest_keys: bool,
     /// When the bridge last received a delivery from this store.
     pub last_delivery_at: Option<String>,
+    /// How the plugin loads Spiff's editor, when the store uses Spiff.
+    #[oai(skip_serializing_if_is_none)]
+    pub spiff: Option<SpiffStorefront>,
+}
+
+/// Spiff's editor on the shop's product pages, in the Spiff system the bridge orders from.
+#[derive(Debug, Object)]
+pub struct SpiffStorefront {
+    /// `us`, `au` or `au-legacy` (the store's `spiff.region`).
+    pub region: String,
+    /// Spiff's storefront script for the region.
+    pub api_js_url: String,
+    /// The store's Spiff application key, when one is configured: Spiff issues application
+    /// keys for code that cannot keep a secret, and its editor needs it in the browser.
+    #[oai(skip_serializing_if_is_none)]
+    pub application_key: Option<String>,
+}
+
+impl SpiffStorefront {
+    fn of(cfg: &StoreConfig) -> Option<SpiffStorefront> {
+        let sp = cfg.spiff.as_ref()?;
+        Some(SpiffStorefront {
+            region: sp.region.as_str().to_owned(),
+            api_js_url: sp.region.storefront_script().to_owned(),
+            application_key: sp.application_key.as_ref().map(|k| k.expose().to_owned()),
+        })
+    }
 }
 
 /// One provider order (or Key2print PDF) of a WooCommerce order.
@@ -135,6 +162,7 @@ impl StoreApi {
             }),
             rest_keys: cfg.has_rest_keys(),
             last_delivery_at: last.map(rfc3339),
+            spiff: SpiffStorefront::of(cfg),
         })))
     }
 

@@ -202,7 +202,7 @@ impl SpiffClient {
             },
         };
         Ok(SpiffClient {
-            base_url: config.base_url.clone(),
+            base_url: config.api_base_url().to_owned(),
             auth,
             plumbing: Plumbing::new(Provider::Spiff, timeout)?,
         })

@@ -35,5 +35,6 @@ mod sandbox;
 mod sessions;
 mod shipment;
 mod shutdown;
+mod store_status;
 mod woo_rest;
 mod writeback;

@@ -18,6 +18,7 @@ const SECRET: &str = "RfXntvWLdMsnaCf79CLM4JRqJbnNeoPN";
 
 fn graphql_config(base: &str) -> SpiffConfig {
     SpiffConfig {
+        region: Default::default(),
         base_url: base.to_owned(),
         api: SpiffApi::Graphql,
         application_key: Some(Secret::new(APP_KEY)),
@@ -30,6 +31,7 @@ fn graphql_config(base: &str) -> SpiffConfig {
 
 fn rest_config(base: &str, hash: SpiffBodyHash, auto_print: Option<bool>) -> SpiffConfig {
     SpiffConfig {
+        region: Default::default(),
         base_url: base.to_owned(),
         api: SpiffApi::Rest,
         application_key: None,

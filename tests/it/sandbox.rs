@@ -52,6 +52,7 @@ fn flip(s: &str, at: usize) -> String {
 fn spiff_client(sb: &Sandbox, api: SpiffApi, hash: SpiffBodyHash) -> SpiffClient {
     let c = &sb.state.credentials;
     let config = SpiffConfig {
+        region: Default::default(),
         base_url: sb.spiff_url(),
         api,
         application_key: Some(Secret::new(c.spiff_application_key.clone())),

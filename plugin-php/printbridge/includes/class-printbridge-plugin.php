@@ -35,11 +35,33 @@ final class PrintBridge_Plugin {
 		PrintBridge_Product_Page::init();
 		PrintBridge_Shop_Loop::init();
 		PrintBridge_Webhooks::init();
+		add_action( PrintBridge_Settings::REFRESH_HOOK, array( 'PrintBridge_Settings', 'refresh_from_bridge' ) );
+		add_action( 'init', array( __CLASS__, 'schedule_refresh' ) );
 		if ( is_admin() || wp_doing_ajax() ) {
 			PrintBridge_Product_Admin::init();
 			PrintBridge_Settings_Page::init();
 			PrintBridge_Order_Admin::init();
 		}
+	}
+
+	/**
+	 * Schedules the twice-daily refresh of what the bridge says about the store (on init).
+	 *
+	 * @return void
+	 */
+	public static function schedule_refresh() {
+		if ( ! wp_next_scheduled( PrintBridge_Settings::REFRESH_HOOK ) ) {
+			wp_schedule_event( time() + HOUR_IN_SECONDS, 'twicedaily', PrintBridge_Settings::REFRESH_HOOK );
+		}
+	}
+
+	/**
+	 * Removes the scheduled refresh (on deactivation).
+	 *
+	 * @return void
+	 */
+	public static function deactivate() {
+		wp_clear_scheduled_hook( PrintBridge_Settings::REFRESH_HOOK );
 	}
 
 	/**

@@ -140,7 +140,8 @@ final class PrintBridge_Product_Page {
 
 	/**
 	 * The browser configuration of a personalised product, or null when it is not personalised.
-	 * Holds no token or secret.
+	 * Holds no bridge token or secret; Spiff's application key is one Spiff issues for code
+	 * running in browsers, and its editor needs it.
 	 *
 	 * @param WC_Product $product Product.
 	 * @return array|null
@@ -170,9 +171,12 @@ final class PrintBridge_Product_Page {
 			),
 		);
 		if ( PrintBridge_Design_Id::PROVIDER_SPIFF === $provider ) {
+			$spiff           = PrintBridge_Settings::spiff();
 			$config['spiff'] = array(
 				'integrationProductId' => $settings['spiff_integration_product_id'],
 				'currency'             => function_exists( 'get_woocommerce_currency' ) ? get_woocommerce_currency() : 'USD',
+				'region'               => $spiff['region'],
+				'applicationKey'       => $spiff['application_key'],
 			);
 		} else {
 			$config['key2print'] = array(

@@ -105,17 +105,19 @@ final class PrintBridge_Settings_Page {
 		self::row( 'printbridge_store_id', __( 'Store id', 'printbridge' ), sprintf( '<input type="text" class="regular-text" id="printbridge_store_id" name="printbridge_store_id" value="%s" />', esc_attr( $s['store_id'] ) ) );
 		self::row( 'printbridge_store_token', __( 'Store token', 'printbridge' ), self::secret_input( 'printbridge_store_token', '' !== $s['store_token'] ) );
 		self::row( 'printbridge_webhook_secret', __( 'Webhook secret', 'printbridge' ), self::secret_input( 'printbridge_webhook_secret', '' !== $s['webhook_secret'] ) );
-		$regions = array(
-			'au' => __( 'Australia', 'printbridge' ),
-			'us' => __( 'United States', 'printbridge' ),
-			'eu' => __( 'Europe', 'printbridge' ),
+		$spiff = PrintBridge_Settings::spiff();
+		self::row(
+			'printbridge_spiff_api_js_url',
+			__( 'Spiff api.js URL (optional)', 'printbridge' ),
+			sprintf( '<input type="url" class="regular-text" id="printbridge_spiff_api_js_url" name="printbridge_spiff_api_js_url" value="%1$s" placeholder="%2$s" />', esc_attr( $s['spiff_api_js_url'] ), esc_attr( $spiff['api_js_url'] ) )
+			. '<p class="description">' . esc_html(
+				'' === $spiff['region']
+					/* translators: shown under the Spiff script field before the bridge named a Spiff region */
+					? __( 'The Spiff region comes from the bridge (spiff.region of the store); save the connection or click Test connection to learn it.', 'printbridge' )
+					/* translators: %s: Spiff region (us, au or au-legacy) */
+					: sprintf( __( 'Spiff region set on the bridge: %s. Leave this field empty unless the script must come from elsewhere.', 'printbridge' ), $spiff['region'] )
+			) . '</p>'
 		);
-		$options = '';
-		foreach ( $regions as $value => $label ) {
-			$options .= sprintf( '<option value="%1$s"%2$s>%3$s</option>', esc_attr( $value ), selected( $s['spiff_region'], $value, false ), esc_html( $label ) );
-		}
-		self::row( 'printbridge_spiff_region', __( 'Spiff region', 'printbridge' ), '<select id="printbridge_spiff_region" name="printbridge_spiff_region">' . $options . '</select>' );
-		self::row( 'printbridge_spiff_api_js_url', __( 'Spiff api.js URL (optional)', 'printbridge' ), sprintf( '<input type="url" class="regular-text" id="printbridge_spiff_api_js_url" name="printbridge_spiff_api_js_url" value="%1$s" placeholder="%2$s" />', esc_attr( $s['spiff_api_js_url'] ), esc_attr( PrintBridge_Settings::spiff_api_js_url() ) ) );
 		self::row( 'printbridge_k2p_wrapper_url', __( 'Key2print editor wrapper URL', 'printbridge' ), sprintf( '<input type="url" class="regular-text" id="printbridge_k2p_wrapper_url" name="printbridge_k2p_wrapper_url" value="%s" placeholder="https://.../js/wrapper.js" />', esc_attr( $s['k2p_wrapper_url'] ) ) );
 		self::row( 'printbridge_k2p_editor_width', __( 'Key2print editor width', 'printbridge' ), sprintf( '<input type="text" id="printbridge_k2p_editor_width" name="printbridge_k2p_editor_width" value="%s" />', esc_attr( $s['k2p_editor_width'] ) ) );
 		self::row( 'printbridge_k2p_editor_height', __( 'Key2print editor height', 'printbridge' ), sprintf( '<input type="text" id="printbridge_k2p_editor_height" name="printbridge_k2p_editor_height" value="%s" />', esc_attr( $s['k2p_editor_height'] ) ) );
@@ -231,10 +233,6 @@ final class PrintBridge_Settings_Page {
 				$errors[] = __( 'The store token and the webhook secret may only hold printable characters without spaces.', 'printbridge' );
 			}
 		}
-		$region = $str( 'printbridge_spiff_region' );
-		if ( isset( PrintBridge_Settings::SPIFF_API_JS[ $region ] ) ) {
-			$values['spiff_region'] = $region;
-		}
 		foreach ( array( 'spiff_api_js_url', 'k2p_wrapper_url' ) as $field ) {
 			if ( array_key_exists( 'printbridge_' . $field, $input ) ) {
 				$raw              = $str( 'printbridge_' . $field );
@@ -274,6 +272,7 @@ final class PrintBridge_Settings_Page {
 				$webhooks   = $synced;
 				$messages[] = __( 'Order webhooks to the bridge are set up.', 'printbridge' );
 			}
+			PrintBridge_Settings::refresh_from_bridge();
 		}
 		return array(
 			'errors'   => $errors,
@@ -300,6 +299,11 @@ final class PrintBridge_Settings_Page {
 				'message' => implode( ' ', array_merge( array( self::sentence( $status->get_error_message() ) ), self::editor_script_problems( true ) ) ),
 			);
 		}
+		$saved = PrintBridge_Settings::all();
+		if ( $saved['bridge_url'] === $s['bridge_url'] && $saved['store_id'] === $s['store_id'] ) {
+			// The saved connection's bridge decides which Spiff system the product pages load.
+			PrintBridge_Settings::learn_from_status( $status );
+		}
 		$version   = isset( $status['version'] ) && is_scalar( $status['version'] ) ? (string) $status['version'] : '?';
 		$store     = isset( $status['store'] ) && is_scalar( $status['store'] ) ? (string) $status['store'] : '?';
 		$providers = isset( $status['providers'] ) && is_array( $status['providers'] ) ? array_map( array( 'PrintBridge_Design_Id', 'provider_label' ), array_filter( $status['providers'], 'is_string' ) ) : array();
@@ -313,6 +317,10 @@ final class PrintBridge_Settings_Page {
 		if ( isset( $status['webhook_url'] ) && is_string( $status['webhook_url'] ) && untrailingslashit( $status['webhook_url'] ) !== $expected ) {
 			/* translators: %s: webhook URL the bridge expects */
 			$parts[] = sprintf( __( 'Warning: the bridge expects webhooks at %s - check the bridge URL.', 'printbridge' ), $status['webhook_url'] );
+		}
+		if ( isset( $status['spiff']['region'] ) && is_string( $status['spiff']['region'] ) ) {
+			/* translators: %s: Spiff region (us, au or au-legacy) */
+			$parts[] = sprintf( __( 'Spiff region: %s.', 'printbridge' ), $status['spiff']['region'] );
 		}
 		if ( array_key_exists( 'rest_keys', $status ) && false === $status['rest_keys'] ) {
 			$parts[] = __( 'The bridge has no WooCommerce REST keys for this shop: order notes and reconciliation are off.', 'printbridge' );
@@ -385,6 +393,10 @@ final class PrintBridge_Settings_Page {
 				continue;
 			}
 			$label = PrintBridge_Design_Id::provider_label( $provider );
+			if ( '' === $url && PrintBridge_Design_Id::PROVIDER_SPIFF === $provider ) {
+				$problems[] = __( 'Spiff editor: the bridge has not named this store\'s Spiff region (the store needs a [stores.spiff] section on the bridge; then click Test connection), so customers cannot personalise the products that use Spiff.', 'printbridge' );
+				continue;
+			}
 			if ( '' === $url ) {
 				/* translators: 1: provider name, 2: setting name */
 				$problems[] = sprintf( __( '%1$s editor: the %2$s is not set, so customers cannot personalise the products that use %1$s.', 'printbridge' ), $label, $setting );

@@ -20,12 +20,17 @@ final class PrintBridge_Settings {
 	/** Prefix of a connection key printed by `printbridge connection-key`. */
 	const KEY_PREFIX = 'pbk1_';
 
-	/** Spiff's api.js per region; the shop owner can override the URL. */
-	const SPIFF_API_JS = array(
-		'au' => 'https://assets.spiff.com.au/api.js',
-		'us' => 'https://assets.us.spiffcommerce.com/api.js',
-		'eu' => 'https://assets.eu.spiffcommerce.com/api.js',
-	);
+	/**
+	 * Option holding what the bridge said about the store's Spiff system (region, api.js URL,
+	 * application key), learned from its connection status.
+	 */
+	const SPIFF_OPTION = 'printbridge_spiff';
+
+	/** Spiff regions the bridge names: the current US and AU systems, and legacy AU accounts. */
+	const SPIFF_REGIONS = array( 'us', 'au', 'au-legacy' );
+
+	/** WP-Cron hook that refreshes what the bridge said about the store. */
+	const REFRESH_HOOK = 'printbridge_refresh_bridge_status';
 
 	/**
 	 * Defaults of every stored field.
@@ -38,7 +43,6 @@ final class PrintBridge_Settings {
 			'store_id'          => '',
 			'store_token'       => '',
 			'webhook_secret'    => '',
-			'spiff_region'      => 'au',
 			'spiff_api_js_url'  => '',
 			'k2p_wrapper_url'   => '',
 			'k2p_editor_width'  => '100%',
@@ -121,7 +125,8 @@ final class PrintBridge_Settings {
 	}
 
 	/**
-	 * The Spiff api.js URL: the explicit override, else the region's default.
+	 * The Spiff api.js URL: the explicit override, else the script of the Spiff system the
+	 * bridge orders from ('' until the bridge has said which).
 	 *
 	 * @return string
 	 */
@@ -130,8 +135,72 @@ final class PrintBridge_Settings {
 		if ( '' !== $url ) {
 			return $url;
 		}
-		$region = self::get( 'spiff_region' );
-		return isset( self::SPIFF_API_JS[ $region ] ) ? self::SPIFF_API_JS[ $region ] : self::SPIFF_API_JS['au'];
+		return self::spiff()['api_js_url'];
+	}
+
+	/**
+	 * What the bridge said about the store's Spiff system: region ('' when unknown), the
+	 * region's api.js URL and Spiff's application key for the editor.
+	 *
+	 * @return array{region:string,api_js_url:string,application_key:string}
+	 */
+	public static function spiff() {
+		$out    = array(
+			'region'          => '',
+			'api_js_url'      => '',
+			'application_key' => '',
+		);
+		$stored = get_option( self::SPIFF_OPTION, array() );
+		if ( is_array( $stored ) ) {
+			foreach ( $out as $k => $v ) {
+				if ( isset( $stored[ $k ] ) && is_string( $stored[ $k ] ) ) {
+					$out[ $k ] = $stored[ $k ];
+				}
+			}
+		}
+		return $out;
+	}
+
+	/**
+	 * Keeps what a connection status answer of the bridge says about Spiff: the region decides
+	 * which Spiff script and API the product pages use, so a design is made in the system the
+	 * bridge orders from. A store without Spiff on the bridge forgets it.
+	 *
+	 * @param array $status The bridge's `GET /v1/stores/{store}/status` answer.
+	 * @return void
+	 */
+	public static function learn_from_status( array $status ) {
+		$spiff = isset( $status['spiff'] ) && is_array( $status['spiff'] ) ? $status['spiff'] : array();
+		$text  = static function ( $key ) use ( $spiff ) {
+			return isset( $spiff[ $key ] ) && is_string( $spiff[ $key ] ) ? $spiff[ $key ] : '';
+		};
+		$known = in_array( $text( 'region' ), self::SPIFF_REGIONS, true );
+		$url   = esc_url_raw( $text( 'api_js_url' ), array( 'https', 'http' ) );
+		update_option(
+			self::SPIFF_OPTION,
+			array(
+				'region'          => $known ? $text( 'region' ) : '',
+				'api_js_url'      => $known ? $url : '',
+				'application_key' => $known ? sanitize_text_field( $text( 'application_key' ) ) : '',
+			),
+			false
+		);
+	}
+
+	/**
+	 * Asks the bridge for the store's status and keeps what it says about Spiff (WP-Cron, twice
+	 * a day, so a region changed on the bridge reaches the product pages).
+	 *
+	 * @return void
+	 */
+	public static function refresh_from_bridge() {
+		if ( ! self::is_connected() ) {
+			return;
+		}
+		$status = PrintBridge_Bridge_Client::from_settings( 10 )->status();
+		if ( is_array( $status ) ) {
+			self::learn_from_status( $status );
+		}
 	}
 
 	/**

@@ -39,7 +39,8 @@ const label = `${path.basename(args.wordpress).replace(/\.tar.*|\.zip$/, '')}+${
 const prefix = args.smoke ? 'smoke' : 'full';
 
 // Stand-ins of the provider scripts, served by the browser in place of the real URLs.
-const SPIFF_JS = 'https://assets.spiff.com.au/api.js';
+// The bridge's Spiff region is the default (us): the current storefront script.
+const SPIFF_JS = 'https://assets.us.spiffcommerce.com/api.js';
 const K2P_JS = 'https://editor.key2print.test/js/wrapper.js';
 const standIn = (file) => (route) => route.fulfill({ status: 200, contentType: 'application/javascript', body: fs.readFileSync(path.join(here, 'stand-ins', file)) });
 const providerRoutes = { [SPIFF_JS]: standIn('spiff-api.js'), [K2P_JS]: standIn('k2p-wrapper.js') };
@@ -166,7 +167,15 @@ async function personaliseSpiff(page, product, quantity) {
   await page.locator('#spiff-standin-finish').waitFor();
   await shot(page, `${prefix}-spiff-editor`);
   const log = await page.evaluate(() => window.__spiffLog);
-  assert.deepEqual(log[0], { call: 'IntegrationProduct', id: SPIFF_PRODUCT });
+  // The region the bridge orders in, then the product, then the editor with the bridge's
+  // application key (learned from the bridge's status when the connection was saved).
+  assert.deepEqual(log.slice(0, 2), [
+    { call: 'setRegion', region: 'us' },
+    { call: 'IntegrationProduct', id: SPIFF_PRODUCT },
+  ]);
+  const { currency, ...editor } = log[2];
+  assert.deepEqual(editor, { call: 'HostedExperience', product: SPIFF_PRODUCT, applicationKey: 'sandbox-spiff-application-key' });
+  assert.match(currency, /^[A-Z]{3}$/);
   await submit(page, () => page.click('#spiff-standin-finish'));
 }
 

@@ -145,11 +145,28 @@ class ProductTest extends PrintBridge_TestCase {
 
 	public function test_browser_config_and_fields_hold_no_secret() {
 		$this->connect();
-		PrintBridge_Settings::update( array( 'spiff_region' => 'us' ) );
+		PrintBridge_Settings::learn_from_status(
+			array(
+				'store' => 'shop',
+				'spiff' => array(
+					'region'          => 'au',
+					'api_js_url'      => 'https://assets.us.spiffcommerce.com/api.js',
+					'application_key' => 'spiff-app-key',
+				),
+			)
+		);
 		$spiff  = $this->product( array( '_printbridge_provider' => 'spiff', '_printbridge_spiff_integration_product_id' => 'ip-1' ) );
 		$config = PrintBridge_Product_Page::config( wc_get_product( $spiff ) );
 		$this->assertSame( 'spiff', $config['provider'] );
-		$this->assertSame( array( 'integrationProductId' => 'ip-1', 'currency' => 'EUR' ), $config['spiff'] );
+		$this->assertSame(
+			array(
+				'integrationProductId' => 'ip-1',
+				'currency'             => 'EUR',
+				'region'               => 'au',
+				'applicationKey'       => 'spiff-app-key',
+			),
+			$config['spiff']
+		);
 		$this->assertStringNotContainsString( 'tok_secret_123', wp_json_encode( $config ) );
 		$this->assertStringNotContainsString( 'whsec_456', wp_json_encode( $config ) );
 		$this->assertSame( 'https://assets.us.spiffcommerce.com/api.js', PrintBridge_Settings::spiff_api_js_url() );

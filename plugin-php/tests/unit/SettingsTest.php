@@ -131,6 +131,59 @@ class SettingsTest extends PrintBridge_TestCase {
 		$this->assertSame( 'Connected to PrintBridge 0.1.0 as store "shop". Providers: Spiff, Apliiq, Key2print. Last webhook delivery: 2026-11-23T10:00:00Z.', $result['message'] );
 	}
 
+	public function test_the_spiff_region_and_script_come_from_the_bridge() {
+		$this->connect();
+		$this->product( array( '_printbridge_provider' => 'spiff' ) );
+		$status          = array( 'store' => 'shop', 'version' => '0.1.0', 'providers' => array( 'spiff' ), 'last_delivery_at' => null );
+		$this->responder = function ( $url ) use ( &$status ) {
+			if ( 'https://assets.spiff.com.au/api.js' === $url ) {
+				return self::response( 200, '/* api.js */', 'application/javascript' );
+			}
+			return self::response( 200, $status );
+		};
+		// A bridge store without Spiff names no region: the shop says what is missing.
+		$result = PrintBridge_Settings_Page::test_connection();
+		$this->assertFalse( $result['ok'] );
+		$this->assertStringContainsString( 'the bridge has not named this store\'s Spiff region', $result['message'] );
+		$this->assertSame( '', PrintBridge_Settings::spiff_api_js_url() );
+
+		$status['spiff'] = array( 'region' => 'au-legacy', 'api_js_url' => 'https://assets.spiff.com.au/api.js', 'application_key' => 'app-key' );
+		$result          = PrintBridge_Settings_Page::test_connection();
+		$this->assertTrue( $result['ok'], $result['message'] );
+		$this->assertStringContainsString( 'Spiff region: au-legacy.', $result['message'] );
+		$this->assertSame( 'https://assets.spiff.com.au/api.js', PrintBridge_Settings::spiff_api_js_url() );
+		$this->assertSame( array( 'region' => 'au-legacy', 'api_js_url' => 'https://assets.spiff.com.au/api.js', 'application_key' => 'app-key' ), PrintBridge_Settings::spiff() );
+
+		// The shop owner's override wins over the bridge's script; the region stays the bridge's.
+		PrintBridge_Settings::update( array( 'spiff_api_js_url' => 'https://cdn.example/spiff.js' ) );
+		$this->assertSame( 'https://cdn.example/spiff.js', PrintBridge_Settings::spiff_api_js_url() );
+		$this->assertSame( 'au-legacy', PrintBridge_Settings::spiff()['region'] );
+
+		// A region the plugin does not know is not kept.
+		PrintBridge_Settings::learn_from_status( array( 'spiff' => array( 'region' => 'eu', 'api_js_url' => 'https://x.example/api.js' ) ) );
+		$this->assertSame( '', PrintBridge_Settings::spiff()['region'] );
+		$this->assertSame( '', PrintBridge_Settings::spiff()['api_js_url'] );
+	}
+
+	public function test_saving_a_connection_learns_the_spiff_region() {
+		$this->admin();
+		$this->responder = function ( $url ) {
+			return self::response( 200, array( 'store' => 'shop', 'version' => '0.1.0', 'providers' => array( 'spiff' ), 'spiff' => array( 'region' => 'au', 'api_js_url' => 'https://assets.us.spiffcommerce.com/api.js', 'application_key' => 'k' ) ) );
+		};
+		PrintBridge_Settings_Page::save(
+			array(
+				'printbridge_bridge_url'     => 'https://bridge.test',
+				'printbridge_store_id'       => 'shop',
+				'printbridge_store_token'    => 'tok_secret_123',
+				'printbridge_webhook_secret' => 'whsec_456',
+			),
+			get_current_user_id()
+		);
+		$this->assertContains( 'https://bridge.test/v1/stores/shop/status', wp_list_pluck( $this->requests, 'url' ) );
+		$this->assertSame( 'au', PrintBridge_Settings::spiff()['region'] );
+		$this->assertSame( 'https://assets.us.spiffcommerce.com/api.js', PrintBridge_Settings::spiff_api_js_url() );
+	}
+
 	public function test_test_connection_reports_problems_plainly() {
 		$this->connect();
 		$this->responder = function () {
@@ -292,7 +345,7 @@ class SettingsTest extends PrintBridge_TestCase {
 			if ( PrintBridge_Settings::spiff_api_js_url() === $url ) {
 				return self::response( 200, '/* api.js */', 'application/javascript' );
 			}
-			return self::response( 200, array( 'store' => 'shop', 'version' => '0.1.0', 'providers' => array( 'spiff', 'key2print' ), 'last_delivery_at' => null ) );
+			return self::response( 200, array( 'store' => 'shop', 'version' => '0.1.0', 'providers' => array( 'spiff', 'key2print' ), 'last_delivery_at' => null, 'spiff' => array( 'region' => 'us', 'api_js_url' => 'https://assets.us.spiffcommerce.com/api.js' ) ) );
 		};
 		$result = PrintBridge_Settings_Page::test_connection();
 		$this->assertFalse( $result['ok'] );

@@ -116,10 +116,16 @@
 			el.addEventListener( 'error', onError );
 		}
 
+		// Accounts of Spiff's legacy Australian system use its older Transaction API; the
+		// current systems use HostedExperience, with the region chosen by Spiff.setRegion.
+		var spiffLegacy = !! cfg.spiff && cfg.spiff.region === 'au-legacy';
+
 		// Spiff's api.js announces itself with SpiffApiReady (possibly after it has loaded).
 		function whenSpiff( fn ) {
 			var have = function () {
-				return window.Spiff && typeof window.Spiff.IntegrationProduct === 'function';
+				var spiff = window.Spiff;
+				return !! spiff && typeof spiff.IntegrationProduct === 'function' &&
+					typeof ( spiffLegacy ? spiff.Transaction : spiff.HostedExperience ) === 'function';
 			};
 			whenScript( function ( loaded ) {
 				if ( ! loaded ) {
@@ -148,11 +154,26 @@
 			} );
 		}
 
-		function startSpiffTransaction( product ) {
-			var transaction = new window.Spiff.Transaction( {
+		// The editor for `product`: a HostedExperience, or a Transaction on a legacy account.
+		function spiffEditor( product ) {
+			if ( spiffLegacy ) {
+				return new window.Spiff.Transaction( {
+					presentmentCurrency: cfg.spiff.currency,
+					integrationProduct: product
+				} );
+			}
+			var options = {
 				presentmentCurrency: cfg.spiff.currency,
-				integrationProduct: product
-			} );
+				product: product
+			};
+			if ( cfg.spiff.applicationKey ) {
+				options.applicationKey = cfg.spiff.applicationKey;
+			}
+			return new window.Spiff.HostedExperience( options );
+		}
+
+		function startSpiffTransaction( product ) {
+			var transaction = spiffEditor( product );
 			transaction.on( 'complete', function ( result ) {
 				submitWithDesign( result && result.transactionId );
 			} );
@@ -191,6 +212,9 @@
 					};
 				};
 				try {
+					if ( ! spiffLegacy && cfg.spiff.region && typeof window.Spiff.setRegion === 'function' ) {
+						window.Spiff.setRegion( cfg.spiff.region );
+					}
 					var product = new window.Spiff.IntegrationProduct( cfg.spiff.integrationProductId );
 					product.on( 'ready', answer( function () {
 						startSpiffTransaction( product );

@@ -1,4 +1,6 @@
-/* Local stand-in for Spiff's api.js: the IntegrationProduct / Transaction API with a fake modal. */
+/* Local stand-in for Spiff's api.js: setRegion, IntegrationProduct and the HostedExperience
+ * editor of the current storefront API (and the Transaction of legacy AU accounts), with a
+ * fake modal. Every call is logged in window.__spiffLog. */
 ( function () {
 	'use strict';
 	window.__spiffLog = [];
@@ -31,7 +33,13 @@
 		window.__spiffLog.push( { call: 'Transaction', currency: options.presentmentCurrency, product: options.integrationProduct && options.integrationProduct.id } );
 	}
 	Transaction.prototype = Object.create( Emitter.prototype );
-	Transaction.prototype.execute = function () {
+	function HostedExperience( options ) {
+		Emitter.call( this );
+		this.options = options;
+		window.__spiffLog.push( { call: 'HostedExperience', currency: options.presentmentCurrency, product: options.product && options.product.id, applicationKey: options.applicationKey } );
+	}
+	HostedExperience.prototype = Object.create( Emitter.prototype );
+	HostedExperience.prototype.execute = Transaction.prototype.execute = function () {
 		var self = this;
 		var modal = document.createElement( 'div' );
 		modal.id = 'spiff-standin-modal';
@@ -44,6 +52,9 @@
 		} );
 		return Promise.resolve();
 	};
-	window.Spiff = { IntegrationProduct: IntegrationProduct, Transaction: Transaction };
+	function setRegion( region ) {
+		window.__spiffLog.push( { call: 'setRegion', region: region } );
+	}
+	window.Spiff = { setRegion: setRegion, IntegrationProduct: IntegrationProduct, HostedExperience: HostedExperience, Transaction: Transaction };
 	window.dispatchEvent( new Event( 'SpiffApiReady' ) );
 }() );
