@@ -8,7 +8,6 @@ use serde_json::json;
 
 use super::body::{self, Packed};
 use super::jobs::in_jobs_due;
-use super::texts::Texts;
 use super::{Store, StoreError, in_tx};
 use crate::config::{Config, StoreConfig};
 use crate::ledger::intake::{
@@ -296,26 +295,25 @@ macro_rules! push_deliveries {
             "store_id, received_at, source, topic, webhook_id, delivery_ref, content_type, \
              body, body_encoding, body_size, outcome, order_id, detail) ",
         );
-        let mut t = Texts::new();
         $q.push_values(group.iter().enumerate(), |mut row, (index, i)| {
             let d = i.delivery;
             let result = outcomes.get(index).copied().flatten();
             if let Some(id) = numbered.get(index) {
                 row.push_bind(*id);
             }
-            row.push_bind(t.get(d.store_id.as_str()))
+            row.push_bind(d.store_id.as_str())
                 .push_bind(i.now)
-                .push_bind(t.get(d.source.as_str()))
-                .push_bind(t.opt(d.topic.as_deref()))
-                .push_bind(t.opt(d.webhook_id.as_deref()))
-                .push_bind(t.opt(d.delivery_ref.as_deref()))
-                .push_bind(t.opt(d.content_type.as_deref()))
+                .push_bind(d.source.as_str())
+                .push_bind(d.topic.as_deref())
+                .push_bind(d.webhook_id.as_deref())
+                .push_bind(d.delivery_ref.as_deref())
+                .push_bind(d.content_type.as_deref())
                 .push_bind(i.packed.bytes(&d.body))
-                .push_bind(t.get(i.packed.encoding()))
+                .push_bind(i.packed.encoding())
                 .push_bind(i64::try_from(d.body.len()).unwrap_or(i64::MAX))
-                .push_bind(t.get(result.map_or("stored", |r| r.outcome.as_str())))
+                .push_bind(result.map_or("stored", |r| r.outcome.as_str()))
                 .push_bind(result.and_then(|r| r.order_id))
-                .push_bind(t.opt(result.and_then(|r| r.detail.as_deref())));
+                .push_bind(result.and_then(|r| r.detail.as_deref()));
         });
     }};
 }
@@ -393,10 +391,9 @@ macro_rules! push_outcomes {
             "UPDATE deliveries SET outcome = v.column2, order_id = v.column3, \
              detail = v.column4 FROM (",
         );
-        let mut t = Texts::new();
         $q.push_values(results, |mut row, r| {
             row.push_bind(r.delivery_id)
-                .push_bind(t.get(r.outcome.as_str()))
+                .push_bind(r.outcome.as_str())
                 .push_bind(r.order_id)
                 .push_bind(r.detail.as_deref());
         });
@@ -426,10 +423,9 @@ macro_rules! push_items {
             "INSERT INTO order_items (store_id, order_id, item_id, name, sku, product_id, \
              variation_id, quantity, price, classification, design_id, detail) ",
         );
-        let mut t = Texts::new();
         $q.push_values(items, |mut row, (a, ci)| {
             let it = &ci.item;
-            row.push_bind(t.get(a.delivery.store_id.as_str()))
+            row.push_bind(a.delivery.store_id.as_str())
                 .push_bind(a.snap.order.id)
                 .push_bind(it.id)
                 .push_bind(it.name.as_str())
@@ -437,8 +433,8 @@ macro_rules! push_items {
                 .push_bind(it.product_id)
                 .push_bind(it.variation_id)
                 .push_bind(it.quantity)
-                .push_bind(t.get(it.price.as_str()))
-                .push_bind(t.get(ci.classification.name()))
+                .push_bind(it.price.as_str())
+                .push_bind(ci.classification.name())
                 .push_bind(ci.classification.design_id())
                 .push_bind(ci.classification.detail());
         });
@@ -455,13 +451,12 @@ macro_rules! push_jobs {
             "INSERT INTO jobs (store_id, order_id, provider, target, kind, state, payload, \
              run_at, created_at, updated_at) ",
         );
-        let mut t = Texts::new();
         $q.push_values(jobs, |mut row, (a, job)| {
-            row.push_bind(t.get(a.delivery.store_id.as_str()))
+            row.push_bind(a.delivery.store_id.as_str())
                 .push_bind(a.snap.order.id)
-                .push_bind(t.get(job.provider))
+                .push_bind(job.provider)
                 .push_bind(job.target.as_str())
-                .push_bind(t.get(job.kind))
+                .push_bind(job.kind)
                 .push("'pending'")
                 .push_bind(job.payload.as_str())
                 .push_bind(a.now)
@@ -558,19 +553,18 @@ macro_rules! apply_orders {
                 "WITH v (n, store_id, order_id, modified_gmt, status, delivery_id, \
                  received_at, body, number, currency, total, trashed, paid_at) AS (",
             );
-            let mut t = Texts::new();
             q.push_values(run.iter().zip(0_i64..), |mut row, (a, n)| {
                 let o = &a.snap.order;
                 row.push_bind(n)
-                    .push_bind(t.get(a.delivery.store_id.as_str()))
+                    .push_bind(a.delivery.store_id.as_str())
                     .push_bind(o.id)
                     .push_bind(a.snap.modified_gmt.as_str())
-                    .push_bind(t.get(o.status.as_str()))
+                    .push_bind(o.status.as_str())
                     .push_bind(a.delivery_id)
                     .push_bind(a.now)
                     .push_bind(snapshot_body(a.snap))
                     .push_bind(o.display_number())
-                    .push_bind(t.get(o.currency.as_str()))
+                    .push_bind(o.currency.as_str())
                     .push_bind(o.total.as_str())
                     .push_bind(i64::from(a.plan.trashed))
                     .push_bind(a.plan.paid.then_some(a.now));
@@ -593,12 +587,11 @@ macro_rules! apply_orders {
                 "INSERT INTO order_snapshots (store_id, order_id, modified_gmt, status, \
                  delivery_id, received_at, body) ",
             );
-            let mut t = Texts::new();
             q.push_values(chunk, |mut row, a| {
-                row.push_bind(t.get(a.delivery.store_id.as_str()))
+                row.push_bind(a.delivery.store_id.as_str())
                     .push_bind(a.snap.order.id)
                     .push_bind(a.snap.modified_gmt.as_str())
-                    .push_bind(t.get(a.snap.order.status.as_str()))
+                    .push_bind(a.snap.order.status.as_str())
                     .push_bind(a.delivery_id)
                     .push_bind(a.now)
                     .push_bind(snapshot_body(a.snap));
@@ -647,14 +640,13 @@ macro_rules! apply_orders {
                 "INSERT INTO orders (store_id, order_id, number, status, currency, total, \
                  modified_gmt, snapshot_id, trashed, paid_at, first_seen_at, updated_at) ",
             );
-            let mut t = Texts::new();
             q.push_values(chunk, |mut row, (a, snapshot_id)| {
                 let o = &a.snap.order;
-                row.push_bind(t.get(a.delivery.store_id.as_str()))
+                row.push_bind(a.delivery.store_id.as_str())
                     .push_bind(o.id)
                     .push_bind(o.display_number())
-                    .push_bind(t.get(o.status.as_str()))
-                    .push_bind(t.get(o.currency.as_str()))
+                    .push_bind(o.status.as_str())
+                    .push_bind(o.currency.as_str())
                     .push_bind(o.total.as_str())
                     .push_bind(a.snap.modified_gmt.as_str())
                     .push_bind(*snapshot_id)
@@ -676,9 +668,8 @@ macro_rules! apply_orders {
             let mut x = sqlx::QueryBuilder::new(
                 "SELECT o.store_id, o.order_id, o.trashed, o.snapshot_id = v.column3 FROM (",
             );
-            let mut t = Texts::new();
             x.push_values(chunk, |mut row, (a, snapshot_id)| {
-                row.push_bind(t.get(a.delivery.store_id.as_str()))
+                row.push_bind(a.delivery.store_id.as_str())
                     .push_bind(a.snap.order.id)
                     .push_bind(*snapshot_id);
             });
@@ -737,9 +728,8 @@ macro_rules! apply_orders {
         for chunk in applied.chunks(ROWS_PER_INSERT).filter(|_| !orders_at_once) {
             let mut q =
                 sqlx::QueryBuilder::new("DELETE FROM order_items WHERE (store_id, order_id) IN (");
-            let mut t = Texts::new();
             q.push_values(chunk, |mut row, (a, _)| {
-                row.push_bind(t.get(a.delivery.store_id.as_str()))
+                row.push_bind(a.delivery.store_id.as_str())
                     .push_bind(a.snap.order.id);
             });
             q.push(")");
@@ -832,11 +822,10 @@ macro_rules! apply_orders {
             // SQLite: the jobs already planned (and not cancelled) are counted per order
             // first, in one row per such order; the insert plans the others.
             let mut x = sqlx::QueryBuilder::new("SELECT j.store_id, j.order_id, COUNT(*) FROM (");
-            let mut t = Texts::new();
             x.push_values(chunk, |mut row, (a, job)| {
-                row.push_bind(t.get(a.delivery.store_id.as_str()))
+                row.push_bind(a.delivery.store_id.as_str())
                     .push_bind(a.snap.order.id)
-                    .push_bind(t.get(job.provider))
+                    .push_bind(job.provider)
                     .push_bind(job.target.as_str());
             });
             x.push(

@@ -22,7 +22,6 @@ pub mod ledger;
 pub mod reads;
 pub mod replay;
 pub mod sqlite_alloc;
-mod texts;
 pub mod writer;
 
 #[derive(Debug, thiserror::Error)]
