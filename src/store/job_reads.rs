@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use super::jobs::{in_jobs_due, in_jobs_state};
+use super::ledger::Ledger;
 use super::reads::{rfc3339, where_terms};
 use super::{Store, StoreError, in_tx, on_pool};
 
@@ -359,14 +360,15 @@ impl Store {
             if let Some(note) = note.filter(|_| !added.is_empty()) {
                 let key = format!("shipped:{}:{}", shipment.provider, added.join(","));
                 let text = note(&added);
-                let _planned: bool = super::ledger::plan_note!(
+                Ledger::plan_note(
                     &mut *tx,
                     shipment.store_id,
                     shipment.order_id,
-                    key,
-                    text,
-                    now
-                );
+                    &key,
+                    &text,
+                    now,
+                )
+                .await?;
             }
             added.into_iter().map(str::to_owned).collect::<Vec<_>>()
         });

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use sqlx::Row;
 
 use super::body;
+use super::ledger::Ledger;
 use super::{Store, StoreError, in_tx, on_pool, on_pool_write};
 
 #[derive(Debug, Clone)]
@@ -811,7 +812,7 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let inserted = on_pool_write!(self, |pool| {
-            super::ledger::plan_note!(pool, store_id, order_id, key, note, now)
+            Ledger::plan_note(pool, store_id, order_id, key, note, now).await?
         });
         Ok(inserted)
     }
