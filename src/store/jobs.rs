@@ -1,9 +1,13 @@
 //! The outbox: claiming jobs with a lease, completing them fenced by the lease holder.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::marker::PhantomData;
 
-use sqlx::Row;
+use sqlx::{
+    ColumnIndex, Decode, Encode, Executor, IntoArguments, QueryBuilder, Row, Transaction, Type,
+};
 
+use super::backend::Backend;
 use super::body;
 use super::ledger::Ledger;
 use super::{Store, StoreError, in_tx, on_pool, on_pool_write};
@@ -487,151 +491,7 @@ impl Store {
     /// insert of their attempts, one of their files, one of their order notes; only an order
     /// flagged for attention is updated on its own.
     async fn finish_jobs(&self, batch: &[FinishedAttempt]) -> Result<Vec<bool>, StoreError> {
-        let rounds = rounds_by_job(batch.iter().map(|f| f.job.id));
-        let oks = in_tx!(self, |tx| {
-            let mut oks = vec![false; batch.len()];
-            let chunks = rounds.iter().flat_map(|round| round.chunks(FINISH_ROWS));
-            for chunk in chunks {
-                let chunk: Vec<(usize, &FinishedAttempt)> =
-                    chunk.iter().map(|&i| (i, &batch[i])).collect();
-                let updated: std::collections::HashSet<i64> = {
-                    let mut q = sqlx::QueryBuilder::new(
-                        "UPDATE jobs SET state = v.column3, attempts = attempts + 1, \
-                         locked_by = NULL, locked_until = NULL, \
-                         provider_ref = COALESCE(v.column4, provider_ref), \
-                         result = COALESCE(v.column5, result), last_error = v.column6, \
-                         last_status = v.column7, run_at = COALESCE(v.column8, run_at), \
-                         sent_at = NULL, updated_at = v.column9 FROM (",
-                    );
-                    let columns: Vec<FinishColumns> = chunk
-                        .iter()
-                        .map(|(_, f)| FinishColumns::of(&f.finish))
-                        .collect();
-                    q.push_values(chunk.iter().zip(&columns), |mut row, ((_, f), c)| {
-                        row.push_bind(f.job.id)
-                            .push_bind(f.worker.as_str())
-                            .push_bind(f.finish.state())
-                            .push_bind(c.provider_ref.as_deref())
-                            .push_bind(c.result.as_deref())
-                            .push_bind(c.last_error.as_deref())
-                            .push_bind(f.attempt.status_code)
-                            .push_bind(c.run_at)
-                            .push_bind(f.now);
-                    });
-                    // `VALUES` columns are column1, column2, … on both backends.
-                    q.push(
-                        ") AS v WHERE jobs.id = v.column1 AND jobs.locked_by = v.column2 \
-                         AND jobs.state = 'running' RETURNING jobs.id",
-                    );
-                    q.build_query_scalar::<i64>()
-                        .fetch_all(&mut *tx)
-                        .await?
-                        .into_iter()
-                        .collect()
-                };
-                let done: Vec<&FinishedAttempt> = chunk
-                    .iter()
-                    .filter(|(_, f)| updated.contains(&f.job.id))
-                    .map(|(_, f)| *f)
-                    .collect();
-                for (i, f) in &chunk {
-                    oks[*i] = updated.contains(&f.job.id);
-                }
-                if !done.is_empty() {
-                    let mut q = sqlx::QueryBuilder::new(
-                        "INSERT INTO job_attempts (job_id, started_at, duration_ms, outcome, \
-                         status_code, excerpt, error, worker) ",
-                    );
-                    q.push_values(&done, |mut row, f| {
-                        let a = &f.attempt;
-                        row.push_bind(f.job.id)
-                            .push_bind(a.started_at)
-                            .push_bind(a.duration_ms)
-                            .push_bind(a.outcome)
-                            .push_bind(a.status_code)
-                            .push_bind(a.excerpt.as_deref())
-                            .push_bind(a.error.as_deref())
-                            .push_bind(f.worker.as_str());
-                    });
-                    q.build().execute(&mut *tx).await?;
-                }
-                let files: Vec<(&FinishedAttempt, &NewFile)> = done
-                    .iter()
-                    .filter_map(|f| f.follow_up.file.as_ref().map(|file| (*f, file)))
-                    .collect();
-                if !files.is_empty() {
-                    let mut q = sqlx::QueryBuilder::new(
-                        "INSERT INTO files (store_id, order_id, job_id, name, path, size, sha256, \
-                         created_at) ",
-                    );
-                    q.push_values(&files, |mut row, (f, file)| {
-                        row.push_bind(f.job.store_id.as_str())
-                            .push_bind(f.job.order_id)
-                            .push_bind(f.job.id)
-                            .push_bind(file.name.as_str())
-                            .push_bind(file.path.as_str())
-                            .push_bind(file.size)
-                            .push_bind(file.sha256.as_str())
-                            .push_bind(f.now);
-                    });
-                    q.push(
-                        " ON CONFLICT (job_id) DO UPDATE SET name = excluded.name, \
-                         path = excluded.path, size = excluded.size, sha256 = excluded.sha256",
-                    );
-                    q.build().execute(&mut *tx).await?;
-                }
-                // Order notes to write back, each planned once per key (as `plan_note!`).
-                let notes: Vec<(&FinishedAttempt, String, String)> = done
-                    .iter()
-                    .flat_map(|f| {
-                        f.follow_up.notes.iter().map(move |(key, note)| {
-                            (
-                                *f,
-                                format!("note:{key}"),
-                                serde_json::json!({ "note": note }).to_string(),
-                            )
-                        })
-                    })
-                    .collect();
-                for notes in notes.chunks(FINISH_ROWS) {
-                    let mut q = sqlx::QueryBuilder::new(
-                        "INSERT INTO jobs (store_id, order_id, provider, target, kind, state, \
-                         payload, run_at, created_at, updated_at) ",
-                    );
-                    q.push_values(notes, |mut row, (f, target, payload)| {
-                        row.push_bind(f.job.store_id.as_str())
-                            .push_bind(f.job.order_id)
-                            .push("'woocommerce'")
-                            .push_bind(target.as_str())
-                            .push("'order_note'")
-                            .push("'pending'")
-                            .push_bind(payload.as_str())
-                            .push_bind(f.now)
-                            .push_bind(f.now)
-                            .push_bind(f.now);
-                    });
-                    q.push(" ON CONFLICT (store_id, order_id, provider, target) DO NOTHING");
-                    q.build().execute(&mut *tx).await?;
-                }
-                // Rare (a provider said something a person must read): one by one, so two
-                // jobs of one order leave the later reason, as they would on their own.
-                for f in &done {
-                    if let Some(reason) = &f.follow_up.attention {
-                        sqlx::query(
-                            "UPDATE orders SET attention = $3, updated_at = $4 \
-                             WHERE store_id = $1 AND order_id = $2",
-                        )
-                        .bind(&f.job.store_id)
-                        .bind(f.job.order_id)
-                        .bind(reason)
-                        .bind(f.now)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
-            }
-            oks
-        });
+        let oks = in_tx!(self, |tx| Outbox::finish(&mut tx, batch).await?);
         Ok(oks)
     }
 
@@ -953,6 +813,217 @@ async fn finish_group(store: Store, batch: Vec<(FinishedAttempt, FinishReply)>) 
                 let _ = reply.send(r);
             }
         }
+    }
+}
+
+/// The outbox's statements, on a connection of either backend inside the caller's
+/// transaction.
+struct Outbox<DB>(PhantomData<DB>);
+
+impl<DB: Backend> Outbox<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> i32: Encode<'q, DB> + Type<DB>,
+    for<'q> bool: Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
+{
+    /// Records finished attempts (see [`Store::finish_jobs`]): per round of reports and chunk
+    /// of [`FINISH_ROWS`], one update of their jobs, fenced by the lease, then the records of
+    /// the attempts that held it. Returns, per attempt, whether it held its job.
+    async fn finish(
+        tx: &mut Transaction<'_, DB>,
+        batch: &[FinishedAttempt],
+    ) -> Result<Vec<bool>, StoreError> {
+        let tx: &mut DB::Connection = tx;
+        let rounds = rounds_by_job(batch.iter().map(|f| f.job.id));
+        let mut oks = vec![false; batch.len()];
+        for chunk in rounds.iter().flat_map(|round| round.chunks(FINISH_ROWS)) {
+            let chunk: Vec<(usize, &FinishedAttempt)> =
+                chunk.iter().map(|&i| (i, &batch[i])).collect();
+            let updated = Self::update_finished(tx, &chunk).await?;
+            for (i, f) in &chunk {
+                oks[*i] = updated.contains(&f.job.id);
+            }
+            let done: Vec<&FinishedAttempt> = chunk
+                .iter()
+                .filter(|(_, f)| updated.contains(&f.job.id))
+                .map(|(_, f)| *f)
+                .collect();
+            if !done.is_empty() {
+                Self::insert_attempts(tx, &done).await?;
+            }
+            Self::insert_files(tx, &done).await?;
+            Self::plan_notes(tx, &done).await?;
+            Self::flag_attention(tx, &done).await?;
+        }
+        Ok(oks)
+    }
+
+    /// Sets the state and columns of each attempt's job, if its worker still holds it;
+    /// returns the ids of the jobs updated.
+    async fn update_finished(
+        tx: &mut DB::Connection,
+        chunk: &[(usize, &FinishedAttempt)],
+    ) -> Result<HashSet<i64>, StoreError> {
+        let mut q = QueryBuilder::new(
+            "UPDATE jobs SET state = v.column3, attempts = attempts + 1, \
+             locked_by = NULL, locked_until = NULL, \
+             provider_ref = COALESCE(v.column4, provider_ref), \
+             result = COALESCE(v.column5, result), last_error = v.column6, \
+             last_status = v.column7, run_at = COALESCE(v.column8, run_at), \
+             sent_at = NULL, updated_at = v.column9 FROM (",
+        );
+        let columns: Vec<FinishColumns> = chunk
+            .iter()
+            .map(|(_, f)| FinishColumns::of(&f.finish))
+            .collect();
+        q.push_values(chunk.iter().zip(&columns), |mut row, ((_, f), c)| {
+            row.push_bind(f.job.id)
+                .push_bind(f.worker.as_str())
+                .push_bind(f.finish.state())
+                .push_bind(c.provider_ref.as_deref())
+                .push_bind(c.result.as_deref())
+                .push_bind(c.last_error.as_deref())
+                .push_bind(f.attempt.status_code)
+                .push_bind(c.run_at)
+                .push_bind(f.now);
+        });
+        // `VALUES` columns are column1, column2, … on both backends.
+        q.push(
+            ") AS v WHERE jobs.id = v.column1 AND jobs.locked_by = v.column2 \
+             AND jobs.state = 'running' RETURNING jobs.id",
+        );
+        let updated: Vec<i64> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+        Ok(updated.into_iter().collect())
+    }
+
+    /// The records of the attempts `done`.
+    async fn insert_attempts(
+        tx: &mut DB::Connection,
+        done: &[&FinishedAttempt],
+    ) -> Result<(), StoreError> {
+        let mut q = QueryBuilder::new(
+            "INSERT INTO job_attempts (job_id, started_at, duration_ms, outcome, \
+             status_code, excerpt, error, worker) ",
+        );
+        q.push_values(done, |mut row, f| {
+            let a = &f.attempt;
+            row.push_bind(f.job.id)
+                .push_bind(a.started_at)
+                .push_bind(a.duration_ms)
+                .push_bind(a.outcome)
+                .push_bind(a.status_code)
+                .push_bind(a.excerpt.as_deref())
+                .push_bind(a.error.as_deref())
+                .push_bind(f.worker.as_str());
+        });
+        q.build().execute(&mut *tx).await?;
+        Ok(())
+    }
+
+    /// The files the attempts `done` kept, one per job.
+    async fn insert_files(
+        tx: &mut DB::Connection,
+        done: &[&FinishedAttempt],
+    ) -> Result<(), StoreError> {
+        let files: Vec<(&FinishedAttempt, &NewFile)> = done
+            .iter()
+            .filter_map(|f| f.follow_up.file.as_ref().map(|file| (*f, file)))
+            .collect();
+        if files.is_empty() {
+            return Ok(());
+        }
+        let mut q = QueryBuilder::new(
+            "INSERT INTO files (store_id, order_id, job_id, name, path, size, sha256, \
+             created_at) ",
+        );
+        q.push_values(&files, |mut row, (f, file)| {
+            row.push_bind(f.job.store_id.as_str())
+                .push_bind(f.job.order_id)
+                .push_bind(f.job.id)
+                .push_bind(file.name.as_str())
+                .push_bind(file.path.as_str())
+                .push_bind(file.size)
+                .push_bind(file.sha256.as_str())
+                .push_bind(f.now);
+        });
+        q.push(
+            " ON CONFLICT (job_id) DO UPDATE SET name = excluded.name, \
+             path = excluded.path, size = excluded.size, sha256 = excluded.sha256",
+        );
+        q.build().execute(&mut *tx).await?;
+        Ok(())
+    }
+
+    /// Order notes to write back, each planned once per key (as [`Ledger::plan_note`]).
+    async fn plan_notes(
+        tx: &mut DB::Connection,
+        done: &[&FinishedAttempt],
+    ) -> Result<(), StoreError> {
+        let notes: Vec<(&FinishedAttempt, String, String)> = done
+            .iter()
+            .flat_map(|f| {
+                f.follow_up.notes.iter().map(move |(key, note)| {
+                    (
+                        *f,
+                        format!("note:{key}"),
+                        serde_json::json!({ "note": note }).to_string(),
+                    )
+                })
+            })
+            .collect();
+        for notes in notes.chunks(FINISH_ROWS) {
+            let mut q = QueryBuilder::new(
+                "INSERT INTO jobs (store_id, order_id, provider, target, kind, state, \
+                 payload, run_at, created_at, updated_at) ",
+            );
+            q.push_values(notes, |mut row, (f, target, payload)| {
+                row.push_bind(f.job.store_id.as_str())
+                    .push_bind(f.job.order_id)
+                    .push("'woocommerce'")
+                    .push_bind(target.as_str())
+                    .push("'order_note'")
+                    .push("'pending'")
+                    .push_bind(payload.as_str())
+                    .push_bind(f.now)
+                    .push_bind(f.now)
+                    .push_bind(f.now);
+            });
+            q.push(" ON CONFLICT (store_id, order_id, provider, target) DO NOTHING");
+            q.build().execute(&mut *tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Rare (a provider said something a person must read): one by one, so two jobs of one
+    /// order leave the later reason, as they would on their own.
+    async fn flag_attention(
+        tx: &mut DB::Connection,
+        done: &[&FinishedAttempt],
+    ) -> Result<(), StoreError> {
+        for f in done {
+            if let Some(reason) = &f.follow_up.attention {
+                sqlx::query(
+                    "UPDATE orders SET attention = $3, updated_at = $4 \
+                     WHERE store_id = $1 AND order_id = $2",
+                )
+                .bind(f.job.store_id.as_str())
+                .bind(f.job.order_id)
+                .bind(reason.as_str())
+                .bind(f.now)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        Ok(())
     }
 }
 
