@@ -5,7 +5,7 @@ use poem_openapi::Object;
 use serde::Serialize;
 use sqlx::Row;
 
-use super::jobs::{in_jobs_due, in_jobs_state};
+use super::jobs::{IN_JOBS_DUE, IN_JOBS_STATE};
 use super::ledger::Ledger;
 use super::reads::{rfc3339, where_terms};
 use super::{Store, StoreError, in_tx, on_pool};
@@ -180,8 +180,8 @@ impl JobFilter {
     fn statements(&self) -> (String, String) {
         let queued = matches!(self.state.as_deref(), Some("pending" | "retrying"));
         let partial = match self.state.as_deref() {
-            Some("running" | "needs-review" | "dead") => Some(in_jobs_state!()),
-            _ if queued => Some(in_jobs_due!()),
+            Some("running" | "needs-review" | "dead") => Some(IN_JOBS_STATE),
+            _ if queued => Some(IN_JOBS_DUE),
             _ => None,
         };
         let state_term = match partial {

@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::marker::PhantomData;
+use std::sync::LazyLock;
 
 use sqlx::{
     ColumnIndex, Decode, Encode, Executor, IntoArguments, QueryBuilder, Row, Transaction, Type,
@@ -33,20 +34,10 @@ pub struct JobGauges {
 /// must spell it for SQLite to read that index: SQLite uses a partial index only where a
 /// term of the statement's `WHERE` is the index's own, and PostgreSQL only where the terms
 /// imply it with no parameter involved.
-macro_rules! in_jobs_state {
-    () => {
-        "state IN ('running', 'needs-review', 'dead')"
-    };
-}
+pub(super) const IN_JOBS_STATE: &str = "state IN ('running', 'needs-review', 'dead')";
 
-/// The predicate of the claim index `jobs_due` (migration 0001), as for
-/// [`in_jobs_state`].
-macro_rules! in_jobs_due {
-    () => {
-        "state IN ('pending', 'retrying')"
-    };
-}
-pub(super) use {in_jobs_due, in_jobs_state};
+/// The predicate of the claim index `jobs_due` (migration 0001), as for [`IN_JOBS_STATE`].
+pub(super) const IN_JOBS_DUE: &str = "state IN ('pending', 'retrying')";
 
 /// Jobs per provider and state, for the jobs not finished (pending, retrying, running) and
 /// those waiting for an operator (needs-review, dead). Done and cancelled jobs, which only
@@ -55,13 +46,13 @@ pub(super) use {in_jobs_due, in_jobs_state};
 /// (migration 0007): running, needs-review and dead jobs from `jobs_state` alone, queued ones
 /// through the claim index `jobs_due`, so a scrape's cost follows the queue and the dead
 /// letters, not the table.
-const JOB_COUNTS: &str = concat!(
-    "SELECT provider, state, COUNT(*) AS n FROM jobs WHERE ",
-    in_jobs_state!(),
-    " GROUP BY state, provider UNION ALL SELECT provider, state, COUNT(*) AS n FROM jobs WHERE ",
-    in_jobs_due!(),
-    " GROUP BY provider, state"
-);
+static JOB_COUNTS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT provider, state, COUNT(*) AS n FROM jobs WHERE {IN_JOBS_STATE} \
+         GROUP BY state, provider UNION ALL SELECT provider, state, COUNT(*) AS n FROM jobs \
+         WHERE {IN_JOBS_DUE} GROUP BY provider, state"
+    )
+});
 
 impl Store {
     /// The outbox's unfinished jobs and dead letters counted per provider and state
@@ -70,7 +61,7 @@ impl Store {
     /// whose number only grows.
     pub async fn job_gauges(&self, now: i64) -> Result<JobGauges, StoreError> {
         let mut rows = on_pool!(self, |pool| {
-            sqlx::query(JOB_COUNTS)
+            sqlx::query(sqlx::AssertSqlSafe(JOB_COUNTS.as_str()))
                 .fetch_all(pool)
                 .await?
                 .iter()
@@ -186,26 +177,18 @@ pub struct FollowUp {
     pub attention: Option<String>,
 }
 
-macro_rules! current_body_from {
-    () => {
-        "s.body, CASE WHEN s.body = '' THEN d.body END AS raw, d.body_encoding \
-         FROM orders o JOIN order_snapshots s ON s.id = o.snapshot_id \
-         LEFT JOIN deliveries d ON d.id = s.delivery_id"
-    };
-}
-
 /// An order's current snapshot body: `order_snapshots.body`, or when that is empty (the
 /// snapshot is its delivery's body, stored once) the delivery's body. Rows for
-/// [`snapshot_text`]; the caller adds the `WHERE` on `o`.
-const CURRENT_BODY: &str = concat!("SELECT ", current_body_from!());
-
-/// [`CURRENT_BODY`] without its `SELECT`, to put more columns before it.
-const CURRENT_BODY_FROM: &str = current_body_from!();
+/// [`snapshot_text`] after `SELECT` and any columns before them; the caller adds the `WHERE`
+/// on `o`.
+const CURRENT_BODY_FROM: &str = "s.body, CASE WHEN s.body = '' THEN d.body END AS raw, \
+     d.body_encoding FROM orders o JOIN order_snapshots s ON s.id = o.snapshot_id \
+     LEFT JOIN deliveries d ON d.id = s.delivery_id";
 
 /// Order ids per read of [`Store::claimed_order_bodies`].
 const ROWS_PER_READ: usize = 500;
 
-/// A row of [`CURRENT_BODY`]: the snapshot's body, the delivery's body as stored when the
+/// A row of [`CURRENT_BODY_FROM`]: the snapshot's body, the delivery's body as stored when the
 /// snapshot's is empty, and its encoding.
 type CurrentBody = (String, Option<Vec<u8>>, Option<String>);
 
@@ -592,7 +575,7 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         let row = on_pool!(self, |pool| {
             sqlx::query_as::<_, CurrentBody>(sqlx::AssertSqlSafe(format!(
-                "{CURRENT_BODY} WHERE o.store_id = $1 AND o.order_id = $2"
+                "SELECT {CURRENT_BODY_FROM} WHERE o.store_id = $1 AND o.order_id = $2"
             )))
             .bind(store_id)
             .bind(order_id)
@@ -1065,7 +1048,7 @@ mod tests {
     /// job of a table that only grows.
     #[tokio::test]
     async fn jobs_are_counted_from_partial_indexes() {
-        let steps = sqlite_plan(JOB_COUNTS).await;
+        let steps = sqlite_plan(&JOB_COUNTS).await;
         let reads: Vec<&str> = steps
             .iter()
             .map(String::as_str)

@@ -8,11 +8,14 @@ use serde_json::json;
 
 use std::marker::PhantomData;
 
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, QueryBuilder, Transaction, Type};
+use sqlx::{
+    AssertSqlSafe, ColumnIndex, Decode, Encode, Executor, IntoArguments, QueryBuilder, Transaction,
+    Type,
+};
 
 use super::backend::{Backend, Done};
 use super::body::{self, Packed};
-use super::jobs::in_jobs_due;
+use super::jobs::IN_JOBS_DUE;
 use super::{Store, StoreError, in_tx};
 use crate::config::{Config, StoreConfig};
 use crate::ledger::intake::{
@@ -1009,12 +1012,11 @@ where
             } else {
                 o.status.as_str()
             };
-            sqlx::query(concat!(
+            sqlx::query(AssertSqlSafe(format!(
                 "UPDATE jobs SET state = 'cancelled', updated_at = $3, \
                  last_error = $4 WHERE store_id = $1 AND order_id = $2 \
-                 AND provider <> 'woocommerce' AND ",
-                in_jobs_due!()
-            ))
+                 AND provider <> 'woocommerce' AND {IN_JOBS_DUE}"
+            )))
             .bind(store_id)
             .bind(o.id)
             .bind(now)
@@ -1151,12 +1153,11 @@ where
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(concat!(
+        sqlx::query(AssertSqlSafe(format!(
             "UPDATE jobs SET state = 'cancelled', updated_at = $3, \
              last_error = 'order moved to the trash before this was sent' \
-             WHERE store_id = $1 AND order_id = $2 AND provider <> 'woocommerce' AND ",
-            in_jobs_due!()
-        ))
+             WHERE store_id = $1 AND order_id = $2 AND provider <> 'woocommerce' AND {IN_JOBS_DUE}"
+        )))
         .bind(store_id)
         .bind(order_id)
         .bind(now)

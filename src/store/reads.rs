@@ -1,11 +1,13 @@
 //! Read side for operators and the plugin: orders, their snapshots, items and deliveries.
 
+use std::sync::LazyLock;
+
 use poem_openapi::Object;
 use serde::Serialize;
 use sqlx::Row;
 
 use super::body;
-use super::jobs::in_jobs_state;
+use super::jobs::IN_JOBS_STATE;
 use super::{Store, StoreError, on_pool};
 
 /// Milliseconds since the epoch as RFC 3339 UTC text.
@@ -156,14 +158,15 @@ const ORDER_COLUMNS: &str = "store_id, order_id, number, status, currency, total
 /// take, or with jobs that stopped. Each set is read from a partial index
 /// (`orders_attention`, `order_items_attention`, `jobs_state`; migrations 0007 and 0008), so
 /// the list joins the few orders concerned instead of testing every order for the three.
-const ATTENTION_KEYS: &str = concat!(
-    "(SELECT store_id, order_id FROM orders WHERE attention IS NOT NULL ",
-    "UNION SELECT store_id, order_id FROM order_items ",
-    "WHERE classification IN ('conflict', 'invalid') ",
-    "UNION SELECT store_id, order_id FROM jobs WHERE ",
-    in_jobs_state!(),
-    " AND state IN ('needs-review', 'dead'))"
-);
+static ATTENTION_KEYS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "(SELECT store_id, order_id FROM orders WHERE attention IS NOT NULL \
+         UNION SELECT store_id, order_id FROM order_items \
+         WHERE classification IN ('conflict', 'invalid') \
+         UNION SELECT store_id, order_id FROM jobs WHERE {IN_JOBS_STATE} \
+         AND state IN ('needs-review', 'dead'))"
+    )
+});
 
 impl OrderFilter {
     /// The page's statement and its count's, with the filters given only (`$1` store, `$2`
@@ -174,12 +177,14 @@ impl OrderFilter {
         let from = match self.attention {
             None => "orders o".to_owned(),
             Some(true) => format!(
-                "orders o JOIN {ATTENTION_KEYS} a \
-                 ON a.store_id = o.store_id AND a.order_id = o.order_id"
+                "orders o JOIN {} a \
+                 ON a.store_id = o.store_id AND a.order_id = o.order_id",
+                *ATTENTION_KEYS
             ),
             Some(false) => format!(
-                "orders o LEFT JOIN {ATTENTION_KEYS} a \
-                 ON a.store_id = o.store_id AND a.order_id = o.order_id"
+                "orders o LEFT JOIN {} a \
+                 ON a.store_id = o.store_id AND a.order_id = o.order_id",
+                *ATTENTION_KEYS
             ),
         };
         // Alone, the store is compared as an expression on SQLite: a bridge's orders are
