@@ -4,19 +4,18 @@ use std::collections::{HashMap, HashSet};
 use std::marker::PhantomData;
 use std::sync::LazyLock;
 
-use sqlx::{
-    ColumnIndex, Decode, Encode, Executor, IntoArguments, QueryBuilder, Row, Transaction, Type,
-};
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, QueryBuilder, Transaction, Type};
 
 use super::backend::Backend;
 use super::body;
 use super::ledger::Ledger;
 use super::{Store, StoreError, in_tx, on_pool, on_pool_write};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobGauge {
     pub provider: String,
     pub state: String,
+    #[sqlx(rename = "n")]
     pub count: i64,
 }
 
@@ -60,19 +59,10 @@ impl Store {
     /// oldest due job from one probe per provider queue: neither reads the table's rows,
     /// whose number only grows.
     pub async fn job_gauges(&self, now: i64) -> Result<JobGauges, StoreError> {
-        let mut rows = on_pool!(self, |pool| {
-            sqlx::query(sqlx::AssertSqlSafe(JOB_COUNTS.as_str()))
+        let mut rows: Vec<JobGauge> = on_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(JOB_COUNTS.as_str()))
                 .fetch_all(pool)
                 .await?
-                .iter()
-                .map(|r| {
-                    Ok::<_, sqlx::Error>(JobGauge {
-                        provider: r.try_get("provider")?,
-                        state: r.try_get("state")?,
-                        count: r.try_get("n")?,
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?
         });
         rows.sort_unstable_by(|a, b| (&a.provider, &a.state).cmp(&(&b.provider, &b.state)));
         // The earliest run time of a queued job is the oldest due one's when it is due.
@@ -212,33 +202,73 @@ pub(super) const REQUEUE: &str = "state = 'pending', attempts = 0, started = 0, 
 const CLAIM_COLUMNS: &str = "id, store_id, order_id, provider, target, kind, payload, attempts, \
      started, claims, sent_at, created_at";
 
-fn claimed_from_row<R>(r: &R) -> Result<ClaimedJob, sqlx::Error>
-where
-    R: Row,
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    i64: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    String: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
-    let payload: String = r.try_get("payload")?;
-    let attempts: i64 = r.try_get("attempts")?;
-    let started: i64 = r.try_get("started")?;
-    let claims: i64 = r.try_get("claims")?;
-    Ok(ClaimedJob {
-        id: r.try_get("id")?,
-        store_id: r.try_get("store_id")?,
-        order_id: r.try_get("order_id")?,
-        provider: r.try_get("provider")?,
-        target: r.try_get("target")?,
-        kind: r.try_get("kind")?,
-        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-        attempts,
-        // `started` already counts this attempt.
-        interrupted: started - 1 > attempts,
-        // `claims` already counts this claim.
-        first_claim: claims == 1,
-        sent_unrecorded: r.try_get("sent_at")?,
-        created_at: r.try_get("created_at")?,
-    })
+/// A row of [`CLAIM_COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    id: i64,
+    store_id: String,
+    order_id: i64,
+    provider: String,
+    target: String,
+    kind: String,
+    payload: String,
+    attempts: i64,
+    started: i64,
+    claims: i64,
+    sent_at: Option<i64>,
+    created_at: i64,
+}
+
+impl From<ClaimRow> for ClaimedJob {
+    fn from(r: ClaimRow) -> Self {
+        ClaimedJob {
+            id: r.id,
+            store_id: r.store_id,
+            order_id: r.order_id,
+            provider: r.provider,
+            target: r.target,
+            kind: r.kind,
+            payload: serde_json::from_str(&r.payload).unwrap_or(serde_json::Value::Null),
+            attempts: r.attempts,
+            // `started` already counts this attempt.
+            interrupted: r.started - 1 > r.attempts,
+            // `claims` already counts this claim.
+            first_claim: r.claims == 1,
+            sent_unrecorded: r.sent_at,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// SQLite's claim, over `$1` worker, `$2` lease end, `$3` now, `$4` provider and `$5` limit:
+/// one `UPDATE … RETURNING` statement (a single writer).
+fn claim_sqlite() -> String {
+    format!(
+        "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, \
+         started = started + 1, claims = claims + 1, updated_at = $3 \
+         WHERE id IN (SELECT id FROM jobs WHERE provider = $4 \
+         AND state IN ('pending', 'retrying') AND run_at <= $3 \
+         ORDER BY run_at, id LIMIT $5) RETURNING {CLAIM_COLUMNS}"
+    )
+}
+
+/// PostgreSQL's claim, over the parameters of [`claim_sqlite`]: `FOR UPDATE SKIP LOCKED` in
+/// a materialized CTE, so replicas never take the same job.
+fn claim_postgres() -> String {
+    let cols = CLAIM_COLUMNS
+        .split(", ")
+        .map(|c| format!("jobs.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "WITH picked AS MATERIALIZED (SELECT id FROM jobs WHERE provider = $4 \
+         AND state IN ('pending', 'retrying') AND run_at <= $3 \
+         ORDER BY run_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) \
+         UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, \
+         started = jobs.started + 1, claims = jobs.claims + 1, updated_at = $3 \
+         FROM picked \
+         WHERE jobs.id = picked.id RETURNING {cols}"
+    )
 }
 
 /// The job columns a finished attempt sets besides its state.
@@ -305,56 +335,21 @@ impl Store {
         locked_until: i64,
         limit: i64,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
-        let jobs = match self {
-            Store::Sqlite(_, writer) => {
-                let pool = writer.pool();
-                let sql = format!(
-                    "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, \
-                     started = started + 1, claims = claims + 1, updated_at = $3 \
-                     WHERE id IN (SELECT id FROM jobs WHERE provider = $4 \
-                     AND state IN ('pending', 'retrying') AND run_at <= $3 \
-                     ORDER BY run_at, id LIMIT $5) RETURNING {CLAIM_COLUMNS}"
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(worker)
-                    .bind(locked_until)
-                    .bind(now)
-                    .bind(provider)
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await?
-                    .iter()
-                    .map(claimed_from_row)
-                    .collect::<Result<Vec<_>, _>>()?
-            }
-            Store::Postgres(pool) => {
-                let cols = CLAIM_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("jobs.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let sql = format!(
-                    "WITH picked AS MATERIALIZED (SELECT id FROM jobs WHERE provider = $4 \
-                     AND state IN ('pending', 'retrying') AND run_at <= $3 \
-                     ORDER BY run_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) \
-                     UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, \
-                     started = jobs.started + 1, claims = jobs.claims + 1, updated_at = $3 \
-                     FROM picked \
-                     WHERE jobs.id = picked.id RETURNING {cols}"
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(worker)
-                    .bind(locked_until)
-                    .bind(now)
-                    .bind(provider)
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await?
-                    .iter()
-                    .map(claimed_from_row)
-                    .collect::<Result<Vec<_>, _>>()?
-            }
+        let sql = match self {
+            Store::Sqlite(..) => claim_sqlite(),
+            Store::Postgres(_) => claim_postgres(),
         };
+        let rows: Vec<ClaimRow> = on_pool_write!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(worker)
+                .bind(locked_until)
+                .bind(now)
+                .bind(provider)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        });
+        let jobs = rows.into_iter().map(ClaimedJob::from).collect();
         Ok(jobs)
     }
 
