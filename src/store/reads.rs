@@ -52,7 +52,7 @@ pub struct OrderPage {
 }
 
 /// A line item of the newest snapshot with its provider.
-#[derive(Debug, Clone, Serialize, Object)]
+#[derive(Debug, Clone, Serialize, Object, sqlx::FromRow)]
 pub struct ItemView {
     pub item_id: i64,
     pub name: String,
@@ -369,7 +369,7 @@ impl Store {
             "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE store_id = $1 AND order_id = $2 ORDER BY id"
         );
         let (items, snapshots, deliveries) = on_pool!(self, |pool| {
-            let items = sqlx::query(
+            let items: Vec<ItemView> = sqlx::query_as(
                 "SELECT item_id, name, sku, product_id, variation_id, quantity, price, \
                  classification, design_id, detail FROM order_items \
                  WHERE store_id = $1 AND order_id = $2 ORDER BY item_id",
@@ -377,23 +377,7 @@ impl Store {
             .bind(store_id)
             .bind(order_id)
             .fetch_all(pool)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok::<_, sqlx::Error>(ItemView {
-                    item_id: r.try_get("item_id")?,
-                    name: r.try_get("name")?,
-                    sku: r.try_get("sku")?,
-                    product_id: r.try_get("product_id")?,
-                    variation_id: r.try_get("variation_id")?,
-                    quantity: r.try_get("quantity")?,
-                    price: r.try_get("price")?,
-                    classification: r.try_get("classification")?,
-                    design_id: r.try_get("design_id")?,
-                    detail: r.try_get("detail")?,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+            .await?;
             let snapshots = sqlx::query(
                 "SELECT s.id, s.modified_gmt, s.status, s.delivery_id, s.received_at, \
                  CASE WHEN s.id = o.snapshot_id THEN 1 ELSE 0 END AS current \
