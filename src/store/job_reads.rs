@@ -3,9 +3,10 @@
 
 use poem_openapi::Object;
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
-use super::jobs::{in_jobs_due, in_jobs_state};
+use super::jobs::{IN_JOBS_DUE, IN_JOBS_STATE};
+use super::ledger::Ledger;
 use super::reads::{rfc3339, where_terms};
 use super::{Store, StoreError, in_tx, on_pool};
 
@@ -124,50 +125,77 @@ pub struct FileRow {
 pub(super) const JOB_COLUMNS: &str = "id, store_id, order_id, provider, target, kind, state, attempts, run_at, \
      provider_ref, last_error, last_status, created_at, updated_at";
 
-pub(super) fn job_from_row<R: Row>(r: &R) -> Result<JobView, sqlx::Error>
-where
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    String: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
-    i64: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
-    Option<String>: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
-    Option<i64>: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
-{
-    let state: String = r.try_get("state")?;
-    let run_at: i64 = r.try_get("run_at")?;
-    Ok(JobView {
-        id: r.try_get("id")?,
-        store: r.try_get("store_id")?,
-        order_id: r.try_get("order_id")?,
-        provider: r.try_get("provider")?,
-        target: r.try_get("target")?,
-        kind: r.try_get("kind")?,
-        next_attempt_at: matches!(state.as_str(), "pending" | "retrying").then(|| rfc3339(run_at)),
-        state,
-        attempts: r.try_get("attempts")?,
-        provider_ref: r.try_get("provider_ref")?,
-        last_error: r.try_get("last_error")?,
-        last_status: r.try_get("last_status")?,
-        created_at: rfc3339(r.try_get("created_at")?),
-        updated_at: rfc3339(r.try_get("updated_at")?),
-    })
+/// A row of [`JOB_COLUMNS`].
+#[derive(sqlx::FromRow)]
+pub(super) struct JobRow {
+    id: i64,
+    store_id: String,
+    order_id: i64,
+    provider: String,
+    target: String,
+    kind: String,
+    state: String,
+    attempts: i64,
+    run_at: i64,
+    provider_ref: Option<String>,
+    last_error: Option<String>,
+    last_status: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
 }
 
-fn attempt_from_row<R: Row>(r: &R) -> Result<AttemptView, sqlx::Error>
+impl From<JobRow> for JobView {
+    fn from(r: JobRow) -> Self {
+        JobView {
+            id: r.id,
+            store: r.store_id,
+            order_id: r.order_id,
+            provider: r.provider,
+            target: r.target,
+            kind: r.kind,
+            next_attempt_at: matches!(r.state.as_str(), "pending" | "retrying")
+                .then(|| rfc3339(r.run_at)),
+            state: r.state,
+            attempts: r.attempts,
+            provider_ref: r.provider_ref,
+            last_error: r.last_error,
+            last_status: r.last_status,
+            created_at: rfc3339(r.created_at),
+            updated_at: rfc3339(r.updated_at),
+        }
+    }
+}
+
+/// The job a row of [`JOB_COLUMNS`] describes.
+pub(super) fn job_from_row<'r, R: Row>(r: &'r R) -> Result<JobView, sqlx::Error>
 where
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    String: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
-    i64: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
-    Option<String>: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
-    Option<i64>: for<'x> sqlx::Decode<'x, R::Database> + sqlx::Type<R::Database>,
+    JobRow: FromRow<'r, R>,
 {
-    Ok(AttemptView {
-        started_at: rfc3339(r.try_get("started_at")?),
-        duration_ms: r.try_get("duration_ms")?,
-        outcome: r.try_get("outcome")?,
-        status_code: r.try_get("status_code")?,
-        excerpt: r.try_get("excerpt")?,
-        error: r.try_get("error")?,
-    })
+    JobRow::from_row(r).map(JobView::from)
+}
+
+/// A row of a job's attempts.
+#[derive(sqlx::FromRow)]
+struct AttemptRow {
+    started_at: i64,
+    duration_ms: i64,
+    outcome: String,
+    status_code: Option<i64>,
+    excerpt: Option<String>,
+    error: Option<String>,
+}
+
+impl From<AttemptRow> for AttemptView {
+    fn from(r: AttemptRow) -> Self {
+        AttemptView {
+            started_at: rfc3339(r.started_at),
+            duration_ms: r.duration_ms,
+            outcome: r.outcome,
+            status_code: r.status_code,
+            excerpt: r.excerpt,
+            error: r.error,
+        }
+    }
 }
 
 impl JobFilter {
@@ -179,8 +207,8 @@ impl JobFilter {
     fn statements(&self) -> (String, String) {
         let queued = matches!(self.state.as_deref(), Some("pending" | "retrying"));
         let partial = match self.state.as_deref() {
-            Some("running" | "needs-review" | "dead") => Some(in_jobs_state!()),
-            _ if queued => Some(in_jobs_due!()),
+            Some("running" | "needs-review" | "dead") => Some(IN_JOBS_STATE),
+            _ if queued => Some(IN_JOBS_DUE),
             _ => None,
         };
         let state_term = match partial {
@@ -248,16 +276,16 @@ impl Store {
                 return Ok(None);
             };
             let job = job_from_row(&row)?;
-            let attempts_log = sqlx::query(
+            let attempts_log: Vec<AttemptView> = sqlx::query_as::<_, AttemptRow>(
                 "SELECT started_at, duration_ms, outcome, status_code, excerpt, error \
                  FROM job_attempts WHERE job_id = $1 ORDER BY id",
             )
             .bind(id)
             .fetch_all(pool)
             .await?
-            .iter()
-            .map(attempt_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+            .into_iter()
+            .map(AttemptView::from)
+            .collect();
             let file_id: Option<i64> = sqlx::query_scalar("SELECT id FROM files WHERE job_id = $1")
                 .bind(id)
                 .fetch_optional(pool)
@@ -359,14 +387,15 @@ impl Store {
             if let Some(note) = note.filter(|_| !added.is_empty()) {
                 let key = format!("shipped:{}:{}", shipment.provider, added.join(","));
                 let text = note(&added);
-                let _planned: bool = super::ledger::plan_note!(
+                Ledger::plan_note(
                     &mut *tx,
                     shipment.store_id,
                     shipment.order_id,
-                    key,
-                    text,
-                    now
-                );
+                    &key,
+                    &text,
+                    now,
+                )
+                .await?;
             }
             added.into_iter().map(str::to_owned).collect::<Vec<_>>()
         });

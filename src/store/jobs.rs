@@ -1,16 +1,21 @@
 //! The outbox: claiming jobs with a lease, completing them fenced by the lease holder.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::marker::PhantomData;
+use std::sync::LazyLock;
 
-use sqlx::Row;
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, QueryBuilder, Transaction, Type};
 
+use super::backend::Backend;
 use super::body;
+use super::ledger::Ledger;
 use super::{Store, StoreError, in_tx, on_pool, on_pool_write};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobGauge {
     pub provider: String,
     pub state: String,
+    #[sqlx(rename = "n")]
     pub count: i64,
 }
 
@@ -28,20 +33,10 @@ pub struct JobGauges {
 /// must spell it for SQLite to read that index: SQLite uses a partial index only where a
 /// term of the statement's `WHERE` is the index's own, and PostgreSQL only where the terms
 /// imply it with no parameter involved.
-macro_rules! in_jobs_state {
-    () => {
-        "state IN ('running', 'needs-review', 'dead')"
-    };
-}
+pub(super) const IN_JOBS_STATE: &str = "state IN ('running', 'needs-review', 'dead')";
 
-/// The predicate of the claim index `jobs_due` (migration 0001), as for
-/// [`in_jobs_state`].
-macro_rules! in_jobs_due {
-    () => {
-        "state IN ('pending', 'retrying')"
-    };
-}
-pub(super) use {in_jobs_due, in_jobs_state};
+/// The predicate of the claim index `jobs_due` (migration 0001), as for [`IN_JOBS_STATE`].
+pub(super) const IN_JOBS_DUE: &str = "state IN ('pending', 'retrying')";
 
 /// Jobs per provider and state, for the jobs not finished (pending, retrying, running) and
 /// those waiting for an operator (needs-review, dead). Done and cancelled jobs, which only
@@ -50,13 +45,13 @@ pub(super) use {in_jobs_due, in_jobs_state};
 /// (migration 0007): running, needs-review and dead jobs from `jobs_state` alone, queued ones
 /// through the claim index `jobs_due`, so a scrape's cost follows the queue and the dead
 /// letters, not the table.
-const JOB_COUNTS: &str = concat!(
-    "SELECT provider, state, COUNT(*) AS n FROM jobs WHERE ",
-    in_jobs_state!(),
-    " GROUP BY state, provider UNION ALL SELECT provider, state, COUNT(*) AS n FROM jobs WHERE ",
-    in_jobs_due!(),
-    " GROUP BY provider, state"
-);
+static JOB_COUNTS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT provider, state, COUNT(*) AS n FROM jobs WHERE {IN_JOBS_STATE} \
+         GROUP BY state, provider UNION ALL SELECT provider, state, COUNT(*) AS n FROM jobs \
+         WHERE {IN_JOBS_DUE} GROUP BY provider, state"
+    )
+});
 
 impl Store {
     /// The outbox's unfinished jobs and dead letters counted per provider and state
@@ -64,19 +59,10 @@ impl Store {
     /// oldest due job from one probe per provider queue: neither reads the table's rows,
     /// whose number only grows.
     pub async fn job_gauges(&self, now: i64) -> Result<JobGauges, StoreError> {
-        let mut rows = on_pool!(self, |pool| {
-            sqlx::query(JOB_COUNTS)
+        let mut rows: Vec<JobGauge> = on_pool!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(JOB_COUNTS.as_str()))
                 .fetch_all(pool)
                 .await?
-                .iter()
-                .map(|r| {
-                    Ok::<_, sqlx::Error>(JobGauge {
-                        provider: r.try_get("provider")?,
-                        state: r.try_get("state")?,
-                        count: r.try_get("n")?,
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?
         });
         rows.sort_unstable_by(|a, b| (&a.provider, &a.state).cmp(&(&b.provider, &b.state)));
         // The earliest run time of a queued job is the oldest due one's when it is due.
@@ -181,26 +167,18 @@ pub struct FollowUp {
     pub attention: Option<String>,
 }
 
-macro_rules! current_body_from {
-    () => {
-        "s.body, CASE WHEN s.body = '' THEN d.body END AS raw, d.body_encoding \
-         FROM orders o JOIN order_snapshots s ON s.id = o.snapshot_id \
-         LEFT JOIN deliveries d ON d.id = s.delivery_id"
-    };
-}
-
 /// An order's current snapshot body: `order_snapshots.body`, or when that is empty (the
 /// snapshot is its delivery's body, stored once) the delivery's body. Rows for
-/// [`snapshot_text`]; the caller adds the `WHERE` on `o`.
-const CURRENT_BODY: &str = concat!("SELECT ", current_body_from!());
-
-/// [`CURRENT_BODY`] without its `SELECT`, to put more columns before it.
-const CURRENT_BODY_FROM: &str = current_body_from!();
+/// [`snapshot_text`] after `SELECT` and any columns before them; the caller adds the `WHERE`
+/// on `o`.
+const CURRENT_BODY_FROM: &str = "s.body, CASE WHEN s.body = '' THEN d.body END AS raw, \
+     d.body_encoding FROM orders o JOIN order_snapshots s ON s.id = o.snapshot_id \
+     LEFT JOIN deliveries d ON d.id = s.delivery_id";
 
 /// Order ids per read of [`Store::claimed_order_bodies`].
 const ROWS_PER_READ: usize = 500;
 
-/// A row of [`CURRENT_BODY`]: the snapshot's body, the delivery's body as stored when the
+/// A row of [`CURRENT_BODY_FROM`]: the snapshot's body, the delivery's body as stored when the
 /// snapshot's is empty, and its encoding.
 type CurrentBody = (String, Option<Vec<u8>>, Option<String>);
 
@@ -224,33 +202,73 @@ pub(super) const REQUEUE: &str = "state = 'pending', attempts = 0, started = 0, 
 const CLAIM_COLUMNS: &str = "id, store_id, order_id, provider, target, kind, payload, attempts, \
      started, claims, sent_at, created_at";
 
-fn claimed_from_row<R>(r: &R) -> Result<ClaimedJob, sqlx::Error>
-where
-    R: Row,
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    i64: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    String: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
-    let payload: String = r.try_get("payload")?;
-    let attempts: i64 = r.try_get("attempts")?;
-    let started: i64 = r.try_get("started")?;
-    let claims: i64 = r.try_get("claims")?;
-    Ok(ClaimedJob {
-        id: r.try_get("id")?,
-        store_id: r.try_get("store_id")?,
-        order_id: r.try_get("order_id")?,
-        provider: r.try_get("provider")?,
-        target: r.try_get("target")?,
-        kind: r.try_get("kind")?,
-        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-        attempts,
-        // `started` already counts this attempt.
-        interrupted: started - 1 > attempts,
-        // `claims` already counts this claim.
-        first_claim: claims == 1,
-        sent_unrecorded: r.try_get("sent_at")?,
-        created_at: r.try_get("created_at")?,
-    })
+/// A row of [`CLAIM_COLUMNS`].
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    id: i64,
+    store_id: String,
+    order_id: i64,
+    provider: String,
+    target: String,
+    kind: String,
+    payload: String,
+    attempts: i64,
+    started: i64,
+    claims: i64,
+    sent_at: Option<i64>,
+    created_at: i64,
+}
+
+impl From<ClaimRow> for ClaimedJob {
+    fn from(r: ClaimRow) -> Self {
+        ClaimedJob {
+            id: r.id,
+            store_id: r.store_id,
+            order_id: r.order_id,
+            provider: r.provider,
+            target: r.target,
+            kind: r.kind,
+            payload: serde_json::from_str(&r.payload).unwrap_or(serde_json::Value::Null),
+            attempts: r.attempts,
+            // `started` already counts this attempt.
+            interrupted: r.started - 1 > r.attempts,
+            // `claims` already counts this claim.
+            first_claim: r.claims == 1,
+            sent_unrecorded: r.sent_at,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// SQLite's claim, over `$1` worker, `$2` lease end, `$3` now, `$4` provider and `$5` limit:
+/// one `UPDATE … RETURNING` statement (a single writer).
+fn claim_sqlite() -> String {
+    format!(
+        "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, \
+         started = started + 1, claims = claims + 1, updated_at = $3 \
+         WHERE id IN (SELECT id FROM jobs WHERE provider = $4 \
+         AND state IN ('pending', 'retrying') AND run_at <= $3 \
+         ORDER BY run_at, id LIMIT $5) RETURNING {CLAIM_COLUMNS}"
+    )
+}
+
+/// PostgreSQL's claim, over the parameters of [`claim_sqlite`]: `FOR UPDATE SKIP LOCKED` in
+/// a materialized CTE, so replicas never take the same job.
+fn claim_postgres() -> String {
+    let cols = CLAIM_COLUMNS
+        .split(", ")
+        .map(|c| format!("jobs.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "WITH picked AS MATERIALIZED (SELECT id FROM jobs WHERE provider = $4 \
+         AND state IN ('pending', 'retrying') AND run_at <= $3 \
+         ORDER BY run_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) \
+         UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, \
+         started = jobs.started + 1, claims = jobs.claims + 1, updated_at = $3 \
+         FROM picked \
+         WHERE jobs.id = picked.id RETURNING {cols}"
+    )
 }
 
 /// The job columns a finished attempt sets besides its state.
@@ -317,56 +335,21 @@ impl Store {
         locked_until: i64,
         limit: i64,
     ) -> Result<Vec<ClaimedJob>, StoreError> {
-        let jobs = match self {
-            Store::Sqlite(_, writer) => {
-                let pool = writer.pool();
-                let sql = format!(
-                    "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, \
-                     started = started + 1, claims = claims + 1, updated_at = $3 \
-                     WHERE id IN (SELECT id FROM jobs WHERE provider = $4 \
-                     AND state IN ('pending', 'retrying') AND run_at <= $3 \
-                     ORDER BY run_at, id LIMIT $5) RETURNING {CLAIM_COLUMNS}"
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(worker)
-                    .bind(locked_until)
-                    .bind(now)
-                    .bind(provider)
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await?
-                    .iter()
-                    .map(claimed_from_row)
-                    .collect::<Result<Vec<_>, _>>()?
-            }
-            Store::Postgres(pool) => {
-                let cols = CLAIM_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("jobs.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let sql = format!(
-                    "WITH picked AS MATERIALIZED (SELECT id FROM jobs WHERE provider = $4 \
-                     AND state IN ('pending', 'retrying') AND run_at <= $3 \
-                     ORDER BY run_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) \
-                     UPDATE jobs SET state = 'running', locked_by = $1, locked_until = $2, \
-                     started = jobs.started + 1, claims = jobs.claims + 1, updated_at = $3 \
-                     FROM picked \
-                     WHERE jobs.id = picked.id RETURNING {cols}"
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(worker)
-                    .bind(locked_until)
-                    .bind(now)
-                    .bind(provider)
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await?
-                    .iter()
-                    .map(claimed_from_row)
-                    .collect::<Result<Vec<_>, _>>()?
-            }
+        let sql = match self {
+            Store::Sqlite(..) => claim_sqlite(),
+            Store::Postgres(_) => claim_postgres(),
         };
+        let rows: Vec<ClaimRow> = on_pool_write!(self, |pool| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(worker)
+                .bind(locked_until)
+                .bind(now)
+                .bind(provider)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?
+        });
+        let jobs = rows.into_iter().map(ClaimedJob::from).collect();
         Ok(jobs)
     }
 
@@ -486,151 +469,7 @@ impl Store {
     /// insert of their attempts, one of their files, one of their order notes; only an order
     /// flagged for attention is updated on its own.
     async fn finish_jobs(&self, batch: &[FinishedAttempt]) -> Result<Vec<bool>, StoreError> {
-        let rounds = rounds_by_job(batch.iter().map(|f| f.job.id));
-        let oks = in_tx!(self, |tx| {
-            let mut oks = vec![false; batch.len()];
-            let chunks = rounds.iter().flat_map(|round| round.chunks(FINISH_ROWS));
-            for chunk in chunks {
-                let chunk: Vec<(usize, &FinishedAttempt)> =
-                    chunk.iter().map(|&i| (i, &batch[i])).collect();
-                let updated: std::collections::HashSet<i64> = {
-                    let mut q = sqlx::QueryBuilder::new(
-                        "UPDATE jobs SET state = v.column3, attempts = attempts + 1, \
-                         locked_by = NULL, locked_until = NULL, \
-                         provider_ref = COALESCE(v.column4, provider_ref), \
-                         result = COALESCE(v.column5, result), last_error = v.column6, \
-                         last_status = v.column7, run_at = COALESCE(v.column8, run_at), \
-                         sent_at = NULL, updated_at = v.column9 FROM (",
-                    );
-                    let columns: Vec<FinishColumns> = chunk
-                        .iter()
-                        .map(|(_, f)| FinishColumns::of(&f.finish))
-                        .collect();
-                    q.push_values(chunk.iter().zip(&columns), |mut row, ((_, f), c)| {
-                        row.push_bind(f.job.id)
-                            .push_bind(f.worker.as_str())
-                            .push_bind(f.finish.state())
-                            .push_bind(c.provider_ref.as_deref())
-                            .push_bind(c.result.as_deref())
-                            .push_bind(c.last_error.as_deref())
-                            .push_bind(f.attempt.status_code)
-                            .push_bind(c.run_at)
-                            .push_bind(f.now);
-                    });
-                    // `VALUES` columns are column1, column2, … on both backends.
-                    q.push(
-                        ") AS v WHERE jobs.id = v.column1 AND jobs.locked_by = v.column2 \
-                         AND jobs.state = 'running' RETURNING jobs.id",
-                    );
-                    q.build_query_scalar::<i64>()
-                        .fetch_all(&mut *tx)
-                        .await?
-                        .into_iter()
-                        .collect()
-                };
-                let done: Vec<&FinishedAttempt> = chunk
-                    .iter()
-                    .filter(|(_, f)| updated.contains(&f.job.id))
-                    .map(|(_, f)| *f)
-                    .collect();
-                for (i, f) in &chunk {
-                    oks[*i] = updated.contains(&f.job.id);
-                }
-                if !done.is_empty() {
-                    let mut q = sqlx::QueryBuilder::new(
-                        "INSERT INTO job_attempts (job_id, started_at, duration_ms, outcome, \
-                         status_code, excerpt, error, worker) ",
-                    );
-                    q.push_values(&done, |mut row, f| {
-                        let a = &f.attempt;
-                        row.push_bind(f.job.id)
-                            .push_bind(a.started_at)
-                            .push_bind(a.duration_ms)
-                            .push_bind(a.outcome)
-                            .push_bind(a.status_code)
-                            .push_bind(a.excerpt.as_deref())
-                            .push_bind(a.error.as_deref())
-                            .push_bind(f.worker.as_str());
-                    });
-                    q.build().execute(&mut *tx).await?;
-                }
-                let files: Vec<(&FinishedAttempt, &NewFile)> = done
-                    .iter()
-                    .filter_map(|f| f.follow_up.file.as_ref().map(|file| (*f, file)))
-                    .collect();
-                if !files.is_empty() {
-                    let mut q = sqlx::QueryBuilder::new(
-                        "INSERT INTO files (store_id, order_id, job_id, name, path, size, sha256, \
-                         created_at) ",
-                    );
-                    q.push_values(&files, |mut row, (f, file)| {
-                        row.push_bind(f.job.store_id.as_str())
-                            .push_bind(f.job.order_id)
-                            .push_bind(f.job.id)
-                            .push_bind(file.name.as_str())
-                            .push_bind(file.path.as_str())
-                            .push_bind(file.size)
-                            .push_bind(file.sha256.as_str())
-                            .push_bind(f.now);
-                    });
-                    q.push(
-                        " ON CONFLICT (job_id) DO UPDATE SET name = excluded.name, \
-                         path = excluded.path, size = excluded.size, sha256 = excluded.sha256",
-                    );
-                    q.build().execute(&mut *tx).await?;
-                }
-                // Order notes to write back, each planned once per key (as `plan_note!`).
-                let notes: Vec<(&FinishedAttempt, String, String)> = done
-                    .iter()
-                    .flat_map(|f| {
-                        f.follow_up.notes.iter().map(move |(key, note)| {
-                            (
-                                *f,
-                                format!("note:{key}"),
-                                serde_json::json!({ "note": note }).to_string(),
-                            )
-                        })
-                    })
-                    .collect();
-                for notes in notes.chunks(FINISH_ROWS) {
-                    let mut q = sqlx::QueryBuilder::new(
-                        "INSERT INTO jobs (store_id, order_id, provider, target, kind, state, \
-                         payload, run_at, created_at, updated_at) ",
-                    );
-                    q.push_values(notes, |mut row, (f, target, payload)| {
-                        row.push_bind(f.job.store_id.as_str())
-                            .push_bind(f.job.order_id)
-                            .push("'woocommerce'")
-                            .push_bind(target.as_str())
-                            .push("'order_note'")
-                            .push("'pending'")
-                            .push_bind(payload.as_str())
-                            .push_bind(f.now)
-                            .push_bind(f.now)
-                            .push_bind(f.now);
-                    });
-                    q.push(" ON CONFLICT (store_id, order_id, provider, target) DO NOTHING");
-                    q.build().execute(&mut *tx).await?;
-                }
-                // Rare (a provider said something a person must read): one by one, so two
-                // jobs of one order leave the later reason, as they would on their own.
-                for f in &done {
-                    if let Some(reason) = &f.follow_up.attention {
-                        sqlx::query(
-                            "UPDATE orders SET attention = $3, updated_at = $4 \
-                             WHERE store_id = $1 AND order_id = $2",
-                        )
-                        .bind(&f.job.store_id)
-                        .bind(f.job.order_id)
-                        .bind(reason)
-                        .bind(f.now)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
-            }
-            oks
-        });
+        let oks = in_tx!(self, |tx| Outbox::finish(&mut tx, batch).await?);
         Ok(oks)
     }
 
@@ -731,7 +570,7 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         let row = on_pool!(self, |pool| {
             sqlx::query_as::<_, CurrentBody>(sqlx::AssertSqlSafe(format!(
-                "{CURRENT_BODY} WHERE o.store_id = $1 AND o.order_id = $2"
+                "SELECT {CURRENT_BODY_FROM} WHERE o.store_id = $1 AND o.order_id = $2"
             )))
             .bind(store_id)
             .bind(order_id)
@@ -811,7 +650,7 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let inserted = on_pool_write!(self, |pool| {
-            super::ledger::plan_note!(pool, store_id, order_id, key, note, now)
+            Ledger::plan_note(pool, store_id, order_id, key, note, now).await?
         });
         Ok(inserted)
     }
@@ -955,6 +794,217 @@ async fn finish_group(store: Store, batch: Vec<(FinishedAttempt, FinishReply)>) 
     }
 }
 
+/// The outbox's statements, on a connection of either backend inside the caller's
+/// transaction.
+struct Outbox<DB>(PhantomData<DB>);
+
+impl<DB: Backend> Outbox<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> i32: Encode<'q, DB> + Type<DB>,
+    for<'q> bool: Decode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Decode<'q, DB> + Type<DB>,
+{
+    /// Records finished attempts (see [`Store::finish_jobs`]): per round of reports and chunk
+    /// of [`FINISH_ROWS`], one update of their jobs, fenced by the lease, then the records of
+    /// the attempts that held it. Returns, per attempt, whether it held its job.
+    async fn finish(
+        tx: &mut Transaction<'_, DB>,
+        batch: &[FinishedAttempt],
+    ) -> Result<Vec<bool>, StoreError> {
+        let tx: &mut DB::Connection = tx;
+        let rounds = rounds_by_job(batch.iter().map(|f| f.job.id));
+        let mut oks = vec![false; batch.len()];
+        for chunk in rounds.iter().flat_map(|round| round.chunks(FINISH_ROWS)) {
+            let chunk: Vec<(usize, &FinishedAttempt)> =
+                chunk.iter().map(|&i| (i, &batch[i])).collect();
+            let updated = Self::update_finished(tx, &chunk).await?;
+            for (i, f) in &chunk {
+                oks[*i] = updated.contains(&f.job.id);
+            }
+            let done: Vec<&FinishedAttempt> = chunk
+                .iter()
+                .filter(|(_, f)| updated.contains(&f.job.id))
+                .map(|(_, f)| *f)
+                .collect();
+            if !done.is_empty() {
+                Self::insert_attempts(tx, &done).await?;
+            }
+            Self::insert_files(tx, &done).await?;
+            Self::plan_notes(tx, &done).await?;
+            Self::flag_attention(tx, &done).await?;
+        }
+        Ok(oks)
+    }
+
+    /// Sets the state and columns of each attempt's job, if its worker still holds it;
+    /// returns the ids of the jobs updated.
+    async fn update_finished(
+        tx: &mut DB::Connection,
+        chunk: &[(usize, &FinishedAttempt)],
+    ) -> Result<HashSet<i64>, StoreError> {
+        let mut q = QueryBuilder::new(
+            "UPDATE jobs SET state = v.column3, attempts = attempts + 1, \
+             locked_by = NULL, locked_until = NULL, \
+             provider_ref = COALESCE(v.column4, provider_ref), \
+             result = COALESCE(v.column5, result), last_error = v.column6, \
+             last_status = v.column7, run_at = COALESCE(v.column8, run_at), \
+             sent_at = NULL, updated_at = v.column9 FROM (",
+        );
+        let columns: Vec<FinishColumns> = chunk
+            .iter()
+            .map(|(_, f)| FinishColumns::of(&f.finish))
+            .collect();
+        q.push_values(chunk.iter().zip(&columns), |mut row, ((_, f), c)| {
+            row.push_bind(f.job.id)
+                .push_bind(f.worker.as_str())
+                .push_bind(f.finish.state())
+                .push_bind(c.provider_ref.as_deref())
+                .push_bind(c.result.as_deref())
+                .push_bind(c.last_error.as_deref())
+                .push_bind(f.attempt.status_code)
+                .push_bind(c.run_at)
+                .push_bind(f.now);
+        });
+        // `VALUES` columns are column1, column2, … on both backends.
+        q.push(
+            ") AS v WHERE jobs.id = v.column1 AND jobs.locked_by = v.column2 \
+             AND jobs.state = 'running' RETURNING jobs.id",
+        );
+        let updated: Vec<i64> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+        Ok(updated.into_iter().collect())
+    }
+
+    /// The records of the attempts `done`.
+    async fn insert_attempts(
+        tx: &mut DB::Connection,
+        done: &[&FinishedAttempt],
+    ) -> Result<(), StoreError> {
+        let mut q = QueryBuilder::new(
+            "INSERT INTO job_attempts (job_id, started_at, duration_ms, outcome, \
+             status_code, excerpt, error, worker) ",
+        );
+        q.push_values(done, |mut row, f| {
+            let a = &f.attempt;
+            row.push_bind(f.job.id)
+                .push_bind(a.started_at)
+                .push_bind(a.duration_ms)
+                .push_bind(a.outcome)
+                .push_bind(a.status_code)
+                .push_bind(a.excerpt.as_deref())
+                .push_bind(a.error.as_deref())
+                .push_bind(f.worker.as_str());
+        });
+        q.build().execute(&mut *tx).await?;
+        Ok(())
+    }
+
+    /// The files the attempts `done` kept, one per job.
+    async fn insert_files(
+        tx: &mut DB::Connection,
+        done: &[&FinishedAttempt],
+    ) -> Result<(), StoreError> {
+        let files: Vec<(&FinishedAttempt, &NewFile)> = done
+            .iter()
+            .filter_map(|f| f.follow_up.file.as_ref().map(|file| (*f, file)))
+            .collect();
+        if files.is_empty() {
+            return Ok(());
+        }
+        let mut q = QueryBuilder::new(
+            "INSERT INTO files (store_id, order_id, job_id, name, path, size, sha256, \
+             created_at) ",
+        );
+        q.push_values(&files, |mut row, (f, file)| {
+            row.push_bind(f.job.store_id.as_str())
+                .push_bind(f.job.order_id)
+                .push_bind(f.job.id)
+                .push_bind(file.name.as_str())
+                .push_bind(file.path.as_str())
+                .push_bind(file.size)
+                .push_bind(file.sha256.as_str())
+                .push_bind(f.now);
+        });
+        q.push(
+            " ON CONFLICT (job_id) DO UPDATE SET name = excluded.name, \
+             path = excluded.path, size = excluded.size, sha256 = excluded.sha256",
+        );
+        q.build().execute(&mut *tx).await?;
+        Ok(())
+    }
+
+    /// Order notes to write back, each planned once per key (as [`Ledger::plan_note`]).
+    async fn plan_notes(
+        tx: &mut DB::Connection,
+        done: &[&FinishedAttempt],
+    ) -> Result<(), StoreError> {
+        let notes: Vec<(&FinishedAttempt, String, String)> = done
+            .iter()
+            .flat_map(|f| {
+                f.follow_up.notes.iter().map(move |(key, note)| {
+                    (
+                        *f,
+                        format!("note:{key}"),
+                        serde_json::json!({ "note": note }).to_string(),
+                    )
+                })
+            })
+            .collect();
+        for notes in notes.chunks(FINISH_ROWS) {
+            let mut q = QueryBuilder::new(
+                "INSERT INTO jobs (store_id, order_id, provider, target, kind, state, \
+                 payload, run_at, created_at, updated_at) ",
+            );
+            q.push_values(notes, |mut row, (f, target, payload)| {
+                row.push_bind(f.job.store_id.as_str())
+                    .push_bind(f.job.order_id)
+                    .push("'woocommerce'")
+                    .push_bind(target.as_str())
+                    .push("'order_note'")
+                    .push("'pending'")
+                    .push_bind(payload.as_str())
+                    .push_bind(f.now)
+                    .push_bind(f.now)
+                    .push_bind(f.now);
+            });
+            q.push(" ON CONFLICT (store_id, order_id, provider, target) DO NOTHING");
+            q.build().execute(&mut *tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Rare (a provider said something a person must read): one by one, so two jobs of one
+    /// order leave the later reason, as they would on their own.
+    async fn flag_attention(
+        tx: &mut DB::Connection,
+        done: &[&FinishedAttempt],
+    ) -> Result<(), StoreError> {
+        for f in done {
+            if let Some(reason) = &f.follow_up.attention {
+                sqlx::query(
+                    "UPDATE orders SET attention = $3, updated_at = $4 \
+                     WHERE store_id = $1 AND order_id = $2",
+                )
+                .bind(f.job.store_id.as_str())
+                .bind(f.job.order_id)
+                .bind(reason.as_str())
+                .bind(f.now)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{JOB_COUNTS, rounds_by_job};
@@ -993,7 +1043,7 @@ mod tests {
     /// job of a table that only grows.
     #[tokio::test]
     async fn jobs_are_counted_from_partial_indexes() {
-        let steps = sqlite_plan(JOB_COUNTS).await;
+        let steps = sqlite_plan(&JOB_COUNTS).await;
         let reads: Vec<&str> = steps
             .iter()
             .map(String::as_str)

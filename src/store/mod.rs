@@ -2,7 +2,9 @@
 //!
 //! Not `sqlx::Any` (no timestamps, no tests support): one enum over the two pools, and the
 //! `on_pool!` / `in_tx!` macros expand each query body once per backend, so the same SQL
-//! (`$1` placeholders work on both) runs with concrete types. Times are Unix milliseconds.
+//! (`$1` placeholders work on both) runs with concrete types. The intake transaction and the
+//! recording of finished attempts are generic functions over either backend's connection
+//! (the `backend` module). Times are Unix milliseconds.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -12,6 +14,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+mod backend;
 pub mod body;
 pub mod bulk;
 pub mod gateway_errors;
@@ -22,7 +25,6 @@ pub mod ledger;
 pub mod reads;
 pub mod replay;
 pub mod sqlite_alloc;
-mod texts;
 pub mod writer;
 
 /// What a store operation failed with. The HTTP layer answers each kind with its own status

@@ -1,11 +1,13 @@
 //! Read side for operators and the plugin: orders, their snapshots, items and deliveries.
 
+use std::sync::LazyLock;
+
 use poem_openapi::Object;
 use serde::Serialize;
 use sqlx::Row;
 
 use super::body;
-use super::jobs::in_jobs_state;
+use super::jobs::IN_JOBS_STATE;
 use super::{Store, StoreError, on_pool};
 
 /// Milliseconds since the epoch as RFC 3339 UTC text.
@@ -50,7 +52,7 @@ pub struct OrderPage {
 }
 
 /// A line item of the newest snapshot with its provider.
-#[derive(Debug, Clone, Serialize, Object)]
+#[derive(Debug, Clone, Serialize, Object, sqlx::FromRow)]
 pub struct ItemView {
     pub item_id: i64,
     pub name: String,
@@ -156,14 +158,15 @@ const ORDER_COLUMNS: &str = "store_id, order_id, number, status, currency, total
 /// take, or with jobs that stopped. Each set is read from a partial index
 /// (`orders_attention`, `order_items_attention`, `jobs_state`; migrations 0007 and 0008), so
 /// the list joins the few orders concerned instead of testing every order for the three.
-const ATTENTION_KEYS: &str = concat!(
-    "(SELECT store_id, order_id FROM orders WHERE attention IS NOT NULL ",
-    "UNION SELECT store_id, order_id FROM order_items ",
-    "WHERE classification IN ('conflict', 'invalid') ",
-    "UNION SELECT store_id, order_id FROM jobs WHERE ",
-    in_jobs_state!(),
-    " AND state IN ('needs-review', 'dead'))"
-);
+static ATTENTION_KEYS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "(SELECT store_id, order_id FROM orders WHERE attention IS NOT NULL \
+         UNION SELECT store_id, order_id FROM order_items \
+         WHERE classification IN ('conflict', 'invalid') \
+         UNION SELECT store_id, order_id FROM jobs WHERE {IN_JOBS_STATE} \
+         AND state IN ('needs-review', 'dead'))"
+    )
+});
 
 impl OrderFilter {
     /// The page's statement and its count's, with the filters given only (`$1` store, `$2`
@@ -174,12 +177,14 @@ impl OrderFilter {
         let from = match self.attention {
             None => "orders o".to_owned(),
             Some(true) => format!(
-                "orders o JOIN {ATTENTION_KEYS} a \
-                 ON a.store_id = o.store_id AND a.order_id = o.order_id"
+                "orders o JOIN {} a \
+                 ON a.store_id = o.store_id AND a.order_id = o.order_id",
+                *ATTENTION_KEYS
             ),
             Some(false) => format!(
-                "orders o LEFT JOIN {ATTENTION_KEYS} a \
-                 ON a.store_id = o.store_id AND a.order_id = o.order_id"
+                "orders o LEFT JOIN {} a \
+                 ON a.store_id = o.store_id AND a.order_id = o.order_id",
+                *ATTENTION_KEYS
             ),
         };
         // Alone, the store is compared as an expression on SQLite: a bridge's orders are
@@ -256,27 +261,6 @@ where
         outcome: row.try_get("outcome")?,
         detail: row.try_get("detail")?,
         size: row.try_get("size")?,
-    })
-}
-
-fn item_from_row<R: Row>(r: &R) -> Result<ItemView, sqlx::Error>
-where
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    String: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i64: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    Option<String>: for<'r> sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    Ok(ItemView {
-        item_id: r.try_get("item_id")?,
-        name: r.try_get("name")?,
-        sku: r.try_get("sku")?,
-        product_id: r.try_get("product_id")?,
-        variation_id: r.try_get("variation_id")?,
-        quantity: r.try_get("quantity")?,
-        price: r.try_get("price")?,
-        classification: r.try_get("classification")?,
-        design_id: r.try_get("design_id")?,
-        detail: r.try_get("detail")?,
     })
 }
 
@@ -414,14 +398,11 @@ impl Store {
             "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE store_id = $1 AND order_id = $2 ORDER BY id"
         );
         let (items, snapshots, deliveries) = on_pool!(self, |pool| {
-            let items = sqlx::query(ORDER_ITEMS_SQL)
+            let items: Vec<ItemView> = sqlx::query_as(ORDER_ITEMS_SQL)
                 .bind(store_id)
                 .bind(order_id)
                 .fetch_all(pool)
-                .await?
-                .iter()
-                .map(item_from_row)
-                .collect::<Result<Vec<_>, _>>()?;
+                .await?;
             let snapshots = sqlx::query(ORDER_SNAPSHOTS_SQL)
                 .bind(store_id)
                 .bind(order_id)

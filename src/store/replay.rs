@@ -3,7 +3,10 @@
 //! in the queue in one statement.
 
 use super::job_reads::{JOB_COLUMNS, JobView, job_from_row};
-use super::jobs::{REQUEUE, in_jobs_state};
+use sqlx::query::Query;
+use sqlx::{Database, Encode, Type};
+
+use super::jobs::{IN_JOBS_STATE, REQUEUE};
 use super::reads::where_terms;
 use super::{Store, StoreError, on_pool, on_pool_write};
 
@@ -29,9 +32,9 @@ impl StoppedFilter {
     /// The `WHERE` clause over `$1` state, `$2` store, `$3` provider, `$4` since and `$5`
     /// until (all bound, used when given), read through the partial index `jobs_state`.
     fn filter(&self) -> String {
-        let states = concat!(in_jobs_state!(), " AND state IN ('needs-review', 'dead')");
+        let states = format!("{IN_JOBS_STATE} AND state IN ('needs-review', 'dead')");
         where_terms(&[
-            Some(states),
+            Some(states.as_str()),
             self.state.as_ref().map(|_| "state = $1"),
             self.store.as_ref().map(|_| "store_id = $2"),
             self.provider.as_ref().map(|_| "provider = $3"),
@@ -43,16 +46,23 @@ impl StoppedFilter {
 
 /// Binds a [`StoppedFilter`]'s values in the order of [`StoppedFilter::filter`], then `$6`
 /// the limit.
-macro_rules! bind_stopped {
-    ($query:expr, $f:expr) => {
-        $query
-            .bind(&$f.state)
-            .bind(&$f.store)
-            .bind(&$f.provider)
-            .bind($f.since)
-            .bind($f.until)
-            .bind($f.limit)
-    };
+fn bind_stopped<'q, DB>(
+    query: Query<'q, DB, DB::Arguments>,
+    f: &'q StoppedFilter,
+) -> Query<'q, DB, DB::Arguments>
+where
+    DB: Database,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+{
+    query
+        .bind(f.state.as_deref())
+        .bind(f.store.as_deref())
+        .bind(f.provider.as_deref())
+        .bind(f.since)
+        .bind(f.until)
+        .bind(f.limit)
 }
 
 impl Store {
@@ -63,7 +73,7 @@ impl Store {
             f.filter()
         );
         let jobs = on_pool!(self, |pool| {
-            bind_stopped!(sqlx::query(sqlx::AssertSqlSafe(sql)), f)
+            bind_stopped(sqlx::query(sqlx::AssertSqlSafe(sql)), f)
                 .fetch_all(pool)
                 .await?
                 .iter()
@@ -87,7 +97,7 @@ impl Store {
             f.filter()
         );
         let mut jobs = on_pool_write!(self, |pool| {
-            bind_stopped!(sqlx::query(sqlx::AssertSqlSafe(sql)), f)
+            bind_stopped(sqlx::query(sqlx::AssertSqlSafe(sql)), f)
                 .bind(now)
                 .fetch_all(pool)
                 .await?
