@@ -125,12 +125,10 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(message) => {
                 ApiError::NotFound(Json(Problem::new("not_found", message)))
             }
-            StoreError::StateConflict(message) => {
+            StoreError::Conflict(message) => {
                 ApiError::Conflict(Json(Problem::new("conflict", message)))
             }
-            StoreError::Unavailable(_) | StoreError::Conflict(_) => {
-                ApiError::database_unavailable(e)
-            }
+            StoreError::Unavailable(_) => ApiError::database_unavailable(e),
             StoreError::Database(_)
             | StoreError::Internal(_)
             | StoreError::Migrate(_)
@@ -320,7 +318,7 @@ mod tests {
         for (err, status, code) in [
             (StoreError::NotFound("no job 7".into()), 404, "not_found"),
             (
-                StoreError::StateConflict("job 7 is running".into()),
+                StoreError::Conflict("job 7 is running".into()),
                 409,
                 "conflict",
             ),
@@ -346,7 +344,7 @@ mod tests {
             ),
             (StoreError::from(sqlx::Error::RowNotFound), 500, "internal"),
             (
-                StoreError::Conflict("the intake writer has stopped".into()),
+                StoreError::Unavailable("the intake writer has stopped".into()),
                 503,
                 "unavailable",
             ),

@@ -175,12 +175,12 @@ impl IntakeQueue {
         let item = NewDelivery::new(store, delivery, now);
         let (reply, answer) = oneshot::channel();
         if writer.queue.send((item, reply)).await.is_err() {
-            return Err(StoreError::Conflict(
+            return Err(StoreError::Unavailable(
                 "the intake writer has stopped".to_owned(),
             ));
         }
         answer.await.unwrap_or_else(|_| {
-            Err(StoreError::Conflict(
+            Err(StoreError::Unavailable(
                 "the delivery was interrupted before it was stored".to_owned(),
             ))
         })
@@ -402,7 +402,7 @@ impl Writer {
             Err(e) => (
                 Vec::new(),
                 Err((
-                    StoreError::Conflict(format!("the intake transaction failed: {e}")),
+                    StoreError::Internal(format!("the intake transaction failed: {e}")),
                     None,
                 )),
             ),
@@ -447,9 +447,8 @@ fn answer(replies: Vec<Reply>, answers: Result<Vec<IntakeResult>, StoreError>) {
             }
         }
         Err(e) => {
-            let message = e.to_string();
             for reply in replies {
-                let _ = reply.send(Err(StoreError::Conflict(message.clone())));
+                let _ = reply.send(Err(e.shared()));
             }
         }
     }

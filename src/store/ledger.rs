@@ -245,7 +245,7 @@ pub(super) struct Stored<'a> {
 /// its rows (see [`Ledger::insert_deliveries`]).
 fn delivery_ids(stored: usize, mut ids: Vec<i64>) -> Result<Vec<i64>, StoreError> {
     if ids.len() != stored {
-        return Err(StoreError::Conflict(format!(
+        return Err(StoreError::Internal(format!(
             "{stored} deliveries stored, {} ids returned",
             ids.len()
         )));
@@ -265,7 +265,7 @@ fn consecutive_ids(rows: usize, affected: u64, last: Option<i64>) -> Result<Vec<
         Some(last) if affected == rows as u64 && last >= count => {
             Ok((last - count + 1..=last).collect())
         }
-        _ => Err(StoreError::Conflict(format!(
+        _ => Err(StoreError::Internal(format!(
             "{rows} rows inserted, {affected} stored (last id {last:?})"
         ))),
     }
@@ -822,7 +822,7 @@ where
             }
         }
         if took != took_rows {
-            return Err(StoreError::Conflict(format!(
+            return Err(StoreError::Internal(format!(
                 "{took_rows} orders took their snapshot, {took} read back"
             )));
         }
@@ -964,7 +964,7 @@ where
         let stored = q.build().execute(&mut *tx).await?.rows_affected();
         let expected = newly_planned(chunk, &kept, planned);
         if stored != expected {
-            return Err(StoreError::Conflict(format!(
+            return Err(StoreError::Internal(format!(
                 "{stored} jobs planned, {expected} expected"
             )));
         }
@@ -1123,7 +1123,7 @@ where
             }
             Parsed::Unparsed { error } => (DeliveryOutcome::Unparsed, None, Some(error.clone())),
             Parsed::Order(_) => {
-                return Err(StoreError::Conflict(
+                return Err(StoreError::Internal(
                     "an order snapshot reached the one-by-one path".to_owned(),
                 ));
             }
@@ -1227,7 +1227,7 @@ where
                 }
                 Step::One(index) => {
                     let Some((delivery_id, pending)) = pending.get(index) else {
-                        return Err(StoreError::Conflict(format!(
+                        return Err(StoreError::Internal(format!(
                             "no delivery {index} among the {} to apply",
                             pending.len()
                         )));
@@ -1285,7 +1285,7 @@ where
         let tx: &mut DB::Connection = tx;
         let ids = Self::insert_deliveries(tx, stored, &[], &[]).await?;
         let Some(&id) = ids.first() else {
-            return Err(StoreError::Conflict(
+            return Err(StoreError::Internal(
                 "the intake transaction returned nothing".into(),
             ));
         };
@@ -1572,7 +1572,7 @@ impl Store {
             now,
         };
         let result = in_tx!(self, |tx| Ledger::record(&mut tx, &stored, intake).await?);
-        result.ok_or_else(|| StoreError::Conflict("the intake transaction applied nothing".into()))
+        result.ok_or_else(|| StoreError::Internal("the intake transaction applied nothing".into()))
     }
 }
 
@@ -1628,7 +1628,7 @@ fn stored_as_numbered(numbered: &[i64], stored: &[i64]) -> Result<(), StoreError
     if stored == numbered {
         return Ok(());
     }
-    Err(StoreError::Conflict(format!(
+    Err(StoreError::Internal(format!(
         "deliveries numbered {:?}..{:?} were stored as {:?}..{:?}",
         numbered.first(),
         numbered.last(),

@@ -50,16 +50,11 @@ pub enum StoreError {
     NotFound(String),
     /// The operation conflicts with the current state of the rows it touches.
     #[error("{0}")]
-    StateConflict(String),
+    Conflict(String),
     /// The store found its own rows or writers in a state it does not expect: rows that
     /// disagree with what was written, a stored body that does not decode, a task that failed.
     #[error("{0}")]
     Internal(String),
-    /// A failure the store reports in words: a writer that has stopped or dropped a request,
-    /// a transaction that failed, rows that disagree with what was written. Answered like an
-    /// unavailable database (503): nothing was acknowledged.
-    #[error("{0}")]
-    Conflict(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -79,7 +74,6 @@ impl StoreError {
         match self {
             StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
             StoreError::NotFound(m) => StoreError::NotFound(m.clone()),
-            StoreError::StateConflict(m) => StoreError::StateConflict(m.clone()),
             StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
             StoreError::Internal(m) => StoreError::Internal(m.clone()),
             other => StoreError::Internal(other.to_string()),

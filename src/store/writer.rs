@@ -74,12 +74,12 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
         let shard = usize::try_from(key.unsigned_abs() % queues.len() as u64).unwrap_or(0);
         let (reply, answer) = oneshot::channel();
         if queues[shard].send((item, reply)).is_err() {
-            return Err(StoreError::Conflict(
+            return Err(StoreError::Unavailable(
                 "the database writer has stopped".to_owned(),
             ));
         }
         answer.await.unwrap_or_else(|_| {
-            Err(StoreError::Conflict(
+            Err(StoreError::Unavailable(
                 "the write was interrupted before it was committed".to_owned(),
             ))
         })
@@ -201,7 +201,10 @@ mod tests {
 
         // A group that fails fails its own members only, and the writer goes on.
         let failed = commit.submit(&store, 13, 13).await;
-        assert!(matches!(failed, Err(StoreError::Conflict(_))), "{failed:?}");
+        assert!(
+            matches!(failed, Err(StoreError::Unavailable(_))),
+            "{failed:?}"
+        );
         assert_eq!(
             commit
                 .submit(&store, 21, 21)
