@@ -3,6 +3,9 @@
 
 mod support;
 
+#[path = "../benches/bridge/order.rs"]
+mod order;
+
 use printbridge::store::body::Packed;
 
 /// Compressed size over original size, as intake stores a body on SQLite.
@@ -41,7 +44,7 @@ fn the_bench_order_compresses_like_a_captured_one() {
         captured.len()
     );
     let median = captured[captured.len() / 2];
-    let bench = printbridge::bench::order_template(&[]).expect("bench order");
+    let bench = order::order_template(&[]).expect("bench order");
     assert!(
         (6 * 1024 - 60..6 * 1024 + 400).contains(&bench.len()),
         "the bench body is {} bytes, not about 6 KB",

@@ -13,7 +13,6 @@ use sqlx::sqlite::{
 };
 
 pub mod body;
-pub mod bulk;
 pub mod gateway_errors;
 pub mod intake;
 pub mod job_reads;
@@ -21,7 +20,6 @@ pub mod jobs;
 pub mod ledger;
 pub mod reads;
 pub mod replay;
-pub mod sqlite_alloc;
 mod texts;
 pub mod writer;
 
