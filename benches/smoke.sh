@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Smoke run of `printbridge bench` (run by .ci/test): a few seconds per database with the debug
-# binary, figures printed, no timing asserted. Real figures: `cargo run --release -- bench`
-# (see BENCHMARKS.md).
+# Smoke run of the benchmark (run by .ci/test): its quick mode, a few seconds per database, built
+# with the dev profile; figures printed, no timing asserted. Real figures: `cargo bench --bench
+# bridge` (see BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 db=sqlite
@@ -9,7 +9,7 @@ if [ -n "${PRINTBRIDGE_TEST_POSTGRES_URL:-}" ]; then
   db=both
   export PRINTBRIDGE_BENCH_POSTGRES_URL="${PRINTBRIDGE_BENCH_POSTGRES_URL:-$PRINTBRIDGE_TEST_POSTGRES_URL}"
 fi
-if ! out=$(PRINTBRIDGE_LOG="${PRINTBRIDGE_LOG:-warn,sqlx=error}" cargo run --locked --quiet -- bench --quick --db "$db" 2>&1); then
+if ! out=$(PRINTBRIDGE_LOG="${PRINTBRIDGE_LOG:-warn,sqlx=error}" cargo bench --locked --quiet --profile dev --bench bridge -- --quick --db "$db" 2>&1); then
   printf '%s\n' "$out"
   exit 1
 fi

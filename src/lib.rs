@@ -1,7 +1,6 @@
 //! PrintBridge: WooCommerce order webhooks in, signed print-provider calls out, exactly once.
 
 pub mod app;
-pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod demo;

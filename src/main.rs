@@ -5,13 +5,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use printbridge::config::{Config, ProcessEnv};
 
-/// mimalloc instead of the system allocator: a delivery's body, order and rows are
-/// allocated on one thread and freed on another, and glibc's `malloc` and `free` took a
-/// fifth of the CPU in a burst (BENCHMARKS.md, twelfth round). Built without transparent
-/// huge pages (`no_thp`), which would double the idle bridge's memory.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "printbridge",
@@ -111,9 +104,6 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
-    /// Measure intake and dispatch on this machine and print one markdown table
-    /// (BENCHMARKS.md). Real figures come from a release build.
-    Bench(BenchArgs),
     /// Print the connection key to paste into the WordPress plugin's settings.
     ConnectionKey {
         #[arg(long)]
@@ -147,79 +137,6 @@ struct ReplayJobsArgs {
     dry_run: bool,
     #[arg(long, short)]
     config: Option<PathBuf>,
-}
-
-#[derive(clap::Args)]
-struct BenchArgs {
-    /// The smoke run: rates 100,500, 2 s per run, a 2,000-job backlog.
-    #[arg(long)]
-    quick: bool,
-    /// sqlite, postgres or both.
-    #[arg(long, default_value = "both")]
-    db: String,
-    /// Offered rates of the latency runs, requests per second.
-    #[arg(long, value_delimiter = ',')]
-    rates: Option<Vec<u32>>,
-    /// Seconds per intake run.
-    #[arg(long)]
-    duration_secs: Option<f64>,
-    /// Jobs in the dispatch backlog.
-    #[arg(long)]
-    backlog: Option<u64>,
-    /// Dispatch concurrency per provider.
-    #[arg(long)]
-    concurrency: Option<usize>,
-    /// Connections of the closed-loop throughput runs.
-    #[arg(long)]
-    connections: Option<usize>,
-    /// PostgreSQL server; each run creates a database of its own there and drops it after.
-    #[arg(
-        long,
-        env = "PRINTBRIDGE_BENCH_POSTGRES_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/test"
-    )]
-    postgres_url: String,
-}
-
-fn bench_options(args: BenchArgs) -> anyhow::Result<printbridge::bench::BenchOptions> {
-    use printbridge::bench::{BenchDb, BenchOptions};
-    let dbs = match args.db.as_str() {
-        "sqlite" => vec![BenchDb::Sqlite],
-        "postgres" => vec![BenchDb::Postgres],
-        "both" => vec![BenchDb::Sqlite, BenchDb::Postgres],
-        other => anyhow::bail!("--db: expected sqlite, postgres or both, got {other}"),
-    };
-    let mut opts = BenchOptions::quick(args.postgres_url, dbs);
-    if !args.quick {
-        opts.rates = vec![100, 500, 1000];
-        opts.duration = std::time::Duration::from_secs(10);
-        opts.backlog = 100_000;
-    }
-    if let Some(r) = args.rates {
-        anyhow::ensure!(
-            r.iter().all(|&x| x > 0),
-            "--rates: every rate must be above 0"
-        );
-        opts.rates = r;
-    }
-    if let Some(d) = args.duration_secs {
-        anyhow::ensure!(
-            d > 0.0 && d <= 3600.0,
-            "--duration-secs: between 0 and 3600"
-        );
-        opts.duration = std::time::Duration::from_secs_f64(d);
-    }
-    if let Some(b) = args.backlog {
-        anyhow::ensure!(b > 0, "--backlog: at least 1");
-        opts.backlog = b;
-    }
-    if let Some(c) = args.concurrency {
-        opts.concurrency = c.max(1);
-    }
-    if let Some(c) = args.connections {
-        opts.connections = c.max(1);
-    }
-    Ok(opts)
 }
 
 /// Logs at info (sqlx at warn) unless `RUST_LOG` or `PRINTBRIDGE_LOG` says otherwise.
@@ -502,10 +419,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn main() -> ExitCode {
-    // Before any database is opened: SQLite takes an allocator only before it initialises.
-    if let Err(e) = printbridge::store::sqlite_alloc::use_mimalloc() {
-        eprintln!("printbridge: {e}; SQLite allocates with the C library's malloc");
-    }
     let cli = Cli::parse();
     let mut stdout = std::io::stdout();
     let result = match cli.command {
@@ -544,14 +457,6 @@ fn main() -> ExitCode {
             config,
         } => runtime().and_then(|rt| rt.block_on(backfill(&store, &since, config, &mut stdout))),
         Command::ConnectionKey { store, config } => connection_key(&store, config, &mut stdout),
-        Command::Bench(args) => {
-            init_tracing_quiet();
-            bench_options(args).and_then(|opts| {
-                runtime().and_then(|rt| {
-                    rt.block_on(printbridge::bench::run(opts, &mut std::io::stdout()))
-                })
-            })
-        }
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),

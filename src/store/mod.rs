@@ -16,7 +16,6 @@ use sqlx::sqlite::{
 
 mod backend;
 pub mod body;
-pub mod bulk;
 pub mod gateway_errors;
 pub mod intake;
 pub mod job_reads;
@@ -24,7 +23,6 @@ pub mod jobs;
 pub mod ledger;
 pub mod reads;
 pub mod replay;
-pub mod sqlite_alloc;
 pub mod writer;
 
 /// What a store operation failed with. The HTTP layer answers each kind with its own status
@@ -182,9 +180,8 @@ pub(crate) use on_pool_write;
 /// Run on each new PostgreSQL connection: values the bridge writes that PostgreSQL compresses
 /// (a webhook body of more than about 2 KB) are compressed with lz4 instead of pglz, where
 /// the server was built with lz4 (PostgreSQL 14 and later) and its operator left
-/// `default_toast_compression` at its default. Storing a 6 KB delivery took about a third
-/// less of the server's time (BENCHMARKS.md, seventh round). Values already stored keep
-/// their compression; PostgreSQL reads both.
+/// `default_toast_compression` at its default: lz4 costs the server less time per stored
+/// delivery than pglz. Values already stored keep their compression; PostgreSQL reads both.
 pub const LZ4_WHERE_OFFERED: &str = "SELECT set_config('default_toast_compression', 'lz4', false) \
      FROM pg_settings WHERE name = 'default_toast_compression' AND source = 'default' \
      AND 'lz4' = ANY (enumvals)";
@@ -242,8 +239,8 @@ impl Store {
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
                 // A new database gets 8 KB pages, so a ~6 KB webhook body fits one page instead
-                // of spilling onto an overflow page (fewer pages written per delivery: about a
-                // tenth less SQLite time per delivery in a profile). An existing database keeps
+                // of spilling onto an overflow page (fewer pages written per delivery, so less
+                // of SQLite's time per delivery). An existing database keeps
                 // its page size; WAL mode cannot change it.
                 .page_size(8192)
                 // A multi-row statement inside a transaction keeps a statement journal (to
@@ -251,9 +248,9 @@ impl Store {
                 // created, written and deleted for most group commits. In memory instead.
                 .pragma("temp_store", "memory");
             // No ping before each acquire (sqlx's default): a connection to a local file does
-            // not go away, and the ping was a round trip to SQLite's thread per transaction.
+            // not go away, and the ping is a round trip to SQLite's thread per transaction.
             // The writer checkpoints in line (SQLite's default, every 1,000 pages): a
-            // background checkpointer made intake slower (BENCHMARKS.md, fourth round).
+            // background checkpointer makes intake slower.
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
@@ -381,8 +378,8 @@ impl Store {
 /// PostgreSQL connect options for `database_url`. A server on this host (a loopback
 /// address, `localhost` or a Unix socket) is reached without TLS unless the URL or
 /// `PGSSLMODE` chooses an `sslmode`: nothing crosses a network, and sqlx's default,
-/// `prefer`, would encrypt every round trip (it cost intake and dispatch about a tenth;
-/// BENCHMARKS.md, fourth round). Any other host keeps sqlx's default.
+/// `prefer`, would encrypt every round trip, which costs intake and dispatch about a tenth.
+/// Any other host keeps sqlx's default.
 fn pg_options(database_url: &str) -> Result<PgConnectOptions, StoreError> {
     pg_options_with(database_url, std::env::var_os("PGSSLMODE").is_some())
 }

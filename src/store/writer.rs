@@ -7,8 +7,8 @@
 //! A group commit is a chain of statements, each a round trip to the database (SQLite's
 //! worker thread, or PostgreSQL's socket) and back. The writer tasks run on a runtime of
 //! their own, on a thread of their own, so the wake-up after each answer does not queue
-//! behind the server's request tasks (it shortened the dispatcher's recording of finished
-//! attempts; BENCHMARKS.md has the figures).
+//! behind the server's request tasks, which keeps the dispatcher's recording of finished
+//! attempts short.
 
 use std::future::Future;
 use std::pin::Pin;

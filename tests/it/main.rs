@@ -4,15 +4,14 @@
 //!
 //! Tests that need a process of their own stay separate binaries in `tests/`:
 //! `job_spans.rs` and `request_spans.rs` install the process-wide tracing subscriber and
-//! read every line or event it captures, and `sqlite_allocator.rs` hands SQLite its
-//! allocator before SQLite first initialises in the process. They use `support` from here
-//! by path.
+//! read every line or event it captures. They use `support` from here by path.
 
 #[macro_use]
 mod support;
 mod providers_support;
 
 mod admin_lists;
+mod bench_body;
 mod cli;
 mod crash;
 mod demo;

@@ -1,9 +1,10 @@
 //! The bench's order body against WooCommerce's own: what the bench measures of storing a
 //! delivery (bytes written, compression) holds only if its body is like a real one.
 
-#[path = "it/support/mod.rs"]
-mod support;
+#[path = "../../benches/bridge/order.rs"]
+mod order;
 
+use crate::support;
 use printbridge::store::body::Packed;
 
 /// Compressed size over original size, as intake stores a body on SQLite.
@@ -42,7 +43,7 @@ fn the_bench_order_compresses_like_a_captured_one() {
         captured.len()
     );
     let median = captured[captured.len() / 2];
-    let bench = printbridge::bench::order_template(&[]).expect("bench order");
+    let bench = order::order_template(&[]).expect("bench order");
     assert!(
         (6 * 1024 - 60..6 * 1024 + 400).contains(&bench.len()),
         "the bench body is {} bytes, not about 6 KB",

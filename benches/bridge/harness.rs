@@ -1,4 +1,4 @@
-//! `printbridge bench`: intake and dispatch figures on this machine, printed as one markdown
+//! The benchmark's runs: intake and dispatch figures on this machine, printed as one markdown
 //! table (see BENCHMARKS.md).
 //!
 //! - Intake: an in-process load generator on loopback posts a ~6 KB signed WooCommerce order
@@ -21,26 +21,25 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use serde_json::Value;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::app::Application;
-use crate::config::{Config, StoreConfig};
-use crate::outbox::exec::ProviderExecutor;
-use crate::outbox::{BoxFuture, Dispatcher, Executor, Report};
-use crate::sandbox::{Sandbox, SandboxCredentials};
-use crate::store::Store;
-use crate::store::bulk::{Backlog, ORDER_ID_MARKER};
-use crate::store::job_reads::JobFilter;
-use crate::store::jobs::ClaimedJob;
-use crate::store::reads::Table;
+use printbridge::app::Application;
+use printbridge::config::{Config, StoreConfig};
+use printbridge::outbox::exec::ProviderExecutor;
+use printbridge::outbox::{BoxFuture, Dispatcher, Executor, Report};
+use printbridge::sandbox::{Sandbox, SandboxCredentials};
+use printbridge::store::Store;
+use printbridge::store::job_reads::JobFilter;
+use printbridge::store::jobs::ClaimedJob;
+use printbridge::store::reads::Table;
+
+use crate::backlog::{Backlog, plan_backlog};
+use crate::order::{ORDER_ID_MARKER, order_template};
 
 const STORE: &str = "bench";
 const WEBHOOK_SECRET: &str = "bench-webhook-secret";
-/// The body size the issue asks for.
-const BODY_BYTES: usize = 6 * 1024;
 
 /// Which databases to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +57,7 @@ impl BenchDb {
     }
 }
 
-/// Options of `printbridge bench`.
+/// Options of the benchmark.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
     pub dbs: Vec<BenchDb>,
@@ -95,7 +94,6 @@ impl BenchOptions {
 /// Latency and throughput of one load run.
 #[derive(Debug, Clone, Default)]
 pub struct LoadStats {
-    pub sent: u64,
     pub ok: u64,
     pub errors: u64,
     pub throughput: f64,
@@ -201,7 +199,6 @@ impl LoadStats {
         };
         let ok = lat_us.len() as u64;
         LoadStats {
-            sent: ok + errors,
             ok,
             errors,
             throughput: ok as f64 / elapsed.as_secs_f64().max(1e-9),
@@ -330,73 +327,6 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-/// The ~6 KB order every intake request carries: the captured WooCommerce shape with a Spiff,
-/// an Apliiq and a Key2print item (less those whose SKU is in `drop_skus`), paid
-/// (`processing`); its id is [`ORDER_ID_MARKER`].
-pub fn order_template(drop_skus: &[&str]) -> Result<String, String> {
-    let mut order = crate::demo::demo_order()?;
-    order["id"] = json!(ORDER_ID_MARKER.parse::<i64>().unwrap_or(0));
-    order["number"] = json!(ORDER_ID_MARKER);
-    order["order_key"] = json!(format!("wc_order_{ORDER_ID_MARKER}"));
-    order["status"] = json!("processing");
-    if let Some(items) = order["line_items"].as_array_mut() {
-        items.retain(|i| !drop_skus.iter().any(|s| i["sku"] == *s));
-    }
-    // Pad with order meta up to the size: what attribution, payment and shipping plugins
-    // add, ids and tokens included, so the body compresses about as well as WooCommerce's
-    // own (tests/bench_body.rs): a padding of one repeated value would flatter the figures
-    // of storing it.
-    let mut k = 0;
-    loop {
-        let text = serde_json::to_string(&order).map_err(|e| e.to_string())?;
-        if text.len() >= BODY_BYTES - 60 {
-            return Ok(text);
-        }
-        k += 1;
-        let (key, value) = pad_meta(k);
-        let meta = json!({"id": 9000 + k, "key": key, "value": value});
-        match order["meta_data"].as_array_mut() {
-            Some(m) => m.push(meta),
-            None => order["meta_data"] = json!([meta]),
-        }
-    }
-}
-
-/// The `k`th meta of the bench order's padding: a key attribution, payment or shipping
-/// plugins add, and the kind of value it holds, with its own ids.
-fn pad_meta(k: usize) -> (&'static str, String) {
-    let token = hex::encode(Sha256::digest(k.to_le_bytes()));
-    match k % 6 {
-        0 => (
-            "_wc_order_attribution_session_entry",
-            format!(
-                "https://shop.example/product/poster-{k}/?utm_source=newsletter&utm_medium=email&fbclid={token}"
-            ),
-        ),
-        1 => (
-            "_stripe_intent_id",
-            format!("pi_{}_secret_{}", &token[..24], &token[40..]),
-        ),
-        2 => (
-            "_wc_order_attribution_user_agent",
-            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36".to_owned(),
-        ),
-        3 => ("_stripe_customer_id", format!("cus_{}", &token[..24])),
-        4 => (
-            "_wc_shipment_tracking_items",
-            format!(
-                "[{{\"tracking_provider\":\"dhl\",\"tracking_number\":\"{}\",\"date_shipped\":\"{}\"}}]",
-                &token[..32],
-                1_733_000_000 + k * 37
-            ),
-        ),
-        _ => (
-            "_wc_order_attribution_session_start_time",
-            format!("2026-11-27 {:02}:{:02}:{:02}", k % 24, (k * 7) % 60, (k * 13) % 60),
-        ),
-    }
-}
-
 /// Where the load goes. Every target gets the same requests, made the same way (a new order
 /// id, signed), so the generator's share of the machine is the same in every run and the
 /// ratios show what the server side costs.
@@ -412,7 +342,7 @@ impl Target {
     fn request(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
         let id = NEXT_ORDER.fetch_add(1, Ordering::Relaxed);
         let body = self.template.replace(ORDER_ID_MARKER, &id.to_string());
-        let sig = crate::woo::signature::sign(WEBHOOK_SECRET, body.as_bytes());
+        let sig = printbridge::woo::signature::sign(WEBHOOK_SECRET, body.as_bytes());
         client
             .post(&self.url)
             .header("Content-Type", "application/json")
@@ -523,7 +453,7 @@ async fn open_loop(
 }
 
 /// Waits until every stored delivery is applied to the ledger; returns how long that took.
-async fn applied(state: &crate::http::AppState) -> anyhow::Result<Duration> {
+async fn applied(state: &printbridge::http::AppState) -> anyhow::Result<Duration> {
     let start = Instant::now();
     let deadline = start + Duration::from_secs(600);
     while state.store.has_unapplied_deliveries().await? {
@@ -675,9 +605,9 @@ async fn floor_append(
     queue: poem::web::Data<&std::sync::mpsc::Sender<FloorWrite>>,
 ) -> poem::http::StatusCode {
     use poem::http::StatusCode;
-    let secret = crate::secret::Secret::new(WEBHOOK_SECRET);
+    let secret = printbridge::secret::Secret::new(WEBHOOK_SECRET);
     let signature = req.header("X-WC-Webhook-Signature").unwrap_or("");
-    if !crate::woo::signature::verify([&secret], &body, signature) {
+    if !printbridge::woo::signature::verify([&secret], &body, signature) {
         return StatusCode::UNAUTHORIZED;
     }
     let (reply, stored) = tokio::sync::oneshot::channel();
@@ -758,7 +688,7 @@ impl FreshDb {
     /// writes of the run before it: the database is checkpointed (PostgreSQL `CHECKPOINT`,
     /// SQLite `wal_checkpoint(TRUNCATE)`) and the operating system's dirty pages are
     /// written out (`sync`).
-    async fn settle(&self, store: &crate::store::Store) {
+    async fn settle(&self, store: &printbridge::store::Store) {
         match &self.pg {
             Some((admin_url, _)) => {
                 if let Ok(admin) = sqlx::PgPool::connect(admin_url).await {
@@ -798,7 +728,7 @@ impl FreshDb {
 /// A running bridge for one run.
 struct Bridge {
     base: String,
-    state: Arc<crate::http::AppState>,
+    state: Arc<printbridge::http::AppState>,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -861,15 +791,16 @@ impl Bridge {
     }
 }
 
-/// Starts `printbridge serve` (this executable) on `url` in a process of its own, times it
-/// to `/readyz` 200, lets it idle for a second and reads its resident size; then stops it.
+/// Starts `printbridge serve` (the crate's executable, built with this bench) on `url` in a
+/// process of its own, times it to `/readyz` 200, lets it idle for a second and reads its
+/// resident size; then stops it.
 async fn serve_process(
     url: &str,
     dir: &Path,
     store: &StoreConfig,
     client: &reqwest::Client,
 ) -> anyhow::Result<(Duration, u64)> {
-    let exe = std::env::current_exe()?;
+    let exe = env!("CARGO_BIN_EXE_printbridge");
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -938,7 +869,7 @@ impl Executor for CountingExecutor {
         &'a self,
         job: &'a ClaimedJob,
         order: Option<&'a Value>,
-        sent: &'a dyn crate::outbox::SendMark,
+        sent: &'a dyn printbridge::outbox::SendMark,
     ) -> BoxFuture<'a, Report> {
         Box::pin(async move {
             let report = self.inner.execute(job, order, sent).await;
@@ -955,12 +886,12 @@ impl Executor for CountingExecutor {
 /// Job payloads for the backlog, planned from the template exactly as intake plans them.
 fn backlog_jobs(template: &str) -> anyhow::Result<Vec<(String, String, String, String)>> {
     let body = template.replace(ORDER_ID_MARKER, "1");
-    let crate::ledger::intake::Parsed::Order(snap) =
-        crate::ledger::intake::parse_delivery(Some("order.created"), body.as_bytes())
+    let printbridge::ledger::intake::Parsed::Order(snap) =
+        printbridge::ledger::intake::parse_delivery(Some("order.created"), body.as_bytes())
     else {
         anyhow::bail!("the benchmark order does not parse as an order");
     };
-    Ok(crate::ledger::intake::plan_provider_jobs(&snap)
+    Ok(printbridge::ledger::intake::plan_provider_jobs(&snap)
         .into_iter()
         .map(|j| {
             (
@@ -989,20 +920,20 @@ async fn dispatch_run(
     let per_order = jobs.len().max(1) as u64;
     let orders = backlog.div_ceil(per_order);
     let t = Instant::now();
-    let planned = store
-        .plan_backlog(
-            &Backlog {
-                store_id: STORE.to_owned(),
-                first_order_id: 1,
-                orders: i64::try_from(orders)?,
-                body_template: template,
-                status: "processing".to_owned(),
-                modified_gmt: "2026-11-27T08:00:00".to_owned(),
-                jobs,
-            },
-            bridge.state.clock.now_ms(),
-        )
-        .await?;
+    let planned = plan_backlog(
+        store,
+        &Backlog {
+            store_id: STORE.to_owned(),
+            first_order_id: 1,
+            orders: i64::try_from(orders)?,
+            body_template: template,
+            status: "processing".to_owned(),
+            modified_gmt: "2026-11-27T08:00:00".to_owned(),
+            jobs,
+        },
+        bridge.state.clock.now_ms(),
+    )
+    .await?;
     let insert = t.elapsed();
     writeln!(
         progress,
@@ -1509,7 +1440,7 @@ fn join_note(note: String, s: &LoadStats) -> String {
 
 /// Runs the benchmark, writing progress and the table to `out`.
 pub async fn run(opts: BenchOptions, out: &mut (dyn std::io::Write + Send)) -> anyhow::Result<i32> {
-    crate::net::ensure_crypto_provider();
+    printbridge::net::ensure_crypto_provider();
     let dir = bench_dir()?;
     let sb = Sandbox::start(SandboxCredentials::default(), "127.0.0.1", 0).await?;
     let (bare_url, bare_stop) = start_bare().await?;

@@ -3,12 +3,17 @@
 //! Meant for instruction counts, which a busy machine does not change (BENCHMARKS.md):
 //!
 //! ```sh
-//! cargo build --release --example parse_cost
-//! valgrind --tool=callgrind target/release/examples/parse_cost 20 captured
-//! valgrind --tool=callgrind target/release/examples/parse_cost 70 captured
+//! cargo bench --bench parse_cost --no-run     # prints the executable's path
+//! valgrind --tool=callgrind target/release/deps/parse_cost-<hash> --bench 20 captured
+//! valgrind --tool=callgrind target/release/deps/parse_cost-<hash> --bench 70 captured
 //! ```
 //!
 //! The difference of the two totals over 50 is the cost of one pass, start-up left out.
+//! `cargo bench --bench parse_cost -- 20 captured` runs it without valgrind. Without `--bench`
+//! (`cargo test --all-targets`) it makes one pass over the bench's order.
+
+#[path = "bridge/order.rs"]
+mod order;
 
 use base64::Engine;
 use printbridge::ledger::intake::{Parsed, parse_delivery};
@@ -44,10 +49,19 @@ fn captured_order_bodies() -> Vec<Vec<u8>> {
 }
 
 fn main() -> Result<(), String> {
-    let mut args = std::env::args().skip(1);
-    let passes: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100);
-    let bodies = match args.next().as_deref() {
-        None | Some("bench") => vec![printbridge::bench::order_template(&[])?.into_bytes()],
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo bench` adds `--bench`; `cargo test` runs the program without it, and then also
+    // with its own arguments, which are not this program's.
+    let benched = args.iter().any(|a| a == "--bench");
+    let mut args = args.into_iter().filter(|a| a != "--bench");
+    let (passes, kind) = if benched {
+        let passes = args.next().and_then(|a| a.parse().ok()).unwrap_or(100);
+        (passes, args.next())
+    } else {
+        (1, None)
+    };
+    let bodies = match kind.as_deref() {
+        None | Some("bench") => vec![order::order_template(&[])?.into_bytes()],
         Some("captured") => captured_order_bodies(),
         Some(other) => return Err(format!("expected bench or captured, got {other}")),
     };
