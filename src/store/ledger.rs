@@ -505,9 +505,9 @@ where
 
     /// Pushes onto `q` the update of deliveries' outcomes, order ids and details. On
     /// PostgreSQL the update also names the range of their ids (a group's are consecutive):
-    /// without it the planner, whose statistics lag a table growing by a burst, joined the
-    /// values with a scan of the whole `deliveries` table, a cost per group that grew with the
-    /// table (BENCHMARKS.md, fifteenth round).
+    /// the range keeps the planner, whose statistics lag a table growing by a burst, from
+    /// joining the values with a scan of the whole `deliveries` table, a cost per group that
+    /// grows with the table.
     fn push_outcomes(q: &mut QueryBuilder<DB>, results: &[IntakeResult]) {
         // `VALUES` columns are column1, column2, … on both backends.
         q.push(
