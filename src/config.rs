@@ -136,6 +136,44 @@ pub struct DispatchConfig {
     pub reconcile_interval_secs: u64,
 }
 
+impl DispatchConfig {
+    /// Attempts, concurrency, timeouts, lease and backoff.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let d = self;
+        if d.max_attempts == 0 {
+            return Err(ConfigError::invalid(
+                "dispatch.max_attempts",
+                "must be at least 1",
+            ));
+        }
+        if d.concurrency == 0 {
+            return Err(ConfigError::invalid(
+                "dispatch.concurrency",
+                "must be at least 1",
+            ));
+        }
+        if d.request_timeout_secs == 0 {
+            return Err(ConfigError::invalid(
+                "dispatch.request_timeout_secs",
+                "must be at least 1",
+            ));
+        }
+        if d.lease_secs.is_some_and(|l| l <= d.request_timeout_secs) {
+            return Err(ConfigError::invalid(
+                "dispatch.lease_secs",
+                "must be longer than dispatch.request_timeout_secs, or a slow call is taken over while it runs",
+            ));
+        }
+        if d.backoff_base_secs > d.backoff_cap_secs {
+            return Err(ConfigError::invalid(
+                "dispatch.backoff_base_secs",
+                "must not exceed dispatch.backoff_cap_secs",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for DispatchConfig {
     fn default() -> Self {
         DispatchConfig {
@@ -626,6 +664,23 @@ impl Config {
 
     /// Checks everything that can be checked without the network; names the bad key.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_server()?;
+        self.dispatch.validate()?;
+        let mut seen = HashSet::new();
+        for (i, s) in self.stores.iter().enumerate() {
+            if !seen.insert(s.id.as_str()) {
+                return Err(ConfigError::invalid(
+                    format!("stores[{i}].id"),
+                    format!("store id {:?} is used twice", s.id),
+                ));
+            }
+            validate_store(i, s)?;
+        }
+        Ok(())
+    }
+
+    /// The listener, database, tokens and HTTP limits.
+    fn validate_server(&self) -> Result<(), ConfigError> {
         self.listen
             .parse::<SocketAddr>()
             .map_err(|e| ConfigError::invalid("listen", format!("not an address:port ({e})")))?;
@@ -667,47 +722,6 @@ impl Config {
             if !(1..=3600).contains(&secs) {
                 return Err(ConfigError::invalid(key, "must be between 1 and 3600"));
             }
-        }
-        let d = &self.dispatch;
-        if d.max_attempts == 0 {
-            return Err(ConfigError::invalid(
-                "dispatch.max_attempts",
-                "must be at least 1",
-            ));
-        }
-        if d.concurrency == 0 {
-            return Err(ConfigError::invalid(
-                "dispatch.concurrency",
-                "must be at least 1",
-            ));
-        }
-        if d.request_timeout_secs == 0 {
-            return Err(ConfigError::invalid(
-                "dispatch.request_timeout_secs",
-                "must be at least 1",
-            ));
-        }
-        if d.lease_secs.is_some_and(|l| l <= d.request_timeout_secs) {
-            return Err(ConfigError::invalid(
-                "dispatch.lease_secs",
-                "must be longer than dispatch.request_timeout_secs, or a slow call is taken over while it runs",
-            ));
-        }
-        if d.backoff_base_secs > d.backoff_cap_secs {
-            return Err(ConfigError::invalid(
-                "dispatch.backoff_base_secs",
-                "must not exceed dispatch.backoff_cap_secs",
-            ));
-        }
-        let mut seen = HashSet::new();
-        for (i, s) in self.stores.iter().enumerate() {
-            if !seen.insert(s.id.as_str()) {
-                return Err(ConfigError::invalid(
-                    format!("stores[{i}].id"),
-                    format!("store id {:?} is used twice", s.id),
-                ));
-            }
-            validate_store(i, s)?;
         }
         Ok(())
     }
