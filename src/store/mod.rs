@@ -20,6 +20,7 @@ pub mod bulk;
 pub mod gateway_errors;
 pub mod intake;
 pub mod job_reads;
+pub mod job_types;
 pub mod jobs;
 pub mod ledger;
 pub mod reads;
