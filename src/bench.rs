@@ -944,7 +944,7 @@ impl Executor for CountingExecutor {
             let report = self.inner.execute(job, order, sent).await;
             let at = self.started.elapsed();
             if let Ok(mut last) = self.last.lock() {
-                last.insert(job.provider.clone(), at);
+                last.insert(job.provider.as_str().to_owned(), at);
             }
             self.done.fetch_add(1, Ordering::Relaxed);
             report
@@ -964,9 +964,9 @@ fn backlog_jobs(template: &str) -> anyhow::Result<Vec<(String, String, String, S
         .into_iter()
         .map(|j| {
             (
-                j.provider.to_owned(),
+                j.provider.as_str().to_owned(),
                 j.target,
-                j.kind.to_owned(),
+                j.kind.as_str().to_owned(),
                 j.payload,
             )
         })
@@ -1068,7 +1068,7 @@ async fn dispatch_run(
     let done_jobs = store
         .list_jobs(&JobFilter {
             store: None,
-            state: Some("done".to_owned()),
+            state: Some(crate::store::job_types::JobState::Done),
             provider: None,
             offset: 0,
             limit: 1,
@@ -1104,7 +1104,7 @@ async fn dispatch_run(
         let t = Instant::now();
         store
             .list_jobs(&JobFilter {
-                state: Some("dead".to_owned()),
+                state: Some(crate::store::job_types::JobState::Dead),
                 limit: 50,
                 ..JobFilter::default()
             })
