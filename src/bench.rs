@@ -1051,7 +1051,7 @@ async fn dispatch_run(
         let running: i64 = g
             .by_state
             .iter()
-            .filter(|x| x.state == "running")
+            .filter(|x| x.state == crate::store::job_types::JobState::Running)
             .map(|x| x.count)
             .sum();
         if g.queue_depth == 0 && running == 0 {

@@ -85,6 +85,18 @@ macro_rules! job_enum {
             }
         }
 
+        impl PartialEq<$name> for str {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.as_str()
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                self == other.as_str()
+            }
+        }
+
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
@@ -257,6 +269,108 @@ mod tests {
         );
         assert!(serde_json::from_str::<JobKind>("\"place-order\"").is_err());
         assert!("Spiff".parse::<JobQueue>().is_err());
+    }
+
+    /// The quoted names compared with `column` in SQL text: `column = 'x'`, `column <> 'x'`
+    /// and `column IN ('x', 'y')` (a sub-select after `IN (` is skipped).
+    fn sql_names<'a>(sql: &'a str, column: &str) -> Vec<&'a str> {
+        let mut names = Vec::new();
+        for op in [" = '", " <> '", " IN ("] {
+            let pattern = format!("{column}{op}");
+            for (at, _) in sql.match_indices(&pattern) {
+                let rest = &sql[at + pattern.len()..];
+                if op == " IN (" {
+                    let Some(end) = rest.find(')') else { continue };
+                    if !rest.starts_with('\'') {
+                        continue;
+                    }
+                    names.extend(rest[..end].split(',').map(|n| n.trim().trim_matches('\'')));
+                } else if let Some(end) = rest.find('\'') {
+                    names.push(&rest[..end]);
+                }
+            }
+        }
+        names
+    }
+
+    /// Every state, kind and queue the store's SQL spells as a literal is one of the enums'
+    /// names.
+    #[test]
+    fn names_spelled_in_sql_are_the_enums_names() {
+        let sources = [
+            include_str!("jobs.rs"),
+            include_str!("job_reads.rs"),
+            include_str!("replay.rs"),
+            include_str!("ledger.rs"),
+            include_str!("reads.rs"),
+            include_str!("bulk.rs"),
+        ];
+        let mut checked = 0;
+        for src in sources {
+            for name in sql_names(src, "state") {
+                assert!(name.parse::<JobState>().is_ok(), "state {name:?} in SQL");
+                checked += 1;
+            }
+            for name in sql_names(src, "provider") {
+                assert!(name.parse::<JobQueue>().is_ok(), "provider {name:?} in SQL");
+                checked += 1;
+            }
+            for name in sql_names(src, "kind") {
+                assert!(name.parse::<JobKind>().is_ok(), "kind {name:?} in SQL");
+                checked += 1;
+            }
+        }
+        assert!(
+            checked >= 30,
+            "only {checked} names found: is the scan still reading SQL?"
+        );
+        // The names written as values: pushed into a multi-row insert, listed in `VALUES`,
+        // or chosen by a `CASE`.
+        let any_name = |n: &str| {
+            n.parse::<JobState>().is_ok()
+                || n.parse::<JobKind>().is_ok()
+                || n.parse::<JobQueue>().is_ok()
+        };
+        let mut values = 0;
+        for src in sources {
+            for (at, _) in src.match_indices(".push(\"'") {
+                let rest = &src[at + 8..];
+                let name = &rest[..rest.find('\'').unwrap_or(0)];
+                assert!(any_name(name), "{name:?} pushed into SQL");
+                values += 1;
+            }
+            for (at, _) in src.match_indices("VALUES (") {
+                let rest = &src[at + 8..];
+                let list = &rest[..rest.find(')').unwrap_or(0)];
+                for quoted in list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|v| v.starts_with('\''))
+                {
+                    let name = quoted.trim_matches('\'');
+                    assert!(any_name(name), "{name:?} in VALUES");
+                    values += 1;
+                }
+            }
+            for pattern in ["THEN '", "ELSE '"] {
+                for (at, _) in src.match_indices(pattern) {
+                    let rest = &src[at + pattern.len()..];
+                    let name = &rest[..rest.find('\'').unwrap_or(0)];
+                    assert!(name.parse::<JobState>().is_ok(), "state {name:?} in a CASE");
+                    values += 1;
+                }
+            }
+        }
+        assert!(values >= 8, "only {values} written names found");
+        use crate::store::jobs::{IN_JOBS_DUE, IN_JOBS_STATE};
+        assert_eq!(sql_names(IN_JOBS_DUE, "state"), ["pending", "retrying"]);
+        for s in sql_names(IN_JOBS_DUE, "state") {
+            assert!(s.parse::<JobState>().is_ok_and(JobState::is_queued));
+        }
+        assert_eq!(
+            sql_names(IN_JOBS_STATE, "state"),
+            ["running", "needs-review", "dead"]
+        );
     }
 
     #[test]

@@ -14,8 +14,8 @@ use super::{Store, StoreError, in_tx, on_pool, on_pool_write};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobGauge {
-    pub provider: String,
-    pub state: String,
+    pub provider: JobQueue,
+    pub state: JobState,
     #[sqlx(rename = "n")]
     pub count: i64,
 }
@@ -65,18 +65,18 @@ impl Store {
                 .fetch_all(pool)
                 .await?
         });
-        rows.sort_unstable_by(|a, b| (&a.provider, &a.state).cmp(&(&b.provider, &b.state)));
+        rows.sort_unstable_by_key(|g| (g.provider.as_str(), g.state.as_str()));
         // The earliest run time of a queued job is the oldest due one's when it is due.
         let oldest = self.next_run_at().await?.filter(|&t| t <= now);
-        let sum = |pred: &dyn Fn(&str) -> bool| {
+        let sum = |pred: &dyn Fn(JobState) -> bool| {
             rows.iter()
-                .filter(|g| pred(&g.state))
+                .filter(|g| pred(g.state))
                 .map(|g| g.count)
                 .sum::<i64>()
         };
         Ok(JobGauges {
-            queue_depth: sum(&|s| s == "pending" || s == "retrying"),
-            dead: sum(&|s| s == "dead"),
+            queue_depth: sum(&JobState::is_queued),
+            dead: sum(&|s| s == JobState::Dead),
             oldest_due_age_ms: oldest.map(|t| (now - t).max(0)).unwrap_or(0),
             by_state: rows,
         })
