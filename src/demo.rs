@@ -16,6 +16,7 @@ use crate::sandbox::shop::DemoShop;
 use crate::sandbox::{Sandbox, SandboxCredentials};
 use crate::secret::Secret;
 use crate::store::job_reads::JobDetail;
+use crate::store::job_types::{JobQueue, JobState};
 
 /// A real order.created delivery captured from WooCommerce 11.0.1 (checkout and payment in one
 /// request); the demo keeps its shape and replaces the line items.
@@ -98,10 +99,10 @@ pub fn demo_order() -> Result<Value, String> {
 }
 
 fn call_name(job: &JobDetail) -> &'static str {
-    match job.job.provider.as_str() {
-        "spiff" => "orderCreate (GraphQL, X-Application-Key)",
-        "apliiq" => "POST /v1/Order (x-apliiq-auth)",
-        "key2print" => "GET /api/v1/project/download (api-sign)",
+    match job.job.provider.parse() {
+        Ok(JobQueue::Spiff) => "orderCreate (GraphQL, X-Application-Key)",
+        Ok(JobQueue::Apliiq) => "POST /v1/Order (x-apliiq-auth)",
+        Ok(JobQueue::Key2print) => "GET /api/v1/project/download (api-sign)",
         _ => "",
     }
 }
@@ -279,12 +280,15 @@ async fn placement_rows(
         let jobs = bridge.state.store.order_jobs(STORE, order_id).await?;
         let settled = jobs
             .iter()
-            .filter(|j| j.job.provider != "woocommerce")
+            .filter(|j| j.job.provider != JobQueue::Woocommerce)
             .count()
             == 3
-            && jobs
-                .iter()
-                .all(|j| !matches!(j.job.state.as_str(), "pending" | "retrying" | "running"));
+            && jobs.iter().all(|j| {
+                !matches!(
+                    j.job.state.parse(),
+                    Ok(JobState::Pending | JobState::Retrying | JobState::Running)
+                )
+            });
         if settled || Instant::now() > deadline {
             break jobs;
         }
@@ -292,14 +296,17 @@ async fn placement_rows(
     };
     let calls = sb.state.calls();
     let mut rows = Vec::new();
-    for j in jobs.iter().filter(|j| j.job.provider != "woocommerce") {
+    for j in jobs
+        .iter()
+        .filter(|j| j.job.provider != JobQueue::Woocommerce)
+    {
         let own: Vec<_> = calls
             .iter()
             .filter(|c| c.provider == j.job.provider && !c.call.starts_with("gateway"))
             .collect();
         let verified = !own.is_empty() && own.iter().all(|c| c.signature_ok);
-        let result = match (j.job.provider.as_str(), j.file_id) {
-            ("key2print", Some(id)) => match bridge.state.store.file(id).await? {
+        let result = match (j.job.provider.parse(), j.file_id) {
+            (Ok(JobQueue::Key2print), Some(id)) => match bridge.state.store.file(id).await? {
                 Some(f) => f.path,
                 None => String::new(),
             },
@@ -315,7 +322,7 @@ async fn placement_rows(
             call: call_name(j).to_owned(),
             signature_verified: verified,
             state: j.job.state.clone(),
-            passed: verified && j.job.state == "done",
+            passed: verified && j.job.state == JobState::Done,
             result,
             took_ms: j.attempts_log.iter().map(|a| a.duration_ms).sum(),
         });

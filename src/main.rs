@@ -260,21 +260,33 @@ async fn replay_jobs(args: ReplayJobsArgs, out: &mut dyn Write) -> anyhow::Resul
 fn stopped_filter(
     args: &ReplayJobsArgs,
 ) -> anyhow::Result<printbridge::store::replay::StoppedFilter> {
-    use printbridge::store::replay::{STOPPED_STATES, StoppedFilter, parse_instant};
-    if let Some(s) = args.state.as_deref() {
-        anyhow::ensure!(
-            STOPPED_STATES.contains(&s),
-            "--state: expected {}, got {s}",
-            STOPPED_STATES.join(" or ")
-        );
-    }
-    if let Some(p) = args.provider.as_deref() {
-        anyhow::ensure!(
-            printbridge::outbox::PROVIDERS.contains(&p),
-            "--provider: expected one of {}, got {p}",
-            printbridge::outbox::PROVIDERS.join(", ")
-        );
-    }
+    use printbridge::store::job_types::{JobQueue, JobState};
+    use printbridge::store::replay::{StoppedFilter, parse_instant};
+    let state = args
+        .state
+        .as_deref()
+        .map(|s| {
+            s.parse::<JobState>()
+                .ok()
+                .filter(|s| s.is_stopped())
+                .ok_or_else(|| {
+                    let names: Vec<_> = JobState::STOPPED.iter().map(|s| s.as_str()).collect();
+                    anyhow::anyhow!("--state: expected {}, got {s}", names.join(" or "))
+                })
+        })
+        .transpose()?;
+    let provider = args
+        .provider
+        .as_deref()
+        .map(|p| {
+            p.parse::<JobQueue>().map_err(|_| {
+                anyhow::anyhow!(
+                    "--provider: expected one of {}, got {p}",
+                    JobQueue::names().collect::<Vec<_>>().join(", ")
+                )
+            })
+        })
+        .transpose()?;
     anyhow::ensure!(args.limit >= 1, "--limit: at least 1");
     let instant = |text: Option<&str>, flag: &str| -> anyhow::Result<Option<i64>> {
         text.map(|t| {
@@ -287,8 +299,8 @@ fn stopped_filter(
     Ok(StoppedFilter {
         since: instant(args.since.as_deref(), "--since")?,
         until: instant(args.until.as_deref(), "--until")?,
-        state: args.state.clone(),
-        provider: args.provider.clone(),
+        state,
+        provider,
         store: args.store.clone(),
         limit: args.limit,
     })

@@ -875,7 +875,7 @@ impl Executor for CountingExecutor {
             let report = self.inner.execute(job, order, sent).await;
             let at = self.started.elapsed();
             if let Ok(mut last) = self.last.lock() {
-                last.insert(job.provider.clone(), at);
+                last.insert(job.provider.as_str().to_owned(), at);
             }
             self.done.fetch_add(1, Ordering::Relaxed);
             report
@@ -895,9 +895,9 @@ fn backlog_jobs(template: &str) -> anyhow::Result<Vec<(String, String, String, S
         .into_iter()
         .map(|j| {
             (
-                j.provider.to_owned(),
+                j.provider.as_str().to_owned(),
                 j.target,
-                j.kind.to_owned(),
+                j.kind.as_str().to_owned(),
                 j.payload,
             )
         })
@@ -982,7 +982,7 @@ async fn dispatch_run(
         let running: i64 = g
             .by_state
             .iter()
-            .filter(|x| x.state == "running")
+            .filter(|x| x.state == crate::store::job_types::JobState::Running)
             .map(|x| x.count)
             .sum();
         if g.queue_depth == 0 && running == 0 {
@@ -999,7 +999,7 @@ async fn dispatch_run(
     let done_jobs = store
         .list_jobs(&JobFilter {
             store: None,
-            state: Some("done".to_owned()),
+            state: Some(crate::store::job_types::JobState::Done),
             provider: None,
             offset: 0,
             limit: 1,
@@ -1035,7 +1035,7 @@ async fn dispatch_run(
         let t = Instant::now();
         store
             .list_jobs(&JobFilter {
-                state: Some("dead".to_owned()),
+                state: Some(crate::store::job_types::JobState::Dead),
                 limit: 50,
                 ..JobFilter::default()
             })

@@ -11,12 +11,13 @@ use poem_openapi::{Object, OpenApi, SecurityScheme};
 
 use super::problem::{ApiError, Problem};
 use super::{ApiTags, AppState};
-use crate::store::job_reads::{JOB_STATES, JobDetail, JobFilter, JobPage, JobView};
+use crate::store::job_reads::{JobDetail, JobFilter, JobPage, JobView};
+use crate::store::job_types::{JobQueue, JobState};
 use crate::store::ledger::DeliveryOutcome;
 use crate::store::reads::{
     DeliveryDetail, DeliveryFilter, DeliveryPage, OrderFilter, OrderLedger, OrderPage,
 };
-use crate::store::replay::{STOPPED_STATES, StoppedFilter, parse_instant};
+use crate::store::replay::{StoppedFilter, parse_instant};
 
 /// The admin token (`admin_token` in the configuration) as a bearer token.
 #[derive(SecurityScheme)]
@@ -100,27 +101,37 @@ const MAX_REPLAY: i64 = 5000;
 
 /// Checks a bulk replay's filters; a bad one is a 400 naming it.
 fn stopped_filter(q: StoppedQuery) -> Result<StoppedFilter, ApiError> {
-    if let Some(s) = q.state.as_deref()
-        && !STOPPED_STATES.contains(&s)
-    {
-        return Err(ApiError::bad_request(
-            "bad_state",
-            format!("state must be one of {}", STOPPED_STATES.join(", ")),
-            "state",
-        ));
-    }
-    if let Some(p) = q.provider.as_deref()
-        && !crate::outbox::PROVIDERS.contains(&p)
-    {
-        return Err(ApiError::bad_request(
-            "bad_provider",
-            format!(
-                "provider must be one of {}",
-                crate::outbox::PROVIDERS.join(", ")
-            ),
-            "provider",
-        ));
-    }
+    let job_state = q
+        .state
+        .map(|s| {
+            s.parse::<JobState>()
+                .ok()
+                .filter(|s| s.is_stopped())
+                .ok_or_else(|| {
+                    let names: Vec<_> = JobState::STOPPED.iter().map(|s| s.as_str()).collect();
+                    ApiError::bad_request(
+                        "bad_state",
+                        format!("state must be one of {}", names.join(", ")),
+                        "state",
+                    )
+                })
+        })
+        .transpose()?;
+    let provider = q
+        .provider
+        .map(|p| {
+            p.parse::<JobQueue>().map_err(|_| {
+                ApiError::bad_request(
+                    "bad_provider",
+                    format!(
+                        "provider must be one of {}",
+                        JobQueue::names().collect::<Vec<_>>().join(", ")
+                    ),
+                    "provider",
+                )
+            })
+        })
+        .transpose()?;
     let instant = |text: Option<String>, field: &'static str| {
         text.map(|t| {
             parse_instant(&t).ok_or_else(|| {
@@ -142,8 +153,8 @@ fn stopped_filter(q: StoppedQuery) -> Result<StoppedFilter, ApiError> {
         ));
     }
     Ok(StoppedFilter {
-        state: q.state,
-        provider: q.provider,
+        state: job_state,
+        provider,
         store: q.store,
         since: instant(q.since, "since")?,
         until: instant(q.until, "until")?,
@@ -310,21 +321,41 @@ impl AdminApi {
         limit: Query<Option<i64>>,
     ) -> Result<AdminResponse<JobPage>, ApiError> {
         let (offset, limit) = page(offset.0, limit.0)?;
-        if let Some(s) = job_state.0.as_deref()
-            && !JOB_STATES.contains(&s)
-        {
-            return Err(ApiError::bad_request(
-                "bad_state",
-                format!("state must be one of {}", JOB_STATES.join(", ")),
-                "state",
-            ));
-        }
+        let job_state = job_state
+            .0
+            .map(|s| {
+                s.parse::<JobState>().map_err(|_| {
+                    ApiError::bad_request(
+                        "bad_state",
+                        format!(
+                            "state must be one of {}",
+                            JobState::names().collect::<Vec<_>>().join(", ")
+                        ),
+                        "state",
+                    )
+                })
+            })
+            .transpose()?;
+        // A provider that names no queue has no jobs: the page is empty.
+        let provider = match provider.0.map(|p| p.parse::<JobQueue>()) {
+            None => None,
+            Some(Ok(p)) => Some(p),
+            Some(Err(_)) => {
+                return Ok(AdminResponse::Ok(Json(JobPage {
+                    jobs: Vec::new(),
+                    total: 0,
+                    offset,
+                    limit,
+                    next_offset: None,
+                })));
+            }
+        };
         let page = state
             .store
             .list_jobs(&JobFilter {
                 store: store.0,
-                state: job_state.0,
-                provider: provider.0,
+                state: job_state,
+                provider,
                 offset,
                 limit,
             })

@@ -130,7 +130,13 @@ impl HealthApi {
             jobs: jobs
                 .by_state
                 .into_iter()
-                .map(|g| (g.provider, g.state, g.count))
+                .map(|g| {
+                    (
+                        g.provider.as_str().to_owned(),
+                        g.state.as_str().to_owned(),
+                        g.count,
+                    )
+                })
                 .collect(),
             queue_depth: jobs.queue_depth,
             oldest_due_job_age_seconds: jobs.oldest_due_age_ms as f64 / 1000.0,

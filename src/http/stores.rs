@@ -13,6 +13,7 @@ use super::problem::{ApiError, Problem};
 use super::{ApiTags, AppState};
 use crate::config::StoreConfig;
 use crate::store::job_reads::TrackingView;
+use crate::store::job_types::{JobQueue, JobState};
 use crate::store::reads::rfc3339;
 
 /// The store's `api_token` as a bearer token.
@@ -194,9 +195,9 @@ impl StoreApi {
         let mut attention: Vec<String> = summary.attention.iter().cloned().collect();
         let provider_orders = jobs
             .into_iter()
-            .filter(|j| j.job.provider != "woocommerce")
+            .filter(|j| j.job.provider != JobQueue::Woocommerce)
             .map(|j| {
-                if matches!(j.job.state.as_str(), "dead" | "needs-review") {
+                if j.job.state.parse().is_ok_and(JobState::is_stopped) {
                     attention.push(format!(
                         "{} {}: {}",
                         j.job.provider,

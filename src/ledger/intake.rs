@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::classify::{Classification, classify};
+use crate::store::job_types::{JobKind, JobQueue};
 use crate::woo::model::{LineItem, Order};
 
 /// WooCommerce statuses that are never real orders yet: stored, never dispatched.
@@ -271,9 +272,9 @@ fn as_id(v: &Value) -> Option<i64> {
 /// One side effect to plan in the outbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedJob {
-    pub provider: &'static str,
+    pub provider: JobQueue,
     pub target: String,
-    pub kind: &'static str,
+    pub kind: JobKind,
     /// The job's payload, as the JSON text stored in `jobs.payload`.
     pub payload: String,
 }
@@ -345,9 +346,9 @@ fn spiff_job(snapshot: &OrderSnapshot) -> Option<PlannedJob> {
         })
         .collect();
     (!spiff.is_empty()).then(|| PlannedJob {
-        provider: "spiff",
+        provider: JobQueue::Spiff,
         target: "order".to_owned(),
-        kind: "place_order",
+        kind: JobKind::PlaceOrder,
         payload: payload_text(&Lines { items: spiff }),
     })
 }
@@ -369,9 +370,9 @@ fn apliiq_job(snapshot: &OrderSnapshot) -> Option<PlannedJob> {
         })
         .collect();
     (!apliiq.is_empty()).then(|| PlannedJob {
-        provider: "apliiq",
+        provider: JobQueue::Apliiq,
         target: "order".to_owned(),
-        kind: "place_order",
+        kind: JobKind::PlaceOrder,
         payload: payload_text(&Lines { items: apliiq }),
     })
 }
@@ -387,9 +388,9 @@ fn key2print_jobs(snapshot: &OrderSnapshot) -> Vec<PlannedJob> {
             }
             projects.push(project_id);
             jobs.push(PlannedJob {
-                provider: "key2print",
+                provider: JobQueue::Key2print,
                 target: project_id.clone(),
-                kind: "fetch_pdf",
+                kind: JobKind::FetchPdf,
                 payload: payload_text(&Key2printProject {
                     item_id: i.item.id,
                     name: &i.item.name,
@@ -484,7 +485,7 @@ mod tests {
         let jobs = plan_provider_jobs(&snap);
         let keys: Vec<(&str, &str)> = jobs
             .iter()
-            .map(|j| (j.provider, j.target.as_str()))
+            .map(|j| (j.provider.as_str(), j.target.as_str()))
             .collect();
         assert_eq!(
             keys,

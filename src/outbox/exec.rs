@@ -26,6 +26,7 @@ use crate::providers::apliiq::{
 use crate::providers::key2print::Key2printClient;
 use crate::providers::spiff::{SpiffClient, SpiffOrderItem, SpiffPlacement};
 use crate::providers::{ErrorKind, FailureClass, ProviderError};
+use crate::store::job_types::{JobKind, JobQueue};
 use crate::store::jobs::{ClaimedJob, FollowUp, NewFile};
 use crate::woo::model::{Address, Order};
 use crate::woo::rest::{WooClient, WooError};
@@ -85,27 +86,33 @@ impl ProviderExecutor {
         let Some(clients) = self.stores.get(&job.store_id) else {
             return permanent(format!("store {} is no longer configured", job.store_id));
         };
-        match (job.provider.as_str(), job.kind.as_str()) {
-            ("spiff", "place_order") => match &clients.spiff {
+        let kind = match &job.kind {
+            Ok(kind) => *kind,
+            Err(unknown) => {
+                return permanent(format!("unknown job kind {}/{}", job.provider, unknown.got));
+            }
+        };
+        match (job.provider, kind) {
+            (JobQueue::Spiff, JobKind::PlaceOrder) => match &clients.spiff {
                 Some(Ok(c)) => spiff_order(c, job, sent).await,
                 Some(Err(e)) => permanent(e.clone()),
                 None => not_configured("Spiff", "[stores.spiff]"),
             },
-            ("apliiq", "place_order") => match &clients.apliiq {
+            (JobQueue::Apliiq, JobKind::PlaceOrder) => match &clients.apliiq {
                 Some((Ok(c), cfg)) => apliiq_order(c, cfg, job, order, sent).await,
                 Some((Err(e), _)) => permanent(e.clone()),
                 None => not_configured("Apliiq", "[stores.apliiq]"),
             },
-            ("key2print", "fetch_pdf") => match &clients.key2print {
+            (JobQueue::Key2print, JobKind::FetchPdf) => match &clients.key2print {
                 Some(Ok(c)) => self.key2print_pdf(c, job).await,
                 Some(Err(e)) => permanent(e.clone()),
                 None => not_configured("Key2print", "[stores.key2print]"),
             },
-            ("woocommerce", "order_note") => match &clients.woo {
+            (JobQueue::Woocommerce, JobKind::OrderNote) => match &clients.woo {
                 Some(w) => order_note(w, job).await,
                 None => not_configured("WooCommerce REST", "woocommerce_consumer_key/secret"),
             },
-            ("woocommerce", "fetch_order") => match &clients.woo {
+            (JobQueue::Woocommerce, JobKind::FetchOrder) => match &clients.woo {
                 Some(w) => fetch_order(w, job).await,
                 None => not_configured("WooCommerce REST", "woocommerce_consumer_key/secret"),
             },

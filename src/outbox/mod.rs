@@ -30,13 +30,11 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::http::AppState;
+use crate::store::job_types::{JobKind, JobQueue, JobState};
 use crate::store::jobs::{AttemptRecord, ClaimedJob, Finish, FollowUp};
 
 pub mod exec;
 pub mod reconcile;
-
-/// The queues the worker serves, one per provider (plus write-back to the shop).
-pub const PROVIDERS: [&str; 4] = ["spiff", "apliiq", "key2print", "woocommerce"];
 
 /// What one attempt came to.
 #[derive(Debug, Clone)]
@@ -151,13 +149,12 @@ pub fn retry_delay(
     raw.mul_f64(factor).min(cap).max(Duration::from_millis(1))
 }
 
-fn provider_label(provider: &str) -> &str {
+fn provider_label(provider: JobQueue) -> &'static str {
     match provider {
-        "spiff" => "Spiff",
-        "apliiq" => "Apliiq",
-        "key2print" => "Key2print",
-        "woocommerce" => "WooCommerce",
-        other => other,
+        JobQueue::Spiff => "Spiff",
+        JobQueue::Apliiq => "Apliiq",
+        JobQueue::Key2print => "Key2print",
+        JobQueue::Woocommerce => "WooCommerce",
     }
 }
 
@@ -165,22 +162,22 @@ fn provider_label(provider: &str) -> &str {
 #[derive(Default)]
 struct Pool {
     /// Calls in flight per provider.
-    inflight: HashMap<&'static str, usize>,
-    tasks: JoinSet<&'static str>,
+    inflight: HashMap<JobQueue, usize>,
+    tasks: JoinSet<JobQueue>,
     /// Queues whose last claim came back short: nothing more is due there until new jobs
     /// are planned (a wake-up) or time passes (a timer), so they are not asked again on
     /// every finished job.
-    drained: HashSet<&'static str>,
+    drained: HashSet<JobQueue>,
 }
 
 impl Pool {
     /// Counts a finished call, and every other call that finished meanwhile, so one claim
     /// refills them all.
-    fn settle(&mut self, done: Result<&'static str, tokio::task::JoinError>) {
+    fn settle(&mut self, done: Result<JobQueue, tokio::task::JoinError>) {
         let mut done = Some(done);
         while let Some(d) = done {
             if let Ok(provider) = d
-                && let Some(n) = self.inflight.get_mut(provider)
+                && let Some(n) = self.inflight.get_mut(&provider)
             {
                 *n = n.saturating_sub(1);
             }
@@ -235,7 +232,8 @@ impl Dispatcher {
                 pool.drained.clear();
                 this.reap_expired_leases().await;
             }
-            for provider in PROVIDERS {
+            // The queues the worker serves, one per provider (plus write-back to the shop).
+            for &provider in JobQueue::ALL {
                 this.fill(provider, &mut pool).await;
             }
             // While calls are in flight, their completions wake the loop; the next due time
@@ -268,10 +266,10 @@ impl Dispatcher {
 
     /// Claims as many of `provider`'s due jobs as it has free slots and spawns a task for
     /// each; a claim that comes back short marks the queue as drained.
-    async fn fill(self: &Arc<Self>, provider: &'static str, pool: &mut Pool) {
+    async fn fill(self: &Arc<Self>, provider: JobQueue, pool: &mut Pool) {
         let limit = self.state.config.dispatch.concurrency.max(1);
-        let busy = pool.inflight.get(provider).copied().unwrap_or(0);
-        if busy >= limit || pool.drained.contains(provider) {
+        let busy = pool.inflight.get(&provider).copied().unwrap_or(0);
+        if busy >= limit || pool.drained.contains(&provider) {
             return;
         }
         let free = i64::try_from(limit - busy).unwrap_or(1);
@@ -298,7 +296,7 @@ impl Dispatcher {
     }
 
     /// Up to `free` of `provider`'s due jobs, leased to this worker; none when the store fails.
-    async fn claim(&self, provider: &str, now: i64, free: i64) -> Vec<ClaimedJob> {
+    async fn claim(&self, provider: JobQueue, now: i64, free: i64) -> Vec<ClaimedJob> {
         match self
             .state
             .store
@@ -307,7 +305,7 @@ impl Dispatcher {
         {
             Ok(jobs) => jobs,
             Err(e) => {
-                tracing::warn!(error = %e, provider, "cannot claim jobs");
+                tracing::warn!(error = %e, provider = provider.as_str(), "cannot claim jobs");
                 Vec::new()
             }
         }
@@ -317,7 +315,7 @@ impl Dispatcher {
     /// put back.
     async fn claimed_bodies(
         &self,
-        provider: &str,
+        provider: JobQueue,
         claimed: &[ClaimedJob],
         now: i64,
     ) -> Option<HashMap<(String, i64), String>> {
@@ -326,14 +324,14 @@ impl Dispatcher {
             Err(e) => {
                 // No call was made: put them back (a second from now, so a database
                 // that cannot answer is not asked again at once).
-                tracing::warn!(error = %e, provider, "cannot read the claimed jobs' orders; they are queued again");
+                tracing::warn!(error = %e, provider = provider.as_str(), "cannot read the claimed jobs' orders; they are queued again");
                 if let Err(e) = self
                     .state
                     .store
                     .unclaim(claimed, &self.worker, now + 1_000)
                     .await
                 {
-                    tracing::warn!(error = %e, provider, "cannot queue them again; they are retried as interrupted when their leases expire");
+                    tracing::warn!(error = %e, provider = provider.as_str(), "cannot queue them again; they are retried as interrupted when their leases expire");
                 }
                 None
             }
@@ -342,7 +340,7 @@ impl Dispatcher {
 
     /// Waits for in-flight calls up to the drain deadline; past it, aborts them and releases
     /// their leases.
-    async fn drain_calls(&self, mut tasks: JoinSet<&'static str>) {
+    async fn drain_calls(&self, mut tasks: JoinSet<JobQueue>) {
         let n = tasks.len();
         if n > 0 {
             tracing::info!(in_flight = n, "dispatcher draining");
@@ -411,7 +409,7 @@ impl Dispatcher {
             worker: &self.worker,
         };
         let mut report = self.executor.execute(&job, order.as_ref(), &mark).await;
-        if job.kind == "fetch_order" {
+        if job.kind == Ok(JobKind::FetchOrder) {
             report = self.ingest_fetched(&job, report).await;
         }
         let took = started.elapsed();
@@ -419,9 +417,9 @@ impl Dispatcher {
         let (attempt_outcome, finish, follow_up) = self.decide(&job, &report.outcome, now);
         self.state
             .metrics
-            .attempt(&job.provider, attempt_outcome, took);
-        if finish.state() == "dead" {
-            self.state.metrics.dead_letter(&job.provider);
+            .attempt(job.provider.as_str(), attempt_outcome, took);
+        if finish.state() == JobState::Dead {
+            self.state.metrics.dead_letter(job.provider.as_str());
         }
         let attempt = AttemptRecord {
             started_at,
@@ -447,7 +445,11 @@ impl Dispatcher {
             .await
         {
             Ok(true) => {
-                tracing::info!(state, outcome = attempt_outcome, "job attempt recorded");
+                tracing::info!(
+                    state = state.as_str(),
+                    outcome = attempt_outcome,
+                    "job attempt recorded"
+                );
                 if has_notes {
                     self.state.wake_dispatcher();
                 }
@@ -580,7 +582,7 @@ impl Dispatcher {
     /// Whether a stopped or placed job may leave an order note: its shop has REST keys, and
     /// the job is not itself a write-back to the shop.
     fn can_note(&self, job: &ClaimedJob) -> bool {
-        job.provider != "woocommerce"
+        job.provider != JobQueue::Woocommerce
             && self
                 .state
                 .config
@@ -651,7 +653,7 @@ impl Dispatcher {
 /// The follow-ups of a job that stops (`what`: "dead letter" or "needs review"): an
 /// attention line, and the same text as an order note when the shop can take notes.
 fn stopped(job: &ClaimedJob, can_note: bool, reason: &str, what: &str) -> FollowUp {
-    let who = provider_label(&job.provider);
+    let who = provider_label(job.provider);
     let text = format!("PrintBridge: {who} {what}: {reason}");
     let notes = if can_note {
         let key = format!(

@@ -5,6 +5,7 @@ use poem_openapi::Object;
 use serde::Serialize;
 use sqlx::{FromRow, Row};
 
+use super::job_types::{JobKind, JobQueue, JobState};
 use super::jobs::{IN_JOBS_DUE, IN_JOBS_STATE};
 use super::ledger::Ledger;
 use super::reads::{rfc3339, where_terms};
@@ -80,22 +81,11 @@ pub struct JobPage {
     pub next_offset: Option<i64>,
 }
 
-/// Every state a job can be in (the admin job list accepts these).
-pub const JOB_STATES: [&str; 7] = [
-    "pending",
-    "retrying",
-    "running",
-    "needs-review",
-    "dead",
-    "done",
-    "cancelled",
-];
-
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
     pub store: Option<String>,
-    pub state: Option<String>,
-    pub provider: Option<String>,
+    pub state: Option<JobState>,
+    pub provider: Option<JobQueue>,
     pub offset: i64,
     pub limit: i64,
 }
@@ -131,10 +121,10 @@ pub(super) struct JobRow {
     id: i64,
     store_id: String,
     order_id: i64,
-    provider: String,
+    provider: JobQueue,
     target: String,
-    kind: String,
-    state: String,
+    kind: JobKind,
+    state: JobState,
     attempts: i64,
     run_at: i64,
     provider_ref: Option<String>,
@@ -150,12 +140,11 @@ impl From<JobRow> for JobView {
             id: r.id,
             store: r.store_id,
             order_id: r.order_id,
-            provider: r.provider,
+            provider: r.provider.as_str().to_owned(),
             target: r.target,
-            kind: r.kind,
-            next_attempt_at: matches!(r.state.as_str(), "pending" | "retrying")
-                .then(|| rfc3339(r.run_at)),
-            state: r.state,
+            kind: r.kind.as_str().to_owned(),
+            next_attempt_at: r.state.is_queued().then(|| rfc3339(r.run_at)),
+            state: r.state.as_str().to_owned(),
             attempts: r.attempts,
             provider_ref: r.provider_ref,
             last_error: r.last_error,
@@ -205,9 +194,9 @@ impl JobFilter {
     /// dead letters, the jobs for review and the running ones from `jobs_state`, the queued
     /// ones from `jobs_due`, whatever the number of finished jobs beside them.
     fn statements(&self) -> (String, String) {
-        let queued = matches!(self.state.as_deref(), Some("pending" | "retrying"));
-        let partial = match self.state.as_deref() {
-            Some("running" | "needs-review" | "dead") => Some(IN_JOBS_STATE),
+        let queued = self.state.is_some_and(JobState::is_queued);
+        let partial = match self.state {
+            Some(JobState::Running | JobState::NeedsReview | JobState::Dead) => Some(IN_JOBS_STATE),
             _ if queued => Some(IN_JOBS_DUE),
             _ => None,
         };
@@ -238,8 +227,8 @@ impl Store {
         let (jobs, total) = on_pool!(self, |pool| {
             let jobs = sqlx::query(sqlx::AssertSqlSafe(list_sql))
                 .bind(&f.store)
-                .bind(&f.state)
-                .bind(&f.provider)
+                .bind(f.state)
+                .bind(f.provider)
                 .bind(f.limit)
                 .bind(f.offset)
                 .fetch_all(pool)
@@ -249,8 +238,8 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
             let total: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_sql))
                 .bind(&f.store)
-                .bind(&f.state)
-                .bind(&f.provider)
+                .bind(f.state)
+                .bind(f.provider)
                 .fetch_one(pool)
                 .await?;
             (jobs, total)
@@ -443,6 +432,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::JobFilter;
+    use crate::store::job_types::{JobQueue, JobState};
     use crate::store::sqlite_plan;
 
     /// The dead letters, the jobs for review, the running and the queued ones are listed
@@ -451,15 +441,15 @@ mod tests {
     #[tokio::test]
     async fn a_state_is_listed_from_its_partial_index() {
         for (state, index) in [
-            ("dead", "jobs_state"),
-            ("needs-review", "jobs_state"),
-            ("running", "jobs_state"),
-            ("pending", "jobs_due"),
-            ("retrying", "jobs_due"),
+            (JobState::Dead, "jobs_state"),
+            (JobState::NeedsReview, "jobs_state"),
+            (JobState::Running, "jobs_state"),
+            (JobState::Pending, "jobs_due"),
+            (JobState::Retrying, "jobs_due"),
         ] {
-            for provider in [None, Some("spiff".to_owned())] {
+            for provider in [None, Some(JobQueue::Spiff)] {
                 let f = JobFilter {
-                    state: Some(state.to_owned()),
+                    state: Some(state),
                     provider,
                     ..Default::default()
                 };

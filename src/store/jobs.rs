@@ -8,13 +8,14 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, QueryBuilder, T
 
 use super::backend::Backend;
 use super::body;
+use super::job_types::{JobKind, JobQueue, JobState, UnknownName};
 use super::ledger::Ledger;
 use super::{Store, StoreError, in_tx, on_pool, on_pool_write};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobGauge {
-    pub provider: String,
-    pub state: String,
+    pub provider: JobQueue,
+    pub state: JobState,
     #[sqlx(rename = "n")]
     pub count: i64,
 }
@@ -64,18 +65,18 @@ impl Store {
                 .fetch_all(pool)
                 .await?
         });
-        rows.sort_unstable_by(|a, b| (&a.provider, &a.state).cmp(&(&b.provider, &b.state)));
+        rows.sort_unstable_by_key(|g| (g.provider.as_str(), g.state.as_str()));
         // The earliest run time of a queued job is the oldest due one's when it is due.
         let oldest = self.next_run_at().await?.filter(|&t| t <= now);
-        let sum = |pred: &dyn Fn(&str) -> bool| {
+        let sum = |pred: &dyn Fn(JobState) -> bool| {
             rows.iter()
-                .filter(|g| pred(&g.state))
+                .filter(|g| pred(g.state))
                 .map(|g| g.count)
                 .sum::<i64>()
         };
         Ok(JobGauges {
-            queue_depth: sum(&|s| s == "pending" || s == "retrying"),
-            dead: sum(&|s| s == "dead"),
+            queue_depth: sum(&JobState::is_queued),
+            dead: sum(&|s| s == JobState::Dead),
             oldest_due_age_ms: oldest.map(|t| (now - t).max(0)).unwrap_or(0),
             by_state: rows,
         })
@@ -88,9 +89,11 @@ pub struct ClaimedJob {
     pub id: i64,
     pub store_id: String,
     pub order_id: i64,
-    pub provider: String,
+    pub provider: JobQueue,
     pub target: String,
-    pub kind: String,
+    /// The job's kind; a name no kind has (a row PrintBridge did not write) is kept so the
+    /// attempt can fail permanently naming it.
+    pub kind: Result<JobKind, UnknownName>,
     pub payload: serde_json::Value,
     /// Attempts finished before this one.
     pub attempts: i64,
@@ -126,12 +129,12 @@ pub enum Finish {
 }
 
 impl Finish {
-    pub fn state(&self) -> &'static str {
+    pub fn state(&self) -> JobState {
         match self {
-            Finish::Done { .. } => "done",
-            Finish::Retry { .. } => "retrying",
-            Finish::NeedsReview { .. } => "needs-review",
-            Finish::Dead { .. } => "dead",
+            Finish::Done { .. } => JobState::Done,
+            Finish::Retry { .. } => JobState::Retrying,
+            Finish::NeedsReview { .. } => JobState::NeedsReview,
+            Finish::Dead { .. } => JobState::Dead,
         }
     }
 }
@@ -208,7 +211,7 @@ struct ClaimRow {
     id: i64,
     store_id: String,
     order_id: i64,
-    provider: String,
+    provider: JobQueue,
     target: String,
     kind: String,
     payload: String,
@@ -227,7 +230,7 @@ impl From<ClaimRow> for ClaimedJob {
             order_id: r.order_id,
             provider: r.provider,
             target: r.target,
-            kind: r.kind,
+            kind: r.kind.parse(),
             payload: serde_json::from_str(&r.payload).unwrap_or(serde_json::Value::Null),
             attempts: r.attempts,
             // `started` already counts this attempt.
@@ -329,7 +332,7 @@ impl Store {
     /// same job; SQLite: one `UPDATE … RETURNING` statement (a single writer).
     pub async fn claim_jobs(
         &self,
-        provider: &str,
+        provider: JobQueue,
         worker: &str,
         now: i64,
         locked_until: i64,
@@ -866,7 +869,7 @@ where
         q.push_values(chunk.iter().zip(&columns), |mut row, ((_, f), c)| {
             row.push_bind(f.job.id)
                 .push_bind(f.worker.as_str())
-                .push_bind(f.finish.state())
+                .push_bind(f.finish.state().as_str())
                 .push_bind(c.provider_ref.as_deref())
                 .push_bind(c.result.as_deref())
                 .push_bind(c.last_error.as_deref())

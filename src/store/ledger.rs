@@ -567,9 +567,9 @@ where
         q.push_values(jobs, |mut row, (a, job)| {
             row.push_bind(a.delivery.store_id.as_str())
                 .push_bind(a.snap.order.id)
-                .push_bind(job.provider)
+                .push_bind(job.provider.as_str())
                 .push_bind(job.target.as_str())
-                .push_bind(job.kind)
+                .push_bind(job.kind.as_str())
                 .push("'pending'")
                 .push_bind(job.payload.as_str())
                 .push_bind(a.now)
@@ -951,7 +951,7 @@ where
         x.push_values(chunk, |mut row, (a, job)| {
             row.push_bind(a.delivery.store_id.as_str())
                 .push_bind(a.snap.order.id)
-                .push_bind(job.provider)
+                .push_bind(job.provider.as_str())
                 .push_bind(job.target.as_str());
         });
         x.push(

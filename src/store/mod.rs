@@ -19,6 +19,7 @@ pub mod body;
 pub mod gateway_errors;
 pub mod intake;
 pub mod job_reads;
+pub mod job_types;
 pub mod jobs;
 pub mod ledger;
 pub mod reads;

@@ -6,19 +6,20 @@ use super::job_reads::{JOB_COLUMNS, JobView, job_from_row};
 use sqlx::query::Query;
 use sqlx::{Database, Encode, Type};
 
+use super::job_types::{JobQueue, JobState};
 use super::jobs::{IN_JOBS_STATE, REQUEUE};
 use super::reads::where_terms;
 use super::{Store, StoreError, on_pool, on_pool_write};
 
-/// The states a bulk replay takes jobs from.
-pub const STOPPED_STATES: [&str; 2] = ["needs-review", "dead"];
+/// [`JobState::STOPPED`] as a SQL predicate.
+const IN_STOPPED: &str = "state IN ('needs-review', 'dead')";
 
 /// Which stopped jobs: every given filter must hold.
 #[derive(Debug, Clone, Default)]
 pub struct StoppedFilter {
-    /// `needs-review` or `dead`; both when `None`.
-    pub state: Option<String>,
-    pub provider: Option<String>,
+    /// One of [`JobState::STOPPED`]; both when `None` (another state matches no job).
+    pub state: Option<JobState>,
+    pub provider: Option<JobQueue>,
     pub store: Option<String>,
     /// Stopped (last changed) at or after this moment, in milliseconds.
     pub since: Option<i64>,
@@ -32,7 +33,7 @@ impl StoppedFilter {
     /// The `WHERE` clause over `$1` state, `$2` store, `$3` provider, `$4` since and `$5`
     /// until (all bound, used when given), read through the partial index `jobs_state`.
     fn filter(&self) -> String {
-        let states = format!("{IN_JOBS_STATE} AND state IN ('needs-review', 'dead')");
+        let states = format!("{IN_JOBS_STATE} AND {IN_STOPPED}");
         where_terms(&[
             Some(states.as_str()),
             self.state.as_ref().map(|_| "state = $1"),
@@ -57,9 +58,9 @@ where
     i64: Encode<'q, DB> + Type<DB>,
 {
     query
-        .bind(f.state.as_deref())
+        .bind(f.state.map(JobState::as_str))
         .bind(f.store.as_deref())
-        .bind(f.provider.as_deref())
+        .bind(f.provider.map(JobQueue::as_str))
         .bind(f.since)
         .bind(f.until)
         .bind(f.limit)
@@ -93,7 +94,7 @@ impl Store {
         let sql = format!(
             "UPDATE jobs SET {REQUEUE}, run_at = $7, updated_at = $7 WHERE id IN \
              (SELECT id FROM jobs {} ORDER BY id LIMIT $6) \
-             AND state IN ('needs-review', 'dead') RETURNING {JOB_COLUMNS}",
+             AND {IN_STOPPED} RETURNING {JOB_COLUMNS}",
             f.filter()
         );
         let mut jobs = on_pool_write!(self, |pool| {

@@ -6,11 +6,21 @@
 use crate::support;
 use crate::support::Backend;
 use printbridge::store::Store;
-use printbridge::store::job_reads::{JOB_STATES, JobFilter};
+use printbridge::store::job_reads::JobFilter;
+use printbridge::store::job_types::{JobQueue, JobState};
 use printbridge::store::reads::{DeliveryFilter, OrderFilter};
 
 const STORES: [&str; 2] = ["shop", "other"];
 const PROVIDERS: [&str; 4] = ["spiff", "apliiq", "key2print", "woocommerce"];
+const JOB_STATES: [&str; 7] = [
+    "pending",
+    "retrying",
+    "running",
+    "needs-review",
+    "dead",
+    "done",
+    "cancelled",
+];
 
 async fn exec(store: &Store, sql: &'static str, binds: &[&str], ints: &[i64]) {
     on_pool!(store, |pool| {
@@ -43,6 +53,9 @@ const LIMIT: usize = 3;
 const OFFSET: usize = 1;
 
 async fn jobs_by_every_filter(backend: Backend) {
+    // Every state and every queue a job can have.
+    assert_eq!(JobState::names().collect::<Vec<_>>(), JOB_STATES);
+    assert_eq!(JobQueue::names().collect::<Vec<_>>(), PROVIDERS);
     let dir = tempfile::tempdir().expect("temp dir");
     let store = migrated(backend, dir.path()).await;
     // (id order) store, provider, state: two jobs for each combination.
@@ -87,8 +100,8 @@ async fn jobs_by_every_filter(backend: Backend) {
                 let page = store
                     .list_jobs(&JobFilter {
                         store: s.map(str::to_owned),
-                        state: st.map(str::to_owned),
-                        provider: p.map(str::to_owned),
+                        state: st.map(|st| st.parse::<JobState>().expect("state")),
+                        provider: p.map(|p| p.parse::<JobQueue>().expect("provider")),
                         offset: OFFSET as i64,
                         limit: LIMIT as i64,
                     })

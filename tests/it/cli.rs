@@ -242,7 +242,13 @@ async fn replay_command_requeues_a_dead_letter() {
     let store =
         support::store_with_apliiq_orders(support::Backend::Sqlite, dir.path(), 7..=7).await;
     let job = store
-        .claim_jobs("apliiq", "w", 2, 1_000_000, 1)
+        .claim_jobs(
+            printbridge::store::job_types::JobQueue::Apliiq,
+            "w",
+            2,
+            1_000_000,
+            1,
+        )
         .await
         .unwrap()
         .pop()

@@ -428,7 +428,13 @@ async fn finished_attempts_are_recorded_together(backend: Backend) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = support::store_with_apliiq_orders(backend, dir.path(), 1..=6).await;
     let mut jobs = store
-        .claim_jobs("apliiq", "w", 2, 1_000_000, 10)
+        .claim_jobs(
+            printbridge::store::job_types::JobQueue::Apliiq,
+            "w",
+            2,
+            1_000_000,
+            10,
+        )
         .await
         .expect("claim");
     jobs.sort_by_key(|j| j.order_id);
@@ -602,7 +608,13 @@ async fn unstarted_claims_go_back_untouched(backend: Backend) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = support::store_with_apliiq_orders(backend, dir.path(), 1..=2).await;
     let claimed = store
-        .claim_jobs("apliiq", "w", 2, 1_000_000, 10)
+        .claim_jobs(
+            printbridge::store::job_types::JobQueue::Apliiq,
+            "w",
+            2,
+            1_000_000,
+            10,
+        )
         .await
         .expect("claim");
     assert_eq!(claimed.len(), 2);
@@ -617,13 +629,25 @@ async fn unstarted_claims_go_back_untouched(backend: Backend) {
     // Not due before the time given.
     assert!(
         store
-            .claim_jobs("apliiq", "w", 2, 1_000_000, 10)
+            .claim_jobs(
+                printbridge::store::job_types::JobQueue::Apliiq,
+                "w",
+                2,
+                1_000_000,
+                10
+            )
             .await
             .expect("claim")
             .is_empty()
     );
     let again = store
-        .claim_jobs("apliiq", "w", 3, 1_000_000, 10)
+        .claim_jobs(
+            printbridge::store::job_types::JobQueue::Apliiq,
+            "w",
+            3,
+            1_000_000,
+            10,
+        )
         .await
         .expect("claim");
     assert_eq!(again.len(), 2);
@@ -645,7 +669,13 @@ async fn only_a_jobs_first_claim_is_first(backend: Backend) {
         let store = store.clone();
         async move {
             let mut jobs = store
-                .claim_jobs("apliiq", "w", now, now + 1_000, 10)
+                .claim_jobs(
+                    printbridge::store::job_types::JobQueue::Apliiq,
+                    "w",
+                    now,
+                    now + 1_000,
+                    10,
+                )
                 .await
                 .expect("claim");
             jobs.sort_by_key(|j| j.order_id);

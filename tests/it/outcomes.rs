@@ -60,7 +60,13 @@ async fn interrupted_before_sending_is_sent_again(backend: Backend) {
         .expect("ingest");
     }
     let claimed = store
-        .claim_jobs("spiff", "crashed", now, now + 1, 10)
+        .claim_jobs(
+            printbridge::store::job_types::JobQueue::Spiff,
+            "crashed",
+            now,
+            now + 1,
+            10,
+        )
         .await
         .expect("claim");
     assert_eq!(claimed.len(), 2);

@@ -40,13 +40,25 @@ async fn stopped_jobs(backend: Backend, dir: &std::path::Path) -> printbridge::s
         result: json!({}),
     };
     let mut claimed = store
-        .claim_jobs("apliiq", "w", 10, 1_000_000, 10)
+        .claim_jobs(
+            printbridge::store::job_types::JobQueue::Apliiq,
+            "w",
+            10,
+            1_000_000,
+            10,
+        )
         .await
         .expect("claim");
     claimed.sort_by_key(|j| j.order_id);
     claimed.extend(
         store
-            .claim_jobs("spiff", "w", 10, 1_000_000, 10)
+            .claim_jobs(
+                printbridge::store::job_types::JobQueue::Spiff,
+                "w",
+                10,
+                1_000_000,
+                10,
+            )
             .await
             .expect("claim"),
     );
