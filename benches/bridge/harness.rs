@@ -982,7 +982,7 @@ async fn dispatch_run(
         let running: i64 = g
             .by_state
             .iter()
-            .filter(|x| x.state == crate::store::job_types::JobState::Running)
+            .filter(|x| x.state == printbridge::store::job_types::JobState::Running)
             .map(|x| x.count)
             .sum();
         if g.queue_depth == 0 && running == 0 {
@@ -999,7 +999,7 @@ async fn dispatch_run(
     let done_jobs = store
         .list_jobs(&JobFilter {
             store: None,
-            state: Some(crate::store::job_types::JobState::Done),
+            state: Some(printbridge::store::job_types::JobState::Done),
             provider: None,
             offset: 0,
             limit: 1,
@@ -1035,7 +1035,7 @@ async fn dispatch_run(
         let t = Instant::now();
         store
             .list_jobs(&JobFilter {
-                state: Some(crate::store::job_types::JobState::Dead),
+                state: Some(printbridge::store::job_types::JobState::Dead),
                 limit: 50,
                 ..JobFilter::default()
             })

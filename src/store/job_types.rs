@@ -303,7 +303,6 @@ mod tests {
             include_str!("replay.rs"),
             include_str!("ledger.rs"),
             include_str!("reads.rs"),
-            include_str!("bulk.rs"),
         ];
         let mut checked = 0;
         for src in sources {
