@@ -8,10 +8,11 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::secret::Secret;
 
@@ -110,8 +111,11 @@ pub struct DispatchConfig {
     #[serde(default = "yes")]
     pub enabled: bool,
     /// Attempts before a job becomes a dead letter.
-    #[serde(default = "default_max_attempts")]
-    pub max_attempts: u32,
+    #[serde(
+        default = "default_max_attempts",
+        deserialize_with = "at_least_one::<_, u32, _>"
+    )]
+    pub max_attempts: NonZeroU32,
     /// Age in seconds after which a still-failing job becomes a dead letter.
     #[serde(default = "default_max_age_secs")]
     pub max_age_secs: u64,
@@ -121,44 +125,35 @@ pub struct DispatchConfig {
     #[serde(default = "default_backoff_cap_secs")]
     pub backoff_cap_secs: u64,
     /// Timeout of one provider call, in seconds. The job lease is longer than this.
-    #[serde(default = "default_request_timeout_secs")]
-    pub request_timeout_secs: u64,
+    #[serde(
+        default = "default_request_timeout_secs",
+        deserialize_with = "at_least_one::<_, u64, _>"
+    )]
+    pub request_timeout_secs: NonZeroU64,
     /// How long a claimed job stays with its worker before another may take it over, in
     /// seconds (default: three request timeouts plus 30 s, so a slow call is never taken over
     /// while still running).
     #[serde(default)]
     pub lease_secs: Option<u64>,
     /// Concurrent calls per provider.
-    #[serde(default = "default_concurrency")]
-    pub concurrency: usize,
+    #[serde(
+        default = "default_concurrency",
+        deserialize_with = "at_least_one::<_, usize, _>"
+    )]
+    pub concurrency: NonZeroUsize,
     /// How often the reconciler asks each shop for paid orders it has not seen, in seconds (0 = off).
     #[serde(default = "default_reconcile_secs")]
     pub reconcile_interval_secs: u64,
 }
 
 impl DispatchConfig {
-    /// Attempts, concurrency, timeouts, lease and backoff.
+    /// The lease against the request timeout, and the backoff's base against its cap (the
+    /// counts are at least 1 by their types).
     fn validate(&self) -> Result<(), ConfigError> {
         let d = self;
-        if d.max_attempts == 0 {
-            return Err(ConfigError::invalid(
-                "dispatch.max_attempts",
-                "must be at least 1",
-            ));
-        }
-        if d.concurrency == 0 {
-            return Err(ConfigError::invalid(
-                "dispatch.concurrency",
-                "must be at least 1",
-            ));
-        }
-        if d.request_timeout_secs == 0 {
-            return Err(ConfigError::invalid(
-                "dispatch.request_timeout_secs",
-                "must be at least 1",
-            ));
-        }
-        if d.lease_secs.is_some_and(|l| l <= d.request_timeout_secs) {
+        if d.lease_secs
+            .is_some_and(|l| l <= d.request_timeout_secs.get())
+        {
             return Err(ConfigError::invalid(
                 "dispatch.lease_secs",
                 "must be longer than dispatch.request_timeout_secs, or a slow call is taken over while it runs",
@@ -192,7 +187,7 @@ impl Default for DispatchConfig {
 
 impl DispatchConfig {
     pub fn request_timeout(&self) -> Duration {
-        Duration::from_secs(self.request_timeout_secs)
+        Duration::from_secs(self.request_timeout_secs.get())
     }
 
     /// The job lease: longer than the slowest attempt (a call, a lookup and a file write).
@@ -454,8 +449,8 @@ fn default_idle_timeout_secs() -> u64 {
 fn default_paid_statuses() -> Vec<String> {
     vec!["processing".to_owned(), "completed".to_owned()]
 }
-fn default_max_attempts() -> u32 {
-    12
+fn default_max_attempts() -> NonZeroU32 {
+    const { NonZeroU32::new(12).expect("12 is not 0") }
 }
 fn default_max_age_secs() -> u64 {
     3 * 24 * 3600
@@ -466,15 +461,26 @@ fn default_backoff_base_secs() -> u64 {
 fn default_backoff_cap_secs() -> u64 {
     3600
 }
-fn default_request_timeout_secs() -> u64 {
-    30
+fn default_request_timeout_secs() -> NonZeroU64 {
+    const { NonZeroU64::new(30).expect("30 is not 0") }
 }
-fn default_concurrency() -> usize {
-    4
+fn default_concurrency() -> NonZeroUsize {
+    const { NonZeroUsize::new(4).expect("4 is not 0") }
 }
 fn default_reconcile_secs() -> u64 {
     300
 }
+/// Reads a count that must be at least 1 (`T` a `NonZero` of the integer `U`); 0 is refused
+/// with a message the parse error puts after the key.
+fn at_least_one<'de, D, U, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    U: Deserialize<'de>,
+    T: TryFrom<U>,
+{
+    T::try_from(U::deserialize(d)?).map_err(|_| serde::de::Error::custom("must be at least 1"))
+}
+
 fn default_spiff_api() -> SpiffApi {
     SpiffApi::Graphql
 }
@@ -739,7 +745,8 @@ impl Config {
 }
 
 /// `line L, column C: message` for a TOML error, without the source excerpt that the
-/// error's own `Display` shows.
+/// error's own `Display` shows. An error about a value is `line L, column C: key: message`,
+/// the key as its table path (see [`key_of_value`]).
 fn parse_error(text: &str, e: &toml::de::Error) -> String {
     let message = redact_quoted_value(e.message().trim_end());
     match e.span() {
@@ -747,10 +754,41 @@ fn parse_error(text: &str, e: &toml::de::Error) -> String {
             let before = text.get(..span.start).unwrap_or(text);
             let line = before.matches('\n').count() + 1;
             let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            format!("TOML parse error at line {line}, column {column}: {message}")
+            match key_of_value(before) {
+                Some(key) => {
+                    format!("TOML parse error at line {line}, column {column}: {key}: {message}")
+                }
+                None => format!("TOML parse error at line {line}, column {column}: {message}"),
+            }
         }
         None => format!("TOML parse error: {message}"),
     }
+}
+
+/// The key whose value starts where `before` ends, when the line so far is `key =`: the key
+/// prefixed with the `[table]` (or `[[table]]`) header above it, such as
+/// `dispatch.max_attempts`. Only bare keys (letters, digits, `_`, `-`, `.`) are named, so
+/// nothing but a key of the file ends up in the message.
+fn key_of_value(before: &str) -> Option<String> {
+    let mut lines = before.rsplit('\n');
+    let (key, rest) = lines.next()?.split_once('=')?;
+    let key = key.trim();
+    if !rest.trim().is_empty() || !is_bare_key(key) {
+        return None;
+    }
+    let table = lines.map(str::trim).find(|l| l.starts_with('['));
+    match table.map(|t| t.trim_matches(['[', ']']).trim()) {
+        Some(table) if is_bare_key(table) => Some(format!("{table}.{key}")),
+        Some(_) => None,
+        None => Some(key.to_owned()),
+    }
+}
+
+fn is_bare_key(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 /// serde's `invalid type: string "…", expected …` quotes the value; it may be a secret
@@ -1197,6 +1235,34 @@ api_secret = "s"
         assert!(!err.contains("hunter2"), "{err}");
         assert!(err.contains("line 1"), "{err}");
         assert!(err.contains("expected usize"), "{err}");
+    }
+
+    /// A count of 0 is refused while the file is read, naming the key with its table.
+    #[test]
+    fn zero_counts_are_refused_by_key() {
+        for (text, want) in [
+            (
+                "[dispatch]\nmax_attempts = 0\n",
+                "TOML parse error at line 2, column 16: dispatch.max_attempts: must be at least 1",
+            ),
+            (
+                "[dispatch]\nconcurrency = 0\n",
+                "TOML parse error at line 2, column 15: dispatch.concurrency: must be at least 1",
+            ),
+            (
+                "dispatch.request_timeout_secs = 0\n",
+                "TOML parse error at line 1, column 33: dispatch.request_timeout_secs: must be at \
+                 least 1",
+            ),
+        ] {
+            assert_eq!(Config::parse(text).expect_err(text), want, "{text}");
+        }
+        let err = Config::parse("[dispatch]\nconcurrency = \"hunter2\"\n").expect_err("type");
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(
+            err.contains(": dispatch.concurrency: invalid type"),
+            "{err}"
+        );
     }
 
     #[test]
