@@ -26,6 +26,89 @@ pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
 /// hundred-line order well under 1 MiB, and every body is held in memory while it is read.
 pub const MAX_BODY_BYTES_CAP: usize = 64 * 1024 * 1024;
 
+/// Whole seconds from 1 to [`ServerSecs::MAX`] (an hour): a timeout of the HTTP server or
+/// the shutdown grace. A value out of range is refused while the file is read, the key named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerSecs(u64);
+
+impl ServerSecs {
+    pub const MAX: u64 = 3600;
+
+    /// `secs` when it is from 1 to [`ServerSecs::MAX`].
+    pub const fn new(secs: u64) -> Option<ServerSecs> {
+        if secs >= 1 && secs <= Self::MAX {
+            Some(ServerSecs(secs))
+        } else {
+            None
+        }
+    }
+
+    /// A default written in the code; out of range fails the build.
+    const fn from_const(secs: u64) -> ServerSecs {
+        match ServerSecs::new(secs) {
+            Some(s) => s,
+            None => panic!("a server default is out of range"),
+        }
+    }
+
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+
+    pub const fn duration(self) -> Duration {
+        Duration::from_secs(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ServerSecs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let secs = u64::deserialize(d)?;
+        ServerSecs::new(secs).ok_or_else(|| {
+            serde::de::Error::custom(format!("must be between 1 and {}", ServerSecs::MAX))
+        })
+    }
+}
+
+/// The largest webhook body accepted, in bytes: from 1024 to [`MAX_BODY_BYTES_CAP`]
+/// (default 2 MiB). A value out of range is refused while the file is read, the key named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimit(usize);
+
+impl BodyLimit {
+    pub const MIN: usize = 1024;
+
+    /// `bytes` when it is from [`BodyLimit::MIN`] to [`MAX_BODY_BYTES_CAP`].
+    pub const fn new(bytes: usize) -> Option<BodyLimit> {
+        if bytes >= Self::MIN && bytes <= MAX_BODY_BYTES_CAP {
+            Some(BodyLimit(bytes))
+        } else {
+            None
+        }
+    }
+
+    pub const fn get(self) -> usize {
+        self.0
+    }
+}
+
+impl Default for BodyLimit {
+    fn default() -> Self {
+        BodyLimit(2 * 1024 * 1024)
+    }
+}
+
+impl<'de> Deserialize<'de> for BodyLimit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let bytes = usize::deserialize(d)?;
+        BodyLimit::new(bytes).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "must be between {} and {MAX_BODY_BYTES_CAP} (64 MiB)",
+                BodyLimit::MIN
+            ))
+        })
+    }
+}
+
 /// Keys of the intake journal, which the bridge does not have: every delivery is committed in
 /// the database before its answer. A file that sets one is refused with a message naming it.
 pub const REMOVED_KEYS: [&str; 2] = ["intake_journal", "intake_journal_dir"];
@@ -82,22 +165,22 @@ pub struct Config {
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
     /// Largest webhook body accepted, in bytes (default 2 MiB).
-    #[serde(default = "default_max_body_bytes")]
-    pub max_body_bytes: usize,
+    #[serde(default)]
+    pub max_body_bytes: BodyLimit,
     /// On SIGTERM, how long the server may take to answer the requests it accepted before
     /// it closes what is still open, in seconds.
     #[serde(default = "default_shutdown_grace_secs")]
-    pub shutdown_grace_secs: u64,
+    pub shutdown_grace_secs: ServerSecs,
     /// Seconds a client has to send a request's head, from the connection's opening or
     /// from the first byte of a further request on a kept-alive connection.
     #[serde(default = "default_header_read_timeout_secs")]
-    pub header_read_timeout_secs: u64,
+    pub header_read_timeout_secs: ServerSecs,
     /// Seconds a client has to send a request's whole body (408 after).
     #[serde(default = "default_body_read_timeout_secs")]
-    pub body_read_timeout_secs: u64,
+    pub body_read_timeout_secs: ServerSecs,
     /// Seconds a kept-alive connection may wait for its next request before it is closed.
     #[serde(default = "default_idle_timeout_secs")]
-    pub idle_timeout_secs: u64,
+    pub idle_timeout_secs: ServerSecs,
     #[serde(default)]
     pub dispatch: DispatchConfig,
     #[serde(default)]
@@ -431,20 +514,17 @@ fn default_database_url() -> String {
 fn default_data_dir() -> PathBuf {
     PathBuf::from(DEFAULT_DATA_DIR)
 }
-fn default_max_body_bytes() -> usize {
-    2 * 1024 * 1024
+fn default_shutdown_grace_secs() -> ServerSecs {
+    ServerSecs::from_const(10)
 }
-fn default_shutdown_grace_secs() -> u64 {
-    10
+fn default_header_read_timeout_secs() -> ServerSecs {
+    ServerSecs::from_const(10)
 }
-fn default_header_read_timeout_secs() -> u64 {
-    10
+fn default_body_read_timeout_secs() -> ServerSecs {
+    ServerSecs::from_const(30)
 }
-fn default_body_read_timeout_secs() -> u64 {
-    30
-}
-fn default_idle_timeout_secs() -> u64 {
-    75
+fn default_idle_timeout_secs() -> ServerSecs {
+    ServerSecs::from_const(75)
 }
 fn default_paid_statuses() -> Vec<String> {
     vec!["processing".to_owned(), "completed".to_owned()]
@@ -511,7 +591,7 @@ impl Default for Config {
             public_url: None,
             admin_token: None,
             data_dir: default_data_dir(),
-            max_body_bytes: default_max_body_bytes(),
+            max_body_bytes: BodyLimit::default(),
             shutdown_grace_secs: default_shutdown_grace_secs(),
             header_read_timeout_secs: default_header_read_timeout_secs(),
             body_read_timeout_secs: default_body_read_timeout_secs(),
@@ -608,7 +688,7 @@ impl Config {
 
     /// How long a shutdown waits for the requests the server accepted.
     pub fn shutdown_grace(&self) -> Duration {
-        Duration::from_secs(self.shutdown_grace_secs)
+        self.shutdown_grace_secs.duration()
     }
 
     /// Replaces every `env:NAME` / `file:/path` string value by what it refers to.
@@ -685,7 +765,7 @@ impl Config {
         Ok(())
     }
 
-    /// The listener, database, tokens and HTTP limits.
+    /// The listener, database and tokens (the HTTP limits are in range by their types).
     fn validate_server(&self) -> Result<(), ConfigError> {
         self.listen
             .parse::<SocketAddr>()
@@ -711,22 +791,6 @@ impl Config {
                         "must be at least {MIN_ADMIN_TOKEN_CHARS} characters; use a long random token (openssl rand -hex 32)"
                     ),
                 ));
-            }
-        }
-        if !(1024..=MAX_BODY_BYTES_CAP).contains(&self.max_body_bytes) {
-            return Err(ConfigError::invalid(
-                "max_body_bytes",
-                format!("must be between 1024 and {MAX_BODY_BYTES_CAP} (64 MiB)"),
-            ));
-        }
-        for (key, secs) in [
-            ("shutdown_grace_secs", self.shutdown_grace_secs),
-            ("header_read_timeout_secs", self.header_read_timeout_secs),
-            ("body_read_timeout_secs", self.body_read_timeout_secs),
-            ("idle_timeout_secs", self.idle_timeout_secs),
-        ] {
-            if !(1..=3600).contains(&secs) {
-                return Err(ConfigError::invalid(key, "must be between 1 and 3600"));
             }
         }
         Ok(())
@@ -1129,7 +1193,6 @@ api_secret = "s"
         let cases = [
             ("listen = \"nope\"", "listen"),
             ("database_url = \"mysql://x\"", "database_url"),
-            ("shutdown_grace_secs = 0", "shutdown_grace_secs"),
             (
                 "[[stores]]\nid = \"Bad Id\"\nwebhook_secret = \"s\"",
                 "stores[0].id",
@@ -1201,14 +1264,6 @@ api_secret = "s"
                 ),
                 "stores[0].woocommerce_consumer_secret: is empty",
             ),
-            (
-                "max_body_bytes = 107374182400".to_owned(),
-                "max_body_bytes: must be between 1024 and 67108864 (64 MiB)",
-            ),
-            (
-                "idle_timeout_secs = 0".to_owned(),
-                "idle_timeout_secs: must be between 1 and 3600",
-            ),
         ];
         let e = env(&[("PB_EMPTY", "")]);
         for (text, want) in cases {
@@ -1218,6 +1273,30 @@ api_secret = "s"
                 .and_then(|()| c.validate())
                 .expect_err(&text);
             assert_eq!(err.to_string(), want, "{text}");
+        }
+    }
+
+    /// Limits beyond reason are refused while the file is read, with the key and the reason.
+    #[test]
+    fn limits_out_of_range_are_refused_by_key() {
+        for (text, want) in [
+            (
+                "shutdown_grace_secs = 0",
+                "TOML parse error at line 1, column 23: shutdown_grace_secs: must be between 1 \
+                 and 3600",
+            ),
+            (
+                "max_body_bytes = 107374182400",
+                "TOML parse error at line 1, column 18: max_body_bytes: must be between 1024 and \
+                 67108864 (64 MiB)",
+            ),
+            (
+                "idle_timeout_secs = 0",
+                "TOML parse error at line 1, column 21: idle_timeout_secs: must be between 1 and \
+                 3600",
+            ),
+        ] {
+            assert_eq!(Config::parse(text).expect_err(text), want, "{text}");
         }
     }
 
