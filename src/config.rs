@@ -8,10 +8,11 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroU64, NonZeroUsize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::secret::Secret;
 
@@ -24,6 +25,89 @@ pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
 /// The largest `max_body_bytes` accepted (64 MiB): a WooCommerce order is a few KB, a
 /// hundred-line order well under 1 MiB, and every body is held in memory while it is read.
 pub const MAX_BODY_BYTES_CAP: usize = 64 * 1024 * 1024;
+
+/// Whole seconds from 1 to [`ServerSecs::MAX`] (an hour): a timeout of the HTTP server or
+/// the shutdown grace. A value out of range is refused while the file is read, the key named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerSecs(u64);
+
+impl ServerSecs {
+    pub const MAX: u64 = 3600;
+
+    /// `secs` when it is from 1 to [`ServerSecs::MAX`].
+    pub const fn new(secs: u64) -> Option<ServerSecs> {
+        if secs >= 1 && secs <= Self::MAX {
+            Some(ServerSecs(secs))
+        } else {
+            None
+        }
+    }
+
+    /// A default written in the code; out of range fails the build.
+    const fn from_const(secs: u64) -> ServerSecs {
+        match ServerSecs::new(secs) {
+            Some(s) => s,
+            None => panic!("a server default is out of range"),
+        }
+    }
+
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+
+    pub const fn duration(self) -> Duration {
+        Duration::from_secs(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ServerSecs {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let secs = u64::deserialize(d)?;
+        ServerSecs::new(secs).ok_or_else(|| {
+            serde::de::Error::custom(format!("must be between 1 and {}", ServerSecs::MAX))
+        })
+    }
+}
+
+/// The largest webhook body accepted, in bytes: from 1024 to [`MAX_BODY_BYTES_CAP`]
+/// (default 2 MiB). A value out of range is refused while the file is read, the key named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyLimit(usize);
+
+impl BodyLimit {
+    pub const MIN: usize = 1024;
+
+    /// `bytes` when it is from [`BodyLimit::MIN`] to [`MAX_BODY_BYTES_CAP`].
+    pub const fn new(bytes: usize) -> Option<BodyLimit> {
+        if bytes >= Self::MIN && bytes <= MAX_BODY_BYTES_CAP {
+            Some(BodyLimit(bytes))
+        } else {
+            None
+        }
+    }
+
+    pub const fn get(self) -> usize {
+        self.0
+    }
+}
+
+impl Default for BodyLimit {
+    fn default() -> Self {
+        BodyLimit(2 * 1024 * 1024)
+    }
+}
+
+impl<'de> Deserialize<'de> for BodyLimit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let bytes = usize::deserialize(d)?;
+        BodyLimit::new(bytes).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "must be between {} and {MAX_BODY_BYTES_CAP} (64 MiB)",
+                BodyLimit::MIN
+            ))
+        })
+    }
+}
 
 /// Keys of the intake journal, which the bridge does not have: every delivery is committed in
 /// the database before its answer. A file that sets one is refused with a message naming it.
@@ -81,22 +165,22 @@ pub struct Config {
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
     /// Largest webhook body accepted, in bytes (default 2 MiB).
-    #[serde(default = "default_max_body_bytes")]
-    pub max_body_bytes: usize,
+    #[serde(default)]
+    pub max_body_bytes: BodyLimit,
     /// On SIGTERM, how long the server may take to answer the requests it accepted before
     /// it closes what is still open, in seconds.
     #[serde(default = "default_shutdown_grace_secs")]
-    pub shutdown_grace_secs: u64,
+    pub shutdown_grace_secs: ServerSecs,
     /// Seconds a client has to send a request's head, from the connection's opening or
     /// from the first byte of a further request on a kept-alive connection.
     #[serde(default = "default_header_read_timeout_secs")]
-    pub header_read_timeout_secs: u64,
+    pub header_read_timeout_secs: ServerSecs,
     /// Seconds a client has to send a request's whole body (408 after).
     #[serde(default = "default_body_read_timeout_secs")]
-    pub body_read_timeout_secs: u64,
+    pub body_read_timeout_secs: ServerSecs,
     /// Seconds a kept-alive connection may wait for its next request before it is closed.
     #[serde(default = "default_idle_timeout_secs")]
-    pub idle_timeout_secs: u64,
+    pub idle_timeout_secs: ServerSecs,
     #[serde(default)]
     pub dispatch: DispatchConfig,
     #[serde(default)]
@@ -110,8 +194,11 @@ pub struct DispatchConfig {
     #[serde(default = "yes")]
     pub enabled: bool,
     /// Attempts before a job becomes a dead letter.
-    #[serde(default = "default_max_attempts")]
-    pub max_attempts: u32,
+    #[serde(
+        default = "default_max_attempts",
+        deserialize_with = "at_least_one::<_, u32, _>"
+    )]
+    pub max_attempts: NonZeroU32,
     /// Age in seconds after which a still-failing job becomes a dead letter.
     #[serde(default = "default_max_age_secs")]
     pub max_age_secs: u64,
@@ -121,44 +208,35 @@ pub struct DispatchConfig {
     #[serde(default = "default_backoff_cap_secs")]
     pub backoff_cap_secs: u64,
     /// Timeout of one provider call, in seconds. The job lease is longer than this.
-    #[serde(default = "default_request_timeout_secs")]
-    pub request_timeout_secs: u64,
+    #[serde(
+        default = "default_request_timeout_secs",
+        deserialize_with = "at_least_one::<_, u64, _>"
+    )]
+    pub request_timeout_secs: NonZeroU64,
     /// How long a claimed job stays with its worker before another may take it over, in
     /// seconds (default: three request timeouts plus 30 s, so a slow call is never taken over
     /// while still running).
     #[serde(default)]
     pub lease_secs: Option<u64>,
     /// Concurrent calls per provider.
-    #[serde(default = "default_concurrency")]
-    pub concurrency: usize,
+    #[serde(
+        default = "default_concurrency",
+        deserialize_with = "at_least_one::<_, usize, _>"
+    )]
+    pub concurrency: NonZeroUsize,
     /// How often the reconciler asks each shop for paid orders it has not seen, in seconds (0 = off).
     #[serde(default = "default_reconcile_secs")]
     pub reconcile_interval_secs: u64,
 }
 
 impl DispatchConfig {
-    /// Attempts, concurrency, timeouts, lease and backoff.
+    /// The lease against the request timeout, and the backoff's base against its cap (the
+    /// counts are at least 1 by their types).
     fn validate(&self) -> Result<(), ConfigError> {
         let d = self;
-        if d.max_attempts == 0 {
-            return Err(ConfigError::invalid(
-                "dispatch.max_attempts",
-                "must be at least 1",
-            ));
-        }
-        if d.concurrency == 0 {
-            return Err(ConfigError::invalid(
-                "dispatch.concurrency",
-                "must be at least 1",
-            ));
-        }
-        if d.request_timeout_secs == 0 {
-            return Err(ConfigError::invalid(
-                "dispatch.request_timeout_secs",
-                "must be at least 1",
-            ));
-        }
-        if d.lease_secs.is_some_and(|l| l <= d.request_timeout_secs) {
+        if d.lease_secs
+            .is_some_and(|l| l <= d.request_timeout_secs.get())
+        {
             return Err(ConfigError::invalid(
                 "dispatch.lease_secs",
                 "must be longer than dispatch.request_timeout_secs, or a slow call is taken over while it runs",
@@ -192,7 +270,7 @@ impl Default for DispatchConfig {
 
 impl DispatchConfig {
     pub fn request_timeout(&self) -> Duration {
-        Duration::from_secs(self.request_timeout_secs)
+        Duration::from_secs(self.request_timeout_secs.get())
     }
 
     /// The job lease: longer than the slowest attempt (a call, a lookup and a file write).
@@ -436,26 +514,23 @@ fn default_database_url() -> String {
 fn default_data_dir() -> PathBuf {
     PathBuf::from(DEFAULT_DATA_DIR)
 }
-fn default_max_body_bytes() -> usize {
-    2 * 1024 * 1024
+fn default_shutdown_grace_secs() -> ServerSecs {
+    ServerSecs::from_const(10)
 }
-fn default_shutdown_grace_secs() -> u64 {
-    10
+fn default_header_read_timeout_secs() -> ServerSecs {
+    ServerSecs::from_const(10)
 }
-fn default_header_read_timeout_secs() -> u64 {
-    10
+fn default_body_read_timeout_secs() -> ServerSecs {
+    ServerSecs::from_const(30)
 }
-fn default_body_read_timeout_secs() -> u64 {
-    30
-}
-fn default_idle_timeout_secs() -> u64 {
-    75
+fn default_idle_timeout_secs() -> ServerSecs {
+    ServerSecs::from_const(75)
 }
 fn default_paid_statuses() -> Vec<String> {
     vec!["processing".to_owned(), "completed".to_owned()]
 }
-fn default_max_attempts() -> u32 {
-    12
+fn default_max_attempts() -> NonZeroU32 {
+    const { NonZeroU32::new(12).expect("12 is not 0") }
 }
 fn default_max_age_secs() -> u64 {
     3 * 24 * 3600
@@ -466,15 +541,26 @@ fn default_backoff_base_secs() -> u64 {
 fn default_backoff_cap_secs() -> u64 {
     3600
 }
-fn default_request_timeout_secs() -> u64 {
-    30
+fn default_request_timeout_secs() -> NonZeroU64 {
+    const { NonZeroU64::new(30).expect("30 is not 0") }
 }
-fn default_concurrency() -> usize {
-    4
+fn default_concurrency() -> NonZeroUsize {
+    const { NonZeroUsize::new(4).expect("4 is not 0") }
 }
 fn default_reconcile_secs() -> u64 {
     300
 }
+/// Reads a count that must be at least 1 (`T` a `NonZero` of the integer `U`); 0 is refused
+/// with a message the parse error puts after the key.
+fn at_least_one<'de, D, U, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    U: Deserialize<'de>,
+    T: TryFrom<U>,
+{
+    T::try_from(U::deserialize(d)?).map_err(|_| serde::de::Error::custom("must be at least 1"))
+}
+
 fn default_spiff_api() -> SpiffApi {
     SpiffApi::Graphql
 }
@@ -505,7 +591,7 @@ impl Default for Config {
             public_url: None,
             admin_token: None,
             data_dir: default_data_dir(),
-            max_body_bytes: default_max_body_bytes(),
+            max_body_bytes: BodyLimit::default(),
             shutdown_grace_secs: default_shutdown_grace_secs(),
             header_read_timeout_secs: default_header_read_timeout_secs(),
             body_read_timeout_secs: default_body_read_timeout_secs(),
@@ -602,7 +688,7 @@ impl Config {
 
     /// How long a shutdown waits for the requests the server accepted.
     pub fn shutdown_grace(&self) -> Duration {
-        Duration::from_secs(self.shutdown_grace_secs)
+        self.shutdown_grace_secs.duration()
     }
 
     /// Replaces every `env:NAME` / `file:/path` string value by what it refers to.
@@ -679,7 +765,7 @@ impl Config {
         Ok(())
     }
 
-    /// The listener, database, tokens and HTTP limits.
+    /// The listener, database and tokens (the HTTP limits are in range by their types).
     fn validate_server(&self) -> Result<(), ConfigError> {
         self.listen
             .parse::<SocketAddr>()
@@ -707,22 +793,6 @@ impl Config {
                 ));
             }
         }
-        if !(1024..=MAX_BODY_BYTES_CAP).contains(&self.max_body_bytes) {
-            return Err(ConfigError::invalid(
-                "max_body_bytes",
-                format!("must be between 1024 and {MAX_BODY_BYTES_CAP} (64 MiB)"),
-            ));
-        }
-        for (key, secs) in [
-            ("shutdown_grace_secs", self.shutdown_grace_secs),
-            ("header_read_timeout_secs", self.header_read_timeout_secs),
-            ("body_read_timeout_secs", self.body_read_timeout_secs),
-            ("idle_timeout_secs", self.idle_timeout_secs),
-        ] {
-            if !(1..=3600).contains(&secs) {
-                return Err(ConfigError::invalid(key, "must be between 1 and 3600"));
-            }
-        }
         Ok(())
     }
 
@@ -739,7 +809,8 @@ impl Config {
 }
 
 /// `line L, column C: message` for a TOML error, without the source excerpt that the
-/// error's own `Display` shows.
+/// error's own `Display` shows. An error about a value is `line L, column C: key: message`,
+/// the key as its table path (see [`key_of_value`]).
 fn parse_error(text: &str, e: &toml::de::Error) -> String {
     let message = redact_quoted_value(e.message().trim_end());
     match e.span() {
@@ -747,10 +818,41 @@ fn parse_error(text: &str, e: &toml::de::Error) -> String {
             let before = text.get(..span.start).unwrap_or(text);
             let line = before.matches('\n').count() + 1;
             let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            format!("TOML parse error at line {line}, column {column}: {message}")
+            match key_of_value(before) {
+                Some(key) => {
+                    format!("TOML parse error at line {line}, column {column}: {key}: {message}")
+                }
+                None => format!("TOML parse error at line {line}, column {column}: {message}"),
+            }
         }
         None => format!("TOML parse error: {message}"),
     }
+}
+
+/// The key whose value starts where `before` ends, when the line so far is `key =`: the key
+/// prefixed with the `[table]` (or `[[table]]`) header above it, such as
+/// `dispatch.max_attempts`. Only bare keys (letters, digits, `_`, `-`, `.`) are named, so
+/// nothing but a key of the file ends up in the message.
+fn key_of_value(before: &str) -> Option<String> {
+    let mut lines = before.rsplit('\n');
+    let (key, rest) = lines.next()?.split_once('=')?;
+    let key = key.trim();
+    if !rest.trim().is_empty() || !is_bare_key(key) {
+        return None;
+    }
+    let table = lines.map(str::trim).find(|l| l.starts_with('['));
+    match table.map(|t| t.trim_matches(['[', ']']).trim()) {
+        Some(table) if is_bare_key(table) => Some(format!("{table}.{key}")),
+        Some(_) => None,
+        None => Some(key.to_owned()),
+    }
+}
+
+fn is_bare_key(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 /// serde's `invalid type: string "…", expected …` quotes the value; it may be a secret
@@ -1091,7 +1193,6 @@ api_secret = "s"
         let cases = [
             ("listen = \"nope\"", "listen"),
             ("database_url = \"mysql://x\"", "database_url"),
-            ("shutdown_grace_secs = 0", "shutdown_grace_secs"),
             (
                 "[[stores]]\nid = \"Bad Id\"\nwebhook_secret = \"s\"",
                 "stores[0].id",
@@ -1163,14 +1264,6 @@ api_secret = "s"
                 ),
                 "stores[0].woocommerce_consumer_secret: is empty",
             ),
-            (
-                "max_body_bytes = 107374182400".to_owned(),
-                "max_body_bytes: must be between 1024 and 67108864 (64 MiB)",
-            ),
-            (
-                "idle_timeout_secs = 0".to_owned(),
-                "idle_timeout_secs: must be between 1 and 3600",
-            ),
         ];
         let e = env(&[("PB_EMPTY", "")]);
         for (text, want) in cases {
@@ -1180,6 +1273,30 @@ api_secret = "s"
                 .and_then(|()| c.validate())
                 .expect_err(&text);
             assert_eq!(err.to_string(), want, "{text}");
+        }
+    }
+
+    /// Limits beyond reason are refused while the file is read, with the key and the reason.
+    #[test]
+    fn limits_out_of_range_are_refused_by_key() {
+        for (text, want) in [
+            (
+                "shutdown_grace_secs = 0",
+                "TOML parse error at line 1, column 23: shutdown_grace_secs: must be between 1 \
+                 and 3600",
+            ),
+            (
+                "max_body_bytes = 107374182400",
+                "TOML parse error at line 1, column 18: max_body_bytes: must be between 1024 and \
+                 67108864 (64 MiB)",
+            ),
+            (
+                "idle_timeout_secs = 0",
+                "TOML parse error at line 1, column 21: idle_timeout_secs: must be between 1 and \
+                 3600",
+            ),
+        ] {
+            assert_eq!(Config::parse(text).expect_err(text), want, "{text}");
         }
     }
 
@@ -1197,6 +1314,34 @@ api_secret = "s"
         assert!(!err.contains("hunter2"), "{err}");
         assert!(err.contains("line 1"), "{err}");
         assert!(err.contains("expected usize"), "{err}");
+    }
+
+    /// A count of 0 is refused while the file is read, naming the key with its table.
+    #[test]
+    fn zero_counts_are_refused_by_key() {
+        for (text, want) in [
+            (
+                "[dispatch]\nmax_attempts = 0\n",
+                "TOML parse error at line 2, column 16: dispatch.max_attempts: must be at least 1",
+            ),
+            (
+                "[dispatch]\nconcurrency = 0\n",
+                "TOML parse error at line 2, column 15: dispatch.concurrency: must be at least 1",
+            ),
+            (
+                "dispatch.request_timeout_secs = 0\n",
+                "TOML parse error at line 1, column 33: dispatch.request_timeout_secs: must be at \
+                 least 1",
+            ),
+        ] {
+            assert_eq!(Config::parse(text).expect_err(text), want, "{text}");
+        }
+        let err = Config::parse("[dispatch]\nconcurrency = \"hunter2\"\n").expect_err("type");
+        assert!(!err.contains("hunter2"), "{err}");
+        assert!(
+            err.contains(": dispatch.concurrency: invalid type"),
+            "{err}"
+        );
     }
 
     #[test]

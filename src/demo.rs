@@ -215,7 +215,7 @@ async fn start_bridge(opts: &DemoOptions, sb: &Sandbox, shop: &DemoShop) -> anyh
         data_dir: dir.join("data"),
         ..Config::default()
     };
-    config.dispatch.request_timeout_secs = 5;
+    config.dispatch.request_timeout_secs = std::num::NonZeroU64::new(5).expect("5 is not 0");
     config.dispatch.backoff_base_secs = 1;
     config.dispatch.backoff_cap_secs = 2;
     config.dispatch.reconcile_interval_secs = 0;

@@ -86,7 +86,7 @@ async fn each_line_names_its_own_job(backend: Backend) {
     let store = sandbox_store(&sb, store_id, SECRET);
     let app = TestApp::spawn(backend, |c: &mut Config| {
         c.dispatch.enabled = true;
-        c.dispatch.concurrency = 8;
+        c.dispatch.concurrency = std::num::NonZeroUsize::new(8).expect("8 is not 0");
         c.dispatch.reconcile_interval_secs = 0;
         c.stores = vec![store];
     })

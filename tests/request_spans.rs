@@ -175,7 +175,7 @@ async fn requests_and_jobs_do_not_nest(backend: Backend) {
     let store = sandbox_store(&sb, store_id, SECRET);
     let app = TestApp::spawn(backend, |c: &mut Config| {
         c.dispatch.enabled = true;
-        c.dispatch.concurrency = 8;
+        c.dispatch.concurrency = std::num::NonZeroUsize::new(8).expect("8 is not 0");
         c.dispatch.reconcile_interval_secs = 0;
         c.stores = vec![store];
     })

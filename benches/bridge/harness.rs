@@ -750,7 +750,8 @@ impl Bridge {
         };
         // The benchmark runs its own dispatcher (to count calls); nothing else polls.
         config.dispatch.enabled = false;
-        config.dispatch.concurrency = concurrency;
+        config.dispatch.concurrency =
+            std::num::NonZeroUsize::new(concurrency).unwrap_or(std::num::NonZeroUsize::MIN);
         config.dispatch.reconcile_interval_secs = 0;
         config.stores = vec![store];
         config.validate()?;

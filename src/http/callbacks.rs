@@ -155,7 +155,7 @@ impl CallbackApi {
         hmac: Header<Option<String>>,
         body: RawJson<ApliiqFulfillmentBody>,
     ) -> Result<CallbackResponse, ApiError> {
-        let raw = body.read_limited(state.config.max_body_bytes).await?;
+        let raw = body.read_limited(state.config.max_body_bytes.get()).await?;
         let cfg = authenticate(&state, &store.0, hmac.0.as_deref(), &raw)?;
         let json: Value = serde_json::from_slice(&raw).map_err(|e| {
             ApiError::bad_request("invalid_json", format!("the body is not JSON: {e}"), "body")

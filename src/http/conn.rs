@@ -60,10 +60,10 @@ struct ConnState {
 impl ConnLimits {
     pub fn new(config: &Config) -> Arc<Self> {
         Arc::new(ConnLimits {
-            header_read: Duration::from_secs(config.header_read_timeout_secs),
-            body_read: Duration::from_secs(config.body_read_timeout_secs),
-            idle: Duration::from_secs(config.idle_timeout_secs),
-            max_body_bytes: config.max_body_bytes,
+            header_read: config.header_read_timeout_secs.duration(),
+            body_read: config.body_read_timeout_secs.duration(),
+            idle: config.idle_timeout_secs.duration(),
+            max_body_bytes: config.max_body_bytes.get(),
             open: Mutex::new(HashMap::new()),
         })
     }

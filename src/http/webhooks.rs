@@ -164,7 +164,7 @@ impl VerifiedWebhook {
     ) -> Result<Self, ApiError> {
         check_content_type(body.content_type.as_deref())?;
         let content_type = body.content_type.clone();
-        let raw = body.read_limited(state.config.max_body_bytes).await?;
+        let raw = body.read_limited(state.config.max_body_bytes.get()).await?;
         let Some(signature) = signature.filter(|s| !s.trim().is_empty()) else {
             if is_ping(&raw) {
                 return Ok(VerifiedWebhook::Ping);

@@ -267,7 +267,7 @@ impl Dispatcher {
     /// Claims as many of `provider`'s due jobs as it has free slots and spawns a task for
     /// each; a claim that comes back short marks the queue as drained.
     async fn fill(self: &Arc<Self>, provider: JobQueue, pool: &mut Pool) {
-        let limit = self.state.config.dispatch.concurrency.max(1);
+        let limit = self.state.config.dispatch.concurrency.get();
         let busy = pool.inflight.get(&provider).copied().unwrap_or(0);
         if busy >= limit || pool.drained.contains(&provider) {
             return;
@@ -557,7 +557,7 @@ impl Dispatcher {
         let attempts = job.attempts + 1;
         let age_ms = now - job.created_at;
         let max_age_ms = i64::try_from(cfg.max_age_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
-        if attempts >= i64::from(cfg.max_attempts) || age_ms > max_age_ms {
+        if attempts >= i64::from(cfg.max_attempts.get()) || age_ms > max_age_ms {
             let (finish, follow) = stop(attempts);
             return ("retryable", finish, follow);
         }

@@ -348,7 +348,7 @@ async fn thousand_orders_with_duplicates(backend: Backend) {
     let store = sandbox_store(&sb, "shop", SECRET);
     let app = TestApp::spawn(backend, |c| {
         support::fast_dispatch(c);
-        c.dispatch.concurrency = 8;
+        c.dispatch.concurrency = std::num::NonZeroUsize::new(8).expect("8 is not 0");
         c.stores = vec![store];
     })
     .await;

@@ -64,9 +64,11 @@ mod timeouts {
     async fn app(header: u64, body: u64, idle: u64) -> TestApp {
         TestApp::spawn(Backend::Sqlite, |c| {
             shop(c);
-            c.header_read_timeout_secs = header;
-            c.body_read_timeout_secs = body;
-            c.idle_timeout_secs = idle;
+            c.header_read_timeout_secs =
+                printbridge::config::ServerSecs::new(header).expect("1 to 3600");
+            c.body_read_timeout_secs =
+                printbridge::config::ServerSecs::new(body).expect("1 to 3600");
+            c.idle_timeout_secs = printbridge::config::ServerSecs::new(idle).expect("1 to 3600");
         })
         .await
     }
@@ -456,7 +458,8 @@ async fn orders_above_the_line_item_cap_are_flagged_not_planned(backend: Backend
     use printbridge::ledger::intake::MAX_LINE_ITEMS;
     let app = TestApp::spawn(backend, |c| {
         shop(c);
-        c.max_body_bytes = 8 * 1024 * 1024;
+        c.max_body_bytes =
+            printbridge::config::BodyLimit::new(8 * 1024 * 1024).expect("within the cap");
     })
     .await;
     let ids: Vec<String> = (0..=MAX_LINE_ITEMS).map(|n| format!("p-{n}")).collect();

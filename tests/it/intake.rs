@@ -306,7 +306,7 @@ async fn problem(resp: reqwest::Response) -> (u16, Value) {
 /// Bad input is refused with a JSON problem that names the field, and nothing is stored.
 async fn bad_input_is_refused_and_not_stored(backend: Backend) {
     let app = TestApp::spawn(backend, |c| {
-        c.max_body_bytes = 4096;
+        c.max_body_bytes = printbridge::config::BodyLimit::new(4096).expect("within the cap");
         c.stores = vec![support::store_config("shop", "s3cret")];
     })
     .await;

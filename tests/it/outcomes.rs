@@ -175,7 +175,7 @@ async fn lookups_that_keep_failing_park_the_job(backend: Backend) {
     let store = sandbox_store(&sb, "shop", SECRET);
     let app = TestApp::spawn(backend, |c| {
         support::fast_dispatch(c);
-        c.dispatch.max_attempts = 2;
+        c.dispatch.max_attempts = std::num::NonZeroU32::new(2).expect("2 is not 0");
         c.stores = vec![store];
     })
     .await;

@@ -29,7 +29,7 @@ fn with_rest(mut store: StoreConfig, woo: &WooStandin) -> StoreConfig {
 
 fn dispatching(c: &mut Config) {
     c.dispatch.enabled = true;
-    c.dispatch.request_timeout_secs = 2;
+    c.dispatch.request_timeout_secs = std::num::NonZeroU64::new(2).expect("2 is not 0");
     c.dispatch.backoff_base_secs = 1;
     c.dispatch.backoff_cap_secs = 1;
     c.dispatch.reconcile_interval_secs = 0;

@@ -449,7 +449,7 @@ pub async fn start_sandbox() -> printbridge::sandbox::Sandbox {
 /// for jobs to end.
 pub fn fast_dispatch(c: &mut Config) {
     c.dispatch.enabled = true;
-    c.dispatch.request_timeout_secs = 1;
+    c.dispatch.request_timeout_secs = std::num::NonZeroU64::MIN;
     c.dispatch.backoff_base_secs = 1;
     c.dispatch.backoff_cap_secs = 1;
     c.dispatch.reconcile_interval_secs = 0;
