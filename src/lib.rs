@@ -7,7 +7,7 @@ pub mod demo;
 pub mod drain;
 pub mod gateway;
 pub mod http;
-pub mod ledger;
+pub mod intake;
 pub mod logging;
 pub mod metrics;
 pub mod net;

@@ -342,7 +342,7 @@ async fn backfill(
         cfg,
         &client,
         since,
-        printbridge::ledger::intake::Source::Backfill,
+        printbridge::intake::parse::Source::Backfill,
         || chrono::Utc::now().timestamp_millis(),
     )
     .await?;

@@ -886,12 +886,12 @@ impl Executor for CountingExecutor {
 /// Job payloads for the backlog, planned from the template exactly as intake plans them.
 fn backlog_jobs(template: &str) -> anyhow::Result<Vec<(String, String, String, String)>> {
     let body = template.replace(ORDER_ID_MARKER, "1");
-    let printbridge::ledger::intake::Parsed::Order(snap) =
-        printbridge::ledger::intake::parse_delivery(Some("order.created"), body.as_bytes())
+    let printbridge::intake::parse::Parsed::Order(snap) =
+        printbridge::intake::parse::parse_delivery(Some("order.created"), body.as_bytes())
     else {
         anyhow::bail!("the benchmark order does not parse as an order");
     };
-    Ok(printbridge::ledger::intake::plan_provider_jobs(&snap)
+    Ok(printbridge::intake::parse::plan_provider_jobs(&snap)
         .into_iter()
         .map(|j| {
             (

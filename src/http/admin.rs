@@ -11,9 +11,9 @@ use poem_openapi::{Object, OpenApi, SecurityScheme};
 
 use super::problem::{ApiError, Problem};
 use super::{ApiTags, AppState};
+use crate::intake::apply::DeliveryOutcome;
 use crate::store::job_reads::{JobDetail, JobFilter, JobPage, JobView};
 use crate::store::job_types::{JobQueue, JobState};
-use crate::store::ledger::DeliveryOutcome;
 use crate::store::reads::{
     DeliveryDetail, DeliveryFilter, DeliveryPage, OrderFilter, OrderLedger, OrderPage,
 };

@@ -520,7 +520,7 @@ impl Dispatcher {
         match reconcile::ingest_order_json(
             &self.state.store,
             cfg,
-            crate::ledger::intake::Source::Reconcile,
+            crate::intake::parse::Source::Reconcile,
             raw,
             now,
         )

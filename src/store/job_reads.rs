@@ -7,9 +7,9 @@ use sqlx::{FromRow, Row};
 
 use super::job_types::{JobKind, JobQueue, JobState};
 use super::jobs::{IN_JOBS_DUE, IN_JOBS_STATE};
-use super::ledger::Ledger;
 use super::reads::{rfc3339, where_terms};
 use super::{Store, StoreError, in_tx, on_pool};
+use crate::intake::apply::Ledger;
 
 /// Writes a shipment note's text from the tracking numbers it names.
 pub type ShipmentNote<'a> = &'a (dyn Fn(&[&str]) -> String + Sync);

@@ -301,7 +301,7 @@ mod tests {
             include_str!("jobs.rs"),
             include_str!("job_reads.rs"),
             include_str!("replay.rs"),
-            include_str!("ledger.rs"),
+            include_str!("../intake/apply.rs"),
             include_str!("reads.rs"),
         ];
         let mut checked = 0;

@@ -7,10 +7,10 @@ use std::sync::LazyLock;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, QueryBuilder, Transaction, Type};
 
 use super::backend::Backend;
-use super::body;
 use super::job_types::{JobKind, JobQueue, JobState, UnknownName};
-use super::ledger::Ledger;
 use super::{Store, StoreError, in_tx, on_pool, on_pool_write};
+use crate::intake::apply::Ledger;
+use crate::intake::body;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobGauge {
@@ -37,7 +37,7 @@ pub struct JobGauges {
 pub(super) const IN_JOBS_STATE: &str = "state IN ('running', 'needs-review', 'dead')";
 
 /// The predicate of the claim index `jobs_due` (migration 0001), as for [`IN_JOBS_STATE`].
-pub(super) const IN_JOBS_DUE: &str = "state IN ('pending', 'retrying')";
+pub(crate) const IN_JOBS_DUE: &str = "state IN ('pending', 'retrying')";
 
 /// Jobs per provider and state, for the jobs not finished (pending, retrying, running) and
 /// those waiting for an operator (needs-review, dead). Done and cancelled jobs, which only

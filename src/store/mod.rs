@@ -14,14 +14,11 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-mod backend;
-pub mod body;
+pub(crate) mod backend;
 pub mod gateway_errors;
-pub mod intake;
 pub mod job_reads;
 pub mod job_types;
 pub mod jobs;
-pub mod ledger;
 pub mod reads;
 pub mod replay;
 pub mod writer;

@@ -6,9 +6,9 @@ use poem_openapi::Object;
 use serde::Serialize;
 use sqlx::Row;
 
-use super::body;
 use super::jobs::IN_JOBS_STATE;
 use super::{Store, StoreError, on_pool};
+use crate::intake::body;
 
 /// Milliseconds since the epoch as RFC 3339 UTC text.
 pub fn rfc3339(ms: i64) -> String {

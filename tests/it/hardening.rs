@@ -453,7 +453,7 @@ on_both_backends!(
 /// operator, and plans nothing.
 async fn orders_above_the_line_item_cap_are_flagged_not_planned(backend: Backend) {
     use crate::support::{Item, order_json};
-    use printbridge::ledger::intake::MAX_LINE_ITEMS;
+    use printbridge::intake::parse::MAX_LINE_ITEMS;
     let app = TestApp::spawn(backend, |c| {
         shop(c);
         c.max_body_bytes = 8 * 1024 * 1024;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::support;
 use crate::support::{Backend, Item, TestApp, open_store, order_json, sandbox_store};
-use printbridge::ledger::intake::Source;
+use printbridge::intake::parse::Source;
 use printbridge::sandbox::Fault;
 use serde_json::{Value, json};
 

@@ -4,7 +4,7 @@
 
 use crate::support;
 use crate::support::{ADMIN_TOKEN, Backend, Item, TestApp, order_json};
-use printbridge::ledger::intake::Source;
+use printbridge::intake::parse::Source;
 use printbridge::store::jobs::{Finish, FollowUp};
 use serde_json::{Value, json};
 

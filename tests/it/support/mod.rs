@@ -564,7 +564,7 @@ pub async fn store_with_apliiq_orders(
         let ingested = printbridge::outbox::reconcile::ingest_order_json(
             &store,
             &cfg,
-            printbridge::ledger::intake::Source::Backfill,
+            printbridge::intake::parse::Source::Backfill,
             body,
             1,
         )
