@@ -28,11 +28,11 @@ use tokio::task::JoinSet;
 use printbridge::app::Application;
 use printbridge::config::{Config, StoreConfig};
 use printbridge::outbox::exec::ProviderExecutor;
+use printbridge::outbox::jobs::ClaimedJob;
 use printbridge::outbox::{BoxFuture, Dispatcher, Executor, Report};
 use printbridge::sandbox::{Sandbox, SandboxCredentials};
 use printbridge::store::Store;
 use printbridge::store::job_reads::JobFilter;
-use printbridge::store::jobs::ClaimedJob;
 use printbridge::store::reads::Table;
 
 use crate::backlog::{Backlog, plan_backlog};
@@ -982,7 +982,7 @@ async fn dispatch_run(
         let running: i64 = g
             .by_state
             .iter()
-            .filter(|x| x.state == printbridge::store::job_types::JobState::Running)
+            .filter(|x| x.state == printbridge::outbox::job_types::JobState::Running)
             .map(|x| x.count)
             .sum();
         if g.queue_depth == 0 && running == 0 {
@@ -999,7 +999,7 @@ async fn dispatch_run(
     let done_jobs = store
         .list_jobs(&JobFilter {
             store: None,
-            state: Some(printbridge::store::job_types::JobState::Done),
+            state: Some(printbridge::outbox::job_types::JobState::Done),
             provider: None,
             offset: 0,
             limit: 1,
@@ -1035,7 +1035,7 @@ async fn dispatch_run(
         let t = Instant::now();
         store
             .list_jobs(&JobFilter {
-                state: Some(printbridge::store::job_types::JobState::Dead),
+                state: Some(printbridge::outbox::job_types::JobState::Dead),
                 limit: 50,
                 ..JobFilter::default()
             })

@@ -12,8 +12,8 @@ use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme};
 use super::problem::{ApiError, Problem};
 use super::{ApiTags, AppState};
 use crate::config::StoreConfig;
+use crate::outbox::job_types::{JobQueue, JobState};
 use crate::store::job_reads::TrackingView;
-use crate::store::job_types::{JobQueue, JobState};
 use crate::store::reads::rfc3339;
 
 /// The store's `api_token` as a bearer token.

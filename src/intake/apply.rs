@@ -19,8 +19,8 @@ use crate::intake::parse::{
     ClassifiedItem, Delivery, OrderSnapshot, Parsed, PlannedJob, Source, parse_delivery,
     plan_provider_jobs,
 };
+use crate::outbox::jobs::IN_JOBS_DUE;
 use crate::store::backend::{Backend, Done};
-use crate::store::jobs::IN_JOBS_DUE;
 use crate::store::{Store, StoreError, in_tx};
 
 /// What the ledger did with a delivery.

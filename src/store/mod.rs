@@ -17,10 +17,7 @@ use sqlx::sqlite::{
 pub(crate) mod backend;
 pub mod gateway_errors;
 pub mod job_reads;
-pub mod job_types;
-pub mod jobs;
 pub mod reads;
-pub mod replay;
 pub mod writer;
 
 /// What a store operation failed with. The HTTP layer answers each kind with its own status

@@ -5,9 +5,9 @@
 
 use crate::support;
 use crate::support::Backend;
+use printbridge::outbox::job_types::{JobQueue, JobState};
 use printbridge::store::Store;
 use printbridge::store::job_reads::JobFilter;
-use printbridge::store::job_types::{JobQueue, JobState};
 use printbridge::store::reads::{DeliveryFilter, OrderFilter};
 
 const STORES: [&str; 2] = ["shop", "other"];

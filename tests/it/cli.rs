@@ -243,7 +243,7 @@ async fn replay_command_requeues_a_dead_letter() {
         support::store_with_apliiq_orders(support::Backend::Sqlite, dir.path(), 7..=7).await;
     let job = store
         .claim_jobs(
-            printbridge::store::job_types::JobQueue::Apliiq,
+            printbridge::outbox::job_types::JobQueue::Apliiq,
             "w",
             2,
             1_000_000,

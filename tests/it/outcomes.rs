@@ -61,7 +61,7 @@ async fn interrupted_before_sending_is_sent_again(backend: Backend) {
     }
     let claimed = store
         .claim_jobs(
-            printbridge::store::job_types::JobQueue::Spiff,
+            printbridge::outbox::job_types::JobQueue::Spiff,
             "crashed",
             now,
             now + 1,
