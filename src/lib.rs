@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod net;
 pub mod outbox;
 pub mod providers;
+pub mod reads;
 pub mod sandbox;
 pub mod secret;
 pub mod store;

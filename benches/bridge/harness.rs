@@ -30,10 +30,10 @@ use printbridge::config::{Config, StoreConfig};
 use printbridge::outbox::exec::ProviderExecutor;
 use printbridge::outbox::jobs::ClaimedJob;
 use printbridge::outbox::{BoxFuture, Dispatcher, Executor, Report};
+use printbridge::reads::jobs::JobFilter;
+use printbridge::reads::orders::Table;
 use printbridge::sandbox::{Sandbox, SandboxCredentials};
 use printbridge::store::Store;
-use printbridge::store::job_reads::JobFilter;
-use printbridge::store::reads::Table;
 
 use crate::backlog::{Backlog, plan_backlog};
 use crate::order::{ORDER_ID_MARKER, order_template};

@@ -14,8 +14,8 @@ use super::{ApiTags, AppState};
 use crate::intake::apply::DeliveryOutcome;
 use crate::outbox::job_types::{JobQueue, JobState};
 use crate::outbox::replay::{StoppedFilter, parse_instant};
-use crate::store::job_reads::{JobDetail, JobFilter, JobPage, JobView};
-use crate::store::reads::{
+use crate::reads::jobs::{JobDetail, JobFilter, JobPage, JobView};
+use crate::reads::orders::{
     DeliveryDetail, DeliveryFilter, DeliveryPage, OrderFilter, OrderLedger, OrderPage,
 };
 

@@ -299,10 +299,10 @@ mod tests {
     fn names_spelled_in_sql_are_the_enums_names() {
         let sources = [
             include_str!("jobs.rs"),
-            include_str!("../store/job_reads.rs"),
+            include_str!("../reads/jobs.rs"),
             include_str!("replay.rs"),
             include_str!("../intake/apply.rs"),
-            include_str!("../store/reads.rs"),
+            include_str!("../reads/orders.rs"),
         ];
         let mut checked = 0;
         for src in sources {

@@ -16,8 +16,6 @@ use sqlx::sqlite::{
 
 pub(crate) mod backend;
 pub mod gateway_errors;
-pub mod job_reads;
-pub mod reads;
 pub mod writer;
 
 /// What a store operation failed with. The HTTP layer answers each kind with its own status

@@ -339,7 +339,7 @@ async fn backfill_takes_in_paid_orders_from_the_shop() {
     assert!(text.contains("2 paid order(s)"), "{text}");
     assert!(text.contains("2 provider job(s) planned"), "{text}");
     let store = printbridge::store::Store::connect(&db).await.unwrap();
-    use printbridge::store::reads::Table;
+    use printbridge::reads::orders::Table;
     assert_eq!(store.count(Table::Orders).await.unwrap(), 2);
     assert_eq!(store.count(Table::Jobs).await.unwrap(), 2);
 }

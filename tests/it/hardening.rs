@@ -365,7 +365,7 @@ async fn every_401_challenges_and_unknown_stores_look_like_wrong_credentials(bac
     );
     assert_eq!(
         app.store
-            .count(printbridge::store::reads::Table::Deliveries)
+            .count(printbridge::reads::orders::Table::Deliveries)
             .await
             .expect("count"),
         0
@@ -502,7 +502,7 @@ on_both_backends!(
 /// body under another topic, or another body, is stored.
 async fn identical_replays_add_no_rows(backend: Backend) {
     use crate::support::{Item, order_json};
-    use printbridge::store::reads::Table;
+    use printbridge::reads::orders::Table;
     let app = TestApp::spawn(backend, shop).await;
     let order = order_json(
         31,

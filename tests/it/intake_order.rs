@@ -7,8 +7,8 @@ use crate::support;
 use crate::support::{Backend, TestApp};
 use printbridge::intake::body::Packed;
 use printbridge::intake::queue::MAX_APPLY_ATTEMPTS;
+use printbridge::reads::orders::Table;
 use printbridge::store::Store;
-use printbridge::store::reads::Table;
 use serde_json::{Value, json};
 
 const SECRET: &str = "s3cret";

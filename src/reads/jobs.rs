@@ -5,11 +5,11 @@ use poem_openapi::Object;
 use serde::Serialize;
 use sqlx::{FromRow, Row};
 
-use super::reads::{rfc3339, where_terms};
-use super::{Store, StoreError, in_tx, on_pool};
+use super::orders::{rfc3339, where_terms};
 use crate::intake::apply::Ledger;
 use crate::outbox::job_types::{JobKind, JobQueue, JobState};
 use crate::outbox::jobs::{IN_JOBS_DUE, IN_JOBS_STATE};
+use crate::store::{Store, StoreError, in_tx, on_pool};
 
 /// Writes a shipment note's text from the tracking numbers it names.
 pub type ShipmentNote<'a> = &'a (dyn Fn(&[&str]) -> String + Sync);
