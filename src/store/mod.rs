@@ -5,6 +5,11 @@
 //! (`$1` placeholders work on both) runs with concrete types. The intake transaction and the
 //! recording of finished attempts are generic functions over either backend's connection
 //! (the `backend` module). Times are Unix milliseconds.
+//!
+//! This module is storage itself: the pools, connecting, migrations, [`StoreError`], the pool
+//! macros, group commit ([`writer`]) and the gateway's error log. The statements of intake,
+//! the outbox and the read side are `impl Store` blocks in `crate::intake`, `crate::outbox`
+//! and `crate::reads` (docs/ARCHITECTURE.md, "Module map").
 
 use std::str::FromStr;
 use std::time::Duration;
