@@ -16,7 +16,7 @@
 mod order;
 
 use base64::Engine;
-use printbridge::ledger::intake::{Parsed, parse_delivery};
+use printbridge::intake::parse::{Parsed, parse_delivery};
 
 const CAPTURES: [&str; 2] = [
     "tests/fixtures/woocommerce/wc-11.0.1_wp-7.1",

@@ -10,11 +10,11 @@ use tokio::sync::{Notify, watch};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::http::{AppState, routes};
+use crate::intake::queue::{Applied, IntakeQueue, OnApplied};
 use crate::metrics::Metrics;
 use crate::outbox::exec::ProviderExecutor;
 use crate::outbox::{Dispatcher, reconcile};
 use crate::store::Store;
-use crate::store::intake::{Applied, IntakeQueue, OnApplied};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 
 use crate::app::Application;
 use crate::config::Config;
+use crate::outbox::job_types::{JobQueue, JobState};
+use crate::reads::jobs::JobDetail;
 use crate::sandbox::shop::DemoShop;
 use crate::sandbox::{Sandbox, SandboxCredentials};
 use crate::secret::Secret;
-use crate::store::job_reads::JobDetail;
-use crate::store::job_types::{JobQueue, JobState};
 
 /// A real order.created delivery captured from WooCommerce 11.0.1 (checkout and payment in one
 /// request); the demo keeps its shape and replaces the line items.

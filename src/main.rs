@@ -259,9 +259,9 @@ async fn replay_jobs(args: ReplayJobsArgs, out: &mut dyn Write) -> anyhow::Resul
 /// The stopped jobs `printbridge replay-jobs` selects, its flags checked.
 fn stopped_filter(
     args: &ReplayJobsArgs,
-) -> anyhow::Result<printbridge::store::replay::StoppedFilter> {
-    use printbridge::store::job_types::{JobQueue, JobState};
-    use printbridge::store::replay::{StoppedFilter, parse_instant};
+) -> anyhow::Result<printbridge::outbox::replay::StoppedFilter> {
+    use printbridge::outbox::job_types::{JobQueue, JobState};
+    use printbridge::outbox::replay::{StoppedFilter, parse_instant};
     let state = args
         .state
         .as_deref()
@@ -342,7 +342,7 @@ async fn backfill(
         cfg,
         &client,
         since,
-        printbridge::ledger::intake::Source::Backfill,
+        printbridge::intake::parse::Source::Backfill,
         || chrono::Utc::now().timestamp_millis(),
     )
     .await?;

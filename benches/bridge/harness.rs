@@ -28,12 +28,12 @@ use tokio::task::JoinSet;
 use printbridge::app::Application;
 use printbridge::config::{Config, StoreConfig};
 use printbridge::outbox::exec::ProviderExecutor;
+use printbridge::outbox::jobs::ClaimedJob;
 use printbridge::outbox::{BoxFuture, Dispatcher, Executor, Report};
+use printbridge::reads::jobs::JobFilter;
+use printbridge::reads::orders::Table;
 use printbridge::sandbox::{Sandbox, SandboxCredentials};
 use printbridge::store::Store;
-use printbridge::store::job_reads::JobFilter;
-use printbridge::store::jobs::ClaimedJob;
-use printbridge::store::reads::Table;
 
 use crate::backlog::{Backlog, plan_backlog};
 use crate::order::{ORDER_ID_MARKER, order_template};
@@ -887,12 +887,12 @@ impl Executor for CountingExecutor {
 /// Job payloads for the backlog, planned from the template exactly as intake plans them.
 fn backlog_jobs(template: &str) -> anyhow::Result<Vec<(String, String, String, String)>> {
     let body = template.replace(ORDER_ID_MARKER, "1");
-    let printbridge::ledger::intake::Parsed::Order(snap) =
-        printbridge::ledger::intake::parse_delivery(Some("order.created"), body.as_bytes())
+    let printbridge::intake::parse::Parsed::Order(snap) =
+        printbridge::intake::parse::parse_delivery(Some("order.created"), body.as_bytes())
     else {
         anyhow::bail!("the benchmark order does not parse as an order");
     };
-    Ok(printbridge::ledger::intake::plan_provider_jobs(&snap)
+    Ok(printbridge::intake::parse::plan_provider_jobs(&snap)
         .into_iter()
         .map(|j| {
             (
@@ -983,7 +983,7 @@ async fn dispatch_run(
         let running: i64 = g
             .by_state
             .iter()
-            .filter(|x| x.state == printbridge::store::job_types::JobState::Running)
+            .filter(|x| x.state == printbridge::outbox::job_types::JobState::Running)
             .map(|x| x.count)
             .sum();
         if g.queue_depth == 0 && running == 0 {
@@ -1000,7 +1000,7 @@ async fn dispatch_run(
     let done_jobs = store
         .list_jobs(&JobFilter {
             store: None,
-            state: Some(printbridge::store::job_types::JobState::Done),
+            state: Some(printbridge::outbox::job_types::JobState::Done),
             provider: None,
             offset: 0,
             limit: 1,
@@ -1036,7 +1036,7 @@ async fn dispatch_run(
         let t = Instant::now();
         store
             .list_jobs(&JobFilter {
-                state: Some(printbridge::store::job_types::JobState::Dead),
+                state: Some(printbridge::outbox::job_types::JobState::Dead),
                 limit: 50,
                 ..JobFilter::default()
             })

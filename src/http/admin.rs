@@ -11,13 +11,13 @@ use poem_openapi::{Object, OpenApi, SecurityScheme};
 
 use super::problem::{ApiError, Problem};
 use super::{ApiTags, AppState};
-use crate::store::job_reads::{JobDetail, JobFilter, JobPage, JobView};
-use crate::store::job_types::{JobQueue, JobState};
-use crate::store::ledger::DeliveryOutcome;
-use crate::store::reads::{
+use crate::intake::apply::DeliveryOutcome;
+use crate::outbox::job_types::{JobQueue, JobState};
+use crate::outbox::replay::{StoppedFilter, parse_instant};
+use crate::reads::jobs::{JobDetail, JobFilter, JobPage, JobView};
+use crate::reads::orders::{
     DeliveryDetail, DeliveryFilter, DeliveryPage, OrderFilter, OrderLedger, OrderPage,
 };
-use crate::store::replay::{StoppedFilter, parse_instant};
 
 /// The admin token (`admin_token` in the configuration) as a bearer token.
 #[derive(SecurityScheme)]

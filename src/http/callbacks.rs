@@ -15,7 +15,7 @@ use super::problem::{ApiError, Problem, bad_request_problem};
 use super::raw::RawJson;
 use super::{ApiTags, AppState};
 use crate::providers::apliiq::verify_callback;
-use crate::store::job_reads::{Shipment, ShipmentNote};
+use crate::reads::jobs::{Shipment, ShipmentNote};
 
 /// The fulfilment Apliiq reports.
 #[derive(Debug, Object)]

@@ -39,7 +39,7 @@ pub struct AppState {
     /// Catalog reads cached for the Key2print product gateway.
     pub catalog: Arc<crate::gateway::CatalogCache>,
     /// Webhook deliveries: stored, answered, applied to the ledger in order.
-    pub intake: Arc<crate::store::intake::IntakeQueue>,
+    pub intake: Arc<crate::intake::queue::IntakeQueue>,
     /// Recently stored deliveries, so that an identical replay is not stored again.
     pub recent: replays::RecentDeliveries,
     /// Key2print session creation per store (`key2print.sessions_per_minute`).

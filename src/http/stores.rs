@@ -12,9 +12,9 @@ use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme};
 use super::problem::{ApiError, Problem};
 use super::{ApiTags, AppState};
 use crate::config::StoreConfig;
-use crate::store::job_reads::TrackingView;
-use crate::store::job_types::{JobQueue, JobState};
-use crate::store::reads::rfc3339;
+use crate::outbox::job_types::{JobQueue, JobState};
+use crate::reads::jobs::TrackingView;
+use crate::reads::orders::rfc3339;
 
 /// The store's `api_token` as a bearer token.
 #[derive(SecurityScheme)]

@@ -14,7 +14,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use super::problem::{ApiError, Problem, bad_request_problem};
 use super::raw::RawJson;
 use super::{ApiTags, AppState};
-use crate::ledger::intake::{Delivery, Source};
+use crate::intake::parse::{Delivery, Source};
 use crate::secret::Secret;
 use crate::woo::signature;
 
@@ -225,7 +225,7 @@ struct DeliveryHeaders {
 /// Stores a verified delivery and answers it: an identical delivery stored moments ago (a
 /// replay, a re-send) is answered as the ledger would answer it, without adding a row (see
 /// `replays`); any other is answered once committed, and applied to the ledger in the same
-/// transaction unless a backlog waits (see `store::intake`). Metrics and the dispatcher
+/// transaction unless a backlog waits (see `intake::queue`). Metrics and the dispatcher
 /// follow the application.
 async fn store_delivery(
     state: &AppState,

@@ -20,14 +20,14 @@ use sha2::{Digest, Sha256};
 use super::{BoxFuture, Executor, Outcome, Report, SendMark};
 use crate::clock::Clock;
 use crate::config::{ApliiqConfig, Config};
+use crate::outbox::job_types::{JobKind, JobQueue};
+use crate::outbox::jobs::{ClaimedJob, FollowUp, NewFile};
 use crate::providers::apliiq::{
     ApliiqAddress, ApliiqClient, ApliiqLineItem, ApliiqOrder, ApliiqPlacement, ApliiqShippingLine,
 };
 use crate::providers::key2print::Key2printClient;
 use crate::providers::spiff::{SpiffClient, SpiffOrderItem, SpiffPlacement};
 use crate::providers::{ErrorKind, FailureClass, ProviderError};
-use crate::store::job_types::{JobKind, JobQueue};
-use crate::store::jobs::{ClaimedJob, FollowUp, NewFile};
 use crate::woo::model::{Address, Order};
 use crate::woo::rest::{WooClient, WooError};
 

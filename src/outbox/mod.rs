@@ -17,6 +17,12 @@
 //! as possibly effective. A known outcome is recorded again until the database takes it.
 //!
 //! Replay (`POST /v1/admin/jobs/{id}/replay`, `printbridge replay`) puts a stopped job back.
+//!
+//! This file is the dispatcher. [`jobs`] holds the store's statements on jobs (claim, lease,
+//! finish, replay one job or order, the reconcile cursors), [`job_types`] the names of a job's
+//! state, kind and queue, [`replay`] the replay of stopped jobs in bulk, [`exec`] the executor
+//! that turns a job into its provider call, and [`reconcile`] the reconciler that asks each
+//! shop for orders changed since it last looked.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -30,11 +36,14 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::http::AppState;
-use crate::store::job_types::{JobKind, JobQueue, JobState};
-use crate::store::jobs::{AttemptRecord, ClaimedJob, Finish, FollowUp};
+use crate::outbox::job_types::{JobKind, JobQueue, JobState};
+use crate::outbox::jobs::{AttemptRecord, ClaimedJob, Finish, FollowUp};
 
 pub mod exec;
+pub mod job_types;
+pub mod jobs;
 pub mod reconcile;
+pub mod replay;
 
 /// What one attempt came to.
 #[derive(Debug, Clone)]
@@ -194,7 +203,7 @@ pub struct Dispatcher {
     /// How long to wait for in-flight calls on shutdown.
     drain: Duration,
     /// Group commit of finished attempts.
-    finishes: crate::store::jobs::FinishQueue,
+    finishes: crate::outbox::jobs::FinishQueue,
 }
 
 impl Dispatcher {
@@ -204,7 +213,7 @@ impl Dispatcher {
             executor,
             worker: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             drain: Duration::from_secs(20),
-            finishes: crate::store::jobs::FinishQueue::new(),
+            finishes: crate::outbox::jobs::FinishQueue::new(),
         }
     }
 
@@ -520,7 +529,7 @@ impl Dispatcher {
         match reconcile::ingest_order_json(
             &self.state.store,
             cfg,
-            crate::ledger::intake::Source::Reconcile,
+            crate::intake::parse::Source::Reconcile,
             raw,
             now,
         )

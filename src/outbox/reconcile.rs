@@ -11,8 +11,8 @@ use tokio::sync::watch;
 
 use crate::config::StoreConfig;
 use crate::http::AppState;
-use crate::ledger::intake::{Delivery, Source, parse_delivery};
-use crate::store::ledger::IntakeResult;
+use crate::intake::apply::IntakeResult;
+use crate::intake::parse::{Delivery, Source, parse_delivery};
 use crate::store::{Store, StoreError};
 use crate::woo::rest::{WooClient, WooError};
 

@@ -4,7 +4,7 @@
 //! one generic function over the backend; [`Backend::POSTGRES`] picks the form where they
 //! differ. The `where` clause of [`Backend`] lists the sqlx bounds both meet. Rust does not
 //! carry a trait's `where` clause to the places that name the trait, so the blocks of generic
-//! statements repeat it (see [`super::ledger`] and [`super::jobs`]).
+//! statements repeat it (see [`crate::intake::apply`] and [`crate::outbox::jobs`]).
 
 use sqlx::postgres::{PgQueryResult, Postgres};
 use sqlx::sqlite::{Sqlite, SqliteQueryResult};

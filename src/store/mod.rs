@@ -5,6 +5,11 @@
 //! (`$1` placeholders work on both) runs with concrete types. The intake transaction and the
 //! recording of finished attempts are generic functions over either backend's connection
 //! (the `backend` module). Times are Unix milliseconds.
+//!
+//! This module is storage itself: the pools, connecting, migrations, [`StoreError`], the pool
+//! macros, group commit ([`writer`]) and the gateway's error log. The statements of intake,
+//! the outbox and the read side are `impl Store` blocks in `crate::intake`, `crate::outbox`
+//! and `crate::reads` (docs/ARCHITECTURE.md, "Module map").
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -14,16 +19,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-mod backend;
-pub mod body;
+pub(crate) mod backend;
 pub mod gateway_errors;
-pub mod intake;
-pub mod job_reads;
-pub mod job_types;
-pub mod jobs;
-pub mod ledger;
-pub mod reads;
-pub mod replay;
 pub mod writer;
 
 /// What a store operation failed with. The HTTP layer answers each kind with its own status

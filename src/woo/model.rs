@@ -140,7 +140,7 @@ pub struct LineItem {
     #[serde(deserialize_with = "lenient_i64")]
     pub variation_id: i64,
     /// A whole number; anything else (a fraction, beyond i64) reads as 0, which no provider
-    /// is sent (see `ledger::classify`).
+    /// is sent (see `intake::classify`).
     #[serde(deserialize_with = "quantity")]
     pub quantity: i64,
     #[serde(deserialize_with = "lenient_string")]

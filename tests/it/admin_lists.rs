@@ -5,10 +5,10 @@
 
 use crate::support;
 use crate::support::Backend;
+use printbridge::outbox::job_types::{JobQueue, JobState};
+use printbridge::reads::jobs::JobFilter;
+use printbridge::reads::orders::{DeliveryFilter, OrderFilter};
 use printbridge::store::Store;
-use printbridge::store::job_reads::JobFilter;
-use printbridge::store::job_types::{JobQueue, JobState};
-use printbridge::store::reads::{DeliveryFilter, OrderFilter};
 
 const STORES: [&str; 2] = ["shop", "other"];
 const PROVIDERS: [&str; 4] = ["spiff", "apliiq", "key2print", "woocommerce"];

@@ -5,7 +5,7 @@
 mod order;
 
 use crate::support;
-use printbridge::store::body::Packed;
+use printbridge::intake::body::Packed;
 
 /// Compressed size over original size, as intake stores a body on SQLite.
 fn stored_fraction(body: &[u8]) -> f64 {

@@ -243,7 +243,7 @@ async fn replay_command_requeues_a_dead_letter() {
         support::store_with_apliiq_orders(support::Backend::Sqlite, dir.path(), 7..=7).await;
     let job = store
         .claim_jobs(
-            printbridge::store::job_types::JobQueue::Apliiq,
+            printbridge::outbox::job_types::JobQueue::Apliiq,
             "w",
             2,
             1_000_000,
@@ -339,7 +339,7 @@ async fn backfill_takes_in_paid_orders_from_the_shop() {
     assert!(text.contains("2 paid order(s)"), "{text}");
     assert!(text.contains("2 provider job(s) planned"), "{text}");
     let store = printbridge::store::Store::connect(&db).await.unwrap();
-    use printbridge::store::reads::Table;
+    use printbridge::reads::orders::Table;
     assert_eq!(store.count(Table::Orders).await.unwrap(), 2);
     assert_eq!(store.count(Table::Jobs).await.unwrap(), 2);
 }

@@ -530,7 +530,7 @@ async fn sigterm_lets_in_flight_calls_finish() {
     assert!(exit.success(), "{exit:?}");
     let store = printbridge::store::Store::connect(&db).await.unwrap();
     let jobs = store
-        .list_jobs(&printbridge::store::job_reads::JobFilter {
+        .list_jobs(&printbridge::reads::jobs::JobFilter {
             limit: 10,
             ..Default::default()
         })

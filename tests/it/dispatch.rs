@@ -424,12 +424,12 @@ on_both_backends!(thousand_orders, thousand_orders_with_duplicates);
 /// Attempts that finish together are recorded together, each fenced by its own lease and
 /// with its own attempt, file, note and attention, whoever shares its transaction.
 async fn finished_attempts_are_recorded_together(backend: Backend) {
-    use printbridge::store::jobs::{AttemptRecord, Finish, FinishQueue, FollowUp, NewFile};
+    use printbridge::outbox::jobs::{AttemptRecord, Finish, FinishQueue, FollowUp, NewFile};
     let dir = tempfile::tempdir().expect("tempdir");
     let store = support::store_with_apliiq_orders(backend, dir.path(), 1..=6).await;
     let mut jobs = store
         .claim_jobs(
-            printbridge::store::job_types::JobQueue::Apliiq,
+            printbridge::outbox::job_types::JobQueue::Apliiq,
             "w",
             2,
             1_000_000,
@@ -609,7 +609,7 @@ async fn unstarted_claims_go_back_untouched(backend: Backend) {
     let store = support::store_with_apliiq_orders(backend, dir.path(), 1..=2).await;
     let claimed = store
         .claim_jobs(
-            printbridge::store::job_types::JobQueue::Apliiq,
+            printbridge::outbox::job_types::JobQueue::Apliiq,
             "w",
             2,
             1_000_000,
@@ -630,7 +630,7 @@ async fn unstarted_claims_go_back_untouched(backend: Backend) {
     assert!(
         store
             .claim_jobs(
-                printbridge::store::job_types::JobQueue::Apliiq,
+                printbridge::outbox::job_types::JobQueue::Apliiq,
                 "w",
                 2,
                 1_000_000,
@@ -642,7 +642,7 @@ async fn unstarted_claims_go_back_untouched(backend: Backend) {
     );
     let again = store
         .claim_jobs(
-            printbridge::store::job_types::JobQueue::Apliiq,
+            printbridge::outbox::job_types::JobQueue::Apliiq,
             "w",
             3,
             1_000_000,
@@ -662,7 +662,7 @@ on_both_backends!(unclaim, unstarted_claims_go_back_untouched);
 /// claim of the same job (after a retry, an expired lease, or a replay, which resets the
 /// attempts) is not.
 async fn only_a_jobs_first_claim_is_first(backend: Backend) {
-    use printbridge::store::jobs::FollowUp;
+    use printbridge::outbox::jobs::FollowUp;
     let dir = tempfile::tempdir().expect("tempdir");
     let store = support::store_with_apliiq_orders(backend, dir.path(), 1..=2).await;
     let claim = |now: i64| {
@@ -670,7 +670,7 @@ async fn only_a_jobs_first_claim_is_first(backend: Backend) {
         async move {
             let mut jobs = store
                 .claim_jobs(
-                    printbridge::store::job_types::JobQueue::Apliiq,
+                    printbridge::outbox::job_types::JobQueue::Apliiq,
                     "w",
                     now,
                     now + 1_000,

@@ -367,7 +367,7 @@ async fn every_401_challenges_and_unknown_stores_look_like_wrong_credentials(bac
     );
     assert_eq!(
         app.store
-            .count(printbridge::store::reads::Table::Deliveries)
+            .count(printbridge::reads::orders::Table::Deliveries)
             .await
             .expect("count"),
         0
@@ -455,7 +455,7 @@ on_both_backends!(
 /// operator, and plans nothing.
 async fn orders_above_the_line_item_cap_are_flagged_not_planned(backend: Backend) {
     use crate::support::{Item, order_json};
-    use printbridge::ledger::intake::MAX_LINE_ITEMS;
+    use printbridge::intake::parse::MAX_LINE_ITEMS;
     let app = TestApp::spawn(backend, |c| {
         shop(c);
         c.max_body_bytes =
@@ -505,7 +505,7 @@ on_both_backends!(
 /// body under another topic, or another body, is stored.
 async fn identical_replays_add_no_rows(backend: Backend) {
     use crate::support::{Item, order_json};
-    use printbridge::store::reads::Table;
+    use printbridge::reads::orders::Table;
     let app = TestApp::spawn(backend, shop).await;
     let order = order_json(
         31,

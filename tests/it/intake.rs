@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::support;
 use crate::support::{Backend, TestApp, captured_deliveries, captured_store};
-use printbridge::store::reads::Table;
+use printbridge::reads::orders::Table;
 use serde_json::{Value, json};
 
 /// What the ledger must do with each captured delivery (same on both stacks): `ping`, or the

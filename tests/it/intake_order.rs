@@ -5,10 +5,10 @@
 
 use crate::support;
 use crate::support::{Backend, TestApp};
+use printbridge::intake::body::Packed;
+use printbridge::intake::queue::MAX_APPLY_ATTEMPTS;
+use printbridge::reads::orders::Table;
 use printbridge::store::Store;
-use printbridge::store::body::Packed;
-use printbridge::store::intake::MAX_APPLY_ATTEMPTS;
-use printbridge::store::reads::Table;
 use serde_json::{Value, json};
 
 const SECRET: &str = "s3cret";
@@ -504,7 +504,7 @@ async fn replicas_of_one_schema_apply_one_at_a_time() {
     // Another replica of `held`'s schema, in the middle of applying.
     let mut replica = pool.begin().await.expect("begin");
     sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))")
-        .bind(printbridge::store::ledger::APPLY_LOCK)
+        .bind(printbridge::intake::apply::APPLY_LOCK)
         .execute(&mut *replica)
         .await
         .expect("lock");

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::support;
 use crate::support::{Backend, Item, TestApp, open_store, order_json, sandbox_store};
-use printbridge::ledger::intake::Source;
+use printbridge::intake::parse::Source;
 use printbridge::sandbox::Fault;
 use serde_json::{Value, json};
 
@@ -61,7 +61,7 @@ async fn interrupted_before_sending_is_sent_again(backend: Backend) {
     }
     let claimed = store
         .claim_jobs(
-            printbridge::store::job_types::JobQueue::Spiff,
+            printbridge::outbox::job_types::JobQueue::Spiff,
             "crashed",
             now,
             now + 1,

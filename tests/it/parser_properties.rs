@@ -4,7 +4,7 @@
 
 use printbridge::config::Key2printConfig;
 use printbridge::gateway::auth;
-use printbridge::ledger::intake::{Parsed, parse_delivery};
+use printbridge::intake::parse::{Parsed, parse_delivery};
 use printbridge::providers::key2print::{gateway_sign, parse_query};
 use proptest::prelude::*;
 
@@ -54,7 +54,7 @@ proptest! {
         match parse_delivery(Some("order.updated"), body.as_bytes()) {
             Parsed::Order(snap) => {
                 prop_assert_eq!(Some(snap.order.id), exact_id(&id));
-                let planned = printbridge::ledger::intake::plan_provider_jobs(&snap);
+                let planned = printbridge::intake::parse::plan_provider_jobs(&snap);
                 let whole = quantity.trim_matches('"').parse::<i64>().is_ok_and(|q| q >= 1);
                 prop_assert_eq!(!planned.is_empty(), whole, "quantity {}", quantity);
             }

@@ -4,8 +4,8 @@
 
 use crate::support;
 use crate::support::{ADMIN_TOKEN, Backend, Item, TestApp, order_json};
-use printbridge::ledger::intake::Source;
-use printbridge::store::jobs::{Finish, FollowUp};
+use printbridge::intake::parse::Source;
+use printbridge::outbox::jobs::{Finish, FollowUp};
 use serde_json::{Value, json};
 
 const SPIFF_TX: &str = "66666666-0000-4000-8000-000000000001";
@@ -41,7 +41,7 @@ async fn stopped_jobs(backend: Backend, dir: &std::path::Path) -> printbridge::s
     };
     let mut claimed = store
         .claim_jobs(
-            printbridge::store::job_types::JobQueue::Apliiq,
+            printbridge::outbox::job_types::JobQueue::Apliiq,
             "w",
             10,
             1_000_000,
@@ -53,7 +53,7 @@ async fn stopped_jobs(backend: Backend, dir: &std::path::Path) -> printbridge::s
     claimed.extend(
         store
             .claim_jobs(
-                printbridge::store::job_types::JobQueue::Spiff,
+                printbridge::outbox::job_types::JobQueue::Spiff,
                 "w",
                 10,
                 1_000_000,

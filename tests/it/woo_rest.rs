@@ -359,7 +359,7 @@ async fn get_order_returns_the_exact_recorded_bytes() {
             fetched.raw,
             fixture(n)["body"].as_str().expect("body").as_bytes()
         );
-        let snapshot = printbridge::ledger::intake::parse_order_json(&fetched.raw)
+        let snapshot = printbridge::intake::parse::parse_order_json(&fetched.raw)
             .expect("goes through intake");
         assert_eq!(snapshot.order.id, id);
     }

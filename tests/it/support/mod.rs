@@ -564,7 +564,7 @@ pub async fn store_with_apliiq_orders(
         let ingested = printbridge::outbox::reconcile::ingest_order_json(
             &store,
             &cfg,
-            printbridge::ledger::intake::Source::Backfill,
+            printbridge::intake::parse::Source::Backfill,
             body,
             1,
         )
@@ -577,11 +577,11 @@ pub async fn store_with_apliiq_orders(
 
 /// An attempt the provider refused for good (400), and the dead letter it leads to.
 pub fn refused_attempt() -> (
-    printbridge::store::jobs::AttemptRecord,
-    printbridge::store::jobs::Finish,
+    printbridge::outbox::jobs::AttemptRecord,
+    printbridge::outbox::jobs::Finish,
 ) {
     (
-        printbridge::store::jobs::AttemptRecord {
+        printbridge::outbox::jobs::AttemptRecord {
             started_at: 2,
             duration_ms: 1,
             outcome: "permanent",
@@ -589,7 +589,7 @@ pub fn refused_attempt() -> (
             excerpt: None,
             error: Some("refused".into()),
         },
-        printbridge::store::jobs::Finish::Dead {
+        printbridge::outbox::jobs::Finish::Dead {
             reason: "refused".into(),
         },
     )

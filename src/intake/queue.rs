@@ -39,12 +39,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::apply::{Cycle, CycleApplied, CycleOutcome, DeliveryOutcome, IntakeResult, Stored};
 use super::body::Packed;
-use super::ledger::{Cycle, CycleApplied, CycleOutcome, DeliveryOutcome, IntakeResult, Stored};
-use super::{Store, StoreError, on_pool, on_pool_write};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::ledger::intake::{Delivery, Parsed, parse_delivery};
+use crate::intake::parse::{Delivery, Parsed, parse_delivery};
+use crate::store::{Store, StoreError, on_pool, on_pool_write};
 
 /// Most new deliveries one transaction stores.
 const MAX_GROUP: usize = 256;
@@ -153,7 +153,7 @@ impl IntakeQueue {
                 paused_until: None,
                 failures: HashMap::new(),
             };
-            let task = super::writer::spawn(writer.run());
+            let task = crate::store::writer::spawn(writer.run());
             WriterHandle {
                 queue,
                 stop,

@@ -6,9 +6,9 @@ use poem_openapi::Object;
 use serde::Serialize;
 use sqlx::Row;
 
-use super::body;
-use super::jobs::IN_JOBS_STATE;
-use super::{Store, StoreError, on_pool};
+use crate::intake::body;
+use crate::outbox::jobs::IN_JOBS_STATE;
+use crate::store::{Store, StoreError, on_pool};
 
 /// Milliseconds since the epoch as RFC 3339 UTC text.
 pub fn rfc3339(ms: i64) -> String {
@@ -126,9 +126,9 @@ pub struct OrderLedger {
     pub snapshots: Vec<SnapshotView>,
     pub deliveries: Vec<DeliveryView>,
     /// Provider orders and write-back notes, with every attempt.
-    pub jobs: Vec<super::job_reads::JobDetail>,
+    pub jobs: Vec<super::jobs::JobDetail>,
     /// Shipments reported by providers.
-    pub tracking: Vec<super::job_reads::TrackingView>,
+    pub tracking: Vec<super::jobs::TrackingView>,
     /// The newest snapshot as WooCommerce sent it.
     pub current: serde_json::Value,
 }
@@ -303,7 +303,7 @@ const DELIVERY_COLUMNS: &str = "id, store_id, received_at, source, topic, webhoo
 /// one no index serves, so each page and its count read the whole table (the dead letters
 /// among 300,000 finished jobs took 0.15 s on SQLite). Lists bind all their filters in
 /// fixed places, given or not, and each term names its own.
-pub(super) fn where_terms(terms: &[Option<&str>]) -> String {
+pub(crate) fn where_terms(terms: &[Option<&str>]) -> String {
     let given: Vec<&str> = terms.iter().flatten().copied().collect();
     if given.is_empty() {
         String::new()

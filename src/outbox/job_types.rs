@@ -299,10 +299,10 @@ mod tests {
     fn names_spelled_in_sql_are_the_enums_names() {
         let sources = [
             include_str!("jobs.rs"),
-            include_str!("job_reads.rs"),
+            include_str!("../reads/jobs.rs"),
             include_str!("replay.rs"),
-            include_str!("ledger.rs"),
-            include_str!("reads.rs"),
+            include_str!("../intake/apply.rs"),
+            include_str!("../reads/orders.rs"),
         ];
         let mut checked = 0;
         for src in sources {
@@ -361,7 +361,7 @@ mod tests {
             }
         }
         assert!(values >= 8, "only {values} written names found");
-        use crate::store::jobs::{IN_JOBS_DUE, IN_JOBS_STATE};
+        use crate::outbox::jobs::{IN_JOBS_DUE, IN_JOBS_STATE};
         assert_eq!(sql_names(IN_JOBS_DUE, "state"), ["pending", "retrying"]);
         for s in sql_names(IN_JOBS_DUE, "state") {
             assert!(s.parse::<JobState>().is_ok_and(JobState::is_queued));

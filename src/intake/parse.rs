@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::classify::{Classification, classify};
-use crate::store::job_types::{JobKind, JobQueue};
+use crate::outbox::job_types::{JobKind, JobQueue};
 use crate::woo::model::{LineItem, Order};
 
 /// WooCommerce statuses that are never real orders yet: stored, never dispatched.

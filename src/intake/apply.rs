@@ -13,15 +13,15 @@ use sqlx::{
     Type,
 };
 
-use super::backend::{Backend, Done};
 use super::body::{self, Packed};
-use super::jobs::IN_JOBS_DUE;
-use super::{Store, StoreError, in_tx};
 use crate::config::{Config, StoreConfig};
-use crate::ledger::intake::{
+use crate::intake::parse::{
     ClassifiedItem, Delivery, OrderSnapshot, Parsed, PlannedJob, Source, parse_delivery,
     plan_provider_jobs,
 };
+use crate::outbox::jobs::IN_JOBS_DUE;
+use crate::store::backend::{Backend, Done};
+use crate::store::{Store, StoreError, in_tx};
 
 /// What the ledger did with a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub enum DeliveryOutcome {
     Unparsed,
     /// Stored and acknowledged, not yet applied to the ledger: the transaction that stored
     /// it did not apply it (a backlog, a failure, another replica applying). It is applied in
-    /// order of arrival (see [`super::intake`]).
+    /// order of arrival (see [`super::queue`]).
     Stored,
     /// Stored, but applying it failed repeatedly; `detail` says why.
     Failed,
@@ -1576,7 +1576,7 @@ impl Store {
     }
 }
 
-/// What one intake transaction is asked to do (see [`super::intake`]).
+/// What one intake transaction is asked to do (see [`super::queue`]).
 pub(super) struct Cycle<'a> {
     /// Deliveries to store, in order of arrival.
     pub new: &'a [Stored<'a>],

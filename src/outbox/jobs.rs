@@ -6,11 +6,11 @@ use std::sync::LazyLock;
 
 use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, QueryBuilder, Transaction, Type};
 
-use super::backend::Backend;
-use super::body;
 use super::job_types::{JobKind, JobQueue, JobState, UnknownName};
-use super::ledger::Ledger;
-use super::{Store, StoreError, in_tx, on_pool, on_pool_write};
+use crate::intake::apply::Ledger;
+use crate::intake::body;
+use crate::store::backend::Backend;
+use crate::store::{Store, StoreError, in_tx, on_pool, on_pool_write};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobGauge {
@@ -34,10 +34,10 @@ pub struct JobGauges {
 /// must spell it for SQLite to read that index: SQLite uses a partial index only where a
 /// term of the statement's `WHERE` is the index's own, and PostgreSQL only where the terms
 /// imply it with no parameter involved.
-pub(super) const IN_JOBS_STATE: &str = "state IN ('running', 'needs-review', 'dead')";
+pub(crate) const IN_JOBS_STATE: &str = "state IN ('running', 'needs-review', 'dead')";
 
 /// The predicate of the claim index `jobs_due` (migration 0001), as for [`IN_JOBS_STATE`].
-pub(super) const IN_JOBS_DUE: &str = "state IN ('pending', 'retrying')";
+pub(crate) const IN_JOBS_DUE: &str = "state IN ('pending', 'retrying')";
 
 /// Jobs per provider and state, for the jobs not finished (pending, retrying, running) and
 /// those waiting for an operator (needs-review, dead). Done and cancelled jobs, which only
@@ -199,7 +199,7 @@ fn snapshot_text((body, raw, encoding): CurrentBody) -> Result<String, StoreErro
 }
 
 /// A replayed job starts afresh: queued, no attempts counted, no lease.
-pub(super) const REQUEUE: &str = "state = 'pending', attempts = 0, started = 0, sent_at = NULL, \
+pub(crate) const REQUEUE: &str = "state = 'pending', attempts = 0, started = 0, sent_at = NULL, \
      locked_by = NULL, locked_until = NULL";
 
 const CLAIM_COLUMNS: &str = "id, store_id, order_id, provider, target, kind, payload, attempts, \
@@ -718,7 +718,7 @@ struct FinishedAttempt {
     follow_up: FollowUp,
 }
 
-type FinishReply = super::writer::Reply<bool>;
+type FinishReply = crate::store::writer::Reply<bool>;
 
 /// Most attempts one transaction records.
 const MAX_FINISH_GROUP: usize = 256;
@@ -727,7 +727,7 @@ const MAX_FINISH_GROUP: usize = 256;
 /// recorded together in the next transaction. Each caller returns once its own attempt is
 /// committed.
 pub struct FinishQueue {
-    group: super::writer::GroupCommit<FinishedAttempt, bool>,
+    group: crate::store::writer::GroupCommit<FinishedAttempt, bool>,
 }
 
 impl Default for FinishQueue {
@@ -739,7 +739,7 @@ impl Default for FinishQueue {
 impl FinishQueue {
     pub fn new() -> Self {
         FinishQueue {
-            group: super::writer::GroupCommit::new(
+            group: crate::store::writer::GroupCommit::new(
                 |store, batch| Box::pin(finish_group(store, batch)),
                 MAX_FINISH_GROUP,
             ),

@@ -2,14 +2,14 @@
 //! of one provider, store and time window are listed (what a replay would send) or put back
 //! in the queue in one statement.
 
-use super::job_reads::{JOB_COLUMNS, JobView, job_from_row};
+use crate::reads::jobs::{JOB_COLUMNS, JobView, job_from_row};
 use sqlx::query::Query;
 use sqlx::{Database, Encode, Type};
 
 use super::job_types::{JobQueue, JobState};
 use super::jobs::{IN_JOBS_STATE, REQUEUE};
-use super::reads::where_terms;
-use super::{Store, StoreError, on_pool, on_pool_write};
+use crate::reads::orders::where_terms;
+use crate::store::{Store, StoreError, on_pool, on_pool_write};
 
 /// [`JobState::STOPPED`] as a SQL predicate.
 const IN_STOPPED: &str = "state IN ('needs-review', 'dead')";

@@ -5,11 +5,11 @@ use poem_openapi::Object;
 use serde::Serialize;
 use sqlx::{FromRow, Row};
 
-use super::job_types::{JobKind, JobQueue, JobState};
-use super::jobs::{IN_JOBS_DUE, IN_JOBS_STATE};
-use super::ledger::Ledger;
-use super::reads::{rfc3339, where_terms};
-use super::{Store, StoreError, in_tx, on_pool};
+use super::orders::{rfc3339, where_terms};
+use crate::intake::apply::Ledger;
+use crate::outbox::job_types::{JobKind, JobQueue, JobState};
+use crate::outbox::jobs::{IN_JOBS_DUE, IN_JOBS_STATE};
+use crate::store::{Store, StoreError, in_tx, on_pool};
 
 /// Writes a shipment note's text from the tracking numbers it names.
 pub type ShipmentNote<'a> = &'a (dyn Fn(&[&str]) -> String + Sync);
@@ -112,12 +112,12 @@ pub struct FileRow {
     pub sha256: String,
 }
 
-pub(super) const JOB_COLUMNS: &str = "id, store_id, order_id, provider, target, kind, state, attempts, run_at, \
+pub(crate) const JOB_COLUMNS: &str = "id, store_id, order_id, provider, target, kind, state, attempts, run_at, \
      provider_ref, last_error, last_status, created_at, updated_at";
 
 /// A row of [`JOB_COLUMNS`].
 #[derive(sqlx::FromRow)]
-pub(super) struct JobRow {
+pub(crate) struct JobRow {
     id: i64,
     store_id: String,
     order_id: i64,
@@ -156,7 +156,7 @@ impl From<JobRow> for JobView {
 }
 
 /// The job a row of [`JOB_COLUMNS`] describes.
-pub(super) fn job_from_row<'r, R: Row>(r: &'r R) -> Result<JobView, sqlx::Error>
+pub(crate) fn job_from_row<'r, R: Row>(r: &'r R) -> Result<JobView, sqlx::Error>
 where
     JobRow: FromRow<'r, R>,
 {
@@ -432,7 +432,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::JobFilter;
-    use crate::store::job_types::{JobQueue, JobState};
+    use crate::outbox::job_types::{JobQueue, JobState};
     use crate::store::sqlite_plan;
 
     /// The dead letters, the jobs for review, the running and the queued ones are listed

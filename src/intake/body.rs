@@ -5,11 +5,11 @@
 //! writes, and every byte of it is written twice (the write-ahead log, then the database
 //! file at a checkpoint); WooCommerce's order bodies come out at about half their size.
 //! PostgreSQL compresses large values itself (with lz4 where the server has it, see
-//! [`super::LZ4_WHERE_OFFERED`]), so its bodies are always stored as they came.
+//! [`crate::store::LZ4_WHERE_OFFERED`]), so its bodies are always stored as they came.
 //!
 //! Every reader gets the body back as it came (see [`decode`]).
 
-use super::{Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// `deliveries.body_encoding` of a body stored as it came.
 pub const IDENTITY: &str = "identity";
