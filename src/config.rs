@@ -867,7 +867,8 @@ fn redact_quoted_value(message: &str) -> String {
     }
 }
 
-/// The checks of one `[[stores]]` entry (`i` its index); names the bad key.
+/// The checks of one `[[stores]]` entry (`i` its index); names the bad key. One check per key
+/// in the order of the documented table, so it stays whole.
 fn validate_store(i: usize, s: &StoreConfig) -> Result<(), ConfigError> {
     let k = |name: &str| format!("stores[{i}].{name}");
     if !valid_store_id(&s.id) {

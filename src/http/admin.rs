@@ -99,7 +99,8 @@ struct StoppedQuery {
 
 const MAX_REPLAY: i64 = 5000;
 
-/// Checks a bulk replay's filters; a bad one is a 400 naming it.
+/// Checks a bulk replay's filters; a bad one is a 400 naming it. One check per filter in the
+/// order of the query, kept in one place so each answer names its own parameter.
 fn stopped_filter(q: StoppedQuery) -> Result<StoppedFilter, ApiError> {
     let job_state = q
         .state

@@ -294,7 +294,7 @@ mod tests {
     }
 
     /// Every state, kind and queue the store's SQL spells as a literal is one of the enums'
-    /// names.
+    /// names. (A test: its sources and its three checks read best side by side.)
     #[test]
     fn names_spelled_in_sql_are_the_enums_names() {
         let sources = [

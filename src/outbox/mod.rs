@@ -436,15 +436,7 @@ impl Dispatcher {
             outcome: attempt_outcome,
             status_code: report.status_code.map(i64::from),
             excerpt: report.excerpt.clone(),
-            error: match &report.outcome {
-                Outcome::Success { .. } => None,
-                Outcome::Retryable { error, .. } | Outcome::Unresolved { error, .. } => {
-                    Some(error.clone())
-                }
-                Outcome::Ambiguous { reason } | Outcome::Permanent { reason } => {
-                    Some(reason.clone())
-                }
-            },
+            error: attempt_error(&report.outcome),
         };
         let state = finish.state();
         let has_notes = !follow_up.notes.is_empty();
@@ -680,6 +672,15 @@ fn stopped(job: &ClaimedJob, can_note: bool, reason: &str, what: &str) -> Follow
         notes,
         file: None,
         attention: Some(text),
+    }
+}
+
+/// The error an attempt records: none for a success, else the outcome's error or reason.
+fn attempt_error(outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Success { .. } => None,
+        Outcome::Retryable { error, .. } | Outcome::Unresolved { error, .. } => Some(error.clone()),
+        Outcome::Ambiguous { reason } | Outcome::Permanent { reason } => Some(reason.clone()),
     }
 }
 
