@@ -12,9 +12,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use printbridge::config::Config;
-use printbridge::sandbox::Fault;
-use support::{Backend, Item, TestApp, order_json, sandbox_store};
+use support::Backend;
 
 const SECRET: &str = "spans-secret";
 const ORDERS: i64 = 24;
@@ -70,37 +68,11 @@ async fn each_line_names_its_own_job(backend: Backend) {
         Backend::Sqlite => "spans-sqlite",
         Backend::Postgres => "spans-postgres",
     };
-    let sb = support::start_sandbox().await;
     // Slow answers keep many calls in flight at once; every third Spiff order is refused,
     // so jobs end in different states and a line naming the wrong job shows.
-    let slow = |status| Fault {
-        status,
-        delay_ms: 40,
-        ..Fault::default()
-    };
-    sb.state.push_faults(
-        "spiff",
-        (0..ORDERS).map(|n| slow(if n % 3 == 0 { 400 } else { 0 })),
-    );
-    sb.state.push_faults("apliiq", (0..ORDERS).map(|_| slow(0)));
-    let store = sandbox_store(&sb, store_id, SECRET);
-    let app = TestApp::spawn(backend, |c: &mut Config| {
-        c.dispatch.enabled = true;
-        c.dispatch.concurrency = std::num::NonZeroUsize::new(8).expect("8 is not 0");
-        c.dispatch.reconcile_interval_secs = 0;
-        c.stores = vec![store];
-    })
-    .await;
-    for id in 1..=ORDERS {
-        let tx = format!("00000000-0000-4000-8000-{id:012}");
-        let order = order_json(
-            id,
-            "processing",
-            "2026-11-23T08:00:00",
-            &[Item::Spiff(&tx), Item::Apliiq("APQ-1998244S7A1")],
-        );
-        app.post_order(store_id, SECRET, &order).await;
-    }
+    let (sb, app) = support::slow_dispatch_app(backend, store_id, SECRET, ORDERS).await;
+    app.post_spiff_apliiq_orders(store_id, SECRET, 1..=ORDERS)
+        .await;
     let jobs = app.settled_jobs(Duration::from_secs(60)).await;
     let state_of: HashMap<String, String> = jobs
         .iter()

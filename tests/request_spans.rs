@@ -13,9 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use printbridge::config::Config;
-use printbridge::sandbox::Fault;
-use support::{Backend, Item, TestApp, order_json, sandbox_store};
+use support::Backend;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id};
 use tracing::{Event, Subscriber};
@@ -140,49 +138,19 @@ fn of_store(e: &Logged, store_id: &str) -> bool {
             .any(|s| s.fields.0.get("store").map(String::as_str) == Some(store_id))
 }
 
-async fn post_orders(app: &TestApp, store_id: &str, ids: std::ops::RangeInclusive<i64>) {
-    for id in ids {
-        let tx = format!("00000000-0000-4000-8000-{id:012}");
-        let order = order_json(
-            id,
-            "processing",
-            "2026-11-23T08:00:00",
-            &[Item::Spiff(&tx), Item::Apliiq("APQ-1998244S7A1")],
-        );
-        app.post_order(store_id, SECRET, &order).await;
-    }
-}
-
 async fn requests_and_jobs_do_not_nest(backend: Backend) {
     captured();
     let store_id = match backend {
         Backend::Sqlite => "request-spans-sqlite",
         Backend::Postgres => "request-spans-postgres",
     };
-    let sb = support::start_sandbox().await;
     // Slow answers keep calls in flight while the later deliveries arrive; every third
     // Spiff order is refused, so jobs end in different states.
-    let slow = |status| Fault {
-        status,
-        delay_ms: 40,
-        ..Fault::default()
-    };
-    sb.state.push_faults(
-        "spiff",
-        (0..ORDERS).map(|n| slow(if n % 3 == 0 { 400 } else { 0 })),
-    );
-    sb.state.push_faults("apliiq", (0..ORDERS).map(|_| slow(0)));
-    let store = sandbox_store(&sb, store_id, SECRET);
-    let app = TestApp::spawn(backend, |c: &mut Config| {
-        c.dispatch.enabled = true;
-        c.dispatch.concurrency = std::num::NonZeroUsize::new(8).expect("8 is not 0");
-        c.dispatch.reconcile_interval_secs = 0;
-        c.stores = vec![store];
-    })
-    .await;
+    let (sb, app) = support::slow_dispatch_app(backend, store_id, SECRET, ORDERS).await;
     // The second half of the deliveries is sent once jobs of the first half have run, so
     // requests are answered while the dispatcher works.
-    post_orders(&app, store_id, 1..=ORDERS / 2).await;
+    app.post_spiff_apliiq_orders(store_id, SECRET, 1..=ORDERS / 2)
+        .await;
     support::eventually(
         Duration::from_secs(60),
         "a job attempt recorded",
@@ -194,7 +162,8 @@ async fn requests_and_jobs_do_not_nest(backend: Backend) {
         },
     )
     .await;
-    post_orders(&app, store_id, ORDERS / 2 + 1..=ORDERS).await;
+    app.post_spiff_apliiq_orders(store_id, SECRET, ORDERS / 2 + 1..=ORDERS)
+        .await;
     let jobs = app.settled_jobs(Duration::from_secs(60)).await;
     let state_of: HashMap<String, String> = jobs
         .iter()

@@ -528,6 +528,26 @@ impl TestApp {
         ack
     }
 
+    /// Posts, for each id, a paid order with a Spiff item (a transaction id made from the
+    /// order id) and an Apliiq item.
+    pub async fn post_spiff_apliiq_orders(
+        &self,
+        store: &str,
+        secret: &str,
+        ids: std::ops::RangeInclusive<i64>,
+    ) {
+        for id in ids {
+            let tx = format!("00000000-0000-4000-8000-{id:012}");
+            let order = order_json(
+                id,
+                "processing",
+                "2026-11-23T08:00:00",
+                &[Item::Spiff(&tx), Item::Apliiq("APQ-1998244S7A1")],
+            );
+            self.post_order(store, secret, &order).await;
+        }
+    }
+
     /// Waits until no job of the store is pending, retrying or running, then returns all jobs.
     pub async fn settled_jobs(&self, deadline: Duration) -> Vec<serde_json::Value> {
         eventually(deadline, "all jobs settled", || async {
@@ -593,4 +613,37 @@ pub fn refused_attempt() -> (
             reason: "refused".into(),
         },
     )
+}
+
+/// A dispatching app (8 calls at once per provider) with one store at fresh sandboxes whose
+/// first `orders` Spiff and Apliiq calls each answer after 40 ms, so many calls are in flight
+/// at once; every third Spiff order is refused, so jobs end in different states. The
+/// sandbox is returned to keep it running.
+pub async fn slow_dispatch_app(
+    backend: Backend,
+    store_id: &str,
+    secret: &str,
+    orders: i64,
+) -> (printbridge::sandbox::Sandbox, TestApp) {
+    use printbridge::sandbox::Fault;
+    let sb = start_sandbox().await;
+    let slow = |status| Fault {
+        status,
+        delay_ms: 40,
+        ..Fault::default()
+    };
+    sb.state.push_faults(
+        "spiff",
+        (0..orders).map(|n| slow(if n % 3 == 0 { 400 } else { 0 })),
+    );
+    sb.state.push_faults("apliiq", (0..orders).map(|_| slow(0)));
+    let store = sandbox_store(&sb, store_id, secret);
+    let app = TestApp::spawn(backend, |c: &mut Config| {
+        c.dispatch.enabled = true;
+        c.dispatch.concurrency = std::num::NonZeroUsize::new(8).expect("8 is not 0");
+        c.dispatch.reconcile_interval_secs = 0;
+        c.stores = vec![store];
+    })
+    .await;
+    (sb, app)
 }
