@@ -55,6 +55,8 @@ db_up() {
 ARCHIVES="${PRINTBRIDGE_WP_ARCHIVES:-$(cd .. && pwd)/../shared/wordpress}"
 SHOP_PAIRS="${PRINTBRIDGE_SHOP_PAIRS:-7.1.0:11.0.1:on 7.1.0:11.0.1:off 6.8.8:9.9.5:off}"
 SHOPS_DIR="$(cd .. && pwd)/target/shops"
+# Prefix of the PHPUnit shops' MariaDB databases; two checkouts testing at once need different ones.
+DB_PREFIX="${PRINTBRIDGE_PHPUNIT_DB_PREFIX:-printbridge_phpunit}"
 
 # The first archive in $ARCHIVES named NAME.tar.xz, NAME.tar.gz or NAME.zip for one of the NAMEs.
 archive() {
@@ -89,7 +91,7 @@ else
     echo "-- WordPress $wp_version + WooCommerce $wc_version, HPOS $hpos"
     shop="$SHOPS_DIR/phpunit-$wp_version-hpos-$hpos"
     bash tests/shop/install-shop.sh --wordpress "$wp_archive" --woocommerce "$wc_archive" \
-      --dir "$shop" --db "printbridge_phpunit_${wp_version//./_}_$hpos" --url http://127.0.0.1:8899 --hpos "$hpos"
+      --dir "$shop" --db "${DB_PREFIX}_${wp_version//./_}_$hpos" --url http://127.0.0.1:8899 --hpos "$hpos"
     PRINTBRIDGE_TEST_SHOP_DIR="$shop" phpunit -c tests/phpunit.xml.dist
     bash tests/shop/check-debug-log.sh "$shop"
   done
