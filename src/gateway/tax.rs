@@ -150,7 +150,8 @@ pub fn percent_text(rate_e4: i64) -> String {
 /// The rates that apply to an item of tax class `class` (a slug; `""` is standard) at the
 /// shop's base address: at most one per priority, in WooCommerce's order.
 pub fn matched_rates(tax: &ShopTax, class: &str) -> Vec<AppliedRate> {
-    if !tax.enabled {
+    // WooCommerce finds no rate without a base country.
+    if !tax.enabled || tax.base.country.is_empty() {
         return Vec::new();
     }
     let class = match class.trim() {
@@ -166,7 +167,7 @@ pub fn matched_rates(tax: &ShopTax, class: &str) -> Vec<AppliedRate> {
         .filter(|r| same_or_any(&r.country, &base.country) && same_or_any(&r.state, &base.state))
         .filter_map(|r| location_rows(r, base, &wildcards).map(|rows| (r, rows)))
         .collect();
-    found.sort_by(|a, b| rate_order(a, b));
+    found.sort_by(rate_order);
     let mut priorities = Vec::new();
     let mut out = Vec::new();
     for (r, _) in found {
