@@ -47,9 +47,10 @@ pub struct CachedProduct {
     pub variations: Vec<Variation>,
     /// Terms of the product's global variation attributes, by attribute id.
     pub terms: HashMap<i64, Vec<AttributeTerm>>,
-    /// The shop's currency and price decimals.
+    /// The shop's currency and price decimals ([`Gateway::load`] sets the store's current
+    /// ones).
     pub money: price::Money,
-    /// The shop's tax settings and rates.
+    /// The shop's tax settings and rates ([`Gateway::load`] sets the store's current ones).
     pub tax: Arc<tax::ShopTax>,
 }
 
@@ -58,8 +59,8 @@ impl CatalogCache {
         Self::default()
     }
 
-    /// Drops what is cached for one product, and the store's settings (so a product saved
-    /// after a change of the shop's tax settings is priced with the new ones).
+    /// Drops what is cached for one product, and the store's settings (so that after a
+    /// change of the shop's tax settings, saving any product brings the new ones).
     pub fn flush(&self, store: &str, product_id: i64) {
         if let Ok(mut e) = self.entries.lock() {
             e.remove(&(store.to_owned(), product_id));
@@ -272,20 +273,43 @@ impl Gateway<'_> {
         Ok(shop)
     }
 
-    /// The product and its variations: cached for `catalog_cache_secs`, else read.
+    /// The product and its variations (cached for `catalog_cache_secs`, else read), with the
+    /// store's current settings (cached per store, so a flush shows in every product).
     pub async fn load(&self, product_id: i64) -> Result<CachedProduct, GatewayError> {
         let max_age_ms = self.max_age_ms()?;
-        if max_age_ms > 0
-            && let Some(c) = self
-                .cache
-                .get(&self.store.id, product_id, self.now_ms, max_age_ms)
-        {
-            return Ok(c);
-        }
         let client = self
             .cache
             .client(self.store, self.timeout)
             .ok_or_else(|| GatewayError::NoRestKeys(self.store.id.clone()))?;
+        let cached = match max_age_ms > 0 {
+            true => self
+                .cache
+                .get(&self.store.id, product_id, self.now_ms, max_age_ms),
+            false => None,
+        };
+        let shop = self.shop(&client).await?;
+        match cached {
+            Some(c) => Ok(CachedProduct {
+                money: shop.money,
+                tax: shop.tax,
+                ..c
+            }),
+            None => {
+                self.read_product(&client, product_id, max_age_ms, shop)
+                    .await
+            }
+        }
+    }
+
+    /// Reads a product, its variations and their attributes' terms from the shop, and keeps
+    /// them (with `shop`) when caching.
+    async fn read_product(
+        &self,
+        client: &WooClient,
+        product_id: i64,
+        max_age_ms: i64,
+        shop: ShopSettings,
+    ) -> Result<CachedProduct, GatewayError> {
         let product = client.get_product(product_id).await.map_err(|e| {
             if e.is_not_found() {
                 GatewayError::ProductNotFound(product_id)
@@ -301,8 +325,7 @@ impl Gateway<'_> {
         } else {
             Vec::new()
         };
-        let terms = variation_terms(&client, &product).await?;
-        let shop = self.shop(&client).await?;
+        let terms = variation_terms(client, &product).await?;
         let cached = CachedProduct {
             read_at_ms: self.now_ms,
             product,

@@ -866,6 +866,10 @@ async fn catalog_reads_are_cached_until_flushed(backend: Backend) {
     for path in ["/settings/general", "/settings/tax", "/taxes"] {
         assert_eq!(woo.request_count(path), 1, "{path} read once");
     }
+    // The shop switches to prices entered with tax: cached until a flush.
+    woo.set_tax_setting("woocommerce_prices_include_tax", "yes");
+    let cached_poster = get_json(&app, &poster).await;
+    assert_eq!(data(&cached_poster)["netPrice"], json!(12.9));
 
     let second = get_json(&app, &signed_call("price")).await;
     assert_eq!(second, first);
@@ -903,8 +907,10 @@ async fn catalog_reads_are_cached_until_flushed(backend: Backend) {
     assert_eq!(stats.key2print_flushes, vec!["29".to_owned()]);
     assert_eq!(stats.rejected_signatures, 0);
 
+    // The new price, entered with tax now.
     let third = get_json(&app, &signed_call("price")).await;
-    assert_eq!(data(&third)["netPrice"], json!(31.0));
+    assert_eq!(data(&third)["grossPrice"], json!(31.0));
+    assert_eq!(data(&third)["netPrice"], json!(25.83));
     assert_eq!(
         woo.request_count("/products/29"),
         2,
@@ -916,6 +922,18 @@ async fn catalog_reads_are_cached_until_flushed(backend: Backend) {
     for path in ["/settings/general", "/settings/tax", "/taxes"] {
         assert_eq!(woo.request_count(path), 2, "{path} read again");
     }
+    // Every product is priced with the new settings, the poster still from the cache.
+    let p = get_json(&app, &poster).await;
+    assert_eq!(
+        (
+            &data(&p)["netPrice"],
+            &data(&p)["tax"],
+            &data(&p)["grossPrice"]
+        ),
+        (&json!(10.75), &json!(2.15), &json!(12.9)),
+        "{p}"
+    );
+    assert_eq!(woo.request_count("/products/38"), 1);
     sandbox.stop();
 }
 on_both_backends!(cache, catalog_reads_are_cached_until_flushed);
