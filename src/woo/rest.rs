@@ -276,7 +276,8 @@ impl Webhook {
     }
 }
 
-/// One entry of `/settings/general`. Every value there is a string (numbers included).
+/// One entry of a settings group (`/settings/general`, `/settings/tax`). Every value there
+/// is a string (numbers included).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct Setting {
