@@ -308,9 +308,9 @@ pub struct StoreConfig {
     pub apliiq: Option<ApliiqConfig>,
     #[serde(default)]
     pub key2print: Option<Key2printConfig>,
-    /// The shop's tax rates by WooCommerce tax class slug (`standard` for the standard
-    /// class), used where the bridge shows prices (the Key2print product gateway). The
-    /// WooCommerce REST client does not read `/taxes`, so the rates are configured here.
+    /// Tax rates by WooCommerce tax class slug (`standard` for the standard class) that
+    /// replace the shop's own rates of that class where the bridge shows prices (the
+    /// Key2print product gateway); classes not listed use the rates read from the shop.
     #[serde(default)]
     pub tax_rates: std::collections::BTreeMap<String, TaxRateConfig>,
 }
@@ -493,7 +493,8 @@ pub struct Key2printConfig {
     /// Seconds a gateway callback's `tstamp` may differ from our clock.
     #[serde(default = "default_gateway_window_secs")]
     pub gateway_tstamp_window_secs: u64,
-    /// Seconds a catalog read is cached for the gateway.
+    /// Seconds a catalog read (and the shop's tax settings and rates) is cached for the
+    /// gateway.
     #[serde(default = "default_catalog_cache_secs")]
     pub catalog_cache_secs: u64,
     /// Work sessions the plugin may start per minute (a burst of as many, refilled evenly);

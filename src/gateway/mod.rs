@@ -14,17 +14,29 @@ use serde_json::Value;
 
 use crate::config::{Key2printConfig, StoreConfig};
 use crate::woo::catalog::{AttributeTerm, Product, Variation};
-use crate::woo::rest::WooClient;
+use crate::woo::rest::{GeneralSettings, WooClient};
 
 pub mod auth;
 pub mod catalog;
 pub mod price;
+pub mod tax;
 
-/// Cached catalog reads, per (store, product), and the stores' REST clients.
+/// Cached catalog reads, per (store, product), the shops' settings per store, and the
+/// stores' REST clients.
 #[derive(Default)]
 pub struct CatalogCache {
     entries: Mutex<HashMap<(String, i64), CachedProduct>>,
+    shops: Mutex<HashMap<String, ShopSettings>>,
     clients: Mutex<HashMap<String, Arc<WooClient>>>,
+}
+
+/// The shop's settings prices depend on (currency, tax settings and rates), with the time
+/// they were read.
+#[derive(Clone)]
+pub struct ShopSettings {
+    pub read_at_ms: i64,
+    pub money: price::Money,
+    pub tax: Arc<tax::ShopTax>,
 }
 
 /// A product and its variations as read from the shop, with the time they were read.
@@ -35,8 +47,11 @@ pub struct CachedProduct {
     pub variations: Vec<Variation>,
     /// Terms of the product's global variation attributes, by attribute id.
     pub terms: HashMap<i64, Vec<AttributeTerm>>,
-    /// The shop's currency and price decimals.
+    /// The shop's currency and price decimals ([`Gateway::load`] sets the store's current
+    /// ones).
     pub money: price::Money,
+    /// The shop's tax settings and rates ([`Gateway::load`] sets the store's current ones).
+    pub tax: Arc<tax::ShopTax>,
 }
 
 impl CatalogCache {
@@ -44,10 +59,29 @@ impl CatalogCache {
         Self::default()
     }
 
-    /// Drops what is cached for one product.
+    /// Drops what is cached for one product, and the store's settings (so that after a
+    /// change of the shop's tax settings, saving any product brings the new ones).
     pub fn flush(&self, store: &str, product_id: i64) {
         if let Ok(mut e) = self.entries.lock() {
             e.remove(&(store.to_owned(), product_id));
+        }
+        if let Ok(mut s) = self.shops.lock() {
+            s.remove(store);
+        }
+    }
+
+    /// The store's cached settings if read less than `max_age_ms` ago.
+    fn shop(&self, store: &str, now_ms: i64, max_age_ms: i64) -> Option<ShopSettings> {
+        let s = self.shops.lock().ok()?;
+        s.get(store)
+            .filter(|c| now_ms - c.read_at_ms < max_age_ms)
+            .cloned()
+    }
+
+    /// Keeps a store's settings.
+    fn put_shop(&self, store: &str, value: ShopSettings) {
+        if let Ok(mut s) = self.shops.lock() {
+            s.insert(store.to_owned(), value);
         }
     }
 
@@ -171,8 +205,7 @@ async fn variation_terms(
 }
 
 /// The shop's currency and its number of decimals (2 when not set, at most 8).
-async fn shop_money(client: &WooClient) -> Result<price::Money, GatewayError> {
-    let settings = client.settings_general().await.map_err(woo)?;
+fn shop_money(settings: &GeneralSettings) -> Result<price::Money, GatewayError> {
     let currency = settings
         .currency()
         .filter(|c| !c.trim().is_empty())
@@ -185,6 +218,31 @@ async fn shop_money(client: &WooClient) -> Result<price::Money, GatewayError> {
     })
 }
 
+/// The shop's currency, tax settings and rates: `/settings/general`, and with taxes enabled
+/// `/settings/tax` and every page of `/taxes`.
+async fn read_shop(client: &WooClient, now_ms: i64) -> Result<ShopSettings, GatewayError> {
+    let general = client.settings_general().await.map_err(woo)?;
+    let money = shop_money(&general)?;
+    let tax_error = |e: crate::woo::rest::WooError| {
+        GatewayError::Woo(format!("reading the shop's tax settings and rates: {e}"))
+    };
+    let (tax_settings, rates) = if tax::ShopTax::enabled_in(&general) {
+        let settings = client.settings_tax().await.map_err(tax_error)?;
+        (Some(settings), client.taxes().await.map_err(tax_error)?)
+    } else {
+        (None, Vec::new())
+    };
+    Ok(ShopSettings {
+        read_at_ms: now_ms,
+        money,
+        tax: Arc::new(tax::ShopTax::from_settings(
+            &general,
+            tax_settings.as_ref(),
+            rates,
+        )),
+    })
+}
+
 impl Gateway<'_> {
     fn key2print(&self) -> Result<&Key2printConfig, GatewayError> {
         self.store
@@ -193,22 +251,65 @@ impl Gateway<'_> {
             .ok_or_else(|| GatewayError::NotConfigured(self.store.id.clone()))
     }
 
-    /// The product and its variations: cached for `catalog_cache_secs`, else read.
-    pub async fn load(&self, product_id: i64) -> Result<CachedProduct, GatewayError> {
-        let max_age_ms = i64::try_from(self.key2print()?.catalog_cache_secs)
+    /// How long catalog reads are kept (`catalog_cache_secs`), in milliseconds.
+    fn max_age_ms(&self) -> Result<i64, GatewayError> {
+        Ok(i64::try_from(self.key2print()?.catalog_cache_secs)
             .unwrap_or(i64::MAX / 1000)
-            .saturating_mul(1000);
+            .saturating_mul(1000))
+    }
+
+    /// The shop's settings: cached per store for `catalog_cache_secs`, else read.
+    async fn shop(&self, client: &WooClient) -> Result<ShopSettings, GatewayError> {
+        let max_age_ms = self.max_age_ms()?;
         if max_age_ms > 0
-            && let Some(c) = self
-                .cache
-                .get(&self.store.id, product_id, self.now_ms, max_age_ms)
+            && let Some(s) = self.cache.shop(&self.store.id, self.now_ms, max_age_ms)
         {
-            return Ok(c);
+            return Ok(s);
         }
+        let shop = read_shop(client, self.now_ms).await?;
+        if max_age_ms > 0 {
+            self.cache.put_shop(&self.store.id, shop.clone());
+        }
+        Ok(shop)
+    }
+
+    /// The product and its variations (cached for `catalog_cache_secs`, else read), with the
+    /// store's current settings (cached per store, so a flush shows in every product).
+    pub async fn load(&self, product_id: i64) -> Result<CachedProduct, GatewayError> {
+        let max_age_ms = self.max_age_ms()?;
         let client = self
             .cache
             .client(self.store, self.timeout)
             .ok_or_else(|| GatewayError::NoRestKeys(self.store.id.clone()))?;
+        let cached = match max_age_ms > 0 {
+            true => self
+                .cache
+                .get(&self.store.id, product_id, self.now_ms, max_age_ms),
+            false => None,
+        };
+        let shop = self.shop(&client).await?;
+        match cached {
+            Some(c) => Ok(CachedProduct {
+                money: shop.money,
+                tax: shop.tax,
+                ..c
+            }),
+            None => {
+                self.read_product(&client, product_id, max_age_ms, shop)
+                    .await
+            }
+        }
+    }
+
+    /// Reads a product, its variations and their attributes' terms from the shop, and keeps
+    /// them (with `shop`) when caching.
+    async fn read_product(
+        &self,
+        client: &WooClient,
+        product_id: i64,
+        max_age_ms: i64,
+        shop: ShopSettings,
+    ) -> Result<CachedProduct, GatewayError> {
         let product = client.get_product(product_id).await.map_err(|e| {
             if e.is_not_found() {
                 GatewayError::ProductNotFound(product_id)
@@ -224,14 +325,14 @@ impl Gateway<'_> {
         } else {
             Vec::new()
         };
-        let terms = variation_terms(&client, &product).await?;
-        let money = shop_money(&client).await?;
+        let terms = variation_terms(client, &product).await?;
         let cached = CachedProduct {
             read_at_ms: self.now_ms,
             product,
             variations,
             terms,
-            money,
+            money: shop.money,
+            tax: shop.tax,
         };
         if max_age_ms > 0 {
             self.cache.put(&self.store.id, product_id, cached.clone());
@@ -265,7 +366,13 @@ impl Gateway<'_> {
             Method::AvailableOptions => json(serde_json::to_value(model.available(&sel)?)),
             Method::Price => {
                 let item = model.item(&sel)?;
-                let priced = price::priced(self.store, &cached.product, &item, &cached.money)?;
+                let priced = price::priced(
+                    self.store,
+                    &cached.product,
+                    &item,
+                    &cached.money,
+                    &cached.tax,
+                )?;
                 json(serde_json::to_value(price::price_answer(
                     &priced,
                     &cached.money,

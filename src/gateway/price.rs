@@ -1,10 +1,14 @@
 //! Prices, the price option tree and setup data of the catalog entry a setup designates.
 //!
-//! **Prices** are the shop's active price (the sale price while on sale), entered without
-//! tax. Tax is the product's tax class rate from the store's `[stores.tax_rates.<class>]`
-//! configuration (`standard` for the standard class); products whose tax status is not
-//! `taxable` carry no tax. Tax is computed per item in minor units and rounded half away from
-//! zero; gross = net + tax. The currency and its decimals are the shop's general settings.
+//! **Prices** are the shop's active price (the sale price while on sale), as entered: with
+//! or without tax, as the shop's `woocommerce_prices_include_tax` says. Tax is computed as
+//! WooCommerce computes it at the shop's base address (see [`super::tax`]) from the shop's
+//! own rates for the product's tax class (`standard` when empty or `parent`), unless the
+//! store's configuration has `[stores.tax_rates.<class>]` for that class: that one rate
+//! then applies instead of the shop's. Products whose tax status is not `taxable` carry no
+//! tax. Net, tax and gross are per item in minor units; the currency and its decimals are
+//! the shop's general settings. [`Price::prices_include_tax`] tells a caller which of net
+//! and gross is the price as entered (the line price a cart sets).
 //!
 //! **Price option tree.** When the variation or product has the meta
 //! `_printbridge_key2print_price_tree` (a JSON object, or its JSON text), Get Price answers
@@ -17,8 +21,8 @@
 //! ]}
 //! ```
 //!
-//! `surcharge` (net, decimal string or number, may be negative, default 0) adds to the
-//! variation's net price along the path; a value without `subOption` is a leaf and carries the
+//! `surcharge` (decimal string or number, may be negative, default 0; with or without tax
+//! like the shop's prices) adds to the variation's price along the path; a value without `subOption` is a leaf and carries the
 //! full price; `"isAvailable": false` marks a leaf unavailable. At most 5 levels and 100
 //! values per level.
 //!
@@ -31,6 +35,7 @@ use serde_json::Value;
 
 use super::GatewayError;
 use super::catalog::{Item, variation_orderable};
+use super::tax::{self, AppliedRate, ShopTax, TaxRule};
 use crate::config::StoreConfig;
 use crate::woo::catalog::{Dimensions, Product, parse_minor_units};
 use crate::woo::model::Meta;
@@ -54,14 +59,6 @@ pub struct Money {
     pub decimals: u32,
 }
 
-/// The tax applied to an item.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaxRule {
-    /// Percent × 10 000 (`20%` = 200 000).
-    pub rate_e4: i64,
-    pub name: String,
-}
-
 /// One line of `additionalInfo`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Info {
@@ -80,6 +77,10 @@ pub struct Price {
     pub currency: String,
     pub is_available: bool,
     pub additional_info: Vec<Info>,
+    /// Whether the shop's prices are entered with tax: the price as entered (what a cart
+    /// line is priced at) is `gross_price` then, else `net_price`. Not part of the answer.
+    #[serde(skip)]
+    pub prices_include_tax: bool,
 }
 
 /// A level of the price option tree.
@@ -121,34 +122,34 @@ pub struct SetupData {
     pub template_format_id: Option<String>,
 }
 
-/// The tax rule of an item with this tax status and (resolved) tax class.
+/// The tax rule of an item with this tax status and tax class: the configured rate of the
+/// class when `[stores.tax_rates.<class>]` has one, else the shop's matching rates.
 pub fn tax_rule(
     store: &StoreConfig,
+    shop: &ShopTax,
     tax_status: &str,
     tax_class: &str,
 ) -> Result<TaxRule, GatewayError> {
     let status = tax_status.trim();
+    let rule = |rates| TaxRule {
+        rates,
+        prices_include_tax: shop.prices_include_tax,
+        round_at_subtotal: shop.round_at_subtotal,
+    };
     if !(status.is_empty() || status.eq_ignore_ascii_case("taxable")) {
-        return Ok(TaxRule {
-            rate_e4: 0,
-            name: "No tax".to_owned(),
-        });
+        return Ok(rule(Vec::new()));
     }
     let class = match tax_class.trim() {
         "" | "parent" => "standard",
         c => c,
     };
-    let (_, cfg) = store
+    let Some((_, cfg)) = store
         .tax_rates
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(class))
-        .ok_or_else(|| {
-            GatewayError::Tax(format!(
-                "no tax rate configured for tax class {class:?}: set [stores.tax_rates.{class}] \
-                 rate = \"20\" (percent) for store {}",
-                store.id
-            ))
-        })?;
+    else {
+        return Ok(rule(tax::matched_rates(shop, class)));
+    };
     let rate_e4 = parse_minor_units(&cfg.rate, 4)
         .filter(|r| *r >= 0)
         .ok_or_else(|| {
@@ -162,42 +163,38 @@ pub fn tax_rule(
         .clone()
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| format!("Tax {}%", cfg.rate.trim()));
-    Ok(TaxRule { rate_e4, name })
-}
-
-fn div_round(n: i128, d: i128) -> i128 {
-    let q = n / d;
-    let r = n % d;
-    if 2 * r.abs() >= d { q + n.signum() } else { q }
+    Ok(rule(vec![AppliedRate {
+        id: 0,
+        rate_e4,
+        name,
+        compound: false,
+    }]))
 }
 
 fn amount(minor: i64, decimals: u32) -> f64 {
     minor as f64 / 10f64.powi(decimals as i32)
 }
 
-/// The price of `net_minor` under `rule`.
+/// The price of one item entered at `price_minor` (with or without tax, as `rule` says).
 pub fn price(
-    net_minor: i64,
+    price_minor: i64,
     rule: &TaxRule,
     money: &Money,
     is_available: bool,
     additional_info: Vec<Info>,
-) -> Price {
-    let tax = div_round(
-        i128::from(net_minor) * i128::from(rule.rate_e4),
-        100 * 10_000,
-    );
-    let tax = i64::try_from(tax).unwrap_or(i64::MAX);
-    let gross = net_minor.saturating_add(tax);
-    Price {
-        net_price: amount(net_minor, money.decimals),
-        gross_price: amount(gross, money.decimals),
-        tax: amount(tax, money.decimals),
-        tax_rate: rule.name.clone(),
+) -> Result<Price, GatewayError> {
+    let a = tax::amounts(price_minor, rule, money.decimals)
+        .ok_or_else(|| GatewayError::Tax(format!("the price {price_minor} is out of range")))?;
+    Ok(Price {
+        net_price: amount(a.net, money.decimals),
+        gross_price: amount(a.gross, money.decimals),
+        tax: amount(a.tax, money.decimals),
+        tax_rate: rule.name(),
         currency: money.currency.clone(),
         is_available,
         additional_info,
-    }
+        prices_include_tax: rule.prices_include_tax,
+    })
 }
 
 fn dimensions_text(d: &Dimensions) -> Option<String> {
@@ -232,7 +229,9 @@ fn info(sku: &str, weight: &str, dims: &Dimensions, on_sale: bool, regular: &str
 
 /// The facts Get Price needs about an item.
 pub struct Priced<'a> {
-    pub net_minor: i64,
+    /// The shop's price in minor units, as entered (with tax when
+    /// [`Priced::prices_include_tax`]).
+    pub price_minor: i64,
     pub rule: TaxRule,
     pub available: bool,
     pub info: Vec<Info>,
@@ -240,17 +239,27 @@ pub struct Priced<'a> {
     pub parent_meta: &'a [Meta],
 }
 
-/// Collects price, tax and availability of the item a setup designates.
+impl Priced<'_> {
+    /// Whether the shop's prices are entered with tax: a cart line is then priced at the
+    /// gross price, else at the net price.
+    pub fn prices_include_tax(&self) -> bool {
+        self.rule.prices_include_tax
+    }
+}
+
+/// Collects price, tax and availability of the item a setup designates; `shop` holds the
+/// shop's tax settings and rates.
 pub fn priced<'a>(
     store: &StoreConfig,
     product: &'a Product,
     item: &Item<'a>,
     money: &Money,
+    shop: &ShopTax,
 ) -> Result<Priced<'a>, GatewayError> {
     let no_price = |what: String| GatewayError::NoPrice(what);
     match item {
         Item::Variation(v) => {
-            let net_minor = v
+            let price_minor = v
                 .price_minor(money.decimals)
                 .ok_or_else(|| no_price(format!("variation {}", v.id)))?;
             let class = if v.tax_class.trim() == "parent" {
@@ -264,8 +273,8 @@ pub fn priced<'a>(
                 v.tax_status.as_str()
             };
             Ok(Priced {
-                net_minor,
-                rule: tax_rule(store, status, class)?,
+                price_minor,
+                rule: tax_rule(store, shop, status, class)?,
                 available: variation_orderable(v),
                 info: info(
                     &v.sku,
@@ -279,13 +288,13 @@ pub fn priced<'a>(
             })
         }
         Item::Simple(p) => {
-            let net_minor = p
+            let price_minor = p
                 .price_minor(money.decimals)
                 .ok_or_else(|| no_price(format!("product {}", p.id)))?;
             let published = p.status.is_empty() || p.status.eq_ignore_ascii_case("publish");
             Ok(Priced {
-                net_minor,
-                rule: tax_rule(store, &p.tax_status, &p.tax_class)?,
+                price_minor,
+                rule: tax_rule(store, shop, &p.tax_status, &p.tax_class)?,
                 available: published && p.purchasable && p.stock_status.can_sell(),
                 info: info(
                     &p.sku,
@@ -314,12 +323,12 @@ fn meta_value<'m>(metas: &[&'m [Meta]], key: &str) -> Option<&'m Value> {
 pub fn price_answer(p: &Priced<'_>, money: &Money) -> Result<PriceAnswer, GatewayError> {
     let Some(raw) = meta_value(&[p.meta, p.parent_meta], PRICE_TREE_META) else {
         return Ok(PriceAnswer::Flat(price(
-            p.net_minor,
+            p.price_minor,
             &p.rule,
             money,
             p.available,
             p.info.clone(),
-        )));
+        )?));
     };
     let parsed;
     let tree = match raw {
@@ -331,7 +340,7 @@ pub fn price_answer(p: &Priced<'_>, money: &Money) -> Result<PriceAnswer, Gatewa
         other => other,
     };
     Ok(PriceAnswer::Tree {
-        price_option_tree: tree_option(tree, 1, p.net_minor, p, money, &p.info)?,
+        price_option_tree: tree_option(tree, 1, p.price_minor, p, money, &p.info)?,
     })
 }
 
@@ -355,7 +364,7 @@ fn tree_name(v: Option<&Value>, at: &str) -> Result<String, GatewayError> {
 fn tree_option(
     node: &Value,
     depth: usize,
-    base_net: i64,
+    base_price: i64,
     p: &Priced<'_>,
     money: &Money,
     base_info: &[Info],
@@ -383,7 +392,7 @@ fn tree_option(
     let mut out = Vec::with_capacity(values.len());
     for (i, v) in values.iter().enumerate() {
         let at = format!("{at} ({name}) value {}", i + 1);
-        out.push(tree_value(v, &at, depth, base_net, p, money, base_info)?);
+        out.push(tree_value(v, &at, depth, base_price, p, money, base_info)?);
     }
     Ok(TreeOption {
         id,
@@ -398,7 +407,7 @@ fn tree_value(
     v: &Value,
     at: &str,
     depth: usize,
-    base_net: i64,
+    base_price: i64,
     p: &Priced<'_>,
     money: &Money,
     base_info: &[Info],
@@ -409,7 +418,7 @@ fn tree_value(
     let id = tree_id(vo.get("id"), at)?;
     let vname = tree_name(vo.get("name"), at)?;
     let surcharge = tree_surcharge(vo.get("surcharge"), at, money)?;
-    let net = base_net
+    let price_minor = base_price
         .checked_add(surcharge)
         .ok_or_else(|| GatewayError::PriceTree(format!("{at}: surcharge out of range")))?;
     let info = tree_info(vo.get("additionalInfo"), at, base_info)?;
@@ -417,11 +426,18 @@ fn tree_value(
         Some(sub) if !sub.is_null() => Ok(TreeValue {
             id,
             name: vname,
-            sub_option: Some(Box::new(tree_option(sub, depth + 1, net, p, money, &info)?)),
+            sub_option: Some(Box::new(tree_option(
+                sub,
+                depth + 1,
+                price_minor,
+                p,
+                money,
+                &info,
+            )?)),
             price: None,
         }),
         _ => {
-            if net < 0 {
+            if price_minor < 0 {
                 return Err(GatewayError::PriceTree(format!(
                     "{at}: the price would be negative"
                 )));
@@ -432,7 +448,7 @@ fn tree_value(
                 id,
                 name: vname,
                 sub_option: None,
-                price: Some(price(net, &p.rule, money, available, info)),
+                price: Some(price(price_minor, &p.rule, money, available, info)?),
             })
         }
     }
@@ -523,23 +539,88 @@ mod tests {
         }
     }
 
+    fn rule(rate_e4: i64, name: &str, prices_include_tax: bool) -> TaxRule {
+        TaxRule {
+            rates: vec![AppliedRate {
+                id: 1,
+                rate_e4,
+                name: name.to_owned(),
+                compound: false,
+            }],
+            prices_include_tax,
+            round_at_subtotal: false,
+        }
+    }
+
     #[test]
-    fn tax_rounds_half_away_from_zero() {
-        let rule = TaxRule {
-            rate_e4: 200_000,
-            name: "VAT".to_owned(),
-        };
-        let p = price(2990, &rule, &eur(), true, Vec::new());
+    fn prices_without_tax_round_tax_half_up() {
+        let p = price(2990, &rule(200_000, "VAT", false), &eur(), true, Vec::new()).expect("p");
         assert_eq!((p.net_price, p.tax, p.gross_price), (29.9, 5.98, 35.88));
-        let seven = TaxRule {
-            rate_e4: 77_000,
-            name: "MWST".to_owned(),
-        };
+        assert!(!p.prices_include_tax);
         // 0.65 × 7.7% = 0.05005 → 0.05
-        let p = price(65, &seven, &eur(), true, Vec::new());
+        let p = price(65, &rule(77_000, "MWST", false), &eur(), true, Vec::new()).expect("p");
         assert_eq!(p.tax, 0.05);
-        assert_eq!(div_round(5, 10), 1);
-        assert_eq!(div_round(-5, 10), -1);
-        assert_eq!(div_round(4, 10), 0);
+        assert_eq!(p.tax_rate, "MWST");
+    }
+
+    #[test]
+    fn prices_with_tax_carry_the_flag() {
+        let p = price(1200, &rule(200_000, "VAT", true), &eur(), true, Vec::new()).expect("p");
+        assert_eq!((p.net_price, p.tax, p.gross_price), (10.0, 2.0, 12.0));
+        assert!(p.prices_include_tax);
+        // The flag is not part of the editor's answer.
+        let json = serde_json::to_value(&p).expect("json");
+        assert!(json.get("pricesIncludeTax").is_none(), "{json}");
+    }
+
+    fn store_with_rate(class: &str, rate: &str) -> StoreConfig {
+        let text = format!(
+            "id = \"shop\"\nwebhook_secret = \"s\"\n[tax_rates.{class}]\nrate = {rate:?}\n"
+        );
+        toml::from_str(&text).expect("store")
+    }
+
+    #[test]
+    fn configured_rates_override_the_shop_per_class() {
+        let shop = ShopTax {
+            enabled: true,
+            prices_include_tax: true,
+            round_at_subtotal: false,
+            base: tax::Location {
+                country: "AT".to_owned(),
+                ..tax::Location::default()
+            },
+            rates: vec![crate::woo::rest::TaxRate {
+                id: 1,
+                rate: "20.0000".to_owned(),
+                name: "VAT".to_owned(),
+                priority: 1,
+                class: "standard".to_owned(),
+                ..Default::default()
+            }],
+        };
+        let store = store_with_rate("reduced-rate", "10");
+        let standard = tax_rule(&store, &shop, "taxable", "").expect("rule");
+        assert_eq!(standard.name(), "VAT");
+        assert!(standard.prices_include_tax);
+        let reduced = tax_rule(&store, &shop, "taxable", "reduced-rate").expect("rule");
+        assert_eq!(reduced.rates.len(), 1);
+        assert_eq!(reduced.rates[0].rate_e4, 100_000);
+        assert_eq!(reduced.name(), "Tax 10%");
+        // Not taxable: no tax, whatever is configured.
+        let none = tax_rule(&store, &shop, "none", "reduced-rate").expect("rule");
+        assert_eq!(none.name(), "No tax");
+        // A class with neither a shop rate nor a configured one: no tax, as WooCommerce.
+        assert!(
+            tax_rule(&store, &shop, "taxable", "zero-rate")
+                .expect("rule")
+                .rates
+                .is_empty()
+        );
+        let bad = store_with_rate("standard", "twenty");
+        assert!(matches!(
+            tax_rule(&bad, &shop, "taxable", ""),
+            Err(GatewayError::Tax(m)) if m.contains("tax_rates.standard.rate")
+        ));
     }
 }

@@ -221,8 +221,9 @@ impl GatewayApi {
     /// Key2print gateway: Get Price
     ///
     /// `data`: `{netPrice, grossPrice, tax, taxRate, currency, isAvailable, additionalInfo}`
-    /// of the variation the setup designates (shop prices are net; tax from the store's
-    /// `tax_rates`), or `{priceOptionTree}` when the product defines one in the meta
+    /// of the variation the setup designates (tax from the shop's own tax settings and rates
+    /// at its base address, or from the store's `tax_rates` for a class configured there),
+    /// or `{priceOptionTree}` when the product defines one in the meta
     /// `_printbridge_key2print_price_tree`.
     #[oai(
         path = "/v1/key2print/:store/gateway/price",

@@ -409,7 +409,8 @@ impl Key2printApi {
     /// Flush the Key2print catalog cache of a product
     ///
     /// Called by the plugin when a product is saved: drops the bridge's cached catalog reads
-    /// of the product and asks Key2print to flush its own cache for it.
+    /// of the product and the store's cached settings (currency, tax settings and rates),
+    /// and asks Key2print to flush its own cache for it.
     #[oai(
         path = "/:store/key2print/cache/flush",
         method = "post",

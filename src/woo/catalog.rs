@@ -531,7 +531,7 @@ fn value_entries(v: Value) -> Vec<Value> {
     }
 }
 
-fn lenient_string_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+pub(crate) fn lenient_string_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     Ok(value_entries(Value::deserialize(d)?)
         .into_iter()
         .map(value_to_string)

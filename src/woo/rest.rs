@@ -22,7 +22,7 @@ use crate::config::StoreConfig;
 use crate::secret::Secret;
 use crate::woo::catalog::{
     AttributeTerm, GlobalAttribute, Product, Variation, lenient_bool, lenient_i64,
-    lenient_opt_string, lenient_string,
+    lenient_opt_string, lenient_string, lenient_string_vec,
 };
 use crate::woo::model::{LenientEntry, Order, lenient_vec};
 use crate::woo::oauth1::{self, OAuthParams, Placement, SignatureMethod};
@@ -276,7 +276,8 @@ impl Webhook {
     }
 }
 
-/// One entry of `/settings/general`. Every value there is a string (numbers included).
+/// One entry of a settings group (`/settings/general`, `/settings/tax`). Every value there
+/// is a string (numbers included).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(default)]
 pub struct Setting {
@@ -291,7 +292,8 @@ pub struct Setting {
     pub value: String,
 }
 
-/// The shop's general settings (currency, separators, base country...).
+/// A settings group of the shop: `/settings/general` (currency, separators, base address...)
+/// or `/settings/tax` (prices entered with tax, rounding...), both lists of [`Setting`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GeneralSettings(pub Vec<Setting>);
 
@@ -311,6 +313,47 @@ impl GeneralSettings {
         self.value("woocommerce_price_num_decimals")
             .and_then(|v| v.trim().parse().ok())
     }
+}
+
+/// A tax rate (`/taxes`). WooCommerce calls the standard class `"standard"` here, while
+/// products call it `""`. `postcodes` and `cities` are the rate's locations as stored
+/// (upper case; postcodes may hold `*` wildcards and `min...max` ranges); the singular
+/// `postcode` and `city` are the deprecated one-value forms.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
+pub struct TaxRate {
+    #[serde(deserialize_with = "lenient_i64")]
+    pub id: i64,
+    /// ISO 3166 code, `""` for every country.
+    #[serde(deserialize_with = "lenient_string")]
+    pub country: String,
+    /// State code, `""` for every state.
+    #[serde(deserialize_with = "lenient_string")]
+    pub state: String,
+    #[serde(deserialize_with = "lenient_string")]
+    pub postcode: String,
+    #[serde(deserialize_with = "lenient_string")]
+    pub city: String,
+    #[serde(deserialize_with = "lenient_string_vec")]
+    pub postcodes: Vec<String>,
+    #[serde(deserialize_with = "lenient_string_vec")]
+    pub cities: Vec<String>,
+    /// Percent as a decimal string (`"20.0000"`).
+    #[serde(deserialize_with = "lenient_string")]
+    pub rate: String,
+    #[serde(deserialize_with = "lenient_string")]
+    pub name: String,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub priority: i64,
+    #[serde(deserialize_with = "lenient_bool")]
+    pub compound: bool,
+    #[serde(deserialize_with = "lenient_bool")]
+    pub shipping: bool,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub order: i64,
+    /// Tax class slug; `"standard"` for the standard class.
+    #[serde(deserialize_with = "lenient_string")]
+    pub class: String,
 }
 
 /// The WooCommerce REST v3 client of one shop.
@@ -645,6 +688,20 @@ impl WooClient {
             .await?
             .json()?;
         Ok(GeneralSettings(entries))
+    }
+
+    /// `GET /settings/tax` (prices entered with tax, rounding, tax classes...).
+    pub async fn settings_tax(&self) -> Result<GeneralSettings, WooError> {
+        let entries: Vec<Setting> = self
+            .request(Method::GET, "/settings/tax", &[], None)
+            .await?
+            .json()?;
+        Ok(GeneralSettings(entries))
+    }
+
+    /// Every tax rate of every class (all pages of `/taxes`).
+    pub async fn taxes(&self) -> Result<Vec<TaxRate>, WooError> {
+        self.all_pages("/taxes").await
     }
 
     // ---- plumbing ----

@@ -28,12 +28,12 @@ fn key2print_section(base_url: &str, key: &str, secret: &str, cache_secs: u64) -
     )
 }
 
-/// The stand-in's shop with Key2print (WEBAPI at `k2p_url`) and a 20% standard VAT rate.
+/// The stand-in's shop with Key2print (WEBAPI at `k2p_url`); tax comes from the shop (its
+/// recorded standard rate "VAT" 20 %).
 fn store(woo: &WooStandin, k2p_url: &str, key: &str, secret: &str, cache_secs: u64) -> StoreConfig {
     let mut s = woo.store_config(STORE);
     s.key2print =
         Some(toml::from_str(&key2print_section(k2p_url, key, secret, cache_secs)).expect("k2p"));
-    s.tax_rates = toml::from_str("[standard]\nrate = \"20.0000\"\nname = \"VAT\"\n").expect("tax");
     s
 }
 
@@ -262,6 +262,93 @@ async fn prices_with_tax(backend: Backend) {
     assert!(failed(&get_json(&app, &url).await).starts_with("bad setup"));
 }
 on_both_backends!(prices, prices_with_tax);
+
+/// The recorded poster (a simple product, standard tax class) at `price`.
+fn poster_at(price: &str) -> Value {
+    let mut p = fixture_body(2);
+    p["price"] = json!(price);
+    p["regular_price"] = json!(price);
+    p
+}
+
+async fn prices_entered_with_tax(backend: Backend) {
+    let woo = WooStandin::start().await;
+    woo.set_tax_setting("woocommerce_prices_include_tax", "yes");
+    woo.put_product(poster_at("12.00"));
+    // A rate for another country and a reduced class do not apply at the shop's base (AT).
+    let mut rates = fixture_body(36);
+    let mut de = rates[0].clone();
+    de["id"] = json!(2);
+    de["country"] = json!("DE");
+    de["rate"] = json!("19.0000");
+    de["name"] = json!("MwSt");
+    let mut reduced = rates[0].clone();
+    reduced["id"] = json!(3);
+    reduced["rate"] = json!("10.0000");
+    reduced["class"] = json!("reduced-rate");
+    let list = rates.as_array_mut().expect("rates");
+    list.insert(0, de);
+    list.push(reduced);
+    woo.put_taxes(rates);
+    let app = app_for(backend, &woo, 300).await;
+
+    let p = call(&app, "price", "38", Some(json!({}))).await;
+    let d = data(&p);
+    assert_eq!(d["grossPrice"], json!(12.0), "{d}");
+    assert_eq!(d["netPrice"], json!(10.0), "{d}");
+    assert_eq!(d["tax"], json!(2.0), "{d}");
+    assert_eq!(d["taxRate"], "VAT");
+    // 29.90 with tax: 4.983… tax rounds to 4.98, the net 24.916… to 24.92.
+    let p = call(&app, "price", "29", Some(setup("a5", "Gloss"))).await;
+    let d = data(&p);
+    assert_eq!(
+        (&d["netPrice"], &d["tax"], &d["grossPrice"]),
+        (&json!(24.92), &json!(4.98), &json!(29.9)),
+        "{d}"
+    );
+    assert!(woo.request_count("/settings/tax") >= 1);
+    assert!(woo.request_count("/taxes") >= 1);
+}
+on_both_backends!(prices_with_tax_entered, prices_entered_with_tax);
+
+async fn shop_without_taxes_charges_none(backend: Backend) {
+    let woo = WooStandin::start().await;
+    woo.set_general_setting("woocommerce_calc_taxes", "no");
+    woo.put_product(poster_at("12.00"));
+    let app = app_for(backend, &woo, 300).await;
+    let p = call(&app, "price", "38", Some(json!({}))).await;
+    let d = data(&p);
+    assert_eq!(
+        (&d["netPrice"], &d["tax"], &d["grossPrice"]),
+        (&json!(12.0), &json!(0.0), &json!(12.0)),
+        "{d}"
+    );
+    assert_eq!(d["taxRate"], "No tax");
+    // With taxes off, the tax settings and rates are not read.
+    assert_eq!(woo.request_count("/settings/tax"), 0);
+    assert_eq!(woo.request_count("/taxes"), 0);
+}
+on_both_backends!(no_taxes, shop_without_taxes_charges_none);
+
+async fn configured_rate_overrides_the_shop(backend: Backend) {
+    let woo = WooStandin::start().await;
+    woo.set_tax_setting("woocommerce_prices_include_tax", "yes");
+    woo.put_product(poster_at("12.00"));
+    let mut s = store(&woo, "http://127.0.0.1:9", KEY, SECRET, 300);
+    s.tax_rates =
+        toml::from_str("[standard]\nrate = \"10\"\nname = \"Reduced VAT\"\n").expect("tax");
+    let app = TestApp::spawn(backend, move |c: &mut Config| c.stores.push(s)).await;
+    // The configured 10 % replaces the shop's 20 %; the price is still entered with tax.
+    let p = call(&app, "price", "38", Some(json!({}))).await;
+    let d = data(&p);
+    assert_eq!(
+        (&d["netPrice"], &d["tax"], &d["grossPrice"]),
+        (&json!(10.91), &json!(1.09), &json!(12.0)),
+        "{d}"
+    );
+    assert_eq!(d["taxRate"], "Reduced VAT");
+}
+on_both_backends!(tax_override, configured_rate_overrides_the_shop);
 
 fn business_cards_with_meta(meta: Value) -> Value {
     let mut p = fixture_body(1);
@@ -763,6 +850,26 @@ async fn catalog_reads_are_cached_until_flushed(backend: Backend) {
     assert_eq!(data(&first)["netPrice"], json!(29.0));
     assert_eq!(woo.request_count("/products/29"), 1);
     assert_eq!(woo.request_count("/products/29/variations"), 1);
+    // The shop's settings are read once per store, not per product.
+    let poster = signed_url(
+        &app,
+        "price",
+        &creds.key2print_api_secret,
+        &[
+            ("productIdentifier", "38"),
+            ("key", &creds.key2print_api_key),
+            ("tstamp", &now_secs().to_string()),
+            ("setup", "{}"),
+        ],
+    );
+    assert_eq!(data(&get_json(&app, &poster).await)["taxRate"], "VAT");
+    for path in ["/settings/general", "/settings/tax", "/taxes"] {
+        assert_eq!(woo.request_count(path), 1, "{path} read once");
+    }
+    // The shop switches to prices entered with tax: cached until a flush.
+    woo.set_tax_setting("woocommerce_prices_include_tax", "yes");
+    let cached_poster = get_json(&app, &poster).await;
+    assert_eq!(data(&cached_poster)["netPrice"], json!(12.9));
 
     let second = get_json(&app, &signed_call("price")).await;
     assert_eq!(second, first);
@@ -800,14 +907,33 @@ async fn catalog_reads_are_cached_until_flushed(backend: Backend) {
     assert_eq!(stats.key2print_flushes, vec!["29".to_owned()]);
     assert_eq!(stats.rejected_signatures, 0);
 
+    // The new price, entered with tax now.
     let third = get_json(&app, &signed_call("price")).await;
-    assert_eq!(data(&third)["netPrice"], json!(31.0));
+    assert_eq!(data(&third)["grossPrice"], json!(31.0));
+    assert_eq!(data(&third)["netPrice"], json!(25.83));
     assert_eq!(
         woo.request_count("/products/29"),
         2,
         "read again after the flush"
     );
     assert_eq!(woo.request_count("/products/29/variations"), 2);
+    // The flush also drops the store's settings: a change of the shop's tax settings shows
+    // once a product is saved.
+    for path in ["/settings/general", "/settings/tax", "/taxes"] {
+        assert_eq!(woo.request_count(path), 2, "{path} read again");
+    }
+    // Every product is priced with the new settings, the poster still from the cache.
+    let p = get_json(&app, &poster).await;
+    assert_eq!(
+        (
+            &data(&p)["netPrice"],
+            &data(&p)["tax"],
+            &data(&p)["grossPrice"]
+        ),
+        (&json!(10.75), &json!(2.15), &json!(12.9)),
+        "{p}"
+    );
+    assert_eq!(woo.request_count("/products/38"), 1);
     sandbox.stop();
 }
 on_both_backends!(cache, catalog_reads_are_cached_until_flushed);

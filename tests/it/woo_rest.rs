@@ -10,6 +10,7 @@ use crate::support::woo_standin::{
 };
 use chrono::{DateTime, TimeZone, Utc};
 use printbridge::clock::ManualClock;
+use printbridge::gateway::tax::{self, ShopTax};
 use printbridge::secret::Secret;
 use printbridge::woo::catalog::{Product, StockStatus, Variation, same_option};
 use printbridge::woo::model::Order;
@@ -678,6 +679,15 @@ fn every_recorded_catalog_order_and_webhook_body_parses() {
                 let w: Webhook = serde_json::from_value(body).expect(file);
                 assert!(w.id > 0 && w.is_active(), "{file}");
             }
+            ["taxes"] => {
+                let list: Vec<printbridge::woo::rest::TaxRate> =
+                    serde_json::from_value(body).expect(file);
+                assert!(
+                    list.iter()
+                        .all(|t| t.id > 0 && !t.rate.is_empty() && !t.class.is_empty()),
+                    "{file}"
+                );
+            }
             _ => continue,
         }
         parsed += 1;
@@ -848,6 +858,39 @@ async fn standin_serves_orders_catalog_notes_and_webhooks() {
     let settings = client.settings_general().await.expect("settings");
     assert_eq!(settings.currency(), Some("EUR"));
     assert_eq!(settings.price_decimals(), Some(2));
+    let tax = client.settings_tax().await.expect("tax settings");
+    assert_eq!(tax.value("woocommerce_prices_include_tax"), Some("no"));
+    let rates = client.taxes().await.expect("taxes");
+    assert_eq!(rates.len(), 1);
+    let vat = &rates[0];
+    assert_eq!(
+        (
+            vat.id,
+            vat.rate.as_str(),
+            vat.name.as_str(),
+            vat.class.as_str()
+        ),
+        (1, "20.0000", "VAT", "standard")
+    );
+    assert_eq!((vat.priority, vat.compound, vat.shipping), (1, false, true));
+    assert!(vat.country.is_empty() && vat.postcodes.is_empty() && vat.cities.is_empty());
+    // The recorded shop, taxed at its base address: the one standard rate applies.
+    let shop = ShopTax::from_settings(&settings, Some(&tax), rates);
+    assert!(shop.enabled && !shop.prices_include_tax && !shop.round_at_subtotal);
+    assert_eq!(
+        (
+            shop.base.country.as_str(),
+            shop.base.postcode.as_str(),
+            shop.base.city.as_str()
+        ),
+        ("AT", "1060", "Wien")
+    );
+    let matched = tax::matched_rates(&shop, "");
+    assert_eq!(matched.len(), 1);
+    assert_eq!(
+        (matched[0].rate_e4, matched[0].name.as_str()),
+        (200_000, "VAT")
+    );
     assert_eq!(standin.request_count("/orders/44/notes"), 3);
     assert_eq!(
         standin.request_count("/wp-json/wc/v3/orders/999999/notes"),

@@ -128,6 +128,8 @@ struct State {
     attributes: Vec<Value>,
     terms: BTreeMap<i64, Vec<Value>>,
     settings_general: Value,
+    settings_tax: Value,
+    taxes: Vec<Value>,
     next_note_id: i64,
     counts: HashMap<String, usize>,
     requests: Vec<ReceivedRequest>,
@@ -313,6 +315,21 @@ impl WooStandin {
         self.st().variations.insert(product_id, list);
     }
 
+    /// Sets the `value` of setting `id` in the general group (`/settings/general`).
+    pub fn set_general_setting(&self, id: &str, value: &str) {
+        set_setting(&mut self.st().settings_general, id, value);
+    }
+
+    /// Sets the `value` of setting `id` in the tax group (`/settings/tax`).
+    pub fn set_tax_setting(&self, id: &str, value: &str) {
+        set_setting(&mut self.st().settings_tax, id, value);
+    }
+
+    /// Replaces the tax rates (`/taxes`, a JSON array).
+    pub fn put_taxes(&self, rates: Value) {
+        self.st().taxes = rates.as_array().cloned().expect("rates array");
+    }
+
     /// The notes stored for an order (recorded ones and received ones), newest first.
     pub fn notes_of(&self, order_id: i64) -> Vec<Value> {
         self.st().notes.get(&order_id).cloned().unwrap_or_default()
@@ -411,6 +428,8 @@ fn load_state(base: &str) -> State {
         attributes: fixture_body(15).as_array().cloned().expect("array"),
         terms,
         settings_general: fixture_body(37),
+        settings_tax: tax_settings("no"),
+        taxes: fixture_body(36).as_array().cloned().expect("array"),
         next_note_id,
         counts: HashMap::new(),
         requests: Vec::new(),
@@ -425,6 +444,98 @@ fn load_state(base: &str) -> State {
         nonces: HashSet::new(),
         delay: None,
     }
+}
+
+fn set_setting(group: &mut Value, id: &str, value: &str) {
+    let entry = group
+        .as_array_mut()
+        .and_then(|list| list.iter_mut().find(|s| s["id"] == id))
+        .unwrap_or_else(|| panic!("no setting {id}"));
+    entry["value"] = json!(value);
+}
+
+/// `/settings/tax` of the recorded shop. No capture of it exists: this is built from
+/// WooCommerce 11's tax settings (`settings-tax.php`) in the settings REST schema
+/// (`{id, label, description, type, default, tip?, options?, value}`), with the values the
+/// fixtures' README describes (tax based on the billing address, rounding per line) and
+/// `prices_include_tax` as given.
+pub fn tax_settings(prices_include_tax: &str) -> Value {
+    let setting = |id: &str, label: &str, kind: &str, default: &str, value: &str| {
+        json!({"id": id, "label": label, "description": "", "type": kind,
+               "default": default, "tip": "", "value": value})
+    };
+    let mut prices = setting(
+        "woocommerce_prices_include_tax",
+        "Prices entered with tax",
+        "radio",
+        "no",
+        prices_include_tax,
+    );
+    prices["options"] = json!({"yes": "Yes, I will enter prices inclusive of tax",
+                               "no": "No, I will enter prices exclusive of tax"});
+    let mut based_on = setting(
+        "woocommerce_tax_based_on",
+        "Calculate tax based on",
+        "select",
+        "shipping",
+        "billing",
+    );
+    based_on["options"] = json!({"shipping": "Customer shipping address",
+                                 "billing": "Customer billing address",
+                                 "base": "Shop base address"});
+    json!([
+        prices,
+        based_on,
+        setting(
+            "woocommerce_shipping_tax_class",
+            "Shipping tax class",
+            "select",
+            "inherit",
+            "inherit"
+        ),
+        setting(
+            "woocommerce_tax_round_at_subtotal",
+            "Rounding",
+            "checkbox",
+            "no",
+            "no"
+        ),
+        setting(
+            "woocommerce_tax_classes",
+            "Additional tax classes",
+            "textarea",
+            "",
+            "Reduced rate\nZero rate"
+        ),
+        setting(
+            "woocommerce_tax_display_shop",
+            "Display prices in the shop",
+            "select",
+            "excl",
+            "excl"
+        ),
+        setting(
+            "woocommerce_tax_display_cart",
+            "Display prices during cart and checkout",
+            "select",
+            "excl",
+            "excl"
+        ),
+        setting(
+            "woocommerce_price_display_suffix",
+            "Price display suffix",
+            "text",
+            "",
+            ""
+        ),
+        setting(
+            "woocommerce_tax_total_display",
+            "Display tax totals",
+            "select",
+            "itemized",
+            "itemized"
+        ),
+    ])
 }
 
 /// Splits a query string like PHP: `&`-separated, `+` and `%XX` decoded.
@@ -765,6 +876,8 @@ fn route(
             None => wc_error(404, "woocommerce_rest_webhook_invalid_id", "Invalid ID."),
         },
         ("GET", ["settings", "general"]) => json_response(200, &st.settings_general),
+        ("GET", ["settings", "tax"]) => json_response(200, &st.settings_tax),
+        ("GET", ["taxes"]) => paged(st.taxes.clone(), query),
         _ => wc_error(
             404,
             "rest_no_route",
