@@ -10,7 +10,7 @@ use crate::intake::body;
 use crate::store::{Store, StoreError, in_tx, on_pool};
 
 /// Rows read and rewritten per transaction.
-pub(crate) const BATCH: i64 = 50;
+pub(crate) const BATCH: i64 = 20;
 
 /// One order of one store.
 #[derive(Debug, Clone, Copy)]

@@ -15,6 +15,10 @@ pub const ORDERS_PER_PAGE: i64 = 10;
 /// Deliveries whose bodies one order's export carries (its newest).
 const DELIVERIES_PER_ORDER: usize = 100;
 
+/// Bytes of delivery bodies one export page carries: a page ends after the order that
+/// reaches it, and an order's bodies beyond it are left out (counted), whatever their sizes.
+const PAGE_BODY_BYTES: usize = 8 << 20;
+
 /// Orders applied before migration 0011 whose e-mail is filled in per transaction.
 const INDEX_BATCH: i64 = 200;
 
@@ -75,6 +79,9 @@ pub struct OrderExport {
     pub ledger: OrderLedger,
     /// The bodies of its newest deliveries (at most 100), as received or as redacted.
     pub delivery_bodies: Vec<DeliveryDetail>,
+    /// Bodies of its deliveries left out: beyond the newest 100, or beyond what one page
+    /// carries (8 MiB of bodies). Its current state is in `current` either way.
+    pub delivery_bodies_omitted: u64,
     /// When its personal data was erased, if it was.
     pub erased_at: Option<String>,
 }
@@ -234,21 +241,29 @@ impl Store {
     }
 
     /// Everything the bridge holds of one order: its ledger (snapshots, items, deliveries,
-    /// jobs with attempts, files, tracking, current body) and its newest delivery bodies.
+    /// jobs with attempts, files, tracking, current body) and its newest delivery bodies, as
+    /// many as `budget` (bytes, reduced by what they take) allows.
     pub async fn export_order(
         &self,
         store_id: &str,
         order_id: i64,
+        budget: &mut usize,
     ) -> Result<Option<OrderExport>, StoreError> {
         let Some(ledger) = self.order_ledger(store_id, order_id).await? else {
             return Ok(None);
         };
         let mut delivery_bodies = Vec::new();
         for d in ledger.deliveries.iter().rev().take(DELIVERIES_PER_ORDER) {
+            let size = usize::try_from(d.size).unwrap_or(usize::MAX);
+            if size > *budget {
+                break;
+            }
             if let Some(detail) = self.delivery(d.id).await? {
+                *budget -= size;
                 delivery_bodies.push(detail);
             }
         }
+        let delivery_bodies_omitted = (ledger.deliveries.len() - delivery_bodies.len()) as u64;
         let erased_at: Option<i64> = on_pool!(self, |pool| {
             sqlx::query_scalar("SELECT erased_at FROM orders WHERE store_id = $1 AND order_id = $2")
                 .bind(store_id)
@@ -259,6 +274,7 @@ impl Store {
         Ok(Some(OrderExport {
             ledger,
             delivery_bodies,
+            delivery_bodies_omitted,
             erased_at: erased_at.map(rfc3339),
         }))
     }
@@ -446,8 +462,16 @@ impl Store {
             .subject_orders(store_id, subject, after, ORDERS_PER_PAGE)
             .await?;
         let mut orders = Vec::with_capacity(ids.len());
+        let mut budget = PAGE_BODY_BYTES;
+        let mut last = None;
         for id in &ids {
-            if let Some(export) = self.export_order(store_id, *id).await? {
+            // The next orders go to the next page once less than an eighth of the budget is
+            // left (the first order of a page always has all of it).
+            if budget < PAGE_BODY_BYTES / 8 {
+                break;
+            }
+            last = Some(*id);
+            if let Some(export) = self.export_order(store_id, *id, &mut budget).await? {
                 orders.push(export);
             }
         }
@@ -455,11 +479,13 @@ impl Store {
             Some(c) => self.key2print_user_of(store_id, c).await?,
             None => None,
         };
-        let full = ids.len() == usize::try_from(ORDERS_PER_PAGE).unwrap_or(0);
+        // More may follow when the page was full or its bodies' budget ran out.
+        let more = ids.len() == usize::try_from(ORDERS_PER_PAGE).unwrap_or(0)
+            || last != ids.last().copied();
         Ok(ExportPage {
             orders,
             key2print_user,
-            next_after: ids.last().copied().filter(|_| full),
+            next_after: last.filter(|_| more),
         })
     }
 
