@@ -134,19 +134,7 @@ impl Application {
         // Applies what a restart left stored but not applied, then every new delivery.
         self.state.intake.start(&self.state.store);
         let (stop_tx, stop_rx) = watch::channel(false);
-        let mut workers = Vec::new();
-        if self.state.config.dispatch.enabled {
-            let executor = Arc::new(ProviderExecutor::new(
-                &self.state.config,
-                self.state.clock.clone(),
-            ));
-            let dispatcher = Dispatcher::new(self.state.clone(), executor);
-            workers.push(tokio::spawn(dispatcher.run(stop_rx.clone())));
-            workers.push(tokio::spawn(reconcile::run(
-                self.state.clone(),
-                stop_rx.clone(),
-            )));
-        }
+        let workers = spawn_workers(&self.state, &stop_rx);
         let drain = crate::drain::Drain::new();
         let acceptor = limits.acceptor(drain.acceptor(self.listener)?);
         let grace = self.state.config.shutdown_grace();
@@ -181,6 +169,27 @@ impl Application {
         self.state.store.close().await;
         result
     }
+}
+
+/// The background tasks: the dispatcher and the reconciler (when this process dispatches)
+/// and the privacy sweep, each stopping when `stop` turns true.
+fn spawn_workers(
+    state: &Arc<AppState>,
+    stop: &watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut workers = Vec::new();
+    if state.config.dispatch.enabled {
+        let executor = Arc::new(ProviderExecutor::new(&state.config, state.clock.clone()));
+        let dispatcher = Dispatcher::new(state.clone(), executor);
+        workers.push(tokio::spawn(dispatcher.run(stop.clone())));
+        workers.push(tokio::spawn(reconcile::run(state.clone(), stop.clone())));
+    }
+    // Retention and the follow-up of erasures, whether or not this process dispatches.
+    workers.push(tokio::spawn(crate::privacy::retention::run(
+        state.clone(),
+        stop.clone(),
+    )));
+    workers
 }
 
 /// Refuses to start beside an intake journal (`data_dir/intake-journal`, kept by versions

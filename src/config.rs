@@ -183,6 +183,10 @@ pub struct Config {
     pub idle_timeout_secs: ServerSecs,
     #[serde(default)]
     pub dispatch: DispatchConfig,
+    /// How often the privacy sweep runs (retention and the follow-up of erasures), in
+    /// seconds (0 = off).
+    #[serde(default = "default_privacy_sweep_secs")]
+    pub privacy_sweep_interval_secs: u64,
     #[serde(default)]
     pub stores: Vec<StoreConfig>,
 }
@@ -313,6 +317,58 @@ pub struct StoreConfig {
     /// Key2print product gateway); classes not listed use the rates read from the shop.
     #[serde(default)]
     pub tax_rates: std::collections::BTreeMap<String, TaxRateConfig>,
+    /// How long personal data is kept after an order is finished (`[stores.retention]`).
+    #[serde(default)]
+    pub retention: RetentionConfig,
+}
+
+/// How many days after an order is finished (no job of it queued, running, waiting for
+/// review or dead) each kind of personal data is kept; 0 keeps it for good. The privacy
+/// sweep redacts or removes it then (`crate::privacy::retention`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Delivery bodies other than the order's current state (earlier states, repeats), and
+    /// deliveries that name no order (kept by their age).
+    #[serde(default = "default_delivery_bodies_days")]
+    pub delivery_bodies_days: u32,
+    /// The personal fields of the order's current state (the body the order screen and the
+    /// provider calls read).
+    #[serde(default = "default_snapshots_days")]
+    pub snapshots_days: u32,
+    /// Provider answer excerpts and errors of attempts, and the answers kept with jobs.
+    #[serde(default = "default_attempt_excerpts_days")]
+    pub attempt_excerpts_days: u32,
+    /// Kept files (Key2print PDFs) under `data_dir`.
+    #[serde(default = "default_files_days")]
+    pub files_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            delivery_bodies_days: default_delivery_bodies_days(),
+            snapshots_days: default_snapshots_days(),
+            attempt_excerpts_days: default_attempt_excerpts_days(),
+            files_days: default_files_days(),
+        }
+    }
+}
+
+fn default_delivery_bodies_days() -> u32 {
+    30
+}
+fn default_snapshots_days() -> u32 {
+    365
+}
+fn default_attempt_excerpts_days() -> u32 {
+    90
+}
+fn default_files_days() -> u32 {
+    90
+}
+fn default_privacy_sweep_secs() -> u64 {
+    3600
 }
 
 /// One tax rate of a store (`[stores.tax_rates.standard]`).
@@ -598,6 +654,7 @@ impl Default for Config {
             body_read_timeout_secs: default_body_read_timeout_secs(),
             idle_timeout_secs: default_idle_timeout_secs(),
             dispatch: DispatchConfig::default(),
+            privacy_sweep_interval_secs: default_privacy_sweep_secs(),
             stores: Vec::new(),
         }
     }

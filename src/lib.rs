@@ -12,6 +12,7 @@ pub mod logging;
 pub mod metrics;
 pub mod net;
 pub mod outbox;
+pub mod privacy;
 pub mod providers;
 pub mod reads;
 pub mod sandbox;

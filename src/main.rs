@@ -104,6 +104,10 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// One customer's personal data (by billing e-mail, and customer id if they have an
+    /// account): export it as JSON, or erase it (redacted in place, jobs not yet placed
+    /// cancelled), for shops without the plugin.
+    Privacy(PrivacyArgs),
     /// Print the connection key to paste into the WordPress plugin's settings.
     ConnectionKey {
         #[arg(long)]
@@ -111,6 +115,23 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+}
+
+#[derive(clap::Args)]
+struct PrivacyArgs {
+    /// export (JSON on standard output) or erase (a JSON report of what was done).
+    #[arg(value_parser = ["export", "erase"])]
+    action: String,
+    #[arg(long)]
+    store: String,
+    /// The customer's billing e-mail.
+    #[arg(long)]
+    email: String,
+    /// Their WooCommerce customer id, when they have an account.
+    #[arg(long)]
+    customer_id: Option<i64>,
+    #[arg(long, short)]
+    config: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -254,6 +275,71 @@ async fn replay_jobs(args: ReplayJobsArgs, out: &mut dyn Write) -> anyhow::Resul
         )?;
     }
     Ok(0)
+}
+
+/// `printbridge privacy export|erase`: every page of the export, or every round of the
+/// erasure, as one JSON document.
+async fn privacy(args: PrivacyArgs, out: &mut dyn Write) -> anyhow::Result<i32> {
+    let subject = printbridge::privacy::Subject::new(&args.email, args.customer_id)
+        .map_err(|e| anyhow::anyhow!("--{}", e.to_string().replacen('_', "-", 1)))?;
+    let config = Config::load(args.config.as_deref(), &ProcessEnv)?;
+    anyhow::ensure!(
+        config.store(&args.store).is_some(),
+        "--store: no store {} in the configuration",
+        args.store
+    );
+    let store = open_store(&config).await?;
+    let doc = if args.action == "export" {
+        export_all(&store, &args.store, &subject).await?
+    } else {
+        erase_all(&store, &args.store, &subject).await?
+    };
+    store.close().await;
+    writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+    Ok(0)
+}
+
+/// Every page of a customer's export.
+async fn export_all(
+    store: &printbridge::store::Store,
+    store_id: &str,
+    subject: &printbridge::privacy::Subject,
+) -> anyhow::Result<serde_json::Value> {
+    let mut orders = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.export_subject(store_id, subject, after).await?;
+        orders.extend(page.orders);
+        match page.next_after {
+            Some(next) => after = next,
+            None => {
+                return Ok(serde_json::json!({
+                    "orders": orders, "key2print_user": page.key2print_user
+                }));
+            }
+        }
+    }
+}
+
+/// Every round of a customer's erasure, until none of their orders is left.
+async fn erase_all(
+    store: &printbridge::store::Store,
+    store_id: &str,
+    subject: &printbridge::privacy::Subject,
+) -> anyhow::Result<serde_json::Value> {
+    let mut orders = Vec::new();
+    let mut forgotten = false;
+    loop {
+        let now = chrono::Utc::now().timestamp_millis();
+        let page = store.erase_subject(store_id, subject, now).await?;
+        forgotten |= page.key2print_user_forgotten;
+        orders.extend(page.orders);
+        if page.done {
+            return Ok(serde_json::json!({
+                "orders": orders, "key2print_user_forgotten": forgotten
+            }));
+        }
+    }
 }
 
 /// The stopped jobs `printbridge replay-jobs` selects, its flags checked.
@@ -468,6 +554,7 @@ fn main() -> ExitCode {
             since,
             config,
         } => runtime().and_then(|rt| rt.block_on(backfill(&store, &since, config, &mut stdout))),
+        Command::Privacy(args) => runtime().and_then(|rt| rt.block_on(privacy(args, &mut stdout))),
         Command::ConnectionKey { store, config } => connection_key(&store, config, &mut stdout),
     };
     match result {

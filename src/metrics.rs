@@ -64,6 +64,20 @@ struct AttemptLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RedactedLabels {
+    /// `retention` or `erasure`.
+    reason: &'static str,
+    /// What was redacted: `delivery_body`, `snapshot`, `attempt_excerpt`, `file`, or `rows`
+    /// (an erasure's follow-up, all kinds).
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct JobLabels {
     provider: String,
     state: String,
@@ -99,6 +113,8 @@ pub struct Metrics {
     attempts: Family<AttemptLabels, Counter>,
     attempt_duration: Family<AttemptLabels, Histogram, fn() -> Histogram>,
     dead_letters: Family<ProviderLabels, Counter>,
+    privacy_redacted: Family<RedactedLabels, Counter>,
+    privacy_sweeps: Family<OutcomeLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -154,13 +170,43 @@ impl Metrics {
             "Jobs that became dead letters",
             dead_letters.clone(),
         );
+        let privacy_redacted = Family::<RedactedLabels, Counter>::default();
+        registry.register(
+            "printbridge_privacy_redacted",
+            "Personal data redacted or removed, by reason (retention, erasure) and kind",
+            privacy_redacted.clone(),
+        );
+        let privacy_sweeps = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "printbridge_privacy_sweeps",
+            "Privacy sweeps of a store (retention and erasure follow-up), by outcome",
+            privacy_sweeps.clone(),
+        );
         Self {
             registry,
             deliveries,
             attempts,
             attempt_duration,
             dead_letters,
+            privacy_redacted,
+            privacy_sweeps,
         }
+    }
+
+    /// `n` items of personal data of `kind` redacted or removed for `reason`.
+    pub fn privacy_redacted(&self, reason: &'static str, kind: &'static str, n: u64) {
+        if n > 0 {
+            self.privacy_redacted
+                .get_or_create(&RedactedLabels { reason, kind })
+                .inc_by(n);
+        }
+    }
+
+    /// One privacy sweep of a store ended with `outcome` (`ok` or `failed`).
+    pub fn privacy_sweep(&self, outcome: &'static str) {
+        self.privacy_sweeps
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     /// A webhook delivery by topic and what the ledger did with it. The topic label is one
@@ -298,6 +344,8 @@ mod tests {
         m.delivery("order.created", "applied");
         m.attempt("apliiq", "success", Duration::from_millis(3));
         m.dead_letter("apliiq");
+        m.privacy_redacted("retention", "delivery_body", 3);
+        m.privacy_sweep("ok");
         let out = m.render(&ScrapeGauges {
             jobs: vec![("spiff".to_owned(), "dead".to_owned(), 2)],
             queue_depth: 3,
@@ -330,6 +378,12 @@ mod tests {
             "printbridge_dead_letters 2",
             "printbridge_deliveries_unapplied 4",
             "# TYPE printbridge_oldest_unapplied_delivery_age_seconds gauge",
+            "# HELP printbridge_privacy_redacted_total Personal data redacted or removed, by reason (retention, erasure) and kind.",
+            "# TYPE printbridge_privacy_redacted_total counter",
+            "printbridge_privacy_redacted_total{reason=\"retention\",kind=\"delivery_body\"} 3",
+            "# HELP printbridge_privacy_sweeps_total Privacy sweeps of a store (retention and erasure follow-up), by outcome.",
+            "# TYPE printbridge_privacy_sweeps_total counter",
+            "printbridge_privacy_sweeps_total{outcome=\"ok\"} 1",
         ] {
             assert!(out.lines().any(|l| l == line), "{line} missing in\n{out}");
         }

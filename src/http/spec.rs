@@ -28,6 +28,8 @@ pub const ERROR_STATUSES: &[(&str, &[u16])] = &[
         &[400, 401, 409, 429, 500, 502, 503],
     ),
     ("flushKey2printCache", &[400, 401, 409, 500, 502, 503]),
+    ("exportPersonalData", &[400, 401, 500, 503]),
+    ("erasePersonalData", &[400, 401, 500, 503]),
     ("listOrders", &[400, 401, 500, 503]),
     ("getOrder", &[400, 401, 404, 500, 503]),
     ("listDeliveries", &[400, 401, 500, 503]),

@@ -289,6 +289,13 @@ pub async fn serve_file(
     if store.is_some_and(|s| s != row.store_id) {
         return Err(not_found());
     }
+    if row.path.is_empty() {
+        return Err(ApiError::not_found(
+            "file_removed",
+            format!("file {id} was removed (personal data retention or erasure)"),
+            "file_id",
+        ));
+    }
     let bytes = tokio::fs::read(&row.path).await.map_err(|e| {
         tracing::error!(file_id = id, error = %e, "kept file unreadable");
         ApiError::internal(format!("file {id} is recorded but cannot be read"))

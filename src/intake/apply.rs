@@ -277,7 +277,9 @@ const JOBS_RETURNING: &str = " RETURNING store_id, order_id";
 /// The upsert of an order's row, after `INSERT INTO orders (…) <rows>`: the newest
 /// modification wins; on a tie the later arrival (the greater snapshot id); the trash flag is
 /// only ever set here (`order.restored` clears it, see [`Ledger::apply_orders`]); the first paid time
-/// is kept. With [`ORDER_RETURNING`], returns each order whose row took the new snapshot.
+/// is kept. An erased order (`erased_at`, see `crate::privacy`) takes no new state: its
+/// deliveries are `stale`, so nothing is planned or queued again for it. With
+/// [`ORDER_RETURNING`], returns each order whose row took the new snapshot.
 const UPSERT_ORDER: &str = " ON CONFLICT (store_id, order_id) DO UPDATE SET \
      number = excluded.number, status = excluded.status, \
      currency = excluded.currency, total = excluded.total, \
@@ -285,10 +287,11 @@ const UPSERT_ORDER: &str = " ON CONFLICT (store_id, order_id) DO UPDATE SET \
      trashed = CASE WHEN excluded.trashed = 1 THEN excluded.trashed \
        ELSE orders.trashed END, \
      paid_at = COALESCE(orders.paid_at, excluded.paid_at), \
+     billing_email = excluded.billing_email, customer_id = excluded.customer_id, \
      updated_at = excluded.updated_at \
-     WHERE orders.modified_gmt < excluded.modified_gmt \
+     WHERE orders.erased_at IS NULL AND (orders.modified_gmt < excluded.modified_gmt \
         OR (orders.modified_gmt = excluded.modified_gmt \
-            AND orders.snapshot_id < excluded.snapshot_id)";
+            AND orders.snapshot_id < excluded.snapshot_id))";
 
 /// After [`UPSERT_ORDER`]: each order whose row took the new snapshot, with its trash flag.
 const ORDER_RETURNING: &str = " RETURNING store_id, order_id, trashed";
@@ -308,9 +311,11 @@ const APPLY_ORDERS_POSTGRES: &str = "), \
        ON CONFLICT (store_id, order_id, modified_gmt, status) DO NOTHING \
        RETURNING store_id, order_id, id), \
      o AS (INSERT INTO orders (store_id, order_id, number, status, currency, total, \
-       modified_gmt, snapshot_id, trashed, paid_at, first_seen_at, updated_at) \
+       modified_gmt, snapshot_id, trashed, paid_at, first_seen_at, updated_at, \
+       billing_email, customer_id) \
        SELECT v.store_id, v.order_id, v.number, v.status, v.currency, v.total, \
-       v.modified_gmt, s.id, v.trashed, v.paid_at, v.received_at, v.received_at \
+       v.modified_gmt, s.id, v.trashed, v.paid_at, v.received_at, v.received_at, \
+       v.billing_email, v.customer_id \
        FROM v, s WHERE s.store_id = v.store_id AND s.order_id = v.order_id";
 
 /// The end of the statement [`APPLY_ORDERS_POSTGRES`] begins, after [`UPSERT_ORDER`].
@@ -655,7 +660,8 @@ where
     ) -> Result<(), StoreError> {
         let mut q = QueryBuilder::new(
             "WITH v (n, store_id, order_id, modified_gmt, status, delivery_id, \
-             received_at, body, number, currency, total, trashed, paid_at) AS (",
+             received_at, body, number, currency, total, trashed, paid_at, billing_email, \
+             customer_id) AS (",
         );
         q.push_values(run.iter().zip(0_i64..), |mut row, (a, n)| {
             let o = &a.snap.order;
@@ -671,7 +677,9 @@ where
                 .push_bind(o.currency.as_str())
                 .push_bind(o.total.as_str())
                 .push_bind(i64::from(a.plan.trashed))
-                .push_bind(a.plan.paid.then_some(a.now));
+                .push_bind(a.plan.paid.then_some(a.now))
+                .push_bind(crate::privacy::normalise_email(&o.billing.email))
+                .push_bind(o.customer_id);
         });
         q.push(APPLY_ORDERS_POSTGRES);
         q.push(UPSERT_ORDER);
@@ -752,7 +760,8 @@ where
     ) -> Result<(), StoreError> {
         let mut q = QueryBuilder::new(
             "INSERT INTO orders (store_id, order_id, number, status, currency, total, \
-             modified_gmt, snapshot_id, trashed, paid_at, first_seen_at, updated_at) ",
+             modified_gmt, snapshot_id, trashed, paid_at, first_seen_at, updated_at, \
+             billing_email, customer_id) ",
         );
         q.push_values(chunk, |mut row, (a, snapshot_id)| {
             let o = &a.snap.order;
@@ -767,7 +776,9 @@ where
                 .push_bind(i64::from(a.plan.trashed))
                 .push_bind(a.plan.paid.then_some(a.now))
                 .push_bind(a.now)
-                .push_bind(a.now);
+                .push_bind(a.now)
+                .push_bind(crate::privacy::normalise_email(&o.billing.email))
+                .push_bind(o.customer_id);
         });
         q.push(UPSERT_ORDER);
         if DB::POSTGRES {

@@ -36,6 +36,12 @@ pub struct JobGauges {
 /// imply it with no parameter involved.
 pub(crate) const IN_JOBS_STATE: &str = "state IN ('running', 'needs-review', 'dead')";
 
+/// A job whose order's personal data was not erased (an erased order's jobs are never
+/// queued again; migration 0011).
+pub(crate) const NOT_ERASED: &str = "NOT EXISTS (SELECT 1 FROM orders e \
+     WHERE e.store_id = jobs.store_id AND e.order_id = jobs.order_id \
+     AND e.erased_at IS NOT NULL)";
+
 /// The predicate of the claim index `jobs_due` (migration 0001), as for [`IN_JOBS_STATE`].
 pub(crate) const IN_JOBS_DUE: &str = "state IN ('pending', 'retrying')";
 
@@ -174,7 +180,7 @@ pub struct FollowUp {
 /// snapshot is its delivery's body, stored once) the delivery's body. Rows for
 /// [`snapshot_text`] after `SELECT` and any columns before them; the caller adds the `WHERE`
 /// on `o`.
-const CURRENT_BODY_FROM: &str = "s.body, CASE WHEN s.body = '' THEN d.body END AS raw, \
+pub(crate) const CURRENT_BODY_FROM: &str = "s.body, CASE WHEN s.body = '' THEN d.body END AS raw, \
      d.body_encoding FROM orders o JOIN order_snapshots s ON s.id = o.snapshot_id \
      LEFT JOIN deliveries d ON d.id = s.delivery_id";
 
@@ -183,12 +189,21 @@ const ROWS_PER_READ: usize = 500;
 
 /// A row of [`CURRENT_BODY_FROM`]: the snapshot's body, the delivery's body as stored when the
 /// snapshot's is empty, and its encoding.
-type CurrentBody = (String, Option<Vec<u8>>, Option<String>);
+pub(crate) type CurrentBody = (String, Option<Vec<u8>>, Option<String>);
 
-/// An order id and its [`CurrentBody`] row.
-type OrderBody = (i64, String, Option<Vec<u8>>, Option<String>);
+/// An order id, whether it was erased, and its [`CurrentBody`] row.
+type ClaimedBody = (i64, bool, String, Option<Vec<u8>>, Option<String>);
 
-fn snapshot_text((body, raw, encoding): CurrentBody) -> Result<String, StoreError> {
+/// The orders of a claim (see [`Store::claimed_order_bodies`]).
+#[derive(Debug, Default)]
+pub struct ClaimedOrders {
+    /// Current bodies, by (store, order id).
+    pub bodies: HashMap<(String, i64), String>,
+    /// Orders whose personal data was erased.
+    pub erased: HashSet<(String, i64)>,
+}
+
+pub(crate) fn snapshot_text((body, raw, encoding): CurrentBody) -> Result<String, StoreError> {
     match raw {
         Some(raw) if body.is_empty() => {
             let raw = body::decode(encoding.as_deref().unwrap_or(body::IDENTITY), raw)?;
@@ -477,12 +492,28 @@ impl Store {
     }
 
     /// Puts a stopped job (dead letter, needing review, cancelled) back in the queue.
-    /// `Ok(None)`: no such job; `Ok(Some(false))`: the job is not in a replayable state.
+    /// `Ok(None)`: no such job; `Ok(Some(false))`: the job is not in a replayable state;
+    /// a conflict when its order's personal data was erased (it is never sent).
     pub async fn replay_job(&self, id: i64, now: i64) -> Result<Option<bool>, StoreError> {
+        let erased: Option<i64> = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT j.order_id FROM jobs j JOIN orders o ON o.store_id = j.store_id \
+                 AND o.order_id = j.order_id WHERE j.id = $1 AND o.erased_at IS NOT NULL",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        });
+        if let Some(order_id) = erased {
+            return Err(StoreError::Conflict(format!(
+                "job {id} belongs to order {order_id}, whose personal data was erased: it is never sent"
+            )));
+        }
         let (exists, updated) = on_pool_write!(self, |pool| {
             let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE jobs SET {REQUEUE}, run_at = $2, updated_at = $2 \
-                 WHERE id = $1 AND state IN ('dead', 'needs-review', 'cancelled')"
+                 WHERE id = $1 AND state IN ('dead', 'needs-review', 'cancelled') \
+                 AND {NOT_ERASED}"
             )))
             .bind(id)
             .bind(now)
@@ -508,7 +539,8 @@ impl Store {
         let n = on_pool_write!(self, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE jobs SET {REQUEUE}, run_at = $3, updated_at = $3 \
-                 WHERE store_id = $1 AND order_id = $2 AND state IN ('dead', 'needs-review')"
+                 WHERE store_id = $1 AND order_id = $2 AND state IN ('dead', 'needs-review') \
+                 AND {NOT_ERASED}"
             )))
             .bind(store_id)
             .bind(order_id)
@@ -520,12 +552,13 @@ impl Store {
         Ok(n)
     }
 
-    /// The current order bodies of claimed jobs, by (store, order id): one query per store
-    /// for a whole claim instead of one per job.
+    /// The current order bodies of claimed jobs, by (store, order id), and the orders among
+    /// them whose personal data was erased (no body: their jobs must not run): one query per
+    /// store for a whole claim instead of one per job.
     pub async fn claimed_order_bodies(
         &self,
         jobs: &[ClaimedJob],
-    ) -> Result<HashMap<(String, i64), String>, StoreError> {
+    ) -> Result<ClaimedOrders, StoreError> {
         let mut by_store: HashMap<&str, Vec<i64>> = HashMap::new();
         for job in jobs {
             let ids = by_store.entry(job.store_id.as_str()).or_default();
@@ -533,12 +566,16 @@ impl Store {
                 ids.push(job.order_id);
             }
         }
-        let mut bodies = HashMap::with_capacity(jobs.len());
+        let mut out = ClaimedOrders {
+            bodies: HashMap::with_capacity(jobs.len()),
+            erased: HashSet::new(),
+        };
         for (store_id, ids) in by_store {
             for chunk in ids.chunks(ROWS_PER_READ) {
-                let rows: Vec<OrderBody> = on_pool!(self, |pool| {
+                let rows: Vec<ClaimedBody> = on_pool!(self, |pool| {
                     let mut q = sqlx::QueryBuilder::new(format!(
-                        "SELECT o.order_id, {CURRENT_BODY_FROM} WHERE o.store_id = "
+                        "SELECT o.order_id, o.erased_at IS NOT NULL, {CURRENT_BODY_FROM} \
+                         WHERE o.store_id = "
                     ));
                     q.push_bind(store_id).push(" AND o.order_id IN (");
                     let mut list = q.separated(", ");
@@ -548,12 +585,16 @@ impl Store {
                     list.push_unseparated(")");
                     q.build_query_as().fetch_all(pool).await?
                 });
-                for (order_id, body, raw, encoding) in rows {
+                for (order_id, erased, body, raw, encoding) in rows {
+                    if erased {
+                        out.erased.insert((store_id.to_owned(), order_id));
+                        continue;
+                    }
                     // One order that cannot be read back does not hold up the others: its
                     // jobs run without it and fail, saying so.
                     match snapshot_text((body, raw, encoding)) {
                         Ok(text) => {
-                            bodies.insert((store_id.to_owned(), order_id), text);
+                            out.bodies.insert((store_id.to_owned(), order_id), text);
                         }
                         Err(e) => {
                             tracing::warn!(store = store_id, order_id, error = %e, "an order's stored body cannot be read");
@@ -562,7 +603,35 @@ impl Store {
                 }
             }
         }
-        Ok(bodies)
+        Ok(out)
+    }
+
+    /// Cancels jobs `worker` claimed whose order's personal data was erased (see
+    /// [`Store::claimed_order_bodies`]): nothing was sent, and nothing will be.
+    pub async fn cancel_claimed(
+        &self,
+        jobs: &[&ClaimedJob],
+        worker: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for job in jobs {
+            n += on_pool_write!(self, |pool| {
+                sqlx::query(
+                    "UPDATE jobs SET state = 'cancelled', last_error = $4, locked_by = NULL, \
+                     locked_until = NULL, sent_at = NULL, updated_at = $3 \
+                     WHERE id = $1 AND locked_by = $2 AND state = 'running'",
+                )
+                .bind(job.id)
+                .bind(worker)
+                .bind(now)
+                .bind(crate::privacy::subject::ERASED_REASON)
+                .execute(pool)
+                .await?
+                .rows_affected()
+            });
+        }
+        Ok(n)
     }
 
     /// The order as WooCommerce last sent it (its current snapshot), for building provider calls.

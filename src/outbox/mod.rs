@@ -37,7 +37,7 @@ use tracing::Instrument;
 
 use crate::http::AppState;
 use crate::outbox::job_types::{JobKind, JobQueue, JobState};
-use crate::outbox::jobs::{AttemptRecord, ClaimedJob, Finish, FollowUp};
+use crate::outbox::jobs::{AttemptRecord, ClaimedJob, ClaimedOrders, Finish, FollowUp};
 
 pub mod exec;
 pub mod job_types;
@@ -290,11 +290,15 @@ impl Dispatcher {
         if claimed.is_empty() {
             return;
         }
-        let Some(bodies) = self.claimed_bodies(provider, &claimed, now).await else {
+        let Some(orders) = self.claimed_bodies(provider, &claimed, now).await else {
             return;
         };
+        let claimed = self.cancel_erased(claimed, &orders.erased, now).await;
         for job in claimed {
-            let order = bodies.get(&(job.store_id.clone(), job.order_id)).cloned();
+            let order = orders
+                .bodies
+                .get(&(job.store_id.clone(), job.order_id))
+                .cloned();
             *pool.inflight.entry(provider).or_default() += 1;
             let me = self.clone();
             pool.tasks.spawn(async move {
@@ -320,6 +324,36 @@ impl Dispatcher {
         }
     }
 
+    /// The claimed jobs that may run: those of orders whose personal data was erased are
+    /// cancelled instead (a failure to cancel leaves them to their lease, and the next
+    /// claim finds them again).
+    async fn cancel_erased(
+        &self,
+        claimed: Vec<ClaimedJob>,
+        erased: &HashSet<(String, i64)>,
+        now: i64,
+    ) -> Vec<ClaimedJob> {
+        if erased.is_empty() {
+            return claimed;
+        }
+        let (stop, run): (Vec<ClaimedJob>, Vec<ClaimedJob>) = claimed
+            .into_iter()
+            .partition(|j| erased.contains(&(j.store_id.clone(), j.order_id)));
+        let stop: Vec<&ClaimedJob> = stop.iter().collect();
+        match self
+            .state
+            .store
+            .cancel_claimed(&stop, &self.worker, now)
+            .await
+        {
+            Ok(n) => tracing::info!(cancelled = n, "jobs of erased orders cancelled, not sent"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot cancel jobs of erased orders; they stay leased")
+            }
+        }
+        run
+    }
+
     /// The claimed jobs' order bodies; `None` when they cannot be read, after the jobs are
     /// put back.
     async fn claimed_bodies(
@@ -327,9 +361,9 @@ impl Dispatcher {
         provider: JobQueue,
         claimed: &[ClaimedJob],
         now: i64,
-    ) -> Option<HashMap<(String, i64), String>> {
+    ) -> Option<ClaimedOrders> {
         match self.state.store.claimed_order_bodies(claimed).await {
-            Ok(bodies) => Some(bodies),
+            Ok(orders) => Some(orders),
             Err(e) => {
                 // No call was made: put them back (a second from now, so a database
                 // that cannot answer is not asked again at once).

@@ -7,7 +7,7 @@ use sqlx::query::Query;
 use sqlx::{Database, Encode, Type};
 
 use super::job_types::{JobQueue, JobState};
-use super::jobs::{IN_JOBS_STATE, REQUEUE};
+use super::jobs::{IN_JOBS_STATE, NOT_ERASED, REQUEUE};
 use crate::reads::orders::where_terms;
 use crate::store::{Store, StoreError, on_pool, on_pool_write};
 
@@ -32,10 +32,12 @@ pub struct StoppedFilter {
 impl StoppedFilter {
     /// The `WHERE` clause over `$1` state, `$2` store, `$3` provider, `$4` since and `$5`
     /// until (all bound, used when given), read through the partial index `jobs_state`.
+    /// Jobs of erased orders are never replayed.
     fn filter(&self) -> String {
         let states = format!("{IN_JOBS_STATE} AND {IN_STOPPED}");
         where_terms(&[
             Some(states.as_str()),
+            Some(NOT_ERASED),
             self.state.as_ref().map(|_| "state = $1"),
             self.store.as_ref().map(|_| "store_id = $2"),
             self.provider.as_ref().map(|_| "provider = $3"),

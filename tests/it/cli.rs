@@ -390,3 +390,100 @@ fn readme_commands_exist() {
     }
     assert!(checked >= 7, "only {checked} commands found in the README");
 }
+
+/// `printbridge privacy export|erase`: one customer's orders exported as JSON, then erased
+/// (their queued job cancelled); a bad e-mail is refused naming the flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn privacy_exports_and_erases_one_customer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("p.db").display());
+    let store = printbridge::store::Store::connect(&db).await.unwrap();
+    store.migrate().await.unwrap();
+    let cfg = support::store_config("shop", "s");
+    let order = support::order_json(
+        31,
+        "processing",
+        "2026-11-23T08:00:00",
+        &[support::Item::Apliiq("APQ-1998244S7A1")],
+    );
+    let ingested = printbridge::outbox::reconcile::ingest_order_json(
+        &store,
+        &cfg,
+        printbridge::intake::parse::Source::Backfill,
+        serde_json::to_vec(&order).unwrap(),
+        1,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ingested.jobs_planned, 1);
+    store.close().await;
+    let config = dir.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!("database_url = {db:?}\n[[stores]]\nid = \"shop\"\nwebhook_secret = \"s\"\n"),
+    )
+    .unwrap();
+    let run = move |args: &'static [&'static str]| {
+        let config = config.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                bin()
+                    .args(args)
+                    .arg("--config")
+                    .arg(&config)
+                    .output()
+                    .unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let export = run(&[
+        "privacy",
+        "export",
+        "--store",
+        "shop",
+        "--email",
+        "ADA@example.test",
+    ])
+    .await;
+    assert!(export.status.success(), "{export:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
+    assert_eq!(doc["orders"][0]["order_id"], 31, "{doc}");
+    assert_eq!(
+        doc["orders"][0]["current"]["billing"]["last_name"],
+        "Lovelace"
+    );
+    let erase = run(&[
+        "privacy",
+        "erase",
+        "--store",
+        "shop",
+        "--email",
+        "ada@example.test",
+    ])
+    .await;
+    assert!(erase.status.success(), "{erase:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&erase.stdout).unwrap();
+    assert_eq!(
+        doc["orders"][0]["cancelled"][0]["provider"], "apliiq",
+        "{doc}"
+    );
+    let again = run(&[
+        "privacy",
+        "export",
+        "--store",
+        "shop",
+        "--email",
+        "ada@example.test",
+    ])
+    .await;
+    let doc: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(doc["orders"], serde_json::json!([]), "{doc}");
+    let bad = run(&["privacy", "export", "--store", "shop", "--email", "nobody"]).await;
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("--email"),
+        "{bad:?}"
+    );
+}

@@ -98,6 +98,26 @@ class PrintBridge_Bridge_Client {
 	}
 
 	/**
+	 * `POST /v1/stores/{store}/privacy/export`: one page of a customer's data.
+	 *
+	 * @param array $body `email`, `customer_id`, `after`.
+	 * @return array|WP_Error
+	 */
+	public function privacy_export( array $body ) {
+		return $this->json( 'POST', '/privacy/export', $body );
+	}
+
+	/**
+	 * `POST /v1/stores/{store}/privacy/erase`: one round of a customer's erasure.
+	 *
+	 * @param array $body `email`, `customer_id`.
+	 * @return array|WP_Error
+	 */
+	public function privacy_erase( array $body ) {
+		return $this->json( 'POST', '/privacy/erase', $body );
+	}
+
+	/**
 	 * `GET /v1/stores/{store}/files/{file_id}`: the raw response (for streaming a PDF).
 	 *
 	 * @param string $file_id Bridge file id.

@@ -35,6 +35,7 @@ final class PrintBridge_Plugin {
 		PrintBridge_Product_Page::init();
 		PrintBridge_Shop_Loop::init();
 		PrintBridge_Webhooks::init();
+		PrintBridge_Privacy::init();
 		add_action( PrintBridge_Settings::REFRESH_HOOK, array( 'PrintBridge_Settings', 'refresh_from_bridge' ) );
 		add_action( 'init', array( __CLASS__, 'schedule_refresh' ) );
 		if ( is_admin() || wp_doing_ajax() ) {

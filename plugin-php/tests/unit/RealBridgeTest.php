@@ -155,4 +155,128 @@ class RealBridgeTest extends PrintBridge_TestCase {
 		$this->assertTrue( is_wp_error( $file ) );
 		$this->assertSame( 404, $file->get_error_data()['status'] );
 	}
+
+	/**
+	 * Delivers a signed order of `$email` to the real bridge, as WooCommerce's webhook does.
+	 */
+	private function deliver_order( $order_id, $email ) {
+		$address = array(
+			'first_name' => 'Grace',
+			'last_name'  => 'Hopper',
+			'address_1'  => '1 Navy Way',
+			'city'       => 'Arlington',
+			'postcode'   => '22202',
+			'country'    => 'US',
+			'email'      => $email,
+			'phone'      => '+1 555 0100',
+		);
+		$body    = wp_json_encode(
+			array(
+				'id'                => $order_id,
+				'number'            => (string) $order_id,
+				'status'            => 'processing',
+				'currency'          => 'EUR',
+				'date_created_gmt'  => '2026-11-23T06:00:00',
+				'date_modified_gmt' => '2026-11-23T08:00:00',
+				'total'             => '12.50',
+				'customer_id'       => 0,
+				'customer_note'     => 'Ring twice',
+				'billing'           => $address,
+				'shipping'          => $address,
+				'line_items'        => array(
+					array(
+						'id'        => 1,
+						'name'      => 'Mug',
+						'quantity'  => 1,
+						'sku'       => 'MUG',
+						'price'     => 12.5,
+						'meta_data' => array(
+							array(
+								'id'    => 1,
+								'key'   => '_printbridge_spiff_transaction_id',
+								'value' => '33333333-0000-4000-8000-000000007001',
+							),
+						),
+					),
+				),
+			)
+		);
+		$response = wp_remote_post(
+			'http://127.0.0.1:' . self::$port . '/v1/webhooks/woocommerce/shop',
+			array(
+				'headers' => array(
+					'Content-Type'           => 'application/json',
+					'X-WC-Webhook-Topic'     => 'order.updated',
+					'X-WC-Webhook-Signature' => base64_encode( hash_hmac( 'sha256', $body, 'w', true ) ),
+				),
+				'body'    => $body,
+			)
+		);
+		$this->assertSame( 200, wp_remote_retrieve_response_code( $response ), wp_remote_retrieve_body( $response ) );
+	}
+
+	/** The position (from 1) of the plugin's entry among WordPress's exporters or erasers. */
+	private static function position( array $registered ) {
+		return array_search( PrintBridge_Privacy::KEY, array_keys( $registered ), true ) + 1;
+	}
+
+	public function test_wordpress_privacy_tools_export_and_erase_at_the_bridge() {
+		require_once ABSPATH . 'wp-admin/includes/privacy-tools.php';
+		$email = 'grace.hopper@example.test';
+		$this->deliver_order( 7001, $email );
+
+		// Export, through WordPress's own page processing. A last exporter after the plugin's
+		// makes WordPress keep the data it gathered instead of writing the export file.
+		add_filter(
+			'wp_privacy_personal_data_exporters',
+			static function ( $exporters ) {
+				$exporters['zz-last'] = array(
+					'exporter_friendly_name' => 'last',
+					'callback'               => static fn() => array( 'data' => array(), 'done' => true ),
+				);
+				return $exporters;
+			},
+			9999
+		);
+		$request   = wp_create_user_request( $email, 'export_personal_data' );
+		$this->assertIsInt( $request );
+		$exporters = apply_filters( 'wp_privacy_personal_data_exporters', array() );
+		$index     = self::position( $exporters );
+		$page      = 1;
+		do {
+			$answer = call_user_func( $exporters[ PrintBridge_Privacy::KEY ]['callback'], $email, $page );
+			$this->assertIsArray( $answer, is_wp_error( $answer ) ? $answer->get_error_message() : '' );
+			$answer = wp_privacy_process_personal_data_export_page( $answer, $index, $email, $page, $request, false, PrintBridge_Privacy::KEY );
+			++$page;
+		} while ( ! $answer['done'] );
+		$items = array_values( array_filter( (array) get_post_meta( $request, '_export_data_raw', true ), static fn( $i ) => 'printbridge-order-7001' === $i['item_id'] ) );
+		$this->assertCount( 1, $items );
+		$values = wp_json_encode( wp_list_pluck( $items[0]['data'], 'value' ) );
+		$this->assertStringContainsString( 'Hopper', $values );
+		$this->assertStringContainsString( 'spiff: pending after 0 attempt(s)', $values );
+
+		// Erase: the job not yet sent is cancelled, and WordPress's screen says so.
+		$request = wp_create_user_request( $email, 'remove_personal_data' );
+		$this->assertIsInt( $request );
+		$erasers = apply_filters( 'wp_privacy_personal_data_erasers', array() );
+		$answer  = call_user_func( $erasers[ PrintBridge_Privacy::KEY ]['callback'], $email, 1 );
+		$this->assertIsArray( $answer, is_wp_error( $answer ) ? $answer->get_error_message() : '' );
+		$answer = wp_privacy_process_personal_data_erasure_page( $answer, self::position( $erasers ), $email, 1, $request );
+		$this->assertTrue( $answer['items_removed'] );
+		$this->assertTrue( $answer['done'] );
+		$this->assertContains( 'Order 7001: print jobs not yet sent were cancelled (Spiff); they will not be sent.', $answer['messages'] );
+
+		// The bridge holds nothing more of the customer, and never sends the job.
+		$client = PrintBridge_Bridge_Client::from_settings();
+		$again  = $client->privacy_export( array( 'email' => $email, 'customer_id' => 0, 'after' => 0 ) );
+		$this->assertSame( array(), $again['orders'] );
+		$this->assertSame( 'cancelled', $client->order( 7001 )['provider_orders'][0]['state'] );
+		$this->assertSame( array( 'replayed' => 0 ), $client->retry_order( 7001 ) );
+	}
+
+	public function test_privacy_tools_without_a_bridge_report_nothing_held() {
+		PrintBridge_Settings::update( array( 'bridge_url' => '', 'store_token' => '' ) );
+		$this->assertSame( array( 'data' => array(), 'done' => true ), PrintBridge_Privacy::export( 'x@example.test', 1 ) );
+		$this->assertFalse( PrintBridge_Privacy::erase( 'x@example.test', 1 )['items_removed'] );
+	}
 }

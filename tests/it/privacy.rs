@@ -1,0 +1,425 @@
+//! Personal data: one customer's export and erasure across deliveries, snapshots, attempts
+//! and kept files; retention purging old orders while new deliveries are answered.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::support;
+use crate::support::{Backend, Item, TestApp, order_json, sandbox_store};
+use printbridge::clock::{Clock, ManualClock};
+use printbridge::privacy::retention::{Cursors, sweep};
+use printbridge::sandbox::Fault;
+use serde_json::{Value, json};
+
+const SECRET: &str = "privacy-secret";
+
+impl TestApp {
+    /// Posts `body` to a privacy endpoint of store "shop" with the store token.
+    async fn privacy(&self, action: &str, body: Value) -> (u16, Value) {
+        let resp = self
+            .client
+            .post(self.url(&format!("/v1/stores/shop/privacy/{action}")))
+            .bearer_auth(support::STORE_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The bodies of every delivery of an order, as the admin API shows them.
+    async fn delivery_bodies(&self, order_id: i64) -> Vec<String> {
+        let (_, page) = self
+            .admin_get(&format!(
+                "/v1/admin/deliveries?store=shop&order_id={order_id}&limit=100"
+            ))
+            .await;
+        let mut bodies = Vec::new();
+        for d in page["deliveries"].as_array().expect("deliveries") {
+            let (_, detail) = self
+                .admin_get(&format!("/v1/admin/deliveries/{}", d["id"]))
+                .await;
+            bodies.push(detail["body"].as_str().expect("body").to_owned());
+        }
+        bodies
+    }
+
+    /// Every job of an order with its attempts (admin API).
+    async fn order_jobs(&self, order_id: i64) -> Vec<Value> {
+        let (_, ledger) = self
+            .admin_get(&format!("/v1/admin/orders/shop/{order_id}"))
+            .await;
+        ledger["jobs"].as_array().expect("jobs").clone()
+    }
+}
+
+/// `order` with the billing e-mail and customer id given.
+fn with_customer(mut order: Value, email: &str, customer_id: i64) -> Value {
+    order["billing"]["email"] = json!(email);
+    order["customer_id"] = json!(customer_id);
+    order
+}
+
+/// Ada's orders: 501 placed with every provider (two states), 503 a Spiff order the
+/// provider refused (a dead letter, never placed); Bob's 502 placed.
+async fn export_and_erase_one_customer(backend: Backend) {
+    let sb = support::start_sandbox().await;
+    let store = sandbox_store(&sb, "shop", SECRET);
+    let app = TestApp::spawn(backend, |c| {
+        support::fast_dispatch(c);
+        c.stores = vec![store];
+    })
+    .await;
+    let ada = "ada@example.test";
+    let items = [
+        Item::Spiff("11111111-0000-4000-8000-000000000501"),
+        Item::Apliiq("APQ-1998244S7A1"),
+        Item::Key2print("K2P-7642EEED77"),
+    ];
+    let placed = with_customer(
+        order_json(501, "processing", "2026-11-23T08:00:00", &items),
+        ada,
+        7,
+    );
+    app.post_order("shop", SECRET, &placed).await;
+    let mut completed = placed.clone();
+    completed["status"] = json!("completed");
+    completed["date_modified_gmt"] = json!("2026-11-24T08:00:00");
+    app.post_order("shop", SECRET, &completed).await;
+    let bob = with_customer(
+        order_json(
+            502,
+            "processing",
+            "2026-11-23T08:00:00",
+            &[Item::Spiff("11111111-0000-4000-8000-000000000502")],
+        ),
+        "bob@example.test",
+        8,
+    );
+    app.post_order("shop", SECRET, &bob).await;
+    app.settled_jobs(Duration::from_secs(30)).await;
+    sb.state.push_faults(
+        "spiff",
+        [Fault {
+            status: 400,
+            ..Fault::default()
+        }],
+    );
+    let refused = with_customer(
+        order_json(
+            503,
+            "processing",
+            "2026-11-23T09:00:00",
+            &[Item::Spiff("11111111-0000-4000-8000-000000000503")],
+        ),
+        "Ada@Example.test",
+        0,
+    );
+    app.post_order("shop", SECRET, &refused).await;
+    let jobs = app.settled_jobs(Duration::from_secs(30)).await;
+    let dead: Vec<&Value> = jobs
+        .iter()
+        .filter(|j| j["state"] == json!("dead"))
+        .collect();
+    assert_eq!(dead.len(), 1, "{jobs:?}");
+    let dead_id = dead[0]["id"].as_i64().unwrap();
+    let k2p = app
+        .order_jobs(501)
+        .await
+        .into_iter()
+        .find(|j| j["provider"] == json!("key2print"))
+        .expect("key2print job");
+    let file_id = k2p["file_id"].as_i64().expect("kept file");
+    let pdf_path = app
+        .store
+        .file(file_id)
+        .await
+        .unwrap()
+        .expect("file row")
+        .path;
+    assert!(std::path::Path::new(&pdf_path).exists());
+
+    // An order applied before the contacts were recorded is found by its body.
+    crate::on_pool!(&app.store, |pool| {
+        sqlx::query(
+            "UPDATE orders SET billing_email = NULL, customer_id = NULL WHERE order_id = 503",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+    });
+
+    // Bad input: a clear problem naming the field.
+    let (status, problem) = app
+        .privacy("export", json!({"email": "not-an-address"}))
+        .await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["field"], json!("email"), "{problem}");
+    let unauthorized = app
+        .client
+        .post(app.url("/v1/stores/shop/privacy/erase"))
+        .bearer_auth("wrong-token")
+        .json(&json!({"email": ada}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthorized.status().as_u16(), 401);
+
+    // Export: both of Ada's orders (by e-mail, whatever its case), with their deliveries,
+    // jobs and attempts; not Bob's.
+    let (status, export) = app
+        .privacy(
+            "export",
+            json!({"email": "  ADA@example.test ", "customer_id": 7}),
+        )
+        .await;
+    assert_eq!(status, 200, "{export}");
+    let ids: Vec<i64> = export["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["order_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [501, 503], "{export}");
+    let first = &export["orders"][0];
+    assert_eq!(first["delivery_bodies"].as_array().unwrap().len(), 2);
+    assert!(
+        first["delivery_bodies"][0]["body"]
+            .as_str()
+            .unwrap()
+            .contains(ada)
+    );
+    assert_eq!(first["current"]["billing"]["last_name"], json!("Lovelace"));
+    assert_eq!(first["jobs"].as_array().unwrap().len(), 3, "{first}");
+    // The attempts that kept something of the providers' answers.
+    let kept_excerpts = export["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|o| o["jobs"].as_array().unwrap().iter())
+        .flat_map(|j| j["attempts_log"].as_array().unwrap().iter())
+        .filter(|a| !a["excerpt"].is_null() || !a["error"].is_null())
+        .count() as u64;
+    assert!(kept_excerpts > 0, "{export}");
+    assert!(export["next_after"].is_null());
+
+    // Erase: the dead letter is cancelled and reported, the placed orders reported, the
+    // PDF removed, every body redacted.
+    let (status, erased) = app
+        .privacy("erase", json!({"email": ada, "customer_id": 7}))
+        .await;
+    assert_eq!(status, 200, "{erased}");
+    assert_eq!(erased["done"], json!(true), "{erased}");
+    let orders = erased["orders"].as_array().unwrap();
+    assert_eq!(orders.len(), 2, "{erased}");
+    let (o501, o503) = (&orders[0], &orders[1]);
+    assert_eq!(o501["order_id"], json!(501));
+    assert_eq!(o501["placed"].as_array().unwrap().len(), 3, "{o501}");
+    assert_eq!(o501["files_removed"], json!(1));
+    assert_eq!(o501["deliveries_redacted"], json!(2));
+    assert_eq!(
+        o501["attempts_redacted"].as_u64().unwrap() + o503["attempts_redacted"].as_u64().unwrap(),
+        kept_excerpts,
+        "{erased}"
+    );
+    assert_eq!(o503["cancelled"][0]["job_id"], json!(dead_id), "{o503}");
+    assert_eq!(o503["cancelled"][0]["state"], json!("dead"));
+    assert!(!std::path::Path::new(&pdf_path).exists());
+
+    for order_id in [501, 503] {
+        for body in app.delivery_bodies(order_id).await {
+            assert!(
+                !body.contains("Lovelace") && !body.to_lowercase().contains(ada),
+                "{body}"
+            );
+            assert!(body.contains("[redacted]"), "{body}");
+        }
+        for job in app.order_jobs(order_id).await {
+            for attempt in job["attempts_log"].as_array().unwrap() {
+                for field in ["excerpt", "error"] {
+                    assert!(
+                        attempt[field].is_null() || attempt[field] == json!("[redacted]"),
+                        "{attempt}"
+                    );
+                }
+            }
+        }
+    }
+    // Bob's order is untouched.
+    assert!(app.delivery_bodies(502).await[0].contains("bob@example.test"));
+
+    // The file is gone; the dead letter cannot be replayed; the order screen's Retry
+    // replays nothing.
+    let pdf = app
+        .client
+        .get(app.url(&format!("/v1/stores/shop/files/{file_id}")))
+        .bearer_auth(support::STORE_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status().as_u16(), 404);
+    let replay = app
+        .client
+        .post(app.url(&format!("/v1/admin/jobs/{dead_id}/replay")))
+        .bearer_auth(support::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status().as_u16(), 409);
+    let retry: Value = app
+        .client
+        .post(app.url("/v1/stores/shop/orders/503/retry"))
+        .bearer_auth(support::STORE_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(retry["replayed"], json!(0));
+
+    // A later delivery of an erased order is stored, never applied, and redacted by the
+    // next sweep; nothing is planned again.
+    let mut again = refused.clone();
+    again["date_modified_gmt"] = json!("2026-11-25T08:00:00");
+    let ack = app.post_order("shop", SECRET, &again).await;
+    app.applied().await;
+    assert_eq!(ack["jobs_planned"], json!(0), "{ack}");
+    let cfg = app.state.config.stores[0].clone();
+    let report = sweep(
+        &app.store,
+        &cfg,
+        app.state.clock.now_ms(),
+        &mut Cursors::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.erasure_rows, 1, "{report:?}");
+    for body in app.delivery_bodies(503).await {
+        assert!(!body.contains("Lovelace"), "{body}");
+    }
+    assert!(
+        app.order_jobs(503)
+            .await
+            .iter()
+            .all(|j| j["state"] == json!("cancelled"))
+    );
+
+    // Nothing of Ada's is left to find.
+    let (_, export) = app
+        .privacy("export", json!({"email": ada, "customer_id": 7}))
+        .await;
+    assert_eq!(export["orders"], json!([]), "{export}");
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("printbridge_privacy_redacted_total{reason=\"erasure\",kind=\"file\"} 1"),
+        "{metrics}"
+    );
+    app.stop().await;
+}
+crate::on_both_backends!(export_and_erase_one_customer, export_and_erase_one_customer);
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Old finished orders are purged while a burst of new deliveries is answered; an old order
+/// with a job still queued, and every new order, keep their data.
+async fn retention_purges_old_orders_during_a_burst(backend: Backend) {
+    let start = chrono::Utc::now().timestamp_millis();
+    let clock = ManualClock::new(start);
+    let mut store = support::store_config("shop", SECRET);
+    store.retention.delivery_bodies_days = 1;
+    store.retention.snapshots_days = 2;
+    store.retention.attempt_excerpts_days = 1;
+    store.retention.files_days = 1;
+    let app = TestApp::spawn_with_clock(
+        backend,
+        |c| c.stores = vec![store],
+        Some(clock.clone() as Arc<dyn Clock>),
+    )
+    .await;
+    // Old orders: two states each, no provider item (finished at once).
+    for id in 1..=40 {
+        let first = order_json(id, "processing", "2026-11-23T08:00:00", &[]);
+        app.post_order("shop", SECRET, &first).await;
+        let mut done = first.clone();
+        done["status"] = json!("completed");
+        done["date_modified_gmt"] = json!("2026-11-24T08:00:00");
+        app.post_order("shop", SECRET, &done).await;
+    }
+    // An old order whose Spiff job is still queued (this bridge does not dispatch).
+    let open = order_json(
+        99,
+        "processing",
+        "2026-11-23T08:00:00",
+        &[Item::Spiff("22222222-0000-4000-8000-000000000099")],
+    );
+    app.post_order("shop", SECRET, &open).await;
+    app.applied().await;
+
+    clock.advance(3 * DAY_MS);
+    let cfg = app.state.config.stores[0].clone();
+    let burst: Vec<_> = (1_000..1_200)
+        .map(|id| {
+            let app_client = app.client.clone();
+            let url = app.url("/v1/webhooks/woocommerce/shop");
+            tokio::spawn(async move {
+                let body =
+                    serde_json::to_vec(&order_json(id, "processing", "2026-11-26T08:00:00", &[]))
+                        .unwrap();
+                let resp = app_client
+                    .post(url)
+                    .header("Content-Type", "application/json")
+                    .header("X-WC-Webhook-Topic", "order.updated")
+                    .header(
+                        "X-WC-Webhook-Signature",
+                        printbridge::woo::signature::sign(SECRET, &body),
+                    )
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("delivery");
+                resp.status().as_u16()
+            })
+        })
+        .collect();
+    let report = sweep(
+        &app.store,
+        &cfg,
+        Clock::now_ms(&*clock),
+        &mut Cursors::default(),
+    )
+    .await
+    .expect("sweep");
+    for answer in burst {
+        assert_eq!(answer.await.unwrap(), 200);
+    }
+    app.applied().await;
+    let kinds: std::collections::HashMap<&str, u64> = report.retention.iter().copied().collect();
+    assert_eq!(kinds.get("delivery_body"), Some(&40), "{report:?}");
+    assert_eq!(kinds.get("snapshot"), Some(&40), "{report:?}");
+    assert_eq!(report.orders_completed, 40, "{report:?}");
+    for id in [1, 20, 40] {
+        for body in app.delivery_bodies(id).await {
+            assert!(!body.contains("Lovelace"), "{body}");
+            assert!(body.contains(&format!("\"id\":{id}")), "ids stay: {body}");
+        }
+    }
+    assert!(app.delivery_bodies(99).await[0].contains("Lovelace"));
+    assert!(app.delivery_bodies(1_100).await[0].contains("Lovelace"));
+    // A second sweep finds nothing left to do.
+    let again = sweep(
+        &app.store,
+        &cfg,
+        Clock::now_ms(&*clock),
+        &mut Cursors::default(),
+    )
+    .await
+    .unwrap();
+    assert!(again.retention.is_empty(), "{again:?}");
+    app.stop().await;
+}
+crate::on_both_backends!(
+    retention_purges_old_orders_during_a_burst,
+    retention_purges_old_orders_during_a_burst
+);
