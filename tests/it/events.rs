@@ -378,6 +378,22 @@ async fn each_event_type_comes_from_its_cause(backend: Backend) {
             .all(|s| s.body["data"]["provider"] != "events"),
         "no event about an event job"
     );
+    // The plugin's order screen lists provider orders only.
+    let view: Value = app
+        .client
+        .get(app.url("/v1/stores/shop/orders/702"))
+        .bearer_auth(support::STORE_TOKEN)
+        .send()
+        .await
+        .expect("order view")
+        .json()
+        .await
+        .expect("json");
+    let providers: Vec<&str> = view["provider_orders"]
+        .as_array()
+        .map(|o| o.iter().filter_map(|p| p["provider"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(providers, ["spiff", "apliiq"], "{view}");
     app.stop().await;
     sb.stop();
 }
