@@ -1164,6 +1164,11 @@ default_shipping_code = "standard"
 base_url = "https://editor-api.example.com"
 api_key = "k"
 api_secret = "s"
+
+[[stores.events]]
+url = "env:ERP_EVENTS_URL"
+secret = "env:ERP_EVENTS_SECRET"
+types = ["order.placed", "order.shipped"]
 "#;
 
     /// A store's Spiff section with `lines`, parsed and validated.
@@ -1210,6 +1215,11 @@ api_secret = "s"
             ("PRINTBRIDGE_ADMIN_TOKEN", "admin-token-0123456789"),
             ("SHOP_WEBHOOK_SECRET", "whs"),
             ("file:/run/secrets/shop_token", "tok\n"),
+            ("ERP_EVENTS_URL", "https://erp.example.com/hooks"),
+            (
+                "ERP_EVENTS_SECRET",
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            ),
         ]);
         c.resolve_references(&e).expect("resolves");
         c.validate().expect("valid");
@@ -1226,6 +1236,19 @@ api_secret = "s"
         assert!(s.has_rest_keys());
         assert!(s.is_paid_status("Processing"));
         assert!(!s.is_paid_status("pending"));
+        let events = &s.events[0];
+        assert_eq!(events.url, "https://erp.example.com/hooks");
+        assert_eq!(
+            events.secret.expose(),
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        );
+        assert_eq!(
+            events.types,
+            [
+                crate::events::EventType::OrderPlaced,
+                crate::events::EventType::OrderShipped
+            ]
+        );
     }
 
     #[test]
