@@ -124,103 +124,57 @@ pub enum EventAnswer {
     Delivered,
 }
 
-/// One event type as a webhook (poem-openapi's derive takes one operation per HTTP method
-/// and trait, so each type has its own trait; [`EventWebhooks`] lists them all).
-#[Webhook(tag = "ApiTags::Events")]
-pub trait OrderPlacedHook {
-    /// order.placed
-    #[oai(
-        name = "order.placed",
-        method = "post",
-        operation_id = "eventOrderPlaced"
-    )]
-    fn order_placed(
-        &self,
-        /// The message id: the same on every attempt and replay of this event.
-        #[oai(name = "webhook-id")]
-        id: Header<String>,
-        /// When this attempt was signed (Unix seconds).
-        #[oai(name = "webhook-timestamp")]
-        timestamp: Header<i64>,
-        /// `v1,` and base64(HMAC-SHA256(key, "{webhook-id}.{webhook-timestamp}.{body}")), the
-        /// key being the base64-decoded part of the endpoint's `whsec_` secret.
-        #[oai(name = "webhook-signature")]
-        signature: Header<String>,
-        body: Json<OrderPlacedEvent>,
-    ) -> EventAnswer;
+/// Defines one event type's webhook as a trait of its own (poem-openapi's derive takes one
+/// operation per HTTP method and trait; [`EventWebhooks`] lists them all): a `POST` named
+/// `$name` with the Standard Webhooks headers and the body `$body`.
+macro_rules! event_hook {
+    ($hook:ident, $name:literal, $operation:literal, $body:ty) => {
+        #[Webhook(tag = "ApiTags::Events")]
+        pub trait $hook {
+            #[doc = $name]
+            #[oai(name = $name, method = "post", operation_id = $operation)]
+            fn deliver(
+                &self,
+                /// The message id: the same on every attempt and replay of this event.
+                #[oai(name = "webhook-id")]
+                id: Header<String>,
+                /// When this attempt was signed (Unix seconds).
+                #[oai(name = "webhook-timestamp")]
+                timestamp: Header<i64>,
+                /// `v1,` and base64(HMAC-SHA256(key, "{webhook-id}.{webhook-timestamp}.{body}")),
+                /// the key being the base64-decoded part of the endpoint's `whsec_` secret.
+                #[oai(name = "webhook-signature")]
+                signature: Header<String>,
+                body: Json<$body>,
+            ) -> EventAnswer;
+        }
+    };
 }
 
-#[Webhook(tag = "ApiTags::Events")]
-pub trait OrderShippedHook {
-    /// order.shipped
-    #[oai(
-        name = "order.shipped",
-        method = "post",
-        operation_id = "eventOrderShipped"
-    )]
-    fn order_shipped(
-        &self,
-        /// The message id: the same on every attempt and replay of this event.
-        #[oai(name = "webhook-id")]
-        id: Header<String>,
-        /// When this attempt was signed (Unix seconds).
-        #[oai(name = "webhook-timestamp")]
-        timestamp: Header<i64>,
-        /// `v1,` and base64(HMAC-SHA256(key, "{webhook-id}.{webhook-timestamp}.{body}")), the
-        /// key being the base64-decoded part of the endpoint's `whsec_` secret.
-        #[oai(name = "webhook-signature")]
-        signature: Header<String>,
-        body: Json<OrderShippedEvent>,
-    ) -> EventAnswer;
-}
-
-#[Webhook(tag = "ApiTags::Events")]
-pub trait OrderNeedsAttentionHook {
-    /// order.needs_attention
-    #[oai(
-        name = "order.needs_attention",
-        method = "post",
-        operation_id = "eventOrderNeedsAttention"
-    )]
-    fn order_needs_attention(
-        &self,
-        /// The message id: the same on every attempt and replay of this event.
-        #[oai(name = "webhook-id")]
-        id: Header<String>,
-        /// When this attempt was signed (Unix seconds).
-        #[oai(name = "webhook-timestamp")]
-        timestamp: Header<i64>,
-        /// `v1,` and base64(HMAC-SHA256(key, "{webhook-id}.{webhook-timestamp}.{body}")), the
-        /// key being the base64-decoded part of the endpoint's `whsec_` secret.
-        #[oai(name = "webhook-signature")]
-        signature: Header<String>,
-        body: Json<OrderNeedsAttentionEvent>,
-    ) -> EventAnswer;
-}
-
-#[Webhook(tag = "ApiTags::Events")]
-pub trait OrderDeadLetteredHook {
-    /// order.dead_lettered
-    #[oai(
-        name = "order.dead_lettered",
-        method = "post",
-        operation_id = "eventOrderDeadLettered"
-    )]
-    fn order_dead_lettered(
-        &self,
-        /// The message id: the same on every attempt and replay of this event.
-        #[oai(name = "webhook-id")]
-        id: Header<String>,
-        /// When this attempt was signed (Unix seconds).
-        #[oai(name = "webhook-timestamp")]
-        timestamp: Header<i64>,
-        /// `v1,` and base64(HMAC-SHA256(key, "{webhook-id}.{webhook-timestamp}.{body}")), the
-        /// key being the base64-decoded part of the endpoint's `whsec_` secret.
-        #[oai(name = "webhook-signature")]
-        signature: Header<String>,
-        body: Json<OrderDeadLetteredEvent>,
-    ) -> EventAnswer;
-}
+event_hook!(
+    OrderPlacedHook,
+    "order.placed",
+    "eventOrderPlaced",
+    OrderPlacedEvent
+);
+event_hook!(
+    OrderShippedHook,
+    "order.shipped",
+    "eventOrderShipped",
+    OrderShippedEvent
+);
+event_hook!(
+    OrderNeedsAttentionHook,
+    "order.needs_attention",
+    "eventOrderNeedsAttention",
+    OrderNeedsAttentionEvent
+);
+event_hook!(
+    OrderDeadLetteredHook,
+    "order.dead_lettered",
+    "eventOrderDeadLettered",
+    OrderDeadLetteredEvent
+);
 
 /// Every event type's webhook, for `OpenApiService::webhooks` (see [`super::ApiTags::Events`]).
 pub struct EventWebhooks;

@@ -446,7 +446,8 @@ impl Dispatcher {
             error: attempt_error(&report.outcome),
         };
         let state = finish.state();
-        let has_notes = !follow_up.notes.is_empty() || !follow_up.events.is_empty();
+        // Notes and events it planned are due at once.
+        let planned = !follow_up.notes.is_empty() || !follow_up.events.is_empty();
         let lease_ends = started_at + self.lease_ms();
         match self
             .record_until_stored(job, now, attempt, finish, follow_up, lease_ends)
@@ -458,7 +459,7 @@ impl Dispatcher {
                     outcome = attempt_outcome,
                     "job attempt recorded"
                 );
-                if has_notes {
+                if planned {
                     self.state.wake_dispatcher();
                 }
             }
