@@ -3,6 +3,7 @@
 //! records the cause.
 
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use super::{Event, EventEndpointConfig, EventType, PlannedEvent, plan};
 use crate::outbox::job_types::{JobKind, JobQueue};
@@ -117,4 +118,21 @@ pub fn attention(
         data: json!({ "reason": reason }),
     };
     plan(endpoints, &event, now_ms)
+}
+
+/// The `order.needs_attention` event of an order whose items cannot be sent as they are
+/// (`reason` lists them): one per order and reason, however often the order is updated.
+pub fn item_attention(
+    endpoints: &[EventEndpointConfig],
+    store_id: &str,
+    order_id: i64,
+    reason: &str,
+    now_ms: i64,
+) -> Vec<PlannedEvent> {
+    if endpoints.is_empty() {
+        return Vec::new();
+    }
+    let digest = hex::encode(Sha256::digest(reason.as_bytes()));
+    let key = format!("items:{}", &digest[..12]);
+    attention(endpoints, store_id, order_id, &key, reason, now_ms)
 }

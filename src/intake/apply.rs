@@ -16,7 +16,9 @@ use sqlx::{
 use super::body::{self, Packed};
 use crate::config::{Config, StoreConfig};
 use crate::events::EventEndpointConfig;
-use crate::events::triggers::attention as attention_events;
+use crate::events::triggers::{
+    attention as attention_events, item_attention as item_attention_events,
+};
 use crate::intake::parse::{
     ClassifiedItem, Delivery, OrderSnapshot, Parsed, PlannedJob, Source, parse_delivery,
     plan_provider_jobs,
@@ -97,6 +99,8 @@ struct Plan {
     /// Refunds on the order (a partial refund keeps the order's status).
     refunds: usize,
     detail: Option<String>,
+    /// Why the order's items need an operator (none for a draft).
+    attention: Option<String>,
 }
 
 /// The plan for a delivery: an order's, none for anything else.
@@ -117,10 +121,11 @@ fn plan_for(store: &StoreConfig, snap: &OrderSnapshot) -> Plan {
     } else {
         Vec::new()
     };
+    let attention = if draft { None } else { snap.attention() };
     let detail = if draft {
         Some(format!("{status}: stored, never dispatched"))
     } else {
-        snap.attention()
+        attention.clone()
     };
     Plan {
         provider_jobs,
@@ -129,6 +134,7 @@ fn plan_for(store: &StoreConfig, snap: &OrderSnapshot) -> Plan {
         trashed,
         refunds: snap.order.refunds.len(),
         detail,
+        attention,
     }
 }
 
@@ -978,8 +984,9 @@ where
         Ok(())
     }
 
-    /// The follow-ups of a run's applied orders ([`Self::after_order_applied`]), one order at a
-    /// time, and the jobs each planned.
+    /// The follow-ups of a run's applied orders ([`Self::after_order_applied`], the
+    /// `order.needs_attention` event of items that cannot be sent), one order at a time, and
+    /// the jobs each planned.
     async fn follow_up(
         tx: &mut DB::Connection,
         run: &[OrderApply<'_>],
@@ -989,6 +996,11 @@ where
         for (a, result) in run.iter().zip(results.iter_mut()) {
             if result.outcome != DeliveryOutcome::Applied {
                 continue;
+            }
+            if let Some(reason) = &a.plan.attention {
+                let (store_id, order_id) = (a.delivery.store_id.as_str(), a.snap.order.id);
+                let events = item_attention_events(a.events, store_id, order_id, reason, a.now);
+                crate::events::insert::<DB>(tx, &events, a.now).await?;
             }
             let key = a.key();
             if let Some(&trashed) = state.trashed.get(&key)

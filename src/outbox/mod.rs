@@ -426,11 +426,7 @@ impl Dispatcher {
         let took = started.elapsed();
         let now = self.state.clock.now_ms();
         let (attempt_outcome, finish, mut follow_up) = self.decide(&job, &report.outcome, now);
-        if let Some(cfg) = self.state.config.store(&job.store_id) {
-            let attention = follow_up.attention.as_deref();
-            follow_up.events =
-                events::of_attempt(&cfg.events, &job, order.as_ref(), &finish, attention, now);
-        }
+        follow_up.events = self.attempt_events(&job, order.as_ref(), &finish, &follow_up, now);
         self.state
             .metrics
             .attempt(job.provider.as_str(), attempt_outcome, took);
@@ -470,6 +466,22 @@ impl Dispatcher {
                 tracing::error!(error = %e, "cannot record the attempt before its lease ends; the job is retried as interrupted")
             }
         }
+    }
+
+    /// The events an attempt's outcome leads to, for its store's endpoints.
+    fn attempt_events(
+        &self,
+        job: &ClaimedJob,
+        order: Option<&Value>,
+        finish: &Finish,
+        follow_up: &FollowUp,
+        now: i64,
+    ) -> Vec<crate::events::PlannedEvent> {
+        let Some(cfg) = self.state.config.store(&job.store_id) else {
+            return Vec::new();
+        };
+        let attention = follow_up.attention.as_deref();
+        events::of_attempt(&cfg.events, job, order, finish, attention, now)
     }
 
     /// Records an attempt whose outcome is known, again and again (the database may be

@@ -495,3 +495,40 @@ fn the_openapi_document_lists_the_events_as_webhooks() {
         );
     }
 }
+
+/// An order whose items cannot be sent as they are is flagged by the ledger with one
+/// `order.needs_attention`, however often the order is updated with the same problem.
+async fn flagged_items_are_told_once(backend: Backend) {
+    let receiver = Receiver::new(0, false);
+    let server = endpoint(&receiver).await;
+    let mut store = support::store_config("shop", SECRET);
+    with_endpoint(&mut store, &server, &["order.needs_attention"]);
+    let app = TestApp::spawn(backend, |c| {
+        support::fast_dispatch(c);
+        c.stores = vec![store];
+    })
+    .await;
+    let bad = [Item::Spiff("not a design id!")];
+    for modified in ["2026-11-23T08:00:00", "2026-11-23T08:05:00"] {
+        let order = order_json(704, "processing", modified, &bad);
+        let ack = app.post_order("shop", SECRET, &order).await;
+        assert_eq!(ack["outcome"], "applied", "{ack}");
+    }
+    app.settled_jobs(WAIT).await;
+    let told = accepted_of(&receiver, "order.needs_attention");
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["data"]["order_id"], 704);
+    let reason = told[0]["data"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("has characters other than letters"),
+        "{reason}"
+    );
+    let (_, order) = app.admin_get("/v1/admin/orders/shop/704").await;
+    assert_eq!(
+        order["items"][0]["detail"].as_str(),
+        Some(reason),
+        "{order}"
+    );
+    app.stop().await;
+}
+on_both_backends!(flagged_items, flagged_items_are_told_once);
