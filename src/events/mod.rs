@@ -71,8 +71,9 @@ impl fmt::Display for EventType {
     }
 }
 
-/// One `[[stores.events]]` endpoint.
-#[derive(Debug, Clone, Deserialize)]
+/// One `[[stores.events]]` endpoint. Its Debug form names it by [`Self::id`]: the URL may
+/// carry a token.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventEndpointConfig {
     /// Where events are posted: https, or http to a loopback address.
@@ -82,6 +83,16 @@ pub struct EventEndpointConfig {
     /// The event types sent there (all by default).
     #[serde(default = "EventType::all")]
     pub types: Vec<EventType>,
+}
+
+impl fmt::Debug for EventEndpointConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventEndpointConfig")
+            .field("id", &self.id())
+            .field("secret", &self.secret)
+            .field("types", &self.types)
+            .finish()
+    }
 }
 
 impl EventEndpointConfig {
@@ -339,5 +350,11 @@ mod tests {
         assert_eq!(e.id().len(), 12);
         assert!(e.id().bytes().all(|b| b.is_ascii_hexdigit()));
         assert_ne!(e.id(), endpoint("https://other.example.com/", vec![]).id());
+        let debug = format!("{e:?}");
+        assert!(
+            !debug.contains("token") && !debug.contains("MfKQ"),
+            "{debug}"
+        );
+        assert!(debug.contains(&e.id()), "{debug}");
     }
 }
