@@ -320,6 +320,9 @@ pub struct StoreConfig {
     /// How long personal data is kept after an order is finished (`[stores.retention]`).
     #[serde(default)]
     pub retention: RetentionConfig,
+    /// Endpoints the store's order events are sent to (`[[stores.events]]`).
+    #[serde(default)]
+    pub events: Vec<crate::events::EventEndpointConfig>,
 }
 
 /// How many days after an order is finished (no job of it queued, running, waiting for
@@ -802,6 +805,10 @@ impl Config {
                 r(&k("key2print.api_key"), &mut kp.api_key)?;
                 rs(&k("key2print.api_secret"), &mut kp.api_secret)?;
             }
+            for (j, e) in s.events.iter_mut().enumerate() {
+                r(&k(&format!("events[{j}].url")), &mut e.url)?;
+                rs(&k(&format!("events[{j}].secret")), &mut e.secret)?;
+            }
         }
         Ok(())
     }
@@ -1041,7 +1048,55 @@ fn validate_providers(k: &dyn Fn(&str) -> String, s: &StoreConfig) -> Result<(),
         check_text(&k("key2print.api_key"), &kp.api_key)?;
         check_secret(&k("key2print.api_secret"), &kp.api_secret)?;
     }
+    validate_events(k, s)
+}
+
+/// The checks of a store's event endpoints: an https URL (http only to a loopback address),
+/// each URL once, a Standard Webhooks secret, at least one type.
+fn validate_events(k: &dyn Fn(&str) -> String, s: &StoreConfig) -> Result<(), ConfigError> {
+    let mut seen = HashSet::new();
+    for (j, e) in s.events.iter().enumerate() {
+        let key = |name: &str| k(&format!("events[{j}].{name}"));
+        check_url(&key("url"), &e.url)?;
+        if !https_or_loopback(&e.url) {
+            return Err(ConfigError::invalid(
+                key("url"),
+                "must be https (http only to a loopback address)",
+            ));
+        }
+        if !seen.insert(e.url.as_str()) {
+            return Err(ConfigError::invalid(key("url"), "is configured twice"));
+        }
+        if let Err(err) = crate::events::signing_key(&e.secret) {
+            return Err(ConfigError::invalid(key("secret"), err.to_string()));
+        }
+        if e.types.is_empty() {
+            return Err(ConfigError::invalid(
+                key("types"),
+                "name at least one event type, or leave types out for all",
+            ));
+        }
+    }
     Ok(())
+}
+
+/// An https URL, or an http URL whose host is `localhost` or a loopback address.
+fn https_or_loopback(url: &str) -> bool {
+    let Ok(u) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let host = u.host_str().unwrap_or_default();
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match u.scheme() {
+        "https" => !host.is_empty(),
+        "http" => loopback,
+        _ => false,
+    }
 }
 
 /// Refuses an empty or whitespace-only secret: an HMAC under an empty key is one anybody
@@ -1167,6 +1222,11 @@ default_shipping_code = "standard"
 base_url = "https://editor-api.example.com"
 api_key = "k"
 api_secret = "s"
+
+[[stores.events]]
+url = "env:ERP_EVENTS_URL"
+secret = "env:ERP_EVENTS_SECRET"
+types = ["order.placed", "order.shipped"]
 "#;
 
     /// A store's Spiff section with `lines`, parsed and validated.
@@ -1213,6 +1273,11 @@ api_secret = "s"
             ("PRINTBRIDGE_ADMIN_TOKEN", "admin-token-0123456789"),
             ("SHOP_WEBHOOK_SECRET", "whs"),
             ("file:/run/secrets/shop_token", "tok\n"),
+            ("ERP_EVENTS_URL", "https://erp.example.com/hooks"),
+            (
+                "ERP_EVENTS_SECRET",
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            ),
         ]);
         c.resolve_references(&e).expect("resolves");
         c.validate().expect("valid");
@@ -1229,6 +1294,19 @@ api_secret = "s"
         assert!(s.has_rest_keys());
         assert!(s.is_paid_status("Processing"));
         assert!(!s.is_paid_status("pending"));
+        let events = &s.events[0];
+        assert_eq!(events.url, "https://erp.example.com/hooks");
+        assert_eq!(
+            events.secret.expose(),
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        );
+        assert_eq!(
+            events.types,
+            [
+                crate::events::EventType::OrderPlaced,
+                crate::events::EventType::OrderShipped
+            ]
+        );
     }
 
     #[test]
@@ -1278,6 +1356,80 @@ api_secret = "s"
             let err = c.validate().expect_err(text);
             assert_eq!(err.key(), Some(key), "{text}: {err}");
         }
+    }
+
+    /// An event endpoint needs https (plain http only to a loopback address), its URL once,
+    /// a Standard Webhooks secret and at least one type; errors name the key and never
+    /// quote the URL or the secret.
+    #[test]
+    fn event_endpoints_are_checked() {
+        let endpoint = |url: &str, secret: &str, more: &str| {
+            let text = format!(
+                "[[stores]]\nid = \"a\"\nwebhook_secret = \"s\"\n[[stores.events]]\n\
+                 url = {url:?}\nsecret = {secret:?}\n{more}"
+            );
+            Config::parse(&text).and_then(|c| c.validate().map_err(|e| e.to_string()).map(|()| c))
+        };
+        let good = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        for url in [
+            "https://erp.example.com/hooks",
+            "http://127.0.0.1:9000/hooks",
+            "http://localhost/x",
+            "http://[::1]:8080/",
+        ] {
+            let c = endpoint(url, good, "").unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(c.stores[0].events[0].types, crate::events::EventType::all());
+        }
+        let only = endpoint(good.trim_start_matches("whsec_"), good, "");
+        assert!(only.is_err());
+        let cases = [
+            (
+                endpoint("http://erp.example.com/t0ken", good, ""),
+                "stores[0].events[0].url: must be https (http only to a loopback address)",
+            ),
+            (
+                endpoint(
+                    "https://erp.example.com/",
+                    "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                    "",
+                ),
+                "stores[0].events[0].secret: must start with whsec_",
+            ),
+            (
+                endpoint("https://erp.example.com/", "whsec_c2hvcnQ=", ""),
+                "stores[0].events[0].secret: must hold 24 to 64 key bytes (the base64 of them \
+                 after whsec_), not 5",
+            ),
+            (
+                endpoint("https://erp.example.com/", good, "types = []"),
+                "stores[0].events[0].types: name at least one event type, or leave types out \
+                 for all",
+            ),
+        ];
+        for (result, message) in cases {
+            assert_eq!(result.err().as_deref(), Some(message));
+        }
+        let unknown = endpoint("https://erp.example.com/", good, "types = [\"order.paid\"]");
+        let err = unknown.err().unwrap_or_default();
+        assert!(
+            err.contains("order.paid") && err.contains("order.placed"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_event_endpoint_is_configured_once() {
+        let good = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let twice = Config::parse(&format!(
+            "[[stores]]\nid = \"a\"\nwebhook_secret = \"s\"\n\
+             [[stores.events]]\nurl = \"https://e.example/\"\nsecret = {good:?}\n\
+             [[stores.events]]\nurl = \"https://e.example/\"\nsecret = {good:?}\n"
+        ))
+        .expect("parses");
+        assert_eq!(
+            twice.validate().map_err(|e| e.to_string()),
+            Err("stores[0].events[1].url: is configured twice".to_owned())
+        );
     }
 
     /// Secrets that would open what they guard, and limits beyond reason, are refused with

@@ -5,6 +5,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod drain;
+pub mod events;
 pub mod gateway;
 pub mod http;
 pub mod intake;

@@ -178,10 +178,11 @@ impl CallbackApi {
             .record_shipment(
                 &shipment,
                 cfg.has_rest_keys().then_some(&note as ShipmentNote<'_>),
+                &cfg.events,
                 now,
             )
             .await?;
-        if !added.is_empty() && cfg.has_rest_keys() {
+        if !added.is_empty() && (cfg.has_rest_keys() || !cfg.events.is_empty()) {
             state.wake_dispatcher();
         }
         tracing::info!(store = %cfg.id, order_id, tracking_added = added.len(), "Apliiq fulfilment");

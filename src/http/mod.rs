@@ -15,6 +15,7 @@ use crate::store::Store;
 pub mod admin;
 pub mod callbacks;
 pub mod conn;
+pub mod events;
 pub mod gateway;
 pub mod health;
 pub mod key2print;
@@ -65,6 +66,11 @@ pub enum ApiTags {
     Stores,
     /// Liveness, readiness and metrics.
     Operations,
+    /// Order events the bridge posts to each endpoint of `[[stores.events]]` that takes their
+    /// type, signed as the Standard Webhooks specification describes (`webhook-id`,
+    /// `webhook-timestamp`, `webhook-signature`). Verify the signature before trusting a body
+    /// and dedupe on `webhook-id`: a retried or replayed event carries the same id and body.
+    Events,
 }
 
 pub type Apis = (
@@ -79,7 +85,7 @@ pub type Apis = (
 );
 
 /// The OpenAPI service; needs no state, so `printbridge openapi` can print the spec offline.
-pub fn api_service() -> OpenApiService<Apis, ()> {
+pub fn api_service() -> OpenApiService<Apis, events::EventWebhooks> {
     let apis: Apis = (
         health::HealthApi,
         webhooks::WebhookApi,
@@ -97,6 +103,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
          are JSON: `{\"error\": code, \"message\": text, \"field\": name}`.",
         )
         .license("Apache-2.0")
+        .webhooks::<events::EventWebhooks>()
 }
 
 /// The published OpenAPI document (see [`spec`]).

@@ -195,7 +195,10 @@ impl StoreApi {
         let mut attention: Vec<String> = summary.attention.iter().cloned().collect();
         let provider_orders = jobs
             .into_iter()
-            .filter(|j| j.job.provider != JobQueue::Woocommerce)
+            // Write-back to the shop and order events are not provider orders.
+            .filter(|j| {
+                j.job.provider != JobQueue::Woocommerce && j.job.provider != JobQueue::Events
+            })
             .map(|j| {
                 if j.job.state.parse().is_ok_and(JobState::is_stopped) {
                     attention.push(format!(

@@ -15,6 +15,10 @@ use sqlx::{
 
 use super::body::{self, Packed};
 use crate::config::{Config, StoreConfig};
+use crate::events::EventEndpointConfig;
+use crate::events::triggers::{
+    attention as attention_events, item_attention as item_attention_events,
+};
 use crate::intake::parse::{
     ClassifiedItem, Delivery, OrderSnapshot, Parsed, PlannedJob, Source, parse_delivery,
     plan_provider_jobs,
@@ -95,6 +99,8 @@ struct Plan {
     /// Refunds on the order (a partial refund keeps the order's status).
     refunds: usize,
     detail: Option<String>,
+    /// Why the order's items need an operator (none for a draft).
+    attention: Option<String>,
 }
 
 /// The plan for a delivery: an order's, none for anything else.
@@ -115,10 +121,11 @@ fn plan_for(store: &StoreConfig, snap: &OrderSnapshot) -> Plan {
     } else {
         Vec::new()
     };
+    let attention = if draft { None } else { snap.attention() };
     let detail = if draft {
         Some(format!("{status}: stored, never dispatched"))
     } else {
-        snap.attention()
+        attention.clone()
     };
     Plan {
         provider_jobs,
@@ -127,6 +134,7 @@ fn plan_for(store: &StoreConfig, snap: &OrderSnapshot) -> Plan {
         trashed,
         refunds: snap.order.refunds.len(),
         detail,
+        attention,
     }
 }
 
@@ -147,6 +155,8 @@ struct Intake<'a> {
     parsed: &'a Parsed,
     plan: &'a Option<Plan>,
     can_fetch: bool,
+    /// The store's event endpoints (`order.needs_attention` when the ledger flags an order).
+    events: &'a [EventEndpointConfig],
     now: i64,
 }
 
@@ -164,6 +174,7 @@ struct OrderApply<'a> {
     snap: &'a OrderSnapshot,
     plan: &'a Plan,
     can_fetch: bool,
+    events: &'a [EventEndpointConfig],
     now: i64,
 }
 
@@ -195,6 +206,7 @@ fn steps<'a>(pending: &[(i64, Pending<'a>)]) -> Vec<Step<'a>> {
                 parsed: Parsed::Order(snap),
                 plan: Some(plan),
                 can_fetch,
+                events,
                 now,
             }) => Some(OrderApply {
                 delivery,
@@ -202,6 +214,7 @@ fn steps<'a>(pending: &[(i64, Pending<'a>)]) -> Vec<Step<'a>> {
                 snap,
                 plan,
                 can_fetch: *can_fetch,
+                events,
                 now: *now,
             }),
             _ => None,
@@ -982,8 +995,9 @@ where
         Ok(())
     }
 
-    /// The follow-ups of a run's applied orders ([`Self::after_order_applied`]), one order at a
-    /// time, and the jobs each planned.
+    /// The follow-ups of a run's applied orders ([`Self::after_order_applied`], the
+    /// `order.needs_attention` event of items that cannot be sent), one order at a time, and
+    /// the jobs each planned.
     async fn follow_up(
         tx: &mut DB::Connection,
         run: &[OrderApply<'_>],
@@ -993,6 +1007,11 @@ where
         for (a, result) in run.iter().zip(results.iter_mut()) {
             if result.outcome != DeliveryOutcome::Applied {
                 continue;
+            }
+            if let Some(reason) = &a.plan.attention {
+                let (store_id, order_id) = (a.delivery.store_id.as_str(), a.snap.order.id);
+                let events = item_attention_events(a.events, store_id, order_id, reason, a.now);
+                crate::events::insert::<DB>(tx, &events, a.now).await?;
             }
             let key = a.key();
             if let Some(&trashed) = state.trashed.get(&key)
@@ -1006,9 +1025,10 @@ where
     }
 
     /// What an applied order snapshot needs besides its rows: a stopped or trashed order's
-    /// queued jobs are cancelled, and an order that stopped, went to the trash or was refunded
-    /// in part after a provider got it is flagged for a person (with a note to the shop when
-    /// it has REST keys). Returns the delivery's detail.
+    /// queued provider jobs are cancelled (its write-back and events still go out), and an
+    /// order that stopped, went to the trash or was refunded in part after a provider got it
+    /// is flagged for a person (with a note to the shop when it has REST keys, and an
+    /// `order.needs_attention` event). Returns the delivery's detail.
     async fn after_order_applied(
         tx: &mut DB::Connection,
         a: &OrderApply<'_>,
@@ -1026,7 +1046,7 @@ where
             sqlx::query(AssertSqlSafe(format!(
                 "UPDATE jobs SET state = 'cancelled', updated_at = $3, \
                  last_error = $4 WHERE store_id = $1 AND order_id = $2 \
-                 AND provider <> 'woocommerce' AND {IN_JOBS_DUE}"
+                 AND provider NOT IN ('woocommerce', 'events') AND {IN_JOBS_DUE}"
             )))
             .bind(store_id)
             .bind(o.id)
@@ -1055,6 +1075,8 @@ where
             placed.join(", ")
         );
         Self::set_attention(tx, store_id, o.id, &reason).await?;
+        let events = attention_events(a.events, store_id, o.id, &key, &reason, now);
+        crate::events::insert::<DB>(tx, &events, now).await?;
         if a.can_fetch {
             Self::plan_note(&mut *tx, store_id, o.id, &key, &reason, now).await?;
         }
@@ -1069,7 +1091,7 @@ where
     ) -> Result<Vec<String>, StoreError> {
         let placed: Vec<String> = sqlx::query_scalar(
             "SELECT provider FROM jobs WHERE store_id = $1 AND order_id = $2 \
-             AND provider <> 'woocommerce' AND state IN ('done', 'running') \
+             AND provider NOT IN ('woocommerce', 'events') AND state IN ('done', 'running') \
              ORDER BY id",
         )
         .bind(store_id)
@@ -1106,13 +1128,15 @@ where
             delivery,
             parsed,
             can_fetch,
+            events,
             now,
             ..
         } = *intake;
         let mut jobs_planned = 0u32;
         let (outcome, order_id, detail) = match parsed {
             Parsed::Deleted { order_id } => {
-                let detail = Self::apply_deleted(tx, &delivery.store_id, *order_id, now).await?;
+                let detail =
+                    Self::apply_deleted(tx, &delivery.store_id, *order_id, events, now).await?;
                 (DeliveryOutcome::Deleted, Some(*order_id), detail)
             }
             Parsed::Signal { action, order_id } => {
@@ -1154,6 +1178,7 @@ where
         tx: &mut DB::Connection,
         store_id: &str,
         order_id: i64,
+        events: &[EventEndpointConfig],
         now: i64,
     ) -> Result<Option<String>, StoreError> {
         sqlx::query(
@@ -1167,7 +1192,7 @@ where
         sqlx::query(AssertSqlSafe(format!(
             "UPDATE jobs SET state = 'cancelled', updated_at = $3, \
              last_error = 'order moved to the trash before this was sent' \
-             WHERE store_id = $1 AND order_id = $2 AND provider <> 'woocommerce' AND {IN_JOBS_DUE}"
+             WHERE store_id = $1 AND order_id = $2 AND provider NOT IN ('woocommerce', 'events') AND {IN_JOBS_DUE}"
         )))
         .bind(store_id)
         .bind(order_id)
@@ -1183,6 +1208,8 @@ where
             placed.join(", ")
         );
         Self::set_attention(tx, store_id, order_id, &reason).await?;
+        let events = attention_events(events, store_id, order_id, "deleted", &reason, now);
+        crate::events::insert::<DB>(tx, &events, now).await?;
         Ok(Some(reason))
     }
 
@@ -1580,6 +1607,7 @@ impl Store {
             parsed,
             plan: &plan,
             can_fetch: store.has_rest_keys(),
+            events: &store.events,
             now,
         };
         let result = in_tx!(self, |tx| Ledger::record(&mut tx, &stored, intake).await?);
@@ -1720,7 +1748,7 @@ fn parse_picked<'a>(picked: &[Picked<'a>], cycle: &Cycle<'a>) -> Vec<Cow<'a, Par
 fn pending_of<'a>(
     picked: &[Picked<'a>],
     parsed: &'a [Cow<'a, Parsed>],
-    stores: &[Option<&StoreConfig>],
+    stores: &[Option<&'a StoreConfig>],
     plans: &'a [Option<Plan>],
 ) -> Vec<(i64, Pending<'a>)> {
     picked
@@ -1743,6 +1771,7 @@ fn pending_of<'a>(
                     parsed,
                     plan,
                     can_fetch: cfg.has_rest_keys(),
+                    events: &cfg.events,
                     now: *at,
                 }),
             };

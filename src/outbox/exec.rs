@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use super::{BoxFuture, Executor, Outcome, Report, SendMark};
 use crate::clock::Clock;
 use crate::config::{ApliiqConfig, Config};
+use crate::events::send::EventSender;
 use crate::outbox::job_types::{JobKind, JobQueue};
 use crate::outbox::jobs::{ClaimedJob, FollowUp, NewFile};
 use crate::providers::apliiq::{
@@ -43,6 +44,7 @@ struct StoreClients {
 pub struct ProviderExecutor {
     stores: HashMap<String, StoreClients>,
     data_dir: PathBuf,
+    events: EventSender,
 }
 
 impl ProviderExecutor {
@@ -79,6 +81,7 @@ impl ProviderExecutor {
         ProviderExecutor {
             stores,
             data_dir: config.data_dir.clone(),
+            events: EventSender::new(config, clock),
         }
     }
 
@@ -116,6 +119,7 @@ impl ProviderExecutor {
                 Some(w) => fetch_order(w, job).await,
                 None => not_configured("WooCommerce REST", "woocommerce_consumer_key/secret"),
             },
+            (JobQueue::Events, JobKind::SendEvent) => self.events.send(job).await,
             (p, k) => permanent(format!("unknown job kind {p}/{k}")),
         }
     }
@@ -159,6 +163,7 @@ impl ProviderExecutor {
                         sha256,
                     }),
                     attention: None,
+                    events: Vec::new(),
                 },
                 resolved: false,
             },
@@ -231,6 +236,7 @@ fn placed(
                 notes: vec![note],
                 file: None,
                 attention: None,
+                events: Vec::new(),
             },
             resolved,
         },
@@ -519,6 +525,7 @@ fn apliiq_held(reason: String) -> Report {
                 notes: vec![("held:apliiq:order".to_owned(), text.clone())],
                 file: None,
                 attention: Some(text),
+                events: Vec::new(),
             },
             resolved: false,
         },

@@ -189,6 +189,8 @@ job_enum! {
         OrderNote => "order_note",
         /// Reads the order from the shop again.
         FetchOrder => "fetch_order",
+        /// Sends an order event to one configured endpoint.
+        SendEvent => "send_event",
     }
 }
 
@@ -201,6 +203,8 @@ job_enum! {
         Key2print => "key2print",
         /// Write-back to the shop.
         Woocommerce => "woocommerce",
+        /// Order events to the endpoints a store configures.
+        Events => "events",
     }
 }
 
@@ -251,11 +255,17 @@ mod tests {
         );
         assert_eq!(
             JobKind::names().collect::<Vec<_>>(),
-            ["place_order", "fetch_pdf", "order_note", "fetch_order"]
+            [
+                "place_order",
+                "fetch_pdf",
+                "order_note",
+                "fetch_order",
+                "send_event"
+            ]
         );
         assert_eq!(
             JobQueue::names().collect::<Vec<_>>(),
-            ["spiff", "apliiq", "key2print", "woocommerce"]
+            ["spiff", "apliiq", "key2print", "woocommerce", "events"]
         );
     }
 

@@ -174,6 +174,8 @@ pub struct FollowUp {
     pub file: Option<NewFile>,
     /// Flags the order for the operator.
     pub attention: Option<String>,
+    /// Order events to send (`crate::events`), planned with the attempt's record.
+    pub events: Vec<crate::events::PlannedEvent>,
 }
 
 /// An order's current snapshot body: `order_snapshots.body`, or when that is empty (the
@@ -661,7 +663,8 @@ impl Store {
                  SELECT (SELECT run_at FROM jobs WHERE provider = 'spiff' AND state IN ('pending', 'retrying') ORDER BY run_at LIMIT 1) AS t \
                  UNION ALL SELECT (SELECT run_at FROM jobs WHERE provider = 'apliiq' AND state IN ('pending', 'retrying') ORDER BY run_at LIMIT 1) \
                  UNION ALL SELECT (SELECT run_at FROM jobs WHERE provider = 'key2print' AND state IN ('pending', 'retrying') ORDER BY run_at LIMIT 1) \
-                 UNION ALL SELECT (SELECT run_at FROM jobs WHERE provider = 'woocommerce' AND state IN ('pending', 'retrying') ORDER BY run_at LIMIT 1)\
+                 UNION ALL SELECT (SELECT run_at FROM jobs WHERE provider = 'woocommerce' AND state IN ('pending', 'retrying') ORDER BY run_at LIMIT 1) \
+                 UNION ALL SELECT (SELECT run_at FROM jobs WHERE provider = 'events' AND state IN ('pending', 'retrying') ORDER BY run_at LIMIT 1)\
                  ) AS next_due",
             )
             .fetch_one(pool)
@@ -913,6 +916,9 @@ where
             Self::insert_files(tx, &done).await?;
             Self::plan_notes(tx, &done).await?;
             Self::flag_attention(tx, &done).await?;
+            for f in &done {
+                crate::events::insert::<DB>(tx, &f.follow_up.events, f.now).await?;
+            }
         }
         Ok(oks)
     }

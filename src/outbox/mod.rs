@@ -35,6 +35,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use crate::events::triggers as events;
 use crate::http::AppState;
 use crate::outbox::job_types::{JobKind, JobQueue, JobState};
 use crate::outbox::jobs::{AttemptRecord, ClaimedJob, ClaimedOrders, Finish, FollowUp};
@@ -164,6 +165,7 @@ fn provider_label(provider: JobQueue) -> &'static str {
         JobQueue::Apliiq => "Apliiq",
         JobQueue::Key2print => "Key2print",
         JobQueue::Woocommerce => "WooCommerce",
+        JobQueue::Events => "Event",
     }
 }
 
@@ -457,7 +459,8 @@ impl Dispatcher {
         }
         let took = started.elapsed();
         let now = self.state.clock.now_ms();
-        let (attempt_outcome, finish, follow_up) = self.decide(&job, &report.outcome, now);
+        let (attempt_outcome, finish, mut follow_up) = self.decide(&job, &report.outcome, now);
+        follow_up.events = self.attempt_events(&job, order.as_ref(), &finish, &follow_up, now);
         self.state
             .metrics
             .attempt(job.provider.as_str(), attempt_outcome, took);
@@ -473,7 +476,8 @@ impl Dispatcher {
             error: attempt_error(&report.outcome),
         };
         let state = finish.state();
-        let has_notes = !follow_up.notes.is_empty();
+        // Notes and events it planned are due at once.
+        let planned = !follow_up.notes.is_empty() || !follow_up.events.is_empty();
         let lease_ends = started_at + self.lease_ms();
         match self
             .record_until_stored(job, now, attempt, finish, follow_up, lease_ends)
@@ -485,7 +489,7 @@ impl Dispatcher {
                     outcome = attempt_outcome,
                     "job attempt recorded"
                 );
-                if has_notes {
+                if planned {
                     self.state.wake_dispatcher();
                 }
             }
@@ -496,6 +500,22 @@ impl Dispatcher {
                 tracing::error!(error = %e, "cannot record the attempt before its lease ends; the job is retried as interrupted")
             }
         }
+    }
+
+    /// The events an attempt's outcome leads to, for its store's endpoints.
+    fn attempt_events(
+        &self,
+        job: &ClaimedJob,
+        order: Option<&Value>,
+        finish: &Finish,
+        follow_up: &FollowUp,
+        now: i64,
+    ) -> Vec<crate::events::PlannedEvent> {
+        let Some(cfg) = self.state.config.store(&job.store_id) else {
+            return Vec::new();
+        };
+        let attention = follow_up.attention.as_deref();
+        events::of_attempt(&cfg.events, job, order, finish, attention, now)
     }
 
     /// Records an attempt whose outcome is known, again and again (the database may be
@@ -615,9 +635,9 @@ impl Dispatcher {
     }
 
     /// Whether a stopped or placed job may leave an order note: its shop has REST keys, and
-    /// the job is not itself a write-back to the shop.
+    /// the job is not itself a write-back to the shop or an event.
     fn can_note(&self, job: &ClaimedJob) -> bool {
-        job.provider != JobQueue::Woocommerce
+        !matches!(job.provider, JobQueue::Woocommerce | JobQueue::Events)
             && self
                 .state
                 .config
@@ -686,8 +706,13 @@ impl Dispatcher {
 }
 
 /// The follow-ups of a job that stops (`what`: "dead letter" or "needs review"): an
-/// attention line, and the same text as an order note when the shop can take notes.
+/// attention line, and the same text as an order note when the shop can take notes. An
+/// event job that stops leaves none: the order itself is fine, and the stopped job is
+/// listed with the dead letters.
 fn stopped(job: &ClaimedJob, can_note: bool, reason: &str, what: &str) -> FollowUp {
+    if job.provider == JobQueue::Events {
+        return FollowUp::default();
+    }
     let who = provider_label(job.provider);
     let text = format!("PrintBridge: {who} {what}: {reason}");
     let notes = if can_note {
@@ -706,6 +731,7 @@ fn stopped(job: &ClaimedJob, can_note: bool, reason: &str, what: &str) -> Follow
         notes,
         file: None,
         attention: Some(text),
+        events: Vec::new(),
     }
 }
 

@@ -358,7 +358,8 @@ fn transport(e: reqwest::Error) -> ErrorKind {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error with its sources, joined by `: ` (each said once).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut source = e.source();
     while let Some(inner) = source {

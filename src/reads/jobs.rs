@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::{FromRow, Row};
 
 use super::orders::{rfc3339, where_terms};
+use crate::events::EventEndpointConfig;
 use crate::intake::apply::Ledger;
 use crate::outbox::job_types::{JobKind, JobQueue, JobState};
 use crate::outbox::jobs::{IN_JOBS_DUE, IN_JOBS_STATE};
@@ -343,16 +344,19 @@ impl Store {
 
     /// Records a shipment's tracking numbers and, in the same transaction, plans the order
     /// note that names the ones not known before (`note` writes its text from them; `None`:
-    /// no note). A callback retried after a failure between the two finds neither stored,
-    /// so the note is planned exactly once. Returns the new numbers.
+    /// no note) and their `order.shipped` event for the store's event `endpoints`. A
+    /// callback retried after a failure between them finds none stored, so the note and
+    /// the event are planned exactly once. Returns the new numbers.
     pub async fn record_shipment(
         &self,
         shipment: &Shipment<'_>,
         note: Option<ShipmentNote<'_>>,
+        endpoints: &[EventEndpointConfig],
         now: i64,
     ) -> Result<Vec<String>, StoreError> {
         let added = in_tx!(self, |tx| {
             let mut added: Vec<&str> = Vec::new();
+            let mut shipped: Vec<(&str, Option<&str>)> = Vec::new();
             for (number, url) in shipment.tracking {
                 let n = sqlx::query(
                     "INSERT INTO tracking (store_id, order_id, provider, carrier, number, url, received_at) \
@@ -371,8 +375,19 @@ impl Store {
                 .rows_affected();
                 if n == 1 {
                     added.push(number);
+                    shipped.push((number, *url));
                 }
             }
+            let events = crate::events::triggers::shipped(
+                endpoints,
+                shipment.store_id,
+                shipment.order_id,
+                shipment.provider,
+                shipment.carrier,
+                &shipped,
+                now,
+            );
+            crate::events::insert_in(&mut tx, &events, now).await?;
             if let Some(note) = note.filter(|_| !added.is_empty()) {
                 let key = format!("shipped:{}:{}", shipment.provider, added.join(","));
                 let text = note(&added);

@@ -11,7 +11,7 @@ use printbridge::reads::orders::{DeliveryFilter, OrderFilter};
 use printbridge::store::Store;
 
 const STORES: [&str; 2] = ["shop", "other"];
-const PROVIDERS: [&str; 4] = ["spiff", "apliiq", "key2print", "woocommerce"];
+const PROVIDERS: [&str; 5] = ["spiff", "apliiq", "key2print", "woocommerce", "events"];
 const JOB_STATES: [&str; 7] = [
     "pending",
     "retrying",
@@ -134,7 +134,7 @@ async fn jobs_by_every_filter(backend: Backend) {
             }
         }
     }
-    assert_eq!(checked, 3 * 8 * 5);
+    assert_eq!(checked, 3 * 8 * 6);
 }
 
 on_both_backends!(jobs_list, jobs_by_every_filter);

@@ -88,6 +88,10 @@ fn readme_configuration_example_is_valid() {
         .env("SPIFF_SECRET_KEY", "s")
         .env("APLIIQ_SECRET", "a")
         .env("K2P_SECRET", "k2")
+        .env(
+            "ERP_EVENTS_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        )
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

@@ -16,6 +16,7 @@ mod cli;
 mod crash;
 mod demo;
 mod dispatch;
+mod events;
 mod gateway;
 mod hardening;
 mod intake;
