@@ -19,6 +19,7 @@ use crate::woo::rest::WooClient;
 pub mod auth;
 pub mod catalog;
 pub mod price;
+pub mod setup_price;
 
 /// Cached catalog reads, per (store, product), and the stores' REST clients.
 #[derive(Default)]

@@ -18,6 +18,7 @@ pub mod conn;
 pub mod gateway;
 pub mod health;
 pub mod key2print;
+pub mod key2print_price;
 pub mod problem;
 pub mod ratelimit;
 pub mod raw;
@@ -73,6 +74,7 @@ pub type Apis = (
     gateway::GatewayApi,
     stores::StoreApi,
     key2print::Key2printApi,
+    key2print_price::Key2printPriceApi,
     admin::AdminApi,
 );
 
@@ -85,6 +87,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
         gateway::GatewayApi,
         stores::StoreApi,
         key2print::Key2printApi,
+        key2print_price::Key2printPriceApi,
         admin::AdminApi,
     );
     OpenApiService::new(apis, "PrintBridge", env!("CARGO_PKG_VERSION"))

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const STORE: &str = "shop";
+pub(crate) const STORE: &str = "shop";
 const KEY: &str = "gateway-merchant-key";
 const SECRET: &str = "gateway-merchant-secret";
 
@@ -29,7 +29,13 @@ fn key2print_section(base_url: &str, key: &str, secret: &str, cache_secs: u64) -
 }
 
 /// The stand-in's shop with Key2print (WEBAPI at `k2p_url`) and a 20% standard VAT rate.
-fn store(woo: &WooStandin, k2p_url: &str, key: &str, secret: &str, cache_secs: u64) -> StoreConfig {
+pub(crate) fn store(
+    woo: &WooStandin,
+    k2p_url: &str,
+    key: &str,
+    secret: &str,
+    cache_secs: u64,
+) -> StoreConfig {
     let mut s = woo.store_config(STORE);
     s.key2print =
         Some(toml::from_str(&key2print_section(k2p_url, key, secret, cache_secs)).expect("k2p"));
@@ -37,7 +43,7 @@ fn store(woo: &WooStandin, k2p_url: &str, key: &str, secret: &str, cache_secs: u
     s
 }
 
-async fn app_for(backend: Backend, woo: &WooStandin, cache_secs: u64) -> TestApp {
+pub(crate) async fn app_for(backend: Backend, woo: &WooStandin, cache_secs: u64) -> TestApp {
     let s = store(woo, "http://127.0.0.1:9", KEY, SECRET, cache_secs);
     TestApp::spawn(backend, move |c: &mut Config| c.stores.push(s)).await
 }
@@ -263,7 +269,7 @@ async fn prices_with_tax(backend: Backend) {
 }
 on_both_backends!(prices, prices_with_tax);
 
-fn business_cards_with_meta(meta: Value) -> Value {
+pub(crate) fn business_cards_with_meta(meta: Value) -> Value {
     let mut p = fixture_body(1);
     p["meta_data"] = meta;
     p
