@@ -4,7 +4,7 @@
 //!
 //! A setup that names no value (or an unknown one) for a level of the tree does not reach a
 //! leaf and has no price; neither has an unavailable variation or leaf. The cart's unit price
-//! is [`line_price`] of the leaf.
+//! is [`SetupPrice::line_price`].
 
 use std::collections::BTreeMap;
 
@@ -26,6 +26,8 @@ pub struct PathStep {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SetupPrice {
     pub price: Price,
+    /// The unit price the cart line is set to: the leaf's price as the shop enters prices.
+    pub line_price: f64,
     pub path: Vec<PathStep>,
     /// The variation the setup designates (none for a simple product).
     pub variation_id: Option<i64>,
@@ -61,11 +63,6 @@ pub enum SetupPriceError {
     },
     #[error("variation_id {given} does not match the setup, which designates {designated}")]
     VariationMismatch { given: i64, designated: String },
-}
-
-/// The amount the cart line is set to per unit: shop prices are entered without tax.
-pub fn line_price(p: &Price) -> f64 {
-    p.net_price
 }
 
 /// A tree or setup id as text (numbers as their decimal text).
@@ -163,7 +160,10 @@ impl Gateway<'_> {
             PriceAnswer::Flat(p) => (p, Vec::new()),
             PriceAnswer::Tree { price_option_tree } => walk(&price_option_tree, setup)?,
         };
+        // Shop prices are entered without tax (see the price module): the cart charges net.
+        let line_price = price.net_price;
         Ok(SetupPrice {
+            line_price,
             price,
             path,
             variation_id: designated,
@@ -228,7 +228,6 @@ mod tests {
     fn walks_to_the_chosen_leaf() {
         let (p, path) = walk(&tree(), &setup(&[("speed", "express"), ("2", "3")])).expect("leaf");
         assert_eq!(p.net_price, 12.0);
-        assert_eq!(line_price(&p), 12.0);
         let words: Vec<(&str, &str)> = path
             .iter()
             .map(|s| (s.option_name.as_str(), s.value_name.as_str()))

@@ -13,7 +13,7 @@ use super::gateway::WOO_TIMEOUT;
 use super::problem::{ApiError, Problem};
 use super::stores::{StoreResponse, StoreToken, authorize};
 use super::{ApiTags, AppState};
-use crate::gateway::setup_price::{SetupPrice, SetupPriceError, line_price};
+use crate::gateway::setup_price::{SetupPrice, SetupPriceError};
 use crate::gateway::{Gateway, GatewayError, catalog};
 
 /// Most option ids a setup may name.
@@ -162,7 +162,7 @@ fn answer(product_id: i64, p: SetupPrice) -> SetupPriceAnswer {
         net: p.price.net_price,
         gross: p.price.gross_price,
         tax: p.price.tax,
-        line_price: line_price(&p.price),
+        line_price: p.line_price,
         tax_rate: p.price.tax_rate,
         currency: p.price.currency,
         price_path: p
