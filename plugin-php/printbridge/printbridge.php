@@ -29,6 +29,7 @@ require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-bridge-client.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-product-settings.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-webhooks.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-cart.php';
+require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-cart-price.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-product-page.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-shop-loop.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-product-admin.php';

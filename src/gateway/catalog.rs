@@ -393,12 +393,20 @@ impl<'a> ProductModel<'a> {
 /// Parses the `setup` parameter: a JSON object of option id → value id (numbers are taken
 /// as their text).
 pub fn parse_setup(setup: &str) -> Result<BTreeMap<String, String>, GatewayError> {
-    let bad = |why: &str| {
-        GatewayError::BadSetup(format!(
-            "setup must be a JSON object of option id to value id ({why})"
-        ))
-    };
-    let value: Value = serde_json::from_str(setup).map_err(|_| bad("not JSON"))?;
+    let value: Value = serde_json::from_str(setup).map_err(|_| bad_setup("not JSON"))?;
+    setup_of_value(value)
+}
+
+fn bad_setup(why: &str) -> GatewayError {
+    GatewayError::BadSetup(format!(
+        "setup must be a JSON object of option id to value id ({why})"
+    ))
+}
+
+/// Reads a setup given as JSON: an object of option id → value id (numbers are taken as
+/// their text).
+pub fn setup_of_value(value: Value) -> Result<BTreeMap<String, String>, GatewayError> {
+    let bad = bad_setup;
     let obj = match value {
         Value::Object(o) => o,
         // PHP encodes an empty array for an empty setup.

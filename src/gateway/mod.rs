@@ -19,6 +19,7 @@ use crate::woo::rest::{GeneralSettings, WooClient};
 pub mod auth;
 pub mod catalog;
 pub mod price;
+pub mod setup_price;
 pub mod tax;
 
 /// Cached catalog reads, per (store, product), the shops' settings per store, and the

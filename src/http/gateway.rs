@@ -24,7 +24,7 @@ use crate::gateway::{Gateway, GatewayError, Method};
 use crate::providers::key2print::{ErrorLogEntry, ErrorLogFilter, Key2printClient, parse_query};
 
 /// Longest wait for one WooCommerce call made for a callback (the editor is waiting).
-const WOO_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const WOO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The Product Gateway answer envelope.
 #[derive(Debug, Clone, Object)]

@@ -19,6 +19,7 @@ pub mod events;
 pub mod gateway;
 pub mod health;
 pub mod key2print;
+pub mod key2print_price;
 pub mod privacy;
 pub mod problem;
 pub mod ratelimit;
@@ -81,6 +82,7 @@ pub type Apis = (
     stores::StoreApi,
     key2print::Key2printApi,
     privacy::PrivacyApi,
+    key2print_price::Key2printPriceApi,
     admin::AdminApi,
 );
 
@@ -94,6 +96,7 @@ pub fn api_service() -> OpenApiService<Apis, events::EventWebhooks> {
         stores::StoreApi,
         key2print::Key2printApi,
         privacy::PrivacyApi,
+        key2print_price::Key2printPriceApi,
         admin::AdminApi,
     );
     OpenApiService::new(apis, "PrintBridge", env!("CARGO_PKG_VERSION"))

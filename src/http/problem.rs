@@ -57,6 +57,9 @@ pub enum ApiError {
     /// The Content-Type is not one this endpoint reads.
     #[oai(status = 415)]
     UnsupportedMediaType(Json<Problem>),
+    /// The request is well-formed but names something that cannot be done; `field` says what.
+    #[oai(status = 422)]
+    Unprocessable(Json<Problem>),
     /// Too many requests of this kind for the store; retry after `Retry-After` seconds.
     #[oai(status = 429)]
     TooManyRequests(Json<Problem>, #[oai(header = "Retry-After")] u64),
@@ -95,6 +98,10 @@ impl ApiError {
 
     pub fn conflict(error: &str, message: impl Into<String>, field: &str) -> Self {
         ApiError::Conflict(Json(Problem::new(error, message).field(field)))
+    }
+
+    pub fn unprocessable(error: &str, message: impl Into<String>, field: &str) -> Self {
+        ApiError::Unprocessable(Json(Problem::new(error, message).field(field)))
     }
 
     pub fn unknown_store(store: &str) -> Self {

@@ -30,6 +30,10 @@ pub const ERROR_STATUSES: &[(&str, &[u16])] = &[
     ("flushKey2printCache", &[400, 401, 409, 500, 502, 503]),
     ("exportPersonalData", &[400, 401, 500, 503]),
     ("erasePersonalData", &[400, 401, 500, 503]),
+    (
+        "priceKey2printSetup",
+        &[400, 401, 404, 409, 422, 500, 502, 503],
+    ),
     ("listOrders", &[400, 401, 500, 503]),
     ("getOrder", &[400, 401, 404, 500, 503]),
     ("listDeliveries", &[400, 401, 500, 503]),

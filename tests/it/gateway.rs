@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const STORE: &str = "shop";
+pub(crate) const STORE: &str = "shop";
 const KEY: &str = "gateway-merchant-key";
 const SECRET: &str = "gateway-merchant-secret";
 
@@ -30,14 +30,20 @@ fn key2print_section(base_url: &str, key: &str, secret: &str, cache_secs: u64) -
 
 /// The stand-in's shop with Key2print (WEBAPI at `k2p_url`); tax comes from the shop (its
 /// recorded standard rate "VAT" 20 %).
-fn store(woo: &WooStandin, k2p_url: &str, key: &str, secret: &str, cache_secs: u64) -> StoreConfig {
+pub(crate) fn store(
+    woo: &WooStandin,
+    k2p_url: &str,
+    key: &str,
+    secret: &str,
+    cache_secs: u64,
+) -> StoreConfig {
     let mut s = woo.store_config(STORE);
     s.key2print =
         Some(toml::from_str(&key2print_section(k2p_url, key, secret, cache_secs)).expect("k2p"));
     s
 }
 
-async fn app_for(backend: Backend, woo: &WooStandin, cache_secs: u64) -> TestApp {
+pub(crate) async fn app_for(backend: Backend, woo: &WooStandin, cache_secs: u64) -> TestApp {
     let s = store(woo, "http://127.0.0.1:9", KEY, SECRET, cache_secs);
     TestApp::spawn(backend, move |c: &mut Config| c.stores.push(s)).await
 }
@@ -350,7 +356,7 @@ async fn configured_rate_overrides_the_shop(backend: Backend) {
 }
 on_both_backends!(tax_override, configured_rate_overrides_the_shop);
 
-fn business_cards_with_meta(meta: Value) -> Value {
+pub(crate) fn business_cards_with_meta(meta: Value) -> Value {
     let mut p = fixture_body(1);
     p["meta_data"] = meta;
     p

@@ -78,6 +78,25 @@ class PrintBridge_Bridge_Client {
 	}
 
 	/**
+	 * `POST /v1/stores/{store}/key2print/price`: the price of a Key2print editor setup.
+	 *
+	 * @param int                  $product_id   WooCommerce product id (a variation's parent).
+	 * @param int                  $variation_id Variation id, or 0 for a simple product.
+	 * @param array<string,string> $setup        Option id => value id.
+	 * @return array|WP_Error WP_Error data `error` holds the bridge's code (e.g. `unavailable`).
+	 */
+	public function key2print_price( $product_id, $variation_id, array $setup ) {
+		$body = array(
+			'product_id' => (int) $product_id,
+			'setup'      => empty( $setup ) ? new stdClass() : $setup,
+		);
+		if ( $variation_id > 0 ) {
+			$body['variation_id'] = (int) $variation_id;
+		}
+		return $this->json( 'POST', '/key2print/price', $body );
+	}
+
+	/**
 	 * `GET /v1/stores/{store}/orders/{order_id}`.
 	 *
 	 * @param int $order_id WooCommerce order id.

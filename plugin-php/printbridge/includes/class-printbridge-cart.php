@@ -287,6 +287,7 @@ final class PrintBridge_Cart {
 		$keys   = is_array( $keys ) ? $keys : array();
 		$keys[] = PrintBridge_Design_Id::META_SPIFF;
 		$keys[] = PrintBridge_Design_Id::META_KEY2PRINT;
+		$keys[] = PrintBridge_Cart_Price::META_SETUP;
 		return array_values( array_unique( $keys ) );
 	}
 
@@ -302,7 +303,7 @@ final class PrintBridge_Cart {
 		}
 		foreach ( $formatted as $id => $meta ) {
 			$key = is_object( $meta ) && isset( $meta->key ) ? $meta->key : '';
-			if ( PrintBridge_Design_Id::META_SPIFF === $key || PrintBridge_Design_Id::META_KEY2PRINT === $key ) {
+			if ( in_array( $key, array( PrintBridge_Design_Id::META_SPIFF, PrintBridge_Design_Id::META_KEY2PRINT, PrintBridge_Cart_Price::META_SETUP ), true ) ) {
 				unset( $formatted[ $id ] );
 			}
 		}
@@ -414,7 +415,7 @@ final class PrintBridge_Cart {
 	 * Store API data of one cart item.
 	 *
 	 * @param array $cart_item Cart item.
-	 * @return array{personalised:bool,provider:string|null,design_id:string|null}
+	 * @return array{personalised:bool,provider:string|null,design_id:string|null,price_path:array,line_price:float|null}
 	 */
 	public static function store_api_item_data( $cart_item ) {
 		$design = self::design_of( $cart_item );
@@ -422,7 +423,7 @@ final class PrintBridge_Cart {
 			'personalised' => null !== $design,
 			'provider'     => $design ? $design['provider'] : null,
 			'design_id'    => $design ? $design['design_id'] : null,
-		);
+		) + PrintBridge_Cart_Price::store_api_item_data( $cart_item );
 	}
 
 	/**
@@ -447,7 +448,7 @@ final class PrintBridge_Cart {
 				'type'        => array( 'string', 'null' ),
 				'readonly'    => true,
 			),
-		);
+		) + PrintBridge_Cart_Price::store_api_item_schema();
 	}
 
 	/**

@@ -32,6 +32,7 @@ final class PrintBridge_Plugin {
 			return;
 		}
 		PrintBridge_Cart::init();
+		PrintBridge_Cart_Price::init();
 		PrintBridge_Product_Page::init();
 		PrintBridge_Shop_Loop::init();
 		PrintBridge_Webhooks::init();

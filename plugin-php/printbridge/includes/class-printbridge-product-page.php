@@ -194,7 +194,8 @@ final class PrintBridge_Product_Page {
 
 	/**
 	 * Inside the add-to-cart form: the hidden design id field, its nonce, the Personalise button
-	 * and (Key2print) the editor container.
+	 * and (Key2print) the editor container, with the hidden setup field when the editor prices
+	 * the product.
 	 *
 	 * @param WC_Product|null $product Product (defaults to the global product).
 	 * @return void
@@ -222,6 +223,13 @@ final class PrintBridge_Product_Page {
 			esc_html__( 'Personalise', 'printbridge' )
 		);
 		echo '<p id="printbridge-status" class="printbridge-status" role="status" aria-live="polite"></p>';
+		if ( PrintBridge_Cart_Price::applies( $product->get_id() ) ) {
+			// The editor's last full setup (product and price-tree options), priced by the cart.
+			printf(
+				'<input type="hidden" id="printbridge-k2p-setup" name="%1$s" value="" />',
+				esc_attr( PrintBridge_Cart_Price::FIELD )
+			);
+		}
 		if ( PrintBridge_Design_Id::PROVIDER_KEY2PRINT === $provider ) {
 			echo '<div id="printbridge-k2p-editor" class="printbridge-k2p-editor" hidden></div>';
 		}

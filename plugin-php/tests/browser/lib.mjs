@@ -209,6 +209,11 @@ default_shipping_code = "standard"
 base_url = "${sandbox.urls.key2print}"
 api_key = "sandbox-key2print-key"
 api_secret = "sandbox-key2print-secret"
+
+# The shop charges no tax (woocommerce_calc_taxes = no): the gateway's gross is its net.
+[stores.tax_rates.standard]
+rate = "0"
+name = "No tax"
 `;
   const config = path.join(dir, 'printbridge.toml');
   fs.writeFileSync(config, toml);

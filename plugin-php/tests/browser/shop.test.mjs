@@ -16,6 +16,7 @@
 // Screenshots: target/plugin-artifacts/<pair>-*.png.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -44,6 +45,8 @@ const SPIFF_JS = 'https://assets.us.spiffcommerce.com/api.js';
 const K2P_JS = 'https://editor.key2print.test/js/wrapper.js';
 const standIn = (file) => (route) => route.fulfill({ status: 200, contentType: 'application/javascript', body: fs.readFileSync(path.join(here, 'stand-ins', file)) });
 const providerRoutes = { [SPIFF_JS]: standIn('spiff-api.js'), [K2P_JS]: standIn('k2p-wrapper.js') };
+// Where the editor stand-in asks for the price of a setup (answered from the bridge's gateway).
+const K2P_PRICE = 'https://editor.key2print.test/price';
 
 const SPIFF_PRODUCT = '649dfe36-bd0a-447e-a9f9-67bff7bc9a96';
 const SPIFF_TRANSACTION = 'e3ac7f3a-a117-46d7-a5f0-232fbc7cfe38';
@@ -224,9 +227,10 @@ async function blockCheckout(page, shop) {
   await page.goto(`${shop.url}/checkout/`);
   await page.locator('#email').waitFor();
   await page.fill('#email', 'customer@example.org');
+  // A returning customer's address is shown filled in, its fields hidden behind Edit.
   const fill = async (sel, value) => {
     const f = page.locator(sel);
-    if (await f.count()) await f.fill(value);
+    if (await f.count() && await f.isVisible()) await f.fill(value);
   };
   await fill('#shipping-first_name', 'Ada');
   await fill('#shipping-last_name', 'Lovelace');
@@ -245,7 +249,7 @@ async function blockCheckout(page, shop) {
   page.on('requestfinished', done);
   page.on('requestfailed', done);
   const last = page.locator('#shipping-phone, #shipping-postcode').first();
-  await last.press('Tab'); // leaves the last field: the block sends the address
+  if (await last.isVisible()) await last.press('Tab'); // leaves the last field: the block sends the address
   await until('the order received page', async () => {
     if (received.test(page.url())) return true;
     await until('the checkout\'s Store API requests finished', () => inFlight <= 0, 20000, 50);
@@ -324,6 +328,116 @@ async function storeApi(shop, spiffId) {
   assert.equal(line.extensions?.printbridge?.design_id, SPIFF_TRANSACTION, `extensions.printbridge on the cart item: ${JSON.stringify(line.extensions)}`);
   assert.equal(line.extensions.printbridge.provider, 'spiff');
   return cart;
+}
+
+// --- the cart charges the editor's price --------------------------------------------------------
+
+// Production time: Standard, or Express for 10.10 more.
+const PRICE_TREE = {
+  id: 'speed', name: 'Production time', values: [
+    { id: 'standard', name: 'Standard' },
+    { id: 'express', name: 'Express', surcharge: '10.10' },
+  ],
+};
+
+/** A variable product the Key2print editor prices: Finish None (29.00) or Gloss (on sale at
+ * 29.90 instead of 34.00), with the price tree above. */
+function createPricedProduct(shop) {
+  return wp(shop, `
+    $finish = new WC_Product_Attribute();
+    $finish->set_name( 'Finish' );
+    $finish->set_options( array( 'None', 'Gloss' ) );
+    $finish->set_visible( true );
+    $finish->set_variation( true );
+    $p = new WC_Product_Variable();
+    $p->set_name( 'Priced cards' );
+    $p->set_status( 'publish' );
+    $p->set_attributes( array( $finish ) );
+    $p->update_meta_data( '_printbridge_provider', 'key2print' );
+    $p->update_meta_data( '_printbridge_key2print_gateway', 'yes' );
+    $p->update_meta_data( '_printbridge_key2print_price_tree', ${JSON.stringify(JSON.stringify(PRICE_TREE))} );
+    $id = $p->save();
+    foreach ( array( 'None' => array( '29.00', '' ), 'Gloss' => array( '34.00', '29.90' ) ) as $value => $prices ) {
+      $v = new WC_Product_Variation();
+      $v->set_parent_id( $id );
+      $v->set_attributes( array( 'finish' => $value ) );
+      $v->set_regular_price( $prices[0] );
+      $v->set_sale_price( $prices[1] );
+      $v->set_status( 'publish' );
+      $v->save();
+    }
+    WC_Product_Variable::sync( $id );
+    return array( 'id' => $id, 'url' => get_permalink( $id ) );`);
+}
+
+/** Answers the editor stand-in's price question as Key2print does: a signed Get Price call to
+ * the bridge's product gateway for `productId`. */
+function gatewayPrice(bridge, productId) {
+  return async (route) => {
+    const params = {
+      productIdentifier: String(productId),
+      key: 'sandbox-key2print-key',
+      tstamp: String(Math.floor(Date.now() / 1000)),
+      setup: new URL(route.request().url()).searchParams.get('setup'),
+    };
+    const signed = Object.keys(params).sort().map((k) => `${k}=${params[k]}`).join('&');
+    const key = crypto.createHash('sha256').update('sandbox-key2print-secret').digest('hex');
+    const sign = crypto.createHmac('sha256', key).update(signed).digest('hex');
+    const answer = await fetch(`${bridge.url}/v1/key2print/shop/gateway/price?${new URLSearchParams({ ...params, sign })}`);
+    await route.fulfill({ status: 200, contentType: 'application/json', headers: { 'access-control-allow-origin': '*' }, body: await answer.text() });
+  };
+}
+
+/** The customer chooses Gloss + Express in the editor and adds the design: the editor's price. */
+async function personalisePriced(page, product) {
+  await page.goto(product.url);
+  await page.locator('#printbridge-personalise').click();
+  await page.locator('#k2p-standin-frame').waitFor();
+  await page.click('#k2p-standin-express');
+  const shown = page.locator('#k2p-standin-price');
+  await until('the editor\'s price', async () => /\d/.test(await shown.textContent()), 20000);
+  // The product option follows the editor; the price-tree option has no select.
+  assert.equal(await page.locator('select[name="attribute_finish"]').inputValue(), 'Gloss');
+  await until('the variation chosen', async () => Number(await page.locator('input[name="variation_id"]').inputValue()) > 0, 10000);
+  await shot(page, `${prefix}-key2print-priced-editor`);
+  const editorPrice = (await shown.textContent()).trim();
+  await submit(page, () => page.click('#k2p-standin-finish'));
+  return editorPrice;
+}
+
+/** The editor's price (the gateway's gross) is the cart line, in the classic and the block cart,
+ * the order total and the order's amount. Tax is off in the test shop and the bridge; with tax
+ * on, the editor shows the gross, which the line must then charge. */
+async function editorPriceInTheCart(page, shop, bridge, product) {
+  const editorPrice = await personalisePriced(page, product);
+  assert.equal(editorPrice, '40.00', 'Gloss on sale (29.90) + Express (10.10)');
+  // A variation's line carries the variation's id: found by its name.
+  const line = (await storeCart(page)).items.find((i) => i.name.includes('Priced cards'));
+  assert.ok(line, 'the priced line is in the cart');
+  assert.equal((Number(line.prices.price) / 10 ** line.prices.currency_minor_unit).toFixed(2), editorPrice);
+  assert.deepEqual(line.extensions.printbridge.price_path, [{ option: 'Production time', value: 'Express' }]);
+  await page.goto(`${shop.url}/classic-cart/`);
+  const row = page.locator('form.woocommerce-cart-form tr.cart_item', { hasText: 'Priced cards' });
+  assert.match(await row.locator('.product-subtotal').textContent(), new RegExp(editorPrice.replace('.', '\\.')));
+  assert.match(await row.textContent(), /Production time:\s*Express/);
+  await shot(page, `${prefix}-classic-cart-priced`);
+  await page.reload(); // the price is kept in the session, not recomputed in the page
+  assert.match(await row.locator('.product-subtotal').textContent(), new RegExp(editorPrice.replace('.', '\\.')));
+  await page.goto(`${shop.url}/cart/`);
+  const blockRow = page.locator('.wc-block-cart-items__row', { hasText: 'Priced cards' });
+  await blockRow.getByText('Express').waitFor();
+  assert.match(await blockRow.textContent(), new RegExp(editorPrice.replace('.', '\\.')));
+  await shot(page, `${prefix}-block-cart-priced`);
+  const orderId = await blockCheckout(page, shop);
+  const order = wp(shop, `$o = wc_get_order( ${orderId} ); $i = array_values( $o->get_items() )[0]; return array( 'total' => wc_format_decimal( $o->get_total(), 2 ), 'line' => wc_format_decimal( $i->get_total(), 2 ), 'count' => count( $o->get_items() ), 'path' => $i->get_meta( 'Production time' ) );`);
+  assert.deepEqual(order, { total: editorPrice, line: editorPrice, count: 1, path: 'Express' });
+  assert.match(await page.locator('body').textContent(), new RegExp(editorPrice.replace('.', '\\.')), 'the order received page shows the amount');
+  // The amount the bridge received with the order's webhook.
+  const ledger = await until('the order at the bridge', async () => {
+    runQueue(shop);
+    return bridge.admin(`/v1/admin/orders/shop/${orderId}`).then((o) => (o.order_id === orderId ? o : false));
+  }, 60000, 250);
+  assert.equal(Number(ledger.total).toFixed(2), editorPrice);
 }
 
 // --- the editor failing to load ---------------------------------------------------------------
@@ -553,6 +667,13 @@ async function main() {
 
     if (!args.smoke) {
       await step('Store API: 400 without a design id, extensions.printbridge with one', () => storeApi(shop, spiff.id));
+      await step('the editor\'s price is the cart line, the order total and the order\'s amount', async () => {
+        const priced = createPricedProduct(shop);
+        providerRoutes[K2P_PRICE] = gatewayPrice(bridge, priced.id);
+        await editorPriceInTheCart(customer, shop, bridge, priced);
+      });
+      assert.deepEqual(pageErrors, [], 'no JavaScript error on the customer\'s pages');
+      assert.deepEqual(foreign, [], 'nothing from other hosts but the provider scripts');
       await step('editor load failures: a message, no cart line, no Key2print session', () => editorFailures(browser, owner, shop, spiff, k2p, sandbox));
       await step('disabled webhooks: the notice and re-enable', () => disabledWebhooks(owner, shop, bridge, orderUrl));
     }

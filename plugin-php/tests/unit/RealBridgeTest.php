@@ -147,6 +147,19 @@ class RealBridgeTest extends PrintBridge_TestCase {
 		$this->assertStringNotContainsString( 'tok_busy', $raw );
 	}
 
+	public function test_the_bridge_reads_the_plugins_price_request() {
+		// The bridge holds no WooCommerce REST keys for "shop": it reads the request (a body it
+		// could not read would be a 400 naming the field) and says it cannot read the catalog.
+		$client = PrintBridge_Bridge_Client::from_settings();
+		$answer = $client->key2print_price( 29, 33, array( 'pa_format' => 'a5', 'speed' => 'express' ) );
+		$this->assertTrue( is_wp_error( $answer ) );
+		$this->assertSame( array( 'status' => 409, 'error' => 'rest_keys_missing' ), $answer->get_error_data() );
+		$this->assertSame( 409, $client->key2print_price( 29, 0, array() )->get_error_data()['status'] );
+		$this->assertSame( 'invalid_product_id', $client->key2print_price( 0, 0, array() )->get_error_data()['error'] );
+		// Which the customer sees as a plain message.
+		$this->assertStringContainsString( 'could not be determined right now', PrintBridge_Cart_Price::refusal_message( $answer ) );
+	}
+
 	public function test_unknown_order_retry_and_file() {
 		$client = PrintBridge_Bridge_Client::from_settings();
 		$this->assertSame( 'printbridge_not_found', $client->order( 424242 )->get_error_code() );

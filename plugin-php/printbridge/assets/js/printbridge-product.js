@@ -232,10 +232,21 @@
 		}
 
 		// Key2print: the server starts the work session; the wrapper opens the editor.
+		// The editor's setup holds the product options (mirrored to the variation selects) and
+		// the price-tree options (no select): the whole setup goes with the form, for the cart.
+		var setupField = document.getElementById( 'printbridge-k2p-setup' );
+
+		function keepSetup( setup ) {
+			if ( setupField ) {
+				setupField.value = JSON.stringify( setup );
+			}
+		}
+
 		function syncOptions( setup ) {
 			if ( ! setup || typeof setup !== 'object' ) {
 				return;
 			}
+			keepSetup( setup );
 			Object.keys( setup ).forEach( function ( option ) {
 				var name = 'attribute_' + option;
 				var select = null;

@@ -1,0 +1,237 @@
+<?php
+// phpcs:ignoreFile
+
+/**
+ * The cart charges the price the Key2print editor showed: the setup goes to the bridge's
+ * `POST /key2print/price` (answered here by a double through pre_http_request) and its
+ * `line_price` becomes the cart line's price; the price-tree path follows the line to the order.
+ */
+class CartPriceTest extends PrintBridge_TestCase {
+
+	const SETUP = '{"pa_format":"a5","speed":"express","2":3}';
+
+	/** What the bridge answers for an Express + Self collection setup. */
+	private static function priced( $line_price = 39.1 ) {
+		return array(
+			'product_id'   => 1,
+			'variation_id' => null,
+			'net'          => $line_price,
+			'gross'        => round( $line_price * 1.2, 2 ),
+			'tax'          => round( $line_price * 0.2, 2 ),
+			'tax_rate'     => 'VAT',
+			'currency'     => 'EUR',
+			'line_price'   => $line_price,
+			'price_path'   => array(
+				array( 'option_id' => 'speed', 'option_name' => 'Production time', 'value_id' => 'express', 'value_name' => 'Express' ),
+				array( 'option_id' => '2', 'option_name' => 'Delivery', 'value_id' => '3', 'value_name' => 'Self collection' ),
+			),
+			'available'    => true,
+		);
+	}
+
+	/** The bridge double answers the price route with `$status` and `$body`. */
+	private function bridge_answers( $status, $body ) {
+		$this->connect();
+		$this->responder = function ( $url ) use ( $status, $body ) {
+			if ( 'https://bridge.test/v1/stores/shop/key2print/price' !== $url ) {
+				return new WP_Error( 'http_request_failed', 'unexpected ' . $url );
+			}
+			return self::response( $status, $body );
+		};
+	}
+
+	private function k2p_product( $gateway = 'yes' ) {
+		return $this->product( array( '_printbridge_provider' => 'key2print', '_printbridge_key2print_gateway' => $gateway ) );
+	}
+
+	/** The product form's add to cart with a design and the editor's setup. */
+	private function add( $product_id, $setup = self::SETUP, array $extra = array() ) {
+		return $this->form_add_to_cart(
+			$product_id,
+			$extra + array(
+				'quantity'              => '2',
+				'printbridge_design_id' => 'proj_42-A',
+				'printbridge_nonce'     => wp_create_nonce( PrintBridge_Cart::nonce_action( $product_id ) ),
+				// As a browser posts it: WordPress adds slashes to $_POST.
+				'printbridge_k2p_setup' => wp_slash( $setup ),
+			)
+		);
+	}
+
+	/** The JSON bodies sent to the bridge's price route. */
+	private function price_requests() {
+		$out = array();
+		foreach ( $this->requests as $r ) {
+			if ( str_ends_with( $r['url'], '/key2print/price' ) ) {
+				$this->assertSame( 'Bearer tok_secret_123', $r['args']['headers']['Authorization'] );
+				$out[] = json_decode( $r['args']['body'], true );
+			}
+		}
+		return $out;
+	}
+
+	public function test_the_line_is_charged_the_bridges_price() {
+		$id = $this->k2p_product();
+		$this->bridge_answers( 200, self::priced() );
+		$key = $this->add( $id );
+		$this->assertIsString( $key, implode( ' ', self::notices() ) );
+		$this->assertSame( array( array( 'product_id' => $id, 'setup' => array( '2' => '3', 'pa_format' => 'a5', 'speed' => 'express' ) ) ), $this->price_requests() );
+
+		WC()->cart->calculate_totals();
+		$item = WC()->cart->get_cart()[ $key ];
+		$this->assertSame( 39.1, (float) $item['data']->get_price() );
+		$this->assertEqualsWithDelta( 78.2, (float) $item['line_subtotal'], 0.001 );
+		$this->assertEqualsWithDelta( 78.2, (float) WC()->cart->get_subtotal(), 0.001 );
+
+		// The rows on the cart and checkout name the choices in words.
+		$rows = apply_filters( 'woocommerce_get_item_data', array(), $item );
+		$this->assertSame(
+			array( 'Personalised design', 'Production time', 'Delivery' ),
+			array_column( $rows, 'key' )
+		);
+		$this->assertSame( array( 'Key2print · proj_42-', 'Express', 'Self collection' ), array_column( $rows, 'value' ) );
+	}
+
+	public function test_the_price_survives_the_session_and_a_forged_one_is_dropped() {
+		$id = $this->k2p_product();
+		$this->bridge_answers( 200, self::priced() );
+		$key    = $this->add( $id );
+		$stored = WC()->cart->get_cart_for_session();
+		$stored['forged']                                  = $stored[ $key ];
+		$stored['forged']['printbridge_price']['line_price'] = 'free';
+		WC()->cart->empty_cart();
+		WC()->session->set( 'cart', $stored );
+		WC()->cart->get_cart_from_session();
+		$this->requests = array();
+		WC()->cart->calculate_totals();
+		$cart = WC()->cart->get_cart();
+		$this->assertSame( 39.1, (float) $cart[ $key ]['data']->get_price() );
+		$this->assertArrayNotHasKey( 'printbridge_price', $cart['forged'] );
+		$this->assertSame( 10.0, (float) $cart['forged']['data']->get_price(), 'no editor price: the shop price' );
+		$this->assertSame( array(), $this->price_requests(), 'the kept price is not asked for again' );
+	}
+
+	public function test_the_bridge_refusing_the_price_refuses_the_item() {
+		$id = $this->k2p_product();
+		$cases = array(
+			array( 409, array( 'error' => 'unavailable', 'message' => 'Courier (Delivery) cannot be ordered now', 'field' => 'setup.2' ), 'cannot be ordered right now' ),
+			array( 422, array( 'error' => 'price_path_incomplete', 'message' => 'the setup chooses no value of the price option "2" (Delivery)', 'field' => 'setup.2' ), 'Please choose all the options' ),
+			array( 409, array( 'error' => 'tax_not_configured', 'message' => 'no tax rate configured for tax class "standard"', 'field' => 'store' ), 'could not be determined right now' ),
+			array( 200, array( 'line_price' => 'cheap' ), 'could not be determined right now' ),
+		);
+		foreach ( $cases as list( $status, $body, $message ) ) {
+			$this->bridge_answers( $status, $body );
+			$this->assertFalse( $this->add( $id ), wp_json_encode( $body ) );
+			$notices = self::notices();
+			$this->assertCount( 1, $notices );
+			$this->assertStringContainsString( $message, $notices[0] );
+			$this->assertStringNotContainsString( 'tax class', $notices[0], 'the bridge\'s own words stay out of the shop' );
+			wc_clear_notices();
+		}
+		// An unreachable bridge too.
+		$this->responder = null;
+		$this->assertFalse( $this->add( $id ) );
+		$this->assertStringContainsString( 'could not be determined right now', self::notices()[0] );
+		$this->assertSame( array(), WC()->cart->get_cart() );
+	}
+
+	public function test_a_setup_that_is_not_one_is_refused_without_asking_the_bridge() {
+		$id = $this->k2p_product();
+		$this->bridge_answers( 200, self::priced() );
+		foreach ( array( '{"speed":["express"]}', 'speed=express', '{"speed":"' . str_repeat( 'x', 129 ) . '"}', '"express"' ) as $setup ) {
+			$this->assertFalse( $this->add( $id, $setup ), $setup );
+			$this->assertStringContainsString( 'could not be read', self::notices()[0] );
+			wc_clear_notices();
+		}
+		$this->assertSame( array(), $this->price_requests() );
+	}
+
+	public function test_products_the_editor_does_not_price_keep_the_shop_price() {
+		$this->bridge_answers( 200, self::priced() );
+		$id  = $this->k2p_product( 'no' );
+		$key = $this->add( $id );
+		$this->assertIsString( $key );
+		WC()->cart->calculate_totals();
+		$this->assertSame( 10.0, (float) WC()->cart->get_cart()[ $key ]['data']->get_price() );
+		$this->assertSame( array(), $this->price_requests() );
+		$this->assertStringNotContainsString( 'printbridge_k2p_setup', self::product_form( $id ) );
+		$this->assertStringContainsString( 'name="printbridge_k2p_setup"', self::product_form( $this->k2p_product() ) );
+	}
+
+	public function test_a_variation_is_priced_as_itself() {
+		list( $parent, $variations ) = $this->variable_product( array( '_printbridge_provider' => 'key2print', '_printbridge_key2print_gateway' => 'yes' ) );
+		$this->bridge_answers( 200, array( 'variation_id' => $variations['A4'] ) + self::priced( 25.5 ) );
+		// The editor last said A5; the line is the A4 variation, whose value stands.
+		$key = $this->add( $parent, '{"size":"A5","speed":"standard"}', array( 'variation_id' => (string) $variations['A4'], 'attribute_size' => 'A4' ) );
+		$this->assertIsString( $key, implode( ' ', self::notices() ) );
+		$this->assertSame( array( array( 'product_id' => $parent, 'setup' => array( 'size' => 'A4', 'speed' => 'standard' ), 'variation_id' => $variations['A4'] ) ), $this->price_requests() );
+		WC()->cart->calculate_totals();
+		$this->assertSame( 25.5, (float) WC()->cart->get_cart()[ $key ]['data']->get_price() );
+	}
+
+	public function test_the_path_is_on_the_order_item_in_words() {
+		$id = $this->k2p_product();
+		$this->bridge_answers( 200, self::priced() );
+		$this->add( $id );
+		$order_id = WC()->checkout()->create_order( array( 'payment_method' => 'cod', 'billing_email' => 'ann@example.org' ) );
+		$this->assertIsInt( $order_id );
+		$order = wc_get_order( $order_id );
+		$item  = array_values( $order->get_items() )[0];
+		$this->assertSame( 'Express', $item->get_meta( 'Production time' ) );
+		$this->assertSame( 'Self collection', $item->get_meta( 'Delivery' ) );
+		$this->assertSame( array( '2' => '3', 'pa_format' => 'a5', 'speed' => 'express' ), json_decode( $item->get_meta( '_printbridge_key2print_setup' ), true ) );
+		$this->assertEqualsWithDelta( 78.2, (float) $item->get_subtotal(), 0.001 );
+		$this->assertEqualsWithDelta( 78.2, (float) $order->get_total(), 0.001 );
+
+		// The order screens, the thank-you page and the e-mails show the formatted meta.
+		$shown = array();
+		foreach ( $item->get_formatted_meta_data() as $m ) {
+			$shown[ $m->display_key ] = wp_strip_all_tags( $m->display_value );
+		}
+		$this->assertSame( array( 'Production time' => 'Express', 'Delivery' => 'Self collection' ), array_map( 'trim', $shown ) );
+		$this->assertContains( '_printbridge_key2print_setup', apply_filters( 'woocommerce_hidden_order_itemmeta', array() ) );
+		$email = wc_display_item_meta( $item, array( 'echo' => false ) );
+		$this->assertStringContainsString( 'Production time', $email );
+		$this->assertStringContainsString( 'Express', $email );
+	}
+
+	public function test_the_store_api_prices_the_setup_and_carries_the_path() {
+		$id = $this->k2p_product();
+		$this->bridge_answers( 200, self::priced() );
+		list( $code, $cart ) = self::store_api(
+			'POST',
+			'cart/add-item',
+			array( 'id' => $id, 'quantity' => 1, 'extensions' => array( 'printbridge' => array( 'design_id' => 'p-9', 'setup' => array( 'speed' => 'express', '2' => 3 ) ) ) )
+		);
+		$this->assertSame( 201, $code, wp_json_encode( $cart ) );
+		$item = $cart['items'][0];
+		$this->assertSame(
+			array(
+				'personalised' => true,
+				'provider'     => 'key2print',
+				'design_id'    => 'p-9',
+				'price_path'   => array( array( 'option' => 'Production time', 'value' => 'Express' ), array( 'option' => 'Delivery', 'value' => 'Self collection' ) ),
+				'line_price'   => 39.1,
+			),
+			$item['extensions']['printbridge']
+		);
+		$this->assertSame( '3910', $item['prices']['price'] );
+		$this->assertSame( array( array( 'product_id' => $id, 'setup' => array( '2' => '3', 'speed' => 'express' ) ) ), $this->price_requests() );
+
+		// Refused by the bridge: a 400 with the plain message, no line.
+		WC()->cart->empty_cart();
+		$this->bridge_answers( 409, array( 'error' => 'unavailable', 'message' => 'x', 'field' => 'setup' ) );
+		list( $code, $error ) = self::store_api( 'POST', 'cart/add-item', array( 'id' => $id, 'quantity' => 1, 'printbridge_design_id' => 'p-9', 'printbridge_k2p_setup' => '{"speed":"express"}' ) );
+		$this->assertSame( 400, $code, wp_json_encode( $error ) );
+		$this->assertSame( 'printbridge_price_unavailable', $error['code'] );
+		$this->assertStringContainsString( 'cannot be ordered right now', $error['message'] );
+		$this->assertSame( array(), WC()->cart->get_cart() );
+	}
+
+	/** The PrintBridge fields printed into a product's add-to-cart form. */
+	private static function product_form( $id ) {
+		ob_start();
+		PrintBridge_Product_Page::render_fields( wc_get_product( $id ) );
+		return ob_get_clean();
+	}
+}
