@@ -18,6 +18,7 @@ pub mod conn;
 pub mod gateway;
 pub mod health;
 pub mod key2print;
+pub mod key2print_lists;
 pub mod problem;
 pub mod ratelimit;
 pub mod raw;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub key2print: key2print::Key2printClients,
     /// Catalog reads cached for the Key2print product gateway.
     pub catalog: Arc<crate::gateway::CatalogCache>,
+    /// Key2print lists (template formats, templates, placeholders) read for the plugin.
+    pub key2print_lists: Arc<key2print_lists::ListCache>,
     /// Webhook deliveries: stored, answered, applied to the ledger in order.
     pub intake: Arc<crate::intake::queue::IntakeQueue>,
     /// Recently stored deliveries, so that an identical replay is not stored again.
@@ -73,6 +76,7 @@ pub type Apis = (
     gateway::GatewayApi,
     stores::StoreApi,
     key2print::Key2printApi,
+    key2print_lists::Key2printListsApi,
     admin::AdminApi,
 );
 
@@ -85,6 +89,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
         gateway::GatewayApi,
         stores::StoreApi,
         key2print::Key2printApi,
+        key2print_lists::Key2printListsApi,
         admin::AdminApi,
     );
     OpenApiService::new(apis, "PrintBridge", env!("CARGO_PKG_VERSION"))

@@ -38,14 +38,62 @@ pub(super) fn list(
     };
     let limit = param("limit").unwrap_or(30);
     let offset = param("offset").unwrap_or(0);
-    let all = list_name(method)
+    let mut all = list_name(method)
         .map(|l| state.with(|i| i.key2print_entities.get(l).cloned().unwrap_or_default()))
         .unwrap_or_default();
+    if method == "project/list" {
+        all.retain(|p| project_matches(p, query));
+    }
     let page: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
     json_response(
         200,
         &ok(json!({ "entities": page, "limit": limit, "offset": offset, "total": all.len() })),
     )
+}
+
+/// `project/list` filters: a user's projects with `userId`, else the merchant's templates
+/// (projects without a user); `templateFormatId` keeps those of one format.
+fn project_matches(project: &Value, query: &[(String, String)]) -> bool {
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let user_ok = match param("userId") {
+        Some(user) => project["userId"].as_str() == Some(user),
+        None => project.get("userId").is_none_or(Value::is_null),
+    };
+    let format_ok = param("templateFormatId")
+        .is_none_or(|f| project["templateFormat"]["id"].as_str() == Some(f));
+    user_ok && format_ok
+}
+
+/// Adds a merchant project template (what the merchant-mode editor saves) in a template
+/// format, listed by `project/list` and inside the format's `projects`; returns its id.
+pub(super) fn add_template(state: &SandboxState, format_id: &str, name: &str) -> Option<String> {
+    let id = uuid::Uuid::new_v4().to_string();
+    state.with(|i| {
+        let formats = i.key2print_entities.entry("template_formats").or_default();
+        let format = formats.iter_mut().find(|f| f["id"] == json!(format_id))?;
+        let mut summary = json!({ "id": id, "name": name, "description": null });
+        if let Some(list) = format["projects"].as_array_mut() {
+            list.push(summary.clone());
+        }
+        let mut format_json = format.clone();
+        if let Some(f) = format_json.as_object_mut() {
+            f.remove("projects");
+        }
+        summary["isPublished"] = json!(true);
+        summary["templateFormat"] = format_json;
+        summary["pages"] = json!([]);
+        summary["setup"] = json!([]);
+        i.key2print_entities
+            .entry("projects")
+            .or_default()
+            .push(summary);
+        Some(id)
+    })
 }
 
 fn add(state: &SandboxState, list: &'static str, mut obj: Map<String, Value>) -> Value {

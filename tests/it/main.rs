@@ -20,6 +20,7 @@ mod gateway;
 mod hardening;
 mod intake;
 mod intake_order;
+mod key2print_lists;
 mod leftovers;
 mod openapi;
 mod outcomes;
