@@ -1,6 +1,10 @@
 //! What the Key2print sandbox keeps: users, template formats, placeholders and work sessions,
 //! and the answers of the WEBAPI methods over them (the document's response shapes).
 
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem::{Body, Response, handler};
 use serde_json::{Map, Value, json};
 
 use super::{SandboxState, json_response};
@@ -25,11 +29,7 @@ fn list_name(method: &str) -> Option<&'static str> {
 }
 
 /// Answers a GET list method: a page of the stored entities.
-pub(super) fn list(
-    state: &SandboxState,
-    method: &str,
-    query: &[(String, String)],
-) -> poem::Response {
+pub(super) fn list(state: &SandboxState, method: &str, query: &[(String, String)]) -> Response {
     let param = |name: &str| {
         query
             .iter()
@@ -94,6 +94,47 @@ pub(super) fn add_template(state: &SandboxState, format_id: &str, name: &str) ->
             .push(summary);
         Some(id)
     })
+}
+
+/// `POST /_sandbox/key2print/templates` (`{"format_name": …, "template_name": …}`): adds a
+/// project template to the template format of that name (created as 210 x 297 mm when missing),
+/// as the merchant-mode editor would; answers both ids.
+#[handler]
+pub(super) async fn templates_endpoint(body: Body, state: Data<&Arc<SandboxState>>) -> Response {
+    let req: Value =
+        serde_json::from_slice(&body.into_vec().await.unwrap_or_default()).unwrap_or(Value::Null);
+    let (Some(format_name), Some(template_name)) =
+        (req["format_name"].as_str(), req["template_name"].as_str())
+    else {
+        return json_response(
+            400,
+            &json!({ "error": "format_name and template_name are required" }),
+        );
+    };
+    let existing = state.with(|i| {
+        i.key2print_entities
+            .get("template_formats")
+            .and_then(|l| l.iter().find(|f| f["name"] == json!(format_name)))
+            .map(|f| f["id"].clone())
+    });
+    let format_id = match existing {
+        Some(id) => id,
+        None => {
+            let format =
+                json!({ "name": format_name, "pageWidth": 210, "pageHeight": 297, "pageBleed": 3 });
+            let Value::Object(obj) = format else {
+                return json_response(500, &json!({ "error": "format" }));
+            };
+            add(&state, "template_formats", obj)["data"]["id"].clone()
+        }
+    };
+    let template_id = format_id
+        .as_str()
+        .and_then(|f| add_template(&state, f, template_name));
+    json_response(
+        200,
+        &json!({ "template_format_id": format_id, "template_id": template_id }),
+    )
 }
 
 fn add(state: &SandboxState, list: &'static str, mut obj: Map<String, Value>) -> Value {
@@ -176,7 +217,7 @@ fn session(state: &SandboxState, obj: Map<String, Value>) -> Value {
 }
 
 /// Answers a POST method whose body passed the document's checks.
-pub(super) fn post(state: &SandboxState, method: &str, obj: Map<String, Value>) -> poem::Response {
+pub(super) fn post(state: &SandboxState, method: &str, obj: Map<String, Value>) -> Response {
     let answer = match (method, list_name(method)) {
         ("session/start", _) => session(state, obj),
         ("cache/flush", _) => {

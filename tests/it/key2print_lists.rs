@@ -232,3 +232,39 @@ async fn long_lists_are_cut_at_500() {
     app.stop().await;
     sb.stop();
 }
+
+#[tokio::test]
+async fn the_sandbox_adds_templates_by_format_name() {
+    let (app, sb) = start(Backend::Sqlite).await;
+    let add = |template: &'static str| {
+        let url = format!("{}/_sandbox/key2print/templates", sb.key2print_url());
+        let client = app.client.clone();
+        async move {
+            let body = json!({"format_name": "Card 85x55", "template_name": template});
+            let r = client.post(url).json(&body).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let first = add("Classic").await;
+    let second = add("Modern").await;
+    assert_eq!(first["template_format_id"], second["template_format_id"]);
+    let (_, formats) = get(
+        &app,
+        "/v1/stores/shop/key2print/template-formats",
+        STORE_TOKEN,
+    )
+    .await;
+    assert_eq!(names(&formats["template_formats"], "name"), ["Card 85x55"]);
+    assert_eq!(formats["template_formats"][0]["template_count"], json!(2));
+    let (_, templates) = get(&app, "/v1/stores/shop/key2print/templates", STORE_TOKEN).await;
+    assert_eq!(
+        names(&templates["templates"], "id"),
+        [
+            first["template_id"].as_str().unwrap(),
+            second["template_id"].as_str().unwrap()
+        ]
+    );
+    app.stop().await;
+    sb.stop();
+}
