@@ -102,6 +102,7 @@ impl Application {
             dispatch_wakeup,
             key2print,
             catalog: Arc::new(crate::gateway::CatalogCache::new()),
+            key2print_lists: Arc::new(crate::http::key2print_lists::ListCache::new()),
             intake: Arc::new(intake),
             recent: crate::http::replays::RecentDeliveries::new(),
             session_limits: crate::http::ratelimit::RateLimits::new(),

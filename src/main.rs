@@ -37,6 +37,10 @@ Endpoints (the credentials are printed at start):
                                               a productGatewaySetup ({\"session_id\": …} for another):
                                               calls its four gateway URLs signed as documented and
                                               answers a report of the answers' shapes
+                       POST /_sandbox/key2print/templates
+                                              adds a project template as the merchant-mode editor
+                                              would: {\"format_name\": \"Page A5\", \"template_name\":
+                                              \"Flyer\"} (the format is made when missing)
   Every port:          GET /_sandbox/stats    what each sandbox received
                        POST /_sandbox/faults  queue failures: {\"provider\": \"apliiq\", \"faults\":
                                               [{\"status\": 500, \"after_effect\": true}]}";

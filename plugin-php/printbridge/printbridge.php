@@ -30,9 +30,13 @@ require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-product-settings.php'
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-webhooks.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-cart.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-cart-price.php';
+require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-cart-reopen.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-product-page.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-shop-loop.php';
+require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-key2print-flush.php';
+require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-key2print-lists.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-product-admin.php';
+require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-merchant-editor.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-settings-page.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-order-admin.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-privacy.php';

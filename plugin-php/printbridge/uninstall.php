@@ -36,6 +36,7 @@ foreach ( array(
 	'_printbridge_key2print_gateway',
 	'_printbridge_key2print_page_count',
 	'_printbridge_key2print_template_format_id',
+	'_printbridge_key2print_placeholders',
 ) as $printbridge_meta_key ) {
 	delete_post_meta_by_key( $printbridge_meta_key );
 }

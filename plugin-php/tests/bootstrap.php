@@ -40,6 +40,8 @@ require_once ABSPATH . 'wp-admin/includes/admin.php';
 require_once WC_ABSPATH . 'includes/admin/class-wc-admin-settings.php';
 require_once WC_ABSPATH . 'includes/admin/wc-meta-box-functions.php';
 PrintBridge_Product_Admin::init();
+PrintBridge_Merchant_Editor::init();
+PrintBridge_Key2print_Lists::init();
 PrintBridge_Settings_Page::init();
 PrintBridge_Order_Admin::init();
 

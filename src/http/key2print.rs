@@ -99,7 +99,11 @@ pub struct FlushAnswer {
 /// The configured Key2print clients, one per store.
 pub type Key2printClients = HashMap<String, Arc<Key2printClient>>;
 
-fn client<'a>(state: &'a AppState, cfg: &StoreConfig) -> Result<&'a Key2printClient, ApiError> {
+/// The store's Key2print client, or 409 when the store has no `[stores.key2print]` section.
+pub(super) fn key2print_client<'a>(
+    state: &'a AppState,
+    cfg: &StoreConfig,
+) -> Result<&'a Key2printClient, ApiError> {
     state
         .key2print
         .get(&cfg.id)
@@ -363,7 +367,7 @@ impl Key2printApi {
         body: Json<SessionRequest>,
     ) -> Result<StoreResponse<SessionAnswer>, ApiError> {
         let cfg = authorize(&state, &store.0, &token)?;
-        let k2p = client(&state, cfg)?;
+        let k2p = key2print_client(&state, cfg)?;
         take_session_token(&state, cfg)?;
         let mut req = body.0;
         // The plugin sends "" for a setting the shop owner left empty.
@@ -424,7 +428,7 @@ impl Key2printApi {
         body: Json<FlushRequest>,
     ) -> Result<StoreResponse<FlushAnswer>, ApiError> {
         let cfg = authorize(&state, &store.0, &token)?;
-        let k2p = client(&state, cfg)?;
+        let k2p = key2print_client(&state, cfg)?;
         if body.0.product_id <= 0 {
             return Err(ApiError::BadRequest(Json(
                 Problem::new(

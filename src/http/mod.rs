@@ -19,6 +19,7 @@ pub mod events;
 pub mod gateway;
 pub mod health;
 pub mod key2print;
+pub mod key2print_lists;
 pub mod key2print_price;
 pub mod privacy;
 pub mod problem;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub key2print: key2print::Key2printClients,
     /// Catalog reads cached for the Key2print product gateway.
     pub catalog: Arc<crate::gateway::CatalogCache>,
+    /// Key2print lists (template formats, templates, placeholders) read for the plugin.
+    pub key2print_lists: Arc<key2print_lists::ListCache>,
     /// Webhook deliveries: stored, answered, applied to the ledger in order.
     pub intake: Arc<crate::intake::queue::IntakeQueue>,
     /// Recently stored deliveries, so that an identical replay is not stored again.
@@ -83,6 +86,7 @@ pub type Apis = (
     key2print::Key2printApi,
     privacy::PrivacyApi,
     key2print_price::Key2printPriceApi,
+    key2print_lists::Key2printListsApi,
     admin::AdminApi,
 );
 
@@ -97,6 +101,7 @@ pub fn api_service() -> OpenApiService<Apis, events::EventWebhooks> {
         key2print::Key2printApi,
         privacy::PrivacyApi,
         key2print_price::Key2printPriceApi,
+        key2print_lists::Key2printListsApi,
         admin::AdminApi,
     );
     OpenApiService::new(apis, "PrintBridge", env!("CARGO_PKG_VERSION"))

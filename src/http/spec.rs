@@ -34,6 +34,12 @@ pub const ERROR_STATUSES: &[(&str, &[u16])] = &[
         "priceKey2printSetup",
         &[400, 401, 404, 409, 422, 500, 502, 503],
     ),
+    (
+        "listKey2printTemplateFormats",
+        &[400, 401, 409, 500, 502, 503],
+    ),
+    ("listKey2printTemplates", &[400, 401, 409, 500, 502, 503]),
+    ("listKey2printPlaceholders", &[400, 401, 409, 500, 502, 503]),
     ("listOrders", &[400, 401, 500, 503]),
     ("getOrder", &[400, 401, 404, 500, 503]),
     ("listDeliveries", &[400, 401, 500, 503]),

@@ -677,9 +677,23 @@ impl Key2printClient {
         path: &str,
         filters: &[(&'static str, String)],
     ) -> Result<Vec<T>, ProviderError> {
+        Ok(self.upto(call, path, filters, usize::MAX).await?.0)
+    }
+
+    /// The first `max` entities of a list, page after page, and whether the list holds more.
+    async fn upto<T: DeserializeOwned>(
+        &self,
+        call: &'static str,
+        path: &str,
+        filters: &[(&'static str, String)],
+        max: usize,
+    ) -> Result<(Vec<T>, bool), ProviderError> {
         let mut out = Vec::new();
         let mut offset: u32 = 0;
         for _ in 0..MAX_PAGES {
+            if out.len() >= max {
+                return Ok((out, true));
+            }
             let page: Page<T> = self
                 .page(
                     call,
@@ -692,14 +706,16 @@ impl Key2printClient {
                 )
                 .await?;
             let n = page.entities.len();
-            out.extend(page.entities);
+            let room = max - out.len();
+            let more = n > room;
+            out.extend(page.entities.into_iter().take(room));
             let next = u64::from(offset) + n as u64;
-            if n == 0 || next >= page.total {
-                break;
+            if more || n == 0 || next >= page.total {
+                return Ok((out, more));
             }
             offset = u32::try_from(next).unwrap_or(u32::MAX);
         }
-        Ok(out)
+        Ok((out, false))
     }
 
     /// `GET /api/v1/user/list`: one page of users.
@@ -754,6 +770,21 @@ impl Key2printClient {
             "template_format/list",
             "/api/v1/template_format/list",
             &template_format_query(filter),
+        )
+        .await
+    }
+
+    /// The first `max` template formats matching `filter`, and whether there are more.
+    pub async fn template_formats_upto(
+        &self,
+        filter: &TemplateFormatFilter,
+        max: usize,
+    ) -> Result<(Vec<TemplateFormat>, bool), ProviderError> {
+        self.upto(
+            "template_format/list",
+            "/api/v1/template_format/list",
+            &template_format_query(filter),
+            max,
         )
         .await
     }
@@ -817,6 +848,31 @@ impl Key2printClient {
             &project_query(filter),
         )
         .await
+    }
+
+    /// The first `max` projects matching `filter` (without a user: the merchant's project
+    /// templates), and whether there are more.
+    pub async fn projects_upto(
+        &self,
+        filter: &ProjectFilter,
+        max: usize,
+    ) -> Result<(Vec<Project>, bool), ProviderError> {
+        self.upto(
+            "project/list",
+            "/api/v1/project/list",
+            &project_query(filter),
+            max,
+        )
+        .await
+    }
+
+    /// The first `max` placeholders, and whether there are more.
+    pub async fn placeholders_upto(
+        &self,
+        max: usize,
+    ) -> Result<(Vec<Placeholder>, bool), ProviderError> {
+        self.upto("placeholder/list", "/api/v1/placeholder/list", &[], max)
+            .await
     }
 
     /// `GET /api/v1/placeholder/list`: one page of placeholders.

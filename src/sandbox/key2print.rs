@@ -349,6 +349,10 @@ pub(super) fn routes() -> Route {
         .at(
             "/_sandbox/key2print/editor",
             post(super::key2print_editor::open_endpoint),
+        )
+        .at(
+            "/_sandbox/key2print/templates",
+            post(super::key2print_store::templates_endpoint),
         );
     for m in METHODS.iter().filter(|m| m.name != "project/download") {
         let path = format!("/api/v1/{}", m.name);

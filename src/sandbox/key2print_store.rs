@@ -1,6 +1,10 @@
 //! What the Key2print sandbox keeps: users, template formats, placeholders and work sessions,
 //! and the answers of the WEBAPI methods over them (the document's response shapes).
 
+use std::sync::Arc;
+
+use poem::web::Data;
+use poem::{Body, Response, handler};
 use serde_json::{Map, Value, json};
 
 use super::{SandboxState, json_response};
@@ -25,11 +29,7 @@ fn list_name(method: &str) -> Option<&'static str> {
 }
 
 /// Answers a GET list method: a page of the stored entities.
-pub(super) fn list(
-    state: &SandboxState,
-    method: &str,
-    query: &[(String, String)],
-) -> poem::Response {
+pub(super) fn list(state: &SandboxState, method: &str, query: &[(String, String)]) -> Response {
     let param = |name: &str| {
         query
             .iter()
@@ -38,13 +38,102 @@ pub(super) fn list(
     };
     let limit = param("limit").unwrap_or(30);
     let offset = param("offset").unwrap_or(0);
-    let all = list_name(method)
+    let mut all = list_name(method)
         .map(|l| state.with(|i| i.key2print_entities.get(l).cloned().unwrap_or_default()))
         .unwrap_or_default();
+    if method == "project/list" {
+        all.retain(|p| project_matches(p, query));
+    }
     let page: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
     json_response(
         200,
         &ok(json!({ "entities": page, "limit": limit, "offset": offset, "total": all.len() })),
+    )
+}
+
+/// `project/list` filters: a user's projects with `userId`, else the merchant's templates
+/// (projects without a user); `templateFormatId` keeps those of one format.
+fn project_matches(project: &Value, query: &[(String, String)]) -> bool {
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let user_ok = match param("userId") {
+        Some(user) => project["userId"].as_str() == Some(user),
+        None => project.get("userId").is_none_or(Value::is_null),
+    };
+    let format_ok = param("templateFormatId")
+        .is_none_or(|f| project["templateFormat"]["id"].as_str() == Some(f));
+    user_ok && format_ok
+}
+
+/// Adds a merchant project template (what the merchant-mode editor saves) in a template
+/// format, listed by `project/list` and inside the format's `projects`; returns its id.
+pub(super) fn add_template(state: &SandboxState, format_id: &str, name: &str) -> Option<String> {
+    let id = uuid::Uuid::new_v4().to_string();
+    state.with(|i| {
+        let formats = i.key2print_entities.entry("template_formats").or_default();
+        let format = formats.iter_mut().find(|f| f["id"] == json!(format_id))?;
+        let mut summary = json!({ "id": id, "name": name, "description": null });
+        if let Some(list) = format["projects"].as_array_mut() {
+            list.push(summary.clone());
+        }
+        let mut format_json = format.clone();
+        if let Some(f) = format_json.as_object_mut() {
+            f.remove("projects");
+        }
+        summary["isPublished"] = json!(true);
+        summary["templateFormat"] = format_json;
+        summary["pages"] = json!([]);
+        summary["setup"] = json!([]);
+        i.key2print_entities
+            .entry("projects")
+            .or_default()
+            .push(summary);
+        Some(id)
+    })
+}
+
+/// `POST /_sandbox/key2print/templates` (`{"format_name": …, "template_name": …}`): adds a
+/// project template to the template format of that name (created as 210 x 297 mm when missing),
+/// as the merchant-mode editor would; answers both ids.
+#[handler]
+pub(super) async fn templates_endpoint(body: Body, state: Data<&Arc<SandboxState>>) -> Response {
+    let req: Value =
+        serde_json::from_slice(&body.into_vec().await.unwrap_or_default()).unwrap_or(Value::Null);
+    let (Some(format_name), Some(template_name)) =
+        (req["format_name"].as_str(), req["template_name"].as_str())
+    else {
+        return json_response(
+            400,
+            &json!({ "error": "format_name and template_name are required" }),
+        );
+    };
+    let existing = state.with(|i| {
+        i.key2print_entities
+            .get("template_formats")
+            .and_then(|l| l.iter().find(|f| f["name"] == json!(format_name)))
+            .map(|f| f["id"].clone())
+    });
+    let format_id = match existing {
+        Some(id) => id,
+        None => {
+            let format =
+                json!({ "name": format_name, "pageWidth": 210, "pageHeight": 297, "pageBleed": 3 });
+            let Value::Object(obj) = format else {
+                return json_response(500, &json!({ "error": "format" }));
+            };
+            add(&state, "template_formats", obj)["data"]["id"].clone()
+        }
+    };
+    let template_id = format_id
+        .as_str()
+        .and_then(|f| add_template(&state, f, template_name));
+    json_response(
+        200,
+        &json!({ "template_format_id": format_id, "template_id": template_id }),
     )
 }
 
@@ -128,7 +217,7 @@ fn session(state: &SandboxState, obj: Map<String, Value>) -> Value {
 }
 
 /// Answers a POST method whose body passed the document's checks.
-pub(super) fn post(state: &SandboxState, method: &str, obj: Map<String, Value>) -> poem::Response {
+pub(super) fn post(state: &SandboxState, method: &str, obj: Map<String, Value>) -> Response {
     let answer = match (method, list_name(method)) {
         ("session/start", _) => session(state, obj),
         ("cache/flush", _) => {

@@ -174,6 +174,12 @@ impl SandboxState {
         });
     }
 
+    /// Adds a Key2print project template to a template format (as the merchant-mode editor
+    /// would); `None` when there is no such format.
+    pub fn add_key2print_template(&self, format_id: &str, name: &str) -> Option<String> {
+        key2print_store::add_template(self, format_id, name)
+    }
+
     pub fn calls(&self) -> Vec<SandboxCall> {
         self.with(|i| i.calls.clone())
     }

@@ -21,6 +21,7 @@ mod gateway;
 mod hardening;
 mod intake;
 mod intake_order;
+mod key2print_lists;
 mod key2print_price;
 mod leftovers;
 mod openapi;

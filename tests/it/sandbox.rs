@@ -291,7 +291,7 @@ async fn apliiq_refuses_a_replayed_nonce_a_stale_rts_and_a_changed_signature() {
     sb.stop();
 }
 
-fn k2p_client(sb: &Sandbox, secret: &str) -> Key2printClient {
+pub(crate) fn k2p_client(sb: &Sandbox, secret: &str) -> Key2printClient {
     let config = Key2printConfig {
         base_url: sb.key2print_url(),
         api_key: sb.state.credentials.key2print_api_key.clone(),

@@ -97,6 +97,36 @@ class PrintBridge_Bridge_Client {
 	}
 
 	/**
+	 * `GET /v1/stores/{store}/key2print/template-formats`.
+	 *
+	 * @param bool $refresh Read them from Key2print again instead of the bridge's cache.
+	 * @return array|WP_Error
+	 */
+	public function key2print_template_formats( $refresh = false ) {
+		return $this->json( 'GET', '/key2print/template-formats' . ( $refresh ? '?refresh=true' : '' ) );
+	}
+
+	/**
+	 * `GET /v1/stores/{store}/key2print/templates`.
+	 *
+	 * @param bool $refresh Read them from Key2print again instead of the bridge's cache.
+	 * @return array|WP_Error
+	 */
+	public function key2print_templates( $refresh = false ) {
+		return $this->json( 'GET', '/key2print/templates' . ( $refresh ? '?refresh=true' : '' ) );
+	}
+
+	/**
+	 * `GET /v1/stores/{store}/key2print/placeholders`.
+	 *
+	 * @param bool $refresh Read them from Key2print again instead of the bridge's cache.
+	 * @return array|WP_Error
+	 */
+	public function key2print_placeholders( $refresh = false ) {
+		return $this->json( 'GET', '/key2print/placeholders' . ( $refresh ? '?refresh=true' : '' ) );
+	}
+
+	/**
 	 * `GET /v1/stores/{store}/orders/{order_id}`.
 	 *
 	 * @param int $order_id WooCommerce order id.
@@ -268,6 +298,9 @@ class PrintBridge_Bridge_Client {
 					'retry_after' => $wait,
 				)
 			);
+		}
+		if ( 409 === $code && 'key2print_not_configured' === $err ) {
+			return new WP_Error( 'printbridge_key2print_not_configured', __( 'Key2print is not set up on the bridge for this store: add a [stores.key2print] section to the bridge configuration.', 'printbridge' ), array( 'status' => 409 ) );
 		}
 		if ( 404 === $code ) {
 			return new WP_Error( 'printbridge_http_404', __( 'The bridge does not know this store or address (404). Check the bridge URL and store id.', 'printbridge' ), array( 'status' => 404 ) );

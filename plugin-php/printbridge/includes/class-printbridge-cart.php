@@ -415,14 +415,16 @@ final class PrintBridge_Cart {
 	 * Store API data of one cart item.
 	 *
 	 * @param array $cart_item Cart item.
-	 * @return array{personalised:bool,provider:string|null,design_id:string|null,price_path:array,line_price:float|null}
+	 * @return array{personalised:bool,provider:string|null,design_id:string|null,edit_url:string|null,price_path:array,line_price:float|null}
 	 */
 	public static function store_api_item_data( $cart_item ) {
 		$design = self::design_of( $cart_item );
+		$edit   = isset( $cart_item['key'] ) ? PrintBridge_Cart_Reopen::edit_url( $cart_item, (string) $cart_item['key'] ) : '';
 		return array(
 			'personalised' => null !== $design,
 			'provider'     => $design ? $design['provider'] : null,
 			'design_id'    => $design ? $design['design_id'] : null,
+			'edit_url'     => '' !== $edit ? $edit : null,
 		) + PrintBridge_Cart_Price::store_api_item_data( $cart_item );
 	}
 
@@ -446,6 +448,12 @@ final class PrintBridge_Cart {
 			'design_id'    => array(
 				'description' => __( 'Design id (Spiff transaction id or Key2print project id).', 'printbridge' ),
 				'type'        => array( 'string', 'null' ),
+				'readonly'    => true,
+			),
+			'edit_url'     => array(
+				'description' => __( 'Product page that reopens the Key2print editor on this design.', 'printbridge' ),
+				'type'        => array( 'string', 'null' ),
+				'format'      => 'uri',
 				'readonly'    => true,
 			),
 		) + PrintBridge_Cart_Price::store_api_item_schema();

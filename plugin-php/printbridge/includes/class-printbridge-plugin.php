@@ -33,14 +33,18 @@ final class PrintBridge_Plugin {
 		}
 		PrintBridge_Cart::init();
 		PrintBridge_Cart_Price::init();
+		PrintBridge_Cart_Reopen::init();
 		PrintBridge_Product_Page::init();
 		PrintBridge_Shop_Loop::init();
 		PrintBridge_Webhooks::init();
 		PrintBridge_Privacy::init();
+		PrintBridge_Key2print_Flush::init();
 		add_action( PrintBridge_Settings::REFRESH_HOOK, array( 'PrintBridge_Settings', 'refresh_from_bridge' ) );
 		add_action( 'init', array( __CLASS__, 'schedule_refresh' ) );
 		if ( is_admin() || wp_doing_ajax() ) {
 			PrintBridge_Product_Admin::init();
+			PrintBridge_Merchant_Editor::init();
+			PrintBridge_Key2print_Lists::init();
 			PrintBridge_Settings_Page::init();
 			PrintBridge_Order_Admin::init();
 		}

@@ -9,7 +9,7 @@ defined( 'ABSPATH' ) || exit;
 
 /**
  * A "PrintBridge" tab in the product data box; saving it flushes the bridge's Key2print
- * gateway cache for the product.
+ * gateway cache for the product at once, so the screen can show a failure.
  */
 final class PrintBridge_Product_Admin {
 
@@ -53,6 +53,8 @@ final class PrintBridge_Product_Admin {
 		$s = PrintBridge_Product_Settings::get( $post ? (int) $post->ID : 0 );
 		PrintBridge_Settings_Page::register_admin_script();
 		wp_enqueue_script( 'printbridge-admin' );
+		PrintBridge_Key2print_Lists::register_script();
+		wp_enqueue_script( 'printbridge-k2p-pickers' );
 		echo '<div id="printbridge_product_data" class="panel woocommerce_options_panel hidden">';
 		wp_nonce_field( self::NONCE, 'printbridge_product_nonce' );
 		echo '<div class="options_group">';
@@ -81,6 +83,17 @@ final class PrintBridge_Product_Admin {
 			)
 		);
 		echo '</div><div class="options_group printbridge-key2print">';
+		self::key2print_fields( $s );
+		echo '</div></div>';
+	}
+
+	/**
+	 * The Key2print settings of the panel: typed ids with pickers beside them.
+	 *
+	 * @param array $s The product's settings (PrintBridge_Product_Settings::get()).
+	 * @return void
+	 */
+	private static function key2print_fields( array $s ) {
 		woocommerce_wp_text_input(
 			array(
 				'id'    => 'printbridge_k2p_template_id',
@@ -88,6 +101,7 @@ final class PrintBridge_Product_Admin {
 				'value' => $s['k2p_template_id'],
 			)
 		);
+		self::picker( 'printbridge_k2p_template_pick', 'printbridge_k2p_template_id', 'templates', __( 'Project template', 'printbridge' ) );
 		$colors = '';
 		foreach ( $s['k2p_colors'] as $name => $value ) {
 			$colors .= $name . ': ' . $value . "\n";
@@ -134,7 +148,65 @@ final class PrintBridge_Product_Admin {
 				'value' => $s['k2p_template_format_id'],
 			)
 		);
-		echo '</div></div>';
+		self::picker( 'printbridge_k2p_format_pick', 'printbridge_k2p_template_format_id', 'template_formats', __( 'Template format', 'printbridge' ) );
+		self::placeholder_fields( $s['k2p_placeholders'] );
+		printf(
+			'<p class="form-field"><button type="button" class="button" id="printbridge-k2p-reload">%1$s</button> <span id="printbridge-k2p-lists-status" role="status"></span></p>',
+			esc_html__( 'Reload the Key2print lists', 'printbridge' )
+		);
+	}
+
+	/**
+	 * A select the panel script fills from a Key2print list; choosing an entry writes its id
+	 * into the typed field `$target`.
+	 *
+	 * @param string $id     Select id.
+	 * @param string $target Id of the text field it fills.
+	 * @param string $list   List name (template_formats, templates, placeholders).
+	 * @param string $label  Label.
+	 * @return void
+	 */
+	private static function picker( $id, $target, $list, $label ) {
+		printf(
+			'<p class="form-field printbridge-k2p-picker"><label for="%1$s">%2$s</label><select id="%1$s" data-target="%3$s" data-list="%4$s" disabled><option value="">%5$s</option></select></p>',
+			esc_attr( $id ),
+			esc_html( $label ),
+			esc_attr( $target ),
+			esc_attr( $list ),
+			esc_html__( 'Loading...', 'printbridge' )
+		);
+	}
+
+	/**
+	 * The placeholders filled from the customer ("system_name: source" lines) and a picker
+	 * that adds a line from Key2print's placeholder list.
+	 *
+	 * @param array<string,string> $placeholders System name => source.
+	 * @return void
+	 */
+	private static function placeholder_fields( array $placeholders ) {
+		$lines   = '';
+		$sources = PrintBridge_Product_Settings::placeholder_sources();
+		foreach ( $placeholders as $name => $source ) {
+			$lines .= $name . ': ' . $source . "\n";
+		}
+		woocommerce_wp_textarea_input(
+			array(
+				'id'          => 'printbridge_k2p_placeholders',
+				'label'       => __( 'Placeholders filled from the customer', 'printbridge' ),
+				'value'       => $lines,
+				'desc_tip'    => true,
+				/* translators: %s: list of source names */
+				'description' => sprintf( __( 'One per line, "placeholder system name: source"; sources: %s.', 'printbridge' ), implode( ', ', array_keys( $sources ) ) ),
+			)
+		);
+		echo '<p class="form-field printbridge-k2p-picker"><label for="printbridge_k2p_placeholder_pick">' . esc_html__( 'Add a placeholder', 'printbridge' ) . '</label>';
+		echo '<select id="printbridge_k2p_placeholder_pick" data-list="placeholders" disabled><option value="">' . esc_html__( 'Loading...', 'printbridge' ) . '</option></select> ';
+		echo '<select id="printbridge_k2p_placeholder_source">';
+		foreach ( $sources as $value => $label ) {
+			printf( '<option value="%1$s">%2$s</option>', esc_attr( $value ), esc_html( $label ) );
+		}
+		echo '</select> <button type="button" class="button" id="printbridge-k2p-placeholder-add">' . esc_html__( 'Add', 'printbridge' ) . '</button></p>';
 	}
 
 	/**
@@ -161,8 +233,8 @@ final class PrintBridge_Product_Admin {
 		}
 		$product->save();
 		if ( PrintBridge_Design_Id::PROVIDER_KEY2PRINT === $values[ PrintBridge_Product_Settings::META_PROVIDER ] && PrintBridge_Settings::is_connected() ) {
-			$result = PrintBridge_Bridge_Client::from_settings()->key2print_flush_cache( $post_id );
-			if ( is_wp_error( $result ) && class_exists( 'WC_Admin_Meta_Boxes' ) ) {
+			$result = PrintBridge_Key2print_Flush::flush_now( $post_id );
+			if ( is_wp_error( $result ) && class_exists( 'WC_Admin_Meta_Boxes', false ) ) {
 				WC_Admin_Meta_Boxes::add_error(
 					/* translators: %s: error message */
 					sprintf( __( 'PrintBridge could not flush the Key2print editor cache: %s', 'printbridge' ), $result->get_error_message() )

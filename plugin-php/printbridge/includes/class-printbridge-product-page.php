@@ -187,7 +187,7 @@ final class PrintBridge_Product_Page {
 				'width'       => PrintBridge_Settings::get( 'k2p_editor_width' ),
 				'height'      => PrintBridge_Settings::get( 'k2p_editor_height' ),
 				'gateway'     => $settings['k2p_gateway'],
-			);
+			) + PrintBridge_Cart_Reopen::page_config( $product );
 		}
 		return $config;
 	}
@@ -279,6 +279,12 @@ final class PrintBridge_Product_Page {
 		if ( '' !== $customer['first_name'] || '' !== $customer['last_name'] ) {
 			$placeholders['customer_name'] = array( 'value' => trim( $customer['first_name'] . ' ' . $customer['last_name'] ) );
 		}
+		$fields = self::customer_fields( $customer );
+		foreach ( $settings['k2p_placeholders'] as $name => $source ) {
+			if ( isset( $fields[ $source ] ) && '' !== $fields[ $source ] ) {
+				$placeholders[ $name ] = array( 'value' => $fields[ $source ] );
+			}
+		}
 		/**
 		 * Filters the Key2print placeholder values of a work session.
 		 *
@@ -303,18 +309,51 @@ final class PrintBridge_Product_Page {
 	}
 
 	/**
+	 * The customer's fields a placeholder can be filled with (see
+	 * PrintBridge_Product_Settings::placeholder_sources()): the account's, completed by the
+	 * billing details WooCommerce keeps for the visitor.
+	 *
+	 * @param array $customer The session request's customer.
+	 * @return array<string,string>
+	 */
+	private static function customer_fields( array $customer ) {
+		$wc      = function_exists( 'WC' ) && is_object( WC()->customer ) ? WC()->customer : null;
+		$billing = static function ( $getter ) use ( $wc ) {
+			return $wc && is_callable( array( $wc, $getter ) ) ? (string) $wc->$getter() : '';
+		};
+		$first   = '' !== $customer['first_name'] ? $customer['first_name'] : $billing( 'get_billing_first_name' );
+		$last    = '' !== $customer['last_name'] ? $customer['last_name'] : $billing( 'get_billing_last_name' );
+		return array(
+			'name'       => trim( $first . ' ' . $last ),
+			'first_name' => $first,
+			'last_name'  => $last,
+			'email'      => '' !== $customer['email'] ? $customer['email'] : $billing( 'get_billing_email' ),
+			'phone'      => $billing( 'get_billing_phone' ),
+			'company'    => $billing( 'get_billing_company' ),
+		);
+	}
+
+	/**
 	 * Starts a Key2print work session for the current visitor, within the visitor's session
 	 * limits (see session_limits()).
 	 *
-	 * @param int $product_id Product id.
+	 * @param int    $product_id    Product id.
+	 * @param string $cart_item_key A line of the visitor's cart whose design to edit, or ''.
 	 * @return array{token:string,expires_at:string}|WP_Error WP_Error code `printbridge_rate_limited`
 	 *         (data: status 429, retry_after seconds) when the visitor or the store has started
 	 *         too many sessions.
 	 */
-	public static function start_key2print_session( $product_id ) {
+	public static function start_key2print_session( $product_id, $cart_item_key = '' ) {
 		$product = wc_get_product( (int) $product_id );
 		if ( ! $product || PrintBridge_Design_Id::PROVIDER_KEY2PRINT !== PrintBridge_Product_Settings::provider( $product ) ) {
 			return new WP_Error( 'printbridge_not_key2print', __( 'This product is not personalised with Key2print.', 'printbridge' ), array( 'status' => 400 ) );
+		}
+		$project_id = null;
+		if ( '' !== $cart_item_key ) {
+			$project_id = PrintBridge_Cart_Reopen::project_of( $cart_item_key, (int) $product_id );
+			if ( null === $project_id ) {
+				return new WP_Error( 'printbridge_not_in_cart', __( 'This design is not in your cart.', 'printbridge' ), array( 'status' => 403 ) );
+			}
 		}
 		$user      = is_user_logged_in() ? wp_get_current_user() : null;
 		$guest_key = $user ? '' : self::known_guest_key();
@@ -332,7 +371,7 @@ final class PrintBridge_Product_Page {
 		if ( ! $user && '' === $guest_key ) {
 			$guest_key = self::new_guest_key();
 		}
-		$body   = self::key2print_session_request( $product, $user, $guest_key );
+		$body   = self::key2print_session_request( $product, $user, $guest_key, $project_id );
 		$result = PrintBridge_Bridge_Client::from_settings()->key2print_session( $body );
 		if ( is_wp_error( $result ) ) {
 			return $result;
@@ -530,7 +569,8 @@ final class PrintBridge_Product_Page {
 			wp_send_json_error( array( 'message' => __( 'Your page has expired. Please reload it.', 'printbridge' ) ), 403 );
 		}
 		$product_id = isset( $_POST['product_id'] ) ? absint( wp_unslash( $_POST['product_id'] ) ) : 0;
-		$result     = self::start_key2print_session( $product_id );
+		$cart_item  = isset( $_POST['cart_item'] ) ? sanitize_key( wp_unslash( $_POST['cart_item'] ) ) : '';
+		$result     = self::start_key2print_session( $product_id, $cart_item );
 		if ( is_wp_error( $result ) ) {
 			$data   = $result->get_error_data();
 			$status = is_array( $data ) && isset( $data['status'] ) ? (int) $data['status'] : 0;
@@ -546,6 +586,9 @@ final class PrintBridge_Product_Page {
 					),
 					429
 				);
+			}
+			if ( 403 === $status ) {
+				wp_send_json_error( array( 'message' => $result->get_error_message() ), 403 );
 			}
 			wp_send_json_error( array( 'message' => __( 'The editor could not be opened. Please try again.', 'printbridge' ) ), 400 === $status ? 400 : 502 );
 		}

@@ -20,6 +20,7 @@ final class PrintBridge_Product_Settings {
 	const META_K2P_GATEWAY       = '_printbridge_key2print_gateway';
 	const META_K2P_PAGE_COUNT    = '_printbridge_key2print_page_count';
 	const META_K2P_TEMPLATE_FORM = '_printbridge_key2print_template_format_id';
+	const META_K2P_PLACEHOLDERS  = '_printbridge_key2print_placeholders';
 
 	/**
 	 * All meta keys this plugin stores on products.
@@ -36,6 +37,23 @@ final class PrintBridge_Product_Settings {
 			self::META_K2P_GATEWAY,
 			self::META_K2P_PAGE_COUNT,
 			self::META_K2P_TEMPLATE_FORM,
+			self::META_K2P_PLACEHOLDERS,
+		);
+	}
+
+	/**
+	 * What a Key2print placeholder can be filled with: customer fields, by name.
+	 *
+	 * @return array<string,string> Source => label.
+	 */
+	public static function placeholder_sources() {
+		return array(
+			'name'       => __( 'Customer name', 'printbridge' ),
+			'first_name' => __( 'First name', 'printbridge' ),
+			'last_name'  => __( 'Last name', 'printbridge' ),
+			'email'      => __( 'Email address', 'printbridge' ),
+			'phone'      => __( 'Phone (billing)', 'printbridge' ),
+			'company'    => __( 'Company (billing)', 'printbridge' ),
 		);
 	}
 
@@ -58,7 +76,7 @@ final class PrintBridge_Product_Settings {
 	 * The settings of a product as an array.
 	 *
 	 * @param WC_Product|int|null $product Product or id.
-	 * @return array{provider:string,spiff_integration_product_id:string,k2p_template_id:string,k2p_colors:array,k2p_hidden_tabs:string[],k2p_gateway:bool,k2p_page_count:int,k2p_template_format_id:string}
+	 * @return array{provider:string,spiff_integration_product_id:string,k2p_template_id:string,k2p_colors:array,k2p_hidden_tabs:string[],k2p_gateway:bool,k2p_page_count:int,k2p_template_format_id:string,k2p_placeholders:array<string,string>}
 	 */
 	public static function get( $product ) {
 		$product = self::resolve( $product );
@@ -66,6 +84,7 @@ final class PrintBridge_Product_Settings {
 			return $product ? (string) $product->get_meta( $key, true ) : '';
 		};
 		$colors  = json_decode( $meta( self::META_K2P_COLORS ), true );
+		$places  = json_decode( $meta( self::META_K2P_PLACEHOLDERS ), true );
 		return array(
 			'provider'                     => self::provider( $product ),
 			'spiff_integration_product_id' => $meta( self::META_SPIFF_PRODUCT ),
@@ -75,6 +94,7 @@ final class PrintBridge_Product_Settings {
 			'k2p_gateway'                  => 'yes' === $meta( self::META_K2P_GATEWAY ),
 			'k2p_page_count'               => (int) $meta( self::META_K2P_PAGE_COUNT ),
 			'k2p_template_format_id'       => $meta( self::META_K2P_TEMPLATE_FORM ),
+			'k2p_placeholders'             => is_array( $places ) ? $places : array(),
 		);
 	}
 
@@ -106,6 +126,14 @@ final class PrintBridge_Product_Settings {
 				$tabs[] = $tab;
 			}
 		}
+		$places = array();
+		$raw    = isset( $input['printbridge_k2p_placeholders'] ) && is_string( $input['printbridge_k2p_placeholders'] ) ? $input['printbridge_k2p_placeholders'] : '';
+		foreach ( preg_split( '/[\r\n]+/', $raw ) as $line ) {
+			// One "system_name: source" per line; the source is a customer field.
+			if ( preg_match( '/^\s*([A-Za-z0-9_-]{1,64})\s*[:=]\s*([a-z_]+)\s*$/', $line, $m ) && isset( self::placeholder_sources()[ $m[2] ] ) ) {
+				$places[ $m[1] ] = $m[2];
+			}
+		}
 		$page_count = absint( $str( 'printbridge_k2p_page_count' ) );
 		$format     = $str( 'printbridge_k2p_template_format_id' );
 		return array(
@@ -117,6 +145,7 @@ final class PrintBridge_Product_Settings {
 			self::META_K2P_GATEWAY       => ! empty( $input['printbridge_k2p_gateway'] ) ? 'yes' : 'no',
 			self::META_K2P_PAGE_COUNT    => $page_count > 0 ? (string) $page_count : '',
 			self::META_K2P_TEMPLATE_FORM => preg_replace( '/[^A-Za-z0-9_-]/', '', $format ),
+			self::META_K2P_PLACEHOLDERS  => $places ? (string) wp_json_encode( $places ) : '',
 		);
 	}
 

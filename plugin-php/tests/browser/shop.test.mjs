@@ -197,6 +197,82 @@ async function personaliseKey2print(page, product, sandbox) {
   await submit(page, () => page.click('#k2p-standin-finish'));
 }
 
+/** The PrintBridge tab lists the merchant's templates from the bridge; choosing one fills the id. */
+async function pickTemplate(page, shop, product, sandbox) {
+  const r = await fetch(`${sandbox.urls.key2print}/_sandbox/key2print/templates`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ format_name: 'Card 85x55', template_name: 'Classic card' }),
+  });
+  const { template_id: templateId, template_format_id: formatId } = await r.json();
+  assert.match(templateId, /^[0-9a-f-]{36}$/);
+  await page.goto(`${shop.url}/wp-admin/post.php?post=${product.id}&action=edit`);
+  await page.locator('.product_data_tabs li.printbridge_options a').click();
+  assert.equal(await page.inputValue('#printbridge_k2p_template_id'), 'tpl-7', 'the typed id is shown');
+  const picker = page.locator('#printbridge_k2p_template_pick');
+  // The bridge keeps the lists for a minute and the product was made moments ago: "Reload"
+  // reads them from Key2print again, with the new template.
+  await until('the lists loaded', async () => !(await picker.isDisabled()), 20000);
+  await page.click('#printbridge-k2p-reload');
+  await until('the template list', async () => (await picker.locator(`option[value="${templateId}"]`).count()) === 1, 20000);
+  assert.match(await picker.locator(`option[value="${templateId}"]`).textContent(), /Classic card - Card 85x55/);
+  await picker.selectOption(templateId);
+  assert.equal(await page.inputValue('#printbridge_k2p_template_id'), templateId);
+  await page.locator('#printbridge_k2p_format_pick').selectOption(formatId);
+  assert.equal(await page.inputValue('#printbridge_k2p_template_format_id'), formatId);
+  await shot(page, `${prefix}-key2print-pickers`);
+  await submit(page, () => page.click('#publish'));
+  await page.locator('#message').filter({ hasText: 'Product updated.' }).waitFor();
+  const meta = wp(shop, `$p = wc_get_product( ${product.id} ); return array( $p->get_meta( '_printbridge_key2print_template_id' ), $p->get_meta( '_printbridge_key2print_template_format_id' ) );`);
+  assert.deepEqual(meta, [templateId, formatId]);
+  return templateId;
+}
+
+/** WooCommerce > Key2print templates: the editor opens in merchant mode through the bridge. */
+async function merchantEditor(browser, shop, sandbox) {
+  const { context } = await newContext(browser, { routes: providerRoutes });
+  const page = await context.newPage();
+  try {
+    await login(page, shop);
+    await page.goto(`${shop.url}/wp-admin/admin.php?page=printbridge-key2print`);
+    const before = (await sandbox.stats()).key2print_sessions.length;
+    await page.click('#printbridge-open-merchant-editor');
+    await page.locator('#k2p-standin-frame').waitFor();
+    const sessions = (await sandbox.stats()).key2print_sessions;
+    assert.equal(sessions.length, before + 1, 'one session started through the bridge');
+    assert.deepEqual(sessions[sessions.length - 1], { mode: 'merchant' });
+    const log = await page.evaluate(() => window.__k2pLog);
+    assert.equal(log.length, 1);
+    assert.equal(log[0].containerId, 'printbridge-k2p-merchant-editor');
+    assert.match(log[0].sessionToken, /^[0-9a-f]{32}$/);
+    await shot(page, `${prefix}-key2print-merchant-editor`);
+    await page.click('#k2p-standin-finish');
+    await until('the editor closed', async () => /editor was closed/.test(await page.locator('#printbridge-merchant-status').textContent()), 10000);
+  } finally {
+    await context.close();
+  }
+}
+
+/** "Edit design" on the classic cart's Key2print line reopens its project; finishing keeps one line. */
+async function reopenFromCart(page, shop, product, sandbox) {
+  await page.goto(`${shop.url}/classic-cart/`);
+  const before = (await sandbox.stats()).key2print_sessions.length;
+  const row = page.locator('form.woocommerce-cart-form tr.cart_item', { hasText: 'Business cards' });
+  await row.locator('.printbridge-edit-design a').click();
+  await page.locator('#k2p-standin-frame').waitFor();
+  const sessions = (await sandbox.stats()).key2print_sessions;
+  assert.equal(sessions.length, before + 1);
+  const session = sessions[sessions.length - 1];
+  assert.equal(session.mode, 'user');
+  assert.equal(session.projectId, K2P_PROJECT, 'the editor reopens the line\'s project');
+  assert.equal(session.userId, sessions[before - 1]?.userId, 'for the same Key2print user');
+  await shot(page, `${prefix}-key2print-reopen`);
+  await page.click('#k2p-standin-finish');
+  await page.waitForURL(/\/cart\/?$/, { waitUntil: 'load' });
+  const lines = (await storeCart(page)).items.filter((i) => i.id === product.id);
+  assert.equal(lines.length, 1, 'the design went back into its line, not a second one');
+  assert.equal(lines[0].extensions.printbridge.design_id, K2P_PROJECT);
+  assert.match(lines[0].extensions.printbridge.edit_url, /printbridge_edit=/);
+}
+
 function cartLine(cart, productId) {
   return cart.items.find((i) => i.id === productId);
 }
@@ -606,6 +682,8 @@ async function main() {
       apliiq = await step('owner creates an Apliiq product', () => createProduct(owner, shop, { name: 'Hoodie', price: '40', sku: APLIIQ_SKU }));
       assert.equal(apliiq.meta.sku, APLIIQ_SKU);
       assert.ok((await sandbox.stats()).key2print_flushes.includes(String(k2p.id)), 'saving a Key2print product flushed the editor cache');
+      await step('owner opens the Key2print editor in merchant mode', () => merchantEditor(browser, shop, sandbox));
+      k2p.template = await step('owner picks a Key2print template from the list', () => pickTemplate(owner, shop, k2p, sandbox));
     }
 
     const { context: customerContext, foreign } = await newContext(browser, { routes: providerRoutes });
@@ -624,6 +702,8 @@ async function main() {
       await step('customer personalises the Key2print product and adds it to the cart', async () => {
         await personaliseKey2print(customer, k2p, sandbox);
         assert.ok(cartLine(await storeCart(customer), k2p.id), 'the Key2print line is in the cart');
+        const sessions = (await sandbox.stats()).key2print_sessions;
+        assert.equal(sessions[sessions.length - 1].projectTemplateId, k2p.template, 'the session starts from the picked template');
       });
       await step('customer adds the Apliiq product', async () => {
         await customer.goto(apliiq.url);
@@ -639,6 +719,7 @@ async function main() {
         assert.equal(cartLine(cart, k2p.id).extensions.printbridge.design_id, K2P_PROJECT);
       });
       await step('classic cart shows the personalised lines', () => classicCart(customer, shop, products));
+      await step('customer reopens the Key2print design from the classic cart', () => reopenFromCart(customer, shop, k2p, sandbox));
     }
     await step('block cart shows the lines', () => blockCart(customer, shop, products));
     const orderId = await step('customer checks out with the block checkout', () => blockCheckout(customer, shop));

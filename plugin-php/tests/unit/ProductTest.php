@@ -26,6 +26,7 @@ class ProductTest extends PrintBridge_TestCase {
 				'printbridge_k2p_gateway'                  => 'yes',
 				'printbridge_k2p_page_count'               => '11',
 				'printbridge_k2p_template_format_id'       => 'b6233983-8eb8-11ea-ba23-0242ac120003',
+				'printbridge_k2p_placeholders'             => "company_name: company\nphone=phone\nbad name: email\nfax: fax",
 			)
 		);
 		$this->assertSame(
@@ -38,6 +39,7 @@ class ProductTest extends PrintBridge_TestCase {
 				'_printbridge_key2print_gateway'            => 'yes',
 				'_printbridge_key2print_page_count'         => '11',
 				'_printbridge_key2print_template_format_id' => 'b6233983-8eb8-11ea-ba23-0242ac120003',
+				'_printbridge_key2print_placeholders'       => '{"company_name":"company","phone":"phone"}',
 			),
 			$meta
 		);

@@ -27,13 +27,13 @@ class StoreApiTest extends PrintBridge_TestCase {
 		$id                 = $this->product( array( '_printbridge_provider' => 'spiff' ) );
 		list( $code, $cart ) = self::add_item( array( 'id' => $id, 'quantity' => 1, 'printbridge_design_id' => self::T1 ) );
 		$this->assertSame( 201, $code, wp_json_encode( $cart ) );
-		$this->assertSame( array( 'personalised' => true, 'provider' => 'spiff', 'design_id' => self::T1, 'price_path' => array(), 'line_price' => null ), self::item_of( $cart, $id )['extensions']['printbridge'] );
+		$this->assertSame( array( 'personalised' => true, 'provider' => 'spiff', 'design_id' => self::T1, 'edit_url' => null, 'price_path' => array(), 'line_price' => null ), self::item_of( $cart, $id )['extensions']['printbridge'] );
 
 		// The cart route shows the same, as does the item's "Personalised design" row.
 		list( $code, $cart ) = self::store_api( 'GET', 'cart' );
 		$this->assertSame( 200, $code );
 		$item = self::item_of( $cart, $id );
-		$this->assertSame( array( 'personalised' => true, 'provider' => 'spiff', 'design_id' => self::T1, 'price_path' => array(), 'line_price' => null ), $item['extensions']['printbridge'] );
+		$this->assertSame( array( 'personalised' => true, 'provider' => 'spiff', 'design_id' => self::T1, 'edit_url' => null, 'price_path' => array(), 'line_price' => null ), $item['extensions']['printbridge'] );
 		$this->assertSame( array( array( 'key' => 'Personalised design', 'value' => 'Spiff · e3ac7f3a', 'display' => '' ) ), $item['item_data'] );
 		$this->assertSame( array( 'provider' => 'spiff', 'design_id' => self::T1 ), WC()->cart->get_cart()[ $item['key'] ]['printbridge'] );
 
@@ -45,7 +45,8 @@ class StoreApiTest extends PrintBridge_TestCase {
 		$this->assertSame( 201, $code, wp_json_encode( $cart ) );
 		$item = self::item_of( $cart, $id );
 		$this->assertSame( 3, $item['quantity'] );
-		$this->assertSame( array( 'personalised' => true, 'provider' => 'key2print', 'design_id' => 'p-9', 'price_path' => array(), 'line_price' => null ), $item['extensions']['printbridge'] );
+		$edit = add_query_arg( 'printbridge_edit', $item['key'], get_permalink( $id ) );
+		$this->assertSame( array( 'personalised' => true, 'provider' => 'key2print', 'design_id' => 'p-9', 'edit_url' => $edit, 'price_path' => array(), 'line_price' => null ), $item['extensions']['printbridge'] );
 	}
 
 	public function test_add_item_without_a_well_formed_design_is_a_400() {
@@ -108,7 +109,7 @@ class StoreApiTest extends PrintBridge_TestCase {
 		list( $code, $cart ) = self::add_item( array( 'id' => $id, 'quantity' => 1 ) );
 		$this->assertSame( 201, $code );
 		$item = self::item_of( $cart, $id );
-		$this->assertSame( array( 'personalised' => false, 'provider' => null, 'design_id' => null, 'price_path' => array(), 'line_price' => null ), $item['extensions']['printbridge'] );
+		$this->assertSame( array( 'personalised' => false, 'provider' => null, 'design_id' => null, 'edit_url' => null, 'price_path' => array(), 'line_price' => null ), $item['extensions']['printbridge'] );
 		$this->assertArrayNotHasKey( 'printbridge', WC()->cart->get_cart()[ $item['key'] ] );
 	}
 }

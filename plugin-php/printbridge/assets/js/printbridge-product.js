@@ -278,6 +278,9 @@
 			body.append( 'action', k.action );
 			body.append( 'nonce', k.nonce );
 			body.append( 'product_id', String( cfg.productId ) );
+			if ( k.editItem ) {
+				body.append( 'cart_item', k.editItem );
+			}
 			var controller = typeof window.AbortController === 'function' ? new window.AbortController() : null;
 			var timedOut = false;
 			var cancel = deadline( function () {
@@ -305,6 +308,34 @@
 				} );
 		}
 
+		// A design reopened from the cart goes back into its own cart line, then to the cart.
+		function updateLine( k, id ) {
+			if ( typeof id !== 'string' || ! PATTERNS.key2print.test( id ) ) {
+				fail( cfg.i18n.badDesign );
+				return;
+			}
+			say( k.updating, false );
+			var body = new FormData();
+			body.append( 'action', k.updateAction );
+			body.append( 'nonce', k.updateNonce );
+			body.append( 'cart_item', k.editItem );
+			body.append( 'product_id', String( cfg.productId ) );
+			body.append( 'design_id', id );
+			fetch( k.ajaxUrl, { method: 'POST', body: body, credentials: 'same-origin' } )
+				.then( function ( r ) {
+					return r.json();
+				} )
+				.then( function ( json ) {
+					if ( ! json || ! json.success || ! json.data || ! json.data.cart_url ) {
+						throw new Error( json && json.data && json.data.message ? json.data.message : cfg.i18n.failed );
+					}
+					window.location.assign( json.data.cart_url );
+				} )
+				.catch( function ( err ) {
+					fail( err && err.message ? err.message : cfg.i18n.failed );
+				} );
+		}
+
 		function openWrapper( k, token ) {
 			var container = document.getElementById( k.containerId );
 			var wrapper = null;
@@ -317,7 +348,11 @@
 						wrapper.close();
 					} catch ( e ) {}
 					container.hidden = true;
-					submitWithDesign( projectId );
+					if ( k.editItem ) {
+						updateLine( k, projectId );
+					} else {
+						submitWithDesign( projectId );
+					}
 				}
 			};
 			if ( k.gateway ) {
@@ -374,6 +409,10 @@
 			e.preventDefault();
 			open();
 		} );
+		// Reached from a cart line's "Edit design" link: the editor opens on that design.
+		if ( cfg.key2print && cfg.key2print.editItem ) {
+			open();
+		}
 		// The normal add-to-cart button opens the editor until there is a design.
 		form.addEventListener( 'submit', function ( e ) {
 			if ( ! field.value ) {
