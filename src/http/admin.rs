@@ -313,7 +313,8 @@ impl AdminApi {
         _auth: AdminAuth,
         state: Data<&Arc<AppState>>,
         store: Query<Option<String>>,
-        /// pending, retrying, running, needs-review, dead, done or cancelled.
+        /// pending, retrying, running, needs-review, dead, done, cancelled, held or
+        /// awaiting-approval.
         #[oai(name = "state")]
         job_state: Query<Option<String>>,
         /// spiff, apliiq, key2print or woocommerce.

@@ -158,8 +158,12 @@ job_enum! {
         Dead => "dead",
         /// Finished successfully.
         Done => "done",
-        /// Withdrawn before it ran (the order stopped).
+        /// Withdrawn before it ran (the order stopped, or a changed design replaced it).
         Cancelled => "cancelled",
+        /// Kept back by the owner (the order screen's Hold) until released (Send now).
+        Held => "held",
+        /// Waiting for the owner's approval before it is queued.
+        AwaitingApproval => "awaiting-approval",
     }
 }
 
@@ -175,6 +179,11 @@ impl JobState {
     /// Waiting for an operator: needs-review or dead.
     pub fn is_stopped(self) -> bool {
         Self::STOPPED.contains(&self)
+    }
+
+    /// Waiting for the shop's owner: held or awaiting approval.
+    pub fn is_waiting(self) -> bool {
+        matches!(self, JobState::Held | JobState::AwaitingApproval)
     }
 }
 
@@ -201,6 +210,18 @@ job_enum! {
         Key2print => "key2print",
         /// Write-back to the shop.
         Woocommerce => "woocommerce",
+    }
+}
+
+impl JobQueue {
+    /// The print provider of this queue; none for the shop's own.
+    pub fn provider(self) -> Option<crate::providers::Provider> {
+        match self {
+            JobQueue::Spiff => Some(crate::providers::Provider::Spiff),
+            JobQueue::Apliiq => Some(crate::providers::Provider::Apliiq),
+            JobQueue::Key2print => Some(crate::providers::Provider::Key2print),
+            JobQueue::Woocommerce => None,
+        }
     }
 }
 
@@ -246,7 +267,9 @@ mod tests {
                 "needs-review",
                 "dead",
                 "done",
-                "cancelled"
+                "cancelled",
+                "held",
+                "awaiting-approval"
             ]
         );
         assert_eq!(
@@ -265,7 +288,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "unknown job state \"needs_review\": expected one of pending, retrying, running, \
-             needs-review, dead, done, cancelled"
+             needs-review, dead, done, cancelled, held, awaiting-approval"
         );
         assert!(serde_json::from_str::<JobKind>("\"place-order\"").is_err());
         assert!("Spiff".parse::<JobQueue>().is_err());
@@ -368,7 +391,13 @@ mod tests {
         }
         assert_eq!(
             sql_names(IN_JOBS_STATE, "state"),
-            ["running", "needs-review", "dead"]
+            [
+                "running",
+                "needs-review",
+                "dead",
+                "held",
+                "awaiting-approval"
+            ]
         );
     }
 
@@ -377,7 +406,9 @@ mod tests {
         use crate::providers::Provider;
         for p in [Provider::Spiff, Provider::Apliiq, Provider::Key2print] {
             assert_eq!(JobQueue::from(p).as_str(), p.as_str());
+            assert_eq!(JobQueue::from(p).provider(), Some(p));
         }
+        assert_eq!(JobQueue::Woocommerce.provider(), None);
     }
 
     #[tokio::test]

@@ -24,6 +24,7 @@ mod leftovers;
 mod openapi;
 mod outcomes;
 mod parser_properties;
+mod print_policy;
 mod providers_apliiq;
 mod providers_key2print;
 mod providers_signcli;
