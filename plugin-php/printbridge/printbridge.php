@@ -34,6 +34,7 @@ require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-shop-loop.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-product-admin.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-settings-page.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-order-admin.php';
+require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-order-actions.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-plugin.php';
 
 // Declare compatibility with WooCommerce's order tables (HPOS) and the cart/checkout blocks.

@@ -42,5 +42,6 @@ require_once WC_ABSPATH . 'includes/admin/wc-meta-box-functions.php';
 PrintBridge_Product_Admin::init();
 PrintBridge_Settings_Page::init();
 PrintBridge_Order_Admin::init();
+PrintBridge_Order_Actions::init();
 
 require __DIR__ . '/TestCase.php';

@@ -41,6 +41,7 @@ final class PrintBridge_Plugin {
 			PrintBridge_Product_Admin::init();
 			PrintBridge_Settings_Page::init();
 			PrintBridge_Order_Admin::init();
+			PrintBridge_Order_Actions::init();
 		}
 	}
 
