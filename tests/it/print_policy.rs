@@ -106,6 +106,18 @@ async fn app_with(
     .await
 }
 
+/// Sandboxes, a manual clock at the present and an app whose store `held` has the hold
+/// window of [`HOLD_MINUTES`].
+async fn hold_window_app(backend: Backend) -> (Sandbox, Arc<ManualClock>, TestApp) {
+    let sb = start_sandbox().await;
+    let clock = ManualClock::new(now_ms());
+    let app = app_with(backend, &sb, &clock, |s| {
+        s.hold_minutes = HoldMinutes::new(HOLD_MINUTES).expect("minutes");
+    })
+    .await;
+    (sb, clock, app)
+}
+
 /// Places a paid order of the store `direct` (id `n`, its own Spiff transaction) and waits
 /// until Spiff has it: every job that was due before it has been claimed by then, since the
 /// dispatcher claims due jobs oldest first.
@@ -188,7 +200,19 @@ async fn payment_methods_decide_paid(backend: Backend) {
     ]
     .into_iter()
     .collect();
+    store.hold_minutes = HoldMinutes::new(5).expect("minutes");
+    store.approval = Approval::of(&[Provider::Apliiq]);
     let app = TestApp::spawn(backend, |c| c.stores = vec![store]).await;
+    let (status, stores) = app.admin_get("/v1/admin/stores").await;
+    assert_eq!(status, 200, "{stores}");
+    let shop = &stores["stores"][0];
+    assert_eq!(
+        shop["payment_methods"],
+        json!({"bacs": ["completed"], "cod": ["processing"]}),
+        "{stores}"
+    );
+    assert_eq!(shop["hold_minutes"], 5, "{stores}");
+    assert_eq!(shop["approval"], json!(["apliiq"]), "{stores}");
     for (id, method, planned) in [(1, "cod", true), (2, "bacs", false), (3, "card", true)] {
         let mut order = order_json(
             id,
@@ -213,12 +237,7 @@ on_both_backends!(payment_methods_decide_paid, payment_methods_decide_paid);
 /// The hold window: a paid order's jobs are not claimed before it ends, and a cancellation
 /// inside it places nothing, also once the window has passed.
 async fn cancellation_inside_the_hold(backend: Backend) {
-    let sb = start_sandbox().await;
-    let clock = ManualClock::new(now_ms());
-    let app = app_with(backend, &sb, &clock, |s| {
-        s.hold_minutes = HoldMinutes::new(HOLD_MINUTES).expect("minutes");
-    })
-    .await;
+    let (sb, clock, app) = hold_window_app(backend).await;
     let planned_at = clock.now_ms();
     let order = order_json(
         7,
@@ -268,12 +287,7 @@ on_both_backends!(
 /// transaction, Key2print's replaced project is withdrawn and the new one fetched; Send now
 /// sends them at once, exactly once.
 async fn design_change_replans(backend: Backend) {
-    let sb = start_sandbox().await;
-    let clock = ManualClock::new(now_ms());
-    let app = app_with(backend, &sb, &clock, |s| {
-        s.hold_minutes = HoldMinutes::new(HOLD_MINUTES).expect("minutes");
-    })
-    .await;
+    let (sb, _clock, app) = hold_window_app(backend).await;
     let (first, second) = (
         "11111111-aaaa-4aaa-8aaa-000000000001",
         "22222222-bbbb-4bbb-8bbb-000000000002",
@@ -333,12 +347,7 @@ on_both_backends!(
 /// Hold keeps an order's jobs back past the hold window until Send now, which places them
 /// once.
 async fn hold_until_sent(backend: Backend) {
-    let sb = start_sandbox().await;
-    let clock = ManualClock::new(now_ms());
-    let app = app_with(backend, &sb, &clock, |s| {
-        s.hold_minutes = HoldMinutes::new(HOLD_MINUTES).expect("minutes");
-    })
-    .await;
+    let (sb, clock, app) = hold_window_app(backend).await;
     let order = order_json(
         9,
         "processing",
@@ -474,12 +483,7 @@ on_both_backends!(
 /// A refund in part inside the hold window holds the order's jobs for the owner, flags the
 /// order, and Send now places them once.
 async fn partial_refund_holds(backend: Backend) {
-    let sb = start_sandbox().await;
-    let clock = ManualClock::new(now_ms());
-    let app = app_with(backend, &sb, &clock, |s| {
-        s.hold_minutes = HoldMinutes::new(HOLD_MINUTES).expect("minutes");
-    })
-    .await;
+    let (sb, clock, app) = hold_window_app(backend).await;
     let order = order_json(
         12,
         "processing",
