@@ -180,11 +180,6 @@ impl JobState {
     pub fn is_stopped(self) -> bool {
         Self::STOPPED.contains(&self)
     }
-
-    /// Waiting for the shop's owner: held or awaiting approval.
-    pub fn is_waiting(self) -> bool {
-        matches!(self, JobState::Held | JobState::AwaitingApproval)
-    }
 }
 
 job_enum! {
