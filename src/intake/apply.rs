@@ -1092,9 +1092,9 @@ where
     }
 
     /// Re-plans a paid order's jobs that were not sent yet (queued and never started, held
-    /// or awaiting approval) after it changed: each takes the payload planned now (a
-    /// changed design id), and one no longer planned (a Key2print project replaced by
-    /// another) is cancelled. The jobs' unique key keeps each one row, so what is sent is
+    /// or awaiting approval) after it changed: each takes the payload planned from the order
+    /// as it stands (a changed design id), and one the order does not plan (a Key2print
+    /// project replaced by another) is cancelled. The jobs' unique key keeps each one row, so what is sent is
     /// sent once, as the order stands when it leaves.
     async fn replan(tx: &mut DB::Connection, a: &OrderApply<'_>) -> Result<(), StoreError> {
         let (store_id, order_id, now) = (a.delivery.store_id.as_str(), a.snap.order.id, a.now);
