@@ -302,6 +302,17 @@ pub struct StoreConfig {
     pub api_token: Option<Secret>,
     #[serde(default = "default_paid_statuses")]
     pub paid_statuses: Vec<String>,
+    /// Per WooCommerce payment method id, the statuses that count as paid for its orders
+    /// (`[stores.payment_methods]`, `cod = ["completed"]`). A method not listed takes
+    /// `paid_statuses`, except `cod`, which waits for `completed` unless listed.
+    #[serde(default)]
+    pub payment_methods: std::collections::BTreeMap<String, Vec<String>>,
+    /// Minutes a paid order's provider jobs wait before they are due (0 = at once).
+    #[serde(default)]
+    pub hold_minutes: HoldMinutes,
+    /// The providers whose jobs wait for the owner's approval (`true` = all of them).
+    #[serde(default)]
+    pub approval: Approval,
     #[serde(default)]
     pub woocommerce_consumer_key: Option<String>,
     #[serde(default)]
@@ -325,8 +336,8 @@ pub struct StoreConfig {
     pub events: Vec<crate::events::EventEndpointConfig>,
 }
 
-/// How many days after an order is finished (no job of it queued, running, waiting for
-/// review or dead) each kind of personal data is kept; 0 keeps it for good. The privacy
+/// How many days after an order is finished (no job of it queued, held, awaiting approval,
+/// running, waiting for review or dead) each kind of personal data is kept; 0 keeps it for good. The privacy
 /// sweep redacts or removes it then (`crate::privacy::retention`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -374,6 +385,109 @@ fn default_privacy_sweep_secs() -> u64 {
     3600
 }
 
+/// The WooCommerce payment method id of cash on delivery.
+pub const COD: &str = "cod";
+
+/// What counts as paid for cash on delivery unless `payment_methods.cod` says otherwise:
+/// WooCommerce puts such orders in `processing` at checkout, before anyone paid.
+pub static COD_PAID_STATUSES: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| vec!["completed".to_owned()]);
+
+/// A store's hold window in minutes, from 0 to [`HoldMinutes::MAX`] (30 days). A value out
+/// of range is refused while the file is read, the key named.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HoldMinutes(u32);
+
+impl HoldMinutes {
+    pub const MAX: u32 = 43_200;
+
+    pub const fn new(minutes: u32) -> Option<HoldMinutes> {
+        if minutes <= Self::MAX {
+            Some(HoldMinutes(minutes))
+        } else {
+            None
+        }
+    }
+
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for HoldMinutes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let minutes = u32::deserialize(d)?;
+        HoldMinutes::new(minutes).ok_or_else(|| {
+            serde::de::Error::custom(format!("must be between 0 and {}", HoldMinutes::MAX))
+        })
+    }
+}
+
+/// Which providers' jobs wait for the owner's approval: `approval = true` (all),
+/// `false` (none, the default) or a list such as `["spiff", "key2print"]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Approval(Vec<crate::providers::Provider>);
+
+impl Approval {
+    pub const ALL: [crate::providers::Provider; 3] = [
+        crate::providers::Provider::Spiff,
+        crate::providers::Provider::Apliiq,
+        crate::providers::Provider::Key2print,
+    ];
+
+    pub fn of(providers: &[crate::providers::Provider]) -> Approval {
+        Approval(providers.to_vec())
+    }
+
+    pub fn covers(&self, provider: crate::providers::Provider) -> bool {
+        self.0.contains(&provider)
+    }
+
+    pub fn is_none(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'de> Deserialize<'de> for Approval {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Approval;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("true, false or a list of providers (spiff, apliiq, key2print)")
+            }
+            fn visit_bool<E: serde::de::Error>(self, all: bool) -> Result<Approval, E> {
+                Ok(if all {
+                    Approval(Approval::ALL.to_vec())
+                } else {
+                    Approval::default()
+                })
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Approval, A::Error> {
+                let mut providers = Vec::new();
+                while let Some(name) = seq.next_element::<String>()? {
+                    let provider = Approval::ALL
+                        .into_iter()
+                        .find(|p| p.as_str() == name)
+                        .ok_or_else(|| {
+                            serde::de::Error::custom(format!(
+                                "unknown provider {name:?}: expected spiff, apliiq or key2print"
+                            ))
+                        })?;
+                    if !providers.contains(&provider) {
+                        providers.push(provider);
+                    }
+                }
+                Ok(Approval(providers))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
 /// One tax rate of a store (`[stores.tax_rates.standard]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -395,6 +509,57 @@ impl StoreConfig {
         self.paid_statuses
             .iter()
             .any(|s| s.eq_ignore_ascii_case(status))
+    }
+
+    /// The statuses that count as paid for an order paid with `payment_method`: its entry
+    /// in `payment_methods`, else [`COD_PAID_STATUSES`] for cash on delivery, which reaches
+    /// `processing` unpaid, else `paid_statuses`.
+    pub fn paid_statuses_for(&self, payment_method: &str) -> &[String] {
+        if let Some(statuses) = self.payment_methods.get(payment_method) {
+            return statuses;
+        }
+        if payment_method == COD {
+            return &COD_PAID_STATUSES;
+        }
+        &self.paid_statuses
+    }
+
+    /// Whether an order in `status`, paid with `payment_method`, counts as paid.
+    pub fn is_paid(&self, status: &str, payment_method: &str) -> bool {
+        self.paid_statuses_for(payment_method)
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(status))
+    }
+
+    /// Every status that counts as paid for some payment method (the reconciler asks the
+    /// shop for orders in these).
+    pub fn any_paid_statuses(&self) -> Vec<String> {
+        let mut all: Vec<String> = Vec::new();
+        let lists = std::iter::once(&self.paid_statuses)
+            .chain(self.payment_methods.values())
+            .chain(std::iter::once(&*COD_PAID_STATUSES));
+        for status in lists.flatten() {
+            if !all.iter().any(|s| s.eq_ignore_ascii_case(status)) {
+                all.push(status.clone());
+            }
+        }
+        all
+    }
+
+    /// How long a paid order's provider jobs wait, in milliseconds.
+    pub fn hold_ms(&self) -> i64 {
+        i64::from(self.hold_minutes.get()) * 60_000
+    }
+
+    /// Whether jobs of `provider` wait for the owner's approval.
+    pub fn needs_approval(&self, provider: crate::providers::Provider) -> bool {
+        self.approval.covers(provider)
+    }
+
+    /// Whether an order's jobs can wait before they are due (a hold window or approval), so
+    /// a change during the wait re-plans them.
+    pub fn holds_jobs(&self) -> bool {
+        self.hold_minutes.get() > 0 || !self.approval.is_none()
     }
 
     /// Names of the providers configured for this store.
@@ -962,12 +1127,7 @@ fn validate_store(i: usize, s: &StoreConfig) -> Result<(), ConfigError> {
     if let Some(t) = &s.api_token {
         check_secret(&k("api_token"), t)?;
     }
-    if s.paid_statuses.is_empty() {
-        return Err(ConfigError::invalid(
-            k("paid_statuses"),
-            "name at least one status",
-        ));
-    }
+    check_paid_statuses(&k, s)?;
     if let Some(u) = &s.woocommerce_url {
         check_url(&k("woocommerce_url"), u)?;
     }
@@ -997,6 +1157,23 @@ fn validate_store(i: usize, s: &StoreConfig) -> Result<(), ConfigError> {
         (None, None) => {}
     }
     validate_providers(&k, s)
+}
+
+/// `paid_statuses` and each list of `payment_methods` name at least one status.
+fn check_paid_statuses(k: &dyn Fn(&str) -> String, s: &StoreConfig) -> Result<(), ConfigError> {
+    if s.paid_statuses.is_empty() {
+        return Err(ConfigError::invalid(
+            k("paid_statuses"),
+            "name at least one status",
+        ));
+    }
+    if let Some((method, _)) = s.payment_methods.iter().find(|(_, v)| v.is_empty()) {
+        return Err(ConfigError::invalid(
+            k(&format!("payment_methods.{method}")),
+            "name at least one status",
+        ));
+    }
+    Ok(())
 }
 
 /// The checks of a store's provider sections; `k` turns a key into its TOML path.
@@ -1202,8 +1379,13 @@ woocommerce_url = "https://shop.example.com"
 webhook_secret = "env:SHOP_WEBHOOK_SECRET"
 api_token = "file:/run/secrets/shop_token"
 paid_statuses = ["processing", "completed"]
+hold_minutes = 15
+approval = ["spiff"]
 woocommerce_consumer_key = "ck_1"
 woocommerce_consumer_secret = "cs_1"
+
+[stores.payment_methods]
+bacs = ["completed"]
 
 [stores.spiff]
 base_url = "https://api.us.spiffcommerce.com"
@@ -1306,6 +1488,76 @@ types = ["order.placed", "order.shipped"]
                 crate::events::EventType::OrderPlaced,
                 crate::events::EventType::OrderShipped
             ]
+        );
+        assert_eq!(s.hold_ms(), 15 * 60_000);
+        assert!(s.needs_approval(crate::providers::Provider::Spiff));
+        assert!(!s.needs_approval(crate::providers::Provider::Apliiq));
+        assert!(s.holds_jobs());
+        assert!(!s.is_paid("processing", "bacs"));
+        assert!(s.is_paid("completed", "bacs"));
+    }
+
+    /// A store with `lines` after its id and secret, parsed and validated.
+    fn store_with(lines: &str) -> Result<StoreConfig, String> {
+        let text = format!("[[stores]]\nid = \"shop\"\nwebhook_secret = \"whs\"\n{lines}");
+        let c = Config::parse(&text)?;
+        c.validate().map_err(|e| e.to_string())?;
+        Ok(c.stores[0].clone())
+    }
+
+    #[test]
+    fn cash_on_delivery_waits_for_completed_unless_configured() {
+        let s = store_with("").expect("valid");
+        assert!(!s.is_paid("processing", "cod"));
+        assert!(s.is_paid("completed", "cod"));
+        assert!(s.is_paid("processing", "stripe"));
+        assert!(!s.holds_jobs());
+        assert_eq!(s.any_paid_statuses(), ["processing", "completed"]);
+        let s = store_with(
+            "[stores.payment_methods]\ncod = [\"processing\"]\ncheque = [\"on-hold\"]\n",
+        )
+        .expect("valid");
+        assert!(s.is_paid("processing", "cod"));
+        assert!(s.is_paid("on-hold", "cheque"));
+        assert!(!s.is_paid("processing", "cheque"));
+        assert_eq!(
+            s.any_paid_statuses(),
+            ["processing", "completed", "on-hold"]
+        );
+        let err = store_with("[stores.payment_methods]\ncod = []\n").expect_err("empty list");
+        assert!(err.contains("stores[0].payment_methods.cod"), "{err}");
+    }
+
+    #[test]
+    fn hold_and_approval_are_read_and_checked_naming_the_key() {
+        let s = store_with("hold_minutes = 43200\napproval = true\n").expect("valid");
+        assert_eq!(s.hold_minutes.get(), 43_200);
+        for p in Approval::ALL {
+            assert!(s.needs_approval(p));
+        }
+        let s = store_with("approval = false\n").expect("valid");
+        assert!(s.approval.is_none());
+        let s = store_with("approval = [\"key2print\", \"key2print\"]\n").expect("valid");
+        assert_eq!(
+            s.approval,
+            Approval::of(&[crate::providers::Provider::Key2print])
+        );
+        let err = store_with("hold_minutes = 43201\n").expect_err("too long");
+        assert!(
+            err.contains("hold_minutes") && err.contains("43200"),
+            "{err}"
+        );
+        let err = store_with("hold_minutes = -1\n").expect_err("negative");
+        assert!(err.contains("hold_minutes"), "{err}");
+        let err = store_with("approval = [\"printful\"]\n").expect_err("unknown provider");
+        assert!(
+            err.contains("approval") && err.contains("printful"),
+            "{err}"
+        );
+        let err = store_with("approval = \"yes\"\n").expect_err("a string");
+        assert!(
+            err.contains("approval") && err.contains("list of providers"),
+            "{err}"
         );
     }
 

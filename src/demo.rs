@@ -91,6 +91,10 @@ pub fn demo_order() -> Result<Value, String> {
             ))
         ),
     ]);
+    // Paid by card: a cash on delivery order in `processing` is not paid yet, and waits
+    // for `completed` (the store's payment method policy).
+    order["payment_method"] = json!("stripe");
+    order["payment_method_title"] = json!("Credit card");
     order["shipping_lines"] = json!([{
         "id": 9, "method_title": "Flat rate", "method_id": "flat_rate", "instance_id": "1",
         "total": "4.90", "total_tax": "0.00", "taxes": [], "meta_data": []

@@ -268,7 +268,7 @@ fn scrape_registry(g: &ScrapeGauges) -> Registry {
     }
     registry.register(
         "printbridge_jobs",
-        "Jobs in the outbox not finished (pending, retrying, running) or waiting for an operator (needs-review, dead), by provider and state",
+        "Jobs in the outbox not finished (pending, retrying, running) or waiting for an operator (needs-review, dead) or the shop's owner (held, awaiting-approval), by provider and state",
         jobs,
     );
     let gauge = ConstGauge::new;

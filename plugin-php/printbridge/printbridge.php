@@ -40,6 +40,7 @@ require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-merchant-editor.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-settings-page.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-order-admin.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-privacy.php';
+require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-order-actions.php';
 require_once PRINTBRIDGE_DIR . 'includes/class-printbridge-plugin.php';
 
 // Declare compatibility with WooCommerce's order tables (HPOS) and the cart/checkout blocks.

@@ -44,5 +44,6 @@ PrintBridge_Merchant_Editor::init();
 PrintBridge_Key2print_Lists::init();
 PrintBridge_Settings_Page::init();
 PrintBridge_Order_Admin::init();
+PrintBridge_Order_Actions::init();
 
 require __DIR__ . '/TestCase.php';

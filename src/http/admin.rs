@@ -39,6 +39,13 @@ pub struct StoreView {
     pub id: String,
     pub woocommerce_url: Option<String>,
     pub paid_statuses: Vec<String>,
+    /// Per payment method id, the statuses that count as paid (`cod` waits for
+    /// `completed` unless listed).
+    pub payment_methods: std::collections::BTreeMap<String, Vec<String>>,
+    /// Minutes a paid order's print jobs wait before they are due.
+    pub hold_minutes: u32,
+    /// Providers whose jobs wait for the owner's approval.
+    pub approval: Vec<String>,
     /// The bridge may call the shop's REST API (notes, reconciliation, catalog).
     pub woocommerce_rest: bool,
     /// Providers configured for this store.
@@ -313,7 +320,8 @@ impl AdminApi {
         _auth: AdminAuth,
         state: Data<&Arc<AppState>>,
         store: Query<Option<String>>,
-        /// pending, retrying, running, needs-review, dead, done or cancelled.
+        /// pending, retrying, running, needs-review, dead, done, cancelled, held or
+        /// awaiting-approval.
         #[oai(name = "state")]
         job_state: Query<Option<String>>,
         /// spiff, apliiq, key2print or woocommerce.
@@ -500,6 +508,13 @@ impl AdminApi {
                 id: s.id.clone(),
                 woocommerce_url: s.woocommerce_url.clone(),
                 paid_statuses: s.paid_statuses.clone(),
+                payment_methods: s.payment_methods.clone(),
+                hold_minutes: s.hold_minutes.get(),
+                approval: crate::config::Approval::ALL
+                    .into_iter()
+                    .filter(|p| s.needs_approval(*p))
+                    .map(|p| p.as_str().to_owned())
+                    .collect(),
                 woocommerce_rest: s.has_rest_keys(),
                 providers: s.provider_names(),
                 webhook_path: format!("/v1/webhooks/woocommerce/{}", s.id),

@@ -104,8 +104,9 @@ impl HealthApi {
     /// Metrics
     ///
     /// Deliveries by topic and outcome, deliveries stored and waiting to be applied and the
-    /// oldest one's age in seconds, jobs not finished or waiting for an operator by provider
-    /// and state (pending, retrying, running, needs-review, dead; done and cancelled jobs show
+    /// oldest one's age in seconds, jobs not finished or waiting for an operator or the
+    /// shop's owner by provider and state (pending, retrying, running, needs-review, dead,
+    /// held, awaiting-approval; done and cancelled jobs show
     /// as provider attempts), queue depth and oldest due job age, provider attempts and latency by provider and outcome,
     /// dead letters.
     #[oai(

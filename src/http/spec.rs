@@ -22,6 +22,9 @@ pub const ERROR_STATUSES: &[(&str, &[u16])] = &[
     ("storeStatus", &[400, 401, 500, 503]),
     ("storeOrder", &[400, 401, 404, 500, 503]),
     ("storeRetryOrder", &[400, 401, 500, 503]),
+    ("storeSendOrderNow", &[400, 401, 404, 409, 500, 503]),
+    ("storeHoldOrder", &[400, 401, 404, 409, 500, 503]),
+    ("storeApproveOrder", &[400, 401, 404, 409, 500, 503]),
     ("storeFile", &[400, 401, 404, 500, 503]),
     (
         "startKey2printSession",

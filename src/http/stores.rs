@@ -5,15 +5,17 @@ use std::sync::Arc;
 
 use poem::web::Data;
 use poem_openapi::auth::Bearer;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Binary, Json};
-use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, SecurityScheme};
 
 use super::problem::{ApiError, Problem};
 use super::{ApiTags, AppState};
 use crate::config::StoreConfig;
+use crate::intake::parse::{parse_order_json, plan_provider_jobs};
 use crate::outbox::job_types::{JobQueue, JobState};
-use crate::reads::jobs::TrackingView;
+use crate::outbox::jobs::OwnerAction;
+use crate::reads::jobs::{OrderWaits, TrackingView};
 use crate::reads::orders::rfc3339;
 
 /// The store's `api_token` as a bearer token.
@@ -104,7 +106,8 @@ pub struct ProviderOrderView {
     pub provider: String,
     /// `order`, or the Key2print project id.
     pub target: String,
-    /// pending, retrying, running, needs-review, dead, done or cancelled.
+    /// pending, retrying, running, needs-review, dead, done, cancelled, held (until the
+    /// owner sends it) or awaiting-approval.
     pub state: String,
     /// The provider's order id once placed.
     pub provider_order_id: Option<String>,
@@ -123,9 +126,97 @@ pub struct StoreOrderView {
     pub order_id: i64,
     pub status: String,
     pub paid: bool,
+    /// The order's WooCommerce payment method id (`cod`, `stripe`, …).
+    pub payment_method: String,
     pub provider_orders: Vec<ProviderOrderView>,
     /// What an operator should look at, in words.
     pub attention: Vec<String>,
+    /// Why the order's print jobs wait, when they do.
+    #[oai(skip_serializing_if_is_none)]
+    pub waiting: Option<OrderWait>,
+}
+
+/// Why an order's print jobs wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum WaitReason {
+    /// The order is not paid by its payment method's policy (`paid_statuses` names what
+    /// counts as paid): nothing is planned yet.
+    Payment,
+    /// Jobs await the owner's approval (Approve).
+    Approval,
+    /// The owner holds jobs until they are sent (Send now).
+    Held,
+    /// Jobs wait for the store's hold window (`print_at`; Send now or Hold).
+    Hold,
+}
+
+/// What an order waits for before it goes to print; the first reason that applies, in
+/// the order of [`WaitReason`], with the counts the order screen's buttons need.
+#[derive(Debug, Object)]
+pub struct OrderWait {
+    pub reason: WaitReason,
+    /// The reason in words.
+    pub message: String,
+    /// The statuses that count as paid for the order's payment method.
+    pub paid_statuses: Vec<String>,
+    /// When the jobs waiting for the hold window are due (RFC 3339, UTC).
+    #[oai(skip_serializing_if_is_none)]
+    pub print_at: Option<String>,
+    /// Jobs the owner holds.
+    pub held: i64,
+    /// Jobs awaiting the owner's approval.
+    pub awaiting_approval: i64,
+}
+
+impl OrderWait {
+    /// The wait of an order in `status`, paid with `payment_method`, whose jobs wait as
+    /// `waits` says; `unpaid_printable` when it has print items and is not paid yet.
+    fn of(
+        cfg: &StoreConfig,
+        payment_method: &str,
+        unpaid_printable: bool,
+        waits: OrderWaits,
+    ) -> Option<OrderWait> {
+        let paid_statuses = cfg.paid_statuses_for(payment_method).to_vec();
+        let (reason, message) = if unpaid_printable {
+            let method = if payment_method.is_empty() {
+                "no payment method"
+            } else {
+                payment_method
+            };
+            let message = format!(
+                "paid with {method}: goes to print when the order is {}",
+                paid_statuses.join(" or ")
+            );
+            (WaitReason::Payment, message)
+        } else if waits.awaiting_approval > 0 {
+            (WaitReason::Approval, "awaiting approval".to_owned())
+        } else if waits.held > 0 {
+            (WaitReason::Held, "held until sent".to_owned())
+        } else if let Some(at) = waits.print_at {
+            (
+                WaitReason::Hold,
+                format!("goes to print at {}", rfc3339(at)),
+            )
+        } else {
+            return None;
+        };
+        Some(OrderWait {
+            reason,
+            message,
+            paid_statuses,
+            print_at: waits.print_at.map(rfc3339),
+            held: waits.held,
+            awaiting_approval: waits.awaiting_approval,
+        })
+    }
+}
+
+/// How many of an order's jobs an owner's action changed.
+#[derive(Debug, Object)]
+pub struct JobsChanged {
+    pub jobs: u64,
 }
 
 #[derive(Debug, Object)]
@@ -190,49 +281,101 @@ impl StoreApi {
                 "order_id",
             ));
         };
-        let jobs = state.store.order_jobs(&cfg.id, order_id.0).await?;
-        let tracking = state.store.order_tracking(&cfg.id, order_id.0).await?;
+        let (payment_method, unpaid_printable) =
+            payment_of(&state, cfg, order_id.0, &summary.status).await?;
+        let waits = state
+            .store
+            .order_waits(&cfg.id, order_id.0, state.clock.now_ms())
+            .await?;
         let mut attention: Vec<String> = summary.attention.iter().cloned().collect();
-        let provider_orders = jobs
-            .into_iter()
-            // Write-back to the shop and order events are not provider orders.
-            .filter(|j| {
-                j.job.provider != JobQueue::Woocommerce && j.job.provider != JobQueue::Events
-            })
-            .map(|j| {
-                if j.job.state.parse().is_ok_and(JobState::is_stopped) {
-                    attention.push(format!(
-                        "{} {}: {}",
-                        j.job.provider,
-                        j.job.state,
-                        j.job.last_error.clone().unwrap_or_default()
-                    ));
-                }
-                ProviderOrderView {
-                    tracking: tracking
-                        .iter()
-                        .filter(|t| t.provider == j.job.provider)
-                        .cloned()
-                        .collect(),
-                    provider: j.job.provider,
-                    target: j.job.target,
-                    state: j.job.state,
-                    provider_order_id: j.job.provider_ref,
-                    attempts: j.job.attempts,
-                    last_error: j.job.last_error,
-                    next_attempt_at: j.job.next_attempt_at,
-                    file_id: j.file_id,
-                }
-            })
-            .collect();
+        let provider_orders = provider_orders(&state, cfg, order_id.0, &mut attention).await?;
         Ok(StoreResponse::Ok(Json(StoreOrderView {
             store: cfg.id.clone(),
             order_id: order_id.0,
             status: summary.status,
             paid: summary.paid,
+            waiting: OrderWait::of(cfg, &payment_method, unpaid_printable, waits),
+            payment_method,
             provider_orders,
             attention,
         })))
+    }
+
+    /// Send now
+    ///
+    /// Sends the order's held jobs and those waiting for the hold window at once (the
+    /// order screen's Send now). Jobs awaiting approval keep waiting for it.
+    #[oai(
+        path = "/:store/orders/:order_id/send-now",
+        method = "post",
+        operation_id = "storeSendOrderNow"
+    )]
+    async fn send_now(
+        &self,
+        token: StoreToken,
+        state: Data<&Arc<AppState>>,
+        store: Path<String>,
+        order_id: Path<i64>,
+    ) -> Result<StoreResponse<JobsChanged>, ApiError> {
+        let cfg = authorize(&state, &store.0, &token)?;
+        owner_action(&state, cfg, order_id.0, OwnerAction::SendNow).await
+    }
+
+    /// Hold
+    ///
+    /// Holds the order's queued jobs that were not sent until the owner sends them (Send
+    /// now).
+    #[oai(
+        path = "/:store/orders/:order_id/hold",
+        method = "post",
+        operation_id = "storeHoldOrder"
+    )]
+    async fn hold(
+        &self,
+        token: StoreToken,
+        state: Data<&Arc<AppState>>,
+        store: Path<String>,
+        order_id: Path<i64>,
+    ) -> Result<StoreResponse<JobsChanged>, ApiError> {
+        let cfg = authorize(&state, &store.0, &token)?;
+        owner_action(&state, cfg, order_id.0, OwnerAction::Hold).await
+    }
+
+    /// Approve for print
+    ///
+    /// Approves the order's jobs awaiting approval, of one `provider` or all: they go to
+    /// print at the end of the hold window, or at once when it has passed.
+    #[oai(
+        path = "/:store/orders/:order_id/approve",
+        method = "post",
+        operation_id = "storeApproveOrder"
+    )]
+    async fn approve(
+        &self,
+        token: StoreToken,
+        state: Data<&Arc<AppState>>,
+        store: Path<String>,
+        order_id: Path<i64>,
+        /// spiff, apliiq or key2print; all providers when left out.
+        provider: Query<Option<String>>,
+    ) -> Result<StoreResponse<JobsChanged>, ApiError> {
+        let cfg = authorize(&state, &store.0, &token)?;
+        let provider = match provider.0.as_deref() {
+            None => None,
+            Some(name) => Some(
+                name.parse::<JobQueue>()
+                    .ok()
+                    .filter(|q| q.provider().is_some())
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_provider",
+                            "provider must be spiff, apliiq or key2print",
+                            "provider",
+                        )
+                    })?,
+            ),
+        };
+        owner_action(&state, cfg, order_id.0, OwnerAction::Approve(provider)).await
     }
 
     /// Retry what needs attention
@@ -279,6 +422,111 @@ impl StoreApi {
         let cfg = authorize(&state, &store.0, &token)?;
         serve_file(&state, Some(&cfg.id), file_id.0).await
     }
+}
+
+/// An order's provider orders for the order screen; each stopped one adds its reason to
+/// `attention`.
+async fn provider_orders(
+    state: &AppState,
+    cfg: &StoreConfig,
+    order_id: i64,
+    attention: &mut Vec<String>,
+) -> Result<Vec<ProviderOrderView>, ApiError> {
+    let jobs = state.store.order_jobs(&cfg.id, order_id).await?;
+    let tracking = state.store.order_tracking(&cfg.id, order_id).await?;
+    let views = jobs
+        .into_iter()
+        // Write-back to the shop and order events are not provider orders.
+        .filter(|j| j.job.provider != JobQueue::Woocommerce && j.job.provider != JobQueue::Events)
+        .map(|j| {
+            if j.job.state.parse().is_ok_and(JobState::is_stopped) {
+                attention.push(format!(
+                    "{} {}: {}",
+                    j.job.provider,
+                    j.job.state,
+                    j.job.last_error.clone().unwrap_or_default()
+                ));
+            }
+            ProviderOrderView {
+                tracking: tracking
+                    .iter()
+                    .filter(|t| t.provider == j.job.provider)
+                    .cloned()
+                    .collect(),
+                provider: j.job.provider,
+                target: j.job.target,
+                state: j.job.state,
+                provider_order_id: j.job.provider_ref,
+                attempts: j.job.attempts,
+                last_error: j.job.last_error,
+                next_attempt_at: j.job.next_attempt_at,
+                file_id: j.file_id,
+            }
+        })
+        .collect();
+    Ok(views)
+}
+
+/// The order's payment method, and whether it has print items and is not paid by that
+/// method's policy (neither a draft nor stopped), from its current snapshot.
+async fn payment_of(
+    state: &AppState,
+    cfg: &StoreConfig,
+    order_id: i64,
+    status: &str,
+) -> Result<(String, bool), ApiError> {
+    let body = state.store.current_order_body(&cfg.id, order_id).await?;
+    let Some(snap) = body.and_then(|b| parse_order_json(b.as_bytes()).ok()) else {
+        return Ok((String::new(), false));
+    };
+    let method = snap.order.payment_method.clone();
+    let unpaid = !snap.is_draft()
+        && !snap.is_stopped()
+        && !cfg.is_paid(status, &method)
+        && !plan_provider_jobs(&snap).is_empty();
+    Ok((method, unpaid))
+}
+
+/// Does `action` with an order's unsent jobs and wakes the dispatcher; 404 for an order the
+/// bridge has not received, 409 when no job waits for the action.
+async fn owner_action(
+    state: &AppState,
+    cfg: &StoreConfig,
+    order_id: i64,
+    action: OwnerAction,
+) -> Result<StoreResponse<JobsChanged>, ApiError> {
+    if state
+        .store
+        .order_summary(&cfg.id, order_id)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::not_found(
+            "not_found",
+            format!("the bridge has not received order {order_id}"),
+            "order_id",
+        ));
+    }
+    let jobs = state
+        .store
+        .owner_action(&cfg.id, order_id, action, state.clock.now_ms())
+        .await?;
+    if jobs == 0 {
+        let what = match action {
+            OwnerAction::SendNow => "is held or waiting for the hold window",
+            OwnerAction::Hold => "is queued and not sent",
+            OwnerAction::Approve(_) => "awaits approval",
+        };
+        return Err(ApiError::conflict(
+            "nothing_waiting",
+            format!("no print job of order {order_id} {what}"),
+            "order_id",
+        ));
+    }
+    if action != OwnerAction::Hold {
+        state.wake_dispatcher();
+    }
+    Ok(StoreResponse::Ok(Json(JobsChanged { jobs })))
 }
 
 /// Reads a kept file; `store` limits it to one store's files.

@@ -14,6 +14,7 @@ use sqlx::{
 };
 
 use super::body::{self, Packed};
+use crate::config::Approval;
 use crate::config::{Config, StoreConfig};
 use crate::events::EventEndpointConfig;
 use crate::events::triggers::{
@@ -23,7 +24,8 @@ use crate::intake::parse::{
     ClassifiedItem, Delivery, OrderSnapshot, Parsed, PlannedJob, Source, parse_delivery,
     plan_provider_jobs,
 };
-use crate::outbox::jobs::IN_JOBS_DUE;
+use crate::outbox::job_types::JobState;
+use crate::outbox::jobs::IN_JOBS_UNSENT;
 use crate::store::backend::{Backend, Done};
 use crate::store::{Store, StoreError, in_tx};
 
@@ -101,6 +103,24 @@ struct Plan {
     detail: Option<String>,
     /// Why the order's items need an operator (none for a draft).
     attention: Option<String>,
+    /// How long the provider jobs wait before they are due, in milliseconds.
+    hold_ms: i64,
+    /// The providers whose jobs wait for the owner's approval.
+    approval: Approval,
+    /// The store's jobs can wait (a hold window or approval), so a paid order's unsent jobs
+    /// are re-planned when it changes ([`Ledger::replan`]).
+    replan: bool,
+}
+
+impl Plan {
+    /// The state a provider job is planned in: awaiting approval where its provider needs
+    /// it, else pending.
+    fn initial_state(&self, job: &PlannedJob) -> JobState {
+        match job.provider.provider() {
+            Some(p) if self.approval.covers(p) => JobState::AwaitingApproval,
+            _ => JobState::Pending,
+        }
+    }
 }
 
 /// The plan for a delivery: an order's, none for anything else.
@@ -115,7 +135,7 @@ fn plan_for(store: &StoreConfig, snap: &OrderSnapshot) -> Plan {
     let status = snap.order.status.as_str();
     let draft = snap.is_draft();
     let trashed = status.eq_ignore_ascii_case("trash");
-    let paid = !draft && !trashed && store.is_paid_status(status);
+    let paid = !draft && !trashed && store.is_paid(status, &snap.order.payment_method);
     let provider_jobs = if paid {
         plan_provider_jobs(snap)
     } else {
@@ -135,6 +155,9 @@ fn plan_for(store: &StoreConfig, snap: &OrderSnapshot) -> Plan {
         refunds: snap.order.refunds.len(),
         detail,
         attention,
+        hold_ms: store.hold_ms(),
+        approval: store.approval.clone(),
+        replan: store.holds_jobs(),
     }
 }
 
@@ -284,6 +307,14 @@ fn consecutive_ids(rows: usize, affected: u64, last: Option<i64>) -> Result<Vec<
     }
 }
 
+/// The unsent jobs [`Ledger::replan`] changes (with `started = 0`): queued, never
+/// attempted, or waiting for the owner.
+const IN_JOBS_REPLANNED: &str = "state IN ('pending', 'held', 'awaiting-approval')";
+
+/// Why a paid order's waiting jobs were held after a partial refund.
+const REFUND_HELD: &str = "The order was refunded in part before it went to print; its print \
+     jobs are held: check the order, then send them (Send now).";
+
 /// After [`Ledger::push_jobs`]: the store and order of each job planned.
 const JOBS_RETURNING: &str = " RETURNING store_id, order_id";
 
@@ -339,9 +370,10 @@ const APPLY_ORDERS_POSTGRES_END: &str = "), \
      FROM s LEFT JOIN o ON o.store_id = s.store_id AND o.order_id = s.order_id";
 
 /// Whether an applied order needs [`Ledger::after_order_applied`]'s statements: it stopped, went to
-/// the trash or was refunded in part.
+/// the trash or was refunded in part, or it is paid in a store whose jobs can wait (its
+/// unsent jobs follow its changes).
 fn needs_follow_up(plan: &Plan, trashed: i64) -> bool {
-    plan.stopped || trashed == 1 || plan.refunds > 0
+    plan.stopped || trashed == 1 || plan.refunds > 0 || (plan.paid && plan.replan)
 }
 
 /// The keys of an intake transaction's maps: (store, order id).
@@ -575,8 +607,9 @@ where
         q.push(" ON CONFLICT (store_id, order_id, item_id) DO NOTHING");
     }
 
-    /// Pushes onto `q` the insert of provider jobs (`(order, job)`): a job already planned is
-    /// left as it is unless it was cancelled, when it is queued again.
+    /// Pushes onto `q` the insert of provider jobs (`(order, job)`), each in its initial
+    /// state (pending, or awaiting approval) and due after the store's hold window: a job
+    /// already planned is left as it is unless it was cancelled, when it is planned again.
     fn push_jobs(q: &mut QueryBuilder<DB>, jobs: &[(&OrderApply<'_>, &PlannedJob)]) {
         q.push(
             "INSERT INTO jobs (store_id, order_id, provider, target, kind, state, payload, \
@@ -588,15 +621,15 @@ where
                 .push_bind(job.provider.as_str())
                 .push_bind(job.target.as_str())
                 .push_bind(job.kind.as_str())
-                .push("'pending'")
+                .push_bind(a.plan.initial_state(job).as_str())
                 .push_bind(job.payload.as_str())
-                .push_bind(a.now)
+                .push_bind(a.now.saturating_add(a.plan.hold_ms))
                 .push_bind(a.now)
                 .push_bind(a.now);
         });
         q.push(
             " ON CONFLICT (store_id, order_id, provider, target) \
-             DO UPDATE SET state = 'pending', run_at = excluded.run_at, \
+             DO UPDATE SET state = excluded.state, run_at = excluded.run_at, \
              updated_at = excluded.updated_at, last_error = NULL \
              WHERE jobs.state = 'cancelled'",
         );
@@ -1035,6 +1068,14 @@ where
         trashed: i64,
     ) -> Result<Option<String>, StoreError> {
         let (o, plan, store_id, now) = (&a.snap.order, a.plan, a.delivery.store_id.as_str(), a.now);
+        let mut detail = plan.detail.clone();
+        if plan.paid && plan.replan && trashed == 0 {
+            Self::replan(tx, a).await?;
+            if plan.refunds > 0 && Self::hold_for_refund(tx, store_id, o.id, now).await? > 0 {
+                Self::set_attention(tx, store_id, o.id, REFUND_HELD).await?;
+                detail = Some(REFUND_HELD.to_owned());
+            }
+        }
         // (note key, what happened) when the order changed in a way the provider must hear
         // about from a person.
         let change: Option<(String, String)> = if plan.stopped || trashed == 1 {
@@ -1046,7 +1087,7 @@ where
             sqlx::query(AssertSqlSafe(format!(
                 "UPDATE jobs SET state = 'cancelled', updated_at = $3, \
                  last_error = $4 WHERE store_id = $1 AND order_id = $2 \
-                 AND provider NOT IN ('woocommerce', 'events') AND {IN_JOBS_DUE}"
+                 AND provider NOT IN ('woocommerce', 'events') AND {IN_JOBS_UNSENT}"
             )))
             .bind(store_id)
             .bind(o.id)
@@ -1064,11 +1105,11 @@ where
             None
         };
         let Some((key, what)) = change else {
-            return Ok(plan.detail.clone());
+            return Ok(detail);
         };
         let placed = Self::placed_providers(tx, store_id, o.id).await?;
         if placed.is_empty() {
-            return Ok(plan.detail.clone());
+            return Ok(detail);
         }
         let reason = format!(
             "Order {what} after it was sent to {}; no provider offers a cancel or change call, so contact the provider to stop or change production.",
@@ -1081,6 +1122,76 @@ where
             Self::plan_note(&mut *tx, store_id, o.id, &key, &reason, now).await?;
         }
         Ok(Some(reason))
+    }
+
+    /// Re-plans a paid order's jobs that were not sent yet (queued and never started, held
+    /// or awaiting approval) after it changed: each takes the payload planned from the order
+    /// as it stands (a changed design id), and one the order does not plan (a Key2print
+    /// project replaced by another) is cancelled. The jobs' unique key keeps each one row, so what is sent is
+    /// sent once, as the order stands when it leaves.
+    async fn replan(tx: &mut DB::Connection, a: &OrderApply<'_>) -> Result<(), StoreError> {
+        let (store_id, order_id, now) = (a.delivery.store_id.as_str(), a.snap.order.id, a.now);
+        let jobs = &a.plan.provider_jobs;
+        for job in jobs {
+            sqlx::query(AssertSqlSafe(format!(
+                "UPDATE jobs SET payload = $5, updated_at = $6 WHERE store_id = $1 \
+                 AND order_id = $2 AND provider = $3 AND target = $4 AND started = 0 \
+                 AND {IN_JOBS_REPLANNED} AND payload <> $5"
+            )))
+            .bind(store_id)
+            .bind(order_id)
+            .bind(job.provider.as_str())
+            .bind(job.target.as_str())
+            .bind(job.payload.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let mut q = QueryBuilder::new(
+            "UPDATE jobs SET state = 'cancelled', last_error = 'its design changed before it \
+             was sent', updated_at = ",
+        );
+        q.push_bind(now)
+            .push(" WHERE store_id = ")
+            .push_bind(store_id)
+            .push(" AND order_id = ")
+            .push_bind(order_id)
+            .push(" AND provider <> 'woocommerce' AND started = 0 AND ")
+            .push(IN_JOBS_REPLANNED);
+        if !jobs.is_empty() {
+            q.push(" AND (provider, target) NOT IN (");
+            q.push_values(jobs, |mut row, job| {
+                row.push_bind(job.provider.as_str())
+                    .push_bind(job.target.as_str());
+            });
+            q.push(")");
+        }
+        q.build().execute(&mut *tx).await?;
+        Ok(())
+    }
+
+    /// A paid order refunded in part while its jobs wait for the hold window: the jobs not
+    /// yet due are held until the owner sends them (the order screen's Send now), since
+    /// the refund may concern what they would print. Returns how many.
+    async fn hold_for_refund(
+        tx: &mut DB::Connection,
+        store_id: &str,
+        order_id: i64,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let held = sqlx::query(
+            "UPDATE jobs SET state = 'held', updated_at = $3, last_error = $4 \
+             WHERE store_id = $1 AND order_id = $2 AND provider <> 'woocommerce' \
+             AND state = 'pending' AND started = 0 AND run_at > $3",
+        )
+        .bind(store_id)
+        .bind(order_id)
+        .bind(now)
+        .bind(REFUND_HELD)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        Ok(held)
     }
 
     /// The providers an order's jobs were sent to (done or running), in the jobs' order.
@@ -1192,7 +1303,7 @@ where
         sqlx::query(AssertSqlSafe(format!(
             "UPDATE jobs SET state = 'cancelled', updated_at = $3, \
              last_error = 'order moved to the trash before this was sent' \
-             WHERE store_id = $1 AND order_id = $2 AND provider NOT IN ('woocommerce', 'events') AND {IN_JOBS_DUE}"
+             WHERE store_id = $1 AND order_id = $2 AND provider NOT IN ('woocommerce', 'events') AND {IN_JOBS_UNSENT}"
         )))
         .bind(store_id)
         .bind(order_id)

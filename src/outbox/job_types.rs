@@ -158,8 +158,12 @@ job_enum! {
         Dead => "dead",
         /// Finished successfully.
         Done => "done",
-        /// Withdrawn before it ran (the order stopped).
+        /// Withdrawn before it ran (the order stopped, or a changed design replaced it).
         Cancelled => "cancelled",
+        /// Kept back by the owner (the order screen's Hold) until released (Send now).
+        Held => "held",
+        /// Waiting for the owner's approval before it is queued.
+        AwaitingApproval => "awaiting-approval",
     }
 }
 
@@ -208,6 +212,18 @@ job_enum! {
     }
 }
 
+impl JobQueue {
+    /// The print provider of this queue; none for the shop's own and the order events.
+    pub fn provider(self) -> Option<crate::providers::Provider> {
+        match self {
+            JobQueue::Spiff => Some(crate::providers::Provider::Spiff),
+            JobQueue::Apliiq => Some(crate::providers::Provider::Apliiq),
+            JobQueue::Key2print => Some(crate::providers::Provider::Key2print),
+            JobQueue::Woocommerce | JobQueue::Events => None,
+        }
+    }
+}
+
 impl From<crate::providers::Provider> for JobQueue {
     fn from(p: crate::providers::Provider) -> Self {
         match p {
@@ -250,7 +266,9 @@ mod tests {
                 "needs-review",
                 "dead",
                 "done",
-                "cancelled"
+                "cancelled",
+                "held",
+                "awaiting-approval"
             ]
         );
         assert_eq!(
@@ -275,7 +293,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "unknown job state \"needs_review\": expected one of pending, retrying, running, \
-             needs-review, dead, done, cancelled"
+             needs-review, dead, done, cancelled, held, awaiting-approval"
         );
         assert!(serde_json::from_str::<JobKind>("\"place-order\"").is_err());
         assert!("Spiff".parse::<JobQueue>().is_err());
@@ -378,7 +396,13 @@ mod tests {
         }
         assert_eq!(
             sql_names(IN_JOBS_STATE, "state"),
-            ["running", "needs-review", "dead"]
+            [
+                "running",
+                "needs-review",
+                "dead",
+                "held",
+                "awaiting-approval"
+            ]
         );
     }
 
@@ -387,7 +411,10 @@ mod tests {
         use crate::providers::Provider;
         for p in [Provider::Spiff, Provider::Apliiq, Provider::Key2print] {
             assert_eq!(JobQueue::from(p).as_str(), p.as_str());
+            assert_eq!(JobQueue::from(p).provider(), Some(p));
         }
+        assert_eq!(JobQueue::Woocommerce.provider(), None);
+        assert_eq!(JobQueue::Events.provider(), None);
     }
 
     #[tokio::test]

@@ -30,11 +30,12 @@ pub struct JobGauges {
     pub dead: i64,
 }
 
-/// The predicate of the partial index `jobs_state` (migration 0007), spelled as a statement
+/// The predicate of the partial index `jobs_state` (migrations 0007 and 0012), spelled as a statement
 /// must spell it for SQLite to read that index: SQLite uses a partial index only where a
 /// term of the statement's `WHERE` is the index's own, and PostgreSQL only where the terms
 /// imply it with no parameter involved.
-pub(crate) const IN_JOBS_STATE: &str = "state IN ('running', 'needs-review', 'dead')";
+pub(crate) const IN_JOBS_STATE: &str =
+    "state IN ('running', 'needs-review', 'dead', 'held', 'awaiting-approval')";
 
 /// A job whose order's personal data was not erased (an erased order's jobs are never
 /// queued again; migration 0011).
@@ -45,11 +46,18 @@ pub(crate) const NOT_ERASED: &str = "NOT EXISTS (SELECT 1 FROM orders e \
 /// The predicate of the claim index `jobs_due` (migration 0001), as for [`IN_JOBS_STATE`].
 pub(crate) const IN_JOBS_DUE: &str = "state IN ('pending', 'retrying')";
 
+/// The jobs of an order that have not been sent and may still be withdrawn or changed:
+/// queued, held or awaiting approval.
+pub(crate) const IN_JOBS_UNSENT: &str =
+    "state IN ('pending', 'retrying', 'held', 'awaiting-approval')";
+
 /// Jobs per provider and state, for the jobs not finished (pending, retrying, running) and
-/// those waiting for an operator (needs-review, dead). Done and cancelled jobs, which only
+/// those waiting for an operator (needs-review, dead) or the shop's owner (held,
+/// awaiting-approval). Done and cancelled jobs, which only
 /// accumulate, are not counted: their number grows with the bridge's history (every finished
 /// call is counted in `printbridge_attempts_total`). Each part reads one partial index
-/// (migration 0007): running, needs-review and dead jobs from `jobs_state` alone, queued ones
+/// (migrations 0007, 0012): running, needs-review, dead, held and awaiting-approval jobs from
+/// `jobs_state` alone, queued ones
 /// through the claim index `jobs_due`, so a scrape's cost follows the queue and the dead
 /// letters, not the table.
 static JOB_COUNTS: LazyLock<String> = LazyLock::new(|| {
@@ -212,6 +220,39 @@ pub(crate) fn snapshot_text((body, raw, encoding): CurrentBody) -> Result<String
             Ok(String::from_utf8_lossy(&raw).into_owned())
         }
         _ => Ok(body),
+    }
+}
+
+/// What the shop's owner does with an order's provider jobs before they are sent, from the
+/// plugin's order screen. Only jobs never attempted are changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerAction {
+    /// Send now: held jobs and jobs waiting for the hold window are due at once.
+    SendNow,
+    /// Hold: queued jobs wait until they are sent (Send now).
+    Hold,
+    /// Approve: jobs awaiting approval (of one provider, or all) are queued; they are due
+    /// at the end of the hold window, or at once when it has passed.
+    Approve(Option<JobQueue>),
+}
+
+impl OwnerAction {
+    /// The columns the action sets, in SQL (`$3` is now).
+    fn set(self) -> &'static str {
+        match self {
+            OwnerAction::SendNow => "state = 'pending', run_at = $3, last_error = NULL",
+            OwnerAction::Hold => "state = 'held'",
+            OwnerAction::Approve(_) => "state = 'pending'",
+        }
+    }
+
+    /// The jobs it changes, in SQL (`$3` is now).
+    fn applies_to(self) -> &'static str {
+        match self {
+            OwnerAction::SendNow => "(state = 'held' OR (state = 'pending' AND run_at > $3))",
+            OwnerAction::Hold => "state = 'pending'",
+            OwnerAction::Approve(_) => "state = 'awaiting-approval'",
+        }
     }
 }
 
@@ -529,6 +570,38 @@ impl Store {
             (exists.is_some(), updated)
         });
         Ok(exists.then_some(updated == 1))
+    }
+
+    /// Does what the shop's owner asked with an order's provider jobs that were not sent
+    /// (see [`OwnerAction`]); returns how many jobs it changed.
+    pub async fn owner_action(
+        &self,
+        store_id: &str,
+        order_id: i64,
+        action: OwnerAction,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let provider = match action {
+            OwnerAction::Approve(p) => p,
+            _ => None,
+        };
+        let n = on_pool_write!(self, |pool| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE jobs SET {}, updated_at = $3 WHERE store_id = $1 AND order_id = $2 \
+                 AND provider <> 'woocommerce' AND ($4 IS NULL OR provider = $4) \
+                 AND started = 0 AND {}",
+                action.set(),
+                action.applies_to()
+            )))
+            .bind(store_id)
+            .bind(order_id)
+            .bind(now)
+            .bind(provider.map(JobQueue::as_str))
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(n)
     }
 
     /// Replays every stopped provider job of one order; returns how many.

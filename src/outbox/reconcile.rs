@@ -67,7 +67,8 @@ fn parse_gmt(s: &str) -> Option<DateTime<Utc>> {
         .map(|n| n.and_utc())
 }
 
-/// Fetches every order of the store's paid statuses changed after `since` and ingests it.
+/// Fetches every order changed after `since` in a status that counts as paid for some payment
+/// method of the store, and ingests it (the ledger decides per order whether it is paid).
 pub async fn pass(
     store: &Store,
     cfg: &StoreConfig,
@@ -76,7 +77,8 @@ pub async fn pass(
     source: Source,
     now: impl Fn() -> i64,
 ) -> Result<Pass, ReconcileError> {
-    let statuses: Vec<&str> = cfg.paid_statuses.iter().map(String::as_str).collect();
+    let paid = cfg.any_paid_statuses();
+    let statuses: Vec<&str> = paid.iter().map(String::as_str).collect();
     let orders = client.all_orders_modified_after(since, &statuses).await?;
     let mut out = Pass {
         fetched: orders.len(),

@@ -3,8 +3,8 @@
 //! - finishes erasures: deliveries of erased orders that arrived after the erasure, and
 //!   what an attempt under way at the erasure recorded, are redacted,
 //! - applies the store's retention (`[stores.retention]`): once an order is finished (no
-//!   job queued, running, waiting for review or dead) for the configured days, its earlier
-//!   delivery bodies, its current state's personal fields, its attempt excerpts and its
+//!   job queued, held, awaiting approval, running, waiting for review or dead) for the
+//!   configured days, its earlier delivery bodies, its current state's personal fields, its attempt excerpts and its
 //!   kept files are redacted or removed. Ids, states, times, amounts and hashes stay, so
 //!   exactly-once (the unique job keys, snapshot keys) and the audit trail are unaffected.
 //!
@@ -359,7 +359,8 @@ impl Store {
     }
 
     /// When each of the candidates finished: the later of its last change and its jobs'
-    /// last change; absent when a job of it is queued, running, waiting for review or dead.
+    /// last change; absent when a job of it is queued, held, awaiting approval, running,
+    /// waiting for review or dead.
     async fn finished_at(
         &self,
         store_id: &str,
@@ -368,7 +369,8 @@ impl Store {
         let rows: Vec<(i64, i64, i64)> = on_pool!(self, |pool| {
             let mut q = sqlx::QueryBuilder::new(
                 "SELECT order_id, MAX(updated_at), SUM(CASE WHEN state IN ('pending', 'retrying', \
-                 'running', 'needs-review', 'dead') THEN 1 ELSE 0 END) FROM jobs WHERE store_id = ",
+                 'held', 'awaiting-approval', 'running', 'needs-review', 'dead') THEN 1 ELSE 0 END) \
+                 FROM jobs WHERE store_id = ",
             );
             q.push_bind(store_id).push(" AND order_id IN (");
             let mut ids = q.separated(", ");

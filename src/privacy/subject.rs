@@ -347,7 +347,9 @@ impl Store {
                     }
                     report.placed.push(job);
                 }
-                "pending" | "retrying" | "dead" | "needs-review" => report.cancelled.push(job),
+                "pending" | "retrying" | "held" | "awaiting-approval" | "dead" | "needs-review" => {
+                    report.cancelled.push(job)
+                }
                 _ => {}
             }
         }
@@ -389,14 +391,16 @@ impl Store {
                 .bind(order_id)
                 .fetch_all(&mut *tx)
                 .await?;
-                // Queued, dead or waiting for review: none may be sent with blanked data.
+                // Queued, held, awaiting approval, dead or waiting for review: none may be
+                // sent with blanked data.
                 // Running jobs are left to their attempt (the dispatcher claims no job of
                 // an erased order again).
                 sqlx::query(
                     "UPDATE jobs SET state = 'cancelled', last_error = $4, locked_by = NULL, \
                      locked_until = NULL, sent_at = NULL, updated_at = $3 \
                      WHERE store_id = $1 AND order_id = $2 \
-                     AND state IN ('pending', 'retrying', 'dead', 'needs-review')",
+                     AND state IN ('pending', 'retrying', 'held', 'awaiting-approval', 'dead', \
+                     'needs-review')",
                 )
                 .bind(store_id)
                 .bind(order_id)

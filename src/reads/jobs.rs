@@ -37,7 +37,8 @@ pub struct JobView {
     pub target: String,
     /// place_order, fetch_pdf, order_note or fetch_order.
     pub kind: String,
-    /// pending, retrying, running, needs-review, dead, done or cancelled.
+    /// pending, retrying, running, needs-review, dead, done, cancelled, held or
+    /// awaiting-approval.
     pub state: String,
     pub attempts: i64,
     /// When it runs next (pending, retrying).
@@ -48,6 +49,17 @@ pub struct JobView {
     pub last_status: Option<i64>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// What an order's provider jobs wait for before they are sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrderWaits {
+    /// When the first job waiting for the hold window is due (milliseconds), if one waits.
+    pub print_at: Option<i64>,
+    /// Jobs the owner holds.
+    pub held: i64,
+    /// Jobs awaiting the owner's approval.
+    pub awaiting_approval: i64,
 }
 
 /// One attempt of a job.
@@ -192,12 +204,19 @@ impl JobFilter {
     /// The page's statement and its count's, with the filters given only (`$1` store, `$2`
     /// state, `$3` provider, then `$4` limit and `$5` offset, all bound given or not; see
     /// [`where_terms`]). A state a partial index holds is listed and counted from it: the
-    /// dead letters, the jobs for review and the running ones from `jobs_state`, the queued
+    /// dead letters, the jobs for review, the running ones and those waiting for the shop's
+    /// owner (held, awaiting approval) from `jobs_state`, the queued
     /// ones from `jobs_due`, whatever the number of finished jobs beside them.
     fn statements(&self) -> (String, String) {
         let queued = self.state.is_some_and(JobState::is_queued);
         let partial = match self.state {
-            Some(JobState::Running | JobState::NeedsReview | JobState::Dead) => Some(IN_JOBS_STATE),
+            Some(
+                JobState::Running
+                | JobState::NeedsReview
+                | JobState::Dead
+                | JobState::Held
+                | JobState::AwaitingApproval,
+            ) => Some(IN_JOBS_STATE),
             _ if queued => Some(IN_JOBS_DUE),
             _ => None,
         };
@@ -287,6 +306,34 @@ impl Store {
             })
         });
         Ok(detail)
+    }
+
+    /// What an order's provider jobs wait for before they are sent (see [`OrderWaits`]).
+    pub async fn order_waits(
+        &self,
+        store_id: &str,
+        order_id: i64,
+        now: i64,
+    ) -> Result<OrderWaits, StoreError> {
+        let (print_at, held, awaiting_approval): (Option<i64>, i64, i64) = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT MIN(CASE WHEN state = 'pending' AND started = 0 AND run_at > $3 \
+                 THEN run_at END), \
+                 COALESCE(SUM(CASE WHEN state = 'held' THEN 1 ELSE 0 END), 0), \
+                 COALESCE(SUM(CASE WHEN state = 'awaiting-approval' THEN 1 ELSE 0 END), 0) \
+                 FROM jobs WHERE store_id = $1 AND order_id = $2 AND provider <> 'woocommerce'",
+            )
+            .bind(store_id)
+            .bind(order_id)
+            .bind(now)
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(OrderWaits {
+            print_at,
+            held,
+            awaiting_approval,
+        })
     }
 
     /// Every job of one order, oldest first, with attempts and kept files.
@@ -459,6 +506,8 @@ mod tests {
             (JobState::Dead, "jobs_state"),
             (JobState::NeedsReview, "jobs_state"),
             (JobState::Running, "jobs_state"),
+            (JobState::Held, "jobs_state"),
+            (JobState::AwaitingApproval, "jobs_state"),
             (JobState::Pending, "jobs_due"),
             (JobState::Retrying, "jobs_due"),
         ] {

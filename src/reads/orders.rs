@@ -32,7 +32,7 @@ pub struct OrderSummary {
     pub modified_gmt: String,
     /// In the trash in WooCommerce.
     pub trashed: bool,
-    /// Seen in one of the store's paid statuses.
+    /// Seen in a status that counts as paid for its payment method.
     pub paid: bool,
     /// Why an operator should look at this order, if anything.
     pub attention: Option<String>,

@@ -12,7 +12,7 @@ use printbridge::store::Store;
 
 const STORES: [&str; 2] = ["shop", "other"];
 const PROVIDERS: [&str; 5] = ["spiff", "apliiq", "key2print", "woocommerce", "events"];
-const JOB_STATES: [&str; 7] = [
+const JOB_STATES: [&str; 9] = [
     "pending",
     "retrying",
     "running",
@@ -20,6 +20,8 @@ const JOB_STATES: [&str; 7] = [
     "dead",
     "done",
     "cancelled",
+    "held",
+    "awaiting-approval",
 ];
 
 async fn exec(store: &Store, sql: &'static str, binds: &[&str], ints: &[i64]) {
@@ -134,7 +136,7 @@ async fn jobs_by_every_filter(backend: Backend) {
             }
         }
     }
-    assert_eq!(checked, 3 * 8 * 6);
+    assert_eq!(checked, 3 * 10 * 6);
 }
 
 on_both_backends!(jobs_list, jobs_by_every_filter);

@@ -27,6 +27,7 @@ mod leftovers;
 mod openapi;
 mod outcomes;
 mod parser_properties;
+mod print_policy;
 mod privacy;
 mod providers_apliiq;
 mod providers_key2print;

@@ -167,6 +167,23 @@ class PrintBridge_Bridge_Client {
 	}
 
 	/**
+	 * `POST /v1/stores/{store}/orders/{order_id}/{send-now|hold|approve}`: the owner's
+	 * action on the order's print jobs that were not sent.
+	 *
+	 * @param int    $order_id WooCommerce order id.
+	 * @param string $action   One of PrintBridge_Order_Admin::ACTIONS.
+	 * @param string $provider For `approve`: one provider (`spiff`, `apliiq`, `key2print`), or '' for all.
+	 * @return array|WP_Error `{"jobs": n}`; WP_Error with status 409 when nothing waits for the action.
+	 */
+	public function order_action( $order_id, $action, $provider = '' ) {
+		$path = '/orders/' . (int) $order_id . '/' . rawurlencode( (string) $action );
+		if ( 'approve' === $action && '' !== $provider ) {
+			$path .= '?provider=' . rawurlencode( (string) $provider );
+		}
+		return $this->json( 'POST', $path, new stdClass() );
+	}
+
+	/**
 	 * `GET /v1/stores/{store}/files/{file_id}`: the raw response (for streaming a PDF).
 	 *
 	 * @param string $file_id Bridge file id.

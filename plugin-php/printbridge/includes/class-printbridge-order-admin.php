@@ -107,6 +107,7 @@ final class PrintBridge_Order_Admin {
 				$paid ? __( 'paid', 'printbridge' ) : __( 'not paid', 'printbridge' )
 			)
 		) . '</p>';
+		$html           .= PrintBridge_Order_Actions::render_waiting( $order_id, $view );
 		$provider_orders = isset( $view['provider_orders'] ) && is_array( $view['provider_orders'] ) ? $view['provider_orders'] : array();
 		if ( ! $provider_orders ) {
 			$html .= '<p>' . esc_html__( 'No provider order for this order.', 'printbridge' ) . '</p>';
@@ -407,13 +408,15 @@ final class PrintBridge_Order_Admin {
 	 */
 	public static function state_label( $state ) {
 		$labels = array(
-			'pending'      => __( 'Pending', 'printbridge' ),
-			'retrying'     => __( 'Retrying', 'printbridge' ),
-			'running'      => __( 'Running', 'printbridge' ),
-			'needs-review' => __( 'Needs review', 'printbridge' ),
-			'dead'         => __( 'Failed', 'printbridge' ),
-			'done'         => __( 'Placed', 'printbridge' ),
-			'cancelled'    => __( 'Cancelled', 'printbridge' ),
+			'pending'           => __( 'Pending', 'printbridge' ),
+			'retrying'          => __( 'Retrying', 'printbridge' ),
+			'running'           => __( 'Running', 'printbridge' ),
+			'needs-review'      => __( 'Needs review', 'printbridge' ),
+			'dead'              => __( 'Failed', 'printbridge' ),
+			'done'              => __( 'Placed', 'printbridge' ),
+			'cancelled'         => __( 'Cancelled', 'printbridge' ),
+			'held'              => __( 'Held', 'printbridge' ),
+			'awaiting-approval' => __( 'Awaiting approval', 'printbridge' ),
 		);
 		return isset( $labels[ $state ] ) ? $labels[ $state ] : $state;
 	}

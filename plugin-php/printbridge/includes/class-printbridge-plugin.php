@@ -47,6 +47,7 @@ final class PrintBridge_Plugin {
 			PrintBridge_Key2print_Lists::init();
 			PrintBridge_Settings_Page::init();
 			PrintBridge_Order_Admin::init();
+			PrintBridge_Order_Actions::init();
 		}
 	}
 

@@ -60,12 +60,14 @@ final class PrintBridge_Settings_Page {
 			'printbridge-admin',
 			'printbridgeAdmin',
 			array(
-				'ajaxUrl'    => admin_url( 'admin-ajax.php' ),
-				'testNonce'  => wp_create_nonce( self::AJAX_TEST ),
-				'retryNonce' => wp_create_nonce( PrintBridge_Order_Admin::AJAX_RETRY ),
-				'i18n'       => array(
+				'ajaxUrl'     => admin_url( 'admin-ajax.php' ),
+				'testNonce'   => wp_create_nonce( self::AJAX_TEST ),
+				'retryNonce'  => wp_create_nonce( PrintBridge_Order_Admin::AJAX_RETRY ),
+				'actionNonce' => wp_create_nonce( PrintBridge_Order_Actions::AJAX_ACTION ),
+				'i18n'        => array(
 					'testing'  => __( 'Testing...', 'printbridge' ),
 					'retrying' => __( 'Asking the bridge to retry...', 'printbridge' ),
+					'asking'   => __( 'Asking the bridge...', 'printbridge' ),
 					'failed'   => __( 'The request failed.', 'printbridge' ),
 				),
 			)

@@ -194,6 +194,14 @@ paid_statuses = ["processing", "completed"]
 woocommerce_consumer_key = "${rest.key}"
 woocommerce_consumer_secret = "${rest.secret}"
 
+# The owner approves Apliiq orders in the order box before they are sent.
+approval = ["apliiq"]
+
+# The test shop's one payment gateway is cash on delivery, whose orders the bridge by default
+# sends only once they are completed: this shop counts them as paid in processing.
+[stores.payment_methods]
+cod = ["processing", "completed"]
+
 [stores.spiff]
 base_url = "${sandbox.urls.spiff}"
 api = "graphql"

@@ -363,9 +363,28 @@ async function jobsSettled(bridge, orderId) {
   }, 60000, 250);
 }
 
-async function orderScreen(page, shop, orderId, providers) {
+function orderUrl(shop, orderId) {
   const hpos = wp(shop, `return \\Automattic\\WooCommerce\\Utilities\\OrderUtil::custom_orders_table_usage_is_enabled();`);
-  const url = hpos ? `${shop.url}/wp-admin/admin.php?page=wc-orders&action=edit&id=${orderId}` : `${shop.url}/wp-admin/post.php?post=${orderId}&action=edit`;
+  return hpos ? `${shop.url}/wp-admin/admin.php?page=wc-orders&action=edit&id=${orderId}` : `${shop.url}/wp-admin/post.php?post=${orderId}&action=edit`;
+}
+
+// Spiff and Key2print go at once; Apliiq (under approval in this bridge) waits until the owner
+// presses "Approve for print" in the order box.
+async function approveInOrderBox(page, shop, sandbox, orderId) {
+  await providerOrders(shop, sandbox, { spiff: 1, key2print: 1 });
+  assert.deepEqual((await sandbox.stats()).apliiq_orders, {}, 'nothing reaches Apliiq before the approval');
+  await page.goto(orderUrl(shop, orderId));
+  const waiting = page.locator('#printbridge-order .printbridge-waiting');
+  await waiting.waitFor();
+  assert.match(await waiting.textContent(), /Waiting for your approval/);
+  await waiting.locator('button.printbridge-order-action[data-action="approve"]').click();
+  const said = waiting.locator('.printbridge-action-result');
+  await until('the approval answered', async () => /1 print job approved for print/.test(await said.textContent()), 30000, 200);
+  await shot(page, `${prefix}-approved`);
+}
+
+async function orderScreen(page, shop, orderId, providers) {
+  const url = orderUrl(shop, orderId);
   // The bridge writes its notes through the REST API after each provider call: reload until
   // they are all there.
   await until('the bridge\'s order notes on the order screen', async () => {
@@ -728,6 +747,9 @@ async function main() {
     assert.equal(order.items.find((i) => i.product === spiff.id).spiff, SPIFF_TRANSACTION);
     if (k2p) assert.equal(order.items.find((i) => i.product === k2p.id).k2p, K2P_PROJECT);
 
+    if (!args.smoke) {
+      await step('Apliiq waits for approval; the owner approves it in the order box', () => approveInOrderBox(owner, shop, sandbox, orderId));
+    }
     const want = args.smoke ? { spiff: 1 } : { spiff: 1, apliiq: 1, key2print: 1 };
     await step('the webhooks reach the bridge; one order per provider reaches the sandboxes', async () => {
       await providerOrders(shop, sandbox, want);

@@ -1,5 +1,6 @@
 /**
- * PrintBridge admin: "Test connection" on the settings tab and "Retry" on the order screen.
+ * PrintBridge admin: "Test connection" on the settings tab; "Retry", "Send now", "Hold" and
+ * "Approve for print" on the order screen.
  */
 ( function () {
 	'use strict';
@@ -76,6 +77,27 @@
 				} )
 				.catch( function () {
 					show( out, null );
+				} );
+		}
+		if ( target.classList.contains( 'printbridge-order-action' ) ) {
+			e.preventDefault();
+			var box = target.parentNode;
+			var said = box.querySelector( '.printbridge-action-result' );
+			box.querySelectorAll( '.printbridge-order-action' ).forEach( function ( b ) {
+				b.disabled = true;
+			} );
+			said.textContent = cfg.i18n.asking;
+			post( {
+				action: 'printbridge_order_action',
+				nonce: cfg.actionNonce,
+				order_id: target.getAttribute( 'data-order-id' ),
+				do: target.getAttribute( 'data-action' ),
+			} )
+				.then( function ( json ) {
+					show( said, json );
+				} )
+				.catch( function () {
+					show( said, null );
 				} );
 		}
 		if ( target.classList.contains( 'printbridge-retry' ) ) {
