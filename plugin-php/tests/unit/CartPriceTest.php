@@ -210,6 +210,7 @@ class CartPriceTest extends PrintBridge_TestCase {
 				'personalised' => true,
 				'provider'     => 'key2print',
 				'design_id'    => 'p-9',
+				'edit_url'     => add_query_arg( 'printbridge_edit', $item['key'], get_permalink( $id ) ),
 				'price_path'   => array( array( 'option' => 'Production time', 'value' => 'Express' ), array( 'option' => 'Delivery', 'value' => 'Self collection' ) ),
 				'line_price'   => 39.1,
 			),
