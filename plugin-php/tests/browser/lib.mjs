@@ -167,7 +167,8 @@ export async function startSandbox(bin) {
 
 /**
  * Writes a bridge configuration for one store whose providers are the sandboxes, prints its
- * connection key with `printbridge connection-key`, and serves it. Returns
+ * connection key with `printbridge connection-key`, and serves it. It configures no tax rate:
+ * the bridge reads the shop's tax settings and rates over the REST API. Returns
  * { url, key, admin(path), proc }.
  */
 export async function startBridge(bin, { dir, shopUrl, sandbox, rest }) {
@@ -217,11 +218,6 @@ default_shipping_code = "standard"
 base_url = "${sandbox.urls.key2print}"
 api_key = "sandbox-key2print-key"
 api_secret = "sandbox-key2print-secret"
-
-# The shop charges no tax (woocommerce_calc_taxes = no): the gateway's gross is its net.
-[stores.tax_rates.standard]
-rate = "0"
-name = "No tax"
 `;
   const config = path.join(dir, 'printbridge.toml');
   fs.writeFileSync(config, toml);

@@ -11,7 +11,10 @@
 // paid); the shop delivers its webhooks to the bridge; exactly one order per provider reaches the
 // sandboxes; the order notes and the PrintBridge box show on the order screen; the Store API
 // carries the design id; editor load failures end in a message with nothing added to the cart;
-// a webhook disabled by WooCommerce after failed deliveries is re-enabled from the notice.
+// a webhook disabled by WooCommerce after failed deliveries is re-enabled from the notice. The
+// shop enters and shows prices with tax (20 % at its base address); the bridge reads its tax
+// settings and rates over the REST API, and the editor's price of a setup is the cart line, the
+// order total and the amount the bridge recorded.
 // --smoke: upload, connect, one Spiff product, checkout, one Spiff order.
 // Screenshots: target/plugin-artifacts/<pair>-*.png.
 import assert from 'node:assert/strict';
@@ -427,6 +430,27 @@ async function storeApi(shop, spiffId) {
 
 // --- the cart charges the editor's price --------------------------------------------------------
 
+/** The shop enters prices with tax and charges its standard rate, 20 %, for its base country
+ * (WooCommerce's own WC_Tax inserts it); the shop and the cart show prices with tax. The bridge
+ * has no rate of its own: it reads these settings and the rate over the shop's REST API. */
+function taxedShop(shop) {
+  return wp(shop, `
+    update_option( 'woocommerce_calc_taxes', 'yes' );
+    update_option( 'woocommerce_prices_include_tax', 'yes' );
+    update_option( 'woocommerce_tax_round_at_subtotal', 'no' );
+    update_option( 'woocommerce_tax_display_shop', 'incl' );
+    update_option( 'woocommerce_tax_display_cart', 'incl' );
+    update_option( 'woocommerce_price_display_suffix', '' );
+    // A new customer's address is the shop's base address (taxes follow the shipping address).
+    update_option( 'woocommerce_default_customer_address', 'base' );
+    $base = WC()->countries->get_base_country();
+    $id = WC_Tax::_insert_tax_rate( array(
+      'tax_rate_country' => $base, 'tax_rate_state' => '', 'tax_rate' => '20.0000', 'tax_rate_name' => 'VAT',
+      'tax_rate_priority' => 1, 'tax_rate_compound' => 0, 'tax_rate_shipping' => 1, 'tax_rate_order' => 0, 'tax_rate_class' => '',
+    ) );
+    return array( 'country' => $base, 'rate_id' => $id, 'rate_name' => 'VAT' );`);
+}
+
 // Production time: Standard, or Express for 10.10 more.
 const PRICE_TREE = {
   id: 'speed', name: 'Production time', values: [
@@ -436,7 +460,7 @@ const PRICE_TREE = {
 };
 
 /** A variable product the Key2print editor prices: Finish None (29.00) or Gloss (on sale at
- * 29.90 instead of 34.00), with the price tree above. */
+ * 29.90 instead of 34.00), prices with tax, with the price tree above. */
 function createPricedProduct(shop) {
   return wp(shop, `
     $finish = new WC_Product_Attribute();
@@ -466,8 +490,8 @@ function createPricedProduct(shop) {
 }
 
 /** Answers the editor stand-in's price question as Key2print does: a signed Get Price call to
- * the bridge's product gateway for `productId`. */
-function gatewayPrice(bridge, productId) {
+ * the bridge's product gateway for `productId`; each answer is kept in `answers`. */
+function gatewayPrice(bridge, productId, answers) {
   return async (route) => {
     const params = {
       productIdentifier: String(productId),
@@ -479,7 +503,9 @@ function gatewayPrice(bridge, productId) {
     const key = crypto.createHash('sha256').update('sandbox-key2print-secret').digest('hex');
     const sign = crypto.createHmac('sha256', key).update(signed).digest('hex');
     const answer = await fetch(`${bridge.url}/v1/key2print/shop/gateway/price?${new URLSearchParams({ ...params, sign })}`);
-    await route.fulfill({ status: 200, contentType: 'application/json', headers: { 'access-control-allow-origin': '*' }, body: await answer.text() });
+    const body = await answer.text();
+    answers.push(JSON.parse(body));
+    await route.fulfill({ status: 200, contentType: 'application/json', headers: { 'access-control-allow-origin': '*' }, body });
   };
 }
 
@@ -500,33 +526,73 @@ async function personalisePriced(page, product) {
   return editorPrice;
 }
 
-/** The editor's price (the gateway's gross) is the cart line, in the classic and the block cart,
- * the order total and the order's amount. Tax is off in the test shop and the bridge; with tax
- * on, the editor shows the gross, which the line must then charge. */
-async function editorPriceInTheCart(page, shop, bridge, product) {
+/** The leaf of a Get Price answer that `setup` chooses, as the editor follows it. */
+function chosenLeaf(data, setup) {
+  let leaf = data;
+  for (let option = data.priceOptionTree; option; option = leaf.subOption) {
+    leaf = option.values.find((v) => String(v.id) === String(setup[option.id]));
+    assert.ok(leaf, `the setup's value of ${option.id} is in the tree: ${JSON.stringify(option)}`);
+  }
+  return leaf;
+}
+
+const cents = (text) => Math.round(Number(text) * 100);
+const amount = (c) => (c / 100).toFixed(2);
+const shown = (text) => new RegExp(text.replace('.', '\\.'));
+
+/** The editor's price (the gateway's gross: the shop enters prices with tax) is the cart line in
+ * the classic cart (also after a reload) and in the block cart, the order total, the order's
+ * line total and the total the bridge recorded; the order's tax is the 20 % share of it. */
+async function editorPriceInTheCart(page, shop, bridge, product, answers) {
   const editorPrice = await personalisePriced(page, product);
-  assert.equal(editorPrice, '40.00', 'Gloss on sale (29.90) + Express (10.10)');
+  assert.equal(editorPrice, '40.00', 'Gloss on sale (29.90) + Express (10.10), both entered with tax');
+  // The 20 % share of a price with tax is a sixth of it: 4000 / 6 cents is no tie, so it is the
+  // same whichever way WooCommerce rounds a tie.
+  const tax = amount(Math.round(cents(editorPrice) / 6));
+  assert.equal(tax, '6.67');
+  // The gateway taxed the price at the shop's own rate, read over the REST API.
+  const leaf = chosenLeaf(answers.at(-1).data, { finish: 'Gloss', speed: 'express' });
+  assert.deepEqual(
+    { gross: leaf.grossPrice.toFixed(2), net: leaf.netPrice.toFixed(2), tax: leaf.tax.toFixed(2), rate: leaf.taxRate },
+    { gross: editorPrice, net: amount(cents(editorPrice) - cents(tax)), tax, rate: shop.tax.rate_name },
+  );
   // A variation's line carries the variation's id: found by its name.
   const line = (await storeCart(page)).items.find((i) => i.name.includes('Priced cards'));
   assert.ok(line, 'the priced line is in the cart');
-  assert.equal((Number(line.prices.price) / 10 ** line.prices.currency_minor_unit).toFixed(2), editorPrice);
+  const minor = (v) => amount(Number(v) * 10 ** (2 - line.prices.currency_minor_unit));
+  assert.equal(minor(line.prices.price), editorPrice, 'the Store API shows the line with tax');
+  assert.equal(minor(Number(line.totals.line_total) + Number(line.totals.line_total_tax)), editorPrice);
+  assert.equal(minor(line.totals.line_total_tax), tax);
   assert.deepEqual(line.extensions.printbridge.price_path, [{ option: 'Production time', value: 'Express' }]);
   await page.goto(`${shop.url}/classic-cart/`);
   const row = page.locator('form.woocommerce-cart-form tr.cart_item', { hasText: 'Priced cards' });
-  assert.match(await row.locator('.product-subtotal').textContent(), new RegExp(editorPrice.replace('.', '\\.')));
+  assert.match(await row.locator('.product-subtotal').textContent(), shown(editorPrice));
   assert.match(await row.textContent(), /Production time:\s*Express/);
+  const cartTotal = await page.locator('.cart_totals tr.order-total').textContent();
+  assert.match(cartTotal, shown(editorPrice));
+  assert.match(cartTotal, shown(tax), 'the cart total names the tax it includes');
   await shot(page, `${prefix}-classic-cart-priced`);
   await page.reload(); // the price is kept in the session, not recomputed in the page
-  assert.match(await row.locator('.product-subtotal').textContent(), new RegExp(editorPrice.replace('.', '\\.')));
+  assert.match(await row.locator('.product-subtotal').textContent(), shown(editorPrice));
   await page.goto(`${shop.url}/cart/`);
   const blockRow = page.locator('.wc-block-cart-items__row', { hasText: 'Priced cards' });
   await blockRow.getByText('Express').waitFor();
-  assert.match(await blockRow.textContent(), new RegExp(editorPrice.replace('.', '\\.')));
+  assert.match(await blockRow.textContent(), shown(editorPrice));
   await shot(page, `${prefix}-block-cart-priced`);
   const orderId = await blockCheckout(page, shop);
-  const order = wp(shop, `$o = wc_get_order( ${orderId} ); $i = array_values( $o->get_items() )[0]; return array( 'total' => wc_format_decimal( $o->get_total(), 2 ), 'line' => wc_format_decimal( $i->get_total(), 2 ), 'count' => count( $o->get_items() ), 'path' => $i->get_meta( 'Production time' ) );`);
-  assert.deepEqual(order, { total: editorPrice, line: editorPrice, count: 1, path: 'Express' });
-  assert.match(await page.locator('body').textContent(), new RegExp(editorPrice.replace('.', '\\.')), 'the order received page shows the amount');
+  const order = wp(shop, `$o = wc_get_order( ${orderId} ); $i = array_values( $o->get_items() )[0];
+    return array( 'total' => wc_format_decimal( $o->get_total(), 2 ), 'tax' => wc_format_decimal( $o->get_total_tax(), 2 ),
+      'line' => wc_format_decimal( (float) $i->get_total() + (float) $i->get_total_tax(), 2 ), 'line_tax' => wc_format_decimal( $i->get_total_tax(), 2 ),
+      'count' => count( $o->get_items() ), 'path' => $i->get_meta( 'Production time' ), 'with_tax' => $o->get_prices_include_tax(),
+      'countries' => array( $o->get_billing_country(), $o->get_shipping_country() ) );`);
+  // The customer's billing and shipping country is the shop's base country (the checkout's
+  // default): WooCommerce would take the base rate out of a price with tax and add the
+  // customer's country's rate otherwise, and the figures would not be these.
+  assert.deepEqual(order, {
+    total: editorPrice, tax, line: editorPrice, line_tax: tax, count: 1, path: 'Express', with_tax: true,
+    countries: [shop.tax.country, shop.tax.country],
+  });
+  assert.match(await page.locator('body').textContent(), shown(editorPrice), 'the order received page shows the amount');
   // The amount the bridge received with the order's webhook.
   const ledger = await until('the order at the bridge', async () => {
     runQueue(shop);
@@ -678,6 +744,7 @@ async function main() {
     $ck = 'ck_' . wc_rand_hash(); $cs = 'cs_' . wc_rand_hash();
     $wpdb->insert( $wpdb->prefix . 'woocommerce_api_keys', array( 'user_id' => 1, 'description' => 'PrintBridge bridge', 'permissions' => 'read_write', 'consumer_key' => wc_api_hash( $ck ), 'consumer_secret' => $cs, 'truncated_key' => substr( $ck, -7 ) ) );
     return array( 'key' => $ck, 'secret' => $cs );`);
+  shop.tax = taxedShop(shop);
   const sandbox = await step('start the provider sandboxes', () => startSandbox(bin));
   const bridge = await step('start the bridge', () => startBridge(bin, { dir: path.join(work, 'bridge'), shopUrl: shop.url, sandbox, rest }));
   bridge.token = JSON.parse(Buffer.from(bridge.key.slice(5), 'base64url').toString()).token;
@@ -772,8 +839,9 @@ async function main() {
       await step('Store API: 400 without a design id, extensions.printbridge with one', () => storeApi(shop, spiff.id));
       await step('the editor\'s price is the cart line, the order total and the order\'s amount', async () => {
         const priced = createPricedProduct(shop);
-        providerRoutes[K2P_PRICE] = gatewayPrice(bridge, priced.id);
-        await editorPriceInTheCart(customer, shop, bridge, priced);
+        const answers = [];
+        providerRoutes[K2P_PRICE] = gatewayPrice(bridge, priced.id, answers);
+        await editorPriceInTheCart(customer, shop, bridge, priced, answers);
       });
       assert.deepEqual(pageErrors, [], 'no JavaScript error on the customer\'s pages');
       assert.deepEqual(foreign, [], 'nothing from other hosts but the provider scripts');

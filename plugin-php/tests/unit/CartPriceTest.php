@@ -10,7 +10,8 @@ class CartPriceTest extends PrintBridge_TestCase {
 
 	const SETUP = '{"pa_format":"a5","speed":"express","2":3}';
 
-	/** What the bridge answers for an Express + Self collection setup. */
+	/** What the bridge answers for an Express + Self collection setup in a shop that enters
+	 * prices without tax (the test shop): `line_price` is the net. */
 	private static function priced( $line_price = 39.1 ) {
 		return array(
 			'product_id'   => 1,
@@ -90,6 +91,31 @@ class CartPriceTest extends PrintBridge_TestCase {
 			array_column( $rows, 'key' )
 		);
 		$this->assertSame( array( 'Key2print · proj_42-', 'Express', 'Self collection' ), array_column( $rows, 'value' ) );
+	}
+
+	public function test_with_prices_entered_with_tax_the_line_price_is_the_gross() {
+		// The shop enters prices with tax and charges 20 % at its base address; the bridge then
+		// answers the gross as `line_price`, which WooCommerce takes the tax out of.
+		update_option( 'woocommerce_calc_taxes', 'yes' );
+		update_option( 'woocommerce_prices_include_tax', 'yes' );
+		update_option( 'woocommerce_tax_based_on', 'base' );
+		WC_Tax::_insert_tax_rate(
+			array( 'tax_rate_country' => WC()->countries->get_base_country(), 'tax_rate' => '20.0000', 'tax_rate_name' => 'VAT', 'tax_rate_priority' => 1, 'tax_rate_compound' => 0, 'tax_rate_shipping' => 1, 'tax_rate_order' => 0, 'tax_rate_class' => '' )
+		);
+		$id = $this->k2p_product();
+		$this->bridge_answers( 200, array( 'net' => 33.33, 'gross' => 40.0, 'tax' => 6.67, 'line_price' => 40.0 ) + self::priced() );
+		$key = $this->add( $id );
+		$this->assertIsString( $key, implode( ' ', self::notices() ) );
+
+		WC()->cart->calculate_totals();
+		$item = WC()->cart->get_cart()[ $key ];
+		$this->assertSame( 40.0, (float) $item['data']->get_price() );
+		// Two at 40.00 with tax: 80.00, of which 13.33 tax (a sixth, rounded) and 66.67 net
+		// (the cart keeps the net unrounded).
+		$this->assertEqualsWithDelta( 13.33, (float) $item['line_tax'], 0.001 );
+		$this->assertSame( '66.67', wc_format_decimal( $item['line_total'], 2 ) );
+		$this->assertEqualsWithDelta( 80.0, (float) WC()->cart->get_total( 'edit' ), 0.001 );
+		$this->assertEqualsWithDelta( 13.33, (float) WC()->cart->get_total_tax(), 0.001 );
 	}
 
 	public function test_the_price_survives_the_session_and_a_forged_one_is_dropped() {
@@ -210,6 +236,7 @@ class CartPriceTest extends PrintBridge_TestCase {
 				'personalised' => true,
 				'provider'     => 'key2print',
 				'design_id'    => 'p-9',
+				'edit_url'     => add_query_arg( 'printbridge_edit', $item['key'], get_permalink( $id ) ),
 				'price_path'   => array( array( 'option' => 'Production time', 'value' => 'Express' ), array( 'option' => 'Delivery', 'value' => 'Self collection' ) ),
 				'line_price'   => 39.1,
 			),
