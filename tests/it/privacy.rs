@@ -658,3 +658,74 @@ async fn assert_quotes_redacted(app: &TestApp, job_id: i64, event_ids: &[i64]) {
         }
     }
 }
+
+/// Orders recorded before the contacts were (2,101 of Ada's): a request fills in at most
+/// 2,000 of them and answers that the search is incomplete (an erasure not `done`, an export
+/// page empty with `next_after` repeating `after`); the next request finds every order.
+async fn contacts_of_older_orders_are_filled_in_a_bounded_amount_per_request(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| {
+        c.stores = vec![support::store_config("shop", SECRET)]
+    })
+    .await;
+    let ada = "ada@example.test";
+    let first = with_customer(
+        order_json(1, "processing", "2026-11-23T08:00:00", &[]),
+        ada,
+        0,
+    );
+    app.post_order("shop", SECRET, &first).await;
+    app.applied().await;
+    // Copies of order 1 as orders 2 to 2101, none with its contact recorded.
+    crate::on_pool!(&app.store, |pool| {
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 2101) \
+             INSERT INTO orders (store_id, order_id, number, status, currency, total, \
+             modified_gmt, snapshot_id, trashed, paid_at, attention, first_seen_at, updated_at, \
+             retention_done) SELECT o.store_id, n.i, o.number, o.status, o.currency, o.total, \
+             o.modified_gmt, o.snapshot_id, o.trashed, o.paid_at, o.attention, o.first_seen_at, \
+             o.updated_at, o.retention_done FROM orders o CROSS JOIN n WHERE o.order_id = 1",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query("UPDATE orders SET billing_email = NULL, customer_id = NULL")
+            .execute(pool)
+            .await
+            .unwrap();
+    });
+
+    let (status, erased) = app.privacy("erase", json!({"email": ada})).await;
+    assert_eq!(status, 200, "{erased}");
+    assert_eq!(erased["done"], json!(false), "{erased}");
+    assert_eq!(erased["orders"], json!([]), "{erased}");
+    let unindexed: i64 = crate::on_pool!(&app.store, |pool| {
+        sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE billing_email IS NULL")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(unindexed, 101);
+
+    let (_, page) = app
+        .privacy("export", json!({"email": ada, "after": 0}))
+        .await;
+    assert_eq!(page["search_complete"], json!(true), "{page}");
+    let ids: Vec<i64> = page["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["order_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, (1..=10).collect::<Vec<i64>>());
+    assert_eq!(page["next_after"], json!(10));
+    let (_, last) = app
+        .privacy("export", json!({"email": ada, "after": 2095}))
+        .await;
+    assert_eq!(last["orders"].as_array().unwrap().len(), 6, "{last}");
+    assert!(last["next_after"].is_null());
+    app.stop().await;
+}
+crate::on_both_backends!(
+    contacts_of_older_orders_are_filled_in_a_bounded_amount_per_request,
+    contacts_of_older_orders_are_filled_in_a_bounded_amount_per_request
+);
