@@ -659,6 +659,84 @@ async fn assert_quotes_redacted(app: &TestApp, job_id: i64, event_ids: &[i64]) {
     }
 }
 
+/// A customer with twelve orders: two export pages by `next_after`, every order once; the
+/// first page stops at 8 MiB of bodies, counting the body it leaves out.
+async fn export_pages_by_orders_and_body_bytes(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| {
+        c.stores = vec![support::store_config("shop", SECRET)]
+    })
+    .await;
+    let ada = "ada@example.test";
+    // 1.5 MB of customer's note (within the 2 MiB body limit) in each of two states of
+    // orders 701 to 703.
+    let note: String = (0..1_500_000u32)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    for id in 701..=712 {
+        let mut first = with_customer(
+            order_json(id, "processing", "2026-11-23T08:00:00", &[]),
+            ada,
+            0,
+        );
+        if id <= 703 {
+            first["customer_note"] = json!(note);
+        }
+        app.post_order("shop", SECRET, &first).await;
+        if id <= 703 {
+            let mut second = first.clone();
+            second["date_modified_gmt"] = json!("2026-11-24T08:00:00");
+            app.post_order("shop", SECRET, &second).await;
+        }
+    }
+    let bob = with_customer(
+        order_json(720, "processing", "2026-11-23T08:00:00", &[]),
+        "bob@example.test",
+        0,
+    );
+    app.post_order("shop", SECRET, &bob).await;
+    app.applied().await;
+
+    let mut seen = Vec::new();
+    let mut pages = Vec::new();
+    let mut after = 0;
+    loop {
+        let (status, page) = app
+            .privacy("export", json!({"email": ada, "after": after}))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["search_complete"], json!(true));
+        let orders = page["orders"].as_array().unwrap();
+        let bytes: usize = orders
+            .iter()
+            .flat_map(|o| o["delivery_bodies"].as_array().unwrap())
+            .map(|d| d["body"].as_str().unwrap().len())
+            .sum();
+        assert!(bytes <= 8 << 20, "{bytes}");
+        let omitted: Vec<u64> = orders
+            .iter()
+            .map(|o| o["delivery_bodies_omitted"].as_u64().unwrap())
+            .collect();
+        seen.extend(orders.iter().map(|o| o["order_id"].as_i64().unwrap()));
+        pages.push((orders.len(), omitted));
+        match page["next_after"].as_i64() {
+            Some(next) => after = next,
+            None => break,
+        }
+        assert!(pages.len() < 5, "{pages:?}");
+    }
+    assert_eq!(seen, (701..=712).collect::<Vec<i64>>(), "every order once");
+    // Page 1: 701 and 702 with both bodies, 703 with one (the other omitted); then the
+    // rest, small, on page 2.
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    assert_eq!(pages[0], (3, vec![0, 0, 1]), "{pages:?}");
+    assert_eq!(pages[1], (9, vec![0; 9]), "{pages:?}");
+    app.stop().await;
+}
+crate::on_both_backends!(
+    export_pages_by_orders_and_body_bytes,
+    export_pages_by_orders_and_body_bytes
+);
+
 /// Orders recorded before the contacts were (2,101 of Ada's): a request fills in at most
 /// 2,000 of them and answers that the search is incomplete (an erasure not `done`, an export
 /// page empty with `next_after` repeating `after`); the next request finds every order.
