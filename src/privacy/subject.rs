@@ -199,8 +199,10 @@ impl Store {
     /// none is left, so a search by contact finds every order.
     async fn index_contacts_bounded(&self, store_id: &str) -> Result<bool, StoreError> {
         for _ in 0..INDEX_BATCHES_PER_REQUEST {
-            if self.index_order_contacts(store_id).await? < INDEX_BATCH as u64 {
-                return Ok(true);
+            // Another writer (a sweep, intake) may fill in some of a batch: only a batch
+            // that fills in none ends the loop, and the read below decides.
+            if self.index_order_contacts(store_id).await? == 0 {
+                break;
             }
         }
         let left: Option<i64> = on_pool!(self, |pool| {
