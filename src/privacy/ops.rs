@@ -33,13 +33,14 @@ pub(crate) enum Bodies {
 /// A delivery body as stored: id, bytes, encoding.
 type StoredBody = (i64, Vec<u8>, String);
 
-/// A job's texts that may quote a person: id, result, last error, payload.
-type JobTexts = (i64, Option<String>, Option<String>, String);
+/// A job's texts that may quote a person: id, result, last error, payload, and its
+/// `updated_at` (the rewrite is skipped when the job changed since it was read).
+type JobTexts = (i64, Option<String>, Option<String>, String, i64);
 
 /// A job's texts with the attempts' `quotes` replaced (see [`redact::redact_quotes`]) and
 /// its kept answer's personal fields redacted; `None` when nothing changed.
 fn redact_job_texts(row: JobTexts, quotes: &[String]) -> Option<JobTexts> {
-    let (id, result, last_error, payload) = row;
+    let (id, result, last_error, payload, updated_at) = row;
     let new_result = result
         .as_deref()
         .map(|r| redact::redact_text(&redact::redact_quotes(r, quotes)));
@@ -48,7 +49,7 @@ fn redact_job_texts(row: JobTexts, quotes: &[String]) -> Option<JobTexts> {
         .map(|e| redact::redact_quotes(e, quotes));
     let new_payload = redact::redact_quotes(&payload, quotes);
     let same = new_result == result && new_error == last_error && new_payload == payload;
-    (!same).then_some((id, new_result, new_error, new_payload))
+    (!same).then_some((id, new_result, new_error, new_payload, updated_at))
 }
 
 impl Store {
@@ -222,8 +223,8 @@ impl Store {
     /// quotes them: the answers kept with its jobs (personal fields too, see
     /// [`redact::redact_text`]), its jobs' last errors, the payloads of its note and event
     /// jobs and its attention text (a provider's refusal may repeat the name or address it
-    /// was sent). The bridge's own
-    /// words around a quote stay, so a stopped job's reason still reads "HTTP 400: [redacted]".
+    /// was sent). The bridge's own words around a quote stay, so a stopped job's reason still
+    /// reads "HTTP 400: [redacted]".
     /// Outcome, status, times and durations stay. Jobs that are running are left to their
     /// attempt. Returns how many attempts changed.
     pub(crate) async fn redact_attempts(&self, o: OrderRef<'_>) -> Result<u64, StoreError> {
@@ -232,7 +233,7 @@ impl Store {
         loop {
             let rows: Vec<JobTexts> = on_pool!(self, |pool| {
                 sqlx::query_as(
-                    "SELECT id, result, last_error, payload FROM jobs WHERE store_id = $1 \
+                    "SELECT id, result, last_error, payload, updated_at FROM jobs WHERE store_id = $1 \
                      AND order_id = $2 AND id > $3 AND state <> 'running' ORDER BY id LIMIT $4",
                 )
                 .bind(o.store_id)
@@ -319,20 +320,23 @@ impl Store {
         Ok(())
     }
 
-    /// Writes jobs' redacted texts, in one transaction.
+    /// Writes jobs' redacted texts, in one transaction; a job claimed or replayed since it
+    /// was read keeps what it has now.
     async fn update_job_texts(&self, rows: &[JobTexts]) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
         in_tx!(self, |tx| {
-            for (id, result, last_error, payload) in rows {
+            for (id, result, last_error, payload, updated_at) in rows {
                 sqlx::query(
-                    "UPDATE jobs SET result = $2, last_error = $3, payload = $4 WHERE id = $1",
+                    "UPDATE jobs SET result = $2, last_error = $3, payload = $4 \
+                     WHERE id = $1 AND updated_at = $5 AND state <> 'running'",
                 )
                 .bind(*id)
                 .bind(result.as_deref())
                 .bind(last_error.as_deref())
                 .bind(payload.as_str())
+                .bind(*updated_at)
                 .execute(&mut *tx)
                 .await?;
             }
