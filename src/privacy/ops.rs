@@ -33,6 +33,25 @@ pub(crate) enum Bodies {
 /// A delivery body as stored: id, bytes, encoding.
 type StoredBody = (i64, Vec<u8>, String);
 
+/// A job's texts that may quote a person: id, result, last error, payload, and its
+/// `updated_at` (the rewrite is skipped when the job changed since it was read).
+type JobTexts = (i64, Option<String>, Option<String>, String, i64);
+
+/// A job's texts with the attempts' `quotes` replaced (see [`redact::redact_quotes`]) and
+/// its kept answer's personal fields redacted; `None` when nothing changed.
+fn redact_job_texts(row: JobTexts, quotes: &[String]) -> Option<JobTexts> {
+    let (id, result, last_error, payload, updated_at) = row;
+    let new_result = result
+        .as_deref()
+        .map(|r| redact::redact_text(&redact::redact_quotes(r, quotes)));
+    let new_error = last_error
+        .as_deref()
+        .map(|e| redact::redact_quotes(e, quotes));
+    let new_payload = redact::redact_quotes(&payload, quotes);
+    let same = new_result == result && new_error == last_error && new_payload == payload;
+    (!same).then_some((id, new_result, new_error, new_payload, updated_at))
+}
+
 impl Store {
     /// The delivery the order's current snapshot is, if any.
     async fn current_delivery(&self, o: OrderRef<'_>) -> Result<Option<i64>, StoreError> {
@@ -200,29 +219,41 @@ impl Store {
         Ok(n)
     }
 
-    /// Replaces the excerpts and errors of the order's attempts by the marker, and redacts the
-    /// provider answers kept with its jobs; outcome, status, times and durations stay. Jobs
-    /// that are running are left to their attempt. Returns how many attempts changed.
+    /// Replaces the excerpts and errors of the order's attempts by the marker, and redacts what
+    /// quotes them: the answers kept with its jobs (personal fields too, see
+    /// [`redact::redact_text`]), its jobs' last errors, the payloads of its note and event
+    /// jobs and its attention text (a provider's refusal may repeat the name or address it
+    /// was sent). The bridge's own words around a quote stay, so a stopped job's reason still
+    /// reads "HTTP 400: [redacted]".
+    /// Outcome, status, times and durations stay. Jobs that are running are left to their
+    /// attempt. Returns how many attempts changed.
     pub(crate) async fn redact_attempts(&self, o: OrderRef<'_>) -> Result<u64, StoreError> {
-        let results: Vec<(i64, String)> = on_pool!(self, |pool| {
-            sqlx::query_as(
-                "SELECT id, result FROM jobs WHERE store_id = $1 AND order_id = $2 \
-                 AND result IS NOT NULL AND state <> 'running'",
-            )
-            .bind(o.store_id)
-            .bind(o.order_id)
-            .fetch_all(pool)
-            .await?
-        });
-        let changed: Vec<(i64, String)> = results
-            .into_iter()
-            .filter_map(|(id, text)| {
-                let red = redact::redact_text(&text);
-                (red != text).then_some((id, red))
-            })
-            .collect();
-        self.update_texts("UPDATE jobs SET result = $2 WHERE id = $1", &changed)
-            .await?;
+        let quotes = self.attempt_quotes(o).await?;
+        let mut after = 0i64;
+        loop {
+            let rows: Vec<JobTexts> = on_pool!(self, |pool| {
+                sqlx::query_as(
+                    "SELECT id, result, last_error, payload, updated_at FROM jobs WHERE store_id = $1 \
+                     AND order_id = $2 AND id > $3 AND state <> 'running' ORDER BY id LIMIT $4",
+                )
+                .bind(o.store_id)
+                .bind(o.order_id)
+                .bind(after)
+                .bind(BATCH)
+                .fetch_all(pool)
+                .await?
+            });
+            let Some(last) = rows.last().map(|r| r.0) else {
+                break;
+            };
+            after = last;
+            let changed: Vec<JobTexts> = rows
+                .into_iter()
+                .filter_map(|row| redact_job_texts(row, &quotes))
+                .collect();
+            self.update_job_texts(&changed).await?;
+        }
+        self.redact_attention(o, &quotes).await?;
         let n = in_tx!(self, |tx| {
             sqlx::query(
                 "UPDATE job_attempts SET \
@@ -240,6 +271,77 @@ impl Store {
             .rows_affected()
         });
         Ok(n)
+    }
+
+    /// The providers' words the order's attempts kept (their excerpts, not yet redacted), of
+    /// jobs not running: what its jobs' errors, notes and events may quote.
+    async fn attempt_quotes(&self, o: OrderRef<'_>) -> Result<Vec<String>, StoreError> {
+        let quotes: Vec<String> = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT DISTINCT a.excerpt FROM job_attempts a JOIN jobs j ON j.id = a.job_id \
+                 WHERE j.store_id = $1 AND j.order_id = $2 AND j.state <> 'running' \
+                 AND a.excerpt IS NOT NULL AND a.excerpt <> $3",
+            )
+            .bind(o.store_id)
+            .bind(o.order_id)
+            .bind(MARKER)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(quotes)
+    }
+
+    /// Replaces the attempts' `quotes` in the order's attention text (a stopped job's reason
+    /// is repeated there for the operator).
+    async fn redact_attention(&self, o: OrderRef<'_>, quotes: &[String]) -> Result<(), StoreError> {
+        let attention: Option<Option<String>> = on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT attention FROM orders WHERE store_id = $1 AND order_id = $2")
+                .bind(o.store_id)
+                .bind(o.order_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        let Some(text) = attention.flatten() else {
+            return Ok(());
+        };
+        let redacted = redact::redact_quotes(&text, quotes);
+        if redacted != text {
+            in_tx!(self, |tx| {
+                sqlx::query(
+                    "UPDATE orders SET attention = $3 WHERE store_id = $1 AND order_id = $2",
+                )
+                .bind(o.store_id)
+                .bind(o.order_id)
+                .bind(redacted.as_str())
+                .execute(&mut *tx)
+                .await?;
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes jobs' redacted texts, in one transaction; a job claimed or replayed since it
+    /// was read keeps what it has now.
+    async fn update_job_texts(&self, rows: &[JobTexts]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        in_tx!(self, |tx| {
+            for (id, result, last_error, payload, updated_at) in rows {
+                sqlx::query(
+                    "UPDATE jobs SET result = $2, last_error = $3, payload = $4 \
+                     WHERE id = $1 AND updated_at = $5 AND state <> 'running'",
+                )
+                .bind(*id)
+                .bind(result.as_deref())
+                .bind(last_error.as_deref())
+                .bind(payload.as_str())
+                .bind(*updated_at)
+                .execute(&mut *tx)
+                .await?;
+            }
+        });
+        Ok(())
     }
 
     /// Removes the order's kept files from `data_dir` and marks their rows removed (name,

@@ -179,6 +179,37 @@ pub fn redact_text(text: &str) -> String {
     }
 }
 
+/// Quotes shorter than this are left alone: too short to name anyone, and replacing them
+/// could mangle the bridge's own words around them.
+const MIN_QUOTE_CHARS: usize = 4;
+
+/// `text` with every occurrence of each of `quotes` replaced by [`MARKER`]: as written, and
+/// as it reads inside a JSON string once or twice (a job's payload holds an event's body as
+/// a JSON string). The JSON around a replaced quote stays valid, since the marker needs no
+/// escaping.
+pub fn redact_quotes(text: &str, quotes: &[String]) -> String {
+    let mut out = text.to_owned();
+    for quote in quotes
+        .iter()
+        .filter(|q| q.chars().count() >= MIN_QUOTE_CHARS)
+    {
+        let once = json_inner(quote);
+        let twice = json_inner(&once);
+        for form in [twice, once, quote.clone()] {
+            if out.contains(&form) {
+                out = out.replace(&form, MARKER);
+            }
+        }
+    }
+    out
+}
+
+/// `s` as it reads between the quotes of a JSON string.
+fn json_inner(s: &str) -> String {
+    let quoted = Value::String(s.to_owned()).to_string();
+    quoted[1..quoted.len() - 1].to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -237,5 +268,23 @@ mod tests {
             redact_body(b"name=Ada&city=London"),
             br#"{"redacted":"[redacted]"}"#.to_vec()
         );
+    }
+
+    #[test]
+    fn quotes_are_replaced_raw_and_inside_json_strings() {
+        let quote = r#"{"error":"Ada Lovelace, 12 Example Street"}"#.to_owned();
+        let reason = format!("HTTP 400: {quote}");
+        assert_eq!(
+            redact_quotes(&reason, std::slice::from_ref(&quote)),
+            "HTTP 400: [redacted]"
+        );
+        let body = json!({"type": "order.dead_lettered", "data": {"reason": reason}}).to_string();
+        let payload = json!({"id": "msg_1", "body": body}).to_string();
+        let out = redact_quotes(&payload, std::slice::from_ref(&quote));
+        assert!(!out.contains("Ada"), "{out}");
+        let parsed: Value = serde_json::from_str(&out).expect("still JSON");
+        let inner: Value = serde_json::from_str(parsed["body"].as_str().unwrap()).expect("body");
+        assert_eq!(inner["data"]["reason"], "HTTP 400: [redacted]");
+        assert_eq!(redact_quotes("a 400 b", &["400".to_owned()]), "a 400 b");
     }
 }

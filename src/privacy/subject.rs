@@ -22,6 +22,11 @@ const PAGE_BODY_BYTES: usize = 8 << 20;
 /// Orders applied before migration 0011 whose e-mail is filled in per transaction.
 const INDEX_BATCH: i64 = 200;
 
+/// Batches of [`INDEX_BATCH`] one export or erasure request fills in at most; beyond, the
+/// answer asks again (an erasure is not `done`, an export's `next_after` repeats `after`),
+/// and each request and sweep fills in more.
+const INDEX_BATCHES_PER_REQUEST: u32 = 10;
+
 /// Whom a request is about: a billing e-mail (normalised, see [`normalise_email`]) and, when
 /// the shop knows them as a registered customer, their WooCommerce customer id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,22 +194,41 @@ impl Store {
         Ok(n)
     }
 
-    /// Fills in the contacts of every order of the store applied before 0011, a batch at a
-    /// time (see [`Self::index_order_contacts`]).
-    async fn index_all_contacts(&self, store_id: &str) -> Result<(), StoreError> {
-        while self.index_order_contacts(store_id).await? > 0 {}
-        Ok(())
+    /// Fills in the contacts of the store's orders applied before 0011, at most
+    /// [`INDEX_BATCHES_PER_REQUEST`] batches (see [`Self::index_order_contacts`]); whether
+    /// none is left, so a search by contact finds every order.
+    async fn index_contacts_bounded(&self, store_id: &str) -> Result<bool, StoreError> {
+        for _ in 0..INDEX_BATCHES_PER_REQUEST {
+            // Another writer (a sweep, intake) may fill in some of a batch: only a batch
+            // that fills in none ends the loop, and the read below decides.
+            if self.index_order_contacts(store_id).await? == 0 {
+                break;
+            }
+        }
+        let left: Option<i64> = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT order_id FROM orders WHERE store_id = $1 AND billing_email IS NULL LIMIT 1",
+            )
+            .bind(store_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(left.is_none())
     }
 
-    /// The subject's orders in the store (not erased), by id after `after`, at most `limit`.
+    /// The subject's orders in the store (not erased), by id after `after`, at most `limit`;
+    /// `None` while orders applied before 0011 are left to fill in (see
+    /// [`Self::index_contacts_bounded`]): the search would not be complete.
     pub async fn subject_orders(
         &self,
         store_id: &str,
         subject: &Subject,
         after: i64,
         limit: i64,
-    ) -> Result<Vec<i64>, StoreError> {
-        self.index_all_contacts(store_id).await?;
+    ) -> Result<Option<Vec<i64>>, StoreError> {
+        if !self.index_contacts_bounded(store_id).await? {
+            return Ok(None);
+        }
         // Two reads, each through its partial index (orders_email, orders_customer), whose
         // predicates the statements repeat so both databases use them.
         let mut ids: Vec<i64> = on_pool!(self, |pool| {
@@ -237,7 +261,7 @@ impl Store {
             ids.dedup();
             ids.truncate(usize::try_from(limit).unwrap_or(0));
         }
-        Ok(ids)
+        Ok(Some(ids))
     }
 
     /// Everything the bridge holds of one order: its ledger (snapshots, items, deliveries,
@@ -428,6 +452,9 @@ pub struct ExportPage {
     pub key2print_user: Option<String>,
     /// Pass as `after` for the next page; none when this is the last.
     pub next_after: Option<i64>,
+    /// False while the bridge is still filling in the contacts of orders it recorded before
+    /// it kept them: the page is empty and `next_after` repeats `after` (ask again).
+    pub search_complete: bool,
 }
 
 /// One round of a customer's erasure.
@@ -437,7 +464,8 @@ pub struct ErasurePage {
     pub orders: Vec<OrderErasure>,
     /// The bridge forgot the Key2print user it created for them.
     pub key2print_user_forgotten: bool,
-    /// No order of theirs is left to erase; otherwise ask again.
+    /// No order of theirs is left to erase; otherwise ask again (also while the bridge is
+    /// still filling in the contacts of orders it recorded before it kept them).
     pub done: bool,
 }
 
@@ -462,9 +490,21 @@ impl Store {
         subject: &Subject,
         after: i64,
     ) -> Result<ExportPage, StoreError> {
-        let ids = self
+        let key2print_user = match subject.customer_id {
+            Some(c) => self.key2print_user_of(store_id, c).await?,
+            None => None,
+        };
+        let Some(ids) = self
             .subject_orders(store_id, subject, after, ORDERS_PER_PAGE)
-            .await?;
+            .await?
+        else {
+            return Ok(ExportPage {
+                orders: Vec::new(),
+                key2print_user,
+                next_after: Some(after),
+                search_complete: false,
+            });
+        };
         let mut orders = Vec::with_capacity(ids.len());
         let mut budget = PAGE_BODY_BYTES;
         let mut last = None;
@@ -479,10 +519,6 @@ impl Store {
                 orders.push(export);
             }
         }
-        let key2print_user = match subject.customer_id {
-            Some(c) => self.key2print_user_of(store_id, c).await?,
-            None => None,
-        };
         // More may follow when the page was full or its bodies' budget ran out.
         let more = ids.len() == usize::try_from(ORDERS_PER_PAGE).unwrap_or(0)
             || last != ids.last().copied();
@@ -490,6 +526,7 @@ impl Store {
             orders,
             key2print_user,
             next_after: last.filter(|_| more),
+            search_complete: true,
         })
     }
 
@@ -501,9 +538,16 @@ impl Store {
         subject: &Subject,
         now: i64,
     ) -> Result<ErasurePage, StoreError> {
-        let ids = self
+        let Some(ids) = self
             .subject_orders(store_id, subject, 0, ORDERS_PER_PAGE)
-            .await?;
+            .await?
+        else {
+            return Ok(ErasurePage {
+                orders: Vec::new(),
+                key2print_user_forgotten: false,
+                done: false,
+            });
+        };
         let mut orders = Vec::with_capacity(ids.len());
         for id in &ids {
             if let Some(erased) = self.erase_order(store_id, *id, now).await? {

@@ -423,3 +423,387 @@ crate::on_both_backends!(
     retention_purges_old_orders_during_a_burst,
     retention_purges_old_orders_during_a_burst
 );
+
+/// What a refusing provider quotes back: the name and address it was sent.
+const REFUSAL: &str =
+    r#"{"Message":"Cannot ship to Ada Lovelace, 12 Example Street, London SW1A 1AA"}"#;
+
+/// An Apliiq stand-in whose calls each wait until the test releases them, then answer 400
+/// with [`REFUSAL`]: a provider call under way for as long as the test needs, without sleeps.
+struct HeldApliiq {
+    url: String,
+    arrived: tokio::sync::mpsc::UnboundedReceiver<String>,
+    release: Arc<tokio::sync::Semaphore>,
+    calls: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl HeldApliiq {
+    async fn start() -> HeldApliiq {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (tx, arrived) = tokio::sync::mpsc::unbounded_channel();
+        let release = Arc::new(tokio::sync::Semaphore::new(0));
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (gate, count) = (release.clone(), calls.clone());
+        let app = poem::endpoint::make(move |req: poem::Request| {
+            let (tx, gate, count) = (tx.clone(), gate.clone(), count.clone());
+            async move {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = tx.send(format!("{} {}", req.method(), req.uri().path()));
+                gate.acquire().await.expect("gate").forget();
+                poem::Response::builder()
+                    .status(poem::http::StatusCode::BAD_REQUEST)
+                    .content_type("application/json")
+                    .body(REFUSAL)
+            }
+        });
+        tokio::spawn(async move {
+            let acceptor = poem::listener::TcpAcceptor::from_tokio(listener).expect("acceptor");
+            let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
+        });
+        HeldApliiq {
+            url,
+            arrived,
+            release,
+            calls,
+        }
+    }
+
+    /// Waits (at most 30 s) for a call to arrive; returns its method and path.
+    async fn next_call(&mut self) -> String {
+        tokio::time::timeout(Duration::from_secs(30), self.arrived.recv())
+            .await
+            .expect("a call arrives in time")
+            .expect("stand-in running")
+    }
+
+    fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// The texts of a job as stored: last error, payload.
+async fn job_texts(app: &TestApp, job_id: i64) -> (Option<String>, String) {
+    crate::on_pool!(&app.store, |pool| {
+        sqlx::query_as("SELECT last_error, payload FROM jobs WHERE id = $1")
+            .bind(job_id)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    })
+}
+
+/// A dispatching app whose store sends Apliiq orders to a [`HeldApliiq`] and events to an
+/// endpoint (nobody listens there); the sandbox is returned to keep it running.
+async fn held_apliiq_app(backend: Backend) -> (HeldApliiq, printbridge::sandbox::Sandbox, TestApp) {
+    let held = HeldApliiq::start().await;
+    let sb = support::start_sandbox().await;
+    let mut store = sandbox_store(&sb, "shop", SECRET);
+    store.apliiq.as_mut().expect("apliiq").base_url = held.url.clone();
+    let events = format!(
+        "url = \"http://127.0.0.1:{}/hooks\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n",
+        support::free_port()
+    );
+    store
+        .events
+        .push(toml::from_str(&events).expect("endpoint"));
+    let app = TestApp::spawn(backend, |c| {
+        support::fast_dispatch(c);
+        c.dispatch.request_timeout_secs = std::num::NonZeroU64::new(120).unwrap();
+        c.stores = vec![store];
+    })
+    .await;
+    (held, sb, app)
+}
+
+/// An Apliiq call under way when its order is erased: the erasure reports it as in flight,
+/// its outcome (the provider refuses, quoting the address) is recorded, nothing is sent
+/// again, the dead-letter event it plans is cancelled unsent, and the next sweep redacts
+/// what the answer added (attempt excerpt, the job's reason, the event's body) while the
+/// job's reason still reads as the bridge's.
+async fn erasing_an_order_whose_call_is_under_way(backend: Backend) {
+    let (mut held, _sb, app) = held_apliiq_app(backend).await;
+    let order = with_customer(
+        order_json(
+            601,
+            "processing",
+            "2026-11-23T08:00:00",
+            &[Item::Apliiq("APQ-1998244S7A1")],
+        ),
+        "ada@example.test",
+        0,
+    );
+    app.post_order("shop", SECRET, &order).await;
+    assert_eq!(held.next_call().await, "POST /v1/Order");
+
+    let (status, erased) = app
+        .privacy("erase", json!({"email": "ada@example.test"}))
+        .await;
+    assert_eq!(status, 200, "{erased}");
+    assert_eq!(erased["done"], json!(true), "{erased}");
+    let report = &erased["orders"][0];
+    assert_eq!(
+        report["in_flight"][0]["provider"],
+        json!("apliiq"),
+        "{report}"
+    );
+    assert_eq!(
+        report["in_flight"][0]["state"],
+        json!("running"),
+        "{report}"
+    );
+    assert_eq!(report["cancelled"], json!([]), "{report}");
+    assert_eq!(report["placed"], json!([]), "{report}");
+    let job_id = report["in_flight"][0]["job_id"].as_i64().unwrap();
+
+    held.release.add_permits(1);
+    let jobs = support::eventually(Duration::from_secs(30), "the order's jobs stop", || async {
+        let jobs = app.order_jobs(601).await;
+        // The Apliiq job and its two events (dead letter, needs attention).
+        let settled = jobs.len() == 3
+            && jobs
+                .iter()
+                .all(|j| matches!(j["state"].as_str(), Some("dead" | "cancelled" | "done")));
+        settled.then_some(jobs)
+    })
+    .await;
+    let apliiq = jobs.iter().find(|j| j["id"] == json!(job_id)).unwrap();
+    assert_eq!(apliiq["state"], json!("dead"), "{apliiq}");
+    let event_ids: Vec<i64> = jobs
+        .iter()
+        .filter(|j| j["provider"] == json!("events"))
+        .map(|event| {
+            assert_eq!(event["state"], json!("cancelled"), "never sent: {event}");
+            assert_eq!(event["attempts"], json!(0), "{event}");
+            event["id"].as_i64().unwrap()
+        })
+        .collect();
+    assert_eq!(event_ids.len(), 2, "{jobs:?}");
+    assert_eq!(held.calls(), 1, "nothing sent again");
+
+    // Until the sweep, the answer's quote stands in the attempt, the reason and the events.
+    let (reason, _) = job_texts(&app, job_id).await;
+    assert!(reason.unwrap().contains("Lovelace"));
+    for id in &event_ids {
+        assert!(job_texts(&app, *id).await.1.contains("Lovelace"));
+    }
+
+    let cfg = app.state.config.stores[0].clone();
+    let swept = sweep(
+        &app.store,
+        &cfg,
+        app.state.clock.now_ms(),
+        &mut Cursors::default(),
+    )
+    .await
+    .unwrap();
+    assert!(swept.erasure_rows >= 1, "{swept:?}");
+    assert_quotes_redacted(&app, job_id, &event_ids).await;
+
+    // The order screen's Retry replays nothing; no call leaves.
+    let retry: Value = app
+        .client
+        .post(app.url("/v1/stores/shop/orders/601/retry"))
+        .bearer_auth(support::STORE_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(retry["replayed"], json!(0), "{retry}");
+    assert_eq!(held.calls(), 1);
+    app.stop().await;
+}
+crate::on_both_backends!(
+    erasing_an_order_whose_call_is_under_way,
+    erasing_an_order_whose_call_is_under_way
+);
+
+/// The Apliiq refusal's quote is gone from job `job_id`'s reason and attempts, from the
+/// events' bodies and from order 601's attention text; the bridge's words stay.
+async fn assert_quotes_redacted(app: &TestApp, job_id: i64, event_ids: &[i64]) {
+    let (reason, _) = job_texts(app, job_id).await;
+    let reason = reason.expect("reason");
+    assert_eq!(reason, "Apliiq POST /v1/Order: HTTP 400: [redacted]");
+    for id in event_ids {
+        let (_, payload) = job_texts(app, *id).await;
+        assert!(
+            !payload.contains("Lovelace") && !payload.contains("Example Street"),
+            "{payload}"
+        );
+        let payload: Value = serde_json::from_str(&payload).expect("payload stays JSON");
+        let body: Value = serde_json::from_str(payload["body"].as_str().unwrap()).expect("body");
+        assert!(
+            body["data"]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("HTTP 400: [redacted]"),
+            "{body}"
+        );
+    }
+    let attention: Option<String> = crate::on_pool!(&app.store, |pool| {
+        sqlx::query_scalar("SELECT attention FROM orders WHERE order_id = 601")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    let attention = attention.expect("the dead letter flags the order");
+    assert!(attention.ends_with("HTTP 400: [redacted]"), "{attention}");
+    for job in app.order_jobs(601).await {
+        for attempt in job["attempts_log"].as_array().unwrap() {
+            assert!(!attempt.to_string().contains("Lovelace"), "{attempt}");
+        }
+    }
+}
+
+/// A customer with twelve orders: two export pages by `next_after`, every order once; the
+/// first page stops at 8 MiB of bodies, counting the body it leaves out.
+async fn export_pages_by_orders_and_body_bytes(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| {
+        c.stores = vec![support::store_config("shop", SECRET)]
+    })
+    .await;
+    let ada = "ada@example.test";
+    // 1.5 MB of customer's note (within the 2 MiB body limit) in each of two states of
+    // orders 701 to 703.
+    let note: String = (0..1_500_000u32)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    for id in 701..=712 {
+        let mut first = with_customer(
+            order_json(id, "processing", "2026-11-23T08:00:00", &[]),
+            ada,
+            0,
+        );
+        if id <= 703 {
+            first["customer_note"] = json!(note);
+        }
+        app.post_order("shop", SECRET, &first).await;
+        if id <= 703 {
+            let mut second = first.clone();
+            second["date_modified_gmt"] = json!("2026-11-24T08:00:00");
+            app.post_order("shop", SECRET, &second).await;
+        }
+    }
+    let bob = with_customer(
+        order_json(720, "processing", "2026-11-23T08:00:00", &[]),
+        "bob@example.test",
+        0,
+    );
+    app.post_order("shop", SECRET, &bob).await;
+    app.applied().await;
+
+    let mut seen = Vec::new();
+    let mut pages = Vec::new();
+    let mut after = 0;
+    loop {
+        let (status, page) = app
+            .privacy("export", json!({"email": ada, "after": after}))
+            .await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["search_complete"], json!(true));
+        let orders = page["orders"].as_array().unwrap();
+        let bytes: usize = orders
+            .iter()
+            .flat_map(|o| o["delivery_bodies"].as_array().unwrap())
+            .map(|d| d["body"].as_str().unwrap().len())
+            .sum();
+        assert!(bytes <= 8 << 20, "{bytes}");
+        let omitted: Vec<u64> = orders
+            .iter()
+            .map(|o| o["delivery_bodies_omitted"].as_u64().unwrap())
+            .collect();
+        seen.extend(orders.iter().map(|o| o["order_id"].as_i64().unwrap()));
+        pages.push((orders.len(), omitted));
+        match page["next_after"].as_i64() {
+            Some(next) => after = next,
+            None => break,
+        }
+        assert!(pages.len() < 5, "{pages:?}");
+    }
+    assert_eq!(seen, (701..=712).collect::<Vec<i64>>(), "every order once");
+    // Page 1: 701 and 702 with both bodies, 703 with one (the other omitted); then the
+    // rest, small, on page 2.
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    assert_eq!(pages[0], (3, vec![0, 0, 1]), "{pages:?}");
+    assert_eq!(pages[1], (9, vec![0; 9]), "{pages:?}");
+    app.stop().await;
+}
+crate::on_both_backends!(
+    export_pages_by_orders_and_body_bytes,
+    export_pages_by_orders_and_body_bytes
+);
+
+/// Orders recorded before the contacts were (2,101 of Ada's): a request fills in at most
+/// 2,000 of them and answers that the search is incomplete (an erasure not `done`, an export
+/// page empty with `next_after` repeating `after`); the next request finds every order.
+async fn contacts_of_older_orders_are_filled_in_a_bounded_amount_per_request(backend: Backend) {
+    let app = TestApp::spawn(backend, |c| {
+        c.stores = vec![support::store_config("shop", SECRET)]
+    })
+    .await;
+    let ada = "ada@example.test";
+    let first = with_customer(
+        order_json(1, "processing", "2026-11-23T08:00:00", &[]),
+        ada,
+        0,
+    );
+    app.post_order("shop", SECRET, &first).await;
+    app.applied().await;
+    // Copies of order 1 as orders 2 to 2101, none with its contact recorded.
+    crate::on_pool!(&app.store, |pool| {
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 2 UNION ALL SELECT i + 1 FROM n WHERE i < 2101) \
+             INSERT INTO orders (store_id, order_id, number, status, currency, total, \
+             modified_gmt, snapshot_id, trashed, paid_at, attention, first_seen_at, updated_at, \
+             retention_done) SELECT o.store_id, n.i, o.number, o.status, o.currency, o.total, \
+             o.modified_gmt, o.snapshot_id, o.trashed, o.paid_at, o.attention, o.first_seen_at, \
+             o.updated_at, o.retention_done FROM orders o CROSS JOIN n WHERE o.order_id = 1",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query("UPDATE orders SET billing_email = NULL, customer_id = NULL")
+            .execute(pool)
+            .await
+            .unwrap();
+    });
+
+    let (status, erased) = app.privacy("erase", json!({"email": ada})).await;
+    assert_eq!(status, 200, "{erased}");
+    assert_eq!(erased["done"], json!(false), "{erased}");
+    assert_eq!(erased["orders"], json!([]), "{erased}");
+    let unindexed: i64 = crate::on_pool!(&app.store, |pool| {
+        sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE billing_email IS NULL")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(unindexed, 101);
+
+    let (_, page) = app
+        .privacy("export", json!({"email": ada, "after": 0}))
+        .await;
+    assert_eq!(page["search_complete"], json!(true), "{page}");
+    let ids: Vec<i64> = page["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["order_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, (1..=10).collect::<Vec<i64>>());
+    assert_eq!(page["next_after"], json!(10));
+    let (_, last) = app
+        .privacy("export", json!({"email": ada, "after": 2095}))
+        .await;
+    assert_eq!(last["orders"].as_array().unwrap().len(), 6, "{last}");
+    assert!(last["next_after"].is_null());
+    app.stop().await;
+}
+crate::on_both_backends!(
+    contacts_of_older_orders_are_filled_in_a_bounded_amount_per_request,
+    contacts_of_older_orders_are_filled_in_a_bounded_amount_per_request
+);
