@@ -21,6 +21,12 @@ final class PrintBridge_Cart_Reopen {
 	const AJAX_UPDATE = 'printbridge_k2p_update_item';
 
 	/**
+	 * First WooCommerce version known to keep links in the Store API's item data (9.9 strips
+	 * every tag from it, 11.0 keeps what wp_kses_post() allows).
+	 */
+	const ITEM_DATA_HTML_SINCE = '11.0';
+
+	/**
 	 * For each REST request being answered (innermost last): whether it is a Store API one.
 	 *
 	 * @var bool[]
@@ -146,7 +152,8 @@ final class PrintBridge_Cart_Reopen {
 	 * block cart renders item-data values as HTML limited to a few tags (links among them),
 	 * while its JavaScript filters (`itemName`, `cartItemClass`) can only change the product
 	 * name, itself already a link, or a class. The classic cart has its own link, so the row
-	 * is added only while a Store API request is answered.
+	 * is added only while a Store API request is answered, and only by a WooCommerce that keeps
+	 * the link (an older one would show the words without it).
 	 *
 	 * @param array $data      Item data rows.
 	 * @param array $cart_item Cart item.
@@ -154,6 +161,9 @@ final class PrintBridge_Cart_Reopen {
 	 */
 	public static function store_api_link( $data, $cart_item ) {
 		if ( empty( self::$rest_stack ) || ! end( self::$rest_stack ) || ! is_array( $cart_item ) || ! isset( $cart_item['key'] ) ) {
+			return $data;
+		}
+		if ( ! defined( 'WC_VERSION' ) || version_compare( WC_VERSION, self::ITEM_DATA_HTML_SINCE, '<' ) ) {
 			return $data;
 		}
 		$url = self::edit_url( $cart_item, (string) $cart_item['key'] );

@@ -785,11 +785,9 @@ async function main() {
 
     if (!args.smoke) {
       await step('Store API: 400 without a design id, extensions.printbridge with one', () => storeApi(shop, spiff.id));
-      await step('the editor\'s price is the cart line, the order total and the order\'s amount', async () => {
-        const priced = createPricedProduct(shop);
-        providerRoutes[K2P_PRICE] = gatewayPrice(bridge, priced.id);
-        await editorPriceInTheCart(customer, shop, bridge, priced);
-      });
+      const priced = createPricedProduct(shop);
+      providerRoutes[K2P_PRICE] = gatewayPrice(bridge, priced.id);
+      await step('the editor\'s price is the cart line, the order total and the order\'s amount', () => editorPriceInTheCart(customer, shop, bridge, priced));
       await step('customer reopens the priced design, chooses another production time: the line\'s new price', () => reopenPricedLine(customer, shop, priced));
       assert.deepEqual(pageErrors, [], 'no JavaScript error on the customer\'s pages');
       assert.deepEqual(foreign, [], 'nothing from other hosts but the provider scripts');
