@@ -44,6 +44,9 @@ final class PrintBridge_Cart_Reopen {
 		add_action( 'wp_ajax_nopriv_' . self::AJAX_UPDATE, array( __CLASS__, 'ajax_update' ) );
 		add_filter( 'rest_request_before_callbacks', array( __CLASS__, 'enter_rest_request' ), 10, 3 );
 		add_filter( 'rest_request_after_callbacks', array( __CLASS__, 'leave_rest_request' ), 10, 3 );
+		// The block cart page preloads its cart by calling the Store API's controller directly.
+		add_filter( 'woocommerce_hydration_dispatch_request', array( __CLASS__, 'enter_hydration' ), 10, 2 );
+		add_filter( 'woocommerce_hydration_request_after_callbacks', array( __CLASS__, 'leave_rest_request' ), 10, 3 );
 		add_filter( 'woocommerce_get_item_data', array( __CLASS__, 'store_api_link' ), 30, 2 );
 	}
 
@@ -131,6 +134,17 @@ final class PrintBridge_Cart_Reopen {
 		$route              = is_object( $request ) && method_exists( $request, 'get_route' ) ? (string) $request->get_route() : '';
 		self::$rest_stack[] = 0 === strpos( $route, '/wc/store/' );
 		return $response;
+	}
+
+	/**
+	 * Block cart page: notes the Store API request WooCommerce answers to preload the page.
+	 *
+	 * @param mixed           $result  Hydration result so far (passed through).
+	 * @param WP_REST_Request $request Request.
+	 * @return mixed
+	 */
+	public static function enter_hydration( $result, $request ) {
+		return self::enter_rest_request( $result, array(), $request );
 	}
 
 	/**
