@@ -10,8 +10,10 @@ defined( 'ABSPATH' ) || exit;
 /**
  * An "Edit design" link on each Key2print cart line opens the product page's editor on that
  * line's project (a user-mode work session with its projectId, for the same customer or guest
- * key); finishing the editor writes the design back into the same line. Only lines of the
- * visitor's own cart (their WooCommerce session) can be reopened or changed.
+ * key); finishing the editor writes the design back into the same line, priced again from the
+ * editor's setup when the editor prices the product. Only lines of the visitor's own cart
+ * (their WooCommerce session) can be reopened or changed. The block cart shows the link as an
+ * item-data row of the Store API's cart item.
  */
 final class PrintBridge_Cart_Reopen {
 
