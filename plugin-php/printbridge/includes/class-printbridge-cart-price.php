@@ -136,15 +136,36 @@ final class PrintBridge_Cart_Price {
 		if ( null === $setup ) {
 			self::refuse( __( 'The options chosen in the editor could not be read. Please personalise the product again.', 'printbridge' ) );
 		}
-		$setup  = self::with_variation_options( $setup, (int) $variation_id );
-		$answer = PrintBridge_Bridge_Client::from_settings()->key2print_price( (int) $product_id, (int) $variation_id, $setup );
-		$price  = is_wp_error( $answer ) ? null : self::price_from_answer( $answer );
-		if ( null === $price ) {
-			self::refuse( self::refusal_message( $answer ) );
+		$price = self::price_setup( (int) $product_id, (int) $variation_id, $setup );
+		if ( is_wp_error( $price ) ) {
+			self::refuse( self::refusal_message( $price ) );
 		}
-		$price['setup']           = $setup;
 		$data[ self::CART_KEY ] = $price;
 		return $data;
+	}
+
+	/**
+	 * Prices a setup at the bridge for a cart line (adding an item and changing a reopened
+	 * line both use it): the cart's record of the price, with the setup it was computed for.
+	 *
+	 * @param int                  $product_id   Product id.
+	 * @param int                  $variation_id Variation id (0 for a simple product).
+	 * @param array<string,string> $setup        Setup from the editor.
+	 * @return array{line_price:float,currency:string,path:array,setup:array}|WP_Error The bridge's
+	 *         error, or `printbridge_bad_price` for an answer that is not a price.
+	 */
+	public static function price_setup( $product_id, $variation_id, array $setup ) {
+		$setup  = self::with_variation_options( $setup, (int) $variation_id );
+		$answer = PrintBridge_Bridge_Client::from_settings()->key2print_price( (int) $product_id, (int) $variation_id, $setup );
+		if ( is_wp_error( $answer ) ) {
+			return $answer;
+		}
+		$price = self::price_from_answer( $answer );
+		if ( null === $price ) {
+			return new WP_Error( 'printbridge_bad_price', 'The bridge answered no price.' );
+		}
+		$price['setup'] = $setup;
+		return $price;
 	}
 
 	/**
@@ -187,19 +208,27 @@ final class PrintBridge_Cart_Price {
 	/**
 	 * The customer's message for a price the bridge refused (its own text may name settings).
 	 *
-	 * @param array|WP_Error $answer Bridge answer.
+	 * @param array|WP_Error $answer    Bridge answer.
+	 * @param bool           $reopened  Whether a reopened cart line was being changed (it stays
+	 *                                  as it was) rather than an item added.
 	 * @return string
 	 */
-	public static function refusal_message( $answer ) {
+	public static function refusal_message( $answer, $reopened = false ) {
 		$data  = is_wp_error( $answer ) ? $answer->get_error_data() : null;
 		$error = is_array( $data ) && isset( $data['error'] ) ? (string) $data['error'] : '';
 		if ( 'unavailable' === $error ) {
-			return __( 'The options chosen in the editor cannot be ordered right now, so the product was not added to the cart. Please choose other options.', 'printbridge' );
+			return $reopened
+				? __( 'The options chosen in the editor cannot be ordered right now, so your cart was not changed. Please choose other options.', 'printbridge' )
+				: __( 'The options chosen in the editor cannot be ordered right now, so the product was not added to the cart. Please choose other options.', 'printbridge' );
 		}
 		if ( in_array( $error, array( 'price_path_incomplete', 'setup_not_priced', 'variation_mismatch' ), true ) ) {
-			return __( 'Please choose all the options in the editor: without them the product has no price, so it was not added to the cart.', 'printbridge' );
+			return $reopened
+				? __( 'Please choose all the options in the editor: without them the product has no price, so your cart was not changed.', 'printbridge' )
+				: __( 'Please choose all the options in the editor: without them the product has no price, so it was not added to the cart.', 'printbridge' );
 		}
-		return __( 'The price of this personalised product could not be determined right now, so it was not added to the cart. Please try again later or contact the shop.', 'printbridge' );
+		return $reopened
+			? __( 'The price of the changed design could not be determined right now, so your cart was not changed. Please try again later or contact the shop.', 'printbridge' )
+			: __( 'The price of this personalised product could not be determined right now, so it was not added to the cart. Please try again later or contact the shop.', 'printbridge' );
 	}
 
 	/**

@@ -601,6 +601,43 @@ async function editorPriceInTheCart(page, shop, bridge, product, answers) {
   assert.equal(Number(ledger.total).toFixed(2), editorPrice);
 }
 
+/** "Edit design" on the priced line: another price-tree choice in the editor is the line's new
+ * price and path (the same line); the block cart shows the link too. */
+async function reopenPricedLine(page, shop, product) {
+  await personalisePriced(page, product);
+  await page.goto(`${shop.url}/cart/`);
+  const blockRow = page.locator('.wc-block-cart-items__row', { hasText: 'Priced cards' });
+  const blockLink = blockRow.locator('a.printbridge-edit-design');
+  await blockLink.waitFor();
+  assert.equal((await blockLink.textContent()).trim(), 'Edit design');
+  const before = (await storeCart(page)).items.filter((i) => i.name.includes('Priced cards'));
+  assert.equal(before.length, 1);
+  assert.equal(await blockLink.getAttribute('href'), before[0].extensions.printbridge.edit_url);
+  await shot(page, `${prefix}-block-cart-edit-link`);
+  await blockLink.click();
+  await page.locator('#k2p-standin-frame').waitFor();
+  await page.click('#k2p-standin-standard');
+  const shown = page.locator('#k2p-standin-price');
+  await until('the editor\'s new price', async () => /\d/.test(await shown.textContent()), 20000);
+  const editorPrice = (await shown.textContent()).trim();
+  assert.equal(editorPrice, '29.90', 'Gloss on sale (29.90), Standard production');
+  await page.click('#k2p-standin-finish');
+  await page.waitForURL(/\/cart\/?$/, { waitUntil: 'load' });
+  const lines = (await storeCart(page)).items.filter((i) => i.name.includes('Priced cards'));
+  assert.equal(lines.length, 1, 'the same line, not a second one');
+  assert.equal(lines[0].key, before[0].key);
+  assert.equal((Number(lines[0].prices.price) / 10 ** lines[0].prices.currency_minor_unit).toFixed(2), editorPrice);
+  assert.deepEqual(lines[0].extensions.printbridge.price_path, [{ option: 'Production time', value: 'Standard' }]);
+  await blockRow.getByText('Standard').waitFor();
+  assert.match(await blockRow.textContent(), /29\.90/);
+  await shot(page, `${prefix}-block-cart-reopened-priced`);
+  await page.evaluate(async (key) => {
+    const nonce = (await fetch('/wp-json/wc/store/v1/cart', { credentials: 'same-origin' })).headers.get('Nonce');
+    await fetch('/wp-json/wc/store/v1/cart/remove-item', { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json', Nonce: nonce }, body: JSON.stringify({ key }) });
+  }, lines[0].key);
+  assert.equal((await storeCart(page)).items.filter((i) => i.name.includes('Priced cards')).length, 0);
+}
+
 // --- the editor failing to load ---------------------------------------------------------------
 
 /** The product page of `product` with the provider script answered by `route`; returns what happened. */
@@ -837,12 +874,11 @@ async function main() {
 
     if (!args.smoke) {
       await step('Store API: 400 without a design id, extensions.printbridge with one', () => storeApi(shop, spiff.id));
-      await step('the editor\'s price is the cart line, the order total and the order\'s amount', async () => {
-        const priced = createPricedProduct(shop);
-        const answers = [];
-        providerRoutes[K2P_PRICE] = gatewayPrice(bridge, priced.id, answers);
-        await editorPriceInTheCart(customer, shop, bridge, priced, answers);
-      });
+      const priced = createPricedProduct(shop);
+      const answers = [];
+      providerRoutes[K2P_PRICE] = gatewayPrice(bridge, priced.id, answers);
+      await step('the editor\'s price is the cart line, the order total and the order\'s amount', () => editorPriceInTheCart(customer, shop, bridge, priced, answers));
+      await step('customer reopens the priced design, chooses another production time: the line\'s new price', () => reopenPricedLine(customer, shop, priced));
       assert.deepEqual(pageErrors, [], 'no JavaScript error on the customer\'s pages');
       assert.deepEqual(foreign, [], 'nothing from other hosts but the provider scripts');
       await step('editor load failures: a message, no cart line, no Key2print session', () => editorFailures(browser, owner, shop, spiff, k2p, sandbox));

@@ -255,6 +255,141 @@ class CartPriceTest extends PrintBridge_TestCase {
 		$this->assertSame( array(), WC()->cart->get_cart() );
 	}
 
+	/** "Edit design" finished: the editor's design and latest setup go to the line. */
+	private function reopen_update( $product_id, $key, $setup, $design = 'proj_43-B' ) {
+		$_POST = $_REQUEST = array(
+			'nonce'      => wp_create_nonce( PrintBridge_Cart_Reopen::AJAX_UPDATE ),
+			'product_id' => (string) $product_id,
+			'cart_item'  => $key,
+			'design_id'  => $design,
+		) + ( null === $setup ? array() : array( 'printbridge_k2p_setup' => wp_slash( $setup ) ) );
+		$this->requests     = array();
+		list( $json, $raw ) = printbridge_run_ajax( array( 'PrintBridge_Cart_Reopen', 'ajax_update' ) );
+		$_POST = $_REQUEST = array();
+		$this->assertIsArray( $json, $raw );
+		return $json;
+	}
+
+	/** What the bridge answers for a Standard + Self collection setup. */
+	private static function priced_standard() {
+		$answer                                = self::priced( 29.0 );
+		$answer['price_path'][0]['value_id']   = 'standard';
+		$answer['price_path'][0]['value_name'] = 'Standard';
+		return $answer;
+	}
+
+	public function test_a_reopened_line_is_charged_the_price_of_the_editors_new_setup() {
+		$id = $this->k2p_product();
+		$this->bridge_answers( 200, self::priced() );
+		$key   = $this->add( $id );
+		$other = $this->add( $id, '{"speed":"express","2":3}', array( 'printbridge_design_id' => 'proj_9' ) );
+		$this->assertIsString( $key );
+		$this->requests = array();
+
+		// The editor's page starts from the line's setup.
+		$_GET[ PrintBridge_Cart_Reopen::QUERY_ARG ] = $key;
+		$config = PrintBridge_Product_Page::config( wc_get_product( $id ) );
+		unset( $_GET[ PrintBridge_Cart_Reopen::QUERY_ARG ] );
+		$this->assertSame( '{"2":"3","pa_format":"a5","speed":"express"}', wp_json_encode( $config['key2print']['setup'] ) );
+
+		$this->bridge_answers( 200, self::priced_standard() );
+		$json = $this->reopen_update( $id, $key, '{"pa_format":"a5","speed":"standard","2":"3"}' );
+		$this->assertTrue( $json['success'], wp_json_encode( $json ) );
+		$this->assertSame( array( array( 'product_id' => $id, 'setup' => array( '2' => '3', 'pa_format' => 'a5', 'speed' => 'standard' ) ) ), $this->price_requests() );
+
+		$cart = WC()->cart->get_cart();
+		$this->assertCount( 2, $cart, 'the same line, no second one' );
+		$line = $cart[ $key ];
+		$this->assertSame( 'proj_43-B', $line['printbridge']['design_id'] );
+		$this->assertSame( 2, $line['quantity'] );
+		$this->assertSame( 29.0, (float) $line['data']->get_price() );
+		$this->assertEqualsWithDelta( 58.0, (float) $line['line_subtotal'], 0.001 );
+		$this->assertSame( array( 'Express', 'Self collection' ), array_column( PrintBridge_Cart_Price::price_of( $cart[ $other ] )['path'], 'value' ), 'the other line keeps its path' );
+		$this->assertSame( array( 'Standard', 'Self collection' ), array_column( PrintBridge_Cart_Price::price_of( $line )['path'], 'value' ) );
+
+		// A cart loaded again from the session charges the new price and carries the new setup.
+		$stored = WC()->session->get( 'cart' );
+		$this->assertSame( 'proj_43-B', $stored[ $key ]['printbridge']['design_id'] );
+		$this->assertSame( 29.0, $stored[ $key ]['printbridge_price']['line_price'] );
+		WC()->cart->empty_cart( false );
+		WC()->session->set( 'cart', $stored );
+		WC()->cart->get_cart_from_session();
+		WC()->cart->calculate_totals();
+		$this->assertSame( 29.0, (float) WC()->cart->get_cart()[ $key ]['data']->get_price() );
+		$this->assertSame( 39.1, (float) WC()->cart->get_cart()[ $other ]['data']->get_price() );
+
+		$order_id = WC()->checkout()->create_order( array( 'payment_method' => 'cod', 'billing_email' => 'ann@example.org' ) );
+		$items    = array_values( wc_get_order( $order_id )->get_items() );
+		$this->assertSame( 'Standard', $items[0]->get_meta( 'Production time' ) );
+		$this->assertSame( array( '2' => '3', 'pa_format' => 'a5', 'speed' => 'standard' ), json_decode( $items[0]->get_meta( '_printbridge_key2print_setup' ), true ) );
+	}
+
+	public function test_a_reopened_line_the_bridge_cannot_price_stays_as_it_was() {
+		$id = $this->k2p_product();
+		$this->bridge_answers( 200, self::priced() );
+		$key = $this->add( $id );
+		$this->assertIsString( $key );
+		WC()->cart->calculate_totals();
+		$before = WC()->cart->get_cart_for_session();
+		$cases  = array(
+			array( 409, array( 'error' => 'unavailable', 'message' => 'Courier cannot be ordered now', 'field' => 'setup.2' ), 'cannot be ordered right now, so your cart was not changed' ),
+			array( 422, array( 'error' => 'price_path_incomplete', 'message' => 'no value of "2"', 'field' => 'setup.2' ), 'Please choose all the options' ),
+			array( 409, array( 'error' => 'tax_not_configured', 'message' => 'no tax rate configured for tax class "standard"', 'field' => 'store' ), 'could not be determined right now' ),
+			array( 200, array( 'line_price' => 'cheap' ), 'could not be determined right now' ),
+		);
+		foreach ( $cases as list( $status, $body, $message ) ) {
+			$this->bridge_answers( $status, $body );
+			$json = $this->reopen_update( $id, $key, '{"speed":"standard","2":"3"}' );
+			$this->assertFalse( $json['success'], wp_json_encode( $body ) );
+			$this->assertStringContainsString( $message, $json['data']['message'] );
+			$this->assertStringContainsString( 'your cart was not changed', $json['data']['message'] );
+			$this->assertStringNotContainsString( 'tax class', $json['data']['message'] );
+			$this->assertCount( 1, $this->price_requests() );
+		}
+		// A setup that is not one, or none at all: refused without asking the bridge.
+		foreach ( array( '{"speed":["x"]}', null ) as $setup ) {
+			$this->bridge_answers( 200, self::priced_standard() );
+			$json = $this->reopen_update( $id, $key, $setup );
+			$this->assertFalse( $json['success'] );
+			$this->assertStringContainsString( 'could not be read', $json['data']['message'] );
+			$this->assertSame( array(), $this->price_requests() );
+		}
+		// Someone else's line: nothing is priced, nothing changes.
+		$json = $this->reopen_update( $id, md5( 'someone else' ), '{"speed":"standard","2":"3"}' );
+		$this->assertFalse( $json['success'] );
+		$this->assertSame( 'This design is not in your cart.', $json['data']['message'] );
+		$this->assertSame( array(), $this->price_requests() );
+
+		$this->assertSame( $before, WC()->cart->get_cart_for_session() );
+		$this->assertSame( $before, WC()->session->get( 'cart' ) );
+		WC()->cart->calculate_totals();
+		$this->assertSame( 39.1, (float) WC()->cart->get_cart()[ $key ]['data']->get_price() );
+	}
+
+	public function test_a_reopened_variation_keeps_its_variant_and_takes_the_new_price() {
+		list( $parent, $variations ) = $this->variable_product( array( '_printbridge_provider' => 'key2print', '_printbridge_key2print_gateway' => 'yes' ) );
+		$this->bridge_answers( 200, array( 'variation_id' => $variations['A4'] ) + self::priced( 25.5 ) );
+		$key = $this->add( $parent, '{"size":"A4","speed":"express"}', array( 'variation_id' => (string) $variations['A4'], 'attribute_size' => 'A4' ) );
+		$this->assertIsString( $key, implode( ' ', self::notices() ) );
+		$before = WC()->cart->get_cart_for_session();
+
+		// The editor chose the A5 variant: the line is the A4 variation, so it is not changed.
+		$this->bridge_answers( 200, array( 'variation_id' => $variations['A5'] ) + self::priced( 12.0 ) );
+		$json = $this->reopen_update( $parent, $key, '{"size":"A5","speed":"express"}' );
+		$this->assertFalse( $json['success'] );
+		$this->assertStringContainsString( 'another variant of this product, so your cart was not changed', $json['data']['message'] );
+		$this->assertSame( array(), $this->price_requests() );
+		$this->assertSame( $before, WC()->cart->get_cart_for_session() );
+
+		// Another price-tree choice on the same variant: priced as that variation.
+		$this->bridge_answers( 200, array( 'variation_id' => $variations['A4'] ) + self::priced_standard() );
+		$json = $this->reopen_update( $parent, $key, '{"size":"A4","speed":"standard"}' );
+		$this->assertTrue( $json['success'], wp_json_encode( $json ) );
+		$this->assertSame( array( array( 'product_id' => $parent, 'setup' => array( 'size' => 'A4', 'speed' => 'standard' ), 'variation_id' => $variations['A4'] ) ), $this->price_requests() );
+		$this->assertSame( 29.0, (float) WC()->cart->get_cart()[ $key ]['data']->get_price() );
+		$this->assertSame( $variations['A4'], WC()->cart->get_cart()[ $key ]['variation_id'] );
+	}
+
 	/** The PrintBridge fields printed into a product's add-to-cart form. */
 	private static function product_form( $id ) {
 		ob_start();

@@ -242,6 +242,11 @@
 			}
 		}
 
+		// A reopened line starts from the setup it was priced for, until the editor sends one.
+		if ( cfg.key2print && cfg.key2print.editItem && cfg.key2print.setup ) {
+			keepSetup( cfg.key2print.setup );
+		}
+
 		function syncOptions( setup ) {
 			if ( ! setup || typeof setup !== 'object' ) {
 				return;
@@ -321,6 +326,9 @@
 			body.append( 'cart_item', k.editItem );
 			body.append( 'product_id', String( cfg.productId ) );
 			body.append( 'design_id', id );
+			if ( setupField ) {
+				body.append( 'printbridge_k2p_setup', setupField.value );
+			}
 			fetch( k.ajaxUrl, { method: 'POST', body: body, credentials: 'same-origin' } )
 				.then( function ( r ) {
 					return r.json();

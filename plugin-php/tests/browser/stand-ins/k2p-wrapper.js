@@ -38,6 +38,7 @@
 		frame.innerHTML = '<h2>Key2print editor (stand-in)</h2><p>Session: <code id="k2p-standin-token"></code></p>'
 			+ '<button type="button" id="k2p-standin-a5">Format A5, gloss</button> '
 			+ '<button type="button" id="k2p-standin-express">Gloss, express production</button> '
+			+ '<button type="button" id="k2p-standin-standard">Gloss, standard production</button> '
 			+ '<button type="button" id="k2p-standin-finish">Finish</button>'
 			+ '<p>Price: <output id="k2p-standin-price"></output></p>';
 		c.appendChild( frame );
@@ -50,11 +51,12 @@
 		// A price-tree choice: the editor passes the whole setup on, and shows the price it
 		// gets (the real editor asks Key2print, which calls the bridge's Get Price; here the
 		// test answers PRICE_URL from the bridge's gateway).
-		document.getElementById( 'k2p-standin-express' ).addEventListener( 'click', function () {
-			var setup = { finish: 'Gloss', speed: 'express' };
+		function choose( speed ) {
+			var setup = { finish: 'Gloss', speed: speed };
 			if ( o.onProductUpdateCallback ) {
 				o.onProductUpdateCallback( setup );
 			}
+			document.getElementById( 'k2p-standin-price' ).textContent = '';
 			fetch( PRICE_URL + '?setup=' + encodeURIComponent( JSON.stringify( setup ) ) )
 				.then( function ( r ) {
 					return r.json();
@@ -62,6 +64,12 @@
 				.then( function ( answer ) {
 					document.getElementById( 'k2p-standin-price' ).textContent = leafPrice( answer.data, setup ).grossPrice.toFixed( 2 );
 				} );
+		}
+		document.getElementById( 'k2p-standin-express' ).addEventListener( 'click', function () {
+			choose( 'express' );
+		} );
+		document.getElementById( 'k2p-standin-standard' ).addEventListener( 'click', function () {
+			choose( 'standard' );
 		} );
 		document.getElementById( 'k2p-standin-finish' ).addEventListener( 'click', function () {
 			o.onEditorFinishCallback( 'proj_42-A' );
