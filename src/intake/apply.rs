@@ -25,7 +25,7 @@ use crate::intake::parse::{
     plan_provider_jobs,
 };
 use crate::outbox::job_types::JobState;
-use crate::outbox::jobs::IN_JOBS_UNSENT;
+use crate::outbox::jobs::{IN_JOBS_UNSENT, PROVIDER_JOBS};
 use crate::store::backend::{Backend, Done};
 use crate::store::{Store, StoreError, in_tx};
 
@@ -1087,7 +1087,7 @@ where
             sqlx::query(AssertSqlSafe(format!(
                 "UPDATE jobs SET state = 'cancelled', updated_at = $3, \
                  last_error = $4 WHERE store_id = $1 AND order_id = $2 \
-                 AND provider NOT IN ('woocommerce', 'events') AND {IN_JOBS_UNSENT}"
+                 AND {PROVIDER_JOBS} AND {IN_JOBS_UNSENT}"
             )))
             .bind(store_id)
             .bind(o.id)
@@ -1156,7 +1156,9 @@ where
             .push_bind(store_id)
             .push(" AND order_id = ")
             .push_bind(order_id)
-            .push(" AND provider <> 'woocommerce' AND started = 0 AND ")
+            .push(" AND ")
+            .push(PROVIDER_JOBS)
+            .push(" AND started = 0 AND ")
             .push(IN_JOBS_REPLANNED);
         if !jobs.is_empty() {
             q.push(" AND (provider, target) NOT IN (");
@@ -1179,11 +1181,11 @@ where
         order_id: i64,
         now: i64,
     ) -> Result<u64, StoreError> {
-        let held = sqlx::query(
+        let held = sqlx::query(AssertSqlSafe(format!(
             "UPDATE jobs SET state = 'held', updated_at = $3, last_error = $4 \
-             WHERE store_id = $1 AND order_id = $2 AND provider <> 'woocommerce' \
-             AND state = 'pending' AND started = 0 AND run_at > $3",
-        )
+             WHERE store_id = $1 AND order_id = $2 AND {PROVIDER_JOBS} \
+             AND state = 'pending' AND started = 0 AND run_at > $3"
+        )))
         .bind(store_id)
         .bind(order_id)
         .bind(now)
@@ -1200,11 +1202,11 @@ where
         store_id: &str,
         order_id: i64,
     ) -> Result<Vec<String>, StoreError> {
-        let placed: Vec<String> = sqlx::query_scalar(
+        let placed: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
             "SELECT provider FROM jobs WHERE store_id = $1 AND order_id = $2 \
-             AND provider NOT IN ('woocommerce', 'events') AND state IN ('done', 'running') \
-             ORDER BY id",
-        )
+             AND {PROVIDER_JOBS} AND state IN ('done', 'running') \
+             ORDER BY id"
+        )))
         .bind(store_id)
         .bind(order_id)
         .fetch_all(&mut *tx)
@@ -1303,7 +1305,7 @@ where
         sqlx::query(AssertSqlSafe(format!(
             "UPDATE jobs SET state = 'cancelled', updated_at = $3, \
              last_error = 'order moved to the trash before this was sent' \
-             WHERE store_id = $1 AND order_id = $2 AND provider NOT IN ('woocommerce', 'events') AND {IN_JOBS_UNSENT}"
+             WHERE store_id = $1 AND order_id = $2 AND {PROVIDER_JOBS} AND {IN_JOBS_UNSENT}"
         )))
         .bind(store_id)
         .bind(order_id)

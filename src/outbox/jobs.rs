@@ -46,6 +46,9 @@ pub(crate) const NOT_ERASED: &str = "NOT EXISTS (SELECT 1 FROM orders e \
 /// The predicate of the claim index `jobs_due` (migration 0001), as for [`IN_JOBS_STATE`].
 pub(crate) const IN_JOBS_DUE: &str = "state IN ('pending', 'retrying')";
 
+/// The jobs of a print provider: not the write-back to the shop, not the order events.
+pub(crate) const PROVIDER_JOBS: &str = "provider IN ('spiff', 'apliiq', 'key2print')";
+
 /// The jobs of an order that have not been sent and may still be withdrawn or changed:
 /// queued, held or awaiting approval.
 pub(crate) const IN_JOBS_UNSENT: &str =
@@ -588,7 +591,7 @@ impl Store {
         let n = on_pool_write!(self, |pool| {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE jobs SET {}, updated_at = $3 WHERE store_id = $1 AND order_id = $2 \
-                 AND provider <> 'woocommerce' AND ($4 IS NULL OR provider = $4) \
+                 AND {PROVIDER_JOBS} AND ($4 IS NULL OR provider = $4) \
                  AND started = 0 AND {}",
                 action.set(),
                 action.applies_to()

@@ -1,6 +1,7 @@
 //! Read side of the outbox: jobs with their attempts, kept files and tracking, for operators
 //! (`/v1/admin/jobs`, the order timeline) and the plugin's order screen.
 
+use crate::outbox::jobs::PROVIDER_JOBS;
 use poem_openapi::Object;
 use serde::Serialize;
 use sqlx::{FromRow, Row};
@@ -316,13 +317,13 @@ impl Store {
         now: i64,
     ) -> Result<OrderWaits, StoreError> {
         let (print_at, held, awaiting_approval): (Option<i64>, i64, i64) = on_pool!(self, |pool| {
-            sqlx::query_as(
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT MIN(CASE WHEN state = 'pending' AND started = 0 AND run_at > $3 \
                  THEN run_at END), \
                  COALESCE(SUM(CASE WHEN state = 'held' THEN 1 ELSE 0 END), 0), \
                  COALESCE(SUM(CASE WHEN state = 'awaiting-approval' THEN 1 ELSE 0 END), 0) \
-                 FROM jobs WHERE store_id = $1 AND order_id = $2 AND provider <> 'woocommerce'",
-            )
+                 FROM jobs WHERE store_id = $1 AND order_id = $2 AND {PROVIDER_JOBS}"
+            )))
             .bind(store_id)
             .bind(order_id)
             .bind(now)
