@@ -69,7 +69,7 @@ fn verify(secret: &str, id: &str, timestamp: &str, signatures: &str, body: &[u8]
 
 /// A delivery the receiver saw: its webhook-id, whether its signature verified, its body.
 #[derive(Debug, Clone)]
-struct Seen {
+pub(crate) struct Seen {
     id: String,
     verified: bool,
     body: Value,
@@ -78,7 +78,7 @@ struct Seen {
 /// An event endpoint: refuses the first `fail_first` verified deliveries (503), and every
 /// delivery whose signature does not verify (401); accepts the rest. `always_fail` answers
 /// 500 to everything.
-struct Receiver {
+pub(crate) struct Receiver {
     secret: String,
     fail_first: usize,
     always_fail: bool,
@@ -88,7 +88,7 @@ struct Receiver {
 }
 
 impl Receiver {
-    fn new(fail_first: usize, always_fail: bool) -> Arc<Receiver> {
+    pub(crate) fn new(fail_first: usize, always_fail: bool) -> Arc<Receiver> {
         Arc::new(Receiver {
             secret: EVENT_SECRET.to_owned(),
             fail_first,
@@ -99,11 +99,11 @@ impl Receiver {
         })
     }
 
-    fn seen(&self) -> Vec<Seen> {
+    pub(crate) fn seen(&self) -> Vec<Seen> {
         self.seen.lock().expect("lock").clone()
     }
 
-    fn accepted(&self) -> Vec<Seen> {
+    pub(crate) fn accepted(&self) -> Vec<Seen> {
         self.accepted.lock().expect("lock").clone()
     }
 }
@@ -150,7 +150,7 @@ impl Respond for Endpoint {
 }
 
 /// A local endpoint answering with `receiver`.
-async fn endpoint(receiver: &Arc<Receiver>) -> MockServer {
+pub(crate) async fn endpoint(receiver: &Arc<Receiver>) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(wiremock::matchers::method("POST"))
         .and(wiremock::matchers::path("/hooks"))
@@ -161,7 +161,7 @@ async fn endpoint(receiver: &Arc<Receiver>) -> MockServer {
 }
 
 /// `store` with an event endpoint at `server` taking `types` (all when empty).
-fn with_endpoint(store: &mut StoreConfig, server: &MockServer, types: &[&str]) {
+pub(crate) fn with_endpoint(store: &mut StoreConfig, server: &MockServer, types: &[&str]) {
     let types = if types.is_empty() {
         String::new()
     } else {
@@ -247,7 +247,7 @@ on_both_backends!(
 );
 
 /// The signed bodies of `receiver`'s accepted deliveries of type `kind`.
-fn accepted_of(receiver: &Receiver, kind: &str) -> Vec<Value> {
+pub(crate) fn accepted_of(receiver: &Receiver, kind: &str) -> Vec<Value> {
     receiver
         .accepted()
         .into_iter()
