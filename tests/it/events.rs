@@ -379,16 +379,9 @@ async fn each_event_type_comes_from_its_cause(backend: Backend) {
         "no event about an event job"
     );
     // The plugin's order screen lists provider orders only.
-    let view: Value = app
-        .client
-        .get(app.url("/v1/stores/shop/orders/702"))
-        .bearer_auth(support::STORE_TOKEN)
-        .send()
-        .await
-        .expect("order view")
-        .json()
-        .await
-        .expect("json");
+    let (_, view) = app
+        .store_get("/v1/stores/shop/orders/702", support::STORE_TOKEN)
+        .await;
     let providers: Vec<&str> = view["provider_orders"]
         .as_array()
         .map(|o| o.iter().filter_map(|p| p["provider"].as_str()).collect())
@@ -424,14 +417,10 @@ async fn a_replayed_event_keeps_its_id(backend: Backend) {
         .unwrap_or(Value::Null);
     assert_eq!(job["state"], "dead", "{jobs:?}");
     assert!(receiver.accepted().is_empty());
-    let r = app
-        .client
-        .post(app.url(&format!("/v1/admin/jobs/{}/replay", job["id"])))
-        .bearer_auth(support::ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("replay");
-    assert_eq!(r.status().as_u16(), 200);
+    let (status, _) = app
+        .admin_post(&format!("/v1/admin/jobs/{}/replay", job["id"]))
+        .await;
+    assert_eq!(status, 200);
     let accepted = eventually(WAIT, "the replayed event", || async {
         let a = receiver.accepted();
         (!a.is_empty()).then_some(a)

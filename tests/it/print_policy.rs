@@ -47,28 +47,23 @@ async fn jobs_of(app: &TestApp, store: &str, order_id: i64) -> Vec<(String, Stri
 
 /// The plugin's view of an order (`GET /v1/stores/{store}/orders/{id}`).
 async fn order_view(app: &TestApp, store: &str, order_id: i64) -> Value {
-    let r = app
-        .client
-        .get(app.url(&format!("/v1/stores/{store}/orders/{order_id}")))
-        .bearer_auth(STORE_TOKEN)
-        .send()
-        .await
-        .expect("order view");
-    assert_eq!(r.status(), 200);
-    r.json().await.expect("json")
+    let (status, view) = app
+        .store_get(
+            &format!("/v1/stores/{store}/orders/{order_id}"),
+            STORE_TOKEN,
+        )
+        .await;
+    assert_eq!(status, 200, "{view}");
+    view
 }
 
 /// Posts an owner's action (`send-now`, `hold`, `approve?…`) on an order: (status, answer).
 async fn act(app: &TestApp, store: &str, order_id: i64, action: &str) -> (u16, Value) {
-    let r = app
-        .client
-        .post(app.url(&format!("/v1/stores/{store}/orders/{order_id}/{action}")))
-        .bearer_auth(STORE_TOKEN)
-        .send()
-        .await
-        .expect("owner action");
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    app.store_post_empty(
+        &format!("/v1/stores/{store}/orders/{order_id}/{action}"),
+        STORE_TOKEN,
+    )
+    .await
 }
 
 /// Orders the Spiff sandbox got for `transaction`.
@@ -460,14 +455,10 @@ async fn owner_actions_are_guarded(backend: Backend) {
     })
     .await;
     for action in ["send-now", "hold", "approve"] {
-        let r = app
-            .client
-            .post(app.url(&format!("/v1/stores/shop/orders/1/{action}")))
-            .bearer_auth("wrong-token")
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(r.status(), 401, "{action}");
+        let (status, _) = app
+            .store_post_empty(&format!("/v1/stores/shop/orders/1/{action}"), "wrong-token")
+            .await;
+        assert_eq!(status, 401, "{action}");
         let (status, problem) = act(&app, "shop", 404, action).await;
         assert_eq!(
             (status, problem["field"].as_str()),
