@@ -70,16 +70,9 @@ async fn paid_order_reaches_each_provider_once(backend: Backend) {
     assert!(sb.state.calls().iter().all(|c| c.signature_ok));
 
     // The plugin's view: provider order ids, the kept PDF.
-    let view: Value = app
-        .client
-        .get(app.url("/v1/stores/shop/orders/501"))
-        .bearer_auth(support::STORE_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, view) = app
+        .store_get("/v1/stores/shop/orders/501", support::STORE_TOKEN)
+        .await;
     let orders = view["provider_orders"].as_array().unwrap();
     assert_eq!(orders.len(), 3, "{view}");
     for o in orders {
@@ -112,14 +105,10 @@ async fn paid_order_reaches_each_provider_once(backend: Backend) {
     let bytes = pdf.bytes().await.unwrap();
     assert!(bytes.starts_with(b"%PDF-"));
     assert!(String::from_utf8_lossy(&bytes).contains("K2P-7642EEED77"));
-    let wrong = app
-        .client
-        .get(app.url(&format!("/v1/stores/shop/files/{file_id}")))
-        .bearer_auth("not-the-token")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status().as_u16(), 401);
+    let (wrong, _) = app
+        .store_get(&format!("/v1/stores/shop/files/{file_id}"), "not-the-token")
+        .await;
+    assert_eq!(wrong, 401);
 
     // Write-back: one note per provider order, on the shop's order.
     let notes: Vec<String> = woo
@@ -256,26 +245,14 @@ async fn provider_failures_are_classified(backend: Backend) {
     assert_eq!(orders["total"], json!(1), "{orders}");
 
     // Replay places it.
-    let replay = app
-        .client
-        .post(app.url(&format!("/v1/admin/jobs/{}/replay", k2p["id"])))
-        .bearer_auth(support::ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(replay.status().as_u16(), 200);
-    let again = app
-        .client
-        .post(app.url(&format!("/v1/admin/jobs/{}/replay", spiff["id"])))
-        .bearer_auth(support::ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        again.status().as_u16(),
-        409,
-        "a placed order is not replayed"
-    );
+    let (replay, _) = app
+        .admin_post(&format!("/v1/admin/jobs/{}/replay", k2p["id"]))
+        .await;
+    assert_eq!(replay, 200);
+    let (again, _) = app
+        .admin_post(&format!("/v1/admin/jobs/{}/replay", spiff["id"]))
+        .await;
+    assert_eq!(again, 409, "a placed order is not replayed");
     let jobs = app.settled_jobs(Duration::from_secs(30)).await;
     assert_eq!(job(&jobs, "key2print")["state"], json!("done"));
     assert_eq!(

@@ -69,7 +69,7 @@ fn verify(secret: &str, id: &str, timestamp: &str, signatures: &str, body: &[u8]
 
 /// A delivery the receiver saw: its webhook-id, whether its signature verified, its body.
 #[derive(Debug, Clone)]
-struct Seen {
+pub(crate) struct Seen {
     id: String,
     verified: bool,
     body: Value,
@@ -78,7 +78,7 @@ struct Seen {
 /// An event endpoint: refuses the first `fail_first` verified deliveries (503), and every
 /// delivery whose signature does not verify (401); accepts the rest. `always_fail` answers
 /// 500 to everything.
-struct Receiver {
+pub(crate) struct Receiver {
     secret: String,
     fail_first: usize,
     always_fail: bool,
@@ -88,7 +88,7 @@ struct Receiver {
 }
 
 impl Receiver {
-    fn new(fail_first: usize, always_fail: bool) -> Arc<Receiver> {
+    pub(crate) fn new(fail_first: usize, always_fail: bool) -> Arc<Receiver> {
         Arc::new(Receiver {
             secret: EVENT_SECRET.to_owned(),
             fail_first,
@@ -99,11 +99,11 @@ impl Receiver {
         })
     }
 
-    fn seen(&self) -> Vec<Seen> {
+    pub(crate) fn seen(&self) -> Vec<Seen> {
         self.seen.lock().expect("lock").clone()
     }
 
-    fn accepted(&self) -> Vec<Seen> {
+    pub(crate) fn accepted(&self) -> Vec<Seen> {
         self.accepted.lock().expect("lock").clone()
     }
 }
@@ -150,7 +150,7 @@ impl Respond for Endpoint {
 }
 
 /// A local endpoint answering with `receiver`.
-async fn endpoint(receiver: &Arc<Receiver>) -> MockServer {
+pub(crate) async fn endpoint(receiver: &Arc<Receiver>) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(wiremock::matchers::method("POST"))
         .and(wiremock::matchers::path("/hooks"))
@@ -161,7 +161,7 @@ async fn endpoint(receiver: &Arc<Receiver>) -> MockServer {
 }
 
 /// `store` with an event endpoint at `server` taking `types` (all when empty).
-fn with_endpoint(store: &mut StoreConfig, server: &MockServer, types: &[&str]) {
+pub(crate) fn with_endpoint(store: &mut StoreConfig, server: &MockServer, types: &[&str]) {
     let types = if types.is_empty() {
         String::new()
     } else {
@@ -247,7 +247,7 @@ on_both_backends!(
 );
 
 /// The signed bodies of `receiver`'s accepted deliveries of type `kind`.
-fn accepted_of(receiver: &Receiver, kind: &str) -> Vec<Value> {
+pub(crate) fn accepted_of(receiver: &Receiver, kind: &str) -> Vec<Value> {
     receiver
         .accepted()
         .into_iter()
@@ -379,16 +379,9 @@ async fn each_event_type_comes_from_its_cause(backend: Backend) {
         "no event about an event job"
     );
     // The plugin's order screen lists provider orders only.
-    let view: Value = app
-        .client
-        .get(app.url("/v1/stores/shop/orders/702"))
-        .bearer_auth(support::STORE_TOKEN)
-        .send()
-        .await
-        .expect("order view")
-        .json()
-        .await
-        .expect("json");
+    let (_, view) = app
+        .store_get("/v1/stores/shop/orders/702", support::STORE_TOKEN)
+        .await;
     let providers: Vec<&str> = view["provider_orders"]
         .as_array()
         .map(|o| o.iter().filter_map(|p| p["provider"].as_str()).collect())
@@ -424,14 +417,10 @@ async fn a_replayed_event_keeps_its_id(backend: Backend) {
         .unwrap_or(Value::Null);
     assert_eq!(job["state"], "dead", "{jobs:?}");
     assert!(receiver.accepted().is_empty());
-    let r = app
-        .client
-        .post(app.url(&format!("/v1/admin/jobs/{}/replay", job["id"])))
-        .bearer_auth(support::ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("replay");
-    assert_eq!(r.status().as_u16(), 200);
+    let (status, _) = app
+        .admin_post(&format!("/v1/admin/jobs/{}/replay", job["id"]))
+        .await;
+    assert_eq!(status, 200);
     let accepted = eventually(WAIT, "the replayed event", || async {
         let a = receiver.accepted();
         (!a.is_empty()).then_some(a)

@@ -896,15 +896,14 @@ async fn catalog_reads_are_cached_until_flushed(backend: Backend) {
         }
     }
     woo.put_variations(29, variations);
-    let resp = app
-        .client
-        .post(app.url(&format!("/v1/stores/{STORE}/key2print/cache/flush")))
-        .bearer_auth(STORE_TOKEN)
-        .json(&json!({"product_id": 29}))
-        .send()
-        .await
-        .expect("flush");
-    assert_eq!(resp.status().as_u16(), 200);
+    let (status, _) = app
+        .store_post(
+            &format!("/v1/stores/{STORE}/key2print/cache/flush"),
+            STORE_TOKEN,
+            &json!({"product_id": 29}),
+        )
+        .await;
+    assert_eq!(status, 200);
     let stats = eventually(Duration::from_secs(5), "the flush at Key2print", || async {
         let s = sandbox.state.stats();
         (!s.key2print_flushes.is_empty()).then_some(s)

@@ -19,18 +19,6 @@ async fn start(backend: Backend) -> (TestApp, Sandbox) {
     (app, sb)
 }
 
-async fn get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
-    let r = app
-        .client
-        .get(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 async fn add_format(k: &Key2printClient, name: &str, width: u32, height: u32) -> String {
     k.add_template_format(&NewTemplateFormat {
         name: name.into(),
@@ -84,12 +72,9 @@ async fn lists_come_from_key2print_and_are_cached(backend: Backend) {
     let (app, sb) = start(backend).await;
     let a5 = seed(&sb).await;
 
-    let (status, formats) = get(
-        &app,
-        "/v1/stores/shop/key2print/template-formats",
-        STORE_TOKEN,
-    )
-    .await;
+    let (status, formats) = app
+        .store_get("/v1/stores/shop/key2print/template-formats", STORE_TOKEN)
+        .await;
     assert_eq!(status, 200, "{formats}");
     let list = &formats["template_formats"];
     assert_eq!(names(list, "name"), ["Page A4", "Page A5"]);
@@ -98,7 +83,9 @@ async fn lists_come_from_key2print_and_are_cached(backend: Backend) {
     assert_eq!(list[1]["template_count"], json!(2));
     assert_eq!(formats["truncated"], json!(false));
 
-    let (status, all) = get(&app, "/v1/stores/shop/key2print/templates", STORE_TOKEN).await;
+    let (status, all) = app
+        .store_get("/v1/stores/shop/key2print/templates", STORE_TOKEN)
+        .await;
     assert_eq!(status, 200, "{all}");
     assert_eq!(
         names(&all["templates"], "name"),
@@ -110,11 +97,13 @@ async fn lists_come_from_key2print_and_are_cached(backend: Backend) {
         json!("Page A5")
     );
     let path = format!("/v1/stores/shop/key2print/templates?template_format_id={a5}");
-    let (status, of_a5) = get(&app, &path, STORE_TOKEN).await;
+    let (status, of_a5) = app.store_get(&path, STORE_TOKEN).await;
     assert_eq!(status, 200, "{of_a5}");
     assert_eq!(names(&of_a5["templates"], "name"), ["Flyer 1", "Flyer 2"]);
 
-    let (status, ph) = get(&app, "/v1/stores/shop/key2print/placeholders", STORE_TOKEN).await;
+    let (status, ph) = app
+        .store_get("/v1/stores/shop/key2print/placeholders", STORE_TOKEN)
+        .await;
     assert_eq!(status, 200, "{ph}");
     assert_eq!(
         names(&ph["placeholders"], "system_name"),
@@ -130,11 +119,13 @@ async fn lists_come_from_key2print_and_are_cached(backend: Backend) {
     let k = k2p_client(&sb, &sb.state.credentials.key2print_api_secret);
     add_placeholder(&k, "Email", "email").await;
     let before = list_calls(&sb, "placeholder/list");
-    let (_, cached) = get(&app, "/v1/stores/shop/key2print/placeholders", STORE_TOKEN).await;
+    let (_, cached) = app
+        .store_get("/v1/stores/shop/key2print/placeholders", STORE_TOKEN)
+        .await;
     assert_eq!(names(&cached["placeholders"], "system_name").len(), 2);
     assert_eq!(list_calls(&sb, "placeholder/list"), before);
     let path = "/v1/stores/shop/key2print/placeholders?refresh=true";
-    let (status, fresh) = get(&app, path, STORE_TOKEN).await;
+    let (status, fresh) = app.store_get(path, STORE_TOKEN).await;
     assert_eq!(status, 200, "{fresh}");
     assert_eq!(
         names(&fresh["placeholders"], "system_name"),
@@ -151,20 +142,22 @@ on_both_backends!(lists, lists_come_from_key2print_and_are_cached);
 async fn list_requests_are_checked() {
     let (app, sb) = start(Backend::Sqlite).await;
     let path = "/v1/stores/shop/key2print/template-formats";
-    let (status, p) = get(&app, path, "wrong-token").await;
+    let (status, p) = app.store_get(path, "wrong-token").await;
     assert_eq!(
         (status, p["field"].as_str()),
         (401, Some("Authorization")),
         "{p}"
     );
-    let (status, p) = get(&app, "/v1/stores/plain/key2print/placeholders", STORE_TOKEN).await;
+    let (status, p) = app
+        .store_get("/v1/stores/plain/key2print/placeholders", STORE_TOKEN)
+        .await;
     assert_eq!(
         (status, p["error"].as_str(), p["field"].as_str()),
         (409, Some("key2print_not_configured"), Some("store")),
         "{p}"
     );
     let bad = "/v1/stores/shop/key2print/templates?template_format_id=a%2Fb";
-    let (status, p) = get(&app, bad, STORE_TOKEN).await;
+    let (status, p) = app.store_get(bad, STORE_TOKEN).await;
     assert_eq!(
         (status, p["field"].as_str()),
         (400, Some("template_format_id")),
@@ -180,7 +173,7 @@ async fn list_requests_are_checked() {
             ..Default::default()
         }],
     );
-    let (status, p) = get(&app, path, STORE_TOKEN).await;
+    let (status, p) = app.store_get(path, STORE_TOKEN).await;
     assert_eq!(
         (status, p["error"].as_str()),
         (502, Some("provider_error")),
@@ -197,14 +190,16 @@ async fn list_requests_are_checked() {
     );
 
     // A failed read is not cached: the next read reaches Key2print.
-    let (status, ok) = get(&app, path, STORE_TOKEN).await;
+    let (status, ok) = app.store_get(path, STORE_TOKEN).await;
     assert_eq!(status, 200, "{ok}");
     assert_eq!(ok["template_formats"], json!([]));
 
     // Key2print down: still no address in the answer.
     let url = sb.key2print_url();
     sb.stop();
-    let (status, p) = get(&app, "/v1/stores/shop/key2print/placeholders", STORE_TOKEN).await;
+    let (status, p) = app
+        .store_get("/v1/stores/shop/key2print/placeholders", STORE_TOKEN)
+        .await;
     assert_eq!(
         (status, p["error"].as_str()),
         (502, Some("provider_error")),
@@ -221,7 +216,9 @@ async fn long_lists_are_cut_at_500() {
     for n in 0..501 {
         add_placeholder(&k, &format!("Field {n}"), &format!("field_{n}")).await;
     }
-    let (status, ph) = get(&app, "/v1/stores/shop/key2print/placeholders", STORE_TOKEN).await;
+    let (status, ph) = app
+        .store_get("/v1/stores/shop/key2print/placeholders", STORE_TOKEN)
+        .await;
     assert_eq!(status, 200);
     let list = ph["placeholders"].as_array().unwrap();
     assert_eq!(list.len(), 500);
@@ -249,15 +246,14 @@ async fn the_sandbox_adds_templates_by_format_name() {
     let first = add("Classic").await;
     let second = add("Modern").await;
     assert_eq!(first["template_format_id"], second["template_format_id"]);
-    let (_, formats) = get(
-        &app,
-        "/v1/stores/shop/key2print/template-formats",
-        STORE_TOKEN,
-    )
-    .await;
+    let (_, formats) = app
+        .store_get("/v1/stores/shop/key2print/template-formats", STORE_TOKEN)
+        .await;
     assert_eq!(names(&formats["template_formats"], "name"), ["Card 85x55"]);
     assert_eq!(formats["template_formats"][0]["template_count"], json!(2));
-    let (_, templates) = get(&app, "/v1/stores/shop/key2print/templates", STORE_TOKEN).await;
+    let (_, templates) = app
+        .store_get("/v1/stores/shop/key2print/templates", STORE_TOKEN)
+        .await;
     assert_eq!(
         names(&templates["templates"], "id"),
         [

@@ -23,16 +23,8 @@ fn tree() -> Value {
 }
 
 async fn price_with_token(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
-    let resp = app
-        .client
-        .post(app.url(&format!("/v1/stores/{STORE}/key2print/price")))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
+    app.store_post(&format!("/v1/stores/{STORE}/key2print/price"), token, &body)
         .await
-        .expect("request");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.expect("JSON answer"))
 }
 
 async fn price(app: &TestApp, body: Value) -> (u16, Value) {
@@ -237,15 +229,10 @@ async fn bad_requests_and_tokens(backend: Backend) {
     // A wrong token, and an unknown store, are the same 401; neither names a price.
     let a = price_with_token(&app, "not-the-token", ok.clone()).await;
     assert_problem(&a, 401, "unauthorized", "Authorization");
-    let resp = app
-        .client
-        .post(app.url("/v1/stores/nope/key2print/price"))
-        .bearer_auth(STORE_TOKEN)
-        .json(&ok)
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(resp.status().as_u16(), 401);
+    let (status, _) = app
+        .store_post("/v1/stores/nope/key2print/price", STORE_TOKEN, &ok)
+        .await;
+    assert_eq!(status, 401);
     let resp = app
         .client
         .post(app.url(&format!("/v1/stores/{STORE}/key2print/price")))

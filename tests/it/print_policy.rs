@@ -7,11 +7,14 @@ use std::time::Duration;
 
 use printbridge::clock::{Clock, ManualClock};
 use printbridge::config::{Approval, HoldMinutes, StoreConfig};
+use printbridge::outbox::Dispatcher;
+use printbridge::outbox::exec::ProviderExecutor;
 use printbridge::providers::Provider;
 use printbridge::reads::orders::rfc3339;
 use printbridge::sandbox::Sandbox;
 use serde_json::{Value, json};
 
+use crate::events::{Receiver, accepted_of, endpoint, with_endpoint};
 use crate::support::{
     self, Backend, CapturedDelivery, Item, STORE_TOKEN, TestApp, captured_deliveries,
     captured_store, eventually, fast_dispatch, order_json, sandbox_store, start_sandbox,
@@ -44,28 +47,23 @@ async fn jobs_of(app: &TestApp, store: &str, order_id: i64) -> Vec<(String, Stri
 
 /// The plugin's view of an order (`GET /v1/stores/{store}/orders/{id}`).
 async fn order_view(app: &TestApp, store: &str, order_id: i64) -> Value {
-    let r = app
-        .client
-        .get(app.url(&format!("/v1/stores/{store}/orders/{order_id}")))
-        .bearer_auth(STORE_TOKEN)
-        .send()
-        .await
-        .expect("order view");
-    assert_eq!(r.status(), 200);
-    r.json().await.expect("json")
+    let (status, view) = app
+        .store_get(
+            &format!("/v1/stores/{store}/orders/{order_id}"),
+            STORE_TOKEN,
+        )
+        .await;
+    assert_eq!(status, 200, "{view}");
+    view
 }
 
 /// Posts an owner's action (`send-now`, `hold`, `approve?…`) on an order: (status, answer).
 async fn act(app: &TestApp, store: &str, order_id: i64, action: &str) -> (u16, Value) {
-    let r = app
-        .client
-        .post(app.url(&format!("/v1/stores/{store}/orders/{order_id}/{action}")))
-        .bearer_auth(STORE_TOKEN)
-        .send()
-        .await
-        .expect("owner action");
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
+    app.store_post_empty(
+        &format!("/v1/stores/{store}/orders/{order_id}/{action}"),
+        STORE_TOKEN,
+    )
+    .await
 }
 
 /// Orders the Spiff sandbox got for `transaction`.
@@ -457,14 +455,10 @@ async fn owner_actions_are_guarded(backend: Backend) {
     })
     .await;
     for action in ["send-now", "hold", "approve"] {
-        let r = app
-            .client
-            .post(app.url(&format!("/v1/stores/shop/orders/1/{action}")))
-            .bearer_auth("wrong-token")
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(r.status(), 401, "{action}");
+        let (status, _) = app
+            .store_post_empty(&format!("/v1/stores/shop/orders/1/{action}"), "wrong-token")
+            .await;
+        assert_eq!(status, 401, "{action}");
         let (status, problem) = act(&app, "shop", 404, action).await;
         assert_eq!(
             (status, problem["field"].as_str()),
@@ -520,4 +514,187 @@ async fn partial_refund_holds(backend: Backend) {
 on_both_backends!(
     a_partial_refund_in_the_hold_holds_the_jobs,
     partial_refund_holds
+);
+
+/// The order's event jobs (queue `events`) as the admin API lists them.
+async fn event_jobs_of(app: &TestApp, store: &str, order_id: i64) -> Vec<Value> {
+    let (status, page) = app
+        .admin_get(&format!(
+            "/v1/admin/jobs?store={store}&provider=events&limit=500"
+        ))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    page["jobs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|j| j["order_id"] == order_id)
+        .cloned()
+        .collect()
+}
+
+/// The outbox worker the app runs when it dispatches, started by the test on the app's
+/// state: the app is started without one, so the jobs a test wants to see queued stay
+/// queued, never started, until it starts this one.
+struct Dispatching {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Dispatching {
+    fn start(app: &TestApp) -> Dispatching {
+        let state = app.state.clone();
+        let executor = Arc::new(ProviderExecutor::new(&state.config, state.clock.clone()));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(Dispatcher::new(state, executor).run(stopped));
+        Dispatching { stop, task }
+    }
+
+    /// Stops claiming and waits for the calls in flight.
+    async fn stop(self) {
+        self.stop.send(true).expect("the dispatcher listens");
+        self.task.await.expect("the dispatcher ends");
+    }
+}
+
+/// A Spiff design id that cannot be sent as it is (the item is flagged, not planned).
+const BAD_DESIGN: &str = "not a design id!";
+
+/// The re-plan of a changed design and the owner's Hold and Send now touch the order's
+/// provider jobs only. An order with a Spiff item and one that cannot be sent is planned
+/// with its Spiff job waiting for the hold window and, at once, the `order.needs_attention`
+/// event job of the flagged item. The event job keeps its state and due time through the
+/// re-plan and Hold (both run while no dispatcher is running, so it is still queued and
+/// never started) and its event is delivered once; the Spiff job is held past the window
+/// and placed once, with the changed design, on Send now.
+async fn order_events_are_not_held(backend: Backend) {
+    let sb = start_sandbox().await;
+    let clock = ManualClock::new(now_ms());
+    let receiver = Receiver::new(0, false);
+    let server = endpoint(&receiver).await;
+    let mut held = sandbox_store(&sb, "held", SECRET);
+    held.hold_minutes = HoldMinutes::new(HOLD_MINUTES).expect("minutes");
+    with_endpoint(&mut held, &server, &["order.needs_attention"]);
+    let direct = sandbox_store(&sb, "direct", SECRET);
+    let app_clock: Arc<dyn Clock> = clock.clone();
+    let app = TestApp::spawn_with_clock(
+        backend,
+        |c| {
+            fast_dispatch(c);
+            c.dispatch.enabled = false;
+            c.stores = vec![held, direct];
+        },
+        Some(app_clock),
+    )
+    .await;
+    let order = order_json(
+        13,
+        "processing",
+        "2026-11-23T08:00:00",
+        &[Item::Spiff(&tx(13)), Item::Spiff(BAD_DESIGN)],
+    );
+    app.post_order("held", SECRET, &order).await;
+    app.applied().await;
+    let queued = event_jobs_of(&app, "held", 13).await;
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    let event_job = queued[0].clone();
+    assert_eq!(event_job["kind"], "send_event", "{event_job}");
+    assert_eq!(event_job["state"], "pending", "{event_job}");
+    assert!(event_job["next_attempt_at"].is_string(), "{event_job}");
+    let event_target = event_job["target"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        event_target.starts_with("order.needs_attention:"),
+        "{event_job}"
+    );
+    let both = |spiff: &str| {
+        vec![
+            (
+                "events".to_owned(),
+                event_target.clone(),
+                "pending".to_owned(),
+            ),
+            ("spiff".to_owned(), "order".to_owned(), spiff.to_owned()),
+        ]
+    };
+    assert_eq!(jobs_of(&app, "held", 13).await, both("pending"));
+
+    // A design id changed inside the hold re-plans the Spiff job; the event job stays.
+    let changed = order_json(
+        13,
+        "processing",
+        "2026-11-23T08:02:00",
+        &[Item::Spiff(&tx(14)), Item::Spiff(BAD_DESIGN)],
+    );
+    app.post_order("held", SECRET, &changed).await;
+    app.applied().await;
+    assert_eq!(
+        event_jobs_of(&app, "held", 13).await,
+        std::slice::from_ref(&event_job),
+        "the re-plan left the event job as it was"
+    );
+    assert_eq!(jobs_of(&app, "held", 13).await, both("pending"));
+
+    // Hold: the Spiff job only.
+    let (status, answer) = act(&app, "held", 13, "hold").await;
+    assert_eq!(
+        (status, answer["jobs"].as_i64()),
+        (200, Some(1)),
+        "{answer}"
+    );
+    assert_eq!(
+        event_jobs_of(&app, "held", 13).await,
+        std::slice::from_ref(&event_job),
+        "Hold left the event job as it was"
+    );
+    assert_eq!(jobs_of(&app, "held", 13).await, both("held"));
+
+    // The event goes out; the held Spiff job does not, inside the window or past it.
+    let dispatching = Dispatching::start(&app);
+    eventually(DEADLINE, "the event delivered", || async {
+        (!accepted_of(&receiver, "order.needs_attention").is_empty()).then_some(())
+    })
+    .await;
+    barrier(&app, &sb, 109).await;
+    assert_eq!(spiff_orders(&sb, &tx(14)), 0, "held inside the window");
+    clock.advance((i64::from(HOLD_MINUTES) + 1) * MINUTE_MS);
+    barrier(&app, &sb, 110).await;
+    assert_eq!(spiff_orders(&sb, &tx(14)), 0, "held past the window");
+
+    // Send now: the Spiff job only, placed once with the changed design.
+    let (status, answer) = act(&app, "held", 13, "send-now").await;
+    assert_eq!(
+        (status, answer["jobs"].as_i64()),
+        (200, Some(1)),
+        "{answer}"
+    );
+    eventually(DEADLINE, "the held order placed", || async {
+        (spiff_orders(&sb, &tx(14)) == 1).then_some(())
+    })
+    .await;
+    barrier(&app, &sb, 111).await;
+    assert_eq!(spiff_orders(&sb, &tx(14)), 1, "placed once");
+    assert_eq!(spiff_orders(&sb, &tx(13)), 0, "the replaced design");
+    let told = accepted_of(&receiver, "order.needs_attention");
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(receiver.seen().len(), 1, "delivered once");
+    assert_eq!(told[0]["data"]["order_id"], 13, "{told:?}");
+    let sent = event_jobs_of(&app, "held", 13).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (
+            sent[0]["id"].clone(),
+            sent[0]["state"].as_str(),
+            sent[0]["attempts"].as_i64()
+        ),
+        (event_job["id"].clone(), Some("done"), Some(1)),
+        "{sent:?}"
+    );
+    dispatching.stop().await;
+    app.stop().await;
+    sb.stop();
+}
+
+on_both_backends!(
+    order_events_are_not_held_nor_replanned,
+    order_events_are_not_held
 );

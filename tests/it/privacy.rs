@@ -16,16 +16,12 @@ const SECRET: &str = "privacy-secret";
 impl TestApp {
     /// Posts `body` to a privacy endpoint of store "shop" with the store token.
     async fn privacy(&self, action: &str, body: Value) -> (u16, Value) {
-        let resp = self
-            .client
-            .post(self.url(&format!("/v1/stores/shop/privacy/{action}")))
-            .bearer_auth(support::STORE_TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
+        self.store_post(
+            &format!("/v1/stores/shop/privacy/{action}"),
+            support::STORE_TOKEN,
+            &body,
+        )
+        .await
     }
 
     /// The bodies of every delivery of an order, as the admin API shows them.
@@ -156,15 +152,14 @@ async fn export_and_erase_one_customer(backend: Backend) {
         .await;
     assert_eq!(status, 400, "{problem}");
     assert_eq!(problem["field"], json!("email"), "{problem}");
-    let unauthorized = app
-        .client
-        .post(app.url("/v1/stores/shop/privacy/erase"))
-        .bearer_auth("wrong-token")
-        .json(&json!({"email": ada}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(unauthorized.status().as_u16(), 401);
+    let (unauthorized, _) = app
+        .store_post(
+            "/v1/stores/shop/privacy/erase",
+            "wrong-token",
+            &json!({"email": ada}),
+        )
+        .await;
+    assert_eq!(unauthorized, 401);
 
     // Export: both of Ada's orders (by e-mail, whatever its case), with their deliveries,
     // jobs and attempts; not Bob's.
@@ -251,32 +246,20 @@ async fn export_and_erase_one_customer(backend: Backend) {
 
     // The file is gone; the dead letter cannot be replayed; the order screen's Retry
     // replays nothing.
-    let pdf = app
-        .client
-        .get(app.url(&format!("/v1/stores/shop/files/{file_id}")))
-        .bearer_auth(support::STORE_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(pdf.status().as_u16(), 404);
-    let replay = app
-        .client
-        .post(app.url(&format!("/v1/admin/jobs/{dead_id}/replay")))
-        .bearer_auth(support::ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(replay.status().as_u16(), 409);
-    let retry: Value = app
-        .client
-        .post(app.url("/v1/stores/shop/orders/503/retry"))
-        .bearer_auth(support::STORE_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (pdf, _) = app
+        .store_get(
+            &format!("/v1/stores/shop/files/{file_id}"),
+            support::STORE_TOKEN,
+        )
+        .await;
+    assert_eq!(pdf, 404);
+    let (replay, _) = app
+        .admin_post(&format!("/v1/admin/jobs/{dead_id}/replay"))
+        .await;
+    assert_eq!(replay, 409);
+    let (_, retry) = app
+        .store_post_empty("/v1/stores/shop/orders/503/retry", support::STORE_TOKEN)
+        .await;
     assert_eq!(retry["replayed"], json!(0));
 
     // A later delivery of an erased order is stored, never applied, and redacted by the
@@ -603,16 +586,9 @@ async fn erasing_an_order_whose_call_is_under_way(backend: Backend) {
     assert_quotes_redacted(&app, job_id, &event_ids).await;
 
     // The order screen's Retry replays nothing; no call leaves.
-    let retry: Value = app
-        .client
-        .post(app.url("/v1/stores/shop/orders/601/retry"))
-        .bearer_auth(support::STORE_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, retry) = app
+        .store_post_empty("/v1/stores/shop/orders/601/retry", support::STORE_TOKEN)
+        .await;
     assert_eq!(retry["replayed"], json!(0), "{retry}");
     assert_eq!(held.calls(), 1);
     app.stop().await;

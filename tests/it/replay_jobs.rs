@@ -3,7 +3,7 @@
 //! CLI.
 
 use crate::support;
-use crate::support::{ADMIN_TOKEN, Backend, Item, TestApp, order_json};
+use crate::support::{Backend, Item, TestApp, order_json};
 use printbridge::intake::parse::Source;
 use printbridge::outbox::jobs::{Finish, FollowUp};
 use serde_json::{Value, json};
@@ -82,15 +82,8 @@ async fn stopped_jobs(backend: Backend, dir: &std::path::Path) -> printbridge::s
 }
 
 async fn replay(app: &TestApp, query: &str) -> (u16, Value) {
-    let resp = app
-        .client
-        .post(app.url(&format!("/v1/admin/jobs/replay?{query}")))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
+    app.admin_post(&format!("/v1/admin/jobs/replay?{query}"))
         .await
-        .expect("request");
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
 }
 
 fn orders(answer: &Value) -> Vec<(i64, String)> {

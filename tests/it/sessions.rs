@@ -17,19 +17,6 @@ async fn start(backend: Backend) -> (TestApp, Sandbox) {
     (app, sb)
 }
 
-async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
-    let r = app
-        .client
-        .post(app.url(path))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 fn user_session(customer: Value) -> Value {
     json!({
         "mode": "user",
@@ -45,23 +32,23 @@ fn user_session(customer: Value) -> Value {
 async fn user_sessions_map_customers_to_one_key2print_user(backend: Backend) {
     let (app, sb) = start(backend).await;
     let customer = json!({"id": 12, "email": "ada@example.test", "first_name": "Ada", "last_name": "Lovelace"});
-    let (status, first) = post(
-        &app,
-        "/v1/stores/shop/key2print/sessions",
-        STORE_TOKEN,
-        user_session(customer.clone()),
-    )
-    .await;
+    let (status, first) = app
+        .store_post(
+            "/v1/stores/shop/key2print/sessions",
+            STORE_TOKEN,
+            &user_session(customer.clone()),
+        )
+        .await;
     assert_eq!(status, 200, "{first}");
     assert!(first["token"].as_str().is_some_and(|t| !t.is_empty()));
     let user_id = first["user_id"].as_str().unwrap().to_owned();
-    let (status, second) = post(
-        &app,
-        "/v1/stores/shop/key2print/sessions",
-        STORE_TOKEN,
-        user_session(customer),
-    )
-    .await;
+    let (status, second) = app
+        .store_post(
+            "/v1/stores/shop/key2print/sessions",
+            STORE_TOKEN,
+            &user_session(customer),
+        )
+        .await;
     assert_eq!(status, 200);
     assert_eq!(
         second["user_id"],
@@ -71,13 +58,13 @@ async fn user_sessions_map_customers_to_one_key2print_user(backend: Backend) {
     assert_ne!(second["token"], first["token"]);
 
     // A guest gets a user of its own.
-    let (status, guest) = post(
-        &app,
-        "/v1/stores/shop/key2print/sessions",
-        STORE_TOKEN,
-        user_session(json!({"id": null, "guest_key": "wc-session-4f2a"})),
-    )
-    .await;
+    let (status, guest) = app
+        .store_post(
+            "/v1/stores/shop/key2print/sessions",
+            STORE_TOKEN,
+            &user_session(json!({"id": null, "guest_key": "wc-session-4f2a"})),
+        )
+        .await;
     assert_eq!(status, 200, "{guest}");
     assert_ne!(guest["user_id"], json!(user_id));
 
@@ -121,13 +108,9 @@ async fn user_sessions_map_customers_to_one_key2print_user(backend: Backend) {
     let mut plain = user_session(json!({"id": 12, "guest_key": ""}));
     plain["template_id"] = json!("");
     plain["editor"] = json!({"colors": {}, "hidden_tabs": []});
-    let (status, p) = post(
-        &app,
-        "/v1/stores/shop/key2print/sessions",
-        STORE_TOKEN,
-        plain,
-    )
-    .await;
+    let (status, p) = app
+        .store_post("/v1/stores/shop/key2print/sessions", STORE_TOKEN, &plain)
+        .await;
     assert_eq!(status, 200, "{p}");
     let stats = sb.state.stats();
     let last = stats.key2print_sessions.last().unwrap();
@@ -135,13 +118,13 @@ async fn user_sessions_map_customers_to_one_key2print_user(backend: Backend) {
     assert!(last.get("editorSetup").is_none(), "{last}");
 
     // Merchant mode: no user, no gateway.
-    let (status, m) = post(
-        &app,
-        "/v1/stores/shop/key2print/sessions",
-        STORE_TOKEN,
-        json!({"mode": "merchant"}),
-    )
-    .await;
+    let (status, m) = app
+        .store_post(
+            "/v1/stores/shop/key2print/sessions",
+            STORE_TOKEN,
+            &json!({"mode": "merchant"}),
+        )
+        .await;
     assert_eq!(status, 200, "{m}");
     assert!(m["user_id"].is_null());
     let stats = sb.state.stats();
@@ -159,25 +142,29 @@ on_both_backends!(
 async fn session_requests_are_checked() {
     let (app, sb) = start(Backend::Sqlite).await;
     let path = "/v1/stores/shop/key2print/sessions";
-    let (status, p) = post(&app, path, "wrong-token", json!({"mode": "merchant"})).await;
+    let (status, p) = app
+        .store_post(path, "wrong-token", &json!({"mode": "merchant"}))
+        .await;
     assert_eq!(
         (status, p["field"].as_str()),
         (401, Some("Authorization")),
         "{p}"
     );
-    let (status, p) = post(&app, path, STORE_TOKEN, json!({"mode": "user"})).await;
+    let (status, p) = app
+        .store_post(path, STORE_TOKEN, &json!({"mode": "user"}))
+        .await;
     assert_eq!(
         (status, p["field"].as_str()),
         (400, Some("customer")),
         "{p}"
     );
-    let (status, p) = post(
-        &app,
-        path,
-        STORE_TOKEN,
-        user_session(json!({"guest_key": "bad key!"})),
-    )
-    .await;
+    let (status, p) = app
+        .store_post(
+            path,
+            STORE_TOKEN,
+            &user_session(json!({"guest_key": "bad key!"})),
+        )
+        .await;
     assert_eq!(
         (status, p["field"].as_str()),
         (400, Some("customer.guest_key")),
@@ -185,21 +172,23 @@ async fn session_requests_are_checked() {
     );
     let mut bad_color = user_session(json!({"id": 3}));
     bad_color["editor"]["colors"] = json!({"primaryColor": "purple"});
-    let (status, p) = post(&app, path, STORE_TOKEN, bad_color).await;
+    let (status, p) = app.store_post(path, STORE_TOKEN, &bad_color).await;
     assert_eq!(
         (status, p["field"].as_str()),
         (400, Some("editor.colors")),
         "{p}"
     );
-    let (status, p) = post(&app, path, STORE_TOKEN, json!({"mode": "sideways"})).await;
+    let (status, p) = app
+        .store_post(path, STORE_TOKEN, &json!({"mode": "sideways"}))
+        .await;
     assert_eq!(status, 400, "{p}");
-    let (status, p) = post(
-        &app,
-        "/v1/stores/plain/key2print/sessions",
-        STORE_TOKEN,
-        json!({"mode": "merchant"}),
-    )
-    .await;
+    let (status, p) = app
+        .store_post(
+            "/v1/stores/plain/key2print/sessions",
+            STORE_TOKEN,
+            &json!({"mode": "merchant"}),
+        )
+        .await;
     assert_eq!(
         (status, p["error"].as_str()),
         (409, Some("key2print_not_configured")),
@@ -215,7 +204,9 @@ async fn session_requests_are_checked() {
             ..Default::default()
         }],
     );
-    let (status, p) = post(&app, path, STORE_TOKEN, json!({"mode": "merchant"})).await;
+    let (status, p) = app
+        .store_post(path, STORE_TOKEN, &json!({"mode": "merchant"}))
+        .await;
     assert_eq!(
         (status, p["error"].as_str()),
         (502, Some("provider_error")),
@@ -232,22 +223,22 @@ async fn session_requests_are_checked() {
 #[tokio::test]
 async fn cache_flush_reaches_key2print() {
     let (app, sb) = start(Backend::Sqlite).await;
-    let (status, v) = post(
-        &app,
-        "/v1/stores/shop/key2print/cache/flush",
-        STORE_TOKEN,
-        json!({"product_id": 29}),
-    )
-    .await;
+    let (status, v) = app
+        .store_post(
+            "/v1/stores/shop/key2print/cache/flush",
+            STORE_TOKEN,
+            &json!({"product_id": 29}),
+        )
+        .await;
     assert_eq!((status, &v), (200, &json!({"flushed": true})));
     assert_eq!(sb.state.stats().key2print_flushes, vec!["29".to_owned()]);
-    let (status, _) = post(
-        &app,
-        "/v1/stores/shop/key2print/cache/flush",
-        STORE_TOKEN,
-        json!({"product_id": 0}),
-    )
-    .await;
+    let (status, _) = app
+        .store_post(
+            "/v1/stores/shop/key2print/cache/flush",
+            STORE_TOKEN,
+            &json!({"product_id": 0}),
+        )
+        .await;
     assert_eq!(status, 400);
     app.stop().await;
     sb.stop();

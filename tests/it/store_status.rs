@@ -19,15 +19,9 @@ fn shop_with(spiff: Option<&'static str>) -> impl FnOnce(&mut printbridge::confi
 }
 
 async fn status(app: &TestApp) -> serde_json::Value {
-    let r = app
-        .client
-        .get(app.url("/v1/stores/shop/status"))
-        .bearer_auth(STORE_TOKEN)
-        .send()
-        .await
-        .expect("status");
-    assert_eq!(r.status(), 200);
-    r.json().await.expect("json")
+    let (status, body) = app.store_get("/v1/stores/shop/status", STORE_TOKEN).await;
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
 /// The plugin loads Spiff's editor in the system the bridge orders from: the status names the

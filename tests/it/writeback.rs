@@ -180,16 +180,9 @@ async fn apliiq_fulfilment_is_recorded_and_noted(backend: Backend) {
         .collect();
     assert_eq!(shipped.len(), 1, "{shipped:?}");
     assert!(shipped[0].contains("USPS") && shipped[0].contains("940011169900051688170"));
-    let view: Value = app
-        .client
-        .get(app.url("/v1/stores/shop/orders/804"))
-        .bearer_auth(support::STORE_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, view) = app
+        .store_get("/v1/stores/shop/orders/804", support::STORE_TOKEN)
+        .await;
     let apliiq = &view["provider_orders"][0];
     assert_eq!(
         apliiq["tracking"][0]["number"],

@@ -181,16 +181,42 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// GET with the admin token: (status, JSON answer).
     pub async fn admin_get(&self, path: &str) -> (u16, serde_json::Value) {
-        let resp = self
-            .client
-            .get(self.url(path))
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .expect("request");
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+        answer(self.client.get(self.url(path)).bearer_auth(ADMIN_TOKEN)).await
+    }
+
+    /// POST without a body with the admin token (a replay): (status, JSON answer).
+    pub async fn admin_post(&self, path: &str) -> (u16, serde_json::Value) {
+        answer(self.client.post(self.url(path)).bearer_auth(ADMIN_TOKEN)).await
+    }
+
+    /// GET with a store token (`token` as the bearer, as the plugin sends
+    /// [`STORE_TOKEN`]): (status, JSON answer).
+    pub async fn store_get(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
+        answer(self.client.get(self.url(path)).bearer_auth(token)).await
+    }
+
+    /// POST of the JSON `body` with a store token: (status, JSON answer).
+    pub async fn store_post(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        answer(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+
+    /// POST without a body with a store token (an owner's action on an order): (status,
+    /// JSON answer).
+    pub async fn store_post_empty(&self, path: &str, token: &str) -> (u16, serde_json::Value) {
+        answer(self.client.post(self.url(path)).bearer_auth(token)).await
     }
 
     /// Posts a webhook body signed with `secret`.
@@ -202,18 +228,14 @@ impl TestApp {
         secret: &str,
     ) -> (u16, serde_json::Value) {
         let sig = printbridge::woo::signature::sign(secret, body);
-        let resp = self
+        let request = self
             .client
             .post(self.url(&format!("/v1/webhooks/woocommerce/{store}")))
             .header("Content-Type", "application/json")
             .header("X-WC-Webhook-Topic", topic)
             .header("X-WC-Webhook-Signature", sig)
-            .body(body.to_vec())
-            .send()
-            .await
-            .expect("request");
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+            .body(body.to_vec());
+        answer(request).await
     }
 
     /// The text of `/metrics`.
@@ -256,6 +278,13 @@ impl TestApp {
         self.store.close().await;
         self.dir
     }
+}
+
+/// Sends `request`: its status and JSON answer (`null` when the answer is not JSON).
+async fn answer(request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+    let resp = request.send().await.expect("request");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
 }
 
 /// The text at `url`, or `None` if it cannot be fetched (yet): for checks polled with
@@ -373,9 +402,7 @@ impl TestApp {
         for (k, v) in &d.headers {
             req = req.header(k, v);
         }
-        let resp = req.body(d.body.clone()).send().await.expect("request");
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+        answer(req.body(d.body.clone())).await
     }
 
     /// Replays every captured delivery of `stack` to store `shop`, each answered 200, and
