@@ -228,14 +228,17 @@ async fn start_bridge(opts: &DemoOptions, sb: &Sandbox, shop: &DemoShop) -> anyh
     let app = Application::build(config, Some(listener), None).await?;
     let state = app.state();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let once = opts.once;
+    let signal = (!opts.once).then(crate::app::shutdown_signal);
     let server = tokio::spawn(app.run_until(async move {
-        if once {
-            let _ = stop_rx.await;
-        } else {
-            tokio::select! {
-                _ = stop_rx => {}
-                _ = crate::app::shutdown_signal() => {}
+        match signal {
+            None => {
+                let _ = stop_rx.await;
+            }
+            Some(signal) => {
+                tokio::select! {
+                    _ = stop_rx => {}
+                    _ = signal => {}
+                }
             }
         }
     }));

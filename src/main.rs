@@ -177,9 +177,12 @@ fn init_tracing_quiet() {
 async fn serve(config: Option<PathBuf>) -> anyhow::Result<i32> {
     init_tracing();
     let config = Config::load(config.as_deref(), &ProcessEnv)?;
+    // Installed before the listener is bound: a SIGTERM from then on stops the bridge
+    // gracefully, also while it starts.
+    let stop = printbridge::app::shutdown_signal();
     let app = printbridge::app::Application::build(config, None, None).await?;
     tracing::info!(addr = %app.addr(), "PrintBridge listening; API docs at /docs");
-    app.run_until(printbridge::app::shutdown_signal()).await?;
+    app.run_until(stop).await?;
     tracing::info!("PrintBridge stopped");
     Ok(0)
 }
@@ -489,6 +492,7 @@ async fn sandbox(
         },
         ..Default::default()
     };
+    let stop = printbridge::app::shutdown_signal();
     let sb = printbridge::sandbox::Sandbox::start(credentials, host, port).await?;
     let c = &sb.state.credentials;
     writeln!(
@@ -509,7 +513,7 @@ async fn sandbox(
         c.key2print_api_secret,
     )?;
     out.flush()?;
-    printbridge::app::shutdown_signal().await;
+    stop.await;
     sb.stop();
     Ok(0)
 }

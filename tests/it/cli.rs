@@ -68,6 +68,44 @@ fn serve_starts_on_embedded_defaults_and_stops_on_sigterm() {
     assert!(exit.success(), "exit status {exit:?}");
 }
 
+/// A SIGTERM that arrives as soon as `serve` has bound its port, before it has answered
+/// anything, stops it gracefully (exit status 0), not with the signal's default action: the
+/// handler is installed before the listener is bound.
+#[test]
+fn serve_stops_gracefully_on_sigterm_while_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = support::free_port();
+    let mut child = bin()
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("PRINTBRIDGE_LISTEN", format!("127.0.0.1:{port}"))
+        .env_remove("PRINTBRIDGE_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "port not bound in 30 s");
+        assert!(child.try_wait().unwrap().is_none(), "bridge exited early");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "bridge did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "exit status {exit:?}");
+}
+
 /// The configuration example in the README is valid as written.
 #[test]
 fn readme_configuration_example_is_valid() {
