@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::support;
 use crate::support::{Backend, Item, TestApp, order_json, sandbox_store};
 use printbridge::clock::{Clock, ManualClock};
-use printbridge::privacy::retention::{Cursors, sweep};
+use printbridge::privacy::retention::{Cursors, SweepReport, sweep};
 use printbridge::sandbox::Fault;
 use serde_json::{Value, json};
 
@@ -604,6 +604,23 @@ async fn assert_quotes_redacted(app: &TestApp, job_id: i64, event_ids: &[i64]) {
     let (reason, _) = job_texts(app, job_id).await;
     let reason = reason.expect("reason");
     assert_eq!(reason, "Apliiq POST /v1/Order: HTTP 400: [redacted]");
+    assert_quotes_gone(app, 601, event_ids).await;
+}
+
+/// The order's attention text (`None` when it is not flagged).
+async fn attention(app: &TestApp, order_id: i64) -> Option<String> {
+    crate::on_pool!(&app.store, |pool| {
+        sqlx::query_scalar("SELECT attention FROM orders WHERE store_id = 'shop' AND order_id = $1")
+            .bind(order_id)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    })
+}
+
+/// The Apliiq refusal's quote is gone from the events' bodies, from the order's attention
+/// text and from the attempts of its jobs; the bridge's words around it stay.
+async fn assert_quotes_gone(app: &TestApp, order_id: i64, event_ids: &[i64]) {
     for id in event_ids {
         let (_, payload) = job_texts(app, *id).await;
         assert!(
@@ -620,20 +637,206 @@ async fn assert_quotes_redacted(app: &TestApp, job_id: i64, event_ids: &[i64]) {
             "{body}"
         );
     }
-    let attention: Option<String> = crate::on_pool!(&app.store, |pool| {
-        sqlx::query_scalar("SELECT attention FROM orders WHERE order_id = 601")
-            .fetch_one(pool)
-            .await
-            .unwrap()
-    });
-    let attention = attention.expect("the dead letter flags the order");
+    let attention = attention(app, order_id)
+        .await
+        .expect("the dead letter flags the order");
     assert!(attention.ends_with("HTTP 400: [redacted]"), "{attention}");
-    for job in app.order_jobs(601).await {
+    assert!(!attention.contains("Lovelace"), "{attention}");
+    for job in app.order_jobs(order_id).await {
         for attempt in job["attempts_log"].as_array().unwrap() {
             assert!(!attempt.to_string().contains("Lovelace"), "{attempt}");
         }
     }
 }
+
+/// The order's jobs once none of them is queued or running.
+async fn settled_order_jobs(app: &TestApp, order_id: i64) -> Vec<Value> {
+    support::eventually(Duration::from_secs(30), "the order's jobs stop", || async {
+        let jobs = app.order_jobs(order_id).await;
+        let busy = jobs.iter().any(|j| {
+            matches!(
+                j["state"].as_str(),
+                Some("pending" | "retrying" | "running")
+            )
+        });
+        (!jobs.is_empty() && !busy).then_some(jobs)
+    })
+    .await
+}
+
+/// Retention alone, with no erasure requested, removes an Apliiq refusal's quote of the
+/// customer's name and address: the order's first call is refused (a dead letter quoting it
+/// in its reason, its attempt, the order's attention and two events), the order screen's
+/// Retry places it (the success clears the job's reason; a dead job would keep the order
+/// from counting as finished), and once the order has been finished for
+/// `attempt_excerpts_days` the sweep redacts the quote from the attempt, the events' bodies
+/// and the attention text. A sweep a day before that leaves everything; the sweep's
+/// counters name the redacted attempt and the completed order, and no erasure.
+async fn retention_redacts_a_refusals_quotes(backend: Backend) {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    // Apliiq refuses the first call with [`REFUSAL`] and accepts the next.
+    let apliiq = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/Order"))
+        .respond_with(ResponseTemplate::new(400).set_body_raw(REFUSAL, "application/json"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&apliiq)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/Order"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"OrderId": "APQ-801"})))
+        .with_priority(2)
+        .mount(&apliiq)
+        .await;
+    // An event endpoint that takes every event, so the event jobs finish.
+    let hooks = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&hooks)
+        .await;
+    let sb = support::start_sandbox().await;
+    let mut store = sandbox_store(&sb, "shop", SECRET);
+    store.apliiq.as_mut().expect("apliiq").base_url = apliiq.uri();
+    let events = format!(
+        "url = \"{}/hooks\"\nsecret = \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n",
+        hooks.uri()
+    );
+    store
+        .events
+        .push(toml::from_str(&events).expect("endpoint"));
+    // Only attempt excerpts expire, so the sweep's counters are theirs alone.
+    store.retention.delivery_bodies_days = 0;
+    store.retention.snapshots_days = 0;
+    store.retention.files_days = 0;
+    store.retention.attempt_excerpts_days = 90;
+    let clock = ManualClock::new(chrono::Utc::now().timestamp_millis());
+    let app = TestApp::spawn_with_clock(
+        backend,
+        |c| {
+            support::fast_dispatch(c);
+            // The test runs the sweep itself.
+            c.privacy_sweep_interval_secs = 0;
+            c.stores = vec![store];
+        },
+        Some(clock.clone() as Arc<dyn Clock>),
+    )
+    .await;
+    let order = order_json(
+        801,
+        "processing",
+        "2026-11-23T08:00:00",
+        &[Item::Apliiq("APQ-1998244S7A1")],
+    );
+    app.post_order("shop", SECRET, &order).await;
+    app.applied().await;
+
+    // The refusal: a dead letter quoting the customer, and its two events sent.
+    let jobs = settled_order_jobs(&app, 801).await;
+    let job = jobs
+        .iter()
+        .find(|j| j["provider"] == json!("apliiq"))
+        .expect("apliiq job");
+    assert_eq!(job["state"], json!("dead"), "{job}");
+    let job_id = job["id"].as_i64().unwrap();
+    let (reason, _) = job_texts(&app, job_id).await;
+    let reason = reason.expect("a dead letter's reason");
+    assert!(reason.contains("Lovelace, 12 Example Street"), "{reason}");
+
+    // Retry places the order; the job is done, and the order counts as finished.
+    let (status, retry) = app
+        .store_post_empty("/v1/stores/shop/orders/801/retry", support::STORE_TOKEN)
+        .await;
+    assert_eq!((status, &retry["replayed"]), (200, &json!(1)), "{retry}");
+    let jobs = support::eventually(Duration::from_secs(30), "the order is placed", || async {
+        let jobs = settled_order_jobs(&app, 801).await;
+        let placed = jobs
+            .iter()
+            .any(|j| j["id"] == json!(job_id) && j["state"] == json!("done"));
+        placed.then_some(jobs)
+    })
+    .await;
+    for job in &jobs {
+        assert_eq!(job["state"], json!("done"), "{job}");
+    }
+    assert_eq!(
+        job_texts(&app, job_id).await.0,
+        None,
+        "success clears the reason"
+    );
+
+    // Until retention, the quote stands in the attempt, the attention and the events.
+    let apliiq_job = jobs.iter().find(|j| j["id"] == json!(job_id)).unwrap();
+    assert!(
+        apliiq_job["attempts_log"][0]
+            .to_string()
+            .contains("Lovelace"),
+        "{apliiq_job}"
+    );
+    let flagged = attention(&app, 801).await.expect("flagged");
+    assert!(flagged.contains("Lovelace"), "{flagged}");
+    let mut quoting = Vec::new();
+    for job in jobs.iter().filter(|j| j["provider"] == json!("events")) {
+        let id = job["id"].as_i64().unwrap();
+        if job_texts(&app, id).await.1.contains("Lovelace") {
+            quoting.push(id);
+        }
+    }
+    // The dead letter's event and the needs-attention one; order.placed quotes nothing.
+    assert_eq!(quoting.len(), 2, "{jobs:?}");
+    let kept = jobs
+        .iter()
+        .flat_map(|j| j["attempts_log"].as_array().unwrap().iter())
+        .filter(|a| !a["excerpt"].is_null() || !a["error"].is_null())
+        .count() as u64;
+    assert_eq!(
+        kept, 1,
+        "only the refused attempt kept the answer: {jobs:?}"
+    );
+
+    let cfg = app.state.config.stores[0].clone();
+    clock.advance(89 * DAY_MS);
+    let early = sweep(
+        &app.store,
+        &cfg,
+        Clock::now_ms(&*clock),
+        &mut Cursors::default(),
+    )
+    .await
+    .expect("sweep");
+    assert!(early.is_empty(), "{early:?}");
+    let flagged = attention(&app, 801).await.expect("flagged");
+    assert!(flagged.contains("Lovelace"), "kept until due: {flagged}");
+
+    clock.advance(2 * DAY_MS);
+    let report = sweep(
+        &app.store,
+        &cfg,
+        Clock::now_ms(&*clock),
+        &mut Cursors::default(),
+    )
+    .await
+    .expect("sweep");
+    assert_quotes_gone(&app, 801, &quoting).await;
+    assert_eq!(
+        report,
+        SweepReport {
+            retention: vec![("attempt_excerpt", kept)],
+            orders_completed: 1,
+            ..SweepReport::default()
+        }
+    );
+    // The order's bodies are kept for good (`snapshots_days` 0): only the quotes went.
+    assert!(app.delivery_bodies(801).await[0].contains("Lovelace"));
+    app.stop().await;
+}
+crate::on_both_backends!(
+    retention_redacts_a_refusals_quotes,
+    retention_redacts_a_refusals_quotes
+);
 
 /// A customer with twelve orders: two export pages by `next_after`, every order once; the
 /// first page stops at 8 MiB of bodies, counting the body it leaves out.
