@@ -306,25 +306,32 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'stat
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let term = signal(SignalKind::terminate());
-        let int = signal(SignalKind::interrupt());
+        let installed = [SignalKind::terminate(), SignalKind::interrupt()].map(|kind| {
+            signal(kind)
+                .inspect_err(|e| tracing::warn!(error = %e, signal = ?kind, "could not install a signal handler"))
+                .ok()
+        });
         async move {
-            let (mut term, mut int) = match (term, int) {
-                (Ok(term), Ok(int)) => (term, int),
-                (Err(e), _) | (_, Err(e)) => {
-                    tracing::warn!(error = %e, "could not install the signal handlers; Ctrl-C only");
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
+            let [term, int] = installed;
             tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
+                _ = recv(term) => {},
+                _ = recv(int) => {},
             }
         }
     }
     #[cfg(not(unix))]
     async {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The next signal of `handler`; never, without one.
+#[cfg(unix)]
+async fn recv(handler: Option<tokio::signal::unix::Signal>) {
+    match handler {
+        Some(mut h) => {
+            h.recv().await;
+        }
+        None => std::future::pending().await,
     }
 }

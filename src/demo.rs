@@ -209,6 +209,8 @@ async fn start_bridge(opts: &DemoOptions, sb: &Sandbox, shop: &DemoShop) -> anyh
     let db = dir.join("printbridge-demo.db");
     let _ = std::fs::remove_file(&db);
     let admin_token = uuid::Uuid::new_v4().simple().to_string();
+    // Installed before the port is bound (see `crate::app::shutdown_signal`).
+    let signal = (!opts.once).then(crate::app::shutdown_signal);
     let listener = tokio::net::TcpListener::bind(&opts.listen).await?;
     let addr = listener.local_addr()?;
     let mut config = Config {
@@ -228,7 +230,6 @@ async fn start_bridge(opts: &DemoOptions, sb: &Sandbox, shop: &DemoShop) -> anyh
     let app = Application::build(config, Some(listener), None).await?;
     let state = app.state();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let signal = (!opts.once).then(crate::app::shutdown_signal);
     let server = tokio::spawn(app.run_until(async move {
         match signal {
             None => {
