@@ -3,7 +3,7 @@
 use crate::support;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn bin() -> Command {
@@ -14,21 +14,44 @@ fn repo_file(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
+/// `printbridge serve` on its embedded defaults in `dir`, listening on `port`.
+fn spawn_serve(dir: &std::path::Path, port: u16, stderr: Stdio) -> Child {
+    bin()
+        .arg("serve")
+        .current_dir(dir)
+        .env("PRINTBRIDGE_LISTEN", format!("127.0.0.1:{port}"))
+        .env_remove("PRINTBRIDGE_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn")
+}
+
+/// Sends SIGTERM to `child` and asserts that it exits with status 0 within 20 s.
+fn assert_stops_cleanly_on_sigterm(child: &mut Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "bridge did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "exit status {exit:?}");
+}
+
 /// `printbridge serve` with no configuration file: SQLite in the working directory, ready,
 /// and a clean stop on SIGTERM.
 #[test]
 fn serve_starts_on_embedded_defaults_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let port = support::free_port();
-    let mut child = bin()
-        .arg("serve")
-        .current_dir(dir.path())
-        .env("PRINTBRIDGE_LISTEN", format!("127.0.0.1:{port}"))
-        .env_remove("PRINTBRIDGE_DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn_serve(dir.path(), port, Stdio::piped());
     let deadline = Instant::now() + Duration::from_secs(30);
     let ready = loop {
         let ok = std::net::TcpStream::connect(("127.0.0.1", port))
@@ -51,21 +74,7 @@ fn serve_starts_on_embedded_defaults_and_stops_on_sigterm() {
     };
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
     assert!(dir.path().join("printbridge.db").exists());
-
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let exit = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "bridge did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(exit.success(), "exit status {exit:?}");
+    assert_stops_cleanly_on_sigterm(&mut child);
 }
 
 /// A SIGTERM that arrives as soon as `serve` has bound its port, before it has answered
@@ -75,35 +84,14 @@ fn serve_starts_on_embedded_defaults_and_stops_on_sigterm() {
 fn serve_stops_gracefully_on_sigterm_while_starting() {
     let dir = tempfile::tempdir().unwrap();
     let port = support::free_port();
-    let mut child = bin()
-        .arg("serve")
-        .current_dir(dir.path())
-        .env("PRINTBRIDGE_LISTEN", format!("127.0.0.1:{port}"))
-        .env_remove("PRINTBRIDGE_DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = spawn_serve(dir.path(), port, Stdio::null());
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "port not bound in 30 s");
         assert!(child.try_wait().unwrap().is_none(), "bridge exited early");
         std::thread::sleep(Duration::from_millis(5));
     }
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let exit = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "bridge did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(exit.success(), "exit status {exit:?}");
+    assert_stops_cleanly_on_sigterm(&mut child);
 }
 
 /// The configuration example in the README is valid as written.
