@@ -14,6 +14,19 @@ use serde_json::{Value, json};
 const SECRET: &str = "privacy-secret";
 
 impl TestApp {
+    /// One privacy sweep of store "shop" now (by the app's clock), from the start.
+    async fn sweep_now(&self) -> SweepReport {
+        let cfg = &self.state.config.stores[0];
+        sweep(
+            &self.store,
+            cfg,
+            self.state.clock.now_ms(),
+            &mut Cursors::default(),
+        )
+        .await
+        .expect("sweep")
+    }
+
     /// Posts `body` to a privacy endpoint of store "shop" with the store token.
     async fn privacy(&self, action: &str, body: Value) -> (u16, Value) {
         self.store_post(
@@ -269,15 +282,7 @@ async fn export_and_erase_one_customer(backend: Backend) {
     let ack = app.post_order("shop", SECRET, &again).await;
     app.applied().await;
     assert_eq!(ack["jobs_planned"], json!(0), "{ack}");
-    let cfg = app.state.config.stores[0].clone();
-    let report = sweep(
-        &app.store,
-        &cfg,
-        app.state.clock.now_ms(),
-        &mut Cursors::default(),
-    )
-    .await
-    .unwrap();
+    let report = app.sweep_now().await;
     assert_eq!(report.erasure_rows, 1, "{report:?}");
     for body in app.delivery_bodies(503).await {
         assert!(!body.contains("Lovelace"), "{body}");
@@ -341,7 +346,6 @@ async fn retention_purges_old_orders_during_a_burst(backend: Backend) {
     app.applied().await;
 
     clock.advance(3 * DAY_MS);
-    let cfg = app.state.config.stores[0].clone();
     let burst: Vec<_> = (1_000..1_200)
         .map(|id| {
             let app_client = app.client.clone();
@@ -366,14 +370,7 @@ async fn retention_purges_old_orders_during_a_burst(backend: Backend) {
             })
         })
         .collect();
-    let report = sweep(
-        &app.store,
-        &cfg,
-        Clock::now_ms(&*clock),
-        &mut Cursors::default(),
-    )
-    .await
-    .expect("sweep");
+    let report = app.sweep_now().await;
     for answer in burst {
         assert_eq!(answer.await.unwrap(), 200);
     }
@@ -391,14 +388,7 @@ async fn retention_purges_old_orders_during_a_burst(backend: Backend) {
     assert!(app.delivery_bodies(99).await[0].contains("Lovelace"));
     assert!(app.delivery_bodies(1_100).await[0].contains("Lovelace"));
     // A second sweep finds nothing left to do.
-    let again = sweep(
-        &app.store,
-        &cfg,
-        Clock::now_ms(&*clock),
-        &mut Cursors::default(),
-    )
-    .await
-    .unwrap();
+    let again = app.sweep_now().await;
     assert!(again.retention.is_empty(), "{again:?}");
     app.stop().await;
 }
@@ -572,16 +562,7 @@ async fn erasing_an_order_whose_call_is_under_way(backend: Backend) {
     for id in &event_ids {
         assert!(job_texts(&app, *id).await.1.contains("Lovelace"));
     }
-
-    let cfg = app.state.config.stores[0].clone();
-    let swept = sweep(
-        &app.store,
-        &cfg,
-        app.state.clock.now_ms(),
-        &mut Cursors::default(),
-    )
-    .await
-    .unwrap();
+    let swept = app.sweep_now().await;
     assert!(swept.erasure_rows >= 1, "{swept:?}");
     assert_quotes_redacted(&app, job_id, &event_ids).await;
 
@@ -796,30 +777,14 @@ async fn retention_redacts_a_refusals_quotes(backend: Backend) {
         kept, 1,
         "only the refused attempt kept the answer: {jobs:?}"
     );
-
-    let cfg = app.state.config.stores[0].clone();
     clock.advance(89 * DAY_MS);
-    let early = sweep(
-        &app.store,
-        &cfg,
-        Clock::now_ms(&*clock),
-        &mut Cursors::default(),
-    )
-    .await
-    .expect("sweep");
+    let early = app.sweep_now().await;
     assert!(early.is_empty(), "{early:?}");
     let flagged = attention(&app, 801).await.expect("flagged");
     assert!(flagged.contains("Lovelace"), "kept until due: {flagged}");
 
     clock.advance(2 * DAY_MS);
-    let report = sweep(
-        &app.store,
-        &cfg,
-        Clock::now_ms(&*clock),
-        &mut Cursors::default(),
-    )
-    .await
-    .expect("sweep");
+    let report = app.sweep_now().await;
     assert_quotes_gone(&app, 801, &quoting).await;
     assert_eq!(
         report,
