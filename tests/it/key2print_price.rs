@@ -22,6 +22,21 @@ fn tree() -> Value {
     })
 }
 
+/// "Business cards" carrying [`tree`] as its price tree.
+fn cards_with_tree() -> Value {
+    business_cards_with_meta(json!([
+        {"id": 901, "key": "_printbridge_key2print_price_tree", "value": tree().to_string()}
+    ]))
+}
+
+/// Express with Self collection on A5 + None: 29.00 + 10.10.
+fn express_self_collection() -> Value {
+    let mut setup = cards("a5", "None");
+    setup["speed"] = json!("express");
+    setup["2"] = json!(3);
+    setup
+}
+
 async fn price_with_token(app: &TestApp, token: &str, body: Value) -> (u16, Value) {
     app.store_post(&format!("/v1/stores/{STORE}/key2print/price"), token, &body)
         .await
@@ -86,16 +101,14 @@ on_both_backends!(setup_price_flat, flat_prices);
 
 async fn tree_prices(backend: Backend) {
     let woo = WooStandin::start().await;
-    woo.put_product(business_cards_with_meta(json!([
-        {"id": 901, "key": "_printbridge_key2print_price_tree", "value": tree().to_string()}
-    ])));
+    woo.put_product(cards_with_tree());
     let app = app_for(backend, &woo, 300).await;
 
-    // Express + Self collection on A5 + None: 29.00 + 10.10.
-    let mut setup = cards("a5", "None");
-    setup["speed"] = json!("express");
-    setup["2"] = json!(3);
-    let (status, p) = price(&app, json!({"product_id": 29, "setup": setup})).await;
+    let (status, p) = price(
+        &app,
+        json!({"product_id": 29, "setup": express_self_collection()}),
+    )
+    .await;
     assert_eq!(status, 200, "{p}");
     assert_eq!(
         (p["net"].clone(), p["gross"].clone()),
@@ -131,16 +144,15 @@ on_both_backends!(setup_price_tree, tree_prices);
 async fn prices_entered_with_tax(backend: Backend) {
     let woo = WooStandin::start().await;
     woo.set_tax_setting("woocommerce_prices_include_tax", "yes");
-    woo.put_product(business_cards_with_meta(json!([
-        {"id": 901, "key": "_printbridge_key2print_price_tree", "value": tree().to_string()}
-    ])));
+    woo.put_product(cards_with_tree());
     let app = app_for(backend, &woo, 300).await;
 
-    // Express + Self collection on A5 + None: 29.00 + 10.10, both entered with 20 % VAT.
-    let mut setup = cards("a5", "None");
-    setup["speed"] = json!("express");
-    setup["2"] = json!(3);
-    let (status, p) = price(&app, json!({"product_id": 29, "setup": setup})).await;
+    // Both amounts entered with 20 % VAT.
+    let (status, p) = price(
+        &app,
+        json!({"product_id": 29, "setup": express_self_collection()}),
+    )
+    .await;
     assert_eq!(status, 200, "{p}");
     assert_eq!(
         (&p["net"], &p["tax"], &p["gross"], &p["line_price"]),
