@@ -58,15 +58,7 @@ async fn send_order(
     order: &Value,
 ) -> reqwest::Result<reqwest::Response> {
     let body = serde_json::to_vec(order).unwrap();
-    client
-        .post(format!("{base}/v1/webhooks/woocommerce/shop"))
-        .header("Content-Type", "application/json")
-        .header("X-WC-Webhook-Topic", "order.updated")
-        .header(
-            "X-WC-Webhook-Signature",
-            printbridge::woo::signature::sign(SECRET, &body),
-        )
-        .body(body)
+    support::webhook_request(client, base, "shop", "order.updated", SECRET, body)
         .send()
         .await
 }

@@ -352,27 +352,20 @@ async fn thousand_orders_with_duplicates(backend: Backend) {
         .iter()
         .map(|b| serde_json::to_vec(b).unwrap())
         .collect();
-    let url = app.url("/v1/webhooks/woocommerce/shop");
     let chunks: Vec<Vec<Vec<u8>>> = bodies
         .chunks(bodies.len().div_ceil(16))
         .map(<[_]>::to_vec)
         .collect();
     let mut tasks = Vec::new();
     for chunk in chunks {
-        let client = app.client.clone();
-        let url = url.clone();
+        let (client, base) = (app.client.clone(), app.base.clone());
         tasks.push(tokio::spawn(async move {
             for body in chunk {
-                let sig = printbridge::woo::signature::sign(SECRET, &body);
-                let resp = client
-                    .post(&url)
-                    .header("Content-Type", "application/json")
-                    .header("X-WC-Webhook-Signature", sig)
-                    .header("X-WC-Webhook-Topic", "order.updated")
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
+                let resp =
+                    support::webhook_request(&client, &base, "shop", "order.updated", SECRET, body)
+                        .send()
+                        .await
+                        .unwrap();
                 assert_eq!(resp.status().as_u16(), 200);
             }
         }));

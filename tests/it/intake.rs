@@ -453,19 +453,16 @@ async fn post_concurrently(
 ) -> Vec<(Value, Vec<u8>)> {
     let mut tasks = Vec::new();
     for body in bodies {
-        let client = app.client.clone();
-        let url = app.url("/v1/webhooks/woocommerce/shop");
+        let request = support::webhook_request(
+            &app.client,
+            &app.base,
+            "shop",
+            "order.updated",
+            "s3cret",
+            body.clone(),
+        );
         tasks.push(tokio::spawn(async move {
-            let sig = printbridge::woo::signature::sign("s3cret", &body);
-            let resp = client
-                .post(url)
-                .header("Content-Type", "application/json")
-                .header("X-WC-Webhook-Signature", sig)
-                .header("X-WC-Webhook-Topic", "order.updated")
-                .body(body.clone())
-                .send()
-                .await
-                .unwrap();
+            let resp = request.send().await.unwrap();
             let status = resp.status().as_u16();
             let ack: Value = resp.json().await.unwrap();
             (status, ack, body)

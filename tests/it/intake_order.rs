@@ -121,22 +121,16 @@ async fn a_burst_is_answered_then_applied(backend: Backend) {
     for chunk in ids.chunks(48) {
         let mut tasks = Vec::new();
         for &id in chunk {
-            let client = app.client.clone();
-            let url = app.url("/v1/webhooks/woocommerce/shop");
+            let request = support::webhook_request(
+                &app.client,
+                &app.base,
+                "shop",
+                "order.updated",
+                SECRET,
+                paid_order(id, "processing", "2026-12-02T10:00:00"),
+            );
             tasks.push(tokio::spawn(async move {
-                let body = paid_order(id, "processing", "2026-12-02T10:00:00");
-                let resp = client
-                    .post(url)
-                    .header("Content-Type", "application/json")
-                    .header(
-                        "X-WC-Webhook-Signature",
-                        printbridge::woo::signature::sign(SECRET, &body),
-                    )
-                    .header("X-WC-Webhook-Topic", "order.updated")
-                    .body(body)
-                    .send()
-                    .await
-                    .expect("request");
+                let resp = request.send().await.expect("request");
                 let status = resp.status().as_u16();
                 let ack: Value = resp.json().await.expect("json ack");
                 (id, status, ack)

@@ -348,24 +348,19 @@ async fn retention_purges_old_orders_during_a_burst(backend: Backend) {
     clock.advance(3 * DAY_MS);
     let burst: Vec<_> = (1_000..1_200)
         .map(|id| {
-            let app_client = app.client.clone();
-            let url = app.url("/v1/webhooks/woocommerce/shop");
+            let body =
+                serde_json::to_vec(&order_json(id, "processing", "2026-11-26T08:00:00", &[]))
+                    .unwrap();
+            let request = support::webhook_request(
+                &app.client,
+                &app.base,
+                "shop",
+                "order.updated",
+                SECRET,
+                body,
+            );
             tokio::spawn(async move {
-                let body =
-                    serde_json::to_vec(&order_json(id, "processing", "2026-11-26T08:00:00", &[]))
-                        .unwrap();
-                let resp = app_client
-                    .post(url)
-                    .header("Content-Type", "application/json")
-                    .header("X-WC-Webhook-Topic", "order.updated")
-                    .header(
-                        "X-WC-Webhook-Signature",
-                        printbridge::woo::signature::sign(SECRET, &body),
-                    )
-                    .body(body)
-                    .send()
-                    .await
-                    .expect("delivery");
+                let resp = request.send().await.expect("delivery");
                 resp.status().as_u16()
             })
         })

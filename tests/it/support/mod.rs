@@ -227,14 +227,14 @@ impl TestApp {
         body: &[u8],
         secret: &str,
     ) -> (u16, serde_json::Value) {
-        let sig = printbridge::woo::signature::sign(secret, body);
-        let request = self
-            .client
-            .post(self.url(&format!("/v1/webhooks/woocommerce/{store}")))
-            .header("Content-Type", "application/json")
-            .header("X-WC-Webhook-Topic", topic)
-            .header("X-WC-Webhook-Signature", sig)
-            .body(body.to_vec());
+        let request = webhook_request(
+            &self.client,
+            &self.base,
+            store,
+            topic,
+            secret,
+            body.to_vec(),
+        );
         answer(request).await
     }
 
@@ -278,6 +278,25 @@ impl TestApp {
         self.store.close().await;
         self.dir
     }
+}
+
+/// A WooCommerce delivery of `body` to `store` of the bridge at `base`, with `topic`, signed
+/// with `secret` as WooCommerce signs it.
+pub fn webhook_request(
+    client: &reqwest::Client,
+    base: &str,
+    store: &str,
+    topic: &str,
+    secret: &str,
+    body: Vec<u8>,
+) -> reqwest::RequestBuilder {
+    let sig = printbridge::woo::signature::sign(secret, &body);
+    client
+        .post(format!("{base}/v1/webhooks/woocommerce/{store}"))
+        .header("Content-Type", "application/json")
+        .header("X-WC-Webhook-Topic", topic)
+        .header("X-WC-Webhook-Signature", sig)
+        .body(body)
 }
 
 /// Sends `request`: its status and JSON answer (`null` when the answer is not JSON).
