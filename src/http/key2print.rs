@@ -203,7 +203,7 @@ async fn user_for(
     c: &SessionCustomer,
 ) -> Result<String, ApiError> {
     let key = match (c.id.filter(|id| *id > 0), c.guest_key.as_deref()) {
-        (Some(id), _) => format!("customer:{id}"),
+        (Some(id), _) => crate::outbox::jobs::customer_key(id),
         (None, Some(g)) if valid_token(g) => format!("guest:{g}"),
         (None, Some(_)) => {
             return Err(bad(

@@ -807,9 +807,15 @@ impl Store {
     }
 }
 
+/// The key the bridge remembers a registered shop customer's Key2print user under (a guest's
+/// is `guest:<key>`).
+pub fn customer_key(customer_id: i64) -> String {
+    format!("customer:{customer_id}")
+}
+
 impl Store {
-    /// The Key2print user the bridge created for a shop customer (`customer:<id>` or
-    /// `guest:<key>`), if any.
+    /// The Key2print user the bridge created for a shop customer (`customer:<id>`, see
+    /// [`customer_key`], or `guest:<key>`), if any.
     pub async fn key2print_user(
         &self,
         store_id: &str,

@@ -5,7 +5,7 @@ use poem_openapi::Object;
 use serde::Serialize;
 
 use super::ops::{Bodies, OrderRef};
-use crate::outbox::jobs::{CURRENT_BODY_FROM, CurrentBody, snapshot_text};
+use crate::outbox::jobs::{CURRENT_BODY_FROM, CurrentBody, customer_key, snapshot_text};
 use crate::reads::orders::{DeliveryDetail, OrderLedger, rfc3339};
 use crate::store::{Store, StoreError, in_tx, on_pool};
 
@@ -309,16 +309,8 @@ impl Store {
         store_id: &str,
         customer_id: i64,
     ) -> Result<Option<String>, StoreError> {
-        let user: Option<String> = on_pool!(self, |pool| {
-            sqlx::query_scalar(
-                "SELECT user_id FROM key2print_users WHERE store_id = $1 AND customer_key = $2",
-            )
-            .bind(store_id)
-            .bind(format!("customer:{customer_id}"))
-            .fetch_optional(pool)
-            .await?
-        });
-        Ok(user)
+        self.key2print_user(store_id, &customer_key(customer_id))
+            .await
     }
 
     /// Forgets the Key2print user of a registered customer; whether there was one.
@@ -330,7 +322,7 @@ impl Store {
         let n = in_tx!(self, |tx| {
             sqlx::query("DELETE FROM key2print_users WHERE store_id = $1 AND customer_key = $2")
                 .bind(store_id)
-                .bind(format!("customer:{customer_id}"))
+                .bind(customer_key(customer_id))
                 .execute(&mut *tx)
                 .await?
                 .rows_affected()
