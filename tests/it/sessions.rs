@@ -138,6 +138,67 @@ on_both_backends!(
     user_sessions_map_customers_to_one_key2print_user
 );
 
+/// A registered customer's Key2print user is named in their personal-data export and
+/// forgotten by their erasure: the next session creates a new user.
+async fn privacy_requests_name_and_forget_the_key2print_user(backend: Backend) {
+    let (app, sb) = start(backend).await;
+    let customer = json!({"id": 12, "email": "ada@example.test"});
+    let (status, session) = app
+        .store_post(
+            "/v1/stores/shop/key2print/sessions",
+            STORE_TOKEN,
+            &user_session(customer.clone()),
+        )
+        .await;
+    assert_eq!(status, 200, "{session}");
+    let user_id = session["user_id"].clone();
+    assert!(user_id.as_str().is_some_and(|u| !u.is_empty()), "{session}");
+    let privacy = |action: &'static str, customer_id: i64| {
+        let body = json!({"email": "ada@example.test", "customer_id": customer_id});
+        let app = &app;
+        async move {
+            app.store_post(
+                &format!("/v1/stores/shop/privacy/{action}"),
+                STORE_TOKEN,
+                &body,
+            )
+            .await
+        }
+    };
+
+    let (status, export) = privacy("export", 12).await;
+    assert_eq!(status, 200, "{export}");
+    assert_eq!(export["key2print_user"], user_id, "{export}");
+    let (_, other) = privacy("export", 13).await;
+    assert!(other["key2print_user"].is_null(), "{other}");
+
+    let (status, erased) = privacy("erase", 12).await;
+    assert_eq!(status, 200, "{erased}");
+    assert_eq!(erased["key2print_user_forgotten"], json!(true), "{erased}");
+    let (_, export) = privacy("export", 12).await;
+    assert!(export["key2print_user"].is_null(), "{export}");
+
+    let (status, next) = app
+        .store_post(
+            "/v1/stores/shop/key2print/sessions",
+            STORE_TOKEN,
+            &user_session(customer),
+        )
+        .await;
+    assert_eq!(status, 200, "{next}");
+    assert_ne!(
+        next["user_id"], user_id,
+        "a new Key2print user after the erasure"
+    );
+    assert_eq!(sb.state.stats().key2print_users, 2);
+    app.stop().await;
+    sb.stop();
+}
+on_both_backends!(
+    privacy_and_key2print_user,
+    privacy_requests_name_and_forget_the_key2print_user
+);
+
 #[tokio::test]
 async fn session_requests_are_checked() {
     let (app, sb) = start(Backend::Sqlite).await;
