@@ -29,26 +29,20 @@ fn user_session(customer: Value) -> Value {
     })
 }
 
+/// Asks for a Key2print editor session with the store token.
+async fn open_session(app: &TestApp, body: &Value) -> (u16, Value) {
+    app.store_post("/v1/stores/shop/key2print/sessions", STORE_TOKEN, body)
+        .await
+}
+
 async fn user_sessions_map_customers_to_one_key2print_user(backend: Backend) {
     let (app, sb) = start(backend).await;
     let customer = json!({"id": 12, "email": "ada@example.test", "first_name": "Ada", "last_name": "Lovelace"});
-    let (status, first) = app
-        .store_post(
-            "/v1/stores/shop/key2print/sessions",
-            STORE_TOKEN,
-            &user_session(customer.clone()),
-        )
-        .await;
+    let (status, first) = open_session(&app, &user_session(customer.clone())).await;
     assert_eq!(status, 200, "{first}");
     assert!(first["token"].as_str().is_some_and(|t| !t.is_empty()));
     let user_id = first["user_id"].as_str().unwrap().to_owned();
-    let (status, second) = app
-        .store_post(
-            "/v1/stores/shop/key2print/sessions",
-            STORE_TOKEN,
-            &user_session(customer),
-        )
-        .await;
+    let (status, second) = open_session(&app, &user_session(customer)).await;
     assert_eq!(status, 200);
     assert_eq!(
         second["user_id"],
@@ -58,13 +52,11 @@ async fn user_sessions_map_customers_to_one_key2print_user(backend: Backend) {
     assert_ne!(second["token"], first["token"]);
 
     // A guest gets a user of its own.
-    let (status, guest) = app
-        .store_post(
-            "/v1/stores/shop/key2print/sessions",
-            STORE_TOKEN,
-            &user_session(json!({"id": null, "guest_key": "wc-session-4f2a"})),
-        )
-        .await;
+    let (status, guest) = open_session(
+        &app,
+        &user_session(json!({"id": null, "guest_key": "wc-session-4f2a"})),
+    )
+    .await;
     assert_eq!(status, 200, "{guest}");
     assert_ne!(guest["user_id"], json!(user_id));
 
@@ -108,9 +100,7 @@ async fn user_sessions_map_customers_to_one_key2print_user(backend: Backend) {
     let mut plain = user_session(json!({"id": 12, "guest_key": ""}));
     plain["template_id"] = json!("");
     plain["editor"] = json!({"colors": {}, "hidden_tabs": []});
-    let (status, p) = app
-        .store_post("/v1/stores/shop/key2print/sessions", STORE_TOKEN, &plain)
-        .await;
+    let (status, p) = open_session(&app, &plain).await;
     assert_eq!(status, 200, "{p}");
     let stats = sb.state.stats();
     let last = stats.key2print_sessions.last().unwrap();
@@ -118,13 +108,7 @@ async fn user_sessions_map_customers_to_one_key2print_user(backend: Backend) {
     assert!(last.get("editorSetup").is_none(), "{last}");
 
     // Merchant mode: no user, no gateway.
-    let (status, m) = app
-        .store_post(
-            "/v1/stores/shop/key2print/sessions",
-            STORE_TOKEN,
-            &json!({"mode": "merchant"}),
-        )
-        .await;
+    let (status, m) = open_session(&app, &json!({"mode": "merchant"})).await;
     assert_eq!(status, 200, "{m}");
     assert!(m["user_id"].is_null());
     let stats = sb.state.stats();
@@ -143,13 +127,7 @@ on_both_backends!(
 async fn privacy_requests_name_and_forget_the_key2print_user(backend: Backend) {
     let (app, sb) = start(backend).await;
     let customer = json!({"id": 12, "email": "ada@example.test"});
-    let (status, session) = app
-        .store_post(
-            "/v1/stores/shop/key2print/sessions",
-            STORE_TOKEN,
-            &user_session(customer.clone()),
-        )
-        .await;
+    let (status, session) = open_session(&app, &user_session(customer.clone())).await;
     assert_eq!(status, 200, "{session}");
     let user_id = session["user_id"].clone();
     assert!(user_id.as_str().is_some_and(|u| !u.is_empty()), "{session}");
@@ -178,13 +156,7 @@ async fn privacy_requests_name_and_forget_the_key2print_user(backend: Backend) {
     let (_, export) = privacy("export", 12).await;
     assert!(export["key2print_user"].is_null(), "{export}");
 
-    let (status, next) = app
-        .store_post(
-            "/v1/stores/shop/key2print/sessions",
-            STORE_TOKEN,
-            &user_session(customer),
-        )
-        .await;
+    let (status, next) = open_session(&app, &user_session(customer)).await;
     assert_eq!(status, 200, "{next}");
     assert_ne!(
         next["user_id"], user_id,
@@ -202,30 +174,25 @@ on_both_backends!(
 #[tokio::test]
 async fn session_requests_are_checked() {
     let (app, sb) = start(Backend::Sqlite).await;
-    let path = "/v1/stores/shop/key2print/sessions";
     let (status, p) = app
-        .store_post(path, "wrong-token", &json!({"mode": "merchant"}))
+        .store_post(
+            "/v1/stores/shop/key2print/sessions",
+            "wrong-token",
+            &json!({"mode": "merchant"}),
+        )
         .await;
     assert_eq!(
         (status, p["field"].as_str()),
         (401, Some("Authorization")),
         "{p}"
     );
-    let (status, p) = app
-        .store_post(path, STORE_TOKEN, &json!({"mode": "user"}))
-        .await;
+    let (status, p) = open_session(&app, &json!({"mode": "user"})).await;
     assert_eq!(
         (status, p["field"].as_str()),
         (400, Some("customer")),
         "{p}"
     );
-    let (status, p) = app
-        .store_post(
-            path,
-            STORE_TOKEN,
-            &user_session(json!({"guest_key": "bad key!"})),
-        )
-        .await;
+    let (status, p) = open_session(&app, &user_session(json!({"guest_key": "bad key!"}))).await;
     assert_eq!(
         (status, p["field"].as_str()),
         (400, Some("customer.guest_key")),
@@ -233,15 +200,13 @@ async fn session_requests_are_checked() {
     );
     let mut bad_color = user_session(json!({"id": 3}));
     bad_color["editor"]["colors"] = json!({"primaryColor": "purple"});
-    let (status, p) = app.store_post(path, STORE_TOKEN, &bad_color).await;
+    let (status, p) = open_session(&app, &bad_color).await;
     assert_eq!(
         (status, p["field"].as_str()),
         (400, Some("editor.colors")),
         "{p}"
     );
-    let (status, p) = app
-        .store_post(path, STORE_TOKEN, &json!({"mode": "sideways"}))
-        .await;
+    let (status, p) = open_session(&app, &json!({"mode": "sideways"})).await;
     assert_eq!(status, 400, "{p}");
     let (status, p) = app
         .store_post(
@@ -265,9 +230,7 @@ async fn session_requests_are_checked() {
             ..Default::default()
         }],
     );
-    let (status, p) = app
-        .store_post(path, STORE_TOKEN, &json!({"mode": "merchant"}))
-        .await;
+    let (status, p) = open_session(&app, &json!({"mode": "merchant"})).await;
     assert_eq!(
         (status, p["error"].as_str()),
         (502, Some("provider_error")),
