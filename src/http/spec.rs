@@ -4,8 +4,17 @@
 //! statuses it can answer ([`ERROR_STATUSES`], plus 408 and 413 where it reads a body, which
 //! the connection limits answer). The HMAC checks are described as security schemes, and
 //! the webhook lists the form-encoded ping beside JSON.
+//!
+//! The document is OpenAPI 3.1 ([`OPENAPI_VERSION`]): its `webhooks` (the order events the
+//! bridge posts) are a 3.1 field, which a 3.0 document may not carry and which Swagger UI
+//! shows only in a 3.1 document. poem-openapi writes `3.0.0`, but its document uses nothing
+//! whose meaning 3.1 changed (no `nullable`, no boolean `exclusiveMinimum`; a test holds it
+//! to the 3.1 schema), so only the version is rewritten.
 
 use serde_yaml::{Mapping, Value};
+
+/// The OpenAPI version the published document declares.
+pub const OPENAPI_VERSION: &str = "3.1.0";
 
 /// The error statuses each operation answers besides its success statuses.
 pub const ERROR_STATUSES: &[(&str, &[u16])] = &[
@@ -122,6 +131,9 @@ pub fn refine(json: &str) -> Value {
     let Ok(Ordered(mut spec)) = serde_json::from_str::<Ordered>(json) else {
         return Value::Null;
     };
+    if let Some(version) = spec.get_mut("openapi") {
+        *version = OPENAPI_VERSION.into();
+    }
     if let Some(paths) = spec.get_mut("paths").and_then(Value::as_mapping_mut) {
         for (_, item) in paths.iter_mut() {
             let Some(item) = item.as_mapping_mut() else {

@@ -763,6 +763,27 @@ async function disabledWebhooks(page, shop, bridge, orderUrl) {
   assert.deepEqual(after, [['active', 0], ['active', 0]]);
 }
 
+// --- the bridge's API documentation --------------------------------------------------------------
+
+// An integrator opens the bridge's interactive API docs: the operations, and the order events
+// the bridge posts listed under Webhooks (Swagger UI shows those only for an OpenAPI 3.1 document).
+async function apiDocs(browser, bridge) {
+  const { context, foreign } = await newContext(browser);
+  const page = await context.newPage();
+  await page.goto(`${bridge.url}/docs`);
+  await page.locator('.opblock-summary-path', { hasText: '/v1/webhooks/woocommerce/{store}' }).first().waitFor();
+  const webhooks = page.locator('.webhooks-container');
+  await webhooks.waitFor();
+  const listed = await webhooks.textContent();
+  for (const type of ['order.placed', 'order.shipped', 'order.needs_attention', 'order.dead_lettered']) {
+    assert.ok(listed.includes(type), `the docs list the ${type} event under Webhooks: ${listed}`);
+  }
+  await webhooks.scrollIntoViewIfNeeded();
+  await shot(page, `${prefix}-api-docs`);
+  assert.deepEqual(foreign, [], 'the API docs load nothing from other hosts');
+  await context.close();
+}
+
 // --- the run ----------------------------------------------------------------------------------
 
 async function main() {
@@ -874,6 +895,7 @@ async function main() {
 
     if (!args.smoke) {
       await step('Store API: 400 without a design id, extensions.printbridge with one', () => storeApi(shop, spiff.id));
+      await step('an integrator opens the API docs: the operations and the order events', () => apiDocs(browser, bridge));
       const priced = createPricedProduct(shop);
       const answers = [];
       providerRoutes[K2P_PRICE] = gatewayPrice(bridge, priced.id, answers);
