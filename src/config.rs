@@ -356,6 +356,12 @@ pub struct RetentionConfig {
     /// Kept files (Key2print PDFs) under `data_dir`.
     #[serde(default = "default_files_days")]
     pub files_days: u32,
+    /// Days a job may wait for the owner (dead, waiting for review, held or awaiting
+    /// approval) before the sweep cancels it, so that its order finishes and the days above
+    /// run from then. 0 (the default): such a job waits for good, and its order keeps its
+    /// personal data until the job is replayed, sent or approved, or the data is erased.
+    #[serde(default)]
+    pub unattended_jobs_days: u32,
 }
 
 impl Default for RetentionConfig {
@@ -365,6 +371,7 @@ impl Default for RetentionConfig {
             snapshots_days: default_snapshots_days(),
             attempt_excerpts_days: default_attempt_excerpts_days(),
             files_days: default_files_days(),
+            unattended_jobs_days: 0,
         }
     }
 }

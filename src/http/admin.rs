@@ -389,7 +389,8 @@ impl AdminApi {
     /// Replay a job
     ///
     /// Puts a dead letter, a job needing review or a cancelled job back in the queue; it runs
-    /// at once. The same as `printbridge replay JOB_ID`.
+    /// at once. The same as `printbridge replay JOB_ID`. Refused (409) when the job's order
+    /// had its personal data erased, or its current state redacted by retention.
     #[oai(path = "/jobs/:id/replay", method = "post", operation_id = "replayJob")]
     async fn replay_job(
         &self,

@@ -539,20 +539,29 @@ impl Store {
 
     /// Puts a stopped job (dead letter, needing review, cancelled) back in the queue.
     /// `Ok(None)`: no such job; `Ok(Some(false))`: the job is not in a replayable state;
-    /// a conflict when its order's personal data was erased (it is never sent).
+    /// a conflict when its order's personal data was erased, or its current state redacted
+    /// by retention (the provider would get the redacted text: it is never sent).
     pub async fn replay_job(&self, id: i64, now: i64) -> Result<Option<bool>, StoreError> {
-        let erased: Option<i64> = on_pool!(self, |pool| {
-            sqlx::query_scalar(
-                "SELECT j.order_id FROM jobs j JOIN orders o ON o.store_id = j.store_id \
-                 AND o.order_id = j.order_id WHERE j.id = $1 AND o.erased_at IS NOT NULL",
+        let removed: Option<(i64, bool)> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT j.order_id, o.erased_at IS NOT NULL FROM jobs j \
+                 JOIN orders o ON o.store_id = j.store_id AND o.order_id = j.order_id \
+                 LEFT JOIN order_snapshots s ON s.id = o.snapshot_id \
+                 LEFT JOIN deliveries d ON d.id = s.delivery_id \
+                 WHERE j.id = $1 AND (o.erased_at IS NOT NULL OR d.redacted_at IS NOT NULL)",
             )
             .bind(id)
             .fetch_optional(pool)
             .await?
         });
-        if let Some(order_id) = erased {
+        if let Some((order_id, erased)) = removed {
+            let how = if erased {
+                "was erased"
+            } else {
+                "was removed by retention"
+            };
             return Err(StoreError::Conflict(format!(
-                "job {id} belongs to order {order_id}, whose personal data was erased: it is never sent"
+                "job {id} belongs to order {order_id}, whose personal data {how}: it is never sent"
             )));
         }
         let (exists, updated) = on_pool_write!(self, |pool| {

@@ -7,12 +7,15 @@
 //!   configured days, its earlier delivery bodies, its current state's personal fields, its attempt excerpts and its
 //!   kept files are redacted or removed. Ids, states, times, amounts and hashes stay, so
 //!   exactly-once (the unique job keys, snapshot keys) and the audit trail are unaffected.
+//!   When `unattended_jobs_days` is set, a job that has waited that long for the owner
+//!   (dead, waiting for review, held or awaiting approval) is cancelled first, so that its
+//!   order finishes and the days above run from then.
 //!
 //! Every write is a short transaction of at most [`ops::BATCH`] rows, so intake and
 //! dispatch, which share SQLite's single writer, wait at most one batch.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -21,6 +24,7 @@ use super::ops::{self, Bodies, OrderRef};
 use super::redact::MARKER;
 use crate::config::{RetentionConfig, StoreConfig};
 use crate::http::AppState;
+use crate::outbox::jobs::IN_JOBS_STATE;
 use crate::store::{Store, StoreError, in_tx, on_pool};
 
 /// Orders read per batch of the retention walk.
@@ -92,6 +96,8 @@ pub struct SweepReport {
     pub retention: Vec<(&'static str, u64)>,
     /// Orders whose retention is complete.
     pub orders_completed: u64,
+    /// Jobs cancelled after waiting `unattended_jobs_days` for the owner.
+    pub unattended_jobs_cancelled: u64,
 }
 
 impl SweepReport {
@@ -162,6 +168,7 @@ pub async fn sweep_and_report(
                     erasure_jobs_cancelled = report.erasure_jobs_cancelled,
                     retention = ?report.retention,
                     orders_completed = report.orders_completed,
+                    unattended_jobs_cancelled = report.unattended_jobs_cancelled,
                     "privacy sweep"
                 );
             }
@@ -188,6 +195,19 @@ pub async fn sweep(
     };
     follow_up_erasures(store, &cfg.id, now, &mut report).await?;
     let r = &cfg.retention;
+    if r.unattended_jobs_days > 0 {
+        let before = now - i64::from(r.unattended_jobs_days) * DAY_MS;
+        let reason = unattended_reason(r.unattended_jobs_days);
+        loop {
+            let n = store
+                .cancel_unattended_jobs(&cfg.id, before, &reason, now)
+                .await?;
+            report.unattended_jobs_cancelled += n;
+            if n < u64::try_from(ops::BATCH).unwrap_or(0) {
+                break;
+            }
+        }
+    }
     if r.delivery_bodies_days > 0 {
         let before = now - i64::from(r.delivery_bodies_days) * DAY_MS;
         loop {
@@ -200,6 +220,27 @@ pub async fn sweep(
     }
     walk(store, cfg, now, cursors, &mut report).await?;
     Ok(report)
+}
+
+/// Cancels a batch of jobs waiting for the owner, found through the partial index
+/// `jobs_state` (which also holds the running jobs, left alone): binds store, unchanged
+/// before, reason, now and the batch size. The store is compared as an expression, or
+/// SQLite would read every job of the store through the unique key instead.
+static CANCEL_UNATTENDED: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE jobs SET state = 'cancelled', last_error = $3, updated_at = $4 \
+         WHERE id IN (SELECT id FROM jobs WHERE {IN_JOBS_STATE} AND state <> 'running' \
+         AND store_id || '' = $1 AND updated_at < $2 ORDER BY id LIMIT $5)"
+    )
+});
+
+/// The reason a job cancelled after waiting `days` for the owner carries.
+fn unattended_reason(days: u32) -> String {
+    format!(
+        "cancelled by retention after waiting {days} days for the owner \
+         ([stores.retention] unattended_jobs_days); the order's personal data is now removed \
+         on the retention schedule"
+    )
 }
 
 /// Redacts what erased orders still hold (deliveries that came after the erasure, what an
@@ -408,6 +449,31 @@ impl Store {
         Ok(())
     }
 
+    /// Cancels up to [`ops::BATCH`] of the store's jobs that wait for the owner (dead,
+    /// waiting for review, held or awaiting approval) unchanged since before `before`;
+    /// returns how many. The owner's Retry, Send now and Approve no longer take them; an
+    /// operator may replay one until retention redacts its order's current state.
+    async fn cancel_unattended_jobs(
+        &self,
+        store_id: &str,
+        before: i64,
+        reason: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let n = in_tx!(self, |tx| {
+            sqlx::query(sqlx::AssertSqlSafe(CANCEL_UNATTENDED.as_str()))
+                .bind(store_id)
+                .bind(before)
+                .bind(reason)
+                .bind(now)
+                .bind(ops::BATCH)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        });
+        Ok(n)
+    }
+
     /// Cancels queued jobs of the store's erased orders (a job whose attempt was under way at
     /// the erasure and was to be retried); returns how many.
     pub(crate) async fn cancel_erased_jobs(
@@ -429,5 +495,27 @@ impl Store {
             .rows_affected()
         });
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CANCEL_UNATTENDED;
+    use crate::store::sqlite_plan;
+
+    /// The jobs waiting for the owner are found through `jobs_state`, which holds only the
+    /// jobs waiting or running: the sweep never reads the done and cancelled jobs.
+    #[tokio::test]
+    async fn unattended_jobs_are_found_through_their_partial_index() {
+        let steps = sqlite_plan(&CANCEL_UNATTENDED).await;
+        assert!(
+            steps.iter().any(|s| s.contains("USING INDEX jobs_state")
+                || s.contains("USING COVERING INDEX jobs_state")),
+            "{steps:?}"
+        );
+        assert!(
+            !steps.iter().any(|s| s.starts_with("SCAN jobs")),
+            "{steps:?}"
+        );
     }
 }

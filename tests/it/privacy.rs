@@ -798,6 +798,150 @@ crate::on_both_backends!(
     retention_redacts_a_refusals_quotes
 );
 
+/// `unattended_jobs_days`: a dead Apliiq job (the provider refuses, quoting the customer)
+/// and a Spiff job awaiting the owner's approval are left alone for 29 days, and for good
+/// when the setting is 0; after 31 days the sweep cancels both with a reason saying why, so
+/// neither is ever sent (the order screen's Retry and Approve and the admin replay find
+/// nothing to do), and the orders' retention then runs from the cancellation: 91 days later
+/// the refusal's quote is redacted and both orders are done with.
+async fn retention_cancels_jobs_left_waiting_for_the_owner(backend: Backend) {
+    use printbridge::config::Approval;
+    use printbridge::providers::Provider;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let apliiq = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/Order"))
+        .respond_with(ResponseTemplate::new(400).set_body_raw(REFUSAL, "application/json"))
+        .mount(&apliiq)
+        .await;
+    let sb = support::start_sandbox().await;
+    let mut store = sandbox_store(&sb, "shop", SECRET);
+    store.apliiq.as_mut().expect("apliiq").base_url = apliiq.uri();
+    store.approval = Approval::of(&[Provider::Spiff]);
+    store.retention.delivery_bodies_days = 0;
+    store.retention.snapshots_days = 90;
+    store.retention.files_days = 0;
+    store.retention.attempt_excerpts_days = 90;
+    store.retention.unattended_jobs_days = 30;
+    let clock = ManualClock::new(chrono::Utc::now().timestamp_millis());
+    let app = TestApp::spawn_with_clock(
+        backend,
+        |c| {
+            support::fast_dispatch(c);
+            c.privacy_sweep_interval_secs = 0;
+            c.stores = vec![store];
+        },
+        Some(clock.clone() as Arc<dyn Clock>),
+    )
+    .await;
+    let spiff_tx = "00000000-0000-4000-8000-000000000822";
+    for (id, item) in [
+        (821, Item::Apliiq("APQ-1998244S7A1")),
+        (822, Item::Spiff(spiff_tx)),
+    ] {
+        let order = order_json(id, "processing", "2026-11-23T08:00:00", &[item]);
+        app.post_order("shop", SECRET, &order).await;
+    }
+    app.applied().await;
+    let provider_job = |jobs: Vec<Value>, provider: &str| {
+        jobs.into_iter()
+            .find(|j| j["provider"] == json!(provider))
+            .unwrap_or_else(|| panic!("a {provider} job"))
+    };
+    let dead = provider_job(settled_order_jobs(&app, 821).await, "apliiq");
+    assert_eq!(dead["state"], json!("dead"), "{dead}");
+    let waiting = provider_job(settled_order_jobs(&app, 822).await, "spiff");
+    assert_eq!(waiting["state"], json!("awaiting-approval"), "{waiting}");
+    let state = |order_id: i64, provider: &'static str| {
+        let app = &app;
+        async move { provider_job(app.order_jobs(order_id).await, provider)["state"].clone() }
+    };
+
+    clock.advance(29 * DAY_MS);
+    let early = app.sweep_now().await;
+    assert!(early.is_empty(), "{early:?}");
+    clock.advance(2 * DAY_MS);
+    let mut keep = app.state.config.stores[0].clone();
+    keep.retention.unattended_jobs_days = 0;
+    let now = app.state.clock.now_ms();
+    let kept = sweep(&app.store, &keep, now, &mut Cursors::default())
+        .await
+        .expect("sweep");
+    assert!(kept.is_empty(), "0 keeps them waiting: {kept:?}");
+    assert_eq!(state(821, "apliiq").await, json!("dead"));
+    assert_eq!(state(822, "spiff").await, json!("awaiting-approval"));
+
+    let report = app.sweep_now().await;
+    assert_eq!(
+        report,
+        SweepReport {
+            unattended_jobs_cancelled: 2,
+            ..SweepReport::default()
+        },
+        "cancelled; the orders' retention starts now"
+    );
+    for (order_id, provider) in [(821, "apliiq"), (822, "spiff")] {
+        let job = provider_job(app.order_jobs(order_id).await, provider);
+        assert_eq!(job["state"], json!("cancelled"), "{job}");
+        let (reason, _) = job_texts(&app, job["id"].as_i64().unwrap()).await;
+        let reason = reason.expect("a reason");
+        assert!(
+            reason.contains("after waiting 30 days for the owner") && !reason.contains("Lovelace"),
+            "{reason}"
+        );
+    }
+    let (status, retry) = app
+        .store_post_empty("/v1/stores/shop/orders/821/retry", support::STORE_TOKEN)
+        .await;
+    assert_eq!((status, &retry["replayed"]), (200, &json!(0)), "{retry}");
+    let (status, approve) = app
+        .store_post_empty(
+            "/v1/stores/shop/orders/822/approve?provider=spiff",
+            support::STORE_TOKEN,
+        )
+        .await;
+    assert_eq!(status, 409, "{approve}");
+    assert_eq!(state(821, "apliiq").await, json!("cancelled"));
+    assert_eq!(state(822, "spiff").await, json!("cancelled"));
+    assert_eq!(sb.state.stats().spiff_orders.get(spiff_tx), None);
+    assert_eq!(apliiq.received_requests().await.map(|r| r.len()), Some(1));
+
+    clock.advance(89 * DAY_MS);
+    let early = app.sweep_now().await;
+    assert!(early.is_empty(), "{early:?}");
+    clock.advance(2 * DAY_MS);
+    let report = app.sweep_now().await;
+    assert_eq!(
+        report,
+        SweepReport {
+            retention: vec![("snapshot", 2), ("attempt_excerpt", 1)],
+            orders_completed: 2,
+            ..SweepReport::default()
+        }
+    );
+    let attempts = provider_job(app.order_jobs(821).await, "apliiq")["attempts_log"].clone();
+    assert!(!attempts.to_string().contains("Lovelace"), "{attempts}");
+    // Until then an operator could still replay it; not with the order's state redacted.
+    let (status, replay) = app
+        .admin_post(&format!("/v1/admin/jobs/{}/replay", dead["id"]))
+        .await;
+    assert_eq!(status, 409, "{replay}");
+    assert!(
+        replay["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("removed by retention")),
+        "{replay}"
+    );
+    assert_eq!(state(821, "apliiq").await, json!("cancelled"));
+    app.stop().await;
+}
+crate::on_both_backends!(
+    retention_cancels_jobs_left_waiting_for_the_owner,
+    retention_cancels_jobs_left_waiting_for_the_owner
+);
+
 /// A customer with twelve orders: two export pages by `next_after`, every order once; the
 /// first page stops at 8 MiB of bodies, counting the body it leaves out.
 async fn export_pages_by_orders_and_body_bytes(backend: Backend) {
