@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::support;
 use crate::support::{Backend, Item, TestApp, order_json, sandbox_store};
 use printbridge::clock::{Clock, ManualClock};
+use printbridge::config::StoreConfig;
 use printbridge::privacy::retention::{Cursors, SweepReport, sweep};
 use printbridge::sandbox::Fault;
 use serde_json::{Value, json};
@@ -640,6 +641,23 @@ async fn settled_order_jobs(app: &TestApp, order_id: i64) -> Vec<Value> {
     .await
 }
 
+/// A dispatching app serving `store` on a manual clock, whose privacy sweep the test runs
+/// itself ([`TestApp::sweep_now`]).
+async fn swept_app(backend: Backend, store: StoreConfig) -> (Arc<ManualClock>, TestApp) {
+    let clock = ManualClock::new(chrono::Utc::now().timestamp_millis());
+    let app = TestApp::spawn_with_clock(
+        backend,
+        |c| {
+            support::fast_dispatch(c);
+            c.privacy_sweep_interval_secs = 0;
+            c.stores = vec![store];
+        },
+        Some(clock.clone() as Arc<dyn Clock>),
+    )
+    .await;
+    (clock, app)
+}
+
 /// Retention alone, with no erasure requested, removes an Apliiq refusal's quote of the
 /// customer's name and address: the order's first call is refused (a dead letter quoting it
 /// in its reason, its attempt, the order's attention and two events), the order screen's
@@ -689,18 +707,7 @@ async fn retention_redacts_a_refusals_quotes(backend: Backend) {
     store.retention.snapshots_days = 0;
     store.retention.files_days = 0;
     store.retention.attempt_excerpts_days = 90;
-    let clock = ManualClock::new(chrono::Utc::now().timestamp_millis());
-    let app = TestApp::spawn_with_clock(
-        backend,
-        |c| {
-            support::fast_dispatch(c);
-            // The test runs the sweep itself.
-            c.privacy_sweep_interval_secs = 0;
-            c.stores = vec![store];
-        },
-        Some(clock.clone() as Arc<dyn Clock>),
-    )
-    .await;
+    let (clock, app) = swept_app(backend, store).await;
     let order = order_json(
         801,
         "processing",
@@ -825,17 +832,7 @@ async fn retention_cancels_jobs_left_waiting_for_the_owner(backend: Backend) {
     store.retention.files_days = 0;
     store.retention.attempt_excerpts_days = 90;
     store.retention.unattended_jobs_days = 30;
-    let clock = ManualClock::new(chrono::Utc::now().timestamp_millis());
-    let app = TestApp::spawn_with_clock(
-        backend,
-        |c| {
-            support::fast_dispatch(c);
-            c.privacy_sweep_interval_secs = 0;
-            c.stores = vec![store];
-        },
-        Some(clock.clone() as Arc<dyn Clock>),
-    )
-    .await;
+    let (clock, app) = swept_app(backend, store).await;
     let spiff_tx = "00000000-0000-4000-8000-000000000822";
     for (id, item) in [
         (821, Item::Apliiq("APQ-1998244S7A1")),
