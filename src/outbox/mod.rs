@@ -159,7 +159,7 @@ pub fn retry_delay(
     raw.mul_f64(factor).min(cap).max(Duration::from_millis(1))
 }
 
-fn provider_label(provider: JobQueue) -> &'static str {
+pub(crate) fn provider_label(provider: JobQueue) -> &'static str {
     match provider {
         JobQueue::Spiff => "Spiff",
         JobQueue::Apliiq => "Apliiq",

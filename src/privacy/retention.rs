@@ -24,7 +24,10 @@ use super::ops::{self, Bodies, OrderRef};
 use super::redact::MARKER;
 use crate::config::{RetentionConfig, StoreConfig};
 use crate::http::AppState;
+use crate::intake::apply::Ledger;
+use crate::outbox::job_types::JobQueue;
 use crate::outbox::jobs::IN_JOBS_STATE;
+use crate::outbox::provider_label;
 use crate::store::{Store, StoreError, in_tx, on_pool};
 
 /// Orders read per batch of the retention walk.
@@ -198,9 +201,10 @@ pub async fn sweep(
     if r.unattended_jobs_days > 0 {
         let before = now - i64::from(r.unattended_jobs_days) * DAY_MS;
         let reason = unattended_reason(r.unattended_jobs_days);
+        let notes = cfg.has_rest_keys().then_some(r.unattended_jobs_days);
         loop {
             let n = store
-                .cancel_unattended_jobs(&cfg.id, before, &reason, now)
+                .cancel_unattended_jobs(&cfg.id, before, &reason, notes, now)
                 .await?;
             report.unattended_jobs_cancelled += n;
             if n < u64::try_from(ops::BATCH).unwrap_or(0) {
@@ -224,15 +228,26 @@ pub async fn sweep(
 
 /// Cancels a batch of jobs waiting for the owner, found through the partial index
 /// `jobs_state` (which also holds the running jobs, left alone): binds store, unchanged
-/// before, reason, now and the batch size. The store is compared as an expression, or
-/// SQLite would read every job of the store through the unique key instead.
+/// before, reason, now and the batch size; returns each job's id, order and queue. The
+/// store is compared as an expression, or SQLite would read every job of the store through
+/// the unique key instead.
 static CANCEL_UNATTENDED: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE jobs SET state = 'cancelled', last_error = $3, updated_at = $4 \
          WHERE id IN (SELECT id FROM jobs WHERE {IN_JOBS_STATE} AND state <> 'running' \
-         AND store_id || '' = $1 AND updated_at < $2 ORDER BY id LIMIT $5)"
+         AND store_id || '' = $1 AND updated_at < $2 ORDER BY id LIMIT $5) \
+         RETURNING id, order_id, provider"
     )
 });
+
+/// The order note that tells the shop's owner a print job was cancelled after `days`.
+fn unattended_note(provider: JobQueue, days: u32) -> String {
+    format!(
+        "PrintBridge: the {} print job waited {days} days for someone to act on it and was \
+         cancelled, as this shop's retention settings ask; it will not be sent.",
+        provider_label(provider)
+    )
+}
 
 /// The reason a job cancelled after waiting `days` for the owner carries.
 fn unattended_reason(days: u32) -> String {
@@ -451,25 +466,37 @@ impl Store {
 
     /// Cancels up to [`ops::BATCH`] of the store's jobs that wait for the owner (dead,
     /// waiting for review, held or awaiting approval) unchanged since before `before`;
-    /// returns how many. The owner's Retry, Send now and Approve no longer take them; an
-    /// operator may replay one until retention redacts its order's current state.
+    /// returns how many. With `note_days` (the shop takes order notes), each cancelled print
+    /// job plans an order note saying so, in the same transaction. The owner's Retry, Send
+    /// now and Approve no longer take them; an operator may replay one until retention
+    /// redacts its order's current state.
     async fn cancel_unattended_jobs(
         &self,
         store_id: &str,
         before: i64,
         reason: &str,
+        note_days: Option<u32>,
         now: i64,
     ) -> Result<u64, StoreError> {
         let n = in_tx!(self, |tx| {
-            sqlx::query(sqlx::AssertSqlSafe(CANCEL_UNATTENDED.as_str()))
-                .bind(store_id)
-                .bind(before)
-                .bind(reason)
-                .bind(now)
-                .bind(ops::BATCH)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
+            let cancelled: Vec<(i64, i64, JobQueue)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(CANCEL_UNATTENDED.as_str()))
+                    .bind(store_id)
+                    .bind(before)
+                    .bind(reason)
+                    .bind(now)
+                    .bind(ops::BATCH)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            for (job_id, order_id, provider) in &cancelled {
+                let Some(days) = note_days.filter(|_| provider.provider().is_some()) else {
+                    continue;
+                };
+                let key = format!("unattended:{job_id}");
+                let note = unattended_note(*provider, days);
+                Ledger::plan_note(&mut *tx, store_id, *order_id, &key, &note, now).await?;
+            }
+            cancelled.len() as u64
         });
         Ok(n)
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::support;
+use crate::support::woo_standin::WooStandin;
 use crate::support::{Backend, Item, TestApp, order_json, sandbox_store};
 use printbridge::clock::{Clock, ManualClock};
 use printbridge::config::StoreConfig;
@@ -807,10 +808,11 @@ crate::on_both_backends!(
 
 /// `unattended_jobs_days`: a dead Apliiq job (the provider refuses, quoting the customer)
 /// and a Spiff job awaiting the owner's approval are left alone for 29 days, and for good
-/// when the setting is 0; after 31 days the sweep cancels both with a reason saying why, so
-/// neither is ever sent (the order screen's Retry and Approve and the admin replay find
-/// nothing to do), and the orders' retention then runs from the cancellation: 91 days later
-/// the refusal's quote is redacted and both orders are done with.
+/// when the setting is 0; after 31 days the sweep cancels both with a reason saying why and
+/// an order note to the shop for each, so neither is sent (the order screen's Retry and
+/// Approve find nothing to do), and the orders' retention then runs from the cancellation:
+/// 91 days later the refusal's quote is redacted, both orders are done with, and a replay
+/// of the job is refused.
 async fn retention_cancels_jobs_left_waiting_for_the_owner(backend: Backend) {
     use printbridge::config::Approval;
     use printbridge::providers::Provider;
@@ -824,7 +826,8 @@ async fn retention_cancels_jobs_left_waiting_for_the_owner(backend: Backend) {
         .mount(&apliiq)
         .await;
     let sb = support::start_sandbox().await;
-    let mut store = sandbox_store(&sb, "shop", SECRET);
+    let woo = WooStandin::start().await;
+    let mut store = woo.with_rest(sandbox_store(&sb, "shop", SECRET));
     store.apliiq.as_mut().expect("apliiq").base_url = apliiq.uri();
     store.approval = Approval::of(&[Provider::Spiff]);
     store.retention.delivery_bodies_days = 0;
@@ -839,6 +842,7 @@ async fn retention_cancels_jobs_left_waiting_for_the_owner(backend: Backend) {
         (822, Item::Spiff(spiff_tx)),
     ] {
         let order = order_json(id, "processing", "2026-11-23T08:00:00", &[item]);
+        woo.put_order(order.clone());
         app.post_order("shop", SECRET, &order).await;
     }
     app.applied().await;
@@ -860,6 +864,7 @@ async fn retention_cancels_jobs_left_waiting_for_the_owner(backend: Backend) {
     let early = app.sweep_now().await;
     assert!(early.is_empty(), "{early:?}");
     clock.advance(2 * DAY_MS);
+    woo.run_clock_ahead(31 * DAY_MS / 1000);
     let mut keep = app.state.config.stores[0].clone();
     keep.retention.unattended_jobs_days = 0;
     let now = app.state.clock.now_ms();
@@ -903,6 +908,17 @@ async fn retention_cancels_jobs_left_waiting_for_the_owner(backend: Backend) {
     assert_eq!(state(821, "apliiq").await, json!("cancelled"));
     assert_eq!(state(822, "spiff").await, json!("cancelled"));
     assert_eq!(sb.state.stats().spiff_orders.get(spiff_tx), None);
+    for (order_id, provider) in [(821, "Apliiq"), (822, "Spiff")] {
+        let said = format!("PrintBridge: the {provider} print job waited 30 days");
+        support::eventually(Duration::from_secs(30), "the order note", || async {
+            let notes = woo.notes_of(order_id);
+            notes
+                .iter()
+                .any(|n| n["note"].as_str().is_some_and(|t| t.starts_with(&said)))
+                .then_some(())
+        })
+        .await;
+    }
     assert_eq!(apliiq.received_requests().await.map(|r| r.len()), Some(1));
 
     clock.advance(89 * DAY_MS);

@@ -19,14 +19,6 @@ fn now_gmt(offset_secs: i64) -> String {
         .to_string()
 }
 
-fn with_rest(mut store: StoreConfig, woo: &WooStandin) -> StoreConfig {
-    let rest = woo.store_config(&store.id);
-    store.woocommerce_url = rest.woocommerce_url;
-    store.woocommerce_consumer_key = rest.woocommerce_consumer_key;
-    store.woocommerce_consumer_secret = rest.woocommerce_consumer_secret;
-    store
-}
-
 fn dispatching(c: &mut Config) {
     c.dispatch.enabled = true;
     c.dispatch.request_timeout_secs = std::num::NonZeroU64::new(2).expect("2 is not 0");
@@ -38,7 +30,7 @@ fn dispatching(c: &mut Config) {
 async fn setup(backend: Backend, reconcile: bool) -> (TestApp, Sandbox, WooStandin) {
     let sb = support::start_sandbox().await;
     let woo = WooStandin::start().await;
-    let store = with_rest(sandbox_store(&sb, "shop", SECRET), &woo);
+    let store = woo.with_rest(sandbox_store(&sb, "shop", SECRET));
     let app = TestApp::spawn(backend, |c| {
         dispatching(c);
         if reconcile {

@@ -119,6 +119,8 @@ struct Key {
 struct State {
     home_url: String,
     shop_offset_secs: i64,
+    /// How far the stand-in's clock, which OAuth timestamps are checked against, runs ahead.
+    clock_ahead_secs: i64,
     orders: BTreeMap<i64, Value>,
     products: BTreeMap<i64, Value>,
     variations: BTreeMap<i64, Vec<Value>>,
@@ -206,6 +208,15 @@ impl WooStandin {
         self.store_config_with_key(id, RW_KEY, RW_SECRET)
     }
 
+    /// `store` with the stand-in as its shop's REST API (order notes, reconciliation).
+    pub fn with_rest(&self, mut store: StoreConfig) -> StoreConfig {
+        let rest = self.store_config(&store.id);
+        store.woocommerce_url = rest.woocommerce_url;
+        store.woocommerce_consumer_key = rest.woocommerce_consumer_key;
+        store.woocommerce_consumer_secret = rest.woocommerce_consumer_secret;
+        store
+    }
+
     /// A store pointing at the stand-in with the given key.
     pub fn store_config_with_key(&self, id: &str, key: &str, secret: &str) -> StoreConfig {
         let text = format!(
@@ -249,6 +260,13 @@ impl WooStandin {
     /// Waits `delay` before answering each request (to provoke client timeouts).
     pub fn respond_after(&self, delay: Option<Duration>) {
         self.st().delay = delay;
+    }
+
+    /// Runs the stand-in's clock `secs` ahead of the machine's, as far as a bridge on a
+    /// [`printbridge::clock::ManualClock`] was advanced: the OAuth timestamps it signs then
+    /// pass the shop's check.
+    pub fn run_clock_ahead(&self, secs: i64) {
+        self.st().clock_ahead_secs = secs;
     }
 
     /// Accepts HTTP Basic with consumer key/secret (as WooCommerce does over HTTPS only).
@@ -419,6 +437,7 @@ fn load_state(base: &str) -> State {
     State {
         home_url: base.to_owned(),
         shop_offset_secs: 3600,
+        clock_ahead_secs: 0,
         orders,
         products,
         variations,
@@ -734,7 +753,7 @@ fn authenticate(
     if !oauth1::verify(&secret, sig_method, &base_string, &sig) {
         return auth_err("Invalid signature - provided signature does not match.");
     }
-    let now = chrono::Utc::now().timestamp();
+    let now = chrono::Utc::now().timestamp() + st.clock_ahead_secs;
     match ts.trim().parse::<i64>() {
         Ok(t) if (t - now).abs() <= 900 => {}
         _ => return auth_err("Invalid timestamp."),
