@@ -244,7 +244,7 @@ static CANCEL_UNATTENDED: LazyLock<String> = LazyLock::new(|| {
 fn unattended_note(provider: JobQueue, days: u32) -> String {
     format!(
         "PrintBridge: the {} print job waited {days} days for someone to act on it and was \
-         cancelled, as this shop's retention settings ask; it will not be sent.",
+         cancelled, as this shop's retention settings ask; PrintBridge no longer sends it.",
         provider_label(provider)
     )
 }
