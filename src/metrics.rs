@@ -115,6 +115,7 @@ pub struct Metrics {
     dead_letters: Family<ProviderLabels, Counter>,
     privacy_redacted: Family<RedactedLabels, Counter>,
     privacy_sweeps: Family<OutcomeLabels, Counter>,
+    unattended_jobs_cancelled: Counter,
 }
 
 impl Default for Metrics {
@@ -182,6 +183,12 @@ impl Metrics {
             "Privacy sweeps of a store (retention and erasure follow-up), by outcome",
             privacy_sweeps.clone(),
         );
+        let unattended_jobs_cancelled = Counter::default();
+        registry.register(
+            "printbridge_unattended_jobs_cancelled",
+            "Jobs the privacy sweep cancelled after they waited unattended_jobs_days for a person",
+            unattended_jobs_cancelled.clone(),
+        );
         Self {
             registry,
             deliveries,
@@ -190,6 +197,7 @@ impl Metrics {
             dead_letters,
             privacy_redacted,
             privacy_sweeps,
+            unattended_jobs_cancelled,
         }
     }
 
@@ -200,6 +208,11 @@ impl Metrics {
                 .get_or_create(&RedactedLabels { reason, kind })
                 .inc_by(n);
         }
+    }
+
+    /// `n` jobs cancelled by the privacy sweep after waiting `unattended_jobs_days`.
+    pub fn unattended_jobs_cancelled(&self, n: u64) {
+        self.unattended_jobs_cancelled.inc_by(n);
     }
 
     /// One privacy sweep of a store ended with `outcome` (`ok` or `failed`).
@@ -346,6 +359,7 @@ mod tests {
         m.dead_letter("apliiq");
         m.privacy_redacted("retention", "delivery_body", 3);
         m.privacy_sweep("ok");
+        m.unattended_jobs_cancelled(2);
         let out = m.render(&ScrapeGauges {
             jobs: vec![("spiff".to_owned(), "dead".to_owned(), 2)],
             queue_depth: 3,
@@ -384,6 +398,9 @@ mod tests {
             "# HELP printbridge_privacy_sweeps_total Privacy sweeps of a store (retention and erasure follow-up), by outcome.",
             "# TYPE printbridge_privacy_sweeps_total counter",
             "printbridge_privacy_sweeps_total{outcome=\"ok\"} 1",
+            "# HELP printbridge_unattended_jobs_cancelled_total Jobs the privacy sweep cancelled after they waited unattended_jobs_days for a person.",
+            "# TYPE printbridge_unattended_jobs_cancelled_total counter",
+            "printbridge_unattended_jobs_cancelled_total 2",
         ] {
             assert!(out.lines().any(|l| l == line), "{line} missing in\n{out}");
         }

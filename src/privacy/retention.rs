@@ -163,6 +163,9 @@ pub async fn sweep_and_report(
             for (kind, n) in &report.retention {
                 state.metrics.privacy_redacted("retention", kind, *n);
             }
+            state
+                .metrics
+                .unattended_jobs_cancelled(report.unattended_jobs_cancelled);
             if !report.is_empty() {
                 tracing::info!(
                     store = %cfg.id,

@@ -9,18 +9,19 @@ use crate::support::woo_standin::WooStandin;
 use crate::support::{Backend, Item, TestApp, order_json, sandbox_store};
 use printbridge::clock::{Clock, ManualClock};
 use printbridge::config::StoreConfig;
-use printbridge::privacy::retention::{Cursors, SweepReport, sweep};
+use printbridge::privacy::retention::{Cursors, SweepReport, sweep, sweep_and_report};
 use printbridge::sandbox::Fault;
 use serde_json::{Value, json};
 
 const SECRET: &str = "privacy-secret";
 
 impl TestApp {
-    /// One privacy sweep of store "shop" now (by the app's clock), from the start.
+    /// One privacy sweep of store "shop" now (by the app's clock), from the start, logged
+    /// and counted in `/metrics` as the bridge's own sweeps are.
     async fn sweep_now(&self) -> SweepReport {
         let cfg = &self.state.config.stores[0];
-        sweep(
-            &self.store,
+        sweep_and_report(
+            &self.state,
             cfg,
             self.state.clock.now_ms(),
             &mut Cursors::default(),
@@ -883,6 +884,13 @@ async fn retention_cancels_jobs_left_waiting_for_the_owner(backend: Backend) {
             ..SweepReport::default()
         },
         "cancelled; the orders' retention starts now"
+    );
+    let metrics = app.metrics().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "printbridge_unattended_jobs_cancelled_total 2"),
+        "{metrics}"
     );
     for (order_id, provider) in [(821, "apliiq"), (822, "spiff")] {
         let job = provider_job(app.order_jobs(order_id).await, provider);
