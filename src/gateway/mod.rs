@@ -55,6 +55,18 @@ pub struct CachedProduct {
     pub tax: Arc<tax::ShopTax>,
 }
 
+impl CachedProduct {
+    /// The price of `item` (this product or one of its variations) in `store`, with the
+    /// shop's money and tax as read with the product.
+    pub fn priced<'a>(
+        &'a self,
+        store: &StoreConfig,
+        item: &catalog::Item<'a>,
+    ) -> Result<price::Priced<'a>, GatewayError> {
+        price::priced(store, &self.product, item, &self.money, &self.tax)
+    }
+}
+
 impl CatalogCache {
     pub fn new() -> Self {
         Self::default()
@@ -367,13 +379,7 @@ impl Gateway<'_> {
             Method::AvailableOptions => json(serde_json::to_value(model.available(&sel)?)),
             Method::Price => {
                 let item = model.item(&sel)?;
-                let priced = price::priced(
-                    self.store,
-                    &cached.product,
-                    &item,
-                    &cached.money,
-                    &cached.tax,
-                )?;
+                let priced = cached.priced(self.store, &item)?;
                 json(serde_json::to_value(price::price_answer(
                     &priced,
                     &cached.money,

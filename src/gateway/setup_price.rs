@@ -152,13 +152,7 @@ impl Gateway<'_> {
                 designated: what,
             });
         }
-        let priced = price::priced(
-            self.store,
-            &cached.product,
-            &item,
-            &cached.money,
-            &cached.tax,
-        )?;
+        let priced = cached.priced(self.store, &item)?;
         if !priced.available {
             return Err(SetupPriceError::ItemUnavailable { what });
         }
