@@ -644,13 +644,15 @@ async fn settled_order_jobs(app: &TestApp, order_id: i64) -> Vec<Value> {
 }
 
 /// A dispatching app serving `store` on a manual clock, whose privacy sweep the test runs
-/// itself ([`TestApp::sweep_now`]).
+/// itself ([`TestApp::sweep_now`]). Calls get 30 s: on a busy machine a call cut off after
+/// the default second is retried only when the manual clock moves, and keeps its order open.
 async fn swept_app(backend: Backend, store: StoreConfig) -> (Arc<ManualClock>, TestApp) {
     let clock = ManualClock::new(chrono::Utc::now().timestamp_millis());
     let app = TestApp::spawn_with_clock(
         backend,
         |c| {
             support::fast_dispatch(c);
+            c.dispatch.request_timeout_secs = std::num::NonZeroU64::new(30).expect("30 is not 0");
             c.privacy_sweep_interval_secs = 0;
             c.stores = vec![store];
         },
@@ -926,6 +928,15 @@ async fn retention_cancels_jobs_left_waiting_for_the_owner(backend: Backend) {
                 .then_some(())
         })
         .await;
+    }
+    // The notes' jobs are done before the clock moves on (their orders finish now).
+    for order_id in [821, 822] {
+        let jobs = settled_order_jobs(&app, order_id).await;
+        assert!(
+            jobs.iter()
+                .all(|j| j["state"] == json!("done") || j["state"] == json!("cancelled")),
+            "{jobs:?}"
+        );
     }
     assert_eq!(apliiq.received_requests().await.map(|r| r.len()), Some(1));
 
