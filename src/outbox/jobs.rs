@@ -43,6 +43,14 @@ pub(crate) const NOT_ERASED: &str = "NOT EXISTS (SELECT 1 FROM orders e \
      WHERE e.store_id = jobs.store_id AND e.order_id = jobs.order_id \
      AND e.erased_at IS NOT NULL)";
 
+/// A job whose order's current state was not redacted by retention (the provider call is
+/// built from that state: a replay must not send the redacted text).
+const CURRENT_STATE_KEPT: &str = "NOT EXISTS (SELECT 1 FROM orders r \
+     JOIN order_snapshots rs ON rs.id = r.snapshot_id \
+     JOIN deliveries rd ON rd.id = rs.delivery_id \
+     WHERE r.store_id = jobs.store_id AND r.order_id = jobs.order_id \
+     AND rd.redacted_at IS NOT NULL)";
+
 /// The predicate of the claim index `jobs_due` (migration 0001), as for [`IN_JOBS_STATE`].
 pub(crate) const IN_JOBS_DUE: &str = "state IN ('pending', 'retrying')";
 
@@ -568,7 +576,7 @@ impl Store {
             let updated = sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE jobs SET {REQUEUE}, run_at = $2, updated_at = $2 \
                  WHERE id = $1 AND state IN ('dead', 'needs-review', 'cancelled') \
-                 AND {NOT_ERASED}"
+                 AND {NOT_ERASED} AND {CURRENT_STATE_KEPT}"
             )))
             .bind(id)
             .bind(now)
